@@ -1,0 +1,1 @@
+"""The HTTP API: validates, authorises, writes plain records and enqueues everything else."""

@@ -1,0 +1,37 @@
+"""The Flask app factory; `gunicorn "api.app:create_app()"` serves it."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from api.errors import register_error_handlers
+from api.resources import BLUEPRINTS
+from api.security import init_jwt
+from db.base import connect_database, database
+from wharf.logs import configure_logging, install_request_ids
+from wharf.settings import settings
+
+
+def create_app() -> Flask:
+    configure_logging(settings.log_level, settings.log_json)
+    if database.obj is None:
+        connect_database(settings.database_url, settings.database_pool_size, settings.database_pool_wait_seconds)
+    app = Flask(__name__)
+    app.config.update(MAX_CONTENT_LENGTH=settings.max_body_bytes, JSON_SORT_KEYS=False)
+    app.json.sort_keys = False
+    init_jwt(app)
+    register_error_handlers(app)
+    install_request_ids(app)
+
+    @app.before_request
+    def open_connection() -> None:
+        database.connect(reuse_if_open=True)
+
+    @app.teardown_request
+    def close_connection(_error: BaseException | None) -> None:
+        if not database.is_closed():
+            database.close()
+
+    for blueprint in BLUEPRINTS:
+        app.register_blueprint(blueprint)
+    return app

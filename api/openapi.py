@@ -1,0 +1,131 @@
+"""The OpenAPI 3.1 document, built from the same schemas `@endpoint` validates with."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from flask import Flask
+from pydantic import BaseModel
+
+from api.endpoint import EndpointSpec
+from api.errors import HTTP_CODES
+from api.schemas import ErrorOut
+
+_PATH_PARAM = re.compile(r"<(?:(\w+):)?(\w+)>")
+REF = "#/components/schemas/{model}"
+
+
+class _Components:
+    def __init__(self) -> None:
+        self.schemas: dict[str, Any] = {}
+
+    def ref(self, model: type[BaseModel], mode: str) -> dict[str, str]:
+        schema = model.model_json_schema(by_alias=True, ref_template=REF, mode=mode)
+        self.schemas.update(schema.pop("$defs", {}))
+        self.schemas[model.__name__] = schema
+        return {"$ref": REF.format(model=model.__name__)}
+
+
+def _path_and_parameters(rule: str) -> tuple[str, list[dict[str, Any]]]:
+    parameters = []
+    for converter, name in _PATH_PARAM.findall(rule):
+        kind = "integer" if converter == "int" else "string"
+        parameters.append({"name": name, "in": "path", "required": True, "schema": {"type": kind}})
+    return _PATH_PARAM.sub(r"{\2}", rule), parameters
+
+
+def _query_parameters(model: type[BaseModel]) -> list[dict[str, Any]]:
+    schema = model.model_json_schema(by_alias=True, mode="validation")
+    required = set(schema.get("required", []))
+    return [
+        {"name": name, "in": "query", "required": name in required, "schema": prop}
+        for name, prop in schema.get("properties", {}).items()
+    ]
+
+
+def _operation(spec: EndpointSpec, components: _Components, path_params: list[dict]) -> dict[str, Any]:
+    operation: dict[str, Any] = {"summary": spec.summary, "tags": list(spec.tags)}
+    parameters = path_params + (_query_parameters(spec.query) if spec.query else [])
+    if spec.enqueues:
+        parameters.append(
+            {
+                "name": "Idempotency-Key",
+                "in": "header",
+                "required": False,
+                "description": "the same key within 24 h returns the first answer and enqueues nothing more",
+                "schema": {"type": "string", "maxLength": 255},
+            }
+        )
+    if parameters:
+        operation["parameters"] = parameters
+    if spec.body is not None:
+        operation["requestBody"] = {
+            "required": True,
+            "content": {media: {"schema": components.ref(spec.body, "validation")} for media in spec.body_media_types},
+        }
+    success: dict[str, Any] = {"description": HTTP_CODES.get(spec.status, "success")}
+    if spec.status == 204:
+        success["description"] = "no content"
+    elif spec.response is not None:
+        success["content"] = {"application/json": {"schema": components.ref(spec.response, "serialization")}}
+    responses: dict[str, Any] = {str(spec.status): success}
+    error_ref = components.ref(ErrorOut, "serialization")
+    codes = set(spec.errors) | {500}
+    if spec.body is not None or spec.query is not None:
+        codes |= {400}
+    if spec.body is not None:
+        codes |= {413, 415}
+    if spec.auth != "public":
+        codes |= {401}
+    if spec.roles is not None:
+        codes |= {403}
+    for code in sorted(codes):
+        responses[str(code)] = {
+            "description": HTTP_CODES.get(code, "error"),
+            "content": {"application/json": {"schema": error_ref}},
+        }
+    operation["responses"] = responses
+    if spec.auth == "public":
+        operation["security"] = []
+    elif spec.auth == "refresh":
+        operation["security"] = [{"refreshToken": []}]
+    return operation
+
+
+def build_spec(app: Flask) -> dict[str, Any]:
+    components = _Components()
+    paths: dict[str, dict[str, Any]] = {}
+    for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.rule):
+        spec: EndpointSpec | None = getattr(app.view_functions[rule.endpoint], "endpoint_spec", None)
+        if spec is None:
+            continue
+        path, path_params = _path_and_parameters(rule.rule)
+        for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
+            operation = _operation(spec, components, path_params)
+            operation["operationId"] = f"{rule.endpoint.replace('.', '_')}_{method.lower()}"
+            paths.setdefault(path, {})[method.lower()] = operation
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Wharf API",
+            "version": "1",
+            "description": "Customer service and marketing over WhatsApp. Work that talks to WhatsApp "
+            "is enqueued: such calls answer 202 with a jobId to poll at /api/jobs/{id}.",
+        },
+        "servers": [{"url": "/"}],
+        "paths": paths,
+        "components": {
+            "schemas": components.schemas,
+            "securitySchemes": {
+                "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
+                "refreshToken": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "bearerFormat": "JWT",
+                    "description": "the refresh token, on /api/auth/refresh only",
+                },
+            },
+        },
+        "security": [{"bearerAuth": []}],
+    }

@@ -1,0 +1,50 @@
+"""What became of enqueued work: GET /api/jobs/:id."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint
+
+from api.endpoint import endpoint
+from api.pagination import paginate
+from api.schemas import OutSchema, PageQuery, UtcDateTime, page_of
+from api.scoping import get_owned, owned
+from db.jobs import Job
+
+blueprint = Blueprint("jobs", __name__, url_prefix="/api/jobs")
+
+
+class JobOut(OutSchema):
+    id: str
+    kind: str
+    status: str
+    progress: float
+    result: Any = None
+    error: str | None
+    attempts: int
+    created_at: UtcDateTime
+    started_at: UtcDateTime | None
+    finished_at: UtcDateTime | None
+
+
+class JobQuery(PageQuery):
+    status: str | None = None
+    kind: str | None = None
+
+
+@blueprint.get("")
+@endpoint(summary="List the company's jobs, newest first", tags=["jobs"], query=JobQuery, response=page_of(JobOut))
+def list_jobs(query: JobQuery):
+    jobs = owned(Job).order_by(Job.created_at.desc())
+    if query.status:
+        jobs = jobs.where(Job.status == query.status)
+    if query.kind:
+        jobs = jobs.where(Job.kind == query.kind)
+    return paginate(jobs, query, lambda job: JobOut.model_validate(job).to_json())
+
+
+@blueprint.get("/<job_id>")
+@endpoint(summary="Status, progress, result and error of one job", tags=["jobs"], response=JobOut, errors=[404])
+def show_job(job_id: str):
+    return JobOut.model_validate(get_owned(Job, job_id, "job"))

@@ -1,0 +1,148 @@
+"""Passwords, tokens and who is calling.
+
+Access and refresh tokens are JWTs carrying the company id and role. A revoked token's id is
+kept in Redis until the token would have expired anyway, so every API process honours a
+logout or a rotation on the very next request.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from flask import Flask, g
+from flask_jwt_extended import JWTManager, create_access_token, create_refresh_token, decode_token
+
+from api.errors import ApiError, TooManyRequests
+from db.users import User
+from wharf.redis_client import redis_client
+from wharf.settings import settings
+
+_hasher = PasswordHasher()
+REVOKED_PREFIX = "wharf:revoked-jti:"
+SESSION_GENERATION_PREFIX = "wharf:session-generation:"
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def verify_password(password_hash: str, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+# A hash to verify against when no user matched, so a login takes as long either way.
+_DUMMY_HASH = hash_password("no such user")
+
+
+def verify_login(user: User | None, password: str) -> bool:
+    if user is None:
+        verify_password(_DUMMY_HASH, password)
+        return False
+    return verify_password(user.password_hash, password)
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: a user with a role, acting for one company."""
+
+    user: User
+    company_id: int
+    role: str
+    token: dict
+
+
+def current_principal() -> Principal:
+    return g.principal
+
+
+def session_generation(user_id: int) -> int:
+    return int(redis_client().get(SESSION_GENERATION_PREFIX + str(user_id)) or 0)
+
+
+def issue_tokens(user: User) -> dict[str, str]:
+    claims = {"companyId": user.company_id, "role": user.role, "gen": session_generation(user.id)}
+    return {
+        "accessToken": create_access_token(identity=str(user.id), additional_claims=claims),
+        "refreshToken": create_refresh_token(identity=str(user.id), additional_claims=claims),
+    }
+
+
+def revoke_token(token: dict) -> bool:
+    """Revoke one decoded token until its own expiry; False when it was revoked already.
+
+    The revocation is a SET NX, so of two requests rotating the same refresh token only one wins.
+    """
+    ttl = max(1, int(token["exp"] - dt.datetime.now(dt.UTC).timestamp()))
+    return bool(redis_client().set(REVOKED_PREFIX + token["jti"], 1, ex=ttl, nx=True))
+
+
+def revoke_encoded_token(encoded: str, user_id: int) -> None:
+    """Revoke a token the client handed us, if it is ours, valid and the same user's."""
+    try:
+        token = decode_token(encoded, allow_expired=True)
+    except Exception:  # a garbage token needs no revoking
+        return
+    if token.get("sub") == str(user_id):
+        revoke_token(token)
+
+
+def revoke_all_sessions(user_id: int) -> None:
+    """Every token of this user issued until now stops working (password change or reset).
+
+    Tokens carry the user's session generation; bumping it outdates them all at once, with
+    no clock to compare (a token issued in the same second as the reset is still told apart).
+    """
+    redis_client().incr(SESSION_GENERATION_PREFIX + str(user_id))
+
+
+def is_revoked(token: dict) -> bool:
+    revoked_jti, generation = redis_client().mget(
+        REVOKED_PREFIX + token["jti"], SESSION_GENERATION_PREFIX + token["sub"]
+    )
+    return bool(revoked_jti) or int(token.get("gen", 0)) < int(generation or 0)
+
+
+def rate_limit(key: str, limit: int, window_seconds: int) -> None:
+    """A fixed window counter in Redis, shared by every API process; 429 with Retry-After past it."""
+    client = redis_client()
+    name = f"wharf:rate:{key}"
+    pipe = client.pipeline()
+    pipe.incr(name)
+    pipe.expire(name, window_seconds, nx=True)
+    pipe.ttl(name)
+    count, _, ttl = pipe.execute()
+    if count > limit:
+        raise TooManyRequests(retry_after=max(1, ttl))
+
+
+def init_jwt(app: Flask) -> None:
+    app.config.update(
+        JWT_SECRET_KEY=settings.jwt_secret,
+        JWT_ACCESS_TOKEN_EXPIRES=dt.timedelta(minutes=settings.jwt_access_minutes),
+        JWT_REFRESH_TOKEN_EXPIRES=dt.timedelta(days=settings.jwt_refresh_days),
+        JWT_TOKEN_LOCATION=["headers"],
+        JWT_ERROR_MESSAGE_KEY="message",
+    )
+    jwt = JWTManager(app)
+
+    @jwt.token_in_blocklist_loader
+    def check_revoked(_header: dict, payload: dict) -> bool:
+        return is_revoked(payload)
+
+    def unauthorized(message: str, code: str = "unauthorized"):
+        from api.errors import error_response
+
+        return error_response(ApiError(401, message, code))
+
+    jwt.unauthorized_loader(lambda reason: unauthorized(f"missing or malformed token: {reason}"))
+    jwt.invalid_token_loader(lambda reason: unauthorized(f"invalid token: {reason}", "invalid_token"))
+    jwt.expired_token_loader(lambda _h, _p: unauthorized("the token has expired", "token_expired"))
+    jwt.revoked_token_loader(lambda _h, _p: unauthorized("the token has been revoked", "token_revoked"))
+    jwt.needs_fresh_token_loader(lambda _h, _p: unauthorized("a fresh token is needed"))
+    jwt.user_lookup_error_loader(lambda _h, _p: unauthorized("the user no longer exists", "invalid_token"))

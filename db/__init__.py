@@ -1,0 +1,38 @@
+"""Peewee models split by aggregate, the database binding and the migrations.
+
+Importing `db` registers every model; `ALL_MODELS` lists them in dependency order.
+"""
+
+from db.base import BaseModel, JSONField, database, utcnow
+from db.companies import Company, Plan, Setting
+from db.connections import Connection
+from db.contacts import Contact, ContactTag, Tag
+from db.jobs import IdempotencyKey, Job
+from db.messages import Message, QuickMessage
+from db.queues import Queue, UserQueue
+from db.tickets import Ticket, TicketEvent, TicketNote, TicketTag
+from db.users import PasswordReset, User
+
+ALL_MODELS: list[type[BaseModel]] = [
+    Plan,
+    Company,
+    Setting,
+    User,
+    PasswordReset,
+    Queue,
+    UserQueue,
+    Connection,
+    Tag,
+    Contact,
+    ContactTag,
+    Ticket,
+    TicketTag,
+    TicketEvent,
+    TicketNote,
+    Message,
+    QuickMessage,
+    Job,
+    IdempotencyKey,
+]
+
+__all__ = [m.__name__ for m in ALL_MODELS] + ["ALL_MODELS", "BaseModel", "JSONField", "database", "utcnow"]

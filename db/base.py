@@ -1,0 +1,92 @@
+"""The database binding shared by every process, and the base model.
+
+`database` is a proxy: each process binds it once with `connect_database(url)` (the API at
+start-up, the workers in their middleware, the tests in fixtures). Both backends are pooled;
+a pool that is exhausted makes the caller wait up to `wait_seconds` instead of failing, so a
+burst of actors never loses a message for want of a connection.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any
+from urllib.parse import parse_qs, urlparse
+
+import peewee
+from playhouse.pool import PooledPostgresqlDatabase, PooledSqliteDatabase
+
+database = peewee.DatabaseProxy()
+
+
+def utcnow() -> dt.datetime:
+    """Naive UTC, the one form of time stored in the database."""
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+def make_database(url: str, pool_size: int = 10, wait_seconds: int = 30) -> peewee.Database:
+    """A pooled Peewee database for a `postgresql://` or `sqlite:///` URL."""
+    parsed = urlparse(url)
+    if parsed.scheme in {"postgres", "postgresql"}:
+        options = {k: v[-1] for k, v in parse_qs(parsed.query).items()}
+        return PooledPostgresqlDatabase(
+            parsed.path.lstrip("/"),
+            user=parsed.username,
+            password=parsed.password,
+            host=parsed.hostname or "127.0.0.1",
+            port=parsed.port or 5432,
+            max_connections=pool_size,
+            timeout=wait_seconds,
+            stale_timeout=300,
+            **options,
+        )
+    if parsed.scheme == "sqlite":
+        path = url.removeprefix("sqlite:///") or ":memory:"
+        return PooledSqliteDatabase(
+            path,
+            max_connections=pool_size,
+            timeout=wait_seconds,
+            stale_timeout=300,
+            pragmas={"journal_mode": "wal", "foreign_keys": 1, "busy_timeout": 10000},
+        )
+    raise ValueError(f"unsupported DATABASE_URL scheme {parsed.scheme!r}")
+
+
+def connect_database(url: str, pool_size: int = 10, wait_seconds: int = 30) -> peewee.Database:
+    """Bind the shared proxy to a new pooled database and return it."""
+    if url.startswith("sqlite:///"):
+        from pathlib import Path
+
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    bound = make_database(url, pool_size, wait_seconds)
+    database.initialize(bound)
+    return bound
+
+
+def is_postgres() -> bool:
+    return isinstance(database.obj, peewee.PostgresqlDatabase)
+
+
+class JSONField(peewee.TextField):
+    """JSON kept as text, so one schema serves SQLite and PostgreSQL alike."""
+
+    def db_value(self, value: Any) -> str | None:
+        return None if value is None else json.dumps(value, separators=(",", ":"), default=str)
+
+    def python_value(self, value: str | None) -> Any:
+        return None if value is None else json.loads(value)
+
+
+class BaseModel(peewee.Model):
+    class Meta:
+        database = database
+        legacy_table_names = False
+
+
+class TimestampedModel(BaseModel):
+    created_at = peewee.DateTimeField(default=utcnow)
+    updated_at = peewee.DateTimeField(default=utcnow)
+
+    def save(self, *args: Any, **kwargs: Any) -> int:
+        self.updated_at = utcnow()
+        return super().save(*args, **kwargs)

@@ -1,0 +1,26 @@
+"""WhatsApp connections (one number each) and the transport that carries them."""
+
+import peewee
+
+from db.base import TimestampedModel
+from db.companies import Company
+from db.queues import Queue
+
+TRANSPORTS = ("simulator", "neonize")
+CONNECTION_STATUSES = ("stopped", "starting", "qr", "connected", "disconnected", "logged_out")
+
+
+class Connection(TimestampedModel):
+    company = peewee.ForeignKeyField(Company, backref="connections", on_delete="CASCADE")
+    name = peewee.CharField(max_length=100)
+    transport = peewee.CharField(max_length=20, default="simulator")
+    status = peewee.CharField(max_length=20, default="stopped", index=True)
+    phone = peewee.CharField(max_length=32, null=True)
+    is_default = peewee.BooleanField(default=False)
+    default_queue = peewee.ForeignKeyField(Queue, null=True, on_delete="SET NULL")
+    greeting_message = peewee.TextField(default="")
+    farewell_message = peewee.TextField(default="")
+    last_seen_at = peewee.DateTimeField(null=True)
+
+    class Meta:
+        indexes = ((("company", "name"), True),)

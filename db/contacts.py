@@ -1,0 +1,38 @@
+"""Contacts (the company's customers on WhatsApp) and their tags."""
+
+import peewee
+
+from db.base import BaseModel, JSONField, TimestampedModel
+from db.companies import Company
+
+
+class Tag(TimestampedModel):
+    company = peewee.ForeignKeyField(Company, backref="tags", on_delete="CASCADE")
+    name = peewee.CharField(max_length=100)
+    color = peewee.CharField(max_length=9, default="#7c7c7c")
+
+    class Meta:
+        indexes = ((("company", "name"), True),)
+
+
+class Contact(TimestampedModel):
+    company = peewee.ForeignKeyField(Company, backref="contacts", on_delete="CASCADE")
+    name = peewee.CharField(max_length=200, default="")
+    phone = peewee.CharField(max_length=64)  # E.164, or a group id for group chats
+    email = peewee.CharField(max_length=254, null=True)
+    custom_fields = JSONField(default=dict)
+    blocked = peewee.BooleanField(default=False)
+    is_group = peewee.BooleanField(default=False)
+    opted_out_at = peewee.DateTimeField(null=True)
+    profile_pic_url = peewee.TextField(null=True)
+
+    class Meta:
+        indexes = ((("company", "phone"), True), (("company", "name"), False))
+
+
+class ContactTag(BaseModel):
+    contact = peewee.ForeignKeyField(Contact, backref="tag_links", on_delete="CASCADE")
+    tag = peewee.ForeignKeyField(Tag, backref="contact_links", on_delete="CASCADE")
+
+    class Meta:
+        indexes = ((("contact", "tag"), True),)

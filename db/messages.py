@@ -1,0 +1,57 @@
+"""Messages in and out, and the quick replies agents insert into them."""
+
+import peewee
+
+from db.base import TimestampedModel
+from db.companies import Company
+from db.connections import Connection
+from db.contacts import Contact
+from db.tickets import Ticket
+from db.users import User
+
+MESSAGE_STATUSES = ("queued", "sending", "sent", "delivered", "read", "failed")
+MESSAGE_TYPES = ("text", "image", "audio", "video", "document", "sticker", "location", "contact")
+
+
+class Message(TimestampedModel):
+    company = peewee.ForeignKeyField(Company, backref="messages", on_delete="CASCADE")
+    ticket = peewee.ForeignKeyField(Ticket, null=True, backref="messages", on_delete="CASCADE")
+    connection = peewee.ForeignKeyField(Connection, null=True, backref="messages", on_delete="SET NULL")
+    contact = peewee.ForeignKeyField(Contact, null=True, backref="messages", on_delete="SET NULL")
+    user = peewee.ForeignKeyField(User, null=True, on_delete="SET NULL")
+    direction = peewee.CharField(max_length=3)  # in | out
+    type = peewee.CharField(max_length=12, default="text")
+    body = peewee.TextField(default="")
+    media_path = peewee.TextField(null=True)
+    media_mimetype = peewee.CharField(max_length=100, null=True)
+    media_name = peewee.CharField(max_length=255, null=True)
+    status = peewee.CharField(max_length=10, default="queued")
+    error = peewee.TextField(null=True)
+    wa_id = peewee.CharField(max_length=128, null=True)
+    idempotency_key = peewee.CharField(max_length=255, null=True)
+    quoted_message = peewee.ForeignKeyField("self", null=True, on_delete="SET NULL")
+    private = peewee.BooleanField(default=False)
+    sent_at = peewee.DateTimeField(null=True)
+    delivered_at = peewee.DateTimeField(null=True)
+    read_at = peewee.DateTimeField(null=True)
+
+    class Meta:
+        indexes = (
+            (("connection", "wa_id"), True),
+            (("company", "idempotency_key"), True),
+            (("ticket", "created_at"), False),
+            (("company", "status"), False),
+        )
+
+
+class QuickMessage(TimestampedModel):
+    """A shortcut an agent types for a canned text; personal when `user` is set."""
+
+    company = peewee.ForeignKeyField(Company, backref="quick_messages", on_delete="CASCADE")
+    user = peewee.ForeignKeyField(User, null=True, on_delete="CASCADE")
+    shortcut = peewee.CharField(max_length=50)
+    body = peewee.TextField()
+    media_path = peewee.TextField(null=True)
+
+    class Meta:
+        indexes = ((("company", "shortcut"), False),)

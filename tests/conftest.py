@@ -1,0 +1,152 @@
+"""Fixtures on real services: a PostgreSQL database made for this run, Redis db 15, SMTP on loopback.
+
+The environment is set before any Wharf module is imported, because settings are read once.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+import tempfile
+import uuid
+from pathlib import Path
+from urllib.parse import urlparse, urlunparse
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+ADMIN_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+TEST_DATABASE_NAME = f"wharf_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+TEST_DATABASE_URL = urlunparse(urlparse(ADMIN_DATABASE_URL)._replace(path=f"/{TEST_DATABASE_NAME}"))
+SMTP_PORT = free_port()
+
+os.environ.update(
+    WHARF_VAR_DIR=tempfile.mkdtemp(prefix="wharf-test-var-"),
+    DATABASE_URL=TEST_DATABASE_URL,
+    REDIS_URL=os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15"),
+    SMTP_HOST="127.0.0.1",
+    SMTP_PORT=str(SMTP_PORT),
+    LOG_JSON="false",
+    LOG_LEVEL="WARNING",
+    JWT_SECRET="test-secret-" + uuid.uuid4().hex,
+)
+
+import psycopg2  # noqa: E402
+
+from tests.factories import Factories  # noqa: E402
+
+
+def _admin_execute(sql: str) -> None:
+    connection = psycopg2.connect(ADMIN_DATABASE_URL)
+    connection.autocommit = True
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(sql)
+    finally:
+        connection.close()
+
+
+@pytest.fixture(scope="session")
+def database():
+    """A fresh PostgreSQL database with every migration applied; dropped at the end."""
+    from db.base import connect_database
+    from db.migrate import upgrade
+
+    _admin_execute(f'CREATE DATABASE "{TEST_DATABASE_NAME}"')
+    bound = connect_database(TEST_DATABASE_URL, pool_size=20, wait_seconds=30)
+    upgrade(bound)
+    yield bound
+    bound.close_all()
+    _admin_execute(f'DROP DATABASE IF EXISTS "{TEST_DATABASE_NAME}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def redis_client():
+    from wharf.redis_client import redis_client as client
+
+    return client()
+
+
+@pytest.fixture(autouse=True)
+def clean_state(request):
+    """Each test starts with empty tables and an empty Redis db (only for tests that use them)."""
+    uses_db = "database" in request.fixturenames or "client" in request.fixturenames
+    if uses_db:
+        from db import ALL_MODELS
+        from db.base import database
+
+        database.connect(reuse_if_open=True)
+        tables = ", ".join(f'"{model._meta.table_name}"' for model in ALL_MODELS)
+        database.execute_sql(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
+        database.close()
+        from wharf.redis_client import redis_client
+
+        redis_client().flushdb()
+    yield
+
+
+@pytest.fixture(scope="session")
+def app(database):
+    from api.app import create_app
+
+    return create_app()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def factories(database):
+    return Factories()
+
+
+@pytest.fixture
+def broker(database):
+    from workers.broker import broker
+
+    broker.flush_all()
+    return broker
+
+
+@pytest.fixture
+def worker(broker):
+    """A real Dramatiq worker in this process, consuming from the test Redis."""
+    from dramatiq import Worker
+
+    worker = Worker(broker, worker_threads=2, worker_timeout=100)
+    worker.start()
+    yield worker
+    worker.stop()
+    broker.flush_all()
+
+
+@pytest.fixture
+def smtp_server():
+    """A real SMTP server on loopback that keeps what it receives."""
+    from aiosmtpd.controller import Controller
+
+    class Inbox:
+        def __init__(self) -> None:
+            self.messages: list = []
+
+        async def handle_DATA(self, server, session, envelope):
+            self.messages.append(envelope)
+            return "250 OK"
+
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=SMTP_PORT)
+    controller.start()
+    yield inbox
+    controller.stop()

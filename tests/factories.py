@@ -1,0 +1,41 @@
+"""Rows and logged-in clients for tests, built through the real models and the real API."""
+
+from __future__ import annotations
+
+import itertools
+
+from api.security import hash_password, issue_tokens
+from db.companies import Company, Plan
+from db.users import User
+
+_sequence = itertools.count(1)
+PASSWORD = "correct horse battery"
+_PASSWORD_HASH = hash_password(PASSWORD)
+
+
+class Factories:
+    def plan(self, **fields) -> Plan:
+        n = next(_sequence)
+        return Plan.create(**{"name": f"Plan {n}", "max_users": 10, **fields})
+
+    def company(self, **fields) -> Company:
+        n = next(_sequence)
+        return Company.create(**{"name": f"Company {n}", **fields})
+
+    def user(self, company: Company | None = None, role: str = "admin", **fields) -> User:
+        n = next(_sequence)
+        return User.create(
+            **{
+                "company": company or self.company(),
+                "name": f"User {n}",
+                "email": f"user{n}@example.com",
+                "password_hash": _PASSWORD_HASH,
+                "role": role,
+                **fields,
+            }
+        )
+
+    def auth_headers(self, app, user: User) -> dict[str, str]:
+        with app.app_context():
+            token = issue_tokens(user)["accessToken"]
+        return {"Authorization": f"Bearer {token}"}

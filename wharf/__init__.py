@@ -1,0 +1,1 @@
+"""Cross-cutting pieces shared by every Wharf process: settings, the CLI, logging."""

@@ -1,0 +1,119 @@
+"""Every setting Wharf reads from the environment, read once, with safe defaults.
+
+Typed parsers reject bad values at start-up instead of failing later in a request or a job.
+Secrets that are not given are generated once and kept under the var directory, so a
+fresh installation is safe without a default secret in the code.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+
+class SettingsError(ValueError):
+    """An environment variable holds a value Wharf cannot use."""
+
+
+def env_str(name: str, default: str = "") -> str:
+    return os.environ.get(name, default).strip() or default
+
+
+def env_int(name: str, default: int, minimum: int | None = None) -> int:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a whole number, not {raw!r}") from None
+    if minimum is not None and value < minimum:
+        raise SettingsError(f"{name} must be at least {minimum}, not {value}")
+    return value
+
+
+def env_bool(name: str, default: bool) -> bool:
+    raw = os.environ.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw in {"1", "true", "yes", "on"}:
+        return True
+    if raw in {"0", "false", "no", "off"}:
+        return False
+    raise SettingsError(f"{name} must be true or false, not {raw!r}")
+
+
+def env_secret(name: str, var_dir: Path) -> str:
+    """The secret from NAME, or NAME_FILE, or else one generated once and kept in var_dir."""
+    value = env_str(name)
+    if value:
+        return value
+    file_name = env_str(f"{name}_FILE")
+    if file_name:
+        return Path(file_name).read_text().strip()
+    kept = var_dir / "secrets" / name.lower()
+    if not kept.exists():
+        kept.parent.mkdir(parents=True, exist_ok=True)
+        kept.touch(mode=0o600)
+        kept.write_text(secrets.token_urlsafe(48))
+    return kept.read_text().strip()
+
+
+@dataclass(frozen=True)
+class Settings:
+    var_dir: Path
+    database_url: str
+    database_pool_size: int
+    database_pool_wait_seconds: int
+    redis_url: str
+    api_port: int
+    max_body_bytes: int
+    jwt_secret: str
+    jwt_access_minutes: int
+    jwt_refresh_days: int
+    smtp_host: str
+    smtp_port: int
+    smtp_user: str
+    smtp_password: str
+    smtp_from: str
+    smtp_starttls: bool
+    log_level: str
+    log_json: bool
+    default_transport: str
+    login_attempts_per_minute: int
+    job_retention_days: int
+    public_url: str
+
+
+def load_settings() -> Settings:
+    var_dir = Path(env_str("WHARF_VAR_DIR", "var")).resolve()
+    redis_port = env_int("WHARF_REDIS_PORT", 6380, minimum=1)
+    return Settings(
+        var_dir=var_dir,
+        database_url=env_str("DATABASE_URL", f"sqlite:///{var_dir / 'wharf.db'}"),
+        database_pool_size=env_int("DATABASE_POOL_SIZE", 10, minimum=1),
+        database_pool_wait_seconds=env_int("DATABASE_POOL_WAIT_SECONDS", 30, minimum=1),
+        redis_url=env_str("REDIS_URL", f"redis://127.0.0.1:{redis_port}/0"),
+        api_port=env_int("API_PORT", 8080, minimum=1),
+        max_body_bytes=env_int("MAX_BODY_BYTES", 16 * 1024 * 1024, minimum=1024),
+        jwt_secret=env_secret("JWT_SECRET", var_dir),
+        jwt_access_minutes=env_int("JWT_ACCESS_MINUTES", 15, minimum=1),
+        jwt_refresh_days=env_int("JWT_REFRESH_DAYS", 7, minimum=1),
+        smtp_host=env_str("SMTP_HOST", "127.0.0.1"),
+        smtp_port=env_int("SMTP_PORT", 25, minimum=1),
+        smtp_user=env_str("SMTP_USER"),
+        smtp_password=env_str("SMTP_PASSWORD"),
+        smtp_from=env_str("SMTP_FROM", "Wharf <no-reply@localhost>"),
+        smtp_starttls=env_bool("SMTP_STARTTLS", False),
+        log_level=env_str("LOG_LEVEL", "INFO").upper(),
+        log_json=env_bool("LOG_JSON", True),
+        default_transport=env_str("WHARF_DEFAULT_TRANSPORT", "simulator"),
+        login_attempts_per_minute=env_int("LOGIN_ATTEMPTS_PER_MINUTE", 10, minimum=1),
+        job_retention_days=env_int("JOB_RETENTION_DAYS", 30, minimum=1),
+        public_url=env_str("PUBLIC_URL", "http://localhost:8080"),
+    )
+
+
+settings = load_settings()

@@ -1,0 +1,10 @@
+"""Dramatiq actors, one module per job family. `dramatiq workers` imports this package.
+
+The broker module comes first so every actor binds to it.
+"""
+
+from workers import (
+    broker,  # noqa: F401  (sets the global broker before any actor is declared)
+    emails,  # noqa: F401
+    maintenance,  # noqa: F401
+)

@@ -1,0 +1,42 @@
+"""The one Dramatiq broker, shared by the API (which only sends) and the workers.
+
+Imported first by `workers/__init__.py`, so `dramatiq workers` and the API agree on it.
+Retries back off exponentially; messages older than a day are dropped to the dead letters
+rather than run late; every actor gets a time limit unless it names its own.
+"""
+
+import dramatiq
+from dramatiq.brokers.redis import RedisBroker
+from dramatiq.middleware import (
+    AgeLimit,
+    Callbacks,
+    CurrentMessage,
+    Pipelines,
+    Retries,
+    ShutdownNotifications,
+    TimeLimit,
+)
+
+from wharf.settings import settings
+from workers.middleware import DatabaseConnection, JobTracking
+
+ONE_DAY_MS = 24 * 3600 * 1000
+
+
+def build_broker(redis_url: str) -> RedisBroker:
+    middleware = [
+        AgeLimit(max_age=ONE_DAY_MS),
+        TimeLimit(time_limit=10 * 60 * 1000),
+        ShutdownNotifications(),
+        Callbacks(),
+        Pipelines(),
+        Retries(max_retries=8, min_backoff=1000, max_backoff=5 * 60 * 1000),
+        CurrentMessage(),
+        DatabaseConnection(),
+        JobTracking(),  # after Retries, so it knows whether a failure was the last attempt
+    ]
+    return RedisBroker(url=redis_url, middleware=middleware)
+
+
+broker = build_broker(settings.redis_url)
+dramatiq.set_broker(broker)
