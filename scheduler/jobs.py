@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from db.base import utcnow
 from db.jobs import Job
 from workers.broker import broker
-from workers.jobs import resend_job
+from workers.jobs import enqueued_marker, resend_job
 from workers.maintenance import prune_finished_jobs
 
 logger = logging.getLogger(__name__)
@@ -18,21 +18,16 @@ logger = logging.getLogger(__name__)
 LOST_AFTER = dt.timedelta(minutes=2)
 
 
-def message_in_broker(job: Job) -> bool:
-    """Whether Redis still holds the job's message, ready, delayed or being processed."""
-    client = broker.client
-    for queue in (job.queue_name, f"{job.queue_name}.DQ"):
-        if client.hexists(f"{broker.namespace}:{queue}.msgs", job.id):
-            return True
-    return False
-
-
 def requeue_lost_jobs() -> int:
-    """Send again the queued jobs whose message never reached Redis (a crash between insert and send)."""
+    """Send again the queued jobs whose message never reached Redis, or that Redis lost since.
+
+    Once a message is in Redis, Dramatiq owns it (it even takes it back from dead workers);
+    only a job with no enqueued marker is lost.
+    """
     resent = 0
     stale = Job.select().where(Job.status == "queued", Job.created_at < utcnow() - LOST_AFTER).limit(500)
     for job in stale:
-        if not message_in_broker(job):
+        if not broker.client.exists(enqueued_marker(job.id)):
             resend_job(broker, job)
             resent += 1
     if resent:

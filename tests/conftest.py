@@ -5,6 +5,7 @@ The environment is set before any Wharf module is imported, because settings are
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import sys
@@ -120,15 +121,27 @@ def broker(database):
     return broker
 
 
-@pytest.fixture
-def worker(broker):
-    """A real Dramatiq worker in this process, consuming from the test Redis."""
+@contextlib.contextmanager
+def running_worker(broker, worker_threads: int = 2):
+    """A real Dramatiq worker in this process; on exit it waits for its work and stops."""
     from dramatiq import Worker
 
-    worker = Worker(broker, worker_threads=2, worker_timeout=100)
+    worker = Worker(broker, worker_threads=worker_threads, worker_timeout=100)
     worker.start()
-    yield worker
-    worker.stop()
+    try:
+        yield worker
+        worker.join()
+    finally:
+        worker.stop()
+        # Worker.start() adds a middleware to the broker and stop() leaves it: take it back out.
+        broker.middleware[:] = [m for m in broker.middleware if getattr(m, "worker", None) is not worker]
+
+
+@pytest.fixture
+def worker(broker):
+    """A real Dramatiq worker consuming from the test Redis while the test runs."""
+    with running_worker(broker) as worker:
+        yield worker
     broker.flush_all()
 
 

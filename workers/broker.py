@@ -24,7 +24,11 @@ ONE_DAY_MS = 24 * 3600 * 1000
 
 
 def build_broker(redis_url: str) -> RedisBroker:
+    # Dramatiq runs "before" hooks in this order and "after" hooks in reverse: the connection is
+    # lent first and returned last, and JobTracking sees Retries' verdict on a failure.
     middleware = [
+        DatabaseConnection(),
+        JobTracking(),
         AgeLimit(max_age=ONE_DAY_MS),
         TimeLimit(time_limit=10 * 60 * 1000),
         ShutdownNotifications(),
@@ -32,8 +36,6 @@ def build_broker(redis_url: str) -> RedisBroker:
         Pipelines(),
         Retries(max_retries=8, min_backoff=1000, max_backoff=5 * 60 * 1000),
         CurrentMessage(),
-        DatabaseConnection(),
-        JobTracking(),  # after Retries, so it knows whether a failure was the last attempt
     ]
     return RedisBroker(url=redis_url, middleware=middleware)
 

@@ -1,7 +1,8 @@
 """Enqueueing work the API reports on: a Job row first, then the Dramatiq message.
 
-The row carries the whole message, so a send lost between the insert and Redis (a crash, a
-broker outage) is found by the scheduler's `requeue_lost_jobs` and sent again; actors are
+The row carries the whole message, and a marker in Redis says the message got there. A job
+without its marker (a crash between the insert and the send, a broker outage, a Redis that
+restarted empty) is found by the scheduler's `requeue_lost_jobs` and sent again; actors are
 idempotent, so a message that did arrive and is sent again does no harm.
 """
 
@@ -37,13 +38,26 @@ def enqueue_job(
         queue_name=message.queue_name,
         message=message.asdict(),
     )
-    actor.broker.enqueue(message)
+    send_tracked(actor.broker, message)
     return job
+
+
+ENQUEUED_MARKER_SECONDS = 24 * 3600  # as long as the broker's age limit lets a message wait
+
+
+def enqueued_marker(job_id: str) -> str:
+    return f"wharf:job-enqueued:{job_id}"
+
+
+def send_tracked(broker: dramatiq.Broker, message: dramatiq.Message) -> None:
+    """Enqueue, then mark the job's message as having reached Redis."""
+    broker.enqueue(message)
+    broker.client.set(enqueued_marker(message.message_id), 1, ex=ENQUEUED_MARKER_SECONDS)
 
 
 def resend_job(broker: dramatiq.Broker, job: Job) -> None:
     """Send a Job's recorded message again, with the same id."""
-    broker.enqueue(dramatiq.Message(**job.message))
+    send_tracked(broker, dramatiq.Message(**job.message))
 
 
 def report_progress(fraction: float) -> None:

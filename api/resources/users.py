@@ -46,7 +46,7 @@ class UserCreate(Schema):
 class UserUpdate(Schema):
     name: str | None = Field(None, min_length=1, max_length=200)
     email: EmailStr | None = None
-    password: str | None = Password
+    password: str | None = Field(None, min_length=8, max_length=128)
     role: Role | None = None
     max_open_tickets: int | None = Field(None, ge=1)
     active: bool | None = None
