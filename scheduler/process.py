@@ -10,16 +10,17 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 
 from db.base import database
 from scheduler.jobs import PERIODIC_JOBS, PeriodicJob
-from scheduler.leadership import LeaderLock
+from wharf.leases import Lease
 from wharf.redis_client import redis_client
 
 logger = logging.getLogger(__name__)
 
 RENEW_SECONDS = 5
+LEADER_KEY = "wharf:scheduler:leader"
 
 
-def run_if_leader(lock: LeaderLock, job: PeriodicJob) -> None:
-    if not lock.is_leader():
+def run_if_leader(lock: Lease, job: PeriodicJob) -> None:
+    if not lock.is_held():
         return
     database.connect(reuse_if_open=True)
     try:
@@ -28,11 +29,11 @@ def run_if_leader(lock: LeaderLock, job: PeriodicJob) -> None:
         database.close()
 
 
-def build_scheduler(lock: LeaderLock) -> BlockingScheduler:
+def build_scheduler(lock: Lease) -> BlockingScheduler:
     scheduler = BlockingScheduler(timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1})
 
     def keep_leadership() -> None:
-        was_leader = lock.is_leader()
+        was_leader = lock.is_held()
         leading = lock.hold()
         if leading != was_leader:
             logger.info("scheduler %s %s", lock.token, "is now the leader" if leading else "lost the lead")
@@ -45,7 +46,7 @@ def build_scheduler(lock: LeaderLock) -> BlockingScheduler:
 
 
 def run_scheduler() -> None:
-    lock = LeaderLock(redis_client())
+    lock = Lease(redis_client(), LEADER_KEY)
     scheduler = build_scheduler(lock)
 
     def stop(_signum, _frame) -> None:

@@ -6,7 +6,7 @@ import time
 
 import redis
 
-from scheduler.leadership import LeaderLock
+from wharf.leases import Lease
 
 KEY = "wharf:test:leader"
 
@@ -18,35 +18,35 @@ def client() -> redis.Redis:
 
 
 def test_one_of_two_schedulers_leads():
-    first, second = LeaderLock(client(), key=KEY), LeaderLock(client(), key=KEY)
+    first, second = Lease(client(), KEY), Lease(client(), KEY)
     try:
         assert first.hold() is True
         assert second.hold() is False
-        assert first.is_leader() and not second.is_leader()
+        assert first.is_held() and not second.is_held()
         assert first.hold() is True  # renewing keeps it
     finally:
         first.release()
 
 
 def test_a_standby_takes_over_when_the_leader_stops_renewing():
-    leader, standby = LeaderLock(client(), ttl_ms=300, key=KEY), LeaderLock(client(), ttl_ms=300, key=KEY)
+    leader, standby = Lease(client(), KEY, ttl_ms=300), Lease(client(), KEY, ttl_ms=300)
     leader.hold()
 
     deadline = time.monotonic() + 5
     while not standby.hold() and time.monotonic() < deadline:
         time.sleep(0.05)
 
-    assert standby.is_leader()
+    assert standby.is_held()
     assert leader.hold() is False
     standby.release()
 
 
 def test_release_never_deletes_another_holder_s_lock():
-    old, new = LeaderLock(client(), key=KEY), LeaderLock(client(), key=KEY)
+    old, new = Lease(client(), KEY), Lease(client(), KEY)
     client().set(KEY, new.token)
 
     old.release()
 
-    assert new.is_leader()
+    assert new.is_held()
     new.release()
     assert new.holder() is None

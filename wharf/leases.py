@@ -1,8 +1,9 @@
-"""A leader lock in Redis: of every scheduler process, only the holder fires jobs.
+"""Leases in Redis: of several processes, only the holder of a lease does the thing it guards.
 
-The lock is a key with a short expiry that its holder renews; a standby takes it over
-within one `ttl` of the leader dying. Renewal and release check the holder's token, so a
-process that lost the lock (a long pause) never renews or deletes another's.
+The scheduler holds one to be the leader; each gateway holds one per WhatsApp connection.
+A lease is a key with a short expiry that its holder renews; another process takes it over
+within one `ttl` of the holder dying. Renewal and release check the holder's token, so a
+process that lost its lease (a long pause) never renews or deletes another's.
 """
 
 from __future__ import annotations
@@ -11,8 +12,6 @@ import socket
 import uuid
 
 import redis
-
-LEADER_KEY = "wharf:scheduler:leader"
 
 _RENEW = """
 if redis.call('get', KEYS[1]) == ARGV[1] then
@@ -28,22 +27,22 @@ return 0
 """
 
 
-class LeaderLock:
-    def __init__(self, client: redis.Redis, ttl_ms: int = 15_000, key: str = LEADER_KEY) -> None:
+class Lease:
+    def __init__(self, client: redis.Redis, key: str, ttl_ms: int = 15_000, owner: str | None = None) -> None:
         self.client = client
         self.ttl_ms = ttl_ms
         self.key = key
-        self.token = f"{socket.gethostname()}:{uuid.uuid4().hex}"
+        self.token = owner or f"{socket.gethostname()}:{uuid.uuid4().hex}"
         self._renew = client.register_script(_RENEW)
         self._release = client.register_script(_RELEASE)
 
     def hold(self) -> bool:
-        """Take the lock if it is free, renew it if it is ours; True while we lead."""
+        """Take the lease if it is free, renew it if it is ours; True while we hold it."""
         if self._renew(keys=[self.key], args=[self.token, self.ttl_ms]):
             return True
         return bool(self.client.set(self.key, self.token, px=self.ttl_ms, nx=True))
 
-    def is_leader(self) -> bool:
+    def is_held(self) -> bool:
         value = self.client.get(self.key)
         return value is not None and value.decode() == self.token
 
