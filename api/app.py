@@ -7,6 +7,7 @@ from flask import Flask
 from api.errors import register_error_handlers
 from api.resources import BLUEPRINTS
 from api.security import init_jwt
+from dashboards.views import blueprint as dashboard_blueprint
 from db.base import connect_database, database
 from wharf.logs import configure_logging, install_request_ids
 from wharf.settings import settings
@@ -17,7 +18,12 @@ def create_app() -> Flask:
     if database.obj is None:
         connect_database(settings.database_url, settings.database_pool_size, settings.database_pool_wait_seconds)
     app = Flask(__name__)
-    app.config.update(MAX_CONTENT_LENGTH=settings.max_body_bytes, JSON_SORT_KEYS=False)
+    app.config.update(
+        MAX_CONTENT_LENGTH=settings.max_body_bytes,
+        SECRET_KEY=settings.jwt_secret,  # signs the dashboard's session cookie
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+    )
     app.json.sort_keys = False
     init_jwt(app)
     register_error_handlers(app)
@@ -34,4 +40,5 @@ def create_app() -> Flask:
 
     for blueprint in BLUEPRINTS:
         app.register_blueprint(blueprint)
+    app.register_blueprint(dashboard_blueprint)
     return app

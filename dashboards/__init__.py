@@ -1,0 +1,1 @@
+"""The operators' queue dashboard, mounted in the API at /dashboard/ (server-rendered pages)."""
