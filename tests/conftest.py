@@ -57,6 +57,15 @@ def _admin_execute(sql: str) -> None:
         connection.close()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def var_dir():
+    """The run's own var directory (secrets, media, uploads), removed at the end."""
+    import shutil
+
+    yield Path(os.environ["WHARF_VAR_DIR"])
+    shutil.rmtree(os.environ["WHARF_VAR_DIR"], ignore_errors=True)
+
+
 @pytest.fixture(scope="session")
 def database():
     """A fresh PostgreSQL database with every migration applied; dropped at the end."""

@@ -85,7 +85,7 @@ def seed_demo_command() -> None:
 @main.command()
 def gateway() -> None:
     """Run the gateway: the live WhatsApp sessions of this process."""
-    from workers.gateway import run_gateway
+    from workers.gateway.process import run_gateway
 
     bind_database()
     run_gateway()

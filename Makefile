@@ -1,0 +1,38 @@
+# The README's two commands: `make run` and `make test`. Everything they need is installed here.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+PYTEST_ARGS ?=
+
+.PHONY: install run test lint bench clean
+
+$(VENV)/.installed: setup.cfg pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed
+
+run: install
+	@export WHARF_VAR_DIR="$(CURDIR)/var"; \
+	if [ -z "$$REDIS_URL" ]; then \
+		export WHARF_EMBEDDED_REDIS=true REDIS_URL="redis://127.0.0.1:$${WHARF_REDIS_PORT:-6380}/0"; \
+	else export WHARF_EMBEDDED_REDIS=false; fi; \
+	export API_PORT="$${API_PORT:-8080}"; \
+	mkdir -p "$$WHARF_VAR_DIR"; \
+	$(BIN)/wharf db upgrade && $(BIN)/wharf seed-demo && \
+	exec $(BIN)/supervisord -c supervisord.conf -n
+
+test: install
+	@exports="$$($(BIN)/wharf services ensure)" && eval "$$exports" && $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff check .
+
+bench: install
+	@for script in bench/*.py; do echo "== $$script"; $(BIN)/python "$$script" || exit 1; done
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache build *.egg-info
