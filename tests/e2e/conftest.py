@@ -1,0 +1,91 @@
+"""The whole platform as `make run` starts it: supervisord with every program, on free ports."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+import urllib.error
+import urllib.request
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlparse, urlunparse
+
+import pytest
+
+from tests.conftest import ADMIN_DATABASE_URL, ROOT, _admin_execute, free_port
+
+
+@dataclass
+class Stack:
+    base_url: str
+    env: dict[str, str]
+
+    def call(self, method: str, path: str, body: dict | None = None, token: str | None = None) -> tuple[int, dict]:
+        request = urllib.request.Request(self.base_url + path, method=method)
+        if body is not None:
+            request.data = json.dumps(body).encode()
+            request.add_header("Content-Type", "application/json")
+        if token:
+            request.add_header("Authorization", f"Bearer {token}")
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                raw = response.read()
+                return response.status, json.loads(raw) if raw else {}
+        except urllib.error.HTTPError as error:
+            raw = error.read()
+            return error.code, json.loads(raw) if raw else {}
+
+
+def wait_ready(base_url: str, process: subprocess.Popen, seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError("supervisord exited")
+        try:
+            with urllib.request.urlopen(base_url + "/readyz", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.5)
+    raise RuntimeError("the stack did not answer /readyz in time")
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    database_name = f"wharf_e2e_{uuid.uuid4().hex[:8]}"
+    _admin_execute(f'CREATE DATABASE "{database_name}"')
+    database_url = urlunparse(urlparse(ADMIN_DATABASE_URL)._replace(path=f"/{database_name}"))
+    var_dir: Path = tmp_path_factory.mktemp("e2e-var")
+    port = free_port()
+    env = {
+        **os.environ,
+        "WHARF_VAR_DIR": str(var_dir),
+        "DATABASE_URL": database_url,
+        "REDIS_URL": os.environ["REDIS_URL"].rsplit("/", 1)[0] + "/13",
+        "WHARF_EMBEDDED_REDIS": "false",
+        "API_PORT": str(port),
+        "LOG_JSON": "true",
+    }
+    bin_dir = ROOT / ".venv" / "bin"
+    subprocess.run([bin_dir / "wharf", "db", "upgrade"], env=env, check=True, cwd=ROOT, capture_output=True)
+    log = open(var_dir / "stack.log", "wb")
+    process = subprocess.Popen(
+        [bin_dir / "supervisord", "-c", ROOT / "supervisord.conf", "-n"], env=env, cwd=ROOT,
+        stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )
+    try:
+        wait_ready(f"http://127.0.0.1:{port}", process)
+        yield Stack(base_url=f"http://127.0.0.1:{port}", env=env)
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+        log.close()
+        _admin_execute(f'DROP DATABASE IF EXISTS "{database_name}" WITH (FORCE)')
