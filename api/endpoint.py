@@ -53,10 +53,14 @@ def validation_details(error: ValidationError) -> dict[str, str]:
     return details
 
 
-def parse_body(schema: type[BaseModel]) -> BaseModel:
-    if not request.is_json:
-        raise ApiError(415, "send the body as application/json", "unsupported_media_type")
-    payload = request.get_json(silent=True)
+def parse_body(schema: type[BaseModel], media_types: tuple[str, ...] = ("application/json",)) -> BaseModel:
+    """The body as `schema`: JSON, or the fields of a multipart form where the view allows one."""
+    if request.mimetype == "multipart/form-data" and "multipart/form-data" in media_types:
+        payload = request.form.to_dict()
+    elif not request.is_json:
+        raise ApiError(415, f"send the body as {' or '.join(media_types)}", "unsupported_media_type")
+    else:
+        payload = request.get_json(silent=True)
     if payload is None:
         raise ApiError(400, "the body is not valid JSON", "invalid_json")
     try:
@@ -114,6 +118,7 @@ def endpoint(
     errors: Iterable[int] = (),
     enqueues: bool = False,
     optional_body: bool = False,
+    body_media_types: Iterable[str] = ("application/json",),
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     spec = EndpointSpec(
         summary=summary,
@@ -127,6 +132,7 @@ def endpoint(
         errors=tuple(errors),
         enqueues=enqueues,
         optional_body=optional_body,
+        body_media_types=tuple(body_media_types),
     )
 
     def decorate(view: Callable[..., Any]) -> Callable[..., Any]:
@@ -135,7 +141,8 @@ def endpoint(
             authenticate(spec.auth, spec.roles)
             if spec.body is not None:
                 body_sent = bool(request.content_length) or request.is_json
-                path_args["body"] = parse_body(spec.body) if body_sent or not spec.optional_body else None
+                parsed = body_sent or not spec.optional_body
+                path_args["body"] = parse_body(spec.body, spec.body_media_types) if parsed else None
             if spec.query is not None:
                 path_args["query"] = parse_query(spec.query)
             if spec.enqueues:

@@ -60,10 +60,12 @@ def _operation(spec: EndpointSpec, components: _Components, path_params: list[di
     if parameters:
         operation["parameters"] = parameters
     if spec.body is not None:
-        operation["requestBody"] = {
-            "required": True,
-            "content": {media: {"schema": components.ref(spec.body, "validation")} for media in spec.body_media_types},
-        }
+        body_ref = components.ref(spec.body, "validation")
+        content = {media: {"schema": body_ref} for media in spec.body_media_types}
+        if "multipart/form-data" in content:  # the same fields, plus the uploaded file
+            upload = {"type": "object", "properties": {"file": {"type": "string", "format": "binary"}}}
+            content["multipart/form-data"] = {"schema": {"allOf": [body_ref, upload]}}
+        operation["requestBody"] = {"required": not spec.optional_body, "content": content}
     success: dict[str, Any] = {"description": HTTP_CODES.get(spec.status, "success")}
     if spec.status == 204:
         success["description"] = "no content"

@@ -3,6 +3,7 @@
 Importing `db` registers every model; `ALL_MODELS` lists them in dependency order.
 """
 
+from db.audit import AuditLog
 from db.base import BaseModel, JSONField, database, utcnow
 from db.companies import Company, Plan, Setting
 from db.connections import Connection
@@ -33,6 +34,7 @@ ALL_MODELS: list[type[BaseModel]] = [
     QuickMessage,
     Job,
     IdempotencyKey,
+    AuditLog,
 ]
 
 __all__ = [m.__name__ for m in ALL_MODELS] + ["ALL_MODELS", "BaseModel", "JSONField", "database", "utcnow"]

@@ -21,6 +21,12 @@ class Connection(TimestampedModel):
     greeting_message = peewee.TextField(default="")
     farewell_message = peewee.TextField(default="")
     last_seen_at = peewee.DateTimeField(null=True)
+    # What the operator asked for; the gateway makes the session match it.
+    enabled = peewee.BooleanField(default=False, index=True)
+    logout_requested = peewee.BooleanField(default=False)
+    pair_phone = peewee.CharField(max_length=32, null=True)  # pair-code login instead of a QR
+    reconnects = peewee.IntegerField(default=0)
+    last_error = peewee.TextField(null=True)
 
     class Meta:
         indexes = ((("company", "name"), True),)

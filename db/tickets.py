@@ -2,7 +2,7 @@
 
 import peewee
 
-from db.base import BaseModel, JSONField, TimestampedModel, utcnow
+from db.base import BaseModel, JSONField, TimestampedModel, database, utcnow
 from db.companies import Company
 from db.connections import Connection
 from db.contacts import Contact, Tag
@@ -36,6 +36,10 @@ class Ticket(TimestampedModel):
         )
 
 
+# One live ticket per contact and connection: racing inbound messages cannot open two.
+Ticket.add_index(Ticket.index(Ticket.contact, Ticket.connection, unique=True, where=(Ticket.status != "closed")))
+
+
 class TicketTag(BaseModel):
     ticket = peewee.ForeignKeyField(Ticket, backref="tag_links", on_delete="CASCADE")
     tag = peewee.ForeignKeyField(Tag, backref="ticket_links", on_delete="CASCADE")
@@ -62,3 +66,31 @@ class TicketNote(BaseModel):
     user = peewee.ForeignKeyField(User, null=True, on_delete="SET NULL")
     body = peewee.TextField()
     created_at = peewee.DateTimeField(default=utcnow)
+
+
+
+def find_or_open_ticket(contact: Contact, connection: Connection | None, is_group: bool = False) -> tuple[Ticket, bool]:
+    """The contact's live (pending or open) ticket on this connection, or a new pending one.
+
+    Returns (ticket, created). A partial unique index allows one live ticket per contact and
+    connection, so two messages racing for a new contact end up in the same ticket.
+    """
+    live = Ticket.select().where(
+        Ticket.contact == contact, Ticket.connection == connection, Ticket.status != "closed"
+    )
+    ticket = live.first()
+    if ticket is not None:
+        return ticket, False
+    try:
+        with database.atomic():
+            ticket = Ticket.create(
+                company=contact.company_id,
+                contact=contact,
+                connection=connection,
+                queue=connection.default_queue_id if connection else None,
+                is_group=is_group,
+            )
+            TicketEvent.create(ticket=ticket, kind="created", data={"reason": "inbound"})
+    except peewee.IntegrityError:
+        return live.get(), False
+    return ticket, True

@@ -39,3 +39,9 @@ class Factories:
         with app.app_context():
             token = issue_tokens(user)["accessToken"]
         return {"Authorization": f"Bearer {token}"}
+
+    def queue(self, company: Company, **fields):
+        from db.queues import Queue
+
+        n = next(_sequence)
+        return Queue.create(**{"company": company, "name": f"Queue {n}", **fields})

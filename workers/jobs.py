@@ -24,12 +24,19 @@ def enqueue_job(
     company_id: int | None,
     user_id: int | None = None,
     kind: str | None = None,
+    queue_name: str | None = None,
     **kwargs: Any,
 ) -> Job:
-    """Record a Job and send its message; call outside a transaction, so workers see the rows."""
+    """Record a Job and send its message; call outside a transaction, so workers see the rows.
+
+    `queue_name` routes the message to another queue than the actor's own (the gateway's
+    per-connection queues).
+    """
     if database.in_transaction():
         raise RuntimeError("enqueue_job inside a transaction: the worker could run before the commit")
     message = actor.message_with_options(args=args, kwargs=kwargs, **{TRACKED_OPTION: True})
+    if queue_name is not None:
+        message = message.copy(queue_name=queue_name)
     job = Job.create(
         id=message.message_id,
         company=company_id,

@@ -8,6 +8,7 @@ import peewee
 from flask import Blueprint
 from pydantic import Field
 
+from api.audit import log_change, snapshot
 from api.endpoint import endpoint
 from api.errors import Conflict, NotFound
 from api.pagination import paginate
@@ -107,6 +108,7 @@ def create_company(body: CompanyCreate):
     company = Company.create(
         name=body.name, plan=existing_plan(body.plan_id), timezone=body.timezone, default_country=body.default_country.upper()
     )
+    log_change("created", company)
     return CompanyOut.model_validate(company)
 
 
@@ -121,10 +123,12 @@ def show_company(company_id: int):
           response=CompanyOut, roles=SUPER, errors=[404])
 def update_company(company_id: int, body: CompanyUpdate):
     company = get_or_404(Company, company_id)
+    before = snapshot(company)
     changes = body.model_dump(exclude_unset=True)
     if "plan_id" in changes:
         changes["plan"] = existing_plan(changes.pop("plan_id"))
     apply_changes(company, changes)
+    log_change("updated", company, before)
     return CompanyOut.model_validate(company)
 
 
@@ -135,6 +139,7 @@ def delete_company(company_id: int):
     company = get_or_404(Company, company_id)
     if company.id == current_principal().company_id:
         raise Conflict("you cannot delete your own company")
+    log_change("deleted", company)
     company.delete_instance(recursive=True)
 
 
@@ -150,6 +155,7 @@ def list_plans(query: PageQuery):
 def create_plan(body: PlanCreate):
     plan = Plan(**body.model_dump())
     apply_changes(plan, {})
+    log_change("created", plan)
     return PlanOut.model_validate(plan)
 
 
@@ -164,7 +170,9 @@ def show_plan(plan_id: int):
           errors=[404, 409])
 def update_plan(plan_id: int, body: PlanUpdate):
     plan = get_or_404(Plan, plan_id)
+    before = snapshot(plan)
     apply_changes(plan, body.model_dump(exclude_unset=True))
+    log_change("updated", plan, before)
     return PlanOut.model_validate(plan)
 
 
@@ -172,4 +180,6 @@ def update_plan(plan_id: int, body: PlanUpdate):
 @endpoint(summary="Delete a plan (its companies keep running, without limits)", tags=["plans"], status=204,
           roles=SUPER, errors=[404])
 def delete_plan(plan_id: int):
-    get_or_404(Plan, plan_id).delete_instance()
+    plan = get_or_404(Plan, plan_id)
+    log_change("deleted", plan)
+    plan.delete_instance()

@@ -1,4 +1,8 @@
-"""Users of the caller's company. Admins manage them; a plan caps how many a company has."""
+"""Users of the caller's company. Admins manage them; a plan caps how many a company has.
+
+Supervisors see every user of their company, agents only themselves. A sub-user is a user an
+admin creates under themselves (`parent`) with granular lead permissions in `permissions`.
+"""
 
 from __future__ import annotations
 
@@ -7,20 +11,36 @@ from typing import Literal
 from flask import Blueprint
 from pydantic import EmailStr, Field
 
+from api.audit import log_change, snapshot
 from api.endpoint import endpoint
 from api.errors import Conflict, Forbidden
 from api.pagination import paginate
+from api.resources.queues import linked_ids, set_user_queues
 from api.schemas import OutSchema, PageQuery, Schema, UtcDateTime, page_of
 from api.scoping import get_owned, owned
 from api.security import current_principal, hash_password, revoke_all_sessions
+from db.base import database, utcnow
 from db.companies import Company
-from db.users import User
+from db.queues import UserQueue
+from db.users import ONLINE_STATUSES, User
 
 blueprint = Blueprint("users", __name__, url_prefix="/api/users")
 
 Role = Literal["admin", "supervisor", "agent"]
 MANAGERS = ("super", "admin")
 Password = Field(min_length=8, max_length=128)
+
+
+class LeadPermissions(Schema):
+    view: bool = True
+    edit: bool = False
+    add: bool = False
+
+
+class Permissions(Schema):
+    """What a sub-user may do; a user without permissions is limited by their role only."""
+
+    leads: LeadPermissions = LeadPermissions()
 
 
 class UserOut(OutSchema):
@@ -31,8 +51,15 @@ class UserOut(OutSchema):
     company_id: int
     online_status: str
     max_open_tickets: int | None
+    permissions: dict
+    parent_id: int | None
     active: bool
+    last_seen_at: UtcDateTime | None
     created_at: UtcDateTime
+
+
+class UserDetailOut(UserOut):
+    queue_ids: list[int]
 
 
 class UserCreate(Schema):
@@ -41,6 +68,13 @@ class UserCreate(Schema):
     password: str = Password
     role: Role = "agent"
     max_open_tickets: int | None = Field(None, ge=1)
+    queue_ids: list[int] = []
+    permissions: Permissions | None = None
+
+
+class SubUserCreate(UserCreate):
+    role: Literal["supervisor", "agent"] = "agent"
+    permissions: Permissions = Permissions()
 
 
 class UserUpdate(Schema):
@@ -50,15 +84,49 @@ class UserUpdate(Schema):
     role: Role | None = None
     max_open_tickets: int | None = Field(None, ge=1)
     active: bool | None = None
+    queue_ids: list[int] | None = None
+    permissions: Permissions | None = None
+
+
+class StatusUpdate(Schema):
+    status: Literal[ONLINE_STATUSES]  # type: ignore[valid-type]
 
 
 class UserQuery(PageQuery):
     search: str | None = None
     role: str | None = None
+    parent_id: int | None = None
+    queue_id: int | None = None
 
 
-def user_json(user: User) -> dict:
-    return UserOut.model_validate(user).to_json()
+def user_queue_ids(user_ids: list[int]) -> dict[int, list[int]]:
+    return linked_ids(UserQueue.user, user_ids, UserQueue.queue)
+
+
+def user_json(user: User, queue_ids: list[int] | None = None) -> dict:
+    """A user with the queues they belong to (looked up when not given)."""
+    if queue_ids is None:
+        queue_ids = user_queue_ids([user.id])[user.id]
+    return UserDetailOut.model_validate({**UserOut.model_validate(user).model_dump(), "queue_ids": queue_ids}).to_json()
+
+
+def audit_state(user: User) -> dict:
+    return snapshot(user, queue_ids=user_queue_ids([user.id])[user.id])
+
+
+def granted(user: User, area: str, action: str) -> bool:
+    """Whether the user's own permissions allow `action` ("view", "edit", "add") on `area` ("leads").
+
+    Only sub-users carry permissions; everyone else is limited by their role alone.
+    """
+    rules = (user.permissions or {}).get(area)
+    return True if rules is None else bool(rules.get(action, False))
+
+
+def guard_super(user: User) -> None:
+    """Only a super admin changes or deletes a super admin."""
+    if user.role == "super" and current_principal().role != "super":
+        raise Forbidden("only a super admin may change a super admin")
 
 
 def enforce_user_limit(company: Company) -> None:
@@ -82,7 +150,7 @@ def email_taken(email: str, except_id: int | None = None) -> bool:
 
 
 @blueprint.get("")
-@endpoint(summary="List the company's users", tags=["users"], query=UserQuery, response=page_of(UserOut),
+@endpoint(summary="List the company's users", tags=["users"], query=UserQuery, response=page_of(UserDetailOut),
           roles=("super", "admin", "supervisor"))
 def list_users(query: UserQuery):
     users = owned(User).order_by(User.name, User.id)
@@ -91,43 +159,80 @@ def list_users(query: UserQuery):
         users = users.where((User.name ** pattern) | (User.email ** pattern))
     if query.role:
         users = users.where(User.role == query.role)
-    return paginate(users, query, user_json)
+    if query.parent_id is not None:
+        users = users.where(User.parent == query.parent_id)
+    if query.queue_id is not None:
+        users = users.where(User.id.in_(UserQueue.select(UserQueue.user).where(UserQueue.queue == query.queue_id)))
+    queues = user_queue_ids([u.id for u in users.paginate(query.page, query.page_size)])
+    return paginate(users, query, lambda u: user_json(u, queues[u.id]))
 
 
-@blueprint.post("")
-@endpoint(summary="Create a user in the company", tags=["users"], body=UserCreate, response=UserOut, status=201,
-          roles=MANAGERS, errors=[409])
-def create_user(body: UserCreate):
+def add_user(body: UserCreate, parent: User | None = None) -> dict:
+    """Create a user of the caller's company (under `parent` for a sub-user), with their queues."""
     principal = current_principal()
     enforce_user_limit(principal.user.company)
     if email_taken(body.email):
         raise Conflict("a user with this e-mail exists", {"email": "already registered"})
-    user = User.create(
-        company=principal.company_id,
-        name=body.name,
-        email=body.email.lower(),
-        password_hash=hash_password(body.password),
-        role=body.role,
-        max_open_tickets=body.max_open_tickets,
-    )
-    return UserOut.model_validate(user)
+    with database.atomic():
+        user = User.create(
+            company=principal.company_id,
+            name=body.name,
+            email=body.email.lower(),
+            password_hash=hash_password(body.password),
+            role=body.role,
+            max_open_tickets=body.max_open_tickets,
+            permissions=body.permissions.model_dump() if body.permissions else {},
+            parent=parent,
+        )
+        set_user_queues(user.id, body.queue_ids)
+        log_change("created", user, queue_ids=body.queue_ids)
+    return user_json(user)
+
+
+@blueprint.post("")
+@endpoint(summary="Create a user in the company", tags=["users"], body=UserCreate, response=UserDetailOut,
+          status=201, roles=MANAGERS, errors=[400, 403, 409])
+def create_user(body: UserCreate):
+    return add_user(body)
+
+
+@blueprint.post("/sub-users")
+@endpoint(summary="Create a sub-user under the caller, with lead permissions", tags=["users"], body=SubUserCreate,
+          response=UserDetailOut, status=201, roles=MANAGERS, errors=[400, 403, 409])
+def create_sub_user(body: SubUserCreate):
+    return add_user(body, parent=current_principal().user)
+
+
+@blueprint.patch("/me/status")
+@endpoint(summary="Set the caller's online status", tags=["users"], body=StatusUpdate, response=UserDetailOut)
+def update_my_status(body: StatusUpdate):
+    user = current_principal().user
+    user.online_status = body.status
+    user.last_seen_at = utcnow()
+    user.save(only=[User.online_status, User.last_seen_at, User.updated_at])
+    return user_json(user)
 
 
 @blueprint.get("/<int:user_id>")
-@endpoint(summary="Show a user", tags=["users"], response=UserOut, errors=[404])
+@endpoint(summary="Show a user", tags=["users"], response=UserDetailOut, errors=[404])
 def show_user(user_id: int):
     principal = current_principal()
     if principal.role == "agent" and user_id != principal.user.id:
         raise Forbidden("agents may only see themselves")
-    return UserOut.model_validate(get_owned(User, user_id, "user"))
+    return user_json(get_owned(User, user_id, "user"))
 
 
 @blueprint.patch("/<int:user_id>")
-@endpoint(summary="Change a user", tags=["users"], body=UserUpdate, response=UserOut, roles=MANAGERS,
-          errors=[404, 409])
+@endpoint(summary="Change a user (their queues and permissions too)", tags=["users"], body=UserUpdate,
+          response=UserDetailOut, roles=MANAGERS, errors=[400, 403, 404, 409])
 def update_user(user_id: int, body: UserUpdate):
     user = get_owned(User, user_id, "user")
+    guard_super(user)
+    before = audit_state(user)
     changes = body.model_dump(exclude_unset=True)
+    queue_ids = changes.pop("queue_ids", None)
+    if "permissions" in changes:
+        changes["permissions"] = changes["permissions"] or {}
     if "email" in changes:
         if email_taken(changes["email"], except_id=user.id):
             raise Conflict("a user with this e-mail exists", {"email": "already registered"})
@@ -139,10 +244,14 @@ def update_user(user_id: int, body: UserUpdate):
         setattr(user, name, value)
     if password:
         user.password_hash = hash_password(password)
-    user.save()
+    with database.atomic():
+        user.save()
+        if queue_ids is not None:
+            set_user_queues(user.id, queue_ids)
+        log_change("updated", user, before, queue_ids=user_queue_ids([user.id])[user.id])
     if password or changes.get("active") is False:
         revoke_all_sessions(user.id)
-    return UserOut.model_validate(user)
+    return user_json(user)
 
 
 @blueprint.delete("/<int:user_id>")
@@ -152,5 +261,7 @@ def delete_user(user_id: int):
     user = get_owned(User, user_id, "user")
     if user.id == current_principal().user.id:
         raise Forbidden("you cannot delete yourself")
+    guard_super(user)
+    log_change("deleted", user)
     user.delete_instance()
     revoke_all_sessions(user_id)

@@ -1,0 +1,158 @@
+"""The caller's own profile: name, e-mail, preferences and password.
+
+Preferences are stored as only what the user changed (`User.preferences`) and always answered
+whole, defaults filled in, so a new preference needs no data migration. A PATCH merges: the
+groups and keys sent replace those values, everything else stays.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from flask import Blueprint
+from pydantic import EmailStr, Field, ValidationError
+
+from api.audit import log_change, snapshot
+from api.endpoint import endpoint, validation_details
+from api.errors import ApiError, Conflict, ValidationFailed
+from api.resources.users import Password, UserDetailOut, email_taken, user_json
+from api.schemas import OutSchema, Schema
+from api.security import (
+    current_principal,
+    hash_password,
+    issue_tokens,
+    rate_limit,
+    revoke_all_sessions,
+    verify_password,
+)
+from db.users import User
+
+blueprint = Blueprint("profile", __name__, url_prefix="/api/profile")
+
+
+class NotificationPreferences(Schema):
+    new_leads: bool = True
+    follow_ups: bool = True
+    hot_leads: bool = True
+    conversions: bool = True
+    new_tickets: bool = True
+    ticket_transfers: bool = True
+    daily_summary: bool = False
+    weekly_report: bool = False
+    browser_push: bool = False
+    sound: bool = True
+
+
+class SecurityPreferences(Schema):
+    two_factor: bool = False
+    login_notifications: bool = True
+    session_timeout_minutes: int = Field(60, ge=5, le=1440)
+
+
+class AppPreferences(Schema):
+    default_view: Literal["list", "kanban", "table"] = "list"
+    items_per_page: int = Field(25, ge=5, le=500)
+    export_format: Literal["csv", "xlsx", "json"] = "csv"
+    export_notes: bool = True
+    auto_save: bool = True
+    compact_mode: bool = False
+    language: Literal["en", "pt-BR", "es"] = "en"
+
+
+class Preferences(Schema):
+    notifications: NotificationPreferences = NotificationPreferences()
+    security: SecurityPreferences = SecurityPreferences()
+    app: AppPreferences = AppPreferences()
+
+
+class ProfileOut(UserDetailOut):
+    preferences: Preferences
+
+
+class ProfileUpdate(Schema):
+    name: str | None = Field(None, min_length=1, max_length=200)
+    email: EmailStr | None = None
+    preferences: dict[str, dict[str, Any]] | None = None
+
+
+class PasswordChange(Schema):
+    current_password: str = Field(min_length=1, max_length=128)
+    new_password: str = Password
+
+
+class TokensOut(OutSchema):
+    access_token: str
+    refresh_token: str
+
+
+def merged_preferences(stored: dict, changes: dict) -> dict:
+    """The stored overrides with `changes` laid over them, group by group (camelCase keys)."""
+    merged = {group: dict(values) for group, values in stored.items()}
+    for group, values in changes.items():
+        merged[group] = {**merged.get(group, {}), **values}
+    return merged
+
+
+def effective_preferences(stored: dict) -> Preferences:
+    """Every preference: the user's own values over the defaults. Raises ValidationError for bad ones."""
+    return Preferences.model_validate(stored)
+
+
+def overrides(preferences: Preferences) -> dict:
+    """Only the values the user set, camelCase, to store (a later default change then reaches everyone else)."""
+    stored = {}
+    for group in sorted(preferences.model_fields_set):
+        values = getattr(preferences, group)
+        stored[group] = values.model_dump(include=values.model_fields_set, by_alias=True)
+    return stored
+
+
+def profile_json(user: User) -> dict:
+    return ProfileOut.model_validate({**user_json(user), "preferences": effective_preferences(user.preferences or {})}
+                                     ).to_json()
+
+
+@blueprint.get("")
+@endpoint(summary="The caller's profile and preferences", tags=["profile"], response=ProfileOut)
+def show_profile():
+    return profile_json(current_principal().user)
+
+
+@blueprint.patch("")
+@endpoint(summary="Change the caller's name, e-mail or preferences", tags=["profile"], body=ProfileUpdate,
+          response=ProfileOut, errors=[400, 409])
+def update_profile(body: ProfileUpdate):
+    user = current_principal().user
+    before = snapshot(user)
+    if body.name is not None:
+        user.name = body.name
+    if body.email is not None:
+        if email_taken(body.email, except_id=user.id):
+            raise Conflict("a user with this e-mail exists", {"email": "already registered"})
+        user.email = body.email.lower()
+    if body.preferences is not None:
+        try:
+            preferences = effective_preferences(merged_preferences(user.preferences or {}, body.preferences))
+        except ValidationError as error:
+            details = {f"preferences.{path}": message for path, message in validation_details(error).items()}
+            raise ValidationFailed("the preferences have invalid values", details) from None
+        user.preferences = overrides(preferences)
+    user.save()
+    log_change("updated", user, before)
+    return profile_json(user)
+
+
+@blueprint.post("/password")
+@endpoint(summary="Change the caller's password; other sessions end, fresh tokens answer", tags=["profile"],
+          body=PasswordChange, response=TokensOut, errors=[400, 429])
+def change_password(body: PasswordChange):
+    user = current_principal().user
+    rate_limit(f"password-change:{user.id}", limit=10, window_seconds=900)
+    if not verify_password(user.password_hash, body.current_password):
+        raise ApiError(400, "the current password is not right", "invalid_password",
+                       {"currentPassword": "does not match"})
+    user.password_hash = hash_password(body.new_password)
+    user.save(only=[User.password_hash, User.updated_at])
+    revoke_all_sessions(user.id)
+    log_change("updated", user, {"password": "(previous)"}, password="(changed)")
+    return issue_tokens(user)

@@ -1,0 +1,192 @@
+"""Quick messages: a shortcut an agent types for a canned text with variables and optional media.
+
+Company-wide ones (managers write them) are seen by everyone; personal ones only by their owner,
+and a personal shortcut shadows a company-wide one of the same name for that owner.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from flask import Blueprint
+from pydantic import Field, field_validator
+
+from api.endpoint import endpoint
+from api.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from api.pagination import paginate
+from api.schemas import OutSchema, PageQuery, Schema, UtcDateTime, page_of
+from api.scoping import owned
+from api.security import current_principal
+from db.messages import QuickMessage
+from wharf.media import MediaRejected, media_store
+from workers.templating import render_template, standard_variables
+
+blueprint = Blueprint("quick_messages", __name__, url_prefix="/api/quick-messages")
+WRITERS_OF_COMPANY_WIDE = ("super", "admin", "supervisor")
+Scope = Literal["company", "personal"]
+
+
+def normal_shortcut(value: str | None) -> str | None:
+    """"/Hello" and "hello" are the same shortcut."""
+    return None if value is None else value.lstrip("/").casefold()
+
+
+class QuickMessageFields(Schema):
+    shortcut: str | None = Field(None, pattern=r"^/?[\w-]{1,50}$")
+    body: str | None = Field(None, min_length=1, max_length=4096)
+    media_path: str | None = Field(None, max_length=500)
+
+    _shortcut = field_validator("shortcut")(normal_shortcut)
+
+
+class QuickMessageCreate(QuickMessageFields):
+    shortcut: str = Field(pattern=r"^/?[\w-]{1,50}$")
+    body: str = Field(min_length=1, max_length=4096)
+    scope: Scope = "personal"
+
+
+class QuickMessageOut(OutSchema):
+    id: int
+    shortcut: str
+    body: str
+    media_path: str | None
+    scope: Scope
+    user_id: int | None
+    created_at: UtcDateTime
+    updated_at: UtcDateTime
+
+
+class QuickMessageQuery(PageQuery):
+    search: str | None = None
+    scope: Scope | None = None
+
+
+class RenderIn(Schema):
+    variables: dict[str, Any] = {}
+
+
+class RenderOut(OutSchema):
+    text: str
+    media_path: str | None
+
+
+def quick_message_json(row: QuickMessage) -> dict:
+    scope = "company" if row.user_id is None else "personal"
+    return QuickMessageOut.model_validate({**row.__data__, "user_id": row.user_id, "scope": scope}).to_json()
+
+
+def visible() -> Any:
+    """The caller's quick messages: the company's, and their own personal ones."""
+    user_id = current_principal().user.id
+    return owned(QuickMessage).where(QuickMessage.user.is_null() | (QuickMessage.user == user_id))
+
+
+def get_visible(quick_message_id: int) -> QuickMessage:
+    row = visible().where(QuickMessage.id == quick_message_id).first()
+    if row is None:
+        raise NotFound("quick message")
+    return row
+
+
+def ensure_writable(row: QuickMessage) -> None:
+    """Personal ones are their owner's; company-wide ones are the managers'."""
+    if row.user_id is None and current_principal().role not in WRITERS_OF_COMPANY_WIDE:
+        raise Forbidden("only supervisors and admins change company-wide quick messages")
+
+
+def check_media(path: str | None) -> None:
+    """A media path must be a file the company uploaded (a key of the media store under its id)."""
+    if path is None:
+        return
+    company_id = current_principal().company_id
+    try:
+        exists = path.startswith(f"{company_id}/") and media_store().path(path).is_file()
+    except MediaRejected:
+        exists = False
+    if not exists:
+        raise ValidationFailed("the media is not one of your company's files", {"mediaPath": "no such media"})
+
+
+def ensure_free_shortcut(shortcut: str, user_id: int | None, except_id: int | None = None) -> None:
+    """409 when the same scope (the company's, or this user's) already has the shortcut."""
+    clash = owned(QuickMessage).where(
+        QuickMessage.shortcut == shortcut,
+        QuickMessage.user.is_null() if user_id is None else QuickMessage.user == user_id,
+    )
+    if except_id is not None:
+        clash = clash.where(QuickMessage.id != except_id)
+    if clash.exists():
+        raise Conflict("this shortcut is taken", {"shortcut": "already used"})
+
+
+@blueprint.get("")
+@endpoint(summary="List the quick messages the caller can use", tags=["quick-messages"], query=QuickMessageQuery,
+          response=page_of(QuickMessageOut))
+def list_quick_messages(query: QuickMessageQuery):
+    rows = visible().order_by(QuickMessage.shortcut, QuickMessage.id)
+    if query.search:
+        pattern = f"%{query.search.lstrip('/')}%"
+        rows = rows.where((QuickMessage.shortcut ** pattern) | (QuickMessage.body ** pattern))
+    if query.scope:
+        rows = rows.where(QuickMessage.user.is_null() if query.scope == "company" else QuickMessage.user.is_null(False))
+    return paginate(rows, query, quick_message_json)
+
+
+@blueprint.post("")
+@endpoint(summary="Create a quick message (personal, or company-wide for managers)", tags=["quick-messages"],
+          body=QuickMessageCreate, response=QuickMessageOut, status=201, errors=[400, 403, 409])
+def create_quick_message(body: QuickMessageCreate):
+    principal = current_principal()
+    if body.scope == "company" and principal.role not in WRITERS_OF_COMPANY_WIDE:
+        raise Forbidden("only supervisors and admins create company-wide quick messages")
+    owner = None if body.scope == "company" else principal.user.id
+    check_media(body.media_path)
+    ensure_free_shortcut(body.shortcut, owner)
+    row = QuickMessage.create(
+        company=principal.company_id, user=owner, shortcut=body.shortcut, body=body.body, media_path=body.media_path
+    )
+    return quick_message_json(row)
+
+
+@blueprint.get("/<int:quick_message_id>")
+@endpoint(summary="Show a quick message", tags=["quick-messages"], response=QuickMessageOut, errors=[404])
+def show_quick_message(quick_message_id: int):
+    return quick_message_json(get_visible(quick_message_id))
+
+
+@blueprint.patch("/<int:quick_message_id>")
+@endpoint(summary="Change a quick message", tags=["quick-messages"], body=QuickMessageFields,
+          response=QuickMessageOut, errors=[400, 403, 404, 409])
+def update_quick_message(quick_message_id: int, body: QuickMessageFields):
+    row = get_visible(quick_message_id)
+    ensure_writable(row)
+    changes = body.model_dump(exclude_unset=True)
+    if changes.get("shortcut") is None:
+        changes.pop("shortcut", None)
+    else:
+        ensure_free_shortcut(changes["shortcut"], row.user_id, except_id=row.id)
+    if "body" in changes and changes["body"] is None:
+        raise ValidationFailed("a quick message needs a body", {"body": "may not be null"})
+    check_media(changes.get("media_path"))
+    for name, value in changes.items():
+        setattr(row, name, value)
+    row.save()
+    return quick_message_json(row)
+
+
+@blueprint.delete("/<int:quick_message_id>")
+@endpoint(summary="Delete a quick message", tags=["quick-messages"], status=204, errors=[403, 404])
+def delete_quick_message(quick_message_id: int):
+    row = get_visible(quick_message_id)
+    ensure_writable(row)
+    row.delete_instance()
+
+
+@blueprint.post("/<int:quick_message_id>/render")
+@endpoint(summary="The quick message's text with variables filled ({{agent}} is the caller)",
+          tags=["quick-messages"], body=RenderIn, response=RenderOut, errors=[404], optional_body=True)
+def render_quick_message(quick_message_id: int, body: RenderIn | None):
+    row = get_visible(quick_message_id)
+    given = body.variables if body else {}
+    variables = {**standard_variables(name=str(given.get("name", "")), agent=current_principal().user.name), **given}
+    return RenderOut.model_validate({"text": render_template(row.body, variables), "media_path": row.media_path})

@@ -1,0 +1,91 @@
+"""How a queue decides, as pure functions: is it open now, and where does a menu choice route.
+
+Business hours are `{"mon": [["08:00", "18:00"], ...], ...}` read in the company's timezone.
+An empty mapping means always open; once any day is given, a day that is missing is closed.
+An interval runs from its start up to, not including, its end; "24:00" ends at midnight, so a
+night shift is written as two intervals on consecutive days.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import logging
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+logger = logging.getLogger(__name__)
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_TIME = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$|^24:00$")
+
+
+class HasRules(Protocol):
+    business_hours: Mapping[str, Sequence[Sequence[str]]]
+    menu_options: Sequence[Mapping[str, Any]]
+
+
+def minutes(value: str) -> int:
+    """Minutes since midnight of "HH:MM"; ValueError for anything else."""
+    if not isinstance(value, str) or not _TIME.match(value):
+        raise ValueError(f"{value!r} is not a time as HH:MM")
+    hours, mins = value.split(":")
+    return int(hours) * 60 + int(mins)
+
+
+def validate_business_hours(hours: Mapping[str, Sequence[Sequence[str]]]) -> dict[str, list[list[str]]]:
+    """The hours with each day's intervals sorted; ValueError naming the first problem.
+
+    Checks: known weekday keys, [start, end] pairs of HH:MM, start before end, no overlaps.
+    """
+    normalized: dict[str, list[list[str]]] = {}
+    for day, intervals in hours.items():
+        if day not in WEEKDAYS:
+            raise ValueError(f"{day!r} is not a weekday; use {', '.join(WEEKDAYS)}")
+        spans = []
+        for interval in intervals:
+            if len(interval) != 2:
+                raise ValueError(f"{day}: each interval is [start, end]")
+            start, end = interval
+            if start == "24:00" or minutes(start) >= minutes(end):
+                raise ValueError(f"{day}: {start}-{end} must start before it ends")
+            spans.append([start, end])
+        spans.sort(key=lambda span: minutes(span[0]))
+        for previous, current in itertools.pairwise(spans):
+            if minutes(current[0]) < minutes(previous[1]):
+                raise ValueError(f"{day}: {previous[0]}-{previous[1]} overlaps {current[0]}-{current[1]}")
+        normalized[day] = spans
+    return normalized
+
+
+def zone(timezone: str) -> ZoneInfo:
+    """The IANA zone; UTC (with a warning) for a name the system does not know."""
+    try:
+        return ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        logger.warning("unknown timezone %r, reading business hours in UTC", timezone)
+        return ZoneInfo("UTC")
+
+
+def is_open(queue: HasRules, at: dt.datetime, timezone: str) -> bool:
+    """Whether the queue takes tickets at `at` (aware, or naive UTC as stored) in the company's `timezone`."""
+    hours = queue.business_hours or {}
+    if not hours:
+        return True
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=dt.UTC)
+    local = at.astimezone(zone(timezone))
+    now = local.hour * 60 + local.minute
+    day = WEEKDAYS[local.weekday()]
+    return any(minutes(start) <= now < minutes(end) for start, end in hours.get(day, []))
+
+
+def route_menu_choice(queue: HasRules, text: str) -> int | None:
+    """The queue id a customer's answer to the queue's menu picks, or None when it matches no option."""
+    answer = text.strip().casefold()
+    for option in queue.menu_options or []:
+        if str(option.get("option", "")).strip().casefold() == answer:
+            return option.get("queueId")
+    return None
