@@ -27,6 +27,38 @@ class Ticket(TimestampedModel):
     first_response_at = peewee.DateTimeField(null=True)
     closed_at = peewee.DateTimeField(null=True)
 
+    def record(self, kind: str, user_id: int | None = None, **data) -> None:
+        TicketEvent.create(ticket=self, kind=kind, user=user_id, data=data)
+
+    def accept(self, user_id: int) -> None:
+        """The agent takes the conversation: open and theirs."""
+        self.status, self.user, self.updated_at = "open", user_id, utcnow()
+        self.save(only=[Ticket.status, Ticket.user, Ticket.updated_at])
+        self.record("accepted", user_id)
+
+    def transfer(self, by_user_id: int, queue_id: int | None, user_id: int | None) -> None:
+        """To another queue (back to pending there) and/or straight to another agent (open, theirs)."""
+        before = {"queueId": self.queue_id, "userId": self.user_id}
+        if queue_id is not None:
+            self.queue = queue_id
+        self.user = user_id
+        self.status = "open" if user_id is not None else "pending"
+        self.updated_at = utcnow()
+        self.save(only=[Ticket.queue, Ticket.user, Ticket.status, Ticket.updated_at])
+        self.record("transferred", by_user_id, before=before, after={"queueId": self.queue_id, "userId": self.user_id})
+
+    def close(self, user_id: int | None) -> None:
+        self.status, self.closed_at, self.unread_messages, self.updated_at = "closed", utcnow(), 0, utcnow()
+        self.save(only=[Ticket.status, Ticket.closed_at, Ticket.unread_messages, Ticket.updated_at])
+        self.record("closed", user_id)
+
+    def reopen(self, user_id: int) -> None:
+        """Open again, for the agent who reopens it; IntegrityError when the contact has a live ticket."""
+        with database.atomic():
+            self.status, self.user, self.closed_at, self.updated_at = "open", user_id, None, utcnow()
+            self.save(only=[Ticket.status, Ticket.user, Ticket.closed_at, Ticket.updated_at])
+            self.record("reopened", user_id)
+
     class Meta:
         indexes = (
             (("company", "status", "updated_at"), False),
@@ -68,7 +100,6 @@ class TicketNote(BaseModel):
     created_at = peewee.DateTimeField(default=utcnow)
 
 
-
 def find_or_open_ticket(contact: Contact, connection: Connection | None, is_group: bool = False) -> tuple[Ticket, bool]:
     """The contact's live (pending or open) ticket on this connection, or a new pending one.
 
@@ -90,7 +121,7 @@ def find_or_open_ticket(contact: Contact, connection: Connection | None, is_grou
                 queue=connection.default_queue_id if connection else None,
                 is_group=is_group,
             )
-            TicketEvent.create(ticket=ticket, kind="created", data={"reason": "inbound"})
+            ticket.record("created", reason="inbound")
     except peewee.IntegrityError:
         return live.get(), False
     return ticket, True

@@ -146,6 +146,30 @@ def running_worker(broker, worker_threads: int = 2):
         broker.middleware[:] = [m for m in broker.middleware if getattr(m, "worker", None) is not worker]
 
 
+@contextlib.contextmanager
+def running_gateway(broker):
+    """The gateway loop of `wharf gateway` in a thread of this process: leases, sessions, sends."""
+    import threading
+
+    from workers.gateway.process import Gateway
+
+    gateway = Gateway(worker_threads=4, worker_timeout=100)
+    thread = threading.Thread(target=gateway.run, daemon=True)
+    thread.start()
+    try:
+        yield gateway
+    finally:
+        gateway.stopping.set()
+        thread.join(timeout=30)
+        broker.middleware[:] = [m for m in broker.middleware if getattr(m, "worker", None) is not gateway.worker]
+
+
+@pytest.fixture
+def gateway(broker):
+    with running_gateway(broker) as gateway:
+        yield gateway
+
+
 @pytest.fixture
 def worker(broker):
     """A real Dramatiq worker consuming from the test Redis while the test runs."""

@@ -45,3 +45,21 @@ class Factories:
 
         n = next(_sequence)
         return Queue.create(**{"company": company, "name": f"Queue {n}", **fields})
+
+    def connection(self, company: Company, **fields):
+        from db.connections import Connection
+
+        n = next(_sequence)
+        return Connection.create(**{"company": company, "name": f"Phone {n}", "transport": "simulator", **fields})
+
+    def contact(self, company: Company, **fields):
+        from db.contacts import Contact
+
+        n = next(_sequence)
+        return Contact.create(**{"company": company, "name": f"Contact {n}", "phone": f"+551199{n:07d}", **fields})
+
+    def ticket(self, company: Company, **fields):
+        from db.tickets import Ticket
+
+        contact = fields.pop("contact", None) or self.contact(company)
+        return Ticket.create(**{"company": company, "contact": contact, **fields})

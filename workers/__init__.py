@@ -3,8 +3,14 @@
 The broker module comes first so every actor binds to it.
 """
 
-from workers import (
-    broker,  # noqa: F401  (sets the global broker before any actor is declared)
-    emails,  # noqa: F401
-    maintenance,  # noqa: F401
+from workers import broker  # noqa: F401  (sets the global broker before any actor is declared)
+
+# isort: split
+from workers import (  # noqa: F401
+    acks,
+    connection_events,
+    emails,
+    inbound,
+    maintenance,
+    messages,
 )

@@ -21,6 +21,11 @@ from wharf.settings import settings
 from workers.middleware import DatabaseConnection, JobTracking
 
 ONE_DAY_MS = 24 * 3600 * 1000
+# A killed worker's unacknowledged messages go back to their queue once it has missed its
+# heartbeats for this long; Dramatiq checks on one command in ten (its default, one in a
+# thousand, can leave them stranded for many minutes on a quiet queue).
+HEARTBEAT_TIMEOUT_MS = 15_000
+MAINTENANCE_CHANCE = 100_000  # out of a million commands
 
 
 def build_broker(redis_url: str) -> RedisBroker:
@@ -37,7 +42,8 @@ def build_broker(redis_url: str) -> RedisBroker:
         Retries(max_retries=8, min_backoff=1000, max_backoff=5 * 60 * 1000),
         CurrentMessage(),
     ]
-    return RedisBroker(url=redis_url, middleware=middleware)
+    return RedisBroker(url=redis_url, middleware=middleware, heartbeat_timeout=HEARTBEAT_TIMEOUT_MS,
+                       maintenance_chance=MAINTENANCE_CHANCE)
 
 
 broker = build_broker(settings.redis_url)

@@ -4,12 +4,16 @@ from api.resources import (
     audit_logs,
     auth,
     companies,
+    connections,
     jobs,
+    messages,
     profile,
     queues,
     quick_messages,
     settings,
+    simulator,
     system,
+    tickets,
     users,
 )
 
@@ -23,5 +27,9 @@ BLUEPRINTS = [
     quick_messages.blueprint,
     settings.blueprint,
     audit_logs.blueprint,
+    connections.blueprint,
+    messages.blueprint,
+    tickets.blueprint,
+    simulator.blueprint,
     jobs.blueprint,
 ]

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import re
-import time
 
 from tests.factories import PASSWORD
+from tests.waiting import wait_for
 
 
 def signup(client, email="ana@example.com", password="s3cret-pass", company="Acme"):
@@ -134,15 +134,6 @@ def test_missing_malformed_and_expired_tokens_are_401_in_the_error_format(client
         assert response.status_code == 401
         assert response.get_json()["error"] == code
         assert response.get_json()["statusCode"] == 401
-
-
-def wait_for(predicate, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def e_mailed_code(smtp_server, index=-1) -> str:

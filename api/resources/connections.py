@@ -1,0 +1,195 @@
+"""WhatsApp connections: what a number is, and whether the gateway should hold its session."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import peewee
+from flask import Blueprint, Response
+from pydantic import Field
+
+from api.endpoint import endpoint
+from api.errors import Conflict, Forbidden, NotFound
+from api.pagination import paginate
+from api.schemas import OutSchema, PageQuery, QuerySchema, Schema, UtcDateTime, page_of
+from api.scoping import get_owned, owned
+from api.security import current_principal
+from db.base import database
+from db.companies import Company
+from db.connections import Connection
+from db.queues import Queue
+from wharf.redis_client import redis_client
+from workers.gateway.dispatch import login_code_key
+
+blueprint = Blueprint("connections", __name__, url_prefix="/api/connections")
+MANAGERS = ("super", "admin")
+
+
+class ConnectionOut(OutSchema):
+    id: int
+    name: str
+    transport: str
+    status: str
+    phone: str | None
+    is_default: bool
+    default_queue_id: int | None
+    greeting_message: str
+    farewell_message: str
+    enabled: bool
+    reconnects: int
+    last_error: str | None
+    last_seen_at: UtcDateTime | None
+
+
+class ConnectionCreate(Schema):
+    name: str = Field(min_length=1, max_length=100)
+    transport: Literal["simulator", "neonize"] = "simulator"
+    is_default: bool = False
+    default_queue_id: int | None = None
+    greeting_message: str = Field("", max_length=4096)
+    farewell_message: str = Field("", max_length=4096)
+
+
+class ConnectionUpdate(Schema):
+    name: str | None = Field(None, min_length=1, max_length=100)
+    is_default: bool | None = None
+    default_queue_id: int | None = None
+    greeting_message: str | None = Field(None, max_length=4096)
+    farewell_message: str | None = Field(None, max_length=4096)
+
+
+class StartIn(Schema):
+    pair_phone: str | None = Field(None, pattern=r"^\+?\d{8,15}$", description="log in with a pair code, not a QR")
+
+
+class LoginCodeOut(OutSchema):
+    qr: str | None
+    pair_code: str | None
+
+
+class QrQuery(QuerySchema):
+    format: Literal["json", "png"] = "json"
+
+
+def connection_json(connection: Connection) -> dict:
+    return ConnectionOut.model_validate(connection).to_json()
+
+
+def enforce_connection_limit(company_id: int) -> None:
+    plan = Company.get_by_id(company_id).plan
+    if plan is not None and owned(Connection).count() >= plan.max_connections:
+        raise Forbidden(
+            f"the plan {plan.name!r} allows {plan.max_connections} connections",
+            "plan_limit_reached",
+            {"limit": plan.max_connections, "resource": "connections"},
+        )
+
+
+def save_connection(connection: Connection, changes: dict) -> Connection:
+    """Apply changes; a default connection is the company's only one; names are unique."""
+    if changes.get("default_queue_id") is not None:
+        get_owned(Queue, changes["default_queue_id"], "queue")
+    for name, value in changes.items():
+        setattr(connection, name, value)
+    try:
+        with database.atomic():
+            if connection.is_default:
+                Connection.update(is_default=False).where(
+                    Connection.company == connection.company_id, Connection.id != (connection.id or 0)
+                ).execute()
+            connection.save()
+    except peewee.IntegrityError:
+        raise Conflict("a connection with this name exists", {"name": "already taken"}) from None
+    return connection
+
+
+@blueprint.get("")
+@endpoint(summary="List connections", tags=["connections"], query=PageQuery, response=page_of(ConnectionOut))
+def list_connections(query: PageQuery):
+    return paginate(owned(Connection).order_by(Connection.name), query, connection_json)
+
+
+@blueprint.post("")
+@endpoint(summary="Create a connection (stopped until started)", tags=["connections"], body=ConnectionCreate,
+          response=ConnectionOut, status=201, roles=MANAGERS, errors=[404, 409])
+def create_connection(body: ConnectionCreate):
+    company_id = current_principal().company_id
+    enforce_connection_limit(company_id)
+    first = not owned(Connection).exists()
+    fields = body.model_dump()
+    fields["is_default"] = fields["is_default"] or first
+    return ConnectionOut.model_validate(save_connection(Connection(company=company_id), fields))
+
+
+@blueprint.get("/<int:connection_id>")
+@endpoint(summary="Show a connection", tags=["connections"], response=ConnectionOut, errors=[404])
+def show_connection(connection_id: int):
+    return ConnectionOut.model_validate(get_owned(Connection, connection_id, "connection"))
+
+
+@blueprint.patch("/<int:connection_id>")
+@endpoint(summary="Change a connection", tags=["connections"], body=ConnectionUpdate, response=ConnectionOut,
+          roles=MANAGERS, errors=[404, 409])
+def update_connection(connection_id: int, body: ConnectionUpdate):
+    connection = get_owned(Connection, connection_id, "connection")
+    return ConnectionOut.model_validate(save_connection(connection, body.model_dump(exclude_unset=True)))
+
+
+@blueprint.delete("/<int:connection_id>")
+@endpoint(summary="Delete a connection; its session ends", tags=["connections"], status=204, roles=MANAGERS,
+          errors=[404])
+def delete_connection(connection_id: int):
+    get_owned(Connection, connection_id, "connection").delete_instance()
+
+
+def set_wanted_state(connection_id: int, **fields) -> Connection:
+    connection = get_owned(Connection, connection_id, "connection")
+    Connection.update(**fields).where(Connection.id == connection.id).execute()
+    return Connection.get_by_id(connection.id)
+
+
+@blueprint.post("/<int:connection_id>/start")
+@endpoint(summary="Ask the gateway to start the session (QR or pair code follows)", tags=["connections"],
+          body=StartIn, optional_body=True, response=ConnectionOut, status=202, roles=MANAGERS, errors=[404])
+def start_connection(connection_id: int, body: StartIn | None):
+    pair_phone = body.pair_phone.lstrip("+") if body and body.pair_phone else None
+    connection = get_owned(Connection, connection_id, "connection")
+    status = connection.status if connection.enabled else "starting"
+    return ConnectionOut.model_validate(
+        set_wanted_state(connection_id, enabled=True, logout_requested=False, pair_phone=pair_phone, status=status)
+    )
+
+
+@blueprint.post("/<int:connection_id>/stop")
+@endpoint(summary="Ask the gateway to end the session (the login is kept)", tags=["connections"],
+          response=ConnectionOut, status=202, roles=MANAGERS, errors=[404])
+def stop_connection(connection_id: int):
+    return ConnectionOut.model_validate(set_wanted_state(connection_id, enabled=False))
+
+
+@blueprint.post("/<int:connection_id>/logout")
+@endpoint(summary="Log the number out of WhatsApp; a new QR login is needed", tags=["connections"],
+          response=ConnectionOut, status=202, roles=MANAGERS, errors=[404])
+def logout_connection(connection_id: int):
+    return ConnectionOut.model_validate(set_wanted_state(connection_id, enabled=False, logout_requested=True))
+
+
+@blueprint.get("/<int:connection_id>/qr")
+@endpoint(summary="The current login QR (text, or PNG with ?format=png) or pair code", tags=["connections"],
+          query=QrQuery, response=LoginCodeOut, errors=[404])
+def login_code(connection_id: int, query: QrQuery):
+    get_owned(Connection, connection_id, "connection")
+    codes = {k.decode(): v.decode() for k, v in redis_client().hgetall(login_code_key(connection_id)).items()}
+    if query.format == "png":
+        if not codes.get("qr"):
+            raise NotFound("QR code (the session is not waiting for a scan)")
+        import io
+
+        import segno
+
+        image = io.BytesIO()
+        segno.make(codes["qr"], error="l").save(image, kind="png", scale=6, border=2)
+        return Response(image.getvalue(), mimetype="image/png")
+    return LoginCodeOut(qr=codes.get("qr"), pair_code=codes.get("pairCode"))
+
+

@@ -1,0 +1,141 @@
+"""Sending a message (enqueued, 202) and reading one back with its delivery status."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, request
+from pydantic import Field, model_validator
+
+from api.endpoint import endpoint
+from api.errors import ApiError, NotFound, ValidationFailed
+from api.schemas import OutSchema, Schema, UtcDateTime
+from api.scoping import get_owned, owned
+from api.security import current_principal
+from db.companies import Company
+from db.connections import Connection
+from db.messages import Message
+from db.tickets import Ticket, find_or_open_ticket
+from wharf.media import MediaRejected, media_store, message_type_for
+from wharf.phones import InvalidPhone, to_e164
+from workers.inbound import upsert_contact
+from workers.messages import queue_outbound
+
+blueprint = Blueprint("messages", __name__, url_prefix="/api/messages")
+
+
+class MessageOut(OutSchema):
+    id: int
+    ticket_id: int | None
+    connection_id: int | None
+    direction: str
+    body: str
+    type: str
+    status: str
+    error: str | None
+    wa_id: str | None
+    private: bool
+    media_mimetype: str | None
+    media_name: str | None
+    quoted_message_id: int | None
+    created_at: UtcDateTime
+    sent_at: UtcDateTime | None
+    delivered_at: UtcDateTime | None
+    read_at: UtcDateTime | None
+
+
+class SendIn(Schema):
+    connection_id: int | None = None
+    ticket_id: int | None = None
+    to: str | None = Field(None, description="a phone number; the company's default country applies")
+    body: str = Field("", max_length=65536)
+    media_url: str | None = Field(None, pattern=r"^https?://", max_length=2048)
+    quoted_message_id: int | None = None
+
+    @model_validator(mode="after")
+    def one_recipient(self) -> SendIn:
+        if (self.ticket_id is None) == (self.to is None):
+            raise ValueError("give either ticketId or to")
+        return self
+
+
+class SendOut(OutSchema):
+    id: int
+    status: str
+    job_id: str
+
+
+def message_json(message: Message) -> dict[str, Any]:
+    return MessageOut.model_validate(message).to_json()
+
+
+def pick_connection(connection_id: int | None) -> Connection:
+    if connection_id is not None:
+        return get_owned(Connection, connection_id, "connection")
+    default = owned(Connection).order_by(Connection.is_default.desc(), Connection.id).first()
+    if default is None:
+        raise ApiError(422, "the company has no connection to send from", "no_connection")
+    return default
+
+
+def ticket_for(body: SendIn) -> Ticket:
+    """The ticket to send on: the one named, or the phone's live ticket on the connection."""
+    principal = current_principal()
+    if body.ticket_id is not None:
+        ticket = get_owned(Ticket, body.ticket_id, "ticket")
+        if ticket.connection_id is None:
+            raise ApiError(422, "the ticket's connection was deleted", "no_connection")
+        return ticket
+    company = Company.get_by_id(principal.company_id)
+    try:
+        phone = to_e164(body.to, company.default_country)
+    except InvalidPhone as error:
+        raise ValidationFailed("the recipient is not a valid phone number", {"to": str(error)}) from None
+    connection = pick_connection(body.connection_id)
+    contact = upsert_contact(principal.company_id, phone, None, is_group=False)
+    ticket, created = find_or_open_ticket(contact, connection)
+    if created and principal.user is not None:  # whoever starts a conversation answers it
+        ticket.accept(principal.user.id)
+    return ticket
+
+
+def stored_upload(company_id: int) -> tuple[str, str, str] | None:
+    upload = request.files.get("file")
+    if upload is None:
+        return None
+    try:
+        key = media_store().save(company_id, upload.read(), upload.mimetype, upload.filename)
+    except MediaRejected as error:
+        raise ValidationFailed("the file cannot be sent", {"file": str(error)}) from None
+    return key, upload.mimetype, upload.filename or "file"
+
+
+@blueprint.post("")
+@endpoint(summary="Send a message to a ticket or a phone; it is queued and sent by the gateway", tags=["messages"],
+          body=SendIn, response=SendOut, status=202, enqueues=True, errors=[404, 409, 422],
+          body_media_types=("application/json", "multipart/form-data"))
+def send(body: SendIn):
+    principal = current_principal()
+    upload = stored_upload(principal.company_id)
+    media: dict[str, Any] = {}
+    if upload is not None:
+        key, mimetype, name = upload
+        media = {"media_key": key, "media_mimetype": mimetype, "media_name": name, "message_type": message_type_for(mimetype)}
+    elif body.media_url:
+        media = {"media_key": body.media_url, "message_type": "document"}
+    if not body.body and not media:
+        raise ValidationFailed("say something: give a body, a file or a mediaUrl", {"body": "empty message"})
+    if body.quoted_message_id is not None and not owned(Message).where(Message.id == body.quoted_message_id).exists():
+        raise NotFound("quoted message")
+    ticket = ticket_for(body)
+    message, job_id = queue_outbound(
+        ticket, body.body, user_id=principal.user.id if principal.user else None,
+        quoted_message_id=body.quoted_message_id, idempotency_key=request.headers.get("Idempotency-Key"), **media,
+    )
+    return SendOut(id=message.id, status=message.status, job_id=job_id)
+
+
+@blueprint.get("/<int:message_id>")
+@endpoint(summary="A message with its delivery status", tags=["messages"], response=MessageOut, errors=[404])
+def show_message(message_id: int):
+    return MessageOut.model_validate(get_owned(Message, message_id, "message"))

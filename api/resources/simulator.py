@@ -1,0 +1,131 @@
+"""The simulated WhatsApp network of a `simulator` connection: talk to us as a contact, see what we sent."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint
+from pydantic import Field
+
+from api.endpoint import endpoint
+from api.errors import ApiError, ValidationFailed
+from api.schemas import OutSchema, QuerySchema, Schema
+from api.scoping import get_owned
+from api.security import current_principal
+from db.companies import Company
+from db.connections import Connection
+from wharf.phones import InvalidPhone, to_e164
+from wharf.redis_client import redis_client
+from workers.transports import simulator
+
+blueprint = Blueprint("simulator", __name__, url_prefix="/api/simulator")
+
+
+class InboundIn(Schema):
+    from_: str = Field(alias="from", description="the contact's phone; the company's default country applies")
+    body: str = Field(min_length=1, max_length=65536)
+    name: str | None = Field(None, max_length=200)
+    wa_id: str | None = Field(None, max_length=128, description="reuse an id to see WhatsApp's duplicates dropped")
+
+
+class InboundOut(OutSchema):
+    wa_id: str
+    from_: str = Field(serialization_alias="from")
+
+
+class OutboxQuery(QuerySchema):
+    to: str | None = None
+    page: int = Field(1, ge=1)
+    page_size: int = Field(50, ge=1, le=500)
+
+
+class OutboxEntry(OutSchema):
+    wa_id: str
+    to: str
+    body: str
+    type: str
+    quoted_wa_id: str | None = None
+    at: float
+
+
+class OutboxPage(OutSchema):
+    items: list[OutboxEntry]
+    page: int
+    page_size: int
+    total: int
+
+
+class NetworkIn(Schema):
+    delivered_after_ms: int | None = Field(None, ge=-1, le=86_400_000, description="-1: never")
+    read_after_ms: int | None = Field(None, ge=-1, le=86_400_000, description="-1: never")
+    fail_rate: float | None = Field(None, ge=0, le=1)
+    not_on_whatsapp: list[str] | None = Field(None, max_length=1000)
+    require_qr: bool | None = None
+    auto_reply: str | None = Field(None, max_length=4096)
+    disconnect: bool = Field(False, description="drop the session once; the gateway reconnects")
+    ask_qr: bool = Field(False, description="log the session out to a new QR (or pair code) login")
+    scan_qr: bool = Field(False, description="the phone scans the QR: the session connects")
+    ban: bool = Field(False, description="WhatsApp bans the number: logged out, sends fail for good")
+
+
+class NetworkOut(OutSchema):
+    delivered_after_ms: int
+    read_after_ms: int
+    fail_rate: float
+    not_on_whatsapp: list[str]
+    require_qr: bool
+    auto_reply: str | None
+    banned: bool
+
+
+def simulated_connection(connection_id: int) -> Connection:
+    connection = get_owned(Connection, connection_id, "connection")
+    if connection.transport != "simulator":
+        raise ApiError(409, "this connection is not simulated", "not_simulated", {"transport": connection.transport})
+    return connection
+
+
+def company_phone(raw: str, field: str) -> str:
+    company = Company.get_by_id(current_principal().company_id)
+    try:
+        return to_e164(raw, company.default_country)
+    except InvalidPhone as error:
+        raise ValidationFailed("not a valid phone number", {field: str(error)}) from None
+
+
+@blueprint.post("/<int:connection_id>/inbound")
+@endpoint(summary="A simulated contact sends a message to this connection", tags=["simulator"], body=InboundIn,
+          response=InboundOut, status=202, roles=("super", "admin", "supervisor"), errors=[404, 409])
+def inbound(connection_id: int, body: InboundIn):
+    simulated_connection(connection_id)
+    phone = company_phone(body.from_, "from")
+    wa_id = simulator.inject_inbound(redis_client(), connection_id, phone, body.body, body.name, body.wa_id)
+    return InboundOut(wa_id=wa_id, from_=phone)
+
+
+@blueprint.get("/<int:connection_id>/outbox")
+@endpoint(summary="What the simulated network received from this connection, once per WhatsApp id",
+          tags=["simulator"], query=OutboxQuery, response=OutboxPage, errors=[404, 409])
+def outbox(connection_id: int, query: OutboxQuery):
+    simulated_connection(connection_id)
+    to = company_phone(query.to, "to") if query.to else None
+    entries, total = simulator.outbox(redis_client(), connection_id, to, (query.page - 1) * query.page_size,
+                                      query.page_size)
+    return OutboxPage(items=[OutboxEntry.model_validate(entry) for entry in entries], page=query.page,
+                      page_size=query.page_size, total=total)
+
+
+@blueprint.patch("/<int:connection_id>")
+@endpoint(summary="Change how the simulated network behaves, or make something happen to the session",
+          tags=["simulator"], body=NetworkIn, response=NetworkOut, roles=("super", "admin"), errors=[404, 409])
+def change_network(connection_id: int, body: NetworkIn):
+    simulated_connection(connection_id)
+    client = redis_client()
+    settings_changed: dict[str, Any] = body.model_dump(
+        by_alias=True, exclude_unset=True, exclude={"disconnect", "ask_qr", "scan_qr", "ban"}
+    )
+    config = simulator.configure(client, connection_id, **settings_changed)
+    for flag, op in (("disconnect", "disconnect"), ("ask_qr", "qr"), ("scan_qr", "scan"), ("ban", "ban")):
+        if getattr(body, flag):
+            simulator.push_command(client, connection_id, op)
+    return NetworkOut.model_validate(config)

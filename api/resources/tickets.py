@@ -1,0 +1,320 @@
+"""Tickets: the conversations agents answer. Agents see their queues' tickets and their own.
+
+Every change is recorded in the ticket's history (TicketEvent) and announced as `ticket:update`.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import peewee
+from flask import Blueprint
+from pydantic import Field
+
+from api.endpoint import endpoint
+from api.errors import Conflict, NotFound
+from api.pagination import paginate
+from api.resources.messages import MessageOut, message_json
+from api.schemas import OutSchema, PageQuery, Schema, UtcDateTime, page_of
+from api.scoping import get_owned, owned
+from api.security import current_principal
+from db.base import database
+from db.contacts import Contact, Tag
+from db.messages import Message
+from db.queues import Queue, UserQueue
+from db.tickets import Ticket, TicketEvent, TicketNote, TicketTag
+from db.users import User
+from workers.events import publish
+from workers.messages import queue_outbound_text
+
+blueprint = Blueprint("tickets", __name__, url_prefix="/api/tickets")
+SEES_ALL = ("super", "admin", "supervisor")
+
+
+class ContactBrief(OutSchema):
+    id: int
+    name: str
+    phone: str
+    is_group: bool
+
+
+class TagBrief(OutSchema):
+    id: int
+    name: str
+    color: str
+
+
+class TicketOut(OutSchema):
+    id: int
+    status: str
+    contact: ContactBrief
+    connection_id: int | None
+    queue_id: int | None
+    user_id: int | None
+    priority: int
+    unread_messages: int
+    last_message: str
+    last_message_at: UtcDateTime | None
+    is_group: bool
+    tags: list[TagBrief]
+    first_response_at: UtcDateTime | None
+    closed_at: UtcDateTime | None
+    created_at: UtcDateTime
+    updated_at: UtcDateTime
+
+
+class TicketQuery(PageQuery):
+    status: Literal["pending", "open", "closed"] | None = None
+    queue_id: int | None = None
+    user_id: int | None = None
+    connection_id: int | None = None
+    tag: int | None = Field(None, description="a tag id")
+    search: str | None = Field(None, max_length=200, description="the contact's name or phone, or the last message")
+    unread: bool | None = None
+
+
+class TransferIn(Schema):
+    queue_id: int | None = None
+    user_id: int | None = None
+    note: str | None = Field(None, max_length=4096)
+
+
+class CloseIn(Schema):
+    send_farewell: bool = True
+
+
+class NoteIn(Schema):
+    body: str = Field(min_length=1, max_length=8192)
+
+
+class NoteOut(OutSchema):
+    id: int
+    user_id: int | None
+    body: str
+    created_at: UtcDateTime
+
+
+class TagsIn(Schema):
+    tag_ids: list[int] = Field(max_length=100)
+
+
+class EventOut(OutSchema):
+    id: int
+    kind: str
+    user_id: int | None
+    data: dict
+    created_at: UtcDateTime
+
+
+class HistoryOut(OutSchema):
+    events: list[EventOut]
+    first_response_seconds: float | None
+    resolution_seconds: float | None
+
+
+def ticket_out(ticket: Ticket) -> TicketOut:
+    tags = Tag.select().join(TicketTag).where(TicketTag.ticket == ticket.id).order_by(Tag.name)
+    return TicketOut.model_validate({**ticket.__data__, "contact": ticket.contact, "tags": list(tags),
+                                     "connection_id": ticket.connection_id, "queue_id": ticket.queue_id,
+                                     "user_id": ticket.user_id})
+
+
+def visible_tickets() -> peewee.ModelSelect:
+    """The caller's company's tickets; for an agent, those of their queues, their own, and unrouted pending ones."""
+    principal = current_principal()
+    tickets = (Ticket.select(Ticket, Contact).join(Contact).switch(Ticket)
+               .where(Ticket.company == principal.company_id))
+    if principal.role in SEES_ALL:
+        return tickets
+    my_queues = UserQueue.select(UserQueue.queue).where(UserQueue.user == principal.user.id)
+    return tickets.where(
+        (Ticket.user == principal.user.id)
+        | Ticket.queue.in_(my_queues)
+        | (Ticket.queue.is_null() & (Ticket.status == "pending"))
+    )
+
+
+def visible_ticket(ticket_id: int) -> Ticket:
+    ticket = visible_tickets().where(Ticket.id == ticket_id).first()
+    if ticket is None:
+        raise NotFound("ticket")
+    return ticket
+
+
+def announce(ticket: Ticket) -> dict:
+    """Publish the ticket's new state and answer with it."""
+    ticket = Ticket.get_by_id(ticket.id)
+    body = ticket_out(ticket).to_json()
+    publish("ticket:update", ticket.company_id, body, ticket=ticket)
+    return body
+
+
+def check_ticket_limit(user: User) -> None:
+    if user.max_open_tickets is None:
+        return
+    open_count = Ticket.select().where(Ticket.user == user.id, Ticket.status == "open").count()
+    if open_count >= user.max_open_tickets:
+        raise Conflict(f"{user.name} already has {open_count} open tickets (the limit)",
+                       {"limit": user.max_open_tickets})
+
+
+@blueprint.get("")
+@endpoint(summary="List tickets, newest activity first", tags=["tickets"], query=TicketQuery,
+          response=page_of(TicketOut))
+def list_tickets(query: TicketQuery):
+    tickets = visible_tickets()
+    for field, value in ((Ticket.status, query.status), (Ticket.queue, query.queue_id),
+                         (Ticket.user, query.user_id), (Ticket.connection, query.connection_id)):
+        if value is not None:
+            tickets = tickets.where(field == value)
+    if query.tag is not None:
+        tickets = tickets.where(Ticket.id.in_(TicketTag.select(TicketTag.ticket).where(TicketTag.tag == query.tag)))
+    if query.unread is not None:
+        tickets = tickets.where((Ticket.unread_messages > 0) if query.unread else (Ticket.unread_messages == 0))
+    if query.search:
+        like = f"%{query.search}%"
+        tickets = tickets.where(Contact.name.ilike(like) | Contact.phone.ilike(like) | Ticket.last_message.ilike(like))
+    ordered = tickets.order_by(Ticket.updated_at.desc(), Ticket.id.desc())
+    return paginate(ordered, query, lambda ticket: ticket_out(ticket).to_json())
+
+
+@blueprint.get("/<int:ticket_id>")
+@endpoint(summary="Show a ticket", tags=["tickets"], response=TicketOut, errors=[404])
+def show_ticket(ticket_id: int):
+    return ticket_out(visible_ticket(ticket_id))
+
+
+@blueprint.get("/<int:ticket_id>/messages")
+@endpoint(summary="The ticket's messages, newest last", tags=["tickets"], query=PageQuery,
+          response=page_of(MessageOut), errors=[404])
+def ticket_messages(ticket_id: int, query: PageQuery):
+    ticket = visible_ticket(ticket_id)
+    messages = Message.select().where(Message.ticket == ticket.id).order_by(Message.created_at, Message.id)
+    return paginate(messages, query, message_json)
+
+
+@blueprint.post("/<int:ticket_id>/accept")
+@endpoint(summary="Take the ticket: open, and yours", tags=["tickets"], response=TicketOut, errors=[404, 409])
+def accept_ticket(ticket_id: int):
+    ticket = visible_ticket(ticket_id)
+    user = current_principal().user
+    if ticket.status == "open" and ticket.user_id == user.id:
+        return ticket_out(ticket)
+    if ticket.status == "closed":
+        raise Conflict("the ticket is closed; reopen it instead")
+    check_ticket_limit(user)
+    ticket.accept(user.id)
+    return announce(ticket)
+
+
+@blueprint.post("/<int:ticket_id>/transfer")
+@endpoint(summary="Transfer to another queue and/or agent, with a note", tags=["tickets"], body=TransferIn,
+          response=TicketOut, errors=[404, 409])
+def transfer_ticket(ticket_id: int, body: TransferIn):
+    ticket = visible_ticket(ticket_id)
+    if body.queue_id is None and body.user_id is None:
+        raise Conflict("say where to: give queueId, userId or both")
+    if body.queue_id is not None:
+        get_owned(Queue, body.queue_id, "queue")
+    if body.user_id is not None:
+        target = get_owned(User, body.user_id, "user")
+        check_ticket_limit(target)
+    principal = current_principal()
+    with database.atomic():
+        ticket.transfer(principal.user.id, body.queue_id, body.user_id)
+        if body.note:
+            TicketNote.create(ticket=ticket, user=principal.user.id, body=body.note)
+    return announce(ticket)
+
+
+@blueprint.post("/<int:ticket_id>/close")
+@endpoint(summary="Close the ticket (the connection's farewell message is sent)", tags=["tickets"], body=CloseIn,
+          optional_body=True, response=TicketOut, errors=[404])
+def close_ticket(ticket_id: int, body: CloseIn | None):
+    ticket = visible_ticket(ticket_id)
+    if ticket.status == "closed":
+        return ticket_out(ticket)
+    ticket.close(current_principal().user.id)
+    connection = ticket.connection
+    if (body is None or body.send_farewell) and connection is not None and connection.farewell_message:
+        queue_outbound_text(ticket, connection.farewell_message, current_principal().user.id)
+    return announce(ticket)
+
+
+@blueprint.post("/<int:ticket_id>/reopen")
+@endpoint(summary="Reopen a closed ticket, for yourself", tags=["tickets"], response=TicketOut, errors=[404, 409])
+def reopen_ticket(ticket_id: int):
+    ticket = visible_ticket(ticket_id)
+    if ticket.status != "closed":
+        raise Conflict("the ticket is not closed")
+    try:
+        ticket.reopen(current_principal().user.id)
+    except peewee.IntegrityError:
+        raise Conflict("the contact has another live ticket on this connection") from None
+    return announce(ticket)
+
+
+@blueprint.post("/<int:ticket_id>/read")
+@endpoint(summary="Mark the ticket's messages read", tags=["tickets"], response=TicketOut, errors=[404])
+def mark_read(ticket_id: int):
+    ticket = visible_ticket(ticket_id)
+    Ticket.update(unread_messages=0).where(Ticket.id == ticket.id).execute()
+    return announce(ticket)
+
+
+@blueprint.post("/<int:ticket_id>/notes")
+@endpoint(summary="Add a private note (never sent to the contact)", tags=["tickets"], body=NoteIn,
+          response=TicketOut, errors=[404])
+def add_note(ticket_id: int, body: NoteIn):
+    ticket = visible_ticket(ticket_id)
+    note = TicketNote.create(ticket=ticket, user=current_principal().user.id, body=body.body)
+    publish("ticket:note", ticket.company_id, NoteOut.model_validate(note).to_json() | {"ticketId": ticket.id},
+            ticket=ticket)
+    return ticket_out(ticket)
+
+
+@blueprint.get("/<int:ticket_id>/notes")
+@endpoint(summary="The ticket's notes, oldest first", tags=["tickets"], query=PageQuery, response=page_of(NoteOut),
+          errors=[404])
+def list_notes(ticket_id: int, query: PageQuery):
+    ticket = visible_ticket(ticket_id)
+    notes = TicketNote.select().where(TicketNote.ticket == ticket.id).order_by(TicketNote.created_at, TicketNote.id)
+    return paginate(notes, query, lambda note: NoteOut.model_validate(note).to_json())
+
+
+@blueprint.put("/<int:ticket_id>/tags")
+@endpoint(summary="Set the ticket's tags", tags=["tickets"], body=TagsIn, response=TicketOut, errors=[404])
+def set_tags(ticket_id: int, body: TagsIn):
+    ticket = visible_ticket(ticket_id)
+    tag_ids = set(body.tag_ids)
+    if owned(Tag).where(Tag.id.in_(tag_ids)).count() != len(tag_ids):
+        raise NotFound("tag")
+    with database.atomic():
+        TicketTag.delete().where(TicketTag.ticket == ticket.id).execute()
+        TicketTag.insert_many([{"ticket": ticket.id, "tag": tag_id} for tag_id in tag_ids]).execute()
+    return announce(ticket)
+
+
+@blueprint.get("/<int:ticket_id>/history")
+@endpoint(summary="What happened to the ticket, with its first-response and resolution times", tags=["tickets"],
+          response=HistoryOut, errors=[404])
+def history(ticket_id: int):
+    ticket = visible_ticket(ticket_id)
+    events = TicketEvent.select().where(TicketEvent.ticket == ticket.id).order_by(TicketEvent.created_at,
+                                                                                  TicketEvent.id)
+
+    def seconds_until(moment) -> float | None:
+        return (moment - ticket.created_at).total_seconds() if moment else None
+
+    return HistoryOut(events=[EventOut.model_validate(e) for e in events],
+                      first_response_seconds=seconds_until(ticket.first_response_at),
+                      resolution_seconds=seconds_until(ticket.closed_at))
+
+
+@blueprint.delete("/<int:ticket_id>")
+@endpoint(summary="Delete a ticket and its messages", tags=["tickets"], status=204, roles=("super", "admin"),
+          errors=[404])
+def delete_ticket(ticket_id: int):
+    ticket = visible_ticket(ticket_id)
+    ticket.delete_instance()
+    publish("ticket:delete", ticket.company_id, {"id": ticket.id}, ticket=ticket)

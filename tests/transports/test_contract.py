@@ -1,0 +1,208 @@
+"""The contract every transport keeps, run against each one that can run here without a phone.
+
+neonize needs a real phone and WhatsApp's servers for a session; its event mapping and its
+sending up to the client are tested in test_neonize_mapping.py.
+"""
+
+from __future__ import annotations
+
+import queue
+
+import pytest
+
+from wharf.settings import settings
+from workers.transports import build_transport, simulator
+from workers.transports.base import (
+    Connected,
+    Disconnected,
+    InboundMessage,
+    LoggedOut,
+    OutgoingMessage,
+    PairCode,
+    QrCode,
+    Receipt,
+    TransportError,
+    deterministic_wa_id,
+)
+
+CONNECTION_ID = 7
+
+
+class Events:
+    """What a transport reported, in order, as the gateway's handler would see it."""
+
+    def __init__(self) -> None:
+        self.queue: queue.Queue = queue.Queue()
+        self.seen: list = []
+
+    def __call__(self, event) -> None:
+        self.queue.put(event)
+
+    def next(self, kind: type, timeout: float = 5.0):
+        while True:
+            event = self.queue.get(timeout=timeout)
+            self.seen.append(event)
+            if isinstance(event, kind):
+                return event
+
+
+@pytest.fixture
+def network(redis_client):
+    redis_client.flushdb()
+    simulator.configure(redis_client, CONNECTION_ID, deliveredAfterMs=0, readAfterMs=30)
+    return redis_client
+
+
+@pytest.fixture(params=["simulator"])
+def transport(request, network):
+    transport = build_transport(request.param, CONNECTION_ID, redis_url=settings.redis_url)
+    yield transport
+    transport.disconnect()
+
+
+@pytest.fixture
+def events(transport):
+    events = Events()
+    transport.connect(events)
+    events.next(Connected)
+    return events
+
+
+def outgoing(body: str = "hello", key: str = "1") -> OutgoingMessage:
+    return OutgoingMessage(to="+5511987654321", body=body, wa_id=deterministic_wa_id(CONNECTION_ID, key))
+
+
+def test_connect_reports_connected_with_the_sessions_number(transport, events):
+    assert events.seen[-1].connection_id == CONNECTION_ID
+    assert events.seen[-1].phone
+
+
+def test_send_uses_the_callers_id_and_receipts_follow_delivered_then_read(transport, events):
+    message = outgoing()
+
+    assert transport.send(message) == message.wa_id
+
+    delivered = events.next(Receipt)
+    read = events.next(Receipt)
+    assert (delivered.status, delivered.wa_ids) == ("delivered", (message.wa_id,))
+    assert (read.status, read.wa_ids) == ("read", (message.wa_id,))
+
+
+def test_a_resend_of_the_same_id_is_dropped_by_the_network(transport, events, network):
+    message = outgoing()
+
+    transport.send(message)
+    transport.send(message)
+
+    assert simulator.outbox(network, CONNECTION_ID)[1] == 1
+
+
+def test_receipts_of_many_sends_come_in_batches(transport, events, network):
+    simulator.configure(network, CONNECTION_ID, deliveredAfterMs=200, readAfterMs=-1)
+    ids = {transport.send(outgoing(key=str(n))) for n in range(50)}
+
+    received: set[str] = set()
+    batches = 0
+    while received != ids:
+        received |= set(events.next(Receipt).wa_ids)
+        batches += 1
+
+    assert batches < 50
+
+
+def test_a_permanent_refusal_is_a_permanent_transport_error(transport, events, network):
+    simulator.configure(network, CONNECTION_ID, notOnWhatsapp=["+5511987654321"])
+
+    with pytest.raises(TransportError) as refused:
+        transport.send(outgoing())
+
+    assert refused.value.permanent and refused.value.reason_code == "not_on_whatsapp"
+
+
+def test_a_network_failure_is_a_transient_transport_error(transport, events, network):
+    simulator.configure(network, CONNECTION_ID, failRate=1.0)
+
+    with pytest.raises(TransportError) as failed:
+        transport.send(outgoing())
+
+    assert not failed.value.permanent
+
+
+def test_an_inbound_message_arrives_as_an_event(transport, events, network):
+    wa_id = simulator.inject_inbound(network, CONNECTION_ID, "+5511987654321", "oi", name="Ana")
+
+    inbound = events.next(InboundMessage)
+
+    assert (inbound.wa_id, inbound.chat, inbound.body, inbound.sender_name) == (wa_id, "5511987654321", "oi", "Ana")
+    assert not inbound.from_me and not inbound.is_group
+
+
+def test_a_dropped_session_reports_disconnected_and_connects_again(transport, events, network):
+    simulator.push_command(network, CONNECTION_ID, "disconnect")
+
+    events.next(Disconnected)
+    transport.connect(events)
+
+    events.next(Connected)
+
+
+def test_a_session_that_needs_a_login_shows_a_qr_then_connects_when_scanned(transport, network):
+    simulator.configure(network, CONNECTION_ID, requireQr=True)
+    events = Events()
+
+    transport.connect(events)
+    qr = events.next(QrCode)
+    simulator.push_command(network, CONNECTION_ID, "scan")
+
+    assert qr.code
+    events.next(Connected)
+
+
+def test_a_pair_code_login_when_the_connection_asks_for_one(network):
+    simulator.configure(network, CONNECTION_ID, requireQr=True)
+    transport = build_transport("simulator", CONNECTION_ID, redis_url=settings.redis_url, pair_phone="5511987654321")
+    events = Events()
+
+    transport.connect(events)
+
+    assert events.next(PairCode).code
+    transport.disconnect()
+
+
+def test_logout_reports_logged_out_and_the_next_connect_needs_a_login(transport, events, network):
+    simulator.configure(network, CONNECTION_ID, requireQr=True)
+
+    transport.logout()
+    events.next(LoggedOut)
+    transport.connect(events)
+
+    events.next(QrCode)
+
+
+def test_an_inbound_message_the_handler_could_not_take_comes_again(transport, network):
+    simulator.inject_inbound(network, CONNECTION_ID, "+5511987654321", "oi", wa_id="3EB0AGAIN")
+    events = Events()
+    refusals = []
+
+    def flaky(event):
+        if isinstance(event, InboundMessage) and not refusals:
+            refusals.append(event)
+            raise ConnectionError("the broker is down")
+        events(event)
+
+    transport.connect(flaky)
+
+    assert events.next(InboundMessage).wa_id == "3EB0AGAIN"
+    assert refusals[0].wa_id == "3EB0AGAIN"
+
+
+def test_an_inbound_message_in_hand_when_the_gateway_died_comes_again_to_the_next_session(network):
+    simulator.inject_inbound(network, CONNECTION_ID, "+5511987654321", "oi", wa_id="3EB0AGAIN")
+    network.lmove(simulator.key(CONNECTION_ID, "commands"), simulator.key(CONNECTION_ID, "processing"), "RIGHT", "LEFT")
+    transport = build_transport("simulator", CONNECTION_ID, redis_url=settings.redis_url)
+    events = Events()
+
+    transport.connect(events)
+
+    assert events.next(InboundMessage).wa_id == "3EB0AGAIN"
+    transport.disconnect()

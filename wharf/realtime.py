@@ -1,0 +1,111 @@
+"""Emitting realtime events to the Socket.IO clients from any process (API, workers, gateway).
+
+An emit is one Redis PUBLISH on the channel the Socket.IO server (`api/realtime.py`) listens to;
+the server delivers it to the connected clients of the rooms named in it. No Flask app is
+needed, and a Redis failure is logged, never raised: a missed live update must not fail the
+send or the receipt that caused it (clients re-read the REST API when they reconnect).
+
+Who gets what (the rooms are joined by the server, see `api/realtime.py`):
+
+- a ticket event (`ticket_id` given) goes to `ticket:{id}` (whoever joined that ticket),
+  `company:{id}:supervisors` (the company's admins and supervisors, who see every ticket),
+  `queue:{id}` when `queue_id` is given (the agents of that queue) and `user:{id}` when
+  `user_id` is given (say, the agent the ticket is assigned to). It does NOT go to the whole
+  company room: agents see only the tickets of their queues and their own;
+- any other event with a `user_id` is personal: it goes only to `user:{id}`;
+- any other event (connection QR/ready/disconnected, user online/offline) goes to `company:{id}`,
+  which every user of the company joins.
+
+A client in several of those rooms receives the event once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import functools
+import json
+import logging
+import uuid
+from typing import Any
+
+import socketio
+
+from wharf.settings import settings
+
+CHANNEL = "wharf-socketio"
+
+log = logging.getLogger(__name__)
+
+
+def company_room(company_id: int) -> str:
+    return f"company:{company_id}"
+
+
+def supervisors_room(company_id: int) -> str:
+    return f"company:{company_id}:supervisors"
+
+
+def queue_room(queue_id: int) -> str:
+    return f"queue:{queue_id}"
+
+
+def ticket_room(ticket_id: int) -> str:
+    return f"ticket:{ticket_id}"
+
+
+def user_room(user_id: int) -> str:
+    return f"user:{user_id}"
+
+
+def rooms_for(company_id: int, ticket_id: int | None = None, user_id: int | None = None,
+              queue_id: int | None = None) -> list[str]:
+    """The rooms an event goes to (the rules in the module docstring)."""
+    if ticket_id is not None:
+        rooms = [ticket_room(ticket_id), supervisors_room(company_id)]
+        if queue_id is not None:
+            rooms.append(queue_room(queue_id))
+        if user_id is not None:
+            rooms.append(user_room(user_id))
+        return rooms
+    if user_id is not None:
+        return [user_room(user_id)]
+    return [company_room(company_id)]
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dt.datetime):
+        return (value if value.tzinfo else value.replace(tzinfo=dt.UTC)).isoformat().replace("+00:00", "Z")
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, decimal.Decimal | uuid.UUID):
+        return str(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+class _EventJson:
+    """The JSON codec of the published message: datetimes (naive = UTC) become ISO 8601 strings."""
+
+    loads = staticmethod(json.loads)
+
+    @staticmethod
+    def dumps(value: Any, **kwargs: Any) -> str:
+        return json.dumps(value, default=_jsonable, **kwargs)
+
+
+@functools.cache
+def _manager() -> socketio.RedisManager:
+    # Short timeouts: a stalled Redis costs the caller at most two attempts of two seconds.
+    return socketio.RedisManager(
+        settings.redis_url, channel=CHANNEL, write_only=True, logger=log, json=_EventJson,
+        redis_options={"socket_timeout": 2, "socket_connect_timeout": 2, "health_check_interval": 30},
+    )
+
+
+def emit_event(event: str, data: dict[str, Any], *, company_id: int, ticket_id: int | None = None,
+               user_id: int | None = None, queue_id: int | None = None) -> None:
+    """Send `event` with `data` to the clients allowed to see it; never raises."""
+    try:
+        _manager().emit(event, data, room=rooms_for(company_id, ticket_id, user_id, queue_id))
+    except Exception:  # the manager logs Redis errors itself; this catches bad data and the unexpected
+        log.exception("realtime event %s for company %s was not published", event, company_id)

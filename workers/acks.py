@@ -1,0 +1,60 @@
+"""Delivery receipts: statuses only ever move forward (queued → sending → sent → delivered → read).
+
+A receipt carries many WhatsApp ids and is applied in one statement. Because every outbound
+message has its WhatsApp id from the moment it is written, a receipt that overtakes the
+gateway's own "sent" update still finds its row, and the later "sent" cannot undo it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import dramatiq
+from peewee import fn
+
+from db.messages import Message
+from db.tickets import Ticket
+from workers.events import publish
+from workers.messages import message_event
+
+STATUS_RANK = {"queued": 0, "sending": 1, "sent": 2, "delivered": 3, "read": 4}
+RECEIPT_STATUS = {"delivered": "delivered", "read": "read", "played": "read"}
+
+
+def statuses_below(status: str) -> list[str]:
+    return [name for name, rank in STATUS_RANK.items() if rank < STATUS_RANK[status]]
+
+
+def receipt_time(timestamp: float | str | None) -> dt.datetime:
+    if isinstance(timestamp, int | float):
+        return dt.datetime.fromtimestamp(timestamp, dt.UTC).replace(tzinfo=None)
+    if isinstance(timestamp, str):
+        parsed = dt.datetime.fromisoformat(timestamp.replace("Z", "+00:00"))
+        return parsed.astimezone(dt.UTC).replace(tzinfo=None) if parsed.tzinfo else parsed
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+def advance(connection_id: int, wa_ids: list[str], status: str, at: dt.datetime) -> list[int]:
+    """Move the messages forward to `status`; returns the ids of those that moved."""
+    fields = {Message.status: status, Message.sent_at: fn.COALESCE(Message.sent_at, at),
+              Message.delivered_at: fn.COALESCE(Message.delivered_at, at)}
+    if status == "read":
+        fields[Message.read_at] = fn.COALESCE(Message.read_at, at)
+    moving = Message.select(Message.id).where(
+        Message.connection == connection_id, Message.wa_id.in_(wa_ids), Message.status.in_(statuses_below(status))
+    )
+    ids = [row.id for row in moving]
+    if ids:
+        Message.update(fields).where(Message.id.in_(ids), Message.status.in_(statuses_below(status))).execute()
+    return ids
+
+
+@dramatiq.actor(queue_name="acks", max_retries=10)
+def apply_receipts(receipt: dict) -> None:
+    """Apply one receipt event (many WhatsApp ids, one status); running it twice changes nothing."""
+    status = RECEIPT_STATUS.get(receipt["status"])
+    if status is None:
+        return
+    moved = advance(receipt["connection_id"], list(receipt["wa_ids"]), status, receipt_time(receipt.get("timestamp")))
+    for message in Message.select(Message, Ticket).join(Ticket).where(Message.id.in_(moved)):
+        publish("message:update", message.company_id, message_event(message), ticket=message.ticket)

@@ -1,0 +1,32 @@
+"""Transport events become Dramatiq messages at once, so a gateway crash loses none of them."""
+
+from __future__ import annotations
+
+import time
+
+from wharf.redis_client import redis_client
+from workers.transports.base import InboundMessage, PairCode, QrCode, Receipt
+
+LOGIN_CODE_SECONDS = 120
+
+
+def login_code_key(connection_id: int) -> str:
+    return f"wharf:connection:{connection_id}:login"
+
+
+def dispatch_event(event) -> None:
+    from workers.acks import apply_receipts
+    from workers.connection_events import record_connection_event
+    from workers.inbound import handle_inbound
+
+    if isinstance(event, InboundMessage):
+        handle_inbound.send(event.to_dict())
+    elif isinstance(event, Receipt):
+        apply_receipts.send(event.to_dict())
+    else:
+        if isinstance(event, (QrCode, PairCode)):  # the API shows it at once; it changes every ~20 s
+            field = "qr" if isinstance(event, QrCode) else "pairCode"
+            key = login_code_key(event.connection_id)
+            redis_client().hset(key, field, event.code)
+            redis_client().expire(key, LOGIN_CODE_SECONDS)
+        record_connection_event.send(event.to_dict(), time.time())

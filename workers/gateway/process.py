@@ -1,0 +1,153 @@
+"""`wharf gateway`: hold a lease per enabled connection, keep its session, consume its sends.
+
+Every `RECONCILE_SECONDS` the gateway compares what operators asked for (Connection.enabled,
+logout_requested) with what it holds. It takes the lease of a connection no live gateway
+holds, starts the session and starts consuming the connection's send queue; when it loses a
+lease (it paused too long, another took over) it stops that session and pauses that queue, so
+exactly one session per connection is live across all gateway processes.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import threading
+import uuid
+
+from dramatiq import Worker
+from dramatiq.common import dq_name
+
+from db.base import database, utcnow
+from db.connections import Connection
+from wharf.leases import Lease
+from wharf.redis_client import redis_client
+from wharf.settings import settings
+from workers.broker import broker
+from workers.gateway import HEARTBEAT_PREFIX
+from workers.gateway.dispatch import dispatch_event
+from workers.gateway.sessions import SessionRegistry, registry
+from workers.messages import gateway_queue
+
+logger = logging.getLogger(__name__)
+
+RECONCILE_SECONDS = 2.0
+LEASE_TTL_MS = 20_000  # a dead gateway's connections are taken over within ~22 s
+
+
+def lease_key(connection_id: int) -> str:
+    return f"wharf:gateway:lease:{connection_id}"
+
+
+class Gateway:
+    def __init__(self, sessions: SessionRegistry = registry, worker_threads: int = 8, worker_timeout: int = 1000) -> None:
+        self.sessions = sessions
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.leases: dict[int, Lease] = {}
+        # A whitelist that matches no real queue, so the worker consumes only what we hand it.
+        self.worker = Worker(broker, queues={"gw.none"}, worker_threads=worker_threads, worker_timeout=worker_timeout)
+        self.stopping = threading.Event()
+
+    # --- the send queues of the connections we hold
+    def consume(self, connection_id: int) -> None:
+        queue = gateway_queue(connection_id)
+        self.worker.consumer_whitelist.add(queue)
+        broker.declare_queue(queue)  # the first time, the worker adds consumers for it and its delay queue
+        # Declared before it was whitelisted (or by an earlier hold): add the consumers by hand.
+        self.worker._add_consumer(queue)
+        self.worker._add_consumer(dq_name(queue), delay=True)
+        for name in (queue, dq_name(queue)):
+            consumer = self.worker.consumers.get(name)
+            if consumer is not None and consumer.paused:
+                consumer.resume()
+
+    def stop_consuming(self, connection_id: int) -> None:
+        queue = gateway_queue(connection_id)
+        for name in (queue, dq_name(queue)):
+            consumer = self.worker.consumers.get(name)
+            if consumer is not None:
+                consumer.pause()
+
+    # --- leases and sessions
+    def reconcile(self) -> None:
+        wanted = {
+            c.id: c
+            for c in Connection.select().where(Connection.enabled | Connection.logout_requested)
+        }
+        for connection_id, connection in wanted.items():
+            lease = self.leases.get(connection_id) or Lease(
+                redis_client(), lease_key(connection_id), ttl_ms=LEASE_TTL_MS, owner=self.owner
+            )
+            if lease.hold():
+                self.leases[connection_id] = lease
+                self.hold(connection)
+            elif connection_id in self.leases:
+                logger.warning("gateway %s lost the lease of connection %s", self.owner, connection_id)
+                self.let_go(connection_id, release=False)
+        for connection_id in set(self.leases) - set(wanted):
+            self.let_go(connection_id)
+            Connection.update(status="stopped").where(
+                Connection.id == connection_id, Connection.enabled == False  # noqa: E712
+            ).execute()
+
+    def hold(self, connection: Connection) -> None:
+        if connection.logout_requested:
+            session = self.sessions.get(connection.id)
+            if session is not None:
+                session.logout()
+            self.sessions.stop(connection.id)
+            Connection.update(status="logged_out", logout_requested=False, enabled=False).where(
+                Connection.id == connection.id
+            ).execute()
+            self.let_go(connection.id)
+            return
+        if self.sessions.get(connection.id) is None:
+            Connection.update(status="starting", last_seen_at=utcnow()).where(Connection.id == connection.id).execute()
+            self.sessions.start(
+                connection.id, connection.transport, dispatch_event, **transport_options(connection)
+            )
+        self.consume(connection.id)
+
+    def let_go(self, connection_id: int, release: bool = True) -> None:
+        self.stop_consuming(connection_id)
+        self.sessions.stop(connection_id)
+        lease = self.leases.pop(connection_id, None)
+        if lease is not None and release:
+            lease.release()
+
+    # --- the process
+    def run(self) -> None:
+        self.worker.start()
+        heartbeat = HEARTBEAT_PREFIX + self.owner
+        logger.info("gateway %s started", self.owner)
+        try:
+            while not self.stopping.is_set():
+                database.connect(reuse_if_open=True)
+                try:
+                    self.reconcile()
+                except Exception:  # one bad pass must not end the gateway; the next one retries
+                    logger.exception("gateway reconcile failed")
+                finally:
+                    database.close()
+                redis_client().set(heartbeat, ",".join(map(str, sorted(self.leases))), ex=15)
+                self.stopping.wait(RECONCILE_SECONDS)
+        finally:
+            for connection_id in list(self.leases):
+                self.let_go(connection_id)
+            self.worker.stop()
+            redis_client().delete(heartbeat)
+            logger.info("gateway %s stopped", self.owner)
+
+
+def transport_options(connection: Connection) -> dict:
+    if connection.transport == "neonize":
+        return {"database": settings.database_url, "pair_phone": connection.pair_phone}
+    return {"redis_url": settings.redis_url, "pair_phone": connection.pair_phone}
+
+
+def run_gateway() -> None:
+    gateway = Gateway()
+    signal.signal(signal.SIGTERM, lambda *_: gateway.stopping.set())
+    signal.signal(signal.SIGINT, lambda *_: gateway.stopping.set())
+    gateway.run()

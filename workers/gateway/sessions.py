@@ -1,0 +1,136 @@
+"""Live sessions of this gateway process, each kept connected with backoff and a circuit breaker."""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable
+
+from workers.transports import build_transport
+from workers.transports.base import Connected, Disconnected, LoggedOut, OutgoingMessage, Transport
+
+logger = logging.getLogger(__name__)
+
+
+class Backoff:
+    """Exponential delays with full jitter, and a breaker that opens after too many failures.
+
+    After `trip_after` failures within `window` seconds the breaker stays open `cooldown`
+    seconds: a number that keeps failing is not hammered (WhatsApp bans numbers that do).
+    """
+
+    def __init__(self, base: float = 1.0, cap: float = 60.0, trip_after: int = 8, window: float = 300.0,
+                 cooldown: float = 300.0) -> None:
+        self.base, self.cap = base, cap
+        self.trip_after, self.window, self.cooldown = trip_after, window, cooldown
+        self.failures: list[float] = []
+
+    def next_delay(self, now: float | None = None) -> float:
+        now = time.monotonic() if now is None else now
+        self.failures = [t for t in self.failures if now - t < self.window] + [now]
+        if len(self.failures) >= self.trip_after:
+            self.failures.clear()
+            return self.cooldown
+        exponent = min(len(self.failures) - 1, 16)
+        return random.uniform(0, min(self.cap, self.base * 2**exponent))
+
+    def reset(self) -> None:
+        self.failures.clear()
+
+
+class ManagedSession:
+    """One connection's transport, reconnected after a drop until stopped or logged out."""
+
+    def __init__(self, connection_id: int, transport: Transport, on_event: Callable[[object], None]) -> None:
+        self.connection_id = connection_id
+        self.transport = transport
+        self.on_event = on_event
+        self.backoff = Backoff()
+        self.stopping = threading.Event()
+        self.logged_out = False
+        self._reconnect_timer: threading.Timer | None = None
+
+    def start(self) -> None:
+        self._connect()
+
+    def _connect(self) -> None:
+        if self.stopping.is_set() or self.logged_out:
+            return
+        try:
+            self.transport.connect(self._handle)
+        except Exception as error:  # a failed connect is a disconnect: back off and try again
+            logger.warning("connection %s failed to connect: %s", self.connection_id, error)
+            self._handle(Disconnected(connection_id=self.connection_id, reason=f"connect failed: {error}"))
+
+    def _handle(self, event) -> None:
+        if isinstance(event, Connected):
+            self.backoff.reset()
+        elif isinstance(event, LoggedOut):
+            self.logged_out = True
+        elif isinstance(event, Disconnected) and not self.stopping.is_set():
+            self._schedule_reconnect()
+        self.on_event(event)
+
+    def _schedule_reconnect(self) -> None:
+        if self.logged_out:
+            return
+        delay = self.backoff.next_delay()
+        logger.info("connection %s reconnects in %.1f s", self.connection_id, delay)
+        self._reconnect_timer = threading.Timer(delay, self._connect)
+        self._reconnect_timer.daemon = True
+        self._reconnect_timer.start()
+
+    def send(self, message: OutgoingMessage) -> str:
+        return self.transport.send(message)
+
+    def logout(self) -> None:
+        self.stopping.set()
+        self.logged_out = True
+        self.transport.logout()
+
+    def stop(self) -> None:
+        self.stopping.set()
+        if self._reconnect_timer is not None:
+            self._reconnect_timer.cancel()
+        try:
+            self.transport.disconnect()
+        except Exception:  # stopping anyway; the reason is only worth a log line
+            logger.exception("connection %s did not disconnect cleanly", self.connection_id)
+
+
+class SessionRegistry:
+    """The sessions this process holds, by connection id; `send_message` looks them up here."""
+
+    def __init__(self) -> None:
+        self._sessions: dict[int, ManagedSession] = {}
+        self._lock = threading.Lock()
+
+    def get(self, connection_id: int) -> ManagedSession | None:
+        return self._sessions.get(connection_id)
+
+    def ids(self) -> set[int]:
+        return set(self._sessions)
+
+    def start(self, connection_id: int, kind: str, on_event: Callable[[object], None], **options) -> ManagedSession:
+        with self._lock:
+            if connection_id in self._sessions:
+                return self._sessions[connection_id]
+            session = ManagedSession(connection_id, build_transport(kind, connection_id, **options), on_event)
+            self._sessions[connection_id] = session
+        session.start()
+        return session
+
+    def stop(self, connection_id: int) -> None:
+        with self._lock:
+            session = self._sessions.pop(connection_id, None)
+        if session is not None:
+            session.stop()
+
+    def stop_all(self) -> None:
+        for connection_id in self.ids():
+            self.stop(connection_id)
+
+
+registry = SessionRegistry()

@@ -1,0 +1,98 @@
+"""Inbound messages: contact, ticket, message (once per WhatsApp id), then what follows from them.
+
+`handle_inbound` can run twice for the same WhatsApp message (a redelivery, WhatsApp sending it
+again): the unique (connection, wa_id) index makes the second insert fail, and everything that
+follows the insert (unread count, greeting, events) happens only for the first.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import dramatiq
+import peewee
+
+from db.base import database
+from db.connections import Connection
+from db.contacts import Contact
+from db.messages import MESSAGE_TYPES, Message
+from db.tickets import Ticket, find_or_open_ticket
+from workers.acks import receipt_time
+from workers.events import publish
+from workers.messages import message_event, queue_outbound_text
+
+logger = logging.getLogger(__name__)
+
+
+def upsert_contact(company_id: int, phone: str, name: str | None, is_group: bool) -> Contact:
+    """The company's contact for this number, created on first contact; a known name is kept."""
+    Contact.insert(company=company_id, phone=phone, name=name or "", is_group=is_group).on_conflict_ignore().execute()
+    contact = Contact.get(Contact.company == company_id, Contact.phone == phone)
+    if name and not contact.name:
+        Contact.update(name=name).where(Contact.id == contact.id).execute()
+        contact.name = name
+    return contact
+
+
+def insert_once(fields: dict) -> Message | None:
+    """Insert the message unless its WhatsApp id is known on the connection already."""
+    try:
+        with database.atomic():
+            return Message.create(**fields)
+    except peewee.IntegrityError:
+        return None
+
+
+def chat_phone(event: dict) -> str:
+    chat = event["chat"]
+    return chat if event.get("is_group") or chat.startswith("+") else f"+{chat}"
+
+
+@dramatiq.actor(queue_name="inbound", max_retries=10)
+def handle_inbound(event: dict) -> dict:
+    connection = Connection.get_or_none(Connection.id == event["connection_id"])
+    if connection is None:
+        return {"skipped": "connection deleted"}
+    is_group = bool(event.get("is_group"))
+    contact = upsert_contact(connection.company_id, chat_phone(event), None if is_group else event.get("sender_name"), is_group)
+    ticket, ticket_created = find_or_open_ticket(contact, connection, is_group)
+    from_me = bool(event.get("from_me"))
+    at = receipt_time(event.get("timestamp"))
+    kind = event.get("type") or "text"
+    quoted = None
+    if event.get("quoted_wa_id"):
+        quoted = Message.get_or_none(Message.connection == connection.id, Message.wa_id == event["quoted_wa_id"])
+    message = insert_once(
+        {
+            "company": connection.company_id,
+            "ticket": ticket,
+            "connection": connection,
+            "contact": contact,
+            "direction": "out" if from_me else "in",
+            "type": kind if kind in MESSAGE_TYPES else "text",
+            "body": event.get("body") or "",
+            "status": "sent" if from_me else "delivered",
+            "wa_id": event["wa_id"],
+            "quoted_message": quoted,
+            "media_mimetype": (event.get("media") or {}).get("mimetype"),
+            "media_name": (event.get("media") or {}).get("filename"),
+            "created_at": at,
+            "sent_at": at,
+            "delivered_at": None if from_me else at,
+        }
+    )
+    if message is None:
+        return {"duplicate": event["wa_id"]}
+    preview = message.body or f"[{message.type}]"
+    unread = 0 if from_me else 1
+    Ticket.update(
+        unread_messages=Ticket.unread_messages + unread, last_message=preview, last_message_at=at, updated_at=at
+    ).where(Ticket.id == ticket.id).execute()
+    ticket = Ticket.get_by_id(ticket.id)
+    publish("ticket:new" if ticket_created else "ticket:update", ticket.company_id,
+            {"id": ticket.id, "status": ticket.status, "unreadMessages": ticket.unread_messages,
+             "lastMessage": ticket.last_message, "contactId": contact.id}, ticket=ticket)
+    publish("message:new", ticket.company_id, message_event(message), ticket=ticket)
+    if ticket_created and not from_me and connection.greeting_message:
+        queue_outbound_text(ticket, connection.greeting_message)
+    return {"messageId": message.id, "ticketId": ticket.id, "ticketCreated": ticket_created}

@@ -1,0 +1,175 @@
+"""Outbound messages: queue one, and send it on the gateway session that owns its connection.
+
+A message gets its WhatsApp id when it is written, before the first attempt, so a retry after
+a crash (of a worker, the gateway, anything) sends the same id again and WhatsApp keeps one.
+`send_message` runs in the gateway: its messages are routed to the connection's own queue
+(`gateway_queue`), which only the gateway holding that connection's lease consumes.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+
+import dramatiq
+
+from db.base import utcnow
+from db.contacts import Contact
+from db.messages import Message
+from db.tickets import Ticket
+from wharf.media import fetch_remote, media_store
+from workers.events import publish
+from workers.jobs import enqueue_job
+from workers.transports.base import OutgoingMessage, TransportError, deterministic_wa_id
+
+logger = logging.getLogger(__name__)
+
+SEND_RETRIES = 10  # about seven minutes of backoff for a session to come back
+
+
+class PermanentSendError(Exception):
+    """WhatsApp refused this message for good (bad number, banned, media refused): no retry."""
+
+
+class SessionUnavailable(Exception):
+    """This process holds no live session for the connection; a retry finds the one that does."""
+
+
+def gateway_queue(connection_id: int) -> str:
+    return f"gw.{connection_id}"
+
+
+def queue_outbound(
+    ticket: Ticket,
+    body: str,
+    *,
+    user_id: int | None = None,
+    media_key: str | None = None,
+    media_mimetype: str | None = None,
+    media_name: str | None = None,
+    message_type: str = "text",
+    quoted_message_id: int | None = None,
+    idempotency_key: str | None = None,
+) -> tuple[Message, str]:
+    """Write an outbound message for a ticket and enqueue its send; returns (message, job id)."""
+    message = Message.create(
+        company=ticket.company_id,
+        ticket=ticket,
+        connection=ticket.connection_id,
+        contact=ticket.contact_id,
+        user=user_id,
+        direction="out",
+        type=message_type,
+        body=body,
+        media_path=media_key,
+        media_mimetype=media_mimetype,
+        media_name=media_name,
+        quoted_message=quoted_message_id,
+        idempotency_key=idempotency_key,
+        wa_id=deterministic_wa_id(ticket.connection_id, uuid.uuid4().hex),
+    )
+    Ticket.update(last_message=body or f"[{message_type}]", last_message_at=message.created_at, updated_at=utcnow()).where(
+        Ticket.id == ticket.id
+    ).execute()
+    job = enqueue_job(
+        send_message, message.id, company_id=ticket.company_id, user_id=user_id,
+        queue_name=gateway_queue(ticket.connection_id),
+    )
+    publish("message:new", ticket.company_id, message_event(message), ticket=ticket)
+    return message, job.id
+
+
+def queue_outbound_text(ticket: Ticket, body: str, user_id: int | None = None) -> Message:
+    """A plain text from the system or an agent (greetings, farewells, auto-replies)."""
+    return queue_outbound(ticket, body, user_id=user_id)[0]
+
+
+def message_event(message: Message) -> dict:
+    return {
+        "id": message.id,
+        "ticketId": message.ticket_id,
+        "direction": message.direction,
+        "status": message.status,
+        "waId": message.wa_id,
+        "body": message.body,
+        "type": message.type,
+    }
+
+
+def outgoing_for(message: Message) -> OutgoingMessage:
+    contact = Contact.get_by_id(message.contact_id)
+    media = None
+    if message.media_path and message.media_path.startswith(("http://", "https://")):
+        data, mimetype, filename = fetch_remote(message.media_path)
+        media = {"mimetype": mimetype, "filename": filename, "data": data}
+    elif message.media_path:
+        media = {
+            "mimetype": message.media_mimetype,
+            "filename": message.media_name,
+            "data": media_store().read(message.media_path),
+        }
+    quoted = Message.get_or_none(Message.id == message.quoted_message_id) if message.quoted_message_id else None
+    return OutgoingMessage(
+        to=contact.phone, body=message.body, wa_id=message.wa_id, media=media,
+        quoted_wa_id=quoted.wa_id if quoted else None,
+    )
+
+
+def mark_failed(message_id: int, reason: str) -> None:
+    updated = Message.update(status="failed", error=reason[:2000]).where(
+        Message.id == message_id, Message.status.in_(("queued", "sending"))
+    ).execute()
+    if updated:
+        message = Message.get_by_id(message_id)
+        publish("message:update", message.company_id, message_event(message), ticket=message.ticket)
+
+
+@dramatiq.actor(queue_name="gateway", max_retries=SEND_RETRIES, min_backoff=1000, max_backoff=60_000,
+                time_limit=120_000, throws=(PermanentSendError,), on_retry_exhausted="fail_message")
+def send_message(message_id: int) -> dict:
+    """Send one outbound message on this gateway's session for its connection; idempotent."""
+    from workers.gateway.sessions import registry
+
+    claimed = Message.update(status="sending").where(
+        Message.id == message_id, Message.status.in_(("queued", "sending"))
+    ).execute()
+    if not claimed:  # sent, acknowledged or failed already: a redelivery does nothing
+        return {"messageId": message_id, "skipped": True}
+    message = Message.get_by_id(message_id)
+    contact = Contact.get_by_id(message.contact_id)
+    if contact.blocked:
+        mark_failed(message_id, "the contact is blocked")
+        raise PermanentSendError("the contact is blocked")
+    session = registry.get(message.connection_id)
+    if session is None:
+        raise SessionUnavailable(f"no live session for connection {message.connection_id} in this gateway")
+    try:
+        session.send(outgoing_for(message))
+    except TransportError as error:
+        if error.permanent:
+            mark_failed(message_id, str(error))
+            raise PermanentSendError(str(error)) from error
+        raise
+    now = utcnow()
+    Message.update(status="sent", sent_at=now).where(
+        Message.id == message_id, Message.status.in_(("queued", "sending"))
+    ).execute()
+    Message.update(sent_at=now).where(Message.id == message_id, Message.sent_at.is_null()).execute()
+    if message.user_id is not None:
+        record_first_response(message.ticket_id, now)
+    message = Message.get_by_id(message_id)
+    publish("message:update", message.company_id, message_event(message), ticket=message.ticket)
+    return {"messageId": message_id, "waId": message.wa_id, "status": message.status}
+
+
+def record_first_response(ticket_id: int, at) -> None:
+    Ticket.update(first_response_at=at).where(Ticket.id == ticket_id, Ticket.first_response_at.is_null()).execute()
+
+
+@dramatiq.actor(queue_name="outbound-failures", max_retries=5)
+def fail_message(message_data: dict, retry_info: dict) -> None:
+    """After the last retry of a send: the message is failed, with the last error as the reason."""
+    traceback = (message_data.get("options") or {}).get("traceback") or ""
+    last_line = traceback.strip().splitlines()[-1] if traceback.strip() else "retries exhausted"
+    mark_failed(message_data["args"][0], f"gave up after {retry_info.get('retries')} attempts: {last_line}")
+

@@ -1,0 +1,22 @@
+"""Transports by name: `build_transport(connection.transport, connection.id, **options)`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from workers.transports.base import Transport
+
+TRANSPORT_KINDS = ("simulator", "neonize")
+
+
+def build_transport(kind: str, connection_id: int, **options: Any) -> Transport:
+    """A new, unconnected transport. Options: `redis_url` (simulator); `database`, `pair_phone` (neonize)."""
+    if kind == "simulator":
+        from workers.transports.simulator import SimulatorTransport
+
+        return SimulatorTransport(connection_id, redis_url=options["redis_url"], pair_phone=options.get("pair_phone"))
+    if kind == "neonize":
+        from workers.transports.neonize_transport import NeonizeTransport
+
+        return NeonizeTransport(connection_id, database=options["database"], pair_phone=options.get("pair_phone"))
+    raise ValueError(f"unknown transport {kind!r}; known: {', '.join(TRANSPORT_KINDS)}")

@@ -1,0 +1,130 @@
+"""The transport protocol: what the gateway asks of a WhatsApp session, and the events it gets back.
+
+Every transport (the simulator, neonize) speaks these types and nothing else, so the gateway,
+the actors and the tests never know which one is behind a connection. Events are plain frozen
+dataclasses; `to_dict()` is what travels in a Dramatiq message, with `kind` saying which one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from collections.abc import Callable
+from typing import Any, ClassVar, Protocol
+
+
+@dataclasses.dataclass(frozen=True)
+class TransportEvent:
+    kind: ClassVar[str] = "event"
+    connection_id: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, **dataclasses.asdict(self)}
+
+
+@dataclasses.dataclass(frozen=True)
+class InboundMessage(TransportEvent):
+    """A message in a chat of the session: from a contact, or sent by the phone itself (`from_me`)."""
+
+    kind: ClassVar[str] = "message"
+    wa_id: str
+    chat: str  # the contact's number in digits (no "+"), or the group's id for a group chat
+    sender: str  # who wrote it: the chat itself, or a member of the group
+    sender_name: str | None = None
+    body: str = ""
+    type: str = "text"  # text, image, audio, video, document, sticker, location, contact
+    media: dict[str, Any] | None = None  # {"mimetype", "filename", "data": base64} when downloaded
+    quoted_wa_id: str | None = None
+    is_group: bool = False
+    from_me: bool = False
+    timestamp: float | None = None  # Unix seconds, when WhatsApp says it was sent
+
+
+@dataclasses.dataclass(frozen=True)
+class Receipt(TransportEvent):
+    """Messages we sent reached a status on the recipient's side, all at once."""
+
+    kind: ClassVar[str] = "receipt"
+    wa_ids: tuple[str, ...]
+    status: str  # delivered, read, played
+    chat: str | None = None
+    timestamp: float | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class QrCode(TransportEvent):
+    kind: ClassVar[str] = "qr"
+    code: str  # the text to render as a QR code; a new one comes every ~20 s
+
+
+@dataclasses.dataclass(frozen=True)
+class PairCode(TransportEvent):
+    kind: ClassVar[str] = "pair_code"
+    code: str  # typed on the phone under "Link with phone number"
+
+
+@dataclasses.dataclass(frozen=True)
+class Connected(TransportEvent):
+    kind: ClassVar[str] = "connected"
+    phone: str | None = None  # the session's own number, in digits
+
+
+@dataclasses.dataclass(frozen=True)
+class Disconnected(TransportEvent):
+    """The session dropped; the gateway reconnects with backoff."""
+
+    kind: ClassVar[str] = "disconnected"
+    reason: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class LoggedOut(TransportEvent):
+    """The number was logged out (from the phone, banned): no reconnect until a new login."""
+
+    kind: ClassVar[str] = "logged_out"
+    reason: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class OutgoingMessage:
+    to: str  # E.164 ("+5511...") for a contact, or a group id
+    body: str
+    wa_id: str  # chosen by us before the first attempt: a resend of the same id is dropped by WhatsApp
+    media: dict[str, Any] | None = None  # {"mimetype", "filename", "data": bytes}
+    quoted_wa_id: str | None = None
+
+
+class TransportError(Exception):
+    """A send or a session call failed. `permanent` errors are not retried (bad number, banned)."""
+
+    def __init__(self, message: str, *, permanent: bool = False, reason_code: str | None = None) -> None:
+        super().__init__(message)
+        self.permanent = permanent
+        self.reason_code = reason_code
+
+
+EventHandler = Callable[[TransportEvent], None]
+
+
+class Transport(Protocol):
+    """One WhatsApp session. Events arrive on the transport's own threads, through `on_event`."""
+
+    connection_id: int
+
+    def connect(self, on_event: EventHandler) -> None:
+        """Start the session and return; QR/pair code, connected or disconnected events follow."""
+
+    def disconnect(self) -> None:
+        """End the session, keeping the login for the next connect."""
+
+    def logout(self) -> None:
+        """Unlink the device: the next connect needs a new QR or pair-code login."""
+
+    def send(self, message: OutgoingMessage) -> str:
+        """Send with `message.wa_id` and return it; raise TransportError when WhatsApp refuses."""
+
+
+def deterministic_wa_id(connection_id: int, key: str) -> str:
+    """A WhatsApp-shaped message id ("3EB0" + hex, like WhatsApp Web's) derived from `key`."""
+    digest = hashlib.sha256(f"{connection_id}:{key}".encode()).hexdigest()
+    return "3EB0" + digest[:20].upper()

@@ -1,0 +1,278 @@
+"""A simulated WhatsApp network, so everything runs and is tested without a phone.
+
+The network lives in Redis, so the API (which never holds a session) can look at it and talk to
+it, and a gateway crash loses nothing of it:
+
+- `outbox`: what the network received from us, once per WhatsApp id (a resend of the same id is
+  dropped, as WhatsApp does). Tests count it to prove no loss and no duplicates.
+- `receipts`: delivered/read receipts due at a time (a sorted set), sent in batches by the
+  session's pump thread when due.
+- `commands`: what users and tests ask of the network (a contact sends a message, the session
+  drops, a QR login is needed, the number is banned), moved to `processing` while handled so a
+  crash re-runs them (inbound handling is idempotent on the WhatsApp id).
+- `config`: delays, failure rate, numbers not on WhatsApp, auto-reply; read on every send.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import secrets
+import threading
+import time
+from typing import Any
+
+import redis
+
+from wharf.media import message_type_for
+from workers.transports.base import (
+    Connected,
+    Disconnected,
+    EventHandler,
+    InboundMessage,
+    LoggedOut,
+    OutgoingMessage,
+    PairCode,
+    QrCode,
+    Receipt,
+    TransportError,
+    deterministic_wa_id,
+)
+
+logger = logging.getLogger(__name__)
+
+PUMP_SECONDS = 0.02
+RECEIPT_BATCH = 5000
+DEFAULT_CONFIG: dict[str, Any] = {
+    "deliveredAfterMs": 300,
+    "readAfterMs": 1500,
+    "failRate": 0.0,  # share of sends that fail with a transient network error
+    "notOnWhatsapp": [],  # numbers whose sends fail for good
+    "requireQr": False,  # a new session must be "scanned" (a `scan` command) before it connects
+    "autoReply": None,  # every contact answers each message with this text
+    "banned": False,
+}
+
+# Record a send once per WhatsApp id, with its receipts, in one atomic step.
+RECORD_SEND = """
+if redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2]) == 0 then return 0 end
+redis.call('RPUSH', KEYS[2], ARGV[2])
+if tonumber(ARGV[4]) >= 0 then redis.call('ZADD', KEYS[3], ARGV[3] + ARGV[4], 'delivered|' .. ARGV[1]) end
+if tonumber(ARGV[5]) >= 0 then redis.call('ZADD', KEYS[3], ARGV[3] + ARGV[5], 'read|' .. ARGV[1]) end
+return 1
+"""
+
+
+def key(connection_id: int, name: str) -> str:
+    return f"wharf:sim:{connection_id}:{name}"
+
+
+def read_config(client: redis.Redis, connection_id: int) -> dict[str, Any]:
+    stored = client.get(key(connection_id, "config"))
+    return {**DEFAULT_CONFIG, **(json.loads(stored) if stored else {})}
+
+
+def configure(client: redis.Redis, connection_id: int, **changes: Any) -> dict[str, Any]:
+    """Change the network's behaviour for a connection (unknown keys are the caller's bug)."""
+    unknown = set(changes) - set(DEFAULT_CONFIG)
+    if unknown:
+        raise ValueError(f"unknown simulator settings: {', '.join(sorted(unknown))}")
+    config = {**read_config(client, connection_id), **changes}
+    client.set(key(connection_id, "config"), json.dumps(config))
+    return config
+
+
+def push_command(client: redis.Redis, connection_id: int, op: str, **fields: Any) -> None:
+    client.lpush(key(connection_id, "commands"), json.dumps({"op": op, **fields}))
+
+
+def inject_inbound(client: redis.Redis, connection_id: int, phone: str, body: str, name: str | None = None,
+                   wa_id: str | None = None) -> str:
+    """A contact sends us a message; returns its WhatsApp id (given ids let tests send duplicates)."""
+    wa_id = wa_id or deterministic_wa_id(connection_id, "in:" + secrets.token_hex(8))
+    push_command(client, connection_id, "inbound", phone=phone.lstrip("+"), body=body, name=name, waId=wa_id,
+                 at=time.time())
+    return wa_id
+
+
+def outbox(client: redis.Redis, connection_id: int, to: str | None = None, offset: int = 0,
+           limit: int = 50) -> tuple[list[dict[str, Any]], int]:
+    """What the network received from us, oldest first: (page of entries, total)."""
+    if to is None:
+        entries = [json.loads(raw) for raw in client.lrange(key(connection_id, "outbox"), offset, offset + limit - 1)]
+        return entries, client.llen(key(connection_id, "outbox"))
+    matching = [e for e in map(json.loads, client.lrange(key(connection_id, "outbox"), 0, -1)) if e["to"] == to]
+    return matching[offset : offset + limit], len(matching)
+
+
+def reset(client: redis.Redis, connection_id: int) -> None:
+    names = ("config", "commands", "processing", "outbox", "seen", "receipts", "paired")
+    client.delete(*(key(connection_id, name) for name in names))
+
+
+class SimulatorTransport:
+    """One simulated session: sends go to the network's outbox, a pump thread brings events back."""
+
+    def __init__(self, connection_id: int, redis_url: str, pair_phone: str | None = None) -> None:
+        self.connection_id = connection_id
+        self.pair_phone = pair_phone
+        self.redis = redis.Redis.from_url(redis_url)
+        self.record_send = self.redis.register_script(RECORD_SEND)
+        self.on_event: EventHandler | None = None
+        self.connected = False
+        self.stopping = threading.Event()
+        self.pump: threading.Thread | None = None
+
+    @property
+    def phone(self) -> str:
+        return f"1555{self.connection_id:07d}"
+
+    # --- the session
+    def connect(self, on_event: EventHandler) -> None:
+        if self.pump is not None and self.pump is not threading.current_thread():
+            self.pump.join(timeout=5)  # the previous session's pump has finished what it was doing
+        self.on_event = on_event
+        self.stopping.clear()
+        config = read_config(self.redis, self.connection_id)
+        if config["banned"]:
+            self.emit(LoggedOut(self.connection_id, reason="banned"))
+            return
+        if config["requireQr"] and not self.redis.exists(key(self.connection_id, "paired")):
+            self.ask_for_login()
+        else:
+            self.go_online()
+        self.pump = threading.Thread(target=self.run_pump, name=f"sim-{self.connection_id}", daemon=True)
+        self.pump.start()
+
+    def ask_for_login(self) -> None:
+        """A QR to scan, or a pair code to type on the phone when the connection asked for one."""
+        self.connected = False
+        if self.pair_phone:
+            code = f"{secrets.randbelow(10**4):04d}-{secrets.randbelow(10**4):04d}"
+            self.emit(PairCode(self.connection_id, code=code))
+        else:
+            self.emit(QrCode(self.connection_id, code=f"2@sim{self.connection_id},{secrets.token_urlsafe(24)}"))
+
+    def go_online(self) -> None:
+        self.redis.set(key(self.connection_id, "paired"), "1")
+        self.connected = True
+        self.emit(Connected(self.connection_id, phone=self.phone))
+
+    def disconnect(self) -> None:
+        self.stopping.set()
+        self.connected = False
+        if self.pump is not None and self.pump is not threading.current_thread():
+            self.pump.join(timeout=5)
+
+    def logout(self) -> None:
+        self.redis.delete(key(self.connection_id, "paired"))
+        self.disconnect()
+        self.emit(LoggedOut(self.connection_id, reason="logged out by request"))
+
+    def emit(self, event) -> None:
+        if self.on_event is not None:
+            self.on_event(event)
+
+    # --- sending
+    def send(self, message: OutgoingMessage) -> str:
+        if not self.connected:
+            raise TransportError("the simulated session is not connected")
+        config = read_config(self.redis, self.connection_id)
+        to = message.to.lstrip("+")
+        if config["banned"]:
+            raise TransportError("the number is banned", permanent=True, reason_code="banned")
+        if to in {n.lstrip("+") for n in config["notOnWhatsapp"]}:
+            raise TransportError(f"+{to} is not on WhatsApp", permanent=True, reason_code="not_on_whatsapp")
+        if config["failRate"] and random.random() < config["failRate"]:
+            raise TransportError("simulated network failure")
+        entry = {
+            "waId": message.wa_id,
+            "to": message.to,
+            "body": message.body,
+            "type": message_type_for(message.media["mimetype"]) if message.media else "text",
+            "quotedWaId": message.quoted_wa_id,
+            "at": time.time(),
+        }
+        now_ms = int(time.time() * 1000)
+        recorded = self.record_send(
+            keys=[key(self.connection_id, "seen"), key(self.connection_id, "outbox"), key(self.connection_id, "receipts")],
+            args=[message.wa_id, json.dumps(entry), now_ms, config["deliveredAfterMs"], config["readAfterMs"]],
+        )
+        if recorded and config["autoReply"]:
+            inject_inbound(self.redis, self.connection_id, to, config["autoReply"])
+        return message.wa_id
+
+    # --- the pump: receipts when due, commands when given
+    def run_pump(self) -> None:
+        self.requeue_unfinished_commands()
+        while not self.stopping.is_set():
+            try:
+                busy = self.pump_receipts()
+                busy = self.pump_command() or busy
+            except redis.RedisError as error:
+                logger.warning("simulator %s: %s", self.connection_id, error)
+                busy = False
+            if not busy:
+                self.stopping.wait(PUMP_SECONDS)
+
+    def pump_receipts(self) -> bool:
+        if not self.connected:
+            return False
+        now_ms = int(time.time() * 1000)
+        due = self.redis.zrangebyscore(key(self.connection_id, "receipts"), 0, now_ms, start=0, num=RECEIPT_BATCH)
+        if not due:
+            return False
+        by_status: dict[str, list[str]] = {}
+        for member in due:
+            status, wa_id = member.decode().split("|", 1)
+            by_status.setdefault(status, []).append(wa_id)
+        for status in ("delivered", "read"):  # delivered first, as WhatsApp does
+            if by_status.get(status):
+                self.emit(Receipt(self.connection_id, wa_ids=tuple(by_status[status]), status=status,
+                                  timestamp=time.time()))
+        self.redis.zrem(key(self.connection_id, "receipts"), *due)
+        return True
+
+    def requeue_unfinished_commands(self) -> None:
+        while self.redis.lmove(key(self.connection_id, "processing"), key(self.connection_id, "commands"), "RIGHT", "RIGHT"):
+            pass
+
+    def pump_command(self) -> bool:
+        raw = self.redis.lmove(key(self.connection_id, "commands"), key(self.connection_id, "processing"), "RIGHT", "LEFT")
+        if raw is None:
+            return False
+        command = json.loads(raw)
+        if command["op"] != "inbound":  # session controls run at most once, inbound at least once
+            self.redis.lrem(key(self.connection_id, "processing"), 1, raw)
+        try:
+            self.run_command(command)
+        except Exception:  # the handler could not take it (Redis down?): it comes again next tick
+            logger.exception("simulator %s: handling %s failed", self.connection_id, command["op"])
+            self.requeue_unfinished_commands()
+            return False
+        self.redis.lrem(key(self.connection_id, "processing"), 1, raw)
+        return True
+
+    def run_command(self, command: dict[str, Any]) -> None:
+        op = command["op"]
+        if op == "inbound":
+            self.emit(InboundMessage(
+                self.connection_id, wa_id=command["waId"], chat=command["phone"], sender=command["phone"],
+                sender_name=command.get("name"), body=command["body"], timestamp=command.get("at"),
+            ))
+        elif op == "disconnect":
+            self.connected = False
+            self.stopping.set()
+            self.emit(Disconnected(self.connection_id, reason=command.get("reason") or "simulated disconnect"))
+        elif op == "scan" and not self.connected:
+            self.go_online()
+        elif op == "qr":
+            self.redis.delete(key(self.connection_id, "paired"))
+            self.ask_for_login()
+        elif op == "ban":
+            configure(self.redis, self.connection_id, banned=True)
+            self.connected = False
+            self.stopping.set()
+            self.emit(LoggedOut(self.connection_id, reason="banned"))
+
