@@ -36,7 +36,7 @@ class Ticket(TimestampedModel):
         self.save(only=[Ticket.status, Ticket.user, Ticket.updated_at])
         self.record("accepted", user_id)
 
-    def transfer(self, by_user_id: int, queue_id: int | None, user_id: int | None) -> None:
+    def transfer(self, by_user_id: int | None, queue_id: int | None, user_id: int | None) -> None:
         """To another queue (back to pending there) and/or straight to another agent (open, theirs)."""
         before = {"queueId": self.queue_id, "userId": self.user_id}
         if queue_id is not None:

@@ -91,6 +91,59 @@ def gateway() -> None:
     run_gateway()
 
 
+@main.group()
+def simulate() -> None:
+    """Talk to the simulated WhatsApp network of a `simulator` connection (the gateway must run)."""
+
+
+@simulate.command("inbound")
+@click.argument("connection_id", type=int)
+@click.option("--from", "phone", required=True, help="the contact's number, E.164 (+5511...)")
+@click.option("--name", default=None, help="the contact's WhatsApp name")
+@click.argument("body")
+def simulate_inbound(connection_id: int, phone: str, name: str | None, body: str) -> None:
+    """A contact sends BODY to the connection."""
+    from wharf.redis_client import redis_client
+    from workers.transports import simulator
+
+    wa_id = simulator.inject_inbound(redis_client(), connection_id, phone, body, name)
+    click.echo(f"sent {wa_id} from {phone}")
+
+
+@simulate.command("outbox")
+@click.argument("connection_id", type=int)
+@click.option("--to", default=None, help="only what went to this number (E.164)")
+@click.option("--last", default=20, show_default=True, help="how many of the latest to show")
+def simulate_outbox(connection_id: int, to: str | None, last: int) -> None:
+    """What the network received from the connection, latest last."""
+    from wharf.redis_client import redis_client
+    from workers.transports import simulator
+
+    _, total = simulator.outbox(redis_client(), connection_id, to, 0, 1)
+    entries, _ = simulator.outbox(redis_client(), connection_id, to, max(0, total - last), last)
+    for entry in entries:
+        click.echo(f"{entry['waId']}  {entry['to']}  [{entry['type']}]  {entry['body']}")
+    click.echo(f"{total} received in all")
+
+
+@simulate.command("configure")
+@click.argument("connection_id", type=int)
+@click.option("--delivered-after-ms", type=int, default=None)
+@click.option("--read-after-ms", type=int, default=None)
+@click.option("--fail-rate", type=click.FloatRange(0, 1), default=None)
+@click.option("--auto-reply", default=None, help="every contact answers each message with this text")
+@click.option("--require-qr/--no-require-qr", default=None)
+def simulate_configure(connection_id: int, **options) -> None:
+    """Change the network's delays, failures and behaviour for the connection."""
+    from wharf.redis_client import redis_client
+    from workers.transports import simulator
+
+    names = {"delivered_after_ms": "deliveredAfterMs", "read_after_ms": "readAfterMs", "fail_rate": "failRate",
+             "auto_reply": "autoReply", "require_qr": "requireQr"}
+    changes = {names[name]: value for name, value in options.items() if value is not None}
+    click.echo(simulator.configure(redis_client(), connection_id, **changes))
+
+
 @main.command()
 def scheduler() -> None:
     """Run the scheduler (one leader at a time across processes)."""

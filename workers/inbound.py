@@ -7,6 +7,7 @@ follows the insert (unread count, greeting, events) happens only for the first.
 
 from __future__ import annotations
 
+import base64
 import logging
 
 import dramatiq
@@ -17,9 +18,11 @@ from db.connections import Connection
 from db.contacts import Contact
 from db.messages import MESSAGE_TYPES, Message
 from db.tickets import Ticket, find_or_open_ticket
+from wharf.media import MediaRejected, media_store
 from workers.acks import receipt_time
 from workers.events import publish
-from workers.messages import message_event, queue_outbound_text
+from workers.messages import message_event
+from workers.routing import answer_new_ticket, route_menu_answer
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +43,18 @@ def insert_once(fields: dict) -> Message | None:
         with database.atomic():
             return Message.create(**fields)
     except peewee.IntegrityError:
+        return None
+
+
+def stored_media(company_id: int, media: dict | None) -> str | None:
+    """Keep the media the gateway downloaded; a type we do not keep stays a message without its file."""
+    if not media or not media.get("data"):
+        return None
+    try:
+        return media_store().save(company_id, base64.b64decode(media["data"]), media.get("mimetype") or "",
+                                  media.get("filename"))
+    except MediaRejected as error:
+        logger.info("inbound media not kept: %s", error)
         return None
 
 
@@ -74,6 +89,7 @@ def handle_inbound(event: dict) -> dict:
             "status": "sent" if from_me else "delivered",
             "wa_id": event["wa_id"],
             "quoted_message": quoted,
+            "media_path": stored_media(connection.company_id, event.get("media")),
             "media_mimetype": (event.get("media") or {}).get("mimetype"),
             "media_name": (event.get("media") or {}).get("filename"),
             "created_at": at,
@@ -93,6 +109,9 @@ def handle_inbound(event: dict) -> dict:
             {"id": ticket.id, "status": ticket.status, "unreadMessages": ticket.unread_messages,
              "lastMessage": ticket.last_message, "contactId": contact.id}, ticket=ticket)
     publish("message:new", ticket.company_id, message_event(message), ticket=ticket)
-    if ticket_created and not from_me and connection.greeting_message:
-        queue_outbound_text(ticket, connection.greeting_message)
+    if not from_me and not is_group:
+        if ticket_created:
+            answer_new_ticket(ticket, connection, contact, at)
+        elif message.body:
+            route_menu_answer(ticket, connection, contact, message.body)
     return {"messageId": message.id, "ticketId": ticket.id, "ticketCreated": ticket_created}

@@ -1,0 +1,149 @@
+"""Tickets through the API: who sees which, and what accept, transfer, close and reopen do."""
+
+from __future__ import annotations
+
+import pytest
+
+from db.contacts import Tag
+from db.messages import Message
+from db.queues import UserQueue
+from db.tickets import Ticket, TicketNote
+
+
+@pytest.fixture
+def company(factories):
+    return factories.company()
+
+
+@pytest.fixture
+def admin(factories, company):
+    return factories.user(company, role="admin")
+
+
+@pytest.fixture
+def as_admin(app, factories, admin):
+    return factories.auth_headers(app, admin)
+
+
+@pytest.fixture
+def connection(factories, company):
+    return factories.connection(company, farewell_message="Obrigado pelo contato!")
+
+
+def test_an_agent_sees_the_tickets_of_their_queues_their_own_and_unrouted_pending_ones(app, client, factories,
+                                                                                       company, connection):
+    sales, support = factories.queue(company), factories.queue(company)
+    agent = factories.user(company, role="agent")
+    UserQueue.create(user=agent, queue=sales)
+    in_sales = factories.ticket(company, connection=connection, queue=sales)
+    factories.ticket(company, connection=connection, queue=support)
+    mine = factories.ticket(company, connection=connection, queue=support, user=agent, status="open")
+    unrouted = factories.ticket(company, connection=connection)
+
+    listed = client.get("/api/tickets", headers=factories.auth_headers(app, agent)).get_json()
+
+    assert {t["id"] for t in listed["items"]} == {in_sales.id, mine.id, unrouted.id}
+    assert listed["total"] == 3
+
+
+def test_lists_filter_by_status_queue_and_search(client, factories, company, connection, as_admin):
+    queue = factories.queue(company)
+    wanted = factories.ticket(company, connection=connection, queue=queue,
+                              contact=factories.contact(company, name="Maria Souza"))
+    factories.ticket(company, connection=connection, status="closed")
+
+    by_queue = client.get(f"/api/tickets?queueId={queue.id}", headers=as_admin).get_json()
+    by_status = client.get("/api/tickets?status=pending", headers=as_admin).get_json()
+    by_name = client.get("/api/tickets?search=souza", headers=as_admin).get_json()
+
+    assert [t["id"] for t in by_queue["items"]] == [wanted.id]
+    assert [t["id"] for t in by_status["items"]] == [wanted.id]
+    assert [t["contact"]["name"] for t in by_name["items"]] == ["Maria Souza"]
+
+
+def test_accept_opens_the_ticket_for_the_caller_within_their_limit(app, client, factories, company, connection):
+    agent = factories.user(company, role="agent", max_open_tickets=1)
+    first, second = (factories.ticket(company, connection=connection) for _ in range(2))
+    headers = factories.auth_headers(app, agent)
+
+    accepted = client.post(f"/api/tickets/{first.id}/accept", headers=headers)
+    over_limit = client.post(f"/api/tickets/{second.id}/accept", headers=headers)
+
+    assert accepted.status_code == 200
+    assert (accepted.get_json()["status"], accepted.get_json()["userId"]) == ("open", agent.id)
+    assert over_limit.status_code == 409
+    assert Ticket.get_by_id(second.id).status == "pending"
+
+
+def test_transfer_to_a_queue_with_a_note_goes_back_to_pending_there(client, factories, company, connection,
+                                                                    admin, as_admin):
+    ticket = factories.ticket(company, connection=connection, user=admin, status="open")
+    support = factories.queue(company)
+
+    moved = client.post(f"/api/tickets/{ticket.id}/transfer", json={"queueId": support.id, "note": "billing"},
+                        headers=as_admin).get_json()
+
+    assert (moved["status"], moved["queueId"], moved["userId"]) == ("pending", support.id, None)
+    assert TicketNote.get(TicketNote.ticket == ticket.id).body == "billing"
+    history = client.get(f"/api/tickets/{ticket.id}/history", headers=as_admin).get_json()
+    assert history["events"][-1]["kind"] == "transferred"
+
+
+def test_transfer_to_another_company_queue_is_a_404(client, factories, company, connection, as_admin):
+    ticket = factories.ticket(company, connection=connection)
+    foreign = factories.queue(factories.company())
+
+    answer = client.post(f"/api/tickets/{ticket.id}/transfer", json={"queueId": foreign.id}, headers=as_admin)
+
+    assert answer.status_code == 404
+    assert Ticket.get_by_id(ticket.id).queue_id is None
+
+
+def test_close_queues_the_farewell_and_records_the_resolution_time(client, factories, company, connection,
+                                                                   as_admin, broker):
+    ticket = factories.ticket(company, connection=connection, status="open")
+
+    closed = client.post(f"/api/tickets/{ticket.id}/close", headers=as_admin).get_json()
+
+    assert closed["status"] == "closed" and closed["closedAt"]
+    farewell = Message.get(Message.ticket == ticket.id)
+    assert (farewell.body, farewell.direction, farewell.status) == ("Obrigado pelo contato!", "out", "queued")
+    history = client.get(f"/api/tickets/{ticket.id}/history", headers=as_admin).get_json()
+    assert history["resolutionSeconds"] is not None and history["events"][-1]["kind"] == "closed"
+
+
+def test_reopen_is_refused_while_the_contact_has_another_live_ticket(client, factories, company, connection,
+                                                                     as_admin):
+    contact = factories.contact(company)
+    old = factories.ticket(company, connection=connection, contact=contact, status="closed")
+    factories.ticket(company, connection=connection, contact=contact)
+
+    answer = client.post(f"/api/tickets/{old.id}/reopen", headers=as_admin)
+
+    assert answer.status_code == 409
+    assert Ticket.get_by_id(old.id).status == "closed"
+
+
+def test_read_notes_tags_and_messages(client, factories, company, connection, as_admin):
+    ticket = factories.ticket(company, connection=connection, unread_messages=3)
+    tag = Tag.create(company=company, name="VIP")
+    Message.create(company=company, ticket=ticket, connection=connection, contact=ticket.contact_id,
+                   direction="in", body="oi", status="delivered", wa_id="3EB0IN")
+
+    read = client.post(f"/api/tickets/{ticket.id}/read", headers=as_admin).get_json()
+    client.post(f"/api/tickets/{ticket.id}/notes", json={"body": "VIP"}, headers=as_admin)
+    notes = client.get(f"/api/tickets/{ticket.id}/notes", headers=as_admin).get_json()
+    messages = client.get(f"/api/tickets/{ticket.id}/messages", headers=as_admin).get_json()
+    tagged = client.put(f"/api/tickets/{ticket.id}/tags", json={"tagIds": [tag.id]}, headers=as_admin).get_json()
+
+    assert read["unreadMessages"] == 0
+    assert [n["body"] for n in notes["items"]] == ["VIP"]
+    assert [m["body"] for m in messages["items"]] == ["oi"]
+    assert [t["name"] for t in tagged["tags"]] == ["VIP"]
+
+
+def test_another_companys_ticket_is_a_404(client, factories, connection, as_admin):
+    foreign = factories.ticket(factories.company())
+
+    assert client.get(f"/api/tickets/{foreign.id}", headers=as_admin).status_code == 404
+    assert client.post(f"/api/tickets/{foreign.id}/accept", headers=as_admin).status_code == 404
