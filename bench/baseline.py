@@ -18,7 +18,7 @@ import dramatiq  # noqa: E402
 from dramatiq import Worker  # noqa: E402
 from dramatiq.brokers.redis import RedisBroker  # noqa: E402
 
-BENCH_REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/12")
+BENCH_REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/8")
 
 
 def raw_noop_rate(count: int = 5000, worker_threads: int = 8, redis_url: str = BENCH_REDIS_URL) -> float:

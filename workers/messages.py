@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import logging
 import uuid
+from urllib.error import HTTPError
 
 import dramatiq
+from peewee import Case, fn
 
 from db.base import utcnow
 from db.contacts import Contact
 from db.messages import Message
 from db.tickets import Ticket
-from wharf.media import fetch_remote, media_store
+from wharf.media import MediaRejected, fetch_remote, media_store
 from workers.events import publish
 from workers.jobs import enqueue_job
 from workers.transports.base import OutgoingMessage, TransportError, deterministic_wa_id
@@ -96,8 +98,7 @@ def message_event(message: Message) -> dict:
     }
 
 
-def outgoing_for(message: Message) -> OutgoingMessage:
-    contact = Contact.get_by_id(message.contact_id)
+def outgoing_for(message: Message, contact: Contact) -> OutgoingMessage:
     media = None
     if message.media_path and message.media_path.startswith(("http://", "https://")):
         data, mimetype, filename = fetch_remote(message.media_path)
@@ -113,6 +114,15 @@ def outgoing_for(message: Message) -> OutgoingMessage:
         to=contact.phone, body=message.body, wa_id=message.wa_id, media=media,
         quoted_wa_id=quoted.wa_id if quoted else None,
     )
+
+
+def is_permanent(error: Exception) -> bool:
+    """Retrying cannot help: WhatsApp refused for good, or the media is refused or gone (4xx)."""
+    if isinstance(error, TransportError):
+        return error.permanent
+    if isinstance(error, HTTPError):
+        return 400 <= error.code < 500 and error.code not in (408, 429)
+    return isinstance(error, MediaRejected)
 
 
 def mark_failed(message_id: int, reason: str) -> None:
@@ -135,31 +145,33 @@ def send_message(message_id: int) -> dict:
     ).execute()
     if not claimed:  # sent, acknowledged or failed already: a redelivery does nothing
         return {"messageId": message_id, "skipped": True}
-    message = Message.get_by_id(message_id)
-    contact = Contact.get_by_id(message.contact_id)
-    if contact.blocked:
+    message = Message.select(Message, Contact, Ticket).join(Contact).switch(Message).join(Ticket).where(
+        Message.id == message_id
+    ).get()
+    if message.contact.blocked:
         mark_failed(message_id, "the contact is blocked")
         raise PermanentSendError("the contact is blocked")
     session = registry.get(message.connection_id)
     if session is None:
         raise SessionUnavailable(f"no live session for connection {message.connection_id} in this gateway")
     try:
-        session.send(outgoing_for(message))
-    except TransportError as error:
-        if error.permanent:
+        session.send(outgoing_for(message, message.contact))
+    except (TransportError, MediaRejected, HTTPError) as error:
+        if is_permanent(error):
             mark_failed(message_id, str(error))
             raise PermanentSendError(str(error)) from error
         raise
     now = utcnow()
-    Message.update(status="sent", sent_at=now).where(
-        Message.id == message_id, Message.status.in_(("queued", "sending"))
-    ).execute()
-    Message.update(sent_at=now).where(Message.id == message_id, Message.sent_at.is_null()).execute()
+    # A receipt may have overtaken us: only a message still sending becomes "sent".
+    Message.update(
+        status=Case(None, [(Message.status.in_(("queued", "sending")), "sent")], Message.status),
+        sent_at=fn.COALESCE(Message.sent_at, now),
+    ).where(Message.id == message_id).execute()
     if message.user_id is not None:
         record_first_response(message.ticket_id, now)
-    message = Message.get_by_id(message_id)
+    message.status = Message.select(Message.status).where(Message.id == message_id).scalar()
     publish("message:update", message.company_id, message_event(message), ticket=message.ticket)
-    return {"messageId": message_id, "waId": message.wa_id, "status": message.status}
+    return {"messageId": message_id, "waId": message.wa_id}
 
 
 def record_first_response(ticket_id: int, at) -> None:

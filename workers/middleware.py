@@ -16,6 +16,14 @@ logger = logging.getLogger(__name__)
 TRACKED_OPTION = "wharf_job"
 
 
+class DiscardedResultFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "returned a value that is not None" not in record.getMessage()
+
+
+logging.getLogger("dramatiq.worker.WorkerThread").addFilter(DiscardedResultFilter())
+
+
 class DatabaseConnection(Middleware):
     """Binds the database once per worker process and lends each message a pooled connection.
 
@@ -40,7 +48,11 @@ class DatabaseConnection(Middleware):
 
 
 class JobTracking(Middleware):
-    """Moves the Job row of a tracked message through running, done and failed."""
+    """Moves the Job row of a tracked message through running, done and failed.
+
+    The Job row keeps what an actor returns, so Dramatiq's warning that a return value is
+    discarded without its Results middleware is wrong here, and silenced (`DiscardedResultFilter`).
+    """
 
     def before_process_message(self, broker: dramatiq.Broker, message: dramatiq.Message) -> None:
         if message.options.get(TRACKED_OPTION):
