@@ -1,4 +1,5 @@
-"""The Flask app factory; `gunicorn "api.app:create_app()"` serves it."""
+"""The Flask app factories: `gunicorn "api.app:create_app()"` serves the API, `wharf realtime` the same
+app with Socket.IO (`create_realtime_app`)."""
 
 from __future__ import annotations
 
@@ -41,4 +42,13 @@ def create_app() -> Flask:
     for blueprint in BLUEPRINTS:
         app.register_blueprint(blueprint)
     app.register_blueprint(dashboard_blueprint)
+    return app
+
+
+def create_realtime_app() -> Flask:
+    """The API app with the Socket.IO server at /socket.io; serve it from one process (see api/realtime.py)."""
+    from api.realtime import attach_realtime
+
+    app = create_app()
+    attach_realtime(app)
     return app

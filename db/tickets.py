@@ -100,6 +100,23 @@ class TicketNote(BaseModel):
     created_at = peewee.DateTimeField(default=utcnow)
 
 
+ROLES_SEEING_ALL_TICKETS = ("super", "admin", "supervisor")
+
+
+def visible_to(company_id: int, user_id: int, role: str) -> peewee.Expression:
+    """The tickets a user may see: all of the company's for admins and supervisors; for an agent,
+    those of their queues, their own, and the pending ones no queue took yet."""
+    from db.queues import UserQueue
+
+    of_company = Ticket.company == company_id
+    if role in ROLES_SEEING_ALL_TICKETS:
+        return of_company
+    my_queues = UserQueue.select(UserQueue.queue).where(UserQueue.user == user_id)
+    return of_company & (
+        (Ticket.user == user_id) | Ticket.queue.in_(my_queues) | (Ticket.queue.is_null() & (Ticket.status == "pending"))
+    )
+
+
 def find_or_open_ticket(contact: Contact, connection: Connection | None, is_group: bool = False) -> tuple[Ticket, bool]:
     """The contact's live (pending or open) ticket on this connection, or a new pending one.
 

@@ -91,6 +91,14 @@ def gateway() -> None:
     run_gateway()
 
 
+@main.command()
+def realtime() -> None:
+    """Run the Socket.IO server on REALTIME_PORT: one gunicorn worker with threads (no sticky sessions needed)."""
+    from wharf.realtime_server import run_realtime
+
+    run_realtime(port=settings.realtime_port, threads=settings.realtime_threads)
+
+
 @main.group()
 def simulate() -> None:
     """Talk to the simulated WhatsApp network of a `simulator` connection (the gateway must run)."""

@@ -30,10 +30,21 @@ import uuid
 from typing import Any
 
 import socketio
+from redis.connection import parse_url
 
 from wharf.settings import settings
 
-CHANNEL = "wharf-socketio"
+
+def channel_for(redis_url: str) -> str:
+    """The Socket.IO channel of the Redis db in `redis_url`.
+
+    Redis pub/sub ignores the db number: installations (or test runs) that share one Redis server
+    in different dbs would receive each other's events on a common channel.
+    """
+    return f"wharf-socketio:db{parse_url(redis_url).get('db', 0)}"
+
+
+CHANNEL = channel_for(settings.redis_url)
 
 log = logging.getLogger(__name__)
 

@@ -45,6 +45,12 @@ def env_bool(name: str, default: bool) -> bool:
     raise SettingsError(f"{name} must be true or false, not {raw!r}")
 
 
+def env_origins(name: str) -> tuple[str, ...] | str:
+    """"*" (any origin: clients authenticate with a token, not a cookie) or a comma-separated list."""
+    raw = env_str(name, "*")
+    return "*" if raw == "*" else tuple(origin.strip() for origin in raw.split(",") if origin.strip())
+
+
 def env_secret(name: str, var_dir: Path) -> str:
     """The secret from NAME, or NAME_FILE, or else one generated once and kept in var_dir."""
     value = env_str(name)
@@ -69,6 +75,9 @@ class Settings:
     database_pool_wait_seconds: int
     redis_url: str
     api_port: int
+    realtime_port: int
+    realtime_threads: int
+    realtime_cors_origins: tuple[str, ...] | str
     max_body_bytes: int
     jwt_secret: str
     jwt_access_minutes: int
@@ -97,6 +106,9 @@ def load_settings() -> Settings:
         database_pool_wait_seconds=env_int("DATABASE_POOL_WAIT_SECONDS", 30, minimum=1),
         redis_url=env_str("REDIS_URL", f"redis://127.0.0.1:{redis_port}/0"),
         api_port=env_int("API_PORT", 8080, minimum=1),
+        realtime_port=env_int("REALTIME_PORT", 8081, minimum=1),
+        realtime_threads=env_int("REALTIME_THREADS", 200, minimum=4),
+        realtime_cors_origins=env_origins("REALTIME_CORS_ORIGINS"),
         max_body_bytes=env_int("MAX_BODY_BYTES", 16 * 1024 * 1024, minimum=1024),
         jwt_secret=env_secret("JWT_SECRET", var_dir),
         jwt_access_minutes=env_int("JWT_ACCESS_MINUTES", 15, minimum=1),

@@ -21,14 +21,13 @@ from api.security import current_principal
 from db.base import database
 from db.contacts import Contact, Tag
 from db.messages import Message
-from db.queues import Queue, UserQueue
-from db.tickets import Ticket, TicketEvent, TicketNote, TicketTag
+from db.queues import Queue
+from db.tickets import Ticket, TicketEvent, TicketNote, TicketTag, visible_to
 from db.users import User
 from workers.events import publish
 from workers.messages import queue_outbound_text
 
 blueprint = Blueprint("tickets", __name__, url_prefix="/api/tickets")
-SEES_ALL = ("super", "admin", "supervisor")
 
 
 class ContactBrief(OutSchema):
@@ -120,18 +119,9 @@ def ticket_out(ticket: Ticket) -> TicketOut:
 
 
 def visible_tickets() -> peewee.ModelSelect:
-    """The caller's company's tickets; for an agent, those of their queues, their own, and unrouted pending ones."""
     principal = current_principal()
-    tickets = (Ticket.select(Ticket, Contact).join(Contact).switch(Ticket)
-               .where(Ticket.company == principal.company_id))
-    if principal.role in SEES_ALL:
-        return tickets
-    my_queues = UserQueue.select(UserQueue.queue).where(UserQueue.user == principal.user.id)
-    return tickets.where(
-        (Ticket.user == principal.user.id)
-        | Ticket.queue.in_(my_queues)
-        | (Ticket.queue.is_null() & (Ticket.status == "pending"))
-    )
+    return (Ticket.select(Ticket, Contact).join(Contact).switch(Ticket)
+            .where(visible_to(principal.company_id, principal.user.id, principal.role)))
 
 
 def visible_ticket(ticket_id: int) -> Ticket:

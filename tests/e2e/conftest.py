@@ -69,6 +69,7 @@ def stack(tmp_path_factory):
         "REDIS_URL": os.environ["REDIS_URL"].rsplit("/", 1)[0] + "/13",
         "WHARF_EMBEDDED_REDIS": "false",
         "API_PORT": str(port),
+        "REALTIME_PORT": str(free_port()),
         "LOG_JSON": "true",
     }
     bin_dir = ROOT / ".venv" / "bin"
