@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -17,7 +15,10 @@ from pathlib import Path
 from urllib.parse import urlparse, urlunparse
 
 ROOT = Path(__file__).resolve().parents[1]
-BIN = Path(sys.executable).parent
+sys.path.insert(0, str(ROOT))
+
+from tests.processes import BIN, Program, gateway, workers  # noqa: E402, F401  (the benchmarks' programs)
+
 ADMIN_DATABASE_URL = os.environ.get("BENCH_ADMIN_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 BENCH_REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/8")
 
@@ -43,7 +44,6 @@ def bench_services():
         LOG_LEVEL="WARNING",
         LOG_JSON="false",
     )
-    sys.path.insert(0, str(ROOT))
     _admin(f'CREATE DATABASE "{name}"')
     try:
         from db.base import connect_database
@@ -58,34 +58,6 @@ def bench_services():
 
         database.close_all()
         _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-class Program:
-    """One program of the platform, as supervisord would run it, in its own process group."""
-
-    def __init__(self, *command: str) -> None:
-        self.command = command
-        self.popen: subprocess.Popen | None = None
-
-    def start(self) -> Program:
-        self.popen = subprocess.Popen(self.command, cwd=ROOT, env=os.environ.copy(), start_new_session=True)
-        return self
-
-    def stop(self) -> None:
-        if self.popen is not None and self.popen.poll() is None:
-            os.killpg(self.popen.pid, signal.SIGTERM)
-            try:
-                self.popen.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.popen.pid, signal.SIGKILL)
-
-
-def workers(processes: int = 2, threads: int = 8) -> Program:
-    return Program(str(BIN / "dramatiq"), "workers", "--processes", str(processes), "--threads", str(threads))
-
-
-def gateway() -> Program:
-    return Program(str(BIN / "wharf"), "gateway")
 
 
 def wait_until(predicate, timeout: float, interval: float = 0.05) -> float:

@@ -6,60 +6,26 @@ PostgreSQL and Redis. What the simulated network received is the proof: every me
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 
 from db.messages import Message
 from db.tickets import find_or_open_ticket
-from tests.conftest import ROOT
+from tests import processes
 from tests.waiting import wait_for
 from workers.inbound import upsert_contact
 from workers.messages import queue_outbound
 from workers.transports import simulator
 
 SENDS = 5000
-BIN = Path(sys.executable).parent
 SENT_OR_LATER = ("sent", "delivered", "read")
-
-
-class Process:
-    """A program of the platform in its own process group, so kill -9 takes its children too."""
-
-    def __init__(self, *command: str) -> None:
-        self.command = command
-        self.popen: subprocess.Popen | None = None
-
-    def start(self) -> None:
-        self.popen = subprocess.Popen(self.command, cwd=ROOT, env=os.environ.copy(), start_new_session=True,
-                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-    def kill_hard(self) -> None:
-        os.killpg(self.popen.pid, signal.SIGKILL)
-        self.popen.wait()
-
-    def stop(self) -> None:
-        if self.popen is not None and self.popen.poll() is None:
-            os.killpg(self.popen.pid, signal.SIGTERM)
-            try:
-                self.popen.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.kill_hard()
 
 
 @pytest.fixture
 def platform(broker):
-    workers = Process(str(BIN / "dramatiq"), "workers", "--processes", "1", "--threads", "8")
-    gateway = Process(str(BIN / "wharf"), "gateway")
-    workers.start()
-    gateway.start()
-    yield workers, gateway
-    workers.stop()
-    gateway.stop()
+    programs = processes.workers(processes=1).start(), processes.gateway().start()
+    yield programs
+    for program in programs:
+        program.stop()
 
 
 def sent_count() -> int:
