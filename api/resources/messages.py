@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import mimetypes
 from typing import Any
+from urllib.parse import urlparse
 
 from flask import Blueprint, request
 from pydantic import Field, model_validator
@@ -113,7 +115,7 @@ def stored_upload(company_id: int) -> tuple[str, str, str] | None:
 @blueprint.post("")
 @endpoint(summary="Send a message to a ticket or a phone; it is queued and sent by the gateway", tags=["messages"],
           body=SendIn, response=SendOut, status=202, enqueues=True, errors=[404, 409, 422],
-          body_media_types=("application/json", "multipart/form-data"))
+          body_media_types=("application/json", "multipart/form-data"), scope="messages:send")
 def send(body: SendIn):
     principal = current_principal()
     upload = stored_upload(principal.company_id)
@@ -121,8 +123,9 @@ def send(body: SendIn):
     if upload is not None:
         key, mimetype, name = upload
         media = {"media_key": key, "media_mimetype": mimetype, "media_name": name, "message_type": message_type_for(mimetype)}
-    elif body.media_url:
-        media = {"media_key": body.media_url, "message_type": "document"}
+    elif body.media_url:  # fetched by the gateway when it sends; the extension says what it is until then
+        guessed = mimetypes.guess_type(urlparse(body.media_url).path)[0] or "application/octet-stream"
+        media = {"media_key": body.media_url, "message_type": message_type_for(guessed)}
     if not body.body and not media:
         raise ValidationFailed("say something: give a body, a file or a mediaUrl", {"body": "empty message"})
     if body.quoted_message_id is not None and not owned(Message).where(Message.id == body.quoted_message_id).exists():
@@ -136,6 +139,7 @@ def send(body: SendIn):
 
 
 @blueprint.get("/<int:message_id>")
-@endpoint(summary="A message with its delivery status", tags=["messages"], response=MessageOut, errors=[404])
+@endpoint(summary="A message with its delivery status", tags=["messages"], response=MessageOut, errors=[404],
+          scope="messages:read")
 def show_message(message_id: int):
     return MessageOut.model_validate(get_owned(Message, message_id, "message"))

@@ -1,0 +1,101 @@
+"""Media: an uploaded file or a URL is sent as the right WhatsApp type; a refused file writes nothing."""
+
+from __future__ import annotations
+
+import http.server
+import io
+import threading
+
+import pytest
+
+from db.messages import Message
+from tests.waiting import wait_for
+from workers.transports import simulator
+
+PNG = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000")
+PDF = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
+
+
+@pytest.fixture
+def company(factories):
+    return factories.company()
+
+
+@pytest.fixture
+def as_admin(app, factories, company):
+    return factories.auth_headers(app, factories.user(company, role="admin"))
+
+
+@pytest.fixture
+def connection(factories, company, redis_client):
+    connection = factories.connection(company, enabled=True, is_default=True)
+    simulator.configure(redis_client, connection.id, deliveredAfterMs=-1, readAfterMs=-1)
+    return connection
+
+
+@pytest.fixture
+def file_server():
+    """A real HTTP server on loopback serving /invoice.pdf (and 404 for anything else)."""
+
+    class Files(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 (the http.server API)
+            if self.path != "/invoice.pdf":
+                self.send_error(404)
+                return
+            self.send_response(200)
+            self.send_header("Content-Type", "application/pdf")
+            self.send_header("Content-Length", str(len(PDF)))
+            self.end_headers()
+            self.wfile.write(PDF)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Files)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+def test_an_uploaded_image_is_sent_as_an_image_with_its_caption(client, as_admin, connection, redis_client,
+                                                               worker, gateway):
+    answer = client.post("/api/messages", headers=as_admin, content_type="multipart/form-data",
+                         data={"to": "+5511987654321", "body": "the photo", "file": (io.BytesIO(PNG),
+                                                                                       "photo.png", "image/png")})
+
+    assert answer.status_code == 202, answer.get_json()
+    message = Message.get_by_id(answer.get_json()["id"])
+    assert (message.type, message.media_mimetype, message.media_name) == ("image", "image/png", "photo.png")
+    assert wait_for(lambda: simulator.outbox(redis_client, connection.id)[1] == 1, timeout=20)
+    entry = simulator.outbox(redis_client, connection.id)[0][0]
+    assert (entry["type"], entry["body"]) == ("image", "the photo")
+
+
+def test_a_media_url_is_fetched_and_sent_as_a_document(client, as_admin, connection, redis_client, file_server,
+                                                       worker, gateway):
+    answer = client.post("/api/messages", headers=as_admin,
+                         json={"to": "+5511987654321", "mediaUrl": f"{file_server}/invoice.pdf"})
+
+    assert answer.status_code == 202, answer.get_json()
+    assert wait_for(lambda: simulator.outbox(redis_client, connection.id)[1] == 1, timeout=20)
+    assert simulator.outbox(redis_client, connection.id)[0][0]["type"] == "document"
+
+
+def test_a_media_url_that_is_gone_fails_the_message_at_once(client, as_admin, connection, redis_client,
+                                                             file_server, worker, gateway):
+    answer = client.post("/api/messages", headers=as_admin,
+                         json={"to": "+5511987654321", "mediaUrl": f"{file_server}/missing.pdf"})
+
+    assert wait_for(lambda: Message.get_by_id(answer.get_json()["id"]).status == "failed", timeout=20)
+    assert "404" in Message.get_by_id(answer.get_json()["id"]).error
+    assert simulator.outbox(redis_client, connection.id)[1] == 0
+
+
+def test_a_file_of_a_refused_type_is_a_400_and_writes_nothing(client, as_admin, connection):
+    answer = client.post("/api/messages", headers=as_admin, content_type="multipart/form-data",
+                         data={"to": "+5511987654321", "file": (io.BytesIO(b"MZ\x90\x00"),
+                                                                "setup.exe", "application/x-msdownload")})
+
+    assert answer.status_code == 400
+    assert answer.get_json()["details"]["file"].startswith("files of type application/x-msdownload")
+    assert Message.select().count() == 0
