@@ -13,6 +13,7 @@ from db.messages import Message, QuickMessage
 from db.queues import Queue, UserQueue
 from db.tickets import Ticket, TicketEvent, TicketNote, TicketTag
 from db.users import PasswordReset, User
+from db.webhooks import Webhook, WebhookDelivery
 
 ALL_MODELS: list[type[BaseModel]] = [
     Plan,
@@ -35,6 +36,8 @@ ALL_MODELS: list[type[BaseModel]] = [
     Job,
     IdempotencyKey,
     AuditLog,
+    Webhook,
+    WebhookDelivery,
 ]
 
 __all__ = [m.__name__ for m in ALL_MODELS] + ["ALL_MODELS", "BaseModel", "JSONField", "database", "utcnow"]

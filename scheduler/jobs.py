@@ -12,6 +12,7 @@ from db.jobs import Job
 from workers.broker import broker
 from workers.jobs import enqueued_marker, resend_job
 from workers.maintenance import prune_finished_jobs
+from workers.webhooks import prune_webhook_deliveries
 
 logger = logging.getLogger(__name__)
 
@@ -49,4 +50,5 @@ class PeriodicJob:
 PERIODIC_JOBS = [
     PeriodicJob("requeue_lost_jobs", requeue_lost_jobs, seconds=60),
     PeriodicJob("prune_finished_jobs", enqueue_job_pruning, seconds=3600),
+    PeriodicJob("prune_webhook_deliveries", prune_webhook_deliveries.send, seconds=3600),
 ]

@@ -63,3 +63,15 @@ class Factories:
 
         contact = fields.pop("contact", None) or self.contact(company)
         return Ticket.create(**{"company": company, "contact": contact, **fields})
+
+    def webhook(self, company: Company, **fields):
+        """A webhook row, and this process's subscription cache told, as the API does."""
+        from db.webhooks import Webhook
+        from workers.webhooks import subscriptions
+
+        webhook = Webhook.create(**{
+            "company": company, "url": "https://93.184.215.14/hooks", "events": ["*"],
+            "secret": "test-secret-0123456789", **fields,
+        })
+        subscriptions.invalidate()
+        return webhook

@@ -67,15 +67,32 @@ def media_store() -> MediaStore:
     return MediaStore(settings.var_dir / "media")
 
 
-def fetch_remote(url: str, timeout: float = 20.0) -> tuple[bytes, str, str]:
-    """Download a media URL within the size limit; returns (data, mimetype, filename)."""
-    import urllib.request
+class MediaUnavailable(Exception):
+    """The media URL answered with an error; `permanent` when retrying cannot help (a 4xx)."""
+
+    def __init__(self, message: str, permanent: bool) -> None:
+        super().__init__(message)
+        self.permanent = permanent
+
+
+def fetch_remote(url: str, timeout: float = 30.0) -> tuple[bytes, str, str]:
+    """Download a media URL within the size limit, from public addresses only (wharf.public_http);
+    returns (data, mimetype, filename)."""
     from urllib.parse import urlparse
 
-    with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 (http/https only, checked by the API)
-        data = response.read(MAX_BYTES + 1)
-        mimetype = response.headers.get_content_type()
-    if len(data) > MAX_BYTES:
+    from wharf.public_http import UnsafeUrl, request
+    from wharf.settings import settings
+
+    try:
+        answer = request("GET", url, None, {"Accept": "*/*"}, allowed=settings.http_allow_private_networks,
+                         timeout=timeout, read_bytes=MAX_BYTES + 1)
+    except UnsafeUrl as error:
+        raise MediaRejected(str(error)) from None
+    if answer.status >= 300:
+        permanent = 400 <= answer.status < 500 and answer.status not in (408, 429)
+        raise MediaUnavailable(f"{url} answered {answer.status}", permanent)
+    if len(answer.body) > MAX_BYTES:
         raise MediaRejected(f"the file at {url} is over {MAX_BYTES} bytes")
+    mimetype = answer.headers.get("content-type", "application/octet-stream").split(";")[0].strip()
     filename = urlparse(url).path.rsplit("/", 1)[-1] or "file"
-    return data, mimetype, filename
+    return answer.body, mimetype, filename

@@ -7,6 +7,7 @@ fresh installation is safe without a default secret in the code.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 from dataclasses import dataclass
@@ -49,6 +50,15 @@ def env_origins(name: str) -> tuple[str, ...] | str:
     """"*" (any origin: clients authenticate with a token, not a cookie) or a comma-separated list."""
     raw = env_str(name, "*")
     return "*" if raw == "*" else tuple(origin.strip() for origin in raw.split(",") if origin.strip())
+
+
+def env_networks(name: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    """A comma-separated list of CIDR networks ("10.0.0.0/8, fd00::/8"); empty when unset."""
+    items = [part.strip() for part in env_str(name).split(",") if part.strip()]
+    try:
+        return tuple(ipaddress.ip_network(item) for item in items)
+    except ValueError as error:
+        raise SettingsError(f"{name} must list CIDR networks like 10.0.0.0/8: {error}") from None
 
 
 def env_secret(name: str, var_dir: Path) -> str:
@@ -94,6 +104,7 @@ class Settings:
     login_attempts_per_minute: int
     job_retention_days: int
     public_url: str
+    http_allow_private_networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]
 
 
 def load_settings() -> Settings:
@@ -125,6 +136,7 @@ def load_settings() -> Settings:
         login_attempts_per_minute=env_int("LOGIN_ATTEMPTS_PER_MINUTE", 10, minimum=1),
         job_retention_days=env_int("JOB_RETENTION_DAYS", 30, minimum=1),
         public_url=env_str("PUBLIC_URL", "http://localhost:8080"),
+        http_allow_private_networks=env_networks("HTTP_ALLOW_PRIVATE_NETWORKS"),
     )
 
 

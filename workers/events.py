@@ -1,7 +1,8 @@
-"""Domain events: one call tells the realtime clients (Socket.IO).
+"""Domain events: one call tells the realtime clients (Socket.IO) and the webhook subscribers.
 
-Called from the API, actors and the gateway after the change is committed; it never fails the
-caller: realtime is one Redis PUBLISH that never raises.
+Called from the API, actors and the gateway after the change is committed. Neither path fails
+the caller: realtime is one Redis PUBLISH that never raises, webhooks are delivery rows and
+messages for `deliver_webhook`.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from typing import Any
 
 from db.tickets import Ticket
 from wharf.realtime import emit_event
+from workers.webhooks import fan_out
 
 
 def publish(event: str, company_id: int, data: dict[str, Any], *, ticket: Ticket | None = None,
@@ -21,3 +23,4 @@ def publish(event: str, company_id: int, data: dict[str, Any], *, ticket: Ticket
                    user_id=ticket.user_id)
     else:
         emit_event(event, data, company_id=company_id, user_id=user_id)
+    fan_out(company_id, event, data)

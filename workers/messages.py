@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import uuid
-from urllib.error import HTTPError
 
 import dramatiq
 from peewee import Case, fn
@@ -19,7 +18,7 @@ from db.base import utcnow
 from db.contacts import Contact
 from db.messages import Message
 from db.tickets import Ticket
-from wharf.media import MediaRejected, fetch_remote, media_store
+from wharf.media import MediaRejected, MediaUnavailable, fetch_remote, media_store
 from workers.events import publish
 from workers.jobs import enqueue_job
 from workers.transports.base import OutgoingMessage, TransportError, deterministic_wa_id
@@ -118,11 +117,7 @@ def outgoing_for(message: Message, contact: Contact) -> OutgoingMessage:
 
 def is_permanent(error: Exception) -> bool:
     """Retrying cannot help: WhatsApp refused for good, or the media is refused or gone (4xx)."""
-    if isinstance(error, TransportError):
-        return error.permanent
-    if isinstance(error, HTTPError):
-        return 400 <= error.code < 500 and error.code not in (408, 429)
-    return isinstance(error, MediaRejected)
+    return error.permanent if isinstance(error, TransportError | MediaUnavailable) else isinstance(error, MediaRejected)
 
 
 def mark_failed(message_id: int, reason: str) -> None:
@@ -156,7 +151,7 @@ def send_message(message_id: int) -> dict:
         raise SessionUnavailable(f"no live session for connection {message.connection_id} in this gateway")
     try:
         session.send(outgoing_for(message, message.contact))
-    except (TransportError, MediaRejected, HTTPError) as error:
+    except (TransportError, MediaRejected, MediaUnavailable) as error:
         if is_permanent(error):
             mark_failed(message_id, str(error))
             raise PermanentSendError(str(error)) from error

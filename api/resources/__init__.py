@@ -15,6 +15,7 @@ from api.resources import (
     system,
     tickets,
     users,
+    webhooks,
 )
 
 BLUEPRINTS = [
@@ -32,4 +33,5 @@ BLUEPRINTS = [
     tickets.blueprint,
     simulator.blueprint,
     jobs.blueprint,
+    webhooks.blueprint,
 ]

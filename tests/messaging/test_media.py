@@ -34,8 +34,16 @@ def connection(factories, company, redis_client):
 
 
 @pytest.fixture
-def file_server():
-    """A real HTTP server on loopback serving /invoice.pdf (and 404 for anything else)."""
+def file_server(monkeypatch):
+    """A real HTTP server on loopback serving /invoice.pdf (and 404 for anything else), loopback allowed."""
+    import dataclasses
+    import ipaddress
+
+    import wharf.settings
+
+    loopback = (ipaddress.ip_network("127.0.0.1/32"),)
+    monkeypatch.setattr(wharf.settings, "settings",
+                        dataclasses.replace(wharf.settings.settings, http_allow_private_networks=loopback))
 
     class Files(http.server.BaseHTTPRequestHandler):
         def do_GET(self):  # noqa: N802 (the http.server API)
@@ -88,6 +96,15 @@ def test_a_media_url_that_is_gone_fails_the_message_at_once(client, as_admin, co
 
     assert wait_for(lambda: Message.get_by_id(answer.get_json()["id"]).status == "failed", timeout=20)
     assert "404" in Message.get_by_id(answer.get_json()["id"]).error
+    assert simulator.outbox(redis_client, connection.id)[1] == 0
+
+
+def test_a_media_url_into_a_private_network_is_refused(client, as_admin, connection, redis_client, worker, gateway):
+    answer = client.post("/api/messages", headers=as_admin,
+                         json={"to": "+5511987654321", "mediaUrl": "http://169.254.169.254/latest/meta-data"})
+
+    assert wait_for(lambda: Message.get_by_id(answer.get_json()["id"]).status == "failed", timeout=20)
+    assert "169.254.169.254" in Message.get_by_id(answer.get_json()["id"]).error
     assert simulator.outbox(redis_client, connection.id)[1] == 0
 
 

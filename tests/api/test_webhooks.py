@@ -1,0 +1,213 @@
+"""/api/webhooks: admins subscribe public URLs, read the delivery log, redeliver and test."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from db.audit import AuditLog
+from db.webhooks import Webhook, WebhookDelivery
+from tests.webhook_receiver import allow_loopback, fast_retries, serving
+from workers.webhooks import fan_out, subscriptions
+
+PUBLIC_URL = "https://93.184.215.14/hooks/wharf"  # a public address given literally: no DNS needed
+
+
+@pytest.fixture(autouse=True)
+def fresh_subscriptions():
+    subscriptions.invalidate()
+
+
+@pytest.fixture
+def admin(factories):
+    return factories.user(role="admin")
+
+
+@pytest.fixture
+def headers(factories, app, admin):
+    return factories.auth_headers(app, admin)
+
+
+def run_deliveries(broker, worker) -> None:
+    broker.join("webhooks", timeout=20_000)
+    worker.join()
+
+
+def test_a_webhook_is_created_with_a_generated_secret_shown_once(client, headers, admin):
+    response = client.post("/api/webhooks", headers=headers, json={
+        "url": PUBLIC_URL, "events": ["message:new", "ticket:*", "message:new"], "description": "CRM sync"})
+
+    assert response.status_code == 201, response.get_json()
+    created = response.get_json()
+    assert created["secret"].startswith("whsec_") and len(created["secret"]) > 40
+    assert created["events"] == ["message:new", "ticket:*"] and created["enabled"] is True
+    assert created["secretHint"] == "…" + created["secret"][-4:]
+    shown = client.get(f"/api/webhooks/{created['id']}", headers=headers).get_json()
+    assert "secret" not in shown and shown["secretHint"] == created["secretHint"]
+    assert Webhook.get_by_id(created["id"]).company_id == admin.company_id
+    audit = AuditLog.get(AuditLog.entity == "webhook")
+    assert created["secret"] not in json.dumps(audit.after) and audit.after["secret"] == created["secretHint"]
+
+
+def test_a_secret_given_is_kept_and_a_patch_rotates_it(client, headers):
+    created = client.post("/api/webhooks", headers=headers, json={
+        "url": PUBLIC_URL, "events": ["*"], "secret": "my-own-secret-of-24-chars"}).get_json()
+
+    rotated = client.patch(f"/api/webhooks/{created['id']}", headers=headers,
+                           json={"secret": "another-secret-of-24-chars"}).get_json()
+
+    assert created["secret"] == "my-own-secret-of-24-chars"
+    assert "secret" not in rotated and rotated["secretHint"] == "…hars"
+    assert Webhook.get_by_id(created["id"]).secret == "another-secret-of-24-chars"
+    audit = AuditLog.get(AuditLog.action == "updated")
+    assert (audit.before, audit.after) == ({"secret": "…hars"}, {"secret": "…hars (rotated)"})
+
+
+@pytest.mark.parametrize("url", [
+    "http://10.0.0.5/hook",
+    "http://169.254.169.254/latest/meta-data/",
+    "http://127.0.0.1:6379/",
+    "http://[::1]:8080/hook",
+    "http://[::ffff:192.168.0.1]/hook",
+    "http://localhost/hook",
+    "http://no-such-host.invalid/hook",
+    "ftp://93.184.215.14/hook",
+    "http://user:password@93.184.215.14/hook",
+    "not a url",
+])
+def test_a_url_that_cannot_receive_webhooks_is_a_400(client, headers, url):
+    response = client.post("/api/webhooks", headers=headers, json={"url": url, "events": ["*"]})
+
+    assert response.status_code == 400, response.get_json()
+    assert "url" in response.get_json()["details"]
+    assert Webhook.select().count() == 0
+
+
+def test_an_allowed_private_network_may_receive_webhooks(client, headers, monkeypatch):
+    allow_loopback(monkeypatch)
+
+    allowed = client.post("/api/webhooks", headers=headers, json={"url": "http://127.0.0.1:9/hook", "events": ["*"]})
+    other = client.post("/api/webhooks", headers=headers, json={"url": "http://10.0.0.5/hook", "events": ["*"]})
+
+    assert (allowed.status_code, other.status_code) == (201, 400)
+
+
+@pytest.mark.parametrize("payload, field", [
+    ({"events": []}, "events"),
+    ({"events": ["message new"]}, "events.0"),
+    ({"events": ["Message:New"]}, "events.0"),
+    ({"secret": "short"}, "secret"),
+    ({"colour": "red"}, "colour"),
+])
+def test_invalid_fields_are_a_400_naming_the_field(client, headers, payload, field):
+    response = client.post("/api/webhooks", headers=headers, json={"url": PUBLIC_URL, "events": ["*"], **payload})
+
+    assert response.status_code == 400
+    assert field in response.get_json()["details"]
+
+
+@pytest.mark.parametrize("role", ["supervisor", "agent"])
+def test_only_admins_see_or_manage_webhooks(client, factories, app, role):
+    user = factories.user(role=role)
+    webhook = factories.webhook(user.company)
+    headers = factories.auth_headers(app, user)
+
+    assert client.get("/api/webhooks", headers=headers).status_code == 403
+    assert client.post("/api/webhooks", headers=headers, json={"url": PUBLIC_URL, "events": ["*"]}).status_code == 403
+    assert client.post(f"/api/webhooks/{webhook.id}/test", headers=headers).status_code == 403
+
+
+def test_another_company_s_webhook_and_deliveries_are_404(client, factories, headers, admin):
+    foreign = factories.webhook(factories.company())
+    foreign_delivery = WebhookDelivery.create(webhook=foreign, event="ticket:new", payload={})
+    mine = factories.webhook(admin.company)
+    base = f"/api/webhooks/{foreign.id}"
+
+    assert client.get(base, headers=headers).status_code == 404
+    assert client.patch(base, headers=headers, json={"enabled": False}).status_code == 404
+    assert client.get(f"{base}/deliveries", headers=headers).status_code == 404
+    assert client.post(f"{base}/test", headers=headers).status_code == 404
+    assert client.post(f"{base}/deliveries/{foreign_delivery.id}/redeliver", headers=headers).status_code == 404
+    assert client.get(f"/api/webhooks/{mine.id}/deliveries/{foreign_delivery.id}", headers=headers).status_code == 404
+    assert client.post(f"/api/webhooks/{mine.id}/deliveries/{foreign_delivery.id}/redeliver",
+                       headers=headers).status_code == 404
+    assert client.delete(base, headers=headers).status_code == 404
+    assert client.get("/api/webhooks", headers=headers).get_json()["total"] == 1
+    assert Webhook.get_by_id(foreign.id).enabled and WebhookDelivery.select().count() == 1
+
+
+def test_disabling_and_deleting_take_effect_on_the_next_event(client, headers, admin):
+    created = client.post("/api/webhooks", headers=headers, json={"url": PUBLIC_URL, "events": ["*"]}).get_json()
+    fan_out(admin.company_id, "ticket:new", {"id": 1})
+
+    client.patch(f"/api/webhooks/{created['id']}", headers=headers, json={"enabled": False})
+    fan_out(admin.company_id, "ticket:new", {"id": 2})
+    client.patch(f"/api/webhooks/{created['id']}", headers=headers, json={"enabled": True, "events": ["message:new"]})
+    fan_out(admin.company_id, "ticket:new", {"id": 3})
+    fan_out(admin.company_id, "message:new", {"id": 4})
+
+    assert [d.payload["data"]["id"] for d in WebhookDelivery.select().order_by(WebhookDelivery.id)] == [1, 4]
+    assert client.delete(f"/api/webhooks/{created['id']}", headers=headers).status_code == 204
+    fan_out(admin.company_id, "message:new", {"id": 5})
+    assert WebhookDelivery.select().count() == 0  # the log went with the webhook, and nothing new came
+
+
+def test_the_delivery_log_pages_newest_first_and_filters_by_status(client, factories, headers, admin):
+    webhook = factories.webhook(admin.company)
+    for n, status in enumerate(["delivered", "failed", "delivered", "pending", "delivered"]):
+        WebhookDelivery.create(webhook=webhook, event="ticket:new", payload={"data": {"n": n}}, status=status)
+
+    page = client.get(f"/api/webhooks/{webhook.id}/deliveries?pageSize=2", headers=headers).get_json()
+    delivered = client.get(f"/api/webhooks/{webhook.id}/deliveries?status=delivered", headers=headers).get_json()
+    bad = client.get(f"/api/webhooks/{webhook.id}/deliveries?status=lost", headers=headers)
+
+    assert page["total"] == 5 and [d["payload"]["data"]["n"] for d in page["items"]] == [4, 3]
+    assert [d["payload"]["data"]["n"] for d in delivered["items"]] == [4, 2, 0]
+    assert {"status", "attempts", "lastStatusCode", "lastError", "responseExcerpt", "durationMs",
+            "createdAt", "deliveredAt"} <= set(page["items"][0])
+    assert bad.status_code == 400
+
+
+def test_the_test_event_and_a_redelivery_reach_the_receiver(client, factories, headers, admin, broker, worker,
+                                                            monkeypatch):
+    allow_loopback(monkeypatch)
+    fast_retries(monkeypatch)
+    with serving() as receiver:
+        created = client.post("/api/webhooks", headers=headers, json={
+            "url": receiver.url, "events": ["ticket:new"], "enabled": False}).get_json()
+        base = f"/api/webhooks/{created['id']}"
+
+        tested = client.post(f"{base}/test", headers=headers)
+        run_deliveries(broker, worker)
+        redelivered = client.post(f"{base}/deliveries/{tested.get_json()['id']}/redeliver", headers=headers)
+        run_deliveries(broker, worker)
+
+        assert tested.status_code == redelivered.status_code == 202
+        assert tested.get_json()["status"] == "pending"
+        first, second = receiver.received
+    assert first.headers["X-Wharf-Event"] == second.headers["X-Wharf-Event"] == "webhook:test"
+    assert first.signature_is_valid(created["secret"]) and second.signature_is_valid(created["secret"])
+    assert json.loads(first.body)["data"] == json.loads(second.body)["data"]
+    assert json.loads(second.body)["deliveryId"] == redelivered.get_json()["id"] != tested.get_json()["id"]
+    log = client.get(f"{base}/deliveries", headers=headers).get_json()["items"]
+    assert [(d["status"], d["attempts"], d["redeliveryOfId"]) for d in log] == [
+        ("delivered", 1, tested.get_json()["id"]), ("delivered", 1, None)]
+
+
+def test_a_disabled_webhook_s_events_are_not_redelivered(client, factories, headers, admin):
+    webhook = factories.webhook(admin.company, enabled=False)
+    delivery = WebhookDelivery.create(webhook=webhook, event="ticket:new", payload={"data": {}}, status="failed")
+
+    response = client.post(f"/api/webhooks/{webhook.id}/deliveries/{delivery.id}/redeliver", headers=headers)
+
+    assert response.status_code == 409
+    assert WebhookDelivery.select().count() == 1
+
+
+def test_the_webhook_routes_are_in_the_openapi_spec(client):
+    paths = client.get("/api/openapi.json").get_json()["paths"]
+
+    assert {"/api/webhooks", "/api/webhooks/{webhook_id}", "/api/webhooks/{webhook_id}/deliveries",
+            "/api/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver", "/api/webhooks/{webhook_id}/test"} <= set(paths)
+    assert "202" in paths["/api/webhooks/{webhook_id}/test"]["post"]["responses"]

@@ -1,0 +1,269 @@
+"""Webhooks: every domain event of a company, POSTed as signed JSON to the URLs it subscribed.
+
+`fan_out` (called by `workers.events.publish` for every event) writes one `WebhookDelivery` row
+per matching webhook and sends `deliver_webhook(delivery_id)`; the actor POSTs
+
+    {"event": "message:new", "companyId": 1, "data": {...}, "timestamp": "2025-01-31T12:00:00.000Z",
+     "deliveryId": 42}
+
+with the headers
+
+    Content-Type: application/json
+    X-Wharf-Event: message:new
+    X-Wharf-Delivery: 42
+    X-Wharf-Timestamp: 1738324800            (Unix seconds of this attempt)
+    X-Wharf-Signature: sha256=<hex HMAC-SHA256 of "<X-Wharf-Timestamp>.<raw body>" keyed with the secret>
+
+A receiver recomputes the HMAC over the timestamp, a dot and the raw body bytes, compares it in
+constant time, and refuses timestamps more than a few minutes old (replays). Delivery is at least
+once: a receiver deduplicates on `deliveryId` (a redelivery asked for by a user is a new delivery
+with the same event and data).
+
+A 2xx answer is delivered. Network errors, timeouts (10 s for the whole request), 5xx, 408 and 429
+are retried with exponential backoff (from 30 s, doubling, with jitter, at most an hour;
+`Retry-After` honoured): 8 attempts over one to two hours, then the delivery is failed. Any other
+answer (3xx included: redirects are not followed) fails it at once. Every attempt updates the row
+(status code, error, response excerpt, duration).
+Addresses outside the public internet are refused (`wharf.public_http`) unless
+`HTTP_ALLOW_PRIVATE_NETWORKS` lists them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import http.client
+import json
+import logging
+import threading
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any
+
+import dramatiq
+
+from api.schemas import iso_utc
+from db.base import database, utcnow
+from db.webhooks import Webhook, WebhookDelivery
+from wharf.public_http import IPNetwork, UnsafeUrl, check_url, post
+from wharf.settings import settings
+
+logger = logging.getLogger(__name__)
+
+TEST_EVENT = "webhook:test"
+MAX_ATTEMPTS = 8
+TIMEOUT_SECONDS = 10
+MIN_BACKOFF_MS = 30_000
+MAX_BACKOFF_MS = 3_600_000
+SUBSCRIPTION_CACHE_SECONDS = 5.0
+EXCERPT_BYTES = 1024
+USER_AGENT = "Wharf-Webhooks/1"
+
+
+def allowed_networks() -> tuple[IPNetwork, ...]:
+    return settings.http_allow_private_networks
+
+
+def check_webhook_url(url: str) -> None:
+    """Raise `UnsafeUrl` for a URL deliveries could not go to (checked again at each attempt)."""
+    check_url(url, allowed_networks())
+
+
+def subscribes(events: frozenset[str] | list[str], event: str) -> bool:
+    """Whether a webhook's list names this event, its family ("ticket:*") or everything ("*")."""
+    return event in events or "*" in events or f"{event.partition(':')[0]}:*" in events
+
+
+def load_subscriptions() -> dict[int, list[tuple[int, frozenset[str]]]]:
+    by_company: dict[int, list[tuple[int, frozenset[str]]]] = defaultdict(list)
+    for webhook in Webhook.select(Webhook.id, Webhook.company, Webhook.events).where(Webhook.enabled):
+        by_company[webhook.company_id].append((webhook.id, frozenset(webhook.events)))
+    return dict(by_company)
+
+
+class SubscriptionCache:
+    """The enabled webhooks of every company, read in one query at most once per `ttl_seconds`.
+
+    `fan_out` runs for every message, receipt and ticket change, and most companies have no
+    webhook: for them the answer must cost no query. Changes made through the API invalidate the
+    copy of the process that made them at once; other processes (workers, the gateway, other API
+    workers) see them within `ttl_seconds`. So a new or re-enabled webhook may miss the events of
+    its first seconds; a disabled or deleted one is checked again in the database before any
+    delivery row is written, and by `deliver_webhook` before it sends.
+    """
+
+    def __init__(self, ttl_seconds: float) -> None:
+        self.ttl_seconds = ttl_seconds
+        self._lock = threading.Lock()
+        self._by_company: dict[int, list[tuple[int, frozenset[str]]]] = {}
+        self._expires_at = 0.0
+        self._generation = 0
+
+    def matching(self, company_id: int, event: str) -> list[int]:
+        """Ids of the company's enabled webhooks that subscribe to `event`."""
+        return [webhook_id for webhook_id, events in self._current().get(company_id, ()) if subscribes(events, event)]
+
+    def invalidate(self) -> None:
+        self._generation += 1
+        self._expires_at = 0.0
+
+    def _current(self) -> dict[int, list[tuple[int, frozenset[str]]]]:
+        if time.monotonic() < self._expires_at:
+            return self._by_company
+        with self._lock:
+            if time.monotonic() >= self._expires_at:
+                generation = self._generation
+                self._by_company = load_subscriptions()
+                if generation == self._generation:  # not invalidated while it loaded
+                    self._expires_at = time.monotonic() + self.ttl_seconds
+        return self._by_company
+
+
+subscriptions = SubscriptionCache(SUBSCRIPTION_CACHE_SECONDS)
+
+
+def envelope(event: str, company_id: int, data: dict[str, Any]) -> dict[str, Any]:
+    """The body of a delivery, but for its `deliveryId` (added when it is sent)."""
+    return {"event": event, "companyId": company_id, "data": data, "timestamp": iso_utc(utcnow())}
+
+
+def create_delivery(webhook_id: int, event: str, payload: dict[str, Any],
+                    redelivery_of: int | None = None) -> WebhookDelivery:
+    """Write a pending delivery and enqueue its first attempt; call outside a transaction."""
+    if database.in_transaction():
+        raise RuntimeError("a webhook delivery inside a transaction: the worker could run before the commit")
+    delivery = WebhookDelivery.create(webhook=webhook_id, event=event, payload=payload, redelivery_of=redelivery_of)
+    deliver_webhook.send(delivery.id)
+    return delivery
+
+
+def fan_out(company_id: int, event: str, data: dict) -> None:
+    """One delivery per enabled webhook of the company subscribed to `event`; never raises.
+
+    Called after the change is committed. With no subscription it costs a dictionary lookup
+    (see `SubscriptionCache`); a failure here is logged and does not fail the caller's work.
+    """
+    try:
+        webhook_ids = subscriptions.matching(company_id, event)
+        if not webhook_ids:
+            return
+        live = Webhook.select(Webhook.id).where(Webhook.id.in_(webhook_ids), Webhook.enabled)
+        payload = envelope(event, company_id, data)
+        for webhook in live:
+            create_delivery(webhook.id, event, payload)
+    except Exception:
+        logger.exception("webhook fan-out of %s for company %s failed", event, company_id)
+
+
+def sign(secret: str, timestamp: str, body: bytes) -> str:
+    """The X-Wharf-Signature value: sha256=<hex HMAC-SHA256 of "<timestamp>.<body>">."""
+    digest = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+    return f"sha256={digest}"
+
+
+def verdict(status_code: int) -> str:
+    """What an HTTP answer makes of the delivery: delivered, retry, or failed for good."""
+    if 200 <= status_code < 300:
+        return "delivered"
+    if status_code in (408, 429) or status_code >= 500:
+        return "retry"
+    return "failed"
+
+
+def retry_after_ms(headers: dict[str, str]) -> int | None:
+    """A Retry-After in seconds, capped at the longest backoff; None when absent or a date."""
+    value = headers.get("retry-after", "").strip()
+    return min(int(value) * 1000, MAX_BACKOFF_MS) if value.isdigit() else None
+
+
+@dataclass(frozen=True)
+class Attempt:
+    outcome: str  # delivered | retry | failed
+    duration_ms: int
+    status_code: int | None = None
+    error: str | None = None
+    excerpt: str | None = None
+    retry_after_ms: int | None = None
+
+
+def attempt_delivery(delivery: WebhookDelivery, webhook: Webhook) -> Attempt:
+    """POST the delivery once and say what came of it; network failures are outcomes, not errors."""
+    body = json.dumps({**delivery.payload, "deliveryId": delivery.id}, separators=(",", ":"), default=str).encode()
+    timestamp = str(int(time.time()))
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": USER_AGENT,
+        "X-Wharf-Event": delivery.event,
+        "X-Wharf-Delivery": str(delivery.id),
+        "X-Wharf-Timestamp": timestamp,
+        "X-Wharf-Signature": sign(webhook.secret, timestamp, body),
+    }
+    started = time.monotonic()
+
+    def elapsed() -> int:
+        return round((time.monotonic() - started) * 1000)
+
+    try:
+        answer = post(webhook.url, body, headers, allowed=allowed_networks(), timeout=TIMEOUT_SECONDS,
+                      read_bytes=EXCERPT_BYTES)
+    except UnsafeUrl as error:
+        return Attempt("failed", elapsed(), error=str(error))
+    except (OSError, http.client.HTTPException) as error:
+        return Attempt("retry", elapsed(), error=f"{type(error).__name__}: {error}")
+    outcome = verdict(answer.status)
+    return Attempt(
+        outcome, elapsed(), status_code=answer.status,
+        error=None if outcome == "delivered" else f"the receiver answered HTTP {answer.status}",
+        excerpt=answer.body.decode("utf-8", errors="replace"),
+        retry_after_ms=retry_after_ms(answer.headers) if outcome == "retry" else None,
+    )
+
+
+def record_attempt(delivery: WebhookDelivery, attempt: Attempt, status: str) -> None:
+    now = utcnow()
+    WebhookDelivery.update(
+        status=status, attempts=WebhookDelivery.attempts + 1, last_status_code=attempt.status_code,
+        last_error=attempt.error, response_excerpt=attempt.excerpt, duration_ms=attempt.duration_ms,
+        last_attempt_at=now, delivered_at=now if status == "delivered" else None,
+    ).where(WebhookDelivery.id == delivery.id, WebhookDelivery.status == "pending").execute()
+
+
+def give_up(delivery_id: int, reason: str) -> None:
+    WebhookDelivery.update(status="failed", last_error=reason).where(
+        WebhookDelivery.id == delivery_id, WebhookDelivery.status == "pending"
+    ).execute()
+
+
+@dramatiq.actor(queue_name="webhooks", max_retries=MAX_ATTEMPTS, min_backoff=MIN_BACKOFF_MS,
+                max_backoff=MAX_BACKOFF_MS, time_limit=60_000)
+def deliver_webhook(delivery_id: int) -> None:
+    """Make one attempt at a pending delivery; a delivered or failed one is never sent again."""
+    delivery = WebhookDelivery.select(WebhookDelivery, Webhook).join(Webhook).where(
+        WebhookDelivery.id == delivery_id
+    ).first()
+    if delivery is None or delivery.status != "pending":
+        return
+    webhook = delivery.webhook
+    if not webhook.enabled and delivery.event != TEST_EVENT:
+        give_up(delivery_id, "the webhook was disabled before this delivery was made")
+        return
+    attempt = attempt_delivery(delivery, webhook)
+    if attempt.outcome != "retry":
+        record_attempt(delivery, attempt, attempt.outcome)
+        return
+    if delivery.attempts + 1 >= MAX_ATTEMPTS:
+        record_attempt(delivery, attempt, "failed")
+        return
+    record_attempt(delivery, attempt, "pending")
+    raise dramatiq.Retry(attempt.error or "retry", delay=attempt.retry_after_ms)
+
+
+@dramatiq.actor(queue_name="maintenance", max_retries=3)
+def prune_webhook_deliveries() -> int:
+    """Delete delivered and failed deliveries older than JOB_RETENTION_DAYS; return how many."""
+    cutoff = utcnow() - dt.timedelta(days=settings.job_retention_days)
+    return WebhookDelivery.delete().where(
+        WebhookDelivery.created_at < cutoff, WebhookDelivery.status.in_(("delivered", "failed"))
+    ).execute()
