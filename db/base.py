@@ -42,8 +42,10 @@ def make_database(url: str, pool_size: int = 10, wait_seconds: int = 30) -> peew
         )
     if parsed.scheme == "sqlite":
         path = url.removeprefix("sqlite:///") or ":memory:"
+        # The pool lends a connection to whichever thread asks next, not the one that opened it.
         return PooledSqliteDatabase(
             path,
+            check_same_thread=False,
             max_connections=pool_size,
             timeout=wait_seconds,
             stale_timeout=300,

@@ -46,6 +46,7 @@ def build_scheduler(lock: Lease) -> BlockingScheduler:
 
 
 def run_scheduler() -> None:
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)  # not a line per run of every 5 s job
     lock = Lease(redis_client(), LEADER_KEY)
     scheduler = build_scheduler(lock)
 

@@ -13,7 +13,7 @@ import logging
 import dramatiq
 import peewee
 
-from db.base import database
+from db.base import database, utcnow
 from db.connections import Connection
 from db.contacts import Contact
 from db.messages import MESSAGE_TYPES, Message
@@ -102,7 +102,7 @@ def handle_inbound(event: dict) -> dict:
     preview = message.body or f"[{message.type}]"
     unread = 0 if from_me else 1
     Ticket.update(
-        unread_messages=Ticket.unread_messages + unread, last_message=preview, last_message_at=at, updated_at=at
+        unread_messages=Ticket.unread_messages + unread, last_message=preview, last_message_at=at, updated_at=utcnow()
     ).where(Ticket.id == ticket.id).execute()
     ticket = Ticket.get_by_id(ticket.id)
     publish("ticket:new" if ticket_created else "ticket:update", ticket.company_id,
