@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -55,25 +56,23 @@ def wait_ready(base_url: str, process: subprocess.Popen, seconds: float = 60) ->
     raise RuntimeError("the stack did not answer /readyz in time")
 
 
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory):
-    database_name = f"wharf_e2e_{uuid.uuid4().hex[:8]}"
-    _admin_execute(f'CREATE DATABASE "{database_name}"')
-    database_url = urlunparse(urlparse(ADMIN_DATABASE_URL)._replace(path=f"/{database_name}"))
-    var_dir: Path = tmp_path_factory.mktemp("e2e-var")
+@contextlib.contextmanager
+def running_stack(var_dir: Path, **settings: str):
+    """supervisord with every program, as `make run` starts it, on free ports; yields the Stack."""
     port = free_port()
-    env = {
-        **os.environ,
+    env = {key: value for key, value in os.environ.items() if key != "DATABASE_URL"}  # not the test run's
+    env.update({
         "WHARF_VAR_DIR": str(var_dir),
-        "DATABASE_URL": database_url,
         "REDIS_URL": os.environ["REDIS_URL"].rsplit("/", 1)[0] + "/13",
         "WHARF_EMBEDDED_REDIS": "false",
         "API_PORT": str(port),
         "REALTIME_PORT": str(free_port()),
         "LOG_JSON": "true",
-    }
+        **settings,
+    })
     bin_dir = ROOT / ".venv" / "bin"
-    subprocess.run([bin_dir / "wharf", "db", "upgrade"], env=env, check=True, cwd=ROOT, capture_output=True)
+    for command in (["db", "upgrade"], ["seed-demo"]):
+        subprocess.run([bin_dir / "wharf", *command], env=env, check=True, cwd=ROOT, capture_output=True)
     log = open(var_dir / "stack.log", "wb")
     process = subprocess.Popen(
         [bin_dir / "supervisord", "-c", ROOT / "supervisord.conf", "-n"], env=env, cwd=ROOT,
@@ -89,4 +88,23 @@ def stack(tmp_path_factory):
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
         log.close()
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    """The stack on a PostgreSQL database of its own."""
+    database_name = f"wharf_e2e_{uuid.uuid4().hex[:8]}"
+    _admin_execute(f'CREATE DATABASE "{database_name}"')
+    database_url = urlunparse(urlparse(ADMIN_DATABASE_URL)._replace(path=f"/{database_name}"))
+    try:
+        with running_stack(tmp_path_factory.mktemp("e2e-var"), DATABASE_URL=database_url) as running:
+            yield running
+    finally:
         _admin_execute(f'DROP DATABASE IF EXISTS "{database_name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="module")
+def default_stack(tmp_path_factory):
+    """The stack as a new user's `make run` has it: no DATABASE_URL, so the SQLite file under var/."""
+    with running_stack(tmp_path_factory.mktemp("e2e-default-var")) as running:
+        yield running
