@@ -70,6 +70,9 @@ def running_stack(var_dir: Path, **settings: str):
         "LOG_JSON": "true",
         **settings,
     })
+    import redis
+
+    redis.Redis.from_url(env["REDIS_URL"]).flushdb()  # a stack starts with an empty broker and simulator
     bin_dir = ROOT / ".venv" / "bin"
     for command in (["db", "upgrade"], ["seed-demo"]):
         subprocess.run([bin_dir / "wharf", *command], env=env, check=True, cwd=ROOT, capture_output=True)
