@@ -63,22 +63,25 @@ def chat_phone(event: dict) -> str:
     return chat if event.get("is_group") or chat.startswith("+") else f"+{chat}"
 
 
-@dramatiq.actor(queue_name="inbound", max_retries=10)
-def handle_inbound(event: dict) -> dict:
-    connection = Connection.get_or_none(Connection.id == event["connection_id"])
-    if connection is None:
-        return {"skipped": "connection deleted"}
+class Duplicate(Exception):
+    """The WhatsApp id is on the connection already (a message that raced ours got there first)."""
+
+
+def record_inbound(connection: Connection, event: dict) -> tuple[Message, Ticket, bool, Contact]:
+    """Contact, ticket and message in one transaction (one commit): all of them, or none."""
     is_group = bool(event.get("is_group"))
-    contact = upsert_contact(connection.company_id, chat_phone(event), None if is_group else event.get("sender_name"), is_group)
-    ticket, ticket_created = find_or_open_ticket(contact, connection, is_group)
     from_me = bool(event.get("from_me"))
     at = receipt_time(event.get("timestamp"))
     kind = event.get("type") or "text"
-    quoted = None
-    if event.get("quoted_wa_id"):
-        quoted = Message.get_or_none(Message.connection == connection.id, Message.wa_id == event["quoted_wa_id"])
-    message = insert_once(
-        {
+    media = event.get("media") or {}
+    with database.atomic():
+        contact = upsert_contact(connection.company_id, chat_phone(event),
+                                 None if is_group else event.get("sender_name"), is_group)
+        ticket, ticket_created = find_or_open_ticket(contact, connection, is_group)
+        quoted = None
+        if event.get("quoted_wa_id"):
+            quoted = Message.get_or_none(Message.connection == connection.id, Message.wa_id == event["quoted_wa_id"])
+        message = insert_once({
             "company": connection.company_id,
             "ticket": ticket,
             "connection": connection,
@@ -90,28 +93,39 @@ def handle_inbound(event: dict) -> dict:
             "wa_id": event["wa_id"],
             "quoted_message": quoted,
             "media_path": stored_media(connection.company_id, event.get("media")),
-            "media_mimetype": (event.get("media") or {}).get("mimetype"),
-            "media_name": (event.get("media") or {}).get("filename"),
+            "media_mimetype": media.get("mimetype"),
+            "media_name": media.get("filename"),
             "created_at": at,
             "sent_at": at,
             "delivered_at": None if from_me else at,
-        }
-    )
-    if message is None:
+        })
+        if message is None:
+            raise Duplicate(event["wa_id"])  # undoes a ticket opened for it
+        ticket = Ticket.update(
+            unread_messages=Ticket.unread_messages + (0 if from_me else 1),
+            last_message=message.body or f"[{message.type}]", last_message_at=at, updated_at=utcnow(),
+        ).where(Ticket.id == ticket.id).returning(Ticket).execute()[0]
+    return message, ticket, ticket_created, contact
+
+
+@dramatiq.actor(queue_name="inbound", max_retries=10)
+def handle_inbound(event: dict) -> dict:
+    connection = Connection.get_or_none(Connection.id == event["connection_id"])
+    if connection is None:
+        return {"skipped": "connection deleted"}
+    if Message.select().where(Message.connection == connection.id, Message.wa_id == event["wa_id"]).exists():
         return {"duplicate": event["wa_id"]}
-    preview = message.body or f"[{message.type}]"
-    unread = 0 if from_me else 1
-    Ticket.update(
-        unread_messages=Ticket.unread_messages + unread, last_message=preview, last_message_at=at, updated_at=utcnow()
-    ).where(Ticket.id == ticket.id).execute()
-    ticket = Ticket.get_by_id(ticket.id)
+    try:
+        message, ticket, ticket_created, contact = record_inbound(connection, event)
+    except Duplicate:
+        return {"duplicate": event["wa_id"]}
     publish("ticket:new" if ticket_created else "ticket:update", ticket.company_id,
             {"id": ticket.id, "status": ticket.status, "unreadMessages": ticket.unread_messages,
              "lastMessage": ticket.last_message, "contactId": contact.id}, ticket=ticket)
     publish("message:new", ticket.company_id, message_event(message), ticket=ticket)
-    if not from_me and not is_group:
+    if message.direction == "in" and not ticket.is_group:
         if ticket_created:
-            answer_new_ticket(ticket, connection, contact, at)
+            answer_new_ticket(ticket, connection, contact, message.created_at)
         elif message.body:
             route_menu_answer(ticket, connection, contact, message.body)
     return {"messageId": message.id, "ticketId": ticket.id, "ticketCreated": ticket_created}

@@ -26,6 +26,7 @@ from workers.transports.base import OutgoingMessage, TransportError, determinist
 logger = logging.getLogger(__name__)
 
 SEND_RETRIES = 10  # about seven minutes of backoff for a session to come back
+UNSENT = ("queued", "sending")
 
 
 class PermanentSendError(Exception):
@@ -122,7 +123,7 @@ def is_permanent(error: Exception) -> bool:
 
 def mark_failed(message_id: int, reason: str) -> None:
     updated = Message.update(status="failed", error=reason[:2000]).where(
-        Message.id == message_id, Message.status.in_(("queued", "sending"))
+        Message.id == message_id, Message.status.in_(UNSENT)
     ).execute()
     if updated:
         message = Message.get_by_id(message_id)
@@ -130,41 +131,44 @@ def mark_failed(message_id: int, reason: str) -> None:
 
 
 @dramatiq.actor(queue_name="gateway", max_retries=SEND_RETRIES, min_backoff=1000, max_backoff=60_000,
-                time_limit=120_000, throws=(PermanentSendError,), on_retry_exhausted="fail_message")
+                time_limit=120_000, throws=(PermanentSendError,), on_retry_exhausted="fail_message",
+                job_marks_running=False)
 def send_message(message_id: int) -> dict:
-    """Send one outbound message on this gateway's session for its connection; idempotent."""
+    """Send one outbound message on this gateway's session for its connection; idempotent.
+
+    Two writes when all goes well: the message becomes `sent`, its Job `done`. A failed
+    attempt leaves it `sending` (retrying) until it is sent or, after the last retry, `failed`.
+    """
     from workers.gateway.sessions import registry
 
-    claimed = Message.update(status="sending").where(
-        Message.id == message_id, Message.status.in_(("queued", "sending"))
-    ).execute()
-    if not claimed:  # sent, acknowledged or failed already: a redelivery does nothing
-        return {"messageId": message_id, "skipped": True}
     message = Message.select(Message, Contact, Ticket).join(Contact).switch(Message).join(Ticket).where(
         Message.id == message_id
-    ).get()
+    ).first()
+    if message is None or message.status not in UNSENT:  # sent, acknowledged, failed or deleted: nothing to do
+        return {"messageId": message_id, "skipped": True}
     if message.contact.blocked:
         mark_failed(message_id, "the contact is blocked")
         raise PermanentSendError("the contact is blocked")
     session = registry.get(message.connection_id)
-    if session is None:
-        raise SessionUnavailable(f"no live session for connection {message.connection_id} in this gateway")
     try:
+        if session is None:
+            raise SessionUnavailable(f"no live session for connection {message.connection_id} in this gateway")
         session.send(outgoing_for(message, message.contact))
-    except (TransportError, MediaRejected, MediaUnavailable) as error:
+    except (TransportError, MediaRejected, MediaUnavailable, SessionUnavailable) as error:
         if is_permanent(error):
             mark_failed(message_id, str(error))
             raise PermanentSendError(str(error)) from error
+        Message.update(status="sending").where(Message.id == message_id, Message.status == "queued").execute()
         raise
     now = utcnow()
-    # A receipt may have overtaken us: only a message still sending becomes "sent".
-    Message.update(
-        status=Case(None, [(Message.status.in_(("queued", "sending")), "sent")], Message.status),
+    # A receipt may have overtaken us: only a message not yet sent becomes "sent".
+    updated = Message.update(
+        status=Case(None, [(Message.status.in_(UNSENT), "sent")], Message.status),
         sent_at=fn.COALESCE(Message.sent_at, now),
-    ).where(Message.id == message_id).execute()
+    ).where(Message.id == message_id).returning(Message.status).execute()
+    message.status = next(iter(updated)).status
     if message.user_id is not None:
         record_first_response(message.ticket_id, now)
-    message.status = Message.select(Message.status).where(Message.id == message_id).scalar()
     publish("message:update", message.company_id, message_event(message), ticket=message.ticket)
     return {"messageId": message_id, "waId": message.wa_id}
 

@@ -50,12 +50,22 @@ class DatabaseConnection(Middleware):
 class JobTracking(Middleware):
     """Moves the Job row of a tracked message through running, done and failed.
 
+    An actor that finishes in milliseconds (a send) declares `job_marks_running=False`: its
+    row goes from queued straight to done, one write (and one commit) fewer per message; the
+    attempt is counted by the write that ends it.
+
     The Job row keeps what an actor returns, so Dramatiq's warning that a return value is
     discarded without its Results middleware is wrong here, and silenced (`DiscardedResultFilter`).
     """
 
+    actor_options = {"job_marks_running"}
+
+    @staticmethod
+    def marks_running(broker: dramatiq.Broker, message: dramatiq.Message) -> bool:
+        return broker.get_actor(message.actor_name).options.get("job_marks_running", True)
+
     def before_process_message(self, broker: dramatiq.Broker, message: dramatiq.Message) -> None:
-        if message.options.get(TRACKED_OPTION):
+        if message.options.get(TRACKED_OPTION) and self.marks_running(broker, message):
             Job.update(status="running", started_at=utcnow(), attempts=Job.attempts + 1).where(
                 Job.id == message.message_id, Job.status.in_(("queued", "running"))
             ).execute()
@@ -63,16 +73,16 @@ class JobTracking(Middleware):
     def after_process_message(self, broker, message, *, result=None, exception=None) -> None:
         if not message.options.get(TRACKED_OPTION):
             return
+        fields = {} if self.marks_running(broker, message) else {"attempts": Job.attempts + 1}
         if exception is None:
-            Job.update(status="done", progress=1.0, result=result, error=None, finished_at=utcnow()).where(
-                Job.id == message.message_id
-            ).execute()
-            return
-        error = "".join(traceback.format_exception_only(type(exception), exception)).strip()
-        if message.failed:
-            Job.update(status="failed", error=error, finished_at=utcnow()).where(Job.id == message.message_id).execute()
-        else:  # Retries will send it again: it is queued, with the last error for the operator
-            Job.update(status="queued", error=error).where(Job.id == message.message_id).execute()
+            fields.update(status="done", progress=1.0, result=result, error=None, finished_at=utcnow())
+        else:
+            error = "".join(traceback.format_exception_only(type(exception), exception)).strip()
+            if message.failed:
+                fields.update(status="failed", error=error, finished_at=utcnow())
+            else:  # Retries will send it again: it is queued, with the last error for the operator
+                fields.update(status="queued", error=error)
+        Job.update(**fields).where(Job.id == message.message_id).execute()
 
     def after_skip_message(self, broker: dramatiq.Broker, message: dramatiq.Message) -> None:
         if message.options.get(TRACKED_OPTION):
