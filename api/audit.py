@@ -15,7 +15,7 @@ from playhouse.shortcuts import model_to_dict
 from db.audit import AuditLog
 from db.companies import Company
 
-SECRET_FIELDS = frozenset({"password_hash"})
+SECRET_FIELDS = frozenset({"password_hash", "key_hash"})
 
 
 def snapshot(row: peewee.Model, **extra: Any) -> dict[str, Any]:
@@ -52,8 +52,8 @@ def record(
     principal = getattr(g, "principal", None)
     return AuditLog.create(
         company=company_id,
-        user=principal.user.id if principal else None,
-        user_name=principal.user.name if principal else "",
+        user=principal.user.id if principal and principal.user else None,
+        user_name=principal.name if principal else "",
         action=action,
         entity=entity,
         entity_id=entity_id,

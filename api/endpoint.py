@@ -3,6 +3,9 @@
 It reads the declared body and query schemas (400 with per-field details, 415 for a body
 that is not JSON), checks the caller's token and role, and keeps its arguments on the view
 so `api.openapi` can describe every route from the same schemas that validate it.
+
+A program's API key (`X-API-Key`) opens only the views that declare a `scope` (one, or a
+tuple of which any will do); for such a caller the key's scopes stand in for the role check.
 """
 
 from __future__ import annotations
@@ -19,7 +22,8 @@ from pydantic import BaseModel, ValidationError
 from api.errors import ApiError, Forbidden, ValidationFailed
 from api.idempotency import replay_or_run
 from api.schemas import OutSchema
-from api.security import Principal
+from api.security import API_KEY_HEADER, Principal, api_key_principal
+from db.api_keys import SCOPES
 from db.users import User
 
 Auth = Literal["user", "refresh", "public"]
@@ -39,6 +43,7 @@ class EndpointSpec:
     enqueues: bool = False
     optional_body: bool = False
     body_media_types: tuple[str, ...] = ("application/json",)
+    scopes: tuple[str, ...] = ()
 
 
 def validation_details(error: ValidationError) -> dict[str, str]:
@@ -80,9 +85,21 @@ def parse_query(schema: type[BaseModel]) -> BaseModel:
         raise ValidationFailed("the query has invalid parameters", validation_details(error)) from None
 
 
-def authenticate(auth: Auth, roles: tuple[str, ...] | None) -> None:
+def authenticate_api_key(key: str, scopes: tuple[str, ...]) -> None:
+    g.principal = principal = api_key_principal(key)
+    if not scopes:
+        raise Forbidden("API keys cannot call this endpoint; it needs a user's token", "api_key_not_accepted")
+    if not principal.scopes & set(scopes):
+        raise Forbidden(f"the API key needs the scope {' or '.join(scopes)}", "insufficient_scope",
+                        {"required": list(scopes)})
+
+
+def authenticate(auth: Auth, roles: tuple[str, ...] | None, scopes: tuple[str, ...] = ()) -> None:
     if auth == "public":
         return
+    key = request.headers.get(API_KEY_HEADER)
+    if key and auth == "user":
+        return authenticate_api_key(key, scopes)
     verify_jwt_in_request(refresh=auth == "refresh")
     token = get_jwt()
     user = User.get_or_none(User.id == int(token["sub"]))
@@ -119,7 +136,11 @@ def endpoint(
     enqueues: bool = False,
     optional_body: bool = False,
     body_media_types: Iterable[str] = ("application/json",),
+    scope: str | tuple[str, ...] = (),
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    scopes = (scope,) if isinstance(scope, str) else tuple(scope)
+    if unknown := set(scopes) - set(SCOPES):
+        raise ValueError(f"unknown API key scopes: {sorted(unknown)}")
     spec = EndpointSpec(
         summary=summary,
         tags=tuple(tags),
@@ -133,12 +154,13 @@ def endpoint(
         enqueues=enqueues,
         optional_body=optional_body,
         body_media_types=tuple(body_media_types),
+        scopes=scopes,
     )
 
     def decorate(view: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(view)
         def wrapper(**path_args: Any):
-            authenticate(spec.auth, spec.roles)
+            authenticate(spec.auth, spec.roles, spec.scopes)
             if spec.body is not None:
                 body_sent = bool(request.content_length) or request.is_json
                 parsed = body_sent or not spec.optional_body

@@ -80,7 +80,7 @@ def _operation(spec: EndpointSpec, components: _Components, path_params: list[di
         codes |= {413, 415}
     if spec.auth != "public":
         codes |= {401}
-    if spec.roles is not None:
+    if spec.roles is not None or spec.scopes:
         codes |= {403}
     for code in sorted(codes):
         responses[str(code)] = {
@@ -92,6 +92,9 @@ def _operation(spec: EndpointSpec, components: _Components, path_params: list[di
         operation["security"] = []
     elif spec.auth == "refresh":
         operation["security"] = [{"refreshToken": []}]
+    elif spec.scopes:
+        operation["security"] = [{"bearerAuth": []}, {"apiKey": list(spec.scopes)}]
+        operation["description"] = f"API keys need the scope {' or '.join(spec.scopes)}."
     return operation
 
 
@@ -126,6 +129,13 @@ def build_spec(app: Flask) -> dict[str, Any]:
                     "scheme": "bearer",
                     "bearerFormat": "JWT",
                     "description": "the refresh token, on /api/auth/refresh only",
+                },
+                "apiKey": {
+                    "type": "apiKey",
+                    "in": "header",
+                    "name": "X-API-Key",
+                    "description": "a program's key (POST /api/api-keys); it opens the operations that name one "
+                    "of its scopes",
                 },
             },
         },

@@ -5,20 +5,24 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, create_model
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer, create_model
 from pydantic.alias_generators import to_camel
+
+
+def naive_utc(value: dt.datetime) -> dt.datetime:
+    """A time as stored: naive UTC (a time without an offset is taken as UTC already)."""
+    return value.astimezone(dt.UTC).replace(tzinfo=None) if value.tzinfo is not None else value
 
 
 def iso_utc(value: dt.datetime | None) -> str | None:
     """Stored times are naive UTC; the API speaks ISO 8601 with a Z."""
     if value is None:
         return None
-    if value.tzinfo is not None:
-        value = value.astimezone(dt.UTC).replace(tzinfo=None)
-    return value.isoformat(timespec="milliseconds") + "Z"
+    return naive_utc(value).isoformat(timespec="milliseconds") + "Z"
 
 
 UtcDateTime = Annotated[dt.datetime, PlainSerializer(iso_utc, return_type=str)]
+UtcDateTimeIn = Annotated[dt.datetime, AfterValidator(naive_utc)]  # a request's time, any offset, as stored
 
 
 class Schema(BaseModel):
@@ -27,6 +31,12 @@ class Schema(BaseModel):
     model_config = ConfigDict(
         alias_generator=to_camel, populate_by_name=True, extra="forbid", str_strip_whitespace=True
     )
+
+
+class StrictSchema(Schema):
+    """A body whose values keep their JSON types: "5" is not a number, 1 is not a boolean."""
+
+    model_config = ConfigDict(**Schema.model_config, strict=True)
 
 
 class QuerySchema(BaseModel):

@@ -2,12 +2,14 @@
 
 Access and refresh tokens are JWTs carrying the company id and role. A revoked token's id is
 kept in Redis until the token would have expired anyway, so every API process honours a
-logout or a rotation on the very next request.
+logout or a rotation on the very next request. Programs send an API key (`X-API-Key`) instead.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import secrets
 from dataclasses import dataclass
 
 from argon2 import PasswordHasher
@@ -16,6 +18,8 @@ from flask import Flask, g
 from flask_jwt_extended import JWTManager, create_access_token, create_refresh_token, decode_token
 
 from api.errors import ApiError, TooManyRequests
+from db.api_keys import ApiKey
+from db.base import utcnow
 from db.users import User
 from wharf.redis_client import redis_client
 from wharf.settings import settings
@@ -49,16 +53,60 @@ def verify_login(user: User | None, password: str) -> bool:
 
 @dataclass(frozen=True)
 class Principal:
-    """Who is calling: a user with a role, acting for one company."""
+    """Who is calling, for one company: a user with a role, or a program with an API key's scopes.
 
-    user: User
+    A program has no user (`user` is None, `role` is "api_key") and reaches only the endpoints that
+    declare a scope it holds; `scopes` is None for a user, whose role alone decides.
+    """
+
+    user: User | None
     company_id: int
     role: str
     token: dict
+    api_key: ApiKey | None = None
+    scopes: frozenset[str] | None = None
+
+    @property
+    def name(self) -> str:
+        """Who did it, for logs: the user's name or the API key's."""
+        return self.user.name if self.user is not None else f"API key {self.api_key.name!r} ({self.api_key.prefix})"
 
 
 def current_principal() -> Principal:
     return g.principal
+
+
+API_KEY_HEADER = "X-API-Key"
+API_KEY_PREFIX = "wharf_"
+LAST_USED_PRECISION = dt.timedelta(minutes=1)
+
+
+def api_key_hash(key: str) -> str:
+    """Keys are 256 random bits, so a plain SHA-256 stores them safely and finds them in one indexed lookup."""
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def new_api_key() -> tuple[str, str]:
+    """A fresh key and its prefix (what lists show to tell keys apart)."""
+    key = API_KEY_PREFIX + secrets.token_urlsafe(32)
+    return key, key[: len(API_KEY_PREFIX) + 6]
+
+
+def api_key_principal(key: str) -> Principal:
+    """The program calling with `key`; 401 for a key that is unknown, revoked or expired."""
+    api_key = ApiKey.get_or_none(ApiKey.key_hash == api_key_hash(key.strip()))
+    now = utcnow()
+    if api_key is None:
+        raise ApiError(401, "the API key is not valid (unknown or revoked)", "invalid_api_key")
+    if api_key.expires_at is not None and api_key.expires_at <= now:
+        raise ApiError(401, "the API key has expired", "api_key_expired")
+    # One write a minute at most, however busy the key.
+    ApiKey.update(last_used_at=now).where(
+        ApiKey.id == api_key.id,
+        ApiKey.last_used_at.is_null() | (ApiKey.last_used_at < now - LAST_USED_PRECISION),
+    ).execute()
+    return Principal(user=None, company_id=api_key.company_id, role="api_key", token={}, api_key=api_key,
+                     scopes=frozenset(api_key.scopes))
 
 
 def session_generation(user_id: int) -> int:

@@ -3,12 +3,14 @@
 Importing `db` registers every model; `ALL_MODELS` lists them in dependency order.
 """
 
+from db.api_keys import ApiKey
 from db.audit import AuditLog
 from db.base import BaseModel, JSONField, database, utcnow
 from db.companies import Company, Plan, Setting
 from db.connections import Connection
 from db.contacts import Contact, ContactTag, Tag
 from db.jobs import IdempotencyKey, Job
+from db.leads import Lead
 from db.messages import Message, QuickMessage
 from db.queues import Queue, UserQueue
 from db.tickets import Ticket, TicketEvent, TicketNote, TicketTag
@@ -36,6 +38,8 @@ ALL_MODELS: list[type[BaseModel]] = [
     Job,
     IdempotencyKey,
     AuditLog,
+    Lead,
+    ApiKey,
     Webhook,
     WebhookDelivery,
 ]

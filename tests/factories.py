@@ -75,3 +75,19 @@ class Factories:
         })
         subscriptions.invalidate()
         return webhook
+
+    def lead(self, company: Company, **fields):
+        from db.leads import Lead
+
+        n = next(_sequence)
+        return Lead.create(**{"company": company, "name": f"Lead {n}", **fields})
+
+    def api_key(self, company: Company, scopes: list[str], **fields) -> str:
+        """A stored API key with these scopes; returns the key a program sends."""
+        from api.security import api_key_hash, new_api_key
+        from db.api_keys import ApiKey
+
+        key, prefix = new_api_key()
+        ApiKey.create(**{"company": company, "name": f"Key {next(_sequence)}", "prefix": prefix,
+                         "key_hash": api_key_hash(key), "scopes": scopes, **fields})
+        return key

@@ -1,11 +1,14 @@
 """One blueprint module per resource; `BLUEPRINTS` is what the app registers."""
 
 from api.resources import (
+    api_keys,
     audit_logs,
     auth,
     companies,
     connections,
     jobs,
+    lead_analytics,
+    leads,
     messages,
     profile,
     queues,
@@ -28,6 +31,9 @@ BLUEPRINTS = [
     quick_messages.blueprint,
     settings.blueprint,
     audit_logs.blueprint,
+    api_keys.blueprint,
+    leads.blueprint,
+    lead_analytics.blueprint,
     connections.blueprint,
     messages.blueprint,
     tickets.blueprint,

@@ -10,6 +10,7 @@ from api.endpoint import endpoint
 from api.pagination import paginate
 from api.schemas import OutSchema, PageQuery, UtcDateTime, page_of
 from api.scoping import get_owned, owned
+from db.api_keys import ENQUEUEING_SCOPES
 from db.jobs import Job
 
 blueprint = Blueprint("jobs", __name__, url_prefix="/api/jobs")
@@ -34,7 +35,8 @@ class JobQuery(PageQuery):
 
 
 @blueprint.get("")
-@endpoint(summary="List the company's jobs, newest first", tags=["jobs"], query=JobQuery, response=page_of(JobOut))
+@endpoint(summary="List the company's jobs, newest first", tags=["jobs"], query=JobQuery, response=page_of(JobOut),
+          scope=ENQUEUEING_SCOPES)
 def list_jobs(query: JobQuery):
     jobs = owned(Job).order_by(Job.created_at.desc())
     if query.status:
@@ -45,6 +47,7 @@ def list_jobs(query: JobQuery):
 
 
 @blueprint.get("/<job_id>")
-@endpoint(summary="Status, progress, result and error of one job", tags=["jobs"], response=JobOut, errors=[404])
+@endpoint(summary="Status, progress, result and error of one job", tags=["jobs"], response=JobOut, errors=[404],
+          scope=ENQUEUEING_SCOPES)
 def show_job(job_id: str):
     return JobOut.model_validate(get_owned(Job, job_id, "job"))

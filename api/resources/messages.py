@@ -115,7 +115,7 @@ def stored_upload(company_id: int) -> tuple[str, str, str] | None:
 @blueprint.post("")
 @endpoint(summary="Send a message to a ticket or a phone; it is queued and sent by the gateway", tags=["messages"],
           body=SendIn, response=SendOut, status=202, enqueues=True, errors=[404, 409, 422],
-          body_media_types=("application/json", "multipart/form-data"))
+          body_media_types=("application/json", "multipart/form-data"), scope="messages:send")
 def send(body: SendIn):
     principal = current_principal()
     upload = stored_upload(principal.company_id)
@@ -139,6 +139,7 @@ def send(body: SendIn):
 
 
 @blueprint.get("/<int:message_id>")
-@endpoint(summary="A message with its delivery status", tags=["messages"], response=MessageOut, errors=[404])
+@endpoint(summary="A message with its delivery status", tags=["messages"], response=MessageOut, errors=[404],
+          scope="messages:read")
 def show_message(message_id: int):
     return MessageOut.model_validate(get_owned(Message, message_id, "message"))

@@ -2,7 +2,8 @@
 
 Preferences are stored as only what the user changed (`User.preferences`) and always answered
 whole, defaults filled in, so a new preference needs no data migration. A PATCH merges: the
-groups and keys sent replace those values, everything else stays.
+groups and keys sent replace those values, everything else stays. A new e-mail needs the
+current password, as a new password does: a stolen token must not be enough to take the account.
 """
 
 from __future__ import annotations
@@ -11,12 +12,13 @@ from typing import Any, Literal
 
 from flask import Blueprint
 from pydantic import EmailStr, Field, ValidationError
+from pydantic.alias_generators import to_camel
 
-from api.audit import log_change, snapshot
+from api.audit import log_change, record, snapshot
 from api.endpoint import endpoint, validation_details
 from api.errors import ApiError, Conflict, ValidationFailed
 from api.resources.users import Password, UserDetailOut, email_taken, user_json
-from api.schemas import OutSchema, Schema
+from api.schemas import OutSchema, Schema, StrictSchema
 from api.security import (
     current_principal,
     hash_password,
@@ -30,7 +32,7 @@ from db.users import User
 blueprint = Blueprint("profile", __name__, url_prefix="/api/profile")
 
 
-class NotificationPreferences(Schema):
+class NotificationPreferences(StrictSchema):
     new_leads: bool = True
     follow_ups: bool = True
     hot_leads: bool = True
@@ -43,13 +45,13 @@ class NotificationPreferences(Schema):
     sound: bool = True
 
 
-class SecurityPreferences(Schema):
+class SecurityPreferences(StrictSchema):
     two_factor: bool = False
     login_notifications: bool = True
     session_timeout_minutes: int = Field(60, ge=5, le=1440)
 
 
-class AppPreferences(Schema):
+class AppPreferences(StrictSchema):
     default_view: Literal["list", "kanban", "table"] = "list"
     items_per_page: int = Field(25, ge=5, le=500)
     export_format: Literal["csv", "xlsx", "json"] = "csv"
@@ -72,6 +74,7 @@ class ProfileOut(UserDetailOut):
 class ProfileUpdate(Schema):
     name: str | None = Field(None, min_length=1, max_length=200)
     email: EmailStr | None = None
+    current_password: str | None = Field(None, max_length=128, description="needed to change the e-mail")
     preferences: dict[str, dict[str, Any]] | None = None
 
 
@@ -86,10 +89,11 @@ class TokensOut(OutSchema):
 
 
 def merged_preferences(stored: dict, changes: dict) -> dict:
-    """The stored overrides with `changes` laid over them, group by group (camelCase keys)."""
+    """The stored overrides with `changes` laid over them, group by group, keys made camelCase
+    (as stored) so a snake_case key sent replaces its stored value instead of sitting beside it."""
     merged = {group: dict(values) for group, values in stored.items()}
     for group, values in changes.items():
-        merged[group] = {**merged.get(group, {}), **values}
+        merged[group] = {**merged.get(group, {}), **{to_camel(key): value for key, value in values.items()}}
     return merged
 
 
@@ -107,6 +111,14 @@ def overrides(preferences: Preferences) -> dict:
     return stored
 
 
+def check_current_password(user: User, password: str | None) -> None:
+    """400 unless `password` is the user's password; attempts are limited like logins."""
+    rate_limit(f"password-check:{user.id}", limit=10, window_seconds=900)
+    if not password or not verify_password(user.password_hash, password):
+        raise ApiError(400, "the current password is not right", "invalid_password",
+                       {"currentPassword": "does not match"})
+
+
 def profile_json(user: User) -> dict:
     return ProfileOut.model_validate({**user_json(user), "preferences": effective_preferences(user.preferences or {})}
                                      ).to_json()
@@ -120,13 +132,14 @@ def show_profile():
 
 @blueprint.patch("")
 @endpoint(summary="Change the caller's name, e-mail or preferences", tags=["profile"], body=ProfileUpdate,
-          response=ProfileOut, errors=[400, 409])
+          response=ProfileOut, errors=[400, 409, 429])
 def update_profile(body: ProfileUpdate):
     user = current_principal().user
     before = snapshot(user)
     if body.name is not None:
         user.name = body.name
-    if body.email is not None:
+    if body.email is not None and body.email.lower() != user.email:
+        check_current_password(user, body.current_password)
         if email_taken(body.email, except_id=user.id):
             raise Conflict("a user with this e-mail exists", {"email": "already registered"})
         user.email = body.email.lower()
@@ -147,12 +160,11 @@ def update_profile(body: ProfileUpdate):
           body=PasswordChange, response=TokensOut, errors=[400, 429])
 def change_password(body: PasswordChange):
     user = current_principal().user
-    rate_limit(f"password-change:{user.id}", limit=10, window_seconds=900)
-    if not verify_password(user.password_hash, body.current_password):
-        raise ApiError(400, "the current password is not right", "invalid_password",
-                       {"currentPassword": "does not match"})
+    check_current_password(user, body.current_password)
+    if body.new_password == body.current_password:
+        raise ValidationFailed("the new password is the current one", {"newPassword": "same as the current one"})
     user.password_hash = hash_password(body.new_password)
     user.save(only=[User.password_hash, User.updated_at])
     revoke_all_sessions(user.id)
-    log_change("updated", user, {"password": "(previous)"}, password="(changed)")
+    record("updated", "user", user.id, user.company_id, {"password": "(previous)"}, {"password": "(changed)"})
     return issue_tokens(user)

@@ -6,7 +6,9 @@ and a personal shortcut shadows a company-wide one of the same name for that own
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any, Literal
+from zoneinfo import ZoneInfo
 
 from flask import Blueprint
 from pydantic import Field, field_validator
@@ -14,9 +16,11 @@ from pydantic import Field, field_validator
 from api.endpoint import endpoint
 from api.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from api.pagination import paginate
+from api.resources.tickets import visible_ticket
 from api.schemas import OutSchema, PageQuery, Schema, UtcDateTime, page_of
 from api.scoping import owned
 from api.security import current_principal
+from db.companies import Company
 from db.messages import QuickMessage
 from wharf.media import MediaRejected, media_store
 from workers.templating import render_template, standard_variables
@@ -62,7 +66,8 @@ class QuickMessageQuery(PageQuery):
 
 
 class RenderIn(Schema):
-    variables: dict[str, Any] = {}
+    ticket_id: int | None = Field(None, description="fill the contact's name, phone and e-mail and the queue from it")
+    variables: dict[str, Any] = Field({}, description="values of your own; they win over the ticket's")
 
 
 class RenderOut(OutSchema):
@@ -119,11 +124,26 @@ def ensure_free_shortcut(shortcut: str, user_id: int | None, except_id: int | No
         raise Conflict("this shortcut is taken", {"shortcut": "already used"})
 
 
+def ticket_variables(ticket_id: int) -> dict[str, str]:
+    """The standard variables of a ticket the caller can see: its contact, its queue, the company's local time."""
+    ticket = visible_ticket(ticket_id)
+    contact = ticket.contact
+    company = Company.get_by_id(ticket.company_id)
+    return standard_variables(
+        name=contact.name, phone=contact.phone, email=contact.email or "", agent=current_principal().user.name,
+        queue=ticket.queue.name if ticket.queue_id else "",
+        now=dt.datetime.now(ZoneInfo(company.timezone)).replace(tzinfo=None),
+    )
+
+
 @blueprint.get("")
 @endpoint(summary="List the quick messages the caller can use", tags=["quick-messages"], query=QuickMessageQuery,
           response=page_of(QuickMessageOut))
 def list_quick_messages(query: QuickMessageQuery):
     rows = visible().order_by(QuickMessage.shortcut, QuickMessage.id)
+    if query.scope != "company":  # the caller's own shortcut hides the company's of the same name
+        mine = QuickMessage.select(QuickMessage.shortcut).where(QuickMessage.user == current_principal().user.id)
+        rows = rows.where(QuickMessage.user.is_null(False) | QuickMessage.shortcut.not_in(mine))
     if query.search:
         pattern = f"%{query.search.lstrip('/')}%"
         rows = rows.where((QuickMessage.shortcut ** pattern) | (QuickMessage.body ** pattern))
@@ -187,6 +207,10 @@ def delete_quick_message(quick_message_id: int):
           tags=["quick-messages"], body=RenderIn, response=RenderOut, errors=[404], optional_body=True)
 def render_quick_message(quick_message_id: int, body: RenderIn | None):
     row = get_visible(quick_message_id)
-    given = body.variables if body else {}
-    variables = {**standard_variables(name=str(given.get("name", "")), agent=current_principal().user.name), **given}
+    body = body or RenderIn()
+    if body.ticket_id is not None:
+        known = ticket_variables(body.ticket_id)
+    else:
+        known = standard_variables(name=str(body.variables.get("name", "")), agent=current_principal().user.name)
+    variables = {**known, **body.variables}
     return RenderOut.model_validate({"text": render_template(row.body, variables), "media_path": row.media_path})

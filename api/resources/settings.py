@@ -10,20 +10,16 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint
-from pydantic import ConfigDict, create_model
+from pydantic import create_model
 
 from api.audit import record
 from api.endpoint import endpoint
-from api.schemas import OutSchema, Schema
+from api.schemas import OutSchema, StrictSchema
 from api.security import current_principal
 from db.base import database
 from db.company_settings import REGISTRY, company_settings, save_company_settings, stored_form
 
 blueprint = Blueprint("settings", __name__, url_prefix="/api/settings")
-
-
-class StrictSchema(Schema):
-    model_config = ConfigDict(**Schema.model_config, strict=True)
 
 
 SettingsOut = create_model("SettingsOut", __base__=OutSchema, **{key: (Any, ...) for key in REGISTRY})

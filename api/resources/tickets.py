@@ -119,9 +119,11 @@ def ticket_out(ticket: Ticket) -> TicketOut:
 
 
 def visible_tickets() -> peewee.ModelSelect:
+    """The caller's tickets; a program (API key with `tickets:read`) sees all of its company's."""
     principal = current_principal()
-    return (Ticket.select(Ticket, Contact).join(Contact).switch(Ticket)
-            .where(visible_to(principal.company_id, principal.user.id, principal.role)))
+    visible = (Ticket.company == principal.company_id if principal.user is None
+               else visible_to(principal.company_id, principal.user.id, principal.role))
+    return Ticket.select(Ticket, Contact).join(Contact).switch(Ticket).where(visible)
 
 
 def visible_ticket(ticket_id: int) -> Ticket:
@@ -150,7 +152,7 @@ def check_ticket_limit(user: User) -> None:
 
 @blueprint.get("")
 @endpoint(summary="List tickets, newest activity first", tags=["tickets"], query=TicketQuery,
-          response=page_of(TicketOut))
+          response=page_of(TicketOut), scope="tickets:read")
 def list_tickets(query: TicketQuery):
     tickets = visible_tickets()
     for field, value in ((Ticket.status, query.status), (Ticket.queue, query.queue_id),
@@ -169,14 +171,14 @@ def list_tickets(query: TicketQuery):
 
 
 @blueprint.get("/<int:ticket_id>")
-@endpoint(summary="Show a ticket", tags=["tickets"], response=TicketOut, errors=[404])
+@endpoint(summary="Show a ticket", tags=["tickets"], response=TicketOut, errors=[404], scope="tickets:read")
 def show_ticket(ticket_id: int):
     return ticket_out(visible_ticket(ticket_id))
 
 
 @blueprint.get("/<int:ticket_id>/messages")
 @endpoint(summary="The ticket's messages, newest last", tags=["tickets"], query=PageQuery,
-          response=page_of(MessageOut), errors=[404])
+          response=page_of(MessageOut), errors=[404], scope=("tickets:read", "messages:read"))
 def ticket_messages(ticket_id: int, query: PageQuery):
     ticket = visible_ticket(ticket_id)
     messages = Message.select().where(Message.ticket == ticket.id).order_by(Message.created_at, Message.id)

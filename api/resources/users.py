@@ -8,21 +8,24 @@ from __future__ import annotations
 
 from typing import Literal
 
+import peewee
 from flask import Blueprint
 from pydantic import EmailStr, Field
+from pydantic.alias_generators import to_camel
 
 from api.audit import log_change, snapshot
 from api.endpoint import endpoint
-from api.errors import Conflict, Forbidden
+from api.errors import Conflict, Forbidden, ValidationFailed
 from api.pagination import paginate
 from api.resources.queues import linked_ids, set_user_queues
-from api.schemas import OutSchema, PageQuery, Schema, UtcDateTime, page_of
+from api.schemas import OutSchema, PageQuery, Schema, UtcDateTime, iso_utc, page_of
 from api.scoping import get_owned, owned
 from api.security import current_principal, hash_password, revoke_all_sessions
-from db.base import database, utcnow
+from db.base import database, is_postgres, utcnow
 from db.companies import Company
 from db.queues import UserQueue
 from db.users import ONLINE_STATUSES, User
+from wharf.realtime import emit_event
 
 blueprint = Blueprint("users", __name__, url_prefix="/api/users")
 
@@ -88,6 +91,9 @@ class UserUpdate(Schema):
     permissions: Permissions | None = None
 
 
+NOT_NULL_FIELDS = ("name", "email", "password", "role", "active")
+
+
 class StatusUpdate(Schema):
     status: Literal[ONLINE_STATUSES]  # type: ignore[valid-type]
 
@@ -130,9 +136,15 @@ def guard_super(user: User) -> None:
 
 
 def enforce_user_limit(company: Company) -> None:
-    """403 when one more user would take the company over its plan's limit."""
+    """403 when one more user would take the company over its plan's limit.
+
+    Call it inside the transaction that adds the user: it locks the company's row (PostgreSQL), so
+    two requests racing for the last seat take turns and the second one sees the first one's user.
+    """
     if company.plan is None:
         return
+    if is_postgres():
+        Company.select(Company.id).where(Company.id == company.id).for_update().execute()
     count = User.select().where(User.company == company.id, User.active == True).count()  # noqa: E712
     if count >= company.plan.max_users:
         raise Forbidden(
@@ -170,22 +182,26 @@ def list_users(query: UserQuery):
 def add_user(body: UserCreate, parent: User | None = None) -> dict:
     """Create a user of the caller's company (under `parent` for a sub-user), with their queues."""
     principal = current_principal()
-    enforce_user_limit(principal.user.company)
     if email_taken(body.email):
         raise Conflict("a user with this e-mail exists", {"email": "already registered"})
-    with database.atomic():
-        user = User.create(
-            company=principal.company_id,
-            name=body.name,
-            email=body.email.lower(),
-            password_hash=hash_password(body.password),
-            role=body.role,
-            max_open_tickets=body.max_open_tickets,
-            permissions=body.permissions.model_dump() if body.permissions else {},
-            parent=parent,
-        )
-        set_user_queues(user.id, body.queue_ids)
-        log_change("created", user, queue_ids=body.queue_ids)
+    password_hash = hash_password(body.password)  # before the company's row is locked: hashing takes a while
+    try:
+        with database.atomic():
+            enforce_user_limit(principal.user.company)
+            user = User.create(
+                company=principal.company_id,
+                name=body.name,
+                email=body.email.lower(),
+                password_hash=password_hash,
+                role=body.role,
+                max_open_tickets=body.max_open_tickets,
+                permissions=body.permissions.model_dump() if body.permissions else {},
+                parent=parent,
+            )
+            set_user_queues(user.id, body.queue_ids)
+            log_change("created", user, queue_ids=body.queue_ids)
+    except peewee.IntegrityError:  # the same e-mail registered by a concurrent request
+        raise Conflict("a user with this e-mail exists", {"email": "already registered"}) from None
     return user_json(user)
 
 
@@ -206,10 +222,13 @@ def create_sub_user(body: SubUserCreate):
 @blueprint.patch("/me/status")
 @endpoint(summary="Set the caller's online status", tags=["users"], body=StatusUpdate, response=UserDetailOut)
 def update_my_status(body: StatusUpdate):
+    """The company's clients hear `user:<status>`, as when the realtime connection marks it."""
     user = current_principal().user
     user.online_status = body.status
     user.last_seen_at = utcnow()
     user.save(only=[User.online_status, User.last_seen_at, User.updated_at])
+    emit_event(f"user:{body.status}", {"userId": user.id, "name": user.name, "status": body.status,
+                                       "lastSeenAt": iso_utc(user.last_seen_at)}, company_id=user.company_id)
     return user_json(user)
 
 
@@ -230,6 +249,11 @@ def update_user(user_id: int, body: UserUpdate):
     guard_super(user)
     before = audit_state(user)
     changes = body.model_dump(exclude_unset=True)
+    if nulls := [name for name in NOT_NULL_FIELDS if name in changes and changes[name] is None]:
+        raise ValidationFailed("these fields cannot be null", {to_camel(name): "may not be null" for name in nulls})
+    if user.id == current_principal().user.id and (changes.get("role", user.role) != user.role
+                                                   or changes.get("active") is False):
+        raise Forbidden("you cannot change your own role or disable yourself; another admin can")
     queue_ids = changes.pop("queue_ids", None)
     if "permissions" in changes:
         changes["permissions"] = changes["permissions"] or {}
@@ -237,14 +261,15 @@ def update_user(user_id: int, body: UserUpdate):
         if email_taken(changes["email"], except_id=user.id):
             raise Conflict("a user with this e-mail exists", {"email": "already registered"})
         changes["email"] = changes["email"].lower()
-    if changes.get("active") and not user.active:
-        enforce_user_limit(user.company)
     password = changes.pop("password", None)
+    reactivated = changes.get("active") and not user.active
     for name, value in changes.items():
         setattr(user, name, value)
     if password:
         user.password_hash = hash_password(password)
     with database.atomic():
+        if reactivated:
+            enforce_user_limit(user.company)
         user.save()
         if queue_ids is not None:
             set_user_queues(user.id, queue_ids)

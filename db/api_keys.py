@@ -1,0 +1,35 @@
+"""API keys: how a program calls the API without a user's token, limited to the scopes it was given."""
+
+import peewee
+
+from db.base import JSONField, TimestampedModel
+from db.companies import Company
+from db.users import User
+
+SCOPES = (
+    "messages:send",
+    "messages:read",
+    "contacts:read",
+    "contacts:write",
+    "campaigns:write",
+    "flows:run",
+    "webhooks:write",
+    "tickets:read",
+    "leads:read",
+    "leads:write",
+)
+# The scopes that start jobs: a key holding one may follow its work at /api/jobs.
+ENQUEUEING_SCOPES = ("messages:send", "contacts:write", "campaigns:write", "flows:run", "webhooks:write")
+
+
+class ApiKey(TimestampedModel):
+    """A company's key; only its SHA-256 is stored (the key is shown once), `prefix` tells keys apart in lists."""
+
+    company = peewee.ForeignKeyField(Company, backref="api_keys", on_delete="CASCADE")
+    created_by = peewee.ForeignKeyField(User, null=True, on_delete="SET NULL")
+    name = peewee.CharField(max_length=100)
+    prefix = peewee.CharField(max_length=16)
+    key_hash = peewee.CharField(max_length=64, unique=True)
+    scopes = JSONField(default=list)
+    expires_at = peewee.DateTimeField(null=True)
+    last_used_at = peewee.DateTimeField(null=True)
