@@ -54,10 +54,13 @@ def bench_services():
         upgrade(connect_database(os.environ["DATABASE_URL"], pool_size=20, wait_seconds=30))
         yield
     finally:
+        import shutil
+
         from db.base import database
 
         database.close_all()
         _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        shutil.rmtree(os.environ["WHARF_VAR_DIR"], ignore_errors=True)
 
 
 def wait_until(predicate, timeout: float, interval: float = 0.05) -> float:
