@@ -34,6 +34,23 @@ def enqueue_job(
     """
     if database.in_transaction():
         raise RuntimeError("enqueue_job inside a transaction: the worker could run before the commit")
+    job, message = record_job(actor, *args, company_id=company_id, user_id=user_id, kind=kind,
+                              queue_name=queue_name, **kwargs)
+    send_tracked(actor.broker, message)
+    return job
+
+
+def record_job(
+    actor: dramatiq.Actor,
+    *args: Any,
+    company_id: int | None,
+    user_id: int | None = None,
+    kind: str | None = None,
+    queue_name: str | None = None,
+    **kwargs: Any,
+) -> tuple[Job, dramatiq.Message]:
+    """Only the Job row, for a caller that writes it in its own transaction and sends the message
+    (`send_tracked`) once that transaction has committed."""
     message = actor.message_with_options(args=args, kwargs=kwargs, **{TRACKED_OPTION: True})
     if queue_name is not None:
         message = message.copy(queue_name=queue_name)
@@ -45,8 +62,7 @@ def enqueue_job(
         queue_name=message.queue_name,
         message=message.asdict(),
     )
-    send_tracked(actor.broker, message)
-    return job
+    return job, message
 
 
 ENQUEUED_MARKER_SECONDS = 24 * 3600  # as long as the broker's age limit lets a message wait

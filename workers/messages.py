@@ -8,19 +8,20 @@ a crash (of a worker, the gateway, anything) sends the same id again and WhatsAp
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import uuid
 
 import dramatiq
 from peewee import Case, fn
 
-from db.base import utcnow
+from db.base import database, utcnow
 from db.contacts import Contact
 from db.messages import Message
 from db.tickets import Ticket
 from wharf.media import MediaRejected, MediaUnavailable, fetch_remote, media_store
 from workers.events import publish
-from workers.jobs import enqueue_job
+from workers.jobs import record_job, send_tracked
 from workers.transports.base import OutgoingMessage, TransportError, deterministic_wa_id
 
 logger = logging.getLogger(__name__)
@@ -41,7 +42,17 @@ def gateway_queue(connection_id: int) -> str:
     return f"gw.{connection_id}"
 
 
-def queue_outbound(
+@dataclasses.dataclass(frozen=True)
+class Outbound:
+    """A message written with its Job, whose send waits for the transaction to commit."""
+
+    message: Message
+    ticket: Ticket
+    job_id: str
+    broker_message: dramatiq.Message
+
+
+def write_outbound(
     ticket: Ticket,
     body: str,
     *,
@@ -52,8 +63,8 @@ def queue_outbound(
     message_type: str = "text",
     quoted_message_id: int | None = None,
     idempotency_key: str | None = None,
-) -> tuple[Message, str]:
-    """Write an outbound message for a ticket and enqueue its send; returns (message, job id)."""
+) -> Outbound:
+    """Write an outbound message and its Job in the caller's transaction; `dispatch_outbound` after it commits."""
     message = Message.create(
         company=ticket.company_id,
         ticket=ticket,
@@ -73,12 +84,27 @@ def queue_outbound(
     Ticket.update(last_message=body or f"[{message_type}]", last_message_at=message.created_at, updated_at=utcnow()).where(
         Ticket.id == ticket.id
     ).execute()
-    job = enqueue_job(
+    job, broker_message = record_job(
         send_message, message.id, company_id=ticket.company_id, user_id=user_id,
         queue_name=gateway_queue(ticket.connection_id),
     )
-    publish("message:new", ticket.company_id, message_event(message), ticket=ticket)
-    return message, job.id
+    return Outbound(message, ticket, job.id, broker_message)
+
+
+def dispatch_outbound(outbound: Outbound) -> None:
+    """Send the committed message's job to the gateway, and announce the message.
+
+    A crash before this leaves a Job without its Redis marker: `requeue_lost_jobs` sends it."""
+    send_tracked(send_message.broker, outbound.broker_message)
+    publish("message:new", outbound.ticket.company_id, message_event(outbound.message), ticket=outbound.ticket)
+
+
+def queue_outbound(ticket: Ticket, body: str, **options) -> tuple[Message, str]:
+    """Write an outbound message (one commit) and enqueue its send; returns (message, job id)."""
+    with database.atomic():
+        outbound = write_outbound(ticket, body, **options)
+    dispatch_outbound(outbound)
+    return outbound.message, outbound.job_id
 
 
 def queue_outbound_text(ticket: Ticket, body: str, user_id: int | None = None) -> Message:

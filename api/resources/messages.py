@@ -14,6 +14,7 @@ from api.errors import ApiError, NotFound, ValidationFailed
 from api.schemas import OutSchema, Schema, UtcDateTime
 from api.scoping import get_owned, owned
 from api.security import current_principal
+from db.base import database
 from db.companies import Company
 from db.connections import Connection
 from db.messages import Message
@@ -21,7 +22,7 @@ from db.tickets import Ticket, find_or_open_ticket
 from wharf.media import MediaRejected, media_store, message_type_for
 from wharf.phones import InvalidPhone, to_e164
 from workers.inbound import upsert_contact
-from workers.messages import queue_outbound
+from workers.messages import dispatch_outbound, write_outbound
 
 blueprint = Blueprint("messages", __name__, url_prefix="/api/messages")
 
@@ -130,12 +131,13 @@ def send(body: SendIn):
         raise ValidationFailed("say something: give a body, a file or a mediaUrl", {"body": "empty message"})
     if body.quoted_message_id is not None and not owned(Message).where(Message.id == body.quoted_message_id).exists():
         raise NotFound("quoted message")
-    ticket = ticket_for(body)
-    message, job_id = queue_outbound(
-        ticket, body.body, user_id=principal.user.id if principal.user else None,
-        quoted_message_id=body.quoted_message_id, idempotency_key=request.headers.get("Idempotency-Key"), **media,
-    )
-    return SendOut(id=message.id, status=message.status, job_id=job_id)
+    with database.atomic():  # contact, ticket, message and job: one commit, then the send
+        outbound = write_outbound(
+            ticket_for(body), body.body, user_id=principal.user.id if principal.user else None,
+            quoted_message_id=body.quoted_message_id, idempotency_key=request.headers.get("Idempotency-Key"), **media,
+        )
+    dispatch_outbound(outbound)
+    return SendOut(id=outbound.message.id, status=outbound.message.status, job_id=outbound.job_id)
 
 
 @blueprint.get("/<int:message_id>")
