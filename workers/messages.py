@@ -179,7 +179,7 @@ def send_message(message_id: int) -> dict:
     try:
         if session is None:
             raise SessionUnavailable(f"no live session for connection {message.connection_id} in this gateway")
-        session.send(outgoing_for(message, message.contact))
+        sent_wa_id = session.send(outgoing_for(message, message.contact))
     except (TransportError, MediaRejected, MediaUnavailable, SessionUnavailable) as error:
         if is_permanent(error):
             mark_failed(message_id, str(error))
@@ -188,11 +188,13 @@ def send_message(message_id: int) -> dict:
         raise
     now = utcnow()
     # A receipt may have overtaken us: only a message not yet sent becomes "sent".
+    # A transport that cannot send with our id (neonize 0.5) answers with WhatsApp's: receipts use it.
     updated = Message.update(
         status=Case(None, [(Message.status.in_(UNSENT), "sent")], Message.status),
         sent_at=fn.COALESCE(Message.sent_at, now),
-    ).where(Message.id == message_id).returning(Message.status).execute()
-    message.status = next(iter(updated)).status
+        wa_id=sent_wa_id or message.wa_id,
+    ).where(Message.id == message_id).returning(Message.status, Message.wa_id).execute()
+    message.status, message.wa_id = next((row.status, row.wa_id) for row in updated)
     if message.user_id is not None:
         record_first_response(message.ticket_id, now)
     publish("message:update", message.company_id, message_event(message), ticket=message.ticket)
