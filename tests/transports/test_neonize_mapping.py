@@ -1,0 +1,333 @@
+"""The neonize transport without a phone: real neonize protobuf events mapped to ours, sending up to
+neonize's client (its upload/send calls are recorded here, as no WhatsApp session exists), and the
+session store opened by neonize's own Go code in our database.
+"""
+
+from __future__ import annotations
+
+import base64
+from io import BytesIO
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+from neonize.client import ClientFactory
+from neonize.exc import SendMessageError
+from neonize.proto import Neonize_pb2 as neonize_proto
+from neonize.proto.waE2E.WAWebProtobufsE2E_pb2 import (
+    ContextInfo,
+    DocumentMessage,
+    ExtendedTextMessage,
+    ImageMessage,
+    Message,
+    ReactionMessage,
+)
+from PIL import Image
+
+from wharf.media import MAX_BYTES
+from wharf.settings import settings
+from workers.transports.base import (
+    Connected,
+    Disconnected,
+    InboundMessage,
+    LoggedOut,
+    OutgoingMessage,
+    QrCode,
+    Receipt,
+    TransportError,
+)
+from workers.transports.neonize_mapping import map_event, session_store
+from workers.transports.neonize_transport import NeonizeTransport, SessionClient, with_media
+
+CONNECTION_ID = 3
+CONTACT = neonize_proto.JID(User="5511987654321", Server="s.whatsapp.net")
+ME = neonize_proto.JID(User="5511900000000", Server="s.whatsapp.net")
+GROUP = neonize_proto.JID(User="120363025246125486", Server="g.us")
+
+
+def message_event(message: Message, chat=CONTACT, sender=CONTACT, **source) -> neonize_proto.Message:
+    return neonize_proto.Message(
+        Info=neonize_proto.MessageInfo(
+            ID="3A0123456789ABCDEF", Pushname="Ana", Timestamp=1_700_000_000_123,
+            MessageSource=neonize_proto.MessageSource(Chat=chat, Sender=sender, **source),
+        ),
+        Message=message,
+    )
+
+
+# --- inbound messages
+def test_a_text_message_from_a_contact():
+    inbound = map_event(CONNECTION_ID, message_event(Message(conversation="oi")))
+
+    assert inbound == InboundMessage(
+        CONNECTION_ID, wa_id="3A0123456789ABCDEF", chat="5511987654321", sender="5511987654321",
+        sender_name="Ana", body="oi", timestamp=1_700_000_000.123,
+    )
+
+
+def test_a_reply_carries_the_quoted_id():
+    text = ExtendedTextMessage(text="yes", contextInfo=ContextInfo(stanzaID="3EB0QUOTED"))
+
+    inbound = map_event(CONNECTION_ID, message_event(Message(extendedTextMessage=text)))
+
+    assert (inbound.body, inbound.quoted_wa_id) == ("yes", "3EB0QUOTED")
+
+
+def test_an_image_with_its_caption_and_downloaded_bytes():
+    image = ImageMessage(caption="the receipt", mimetype="image/jpeg", fileLength=4,
+                         contextInfo=ContextInfo(stanzaID="3EB0Q"))
+
+    inbound = with_media(map_event(CONNECTION_ID, message_event(Message(imageMessage=image))), b"\xff\xd8ok")
+
+    assert (inbound.type, inbound.body, inbound.quoted_wa_id) == ("image", "the receipt", "3EB0Q")
+    assert inbound.media == {"mimetype": "image/jpeg", "filename": None,
+                             "data": base64.b64encode(b"\xff\xd8ok").decode()}
+
+
+def test_a_document_keeps_its_name_and_media_over_16_mb_are_not_inlined():
+    document = DocumentMessage(mimetype="application/pdf", fileName="invoice.pdf")
+
+    inbound = with_media(map_event(CONNECTION_ID, message_event(Message(documentMessage=document))),
+                         b"x" * (MAX_BYTES + 1))
+
+    assert inbound.type == "document"
+    assert inbound.media == {"mimetype": "application/pdf", "filename": "invoice.pdf"}
+
+
+def test_a_group_message_is_in_the_group_chat_from_its_participant():
+    inbound = map_event(CONNECTION_ID, message_event(Message(conversation="hi all"), chat=GROUP, sender=CONTACT,
+                                                     IsGroup=True))
+
+    assert (inbound.chat, inbound.sender, inbound.is_group) == ("120363025246125486@g.us", "5511987654321", True)
+
+
+def test_a_message_sent_from_the_phone_is_from_me_in_the_contacts_chat():
+    inbound = map_event(CONNECTION_ID, message_event(Message(conversation="sent on the phone"), sender=ME,
+                                                     IsFromMe=True))
+
+    assert inbound.from_me and inbound.chat == "5511987654321" and inbound.sender == "5511900000000"
+
+
+def test_a_hidden_number_sender_is_known_by_the_phone_number_beside_it():
+    lid = neonize_proto.JID(User="98765432101234", Server="lid")
+
+    inbound = map_event(CONNECTION_ID, message_event(Message(conversation="oi"), chat=lid, sender=lid,
+                                                     SenderAlt=CONTACT))
+
+    assert (inbound.chat, inbound.sender) == ("5511987654321", "5511987654321")
+
+
+def test_reactions_and_status_updates_are_not_messages():
+    reaction = Message(reactionMessage=ReactionMessage(text="👍"))
+    status = neonize_proto.JID(User="status", Server="broadcast")
+
+    assert map_event(CONNECTION_ID, message_event(reaction)) is None
+    assert map_event(CONNECTION_ID, message_event(Message(conversation="story"), chat=status)) is None
+
+
+# --- receipts
+@pytest.mark.parametrize("kind, status", [
+    (neonize_proto.Receipt.DELIVERED, "delivered"),
+    (neonize_proto.Receipt.READ, "read"),
+    (neonize_proto.Receipt.PLAYED, "played"),
+])
+def test_a_receipt_of_many_messages(kind, status):
+    event = neonize_proto.Receipt(MessageSource=neonize_proto.MessageSource(Chat=CONTACT, Sender=CONTACT),
+                                  MessageIDs=["3EB0A", "3EB0B"], Timestamp=1_700_000_000, Type=kind)
+
+    assert map_event(CONNECTION_ID, event) == Receipt(CONNECTION_ID, wa_ids=("3EB0A", "3EB0B"), status=status,
+                                                      chat="5511987654321", timestamp=1_700_000_000.0)
+
+
+def test_receipts_of_our_own_devices_are_ignored():
+    event = neonize_proto.Receipt(MessageSource=neonize_proto.MessageSource(Chat=CONTACT, IsFromMe=True),
+                                  MessageIDs=["3EB0A"], Type=neonize_proto.Receipt.READ_SELF)
+
+    assert map_event(CONNECTION_ID, event) is None
+
+
+# --- the session
+def test_session_events():
+    assert map_event(CONNECTION_ID, neonize_proto.QR(Codes=["2@abc", "2@def"])) == QrCode(CONNECTION_ID, "2@abc")
+    assert map_event(CONNECTION_ID, neonize_proto.Connected(status=True)) == Connected(CONNECTION_ID)
+    assert isinstance(map_event(CONNECTION_ID, neonize_proto.Disconnected(status=True)), Disconnected)
+
+
+def test_a_replaced_stream_is_a_disconnect_and_the_login_stays():
+    assert "stream replaced" in map_event(CONNECTION_ID, neonize_proto.StreamReplaced()).reason
+
+
+@pytest.mark.parametrize("event, reason", [
+    (neonize_proto.LoggedOut(Reason=neonize_proto.LOGGED_OUT), "logged out by WhatsApp: logged out"),
+    (neonize_proto.LoggedOut(Reason=neonize_proto.MAIN_DEVICE_GONE, OnConnect=True),
+     "logged out by WhatsApp: main device gone"),
+    (neonize_proto.TemporaryBan(Code=neonize_proto.TemporaryBan.BLOCKED_BY_USERS, Expire=3600),
+     "banned by WhatsApp for 3600 s (blocked by users)"),
+])
+def test_logouts_and_bans_end_the_session(event, reason):
+    assert map_event(CONNECTION_ID, event) == LoggedOut(CONNECTION_ID, reason=reason)
+
+
+def test_a_connect_failure_is_a_disconnect():
+    event = neonize_proto.ConnectFailure(Reason=neonize_proto.SERVICE_UNAVAILABLE, Message="try later")
+
+    assert map_event(CONNECTION_ID, event) == Disconnected(
+        CONNECTION_ID, reason="WhatsApp refused the connection: service unavailable try later")
+
+
+# --- the session store
+def test_database_urls_as_whatsmeow_takes_them():
+    assert session_store("postgresql://u:p@db:5432/wharf") == "postgresql://u:p@db:5432/wharf?sslmode=prefer"
+    assert session_store("postgres://db/wharf?sslmode=require") == "postgres://db/wharf?sslmode=require"
+    assert session_store("sqlite:////srv/wharf/var/wharf.db") == "/srv/wharf/var/wharf.db"
+    assert session_store("sqlite:///var/wharf.db") == str(Path("var/wharf.db").resolve())
+    with pytest.raises(ValueError):
+        session_store("sqlite:///:memory:")
+
+
+def test_neonize_opens_its_store_in_our_postgresql_database(database):
+    assert ClientFactory.get_all_devices_from_db(session_store(settings.database_url)) == []
+    assert "whatsmeow_device" in database.get_tables()
+
+
+def test_neonize_opens_its_store_in_our_sqlite_file(tmp_path):
+    import sqlite3
+
+    path = tmp_path / "wharf.db"
+
+    assert ClientFactory.get_all_devices_from_db(session_store(f"sqlite:///{path}")) == []
+    tables = {row[0] for row in sqlite3.connect(path).execute("SELECT name FROM sqlite_master")}
+    assert "whatsmeow_device" in tables
+
+
+# --- sending, up to neonize's client
+class RecordingClient(SessionClient):
+    """neonize's real client object, with the calls that would reach WhatsApp recorded instead."""
+
+    def __init__(self) -> None:
+        super().__init__("unused.db", uuid="wharf-test")
+        self.sent: list[tuple[neonize_proto.JID, Message]] = []
+        self.uploads: list[tuple[bytes, object]] = []
+        self.not_on_whatsapp: set[str] = set()
+        self.refusal: str | None = None
+
+    def is_on_whatsapp(self, *numbers):
+        return [neonize_proto.IsOnWhatsAppResponse(
+            Query=n, IsIn=n.lstrip("+") not in self.not_on_whatsapp,
+            JID=neonize_proto.JID(User=n.lstrip("+"), Server="s.whatsapp.net")) for n in numbers]
+
+    def upload(self, binary, media_type=None):
+        self.uploads.append((binary, media_type))
+        return SimpleNamespace(url="https://mmg.whatsapp.net/x", DirectPath="/v/x", MediaKey=b"k",
+                               FileEncSHA256=b"e", FileSHA256=b"s", FileLength=len(binary))
+
+    def send_message(self, to, message, *args, **kwargs):
+        if self.refusal:
+            raise SendMessageError(self.refusal)
+        self.sent.append((to, message))
+        return neonize_proto.SendResponse(ID=f"3EB0WHATSAPP{len(self.sent)}")
+
+
+@pytest.fixture
+def session():
+    transport = NeonizeTransport(CONNECTION_ID, database="sqlite:///unused.db")
+    transport.client, transport.online = RecordingClient(), True
+    return transport
+
+
+def jpeg() -> bytes:
+    out = BytesIO()
+    Image.new("RGB", (640, 480), "red").save(out, format="JPEG")
+    return out.getvalue()
+
+
+def test_a_text_goes_to_the_number_and_returns_whatsapps_id(session):
+    wa_id = session.send(OutgoingMessage(to="+5511987654321", body="hello", wa_id="3EB0OURS"))
+
+    to, message = session.client.sent[0]
+    assert (to.User, to.Server) == ("5511987654321", "s.whatsapp.net")
+    assert message == Message(conversation="hello")
+    assert wa_id == "3EB0WHATSAPP1"
+
+
+def test_a_resend_of_the_same_id_is_not_delivered_twice(session):
+    outgoing = OutgoingMessage(to="+5511987654321", body="hello", wa_id="3EB0OURS")
+
+    first, second = session.send(outgoing), session.send(outgoing)
+
+    assert first == second and len(session.client.sent) == 1
+
+
+def test_a_quoted_reply_names_the_quoted_message(session):
+    session.send(OutgoingMessage(to="+5511987654321", body="yes", wa_id="3EB0R", quoted_wa_id="3A0QUOTED"))
+
+    message = session.client.sent[0][1]
+    assert message.extendedTextMessage.text == "yes"
+    assert message.extendedTextMessage.contextInfo.stanzaID == "3A0QUOTED"
+
+
+def test_an_image_is_uploaded_and_sent_with_caption_thumbnail_and_quote(session):
+    data = jpeg()
+
+    session.send(OutgoingMessage(to="+5511987654321", body="look", wa_id="3EB0I", quoted_wa_id="3A0Q",
+                                 media={"mimetype": "image/jpeg", "filename": "a.jpg", "data": data}))
+
+    assert session.client.uploads[0][0] == data and session.client.uploads[0][1].name == "MediaImage"
+    image = session.client.sent[0][1].imageMessage
+    assert (image.caption, image.mimetype, image.URL, image.directPath) == ("look", "image/jpeg",
+                                                                           "https://mmg.whatsapp.net/x", "/v/x")
+    assert image.fileLength == len(data) and image.JPEGThumbnail.startswith(b"\xff\xd8")
+    assert image.contextInfo.stanzaID == "3A0Q"
+
+
+@pytest.mark.parametrize("mimetype, field, upload_kind", [
+    ("video/mp4", "videoMessage", "MediaVideo"),
+    ("audio/ogg", "audioMessage", "MediaAudio"),
+    ("application/pdf", "documentMessage", "MediaDocument"),
+])
+def test_media_by_mimetype(session, mimetype, field, upload_kind):
+    session.send(OutgoingMessage(to="+5511987654321", body="", wa_id="3EB0M",
+                                 media={"mimetype": mimetype, "filename": "file.bin", "data": b"bytes"}))
+
+    message = session.client.sent[0][1]
+    assert message.HasField(field)
+    assert getattr(message, field).mimetype == mimetype
+    assert session.client.uploads[0][1].name == upload_kind
+    if field == "documentMessage":
+        assert message.documentMessage.fileName == "file.bin"
+    if field == "audioMessage":
+        assert message.audioMessage.PTT  # Ogg is a voice note
+
+
+def test_a_group_is_addressed_by_its_id(session):
+    session.send(OutgoingMessage(to="120363025246125486@g.us", body="hi all", wa_id="3EB0G"))
+
+    to = session.client.sent[0][0]
+    assert (to.User, to.Server) == ("120363025246125486", "g.us")
+
+
+def test_refusals_that_no_retry_changes_are_permanent(session):
+    session.client.not_on_whatsapp.add("5511911111111")
+
+    with pytest.raises(TransportError) as unknown:
+        session.send(OutgoingMessage(to="+5511911111111", body="hi", wa_id="3EB0N"))
+    with pytest.raises(TransportError) as invalid:
+        session.send(OutgoingMessage(to="not a number", body="hi", wa_id="3EB0J"))
+    session.client.refusal = "can't send message to unknown server"
+    with pytest.raises(TransportError) as unknown_server:
+        session.send(OutgoingMessage(to="+5511987654321", body="hi", wa_id="3EB0B"))
+
+    assert (unknown.value.permanent, unknown.value.reason_code) == (True, "not_on_whatsapp")
+    assert (invalid.value.permanent, invalid.value.reason_code) == (True, "invalid_jid")
+    assert (unknown_server.value.permanent, unknown_server.value.reason_code) == (True, "invalid_jid")
+
+
+def test_a_network_failure_or_a_dropped_session_is_transient(session):
+    session.client.refusal = "websocket not connected"
+    with pytest.raises(TransportError) as failed:
+        session.send(OutgoingMessage(to="+5511987654321", body="hi", wa_id="3EB0T"))
+    session.online = False
+    with pytest.raises(TransportError) as offline:
+        session.send(OutgoingMessage(to="+5511987654321", body="hi", wa_id="3EB0U"))
+
+    assert not failed.value.permanent and not offline.value.permanent

@@ -1,0 +1,279 @@
+"""neonize's (whatsmeow's) events, addresses and errors in Wharf's terms: pure functions, testable without a phone.
+
+Addresses: a contact is its number in digits ("5511987654321"); a group is its full id
+("120363012345678901@g.us"); a contact WhatsApp only names by its LID, with no phone number beside
+it, keeps the full LID ("123456789@lid"). An `OutgoingMessage.to` of either form reaches the same chat.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import parse_qsl, quote, urlencode, urlparse, urlunparse
+
+from neonize.events import (
+    ClientOutdatedEv,
+    ConnectedEv,
+    ConnectFailureEv,
+    DisconnectedEv,
+    LoggedOutEv,
+    MessageEv,
+    PairStatusEv,
+    QREv,
+    ReceiptEv,
+    StreamReplacedEv,
+    TemporaryBanEv,
+)
+from neonize.proto.Neonize_pb2 import JID, ConnectFailureReason
+from neonize.proto.waE2E.WAWebProtobufsE2E_pb2 import ContextInfo, ExtendedTextMessage
+from neonize.proto.waE2E.WAWebProtobufsE2E_pb2 import Message as WAMessage
+
+from workers.transports.base import (
+    Connected,
+    Disconnected,
+    InboundMessage,
+    LoggedOut,
+    QrCode,
+    Receipt,
+    TransportError,
+    TransportEvent,
+)
+
+PHONE_SERVER = "s.whatsapp.net"
+GROUP_SERVER = "g.us"
+LID_SERVER = "lid"
+CHAT_SERVERS = (PHONE_SERVER, GROUP_SERVER, LID_SERVER)  # not status@broadcast, newsletters, broadcast lists
+
+# The message's part that holds each kind of media, by Wharf message type.
+MEDIA_PARTS = {
+    "image": "imageMessage",
+    "video": "videoMessage",
+    "audio": "audioMessage",
+    "document": "documentMessage",
+    "sticker": "stickerMessage",
+}
+RECEIPT_STATUSES = {ReceiptEv.DELIVERED: "delivered", ReceiptEv.READ: "read", ReceiptEv.PLAYED: "played"}
+
+# whatsmeow's errors that retrying cannot cure, by our reason code.
+PERMANENT_SEND_ERRORS = {
+    "invalid_jid": (
+        "can't send message to unknown server",
+        "message recipient must be a user jid",
+        "sending to non-status broadcast lists",
+        "phone number too short",
+        "international phone number required",
+    ),
+    "not_in_group": ("you're not participating in that group", "that group does not exist"),
+}
+# After these the message may or may not have reached WhatsApp: it is never sent again.
+OUTCOME_UNKNOWN_ERRORS = ("timed out waiting for message send response",)
+
+
+# --- the session store
+def session_store(database_url: str) -> str:
+    """What neonize takes as its database for a Wharf DATABASE_URL: the PostgreSQL URL as lib/pq reads it, or
+    the SQLite file's absolute path, escaped for the `file:<path>?_foreign_keys=on` URI neonize makes of it."""
+    parsed = urlparse(database_url)
+    if parsed.scheme in ("postgres", "postgresql"):
+        options = parse_qsl(parsed.query)
+        if not any(name == "sslmode" for name, _ in options):
+            options.append(("sslmode", "prefer"))  # lib/pq insists on TLS unless told; psycopg2 prefers it
+        return urlunparse(parsed._replace(query=urlencode(options)))
+    if parsed.scheme == "sqlite":
+        path = database_url.removeprefix("sqlite:///")
+        if not path or path == ":memory:":
+            raise ValueError("a WhatsApp session needs a database that outlives the process, not :memory:")
+        return quote(str(Path(path).resolve()), safe="/")
+    raise ValueError(f"unsupported DATABASE_URL scheme {parsed.scheme!r} for a neonize session")
+
+
+# --- addresses
+def address(jid: JID, alternative: JID | None = None) -> str:
+    """A chat or a person as Wharf keeps it; a LID gives way to the phone number WhatsApp sent beside it."""
+    if jid.Server == LID_SERVER and alternative is not None and alternative.Server == PHONE_SERVER and alternative.User:
+        jid = alternative
+    return jid.User if jid.Server == PHONE_SERVER else f"{jid.User}@{jid.Server}"
+
+
+def recipient_jid(to: str) -> JID:
+    """The JID for an `OutgoingMessage.to`: a group or LID id as given, or a phone number (with or without "+")."""
+    user, _, server = to.strip().lstrip("+").partition("@")
+    if server:
+        if server not in CHAT_SERVERS or not user:
+            raise TransportError(f"{to!r} is not a WhatsApp chat", permanent=True, reason_code="invalid_jid")
+        return JID(User=user, Server=server)
+    digits = user.replace(" ", "").replace("-", "")
+    if not digits.isdigit() or not 7 <= len(digits) <= 15:
+        raise TransportError(f"{to!r} is not a phone number", permanent=True, reason_code="invalid_jid")
+    return JID(User=digits, Server=PHONE_SERVER)
+
+
+def jid_text(jid: JID) -> str:
+    """A JID as whatsmeow writes it ("5511987654321:12@s.whatsapp.net"), device included."""
+    device = f":{jid.Device}" if jid.Device else ""
+    return f"{jid.User}{device}@{jid.Server}"
+
+
+def seconds(timestamp: int) -> float | None:
+    """Unix seconds from a neonize timestamp, which is in milliseconds for messages and seconds for receipts."""
+    if not timestamp:
+        return None
+    return timestamp / 1000 if timestamp > 10**11 else float(timestamp)
+
+
+# --- messages we receive
+def message_content(message: WAMessage) -> tuple[str, str, dict | None, ContextInfo | None] | None:
+    """(body, type, media, context) of a WhatsApp message, or None for what is not a chat message
+    (reactions, revokes, edits, polls, protocol messages)."""
+    if message.HasField("extendedTextMessage"):
+        return message.extendedTextMessage.text, "text", None, message.extendedTextMessage.contextInfo
+    if message.HasField("conversation"):
+        return message.conversation, "text", None, None
+    for kind, field in MEDIA_PARTS.items():
+        if message.HasField(field):
+            part = getattr(message, field)
+            media = {"mimetype": part.mimetype or None, "filename": getattr(part, "fileName", "") or None}
+            return getattr(part, "caption", ""), kind, media, part.contextInfo
+    for field in ("locationMessage", "liveLocationMessage"):
+        if message.HasField(field):
+            part = getattr(message, field)
+            place = "\n".join(filter(None, [getattr(part, "name", ""), getattr(part, "address", "")]))
+            coordinates = f"{part.degreesLatitude},{part.degreesLongitude}"
+            return "\n".join(filter(None, [place, coordinates])), "location", None, part.contextInfo
+    if message.HasField("contactMessage"):
+        return message.contactMessage.vcard, "contact", None, message.contactMessage.contextInfo
+    if message.HasField("contactsArrayMessage"):
+        part = message.contactsArrayMessage
+        return "\n".join(contact.vcard for contact in part.contacts), "contact", None, part.contextInfo
+    answer = menu_answer(message)
+    return answer if answer is None else (answer[0], "text", None, answer[1])
+
+
+def menu_answer(message: WAMessage) -> tuple[str, ContextInfo] | None:
+    """The option a contact chose from buttons or a list: the text of a queue menu answer."""
+    if message.HasField("buttonsResponseMessage"):
+        part = message.buttonsResponseMessage
+        return part.selectedDisplayText or part.selectedButtonID, part.contextInfo
+    if message.HasField("templateButtonReplyMessage"):
+        part = message.templateButtonReplyMessage
+        return part.selectedDisplayText or part.selectedID, part.contextInfo
+    if message.HasField("listResponseMessage"):
+        part = message.listResponseMessage
+        return part.title or part.singleSelectReply.selectedRowID, part.contextInfo
+    return None
+
+
+def media_size(message: WAMessage) -> int:
+    """The size WhatsApp announces for the message's media, in bytes (0 when it has none)."""
+    for field in MEDIA_PARTS.values():
+        if message.HasField(field):
+            return getattr(message, field).fileLength
+    return 0
+
+
+def inbound_message(connection_id: int, event: MessageEv) -> InboundMessage | None:
+    source = event.Info.MessageSource
+    if source.Chat.Server not in CHAT_SERVERS or event.IsEdit:
+        return None
+    content = message_content(event.Message)
+    if content is None:
+        return None
+    body, kind, media, context = content
+    # In a chat with one person the other side's phone number comes as the sender's or the recipient's alternative.
+    chat_alternative = None if source.IsGroup else (source.RecipientAlt if source.IsFromMe else source.SenderAlt)
+    return InboundMessage(
+        connection_id,
+        wa_id=event.Info.ID,
+        chat=address(source.Chat, chat_alternative),
+        sender=address(source.Sender, source.SenderAlt),
+        sender_name=None if source.IsFromMe else (event.Info.Pushname or None),
+        body=body,
+        type=kind,
+        media=media,
+        quoted_wa_id=(context.stanzaID or None) if context is not None else None,
+        is_group=source.IsGroup,
+        from_me=source.IsFromMe,
+        timestamp=seconds(event.Info.Timestamp),
+    )
+
+
+# --- messages we send
+def text_message(body: str, context: ContextInfo | None = None) -> WAMessage:
+    if context is None:
+        return WAMessage(conversation=body)
+    return WAMessage(extendedTextMessage=ExtendedTextMessage(text=body, contextInfo=context))
+
+
+def quote_context(stanza_id: str, participant: JID | None) -> ContextInfo:
+    """A reply's reference to the quoted message: its WhatsApp id and who wrote it (others' clients need both)."""
+    return ContextInfo(stanzaID=stanza_id, participant=jid_text(participant) if participant is not None else None)
+
+
+def send_failure(error: str) -> TransportError:
+    """A whatsmeow send error as a TransportError: permanent when retrying cannot help."""
+    lowered = error.lower()
+    if any(text in lowered for text in OUTCOME_UNKNOWN_ERRORS):
+        return outcome_unknown(error)
+    for reason_code, texts in PERMANENT_SEND_ERRORS.items():
+        if any(text in lowered for text in texts):
+            return TransportError(error, permanent=True, reason_code=reason_code)
+    return TransportError(error)
+
+
+def outcome_unknown(detail: str) -> TransportError:
+    return TransportError(
+        f"an earlier attempt may have reached WhatsApp ({detail}); not sent again, to never deliver twice",
+        permanent=True, reason_code="outcome_unknown",
+    )
+
+
+# --- session events
+def reason_name(value: int) -> str:
+    return ConnectFailureReason.Name(value).lower().replace("_", " ") if value else "unknown reason"
+
+
+def receipt(connection_id: int, event: ReceiptEv) -> Receipt | None:
+    status = RECEIPT_STATUSES.get(event.Type)
+    if status is None or not event.MessageIDs:
+        return None
+    source = event.MessageSource
+    return Receipt(connection_id, wa_ids=tuple(event.MessageIDs), status=status,
+                   chat=address(source.Chat, None if source.IsGroup else source.SenderAlt),
+                   timestamp=seconds(event.Timestamp))
+
+
+def pair_status(connection_id: int, event: PairStatusEv) -> Disconnected | None:
+    """A failed pairing ends this login attempt; a successful one is followed by Connected."""
+    if event.Status == PairStatusEv.ERROR:
+        return Disconnected(connection_id, reason=f"pairing failed: {event.Error}")
+    return None
+
+
+def temporary_ban(connection_id: int, event: TemporaryBanEv) -> LoggedOut:
+    """A ban is not retried (reconnecting while banned risks a longer one); the session is kept for afterwards."""
+    why = TemporaryBanEv.TempBanReason.Name(event.Code).lower().replace("_", " ") if event.Code else "no reason given"
+    return LoggedOut(connection_id, reason=f"banned by WhatsApp for {event.Expire} s ({why})")
+
+
+EVENT_MAPPINGS = {
+    MessageEv: inbound_message,
+    ReceiptEv: receipt,
+    QREv: lambda cid, event: QrCode(cid, code=event.Codes[0]) if event.Codes else None,
+    PairStatusEv: pair_status,
+    ConnectedEv: lambda cid, event: Connected(cid),  # the transport adds the session's number
+    DisconnectedEv: lambda cid, event: Disconnected(cid, reason="the connection to WhatsApp dropped"),
+    StreamReplacedEv: lambda cid, event: Disconnected(
+        cid, reason="another client connected with this session (stream replaced)"),
+    ConnectFailureEv: lambda cid, event: Disconnected(
+        cid, reason=f"WhatsApp refused the connection: {reason_name(event.Reason)} {event.Message}".strip()),
+    LoggedOutEv: lambda cid, event: LoggedOut(cid, reason=f"logged out by WhatsApp: {reason_name(event.Reason)}"),
+    TemporaryBanEv: temporary_ban,
+    ClientOutdatedEv: lambda cid, event: LoggedOut(
+        cid, reason="WhatsApp refuses this client version: upgrade neonize, then start the connection"),
+}
+
+
+def map_event(connection_id: int, event) -> TransportEvent | None:
+    """The Wharf event for a neonize event, or None for one Wharf has no use for."""
+    mapping = EVENT_MAPPINGS.get(type(event))
+    return mapping(connection_id, event) if mapping is not None else None
+

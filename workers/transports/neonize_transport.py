@@ -1,0 +1,298 @@
+"""Real WhatsApp through neonize: whatsmeow (Go) in a shared library, running on its own threads.
+
+The session (keys, device identity) lives in the project's database, in whatsmeow's own
+`whatsmeow_*` tables, one device per connection. A connection finds its device by the number it
+last connected with (`Connection.phone`, recorded from the Connected event); without one it
+pairs a new device, by QR or, when the connection has a `pair_phone`, by a pair code.
+
+WhatsApp message ids: neonize 0.5.2's SendMessage gives whatsmeow no `SendRequestExtra.ID`, so
+WhatsApp's id is whatsmeow's random one, not `OutgoingMessage.wa_id`. `send` returns the id
+WhatsApp knows (receipts and quotes use it), and does not send the same `wa_id` twice while
+this transport lives.
+"""
+
+from __future__ import annotations
+
+import base64
+import ctypes
+import dataclasses
+import logging
+import secrets
+import threading
+import time
+from collections import OrderedDict
+from io import BytesIO
+
+from neonize.client import ClientFactory, NewClient
+from neonize.events import EVENT_TO_INT
+from neonize.exc import NeonizeError
+from neonize.proto import Neonize_pb2 as neonize_proto
+from neonize.proto.waE2E.WAWebProtobufsE2E_pb2 import (
+    AudioMessage,
+    DocumentMessage,
+    ImageMessage,
+    Message,
+    StickerMessage,
+    VideoMessage,
+)
+from neonize.utils.enum import MediaType
+from PIL import Image
+
+from wharf.media import MAX_BYTES, message_type_for
+from workers.transports.base import (
+    Connected,
+    Disconnected,
+    EventHandler,
+    InboundMessage,
+    LoggedOut,
+    OutgoingMessage,
+    PairCode,
+    QrCode,
+    TransportError,
+    TransportEvent,
+)
+from workers.transports.neonize_mapping import (
+    PHONE_SERVER,
+    map_event,
+    media_size,
+    quote_context,
+    recipient_jid,
+    send_failure,
+    session_store,
+    text_message,
+)
+
+logger = logging.getLogger(__name__)
+
+SENT_IDS_KEPT = 10_000
+UPLOAD_KINDS = {"image": MediaType.MediaImage, "sticker": MediaType.MediaImage, "video": MediaType.MediaVideo,
+                "audio": MediaType.MediaAudio}
+
+
+def jpeg_thumbnail(data: bytes) -> bytes:
+    """A small JPEG preview, which WhatsApp shows until the image is downloaded."""
+    image = Image.open(BytesIO(data))
+    image.thumbnail((200, 200))
+    out = BytesIO()
+    image.convert("RGB").save(out, format="JPEG")
+    return out.getvalue()
+
+
+def build_message(message: OutgoingMessage, upload=None) -> Message:
+    """WhatsApp's protobuf for our message; `upload` is neonize's UploadResponse for its media.
+
+    Media are built here rather than with neonize's `build_*_message`, which need ffmpeg for video
+    and audio (duration, thumbnail) and guess the type from the bytes; WhatsApp plays both without.
+    """
+    context = quote_context(message.quoted_wa_id, None) if message.quoted_wa_id else None
+    if message.media is None:
+        return text_message(message.body, context)
+    mimetype = message.media["mimetype"]
+    stored = {
+        "URL": upload.url, "directPath": upload.DirectPath, "mediaKey": upload.MediaKey,
+        "fileEncSHA256": upload.FileEncSHA256, "fileSHA256": upload.FileSHA256, "fileLength": upload.FileLength,
+        "mimetype": mimetype, "mediaKeyTimestamp": int(time.time()), "contextInfo": context,
+    }
+    kind, caption = message_type_for(mimetype), message.body or None
+    if kind == "image":
+        thumbnail = jpeg_thumbnail(message.media["data"])
+        return Message(imageMessage=ImageMessage(caption=caption, JPEGThumbnail=thumbnail, **stored))
+    if kind == "sticker":
+        return Message(stickerMessage=StickerMessage(**stored))
+    if kind == "video":
+        return Message(videoMessage=VideoMessage(caption=caption, **stored))
+    if kind == "audio":  # an Ogg/Opus file is a voice note; other audio is a file to play
+        return Message(audioMessage=AudioMessage(PTT=mimetype == "audio/ogg", **stored))
+    filename = message.media.get("filename") or "file"
+    return Message(documentMessage=DocumentMessage(caption=caption, fileName=filename, title=filename, **stored))
+
+
+def with_media(event: InboundMessage, data: bytes | None) -> InboundMessage:
+    """The inbound message with its downloaded media inline (base64), when it is within our limit."""
+    if event.media is None or data is None or len(data) > MAX_BYTES:
+        return event
+    return dataclasses.replace(event, media={**event.media, "data": base64.b64encode(data).decode()})
+
+
+def device_of_phone(database: str, phone: str | None) -> neonize_proto.JID | None:
+    """The stored device (a linked session) of this number, if whatsmeow has one."""
+    if not phone:
+        return None
+    for device in ClientFactory.get_all_devices_from_db(database):
+        user, _, agent = device.JID.User.partition(":")  # neonize leaves the device number in User
+        if user == phone.lstrip("+") and device.JID.Server == PHONE_SERVER:
+            return neonize_proto.JID(User=user, Device=int(agent or 0), Server=PHONE_SERVER, IsEmpty=False)
+    return None
+
+
+def connection_phone(connection_id: int) -> str | None:
+    from db.base import database
+    from db.connections import Connection
+
+    with database.connection_context():
+        connection = Connection.get_or_none(Connection.id == connection_id)
+    return connection.phone if connection else None
+
+
+class SessionClient(NewClient):
+    """neonize's client, with the login status (QR timed out, login failed) passed on instead of printed."""
+
+    on_login_status = None
+
+    def _NewClient__onLoginStatus(self, uuid: int, status: int) -> None:  # noqa: N802 - neonize's mangled name
+        if self.on_login_status is not None:
+            self.on_login_status(ctypes.string_at(status).decode())
+
+
+class NeonizeTransport:
+    """One WhatsApp session through neonize's synchronous client."""
+
+    def __init__(self, connection_id: int, database: str, pair_phone: str | None = None) -> None:
+        self.connection_id = connection_id
+        self.database = session_store(database)
+        self.pair_phone = pair_phone.lstrip("+") if pair_phone else None
+        self.on_event: EventHandler | None = None
+        self.client: SessionClient | None = None
+        self.runner: threading.Thread | None = None
+        self.pair_code_asked = False
+        self.online = False
+        self.sent: OrderedDict[str, str] = OrderedDict()  # our wa_id -> WhatsApp's id
+        self.known_jids: dict[str, neonize_proto.JID] = {}  # numbers WhatsApp confirmed, by digits
+        self.lock = threading.Lock()
+
+    # --- the session
+    def connect(self, on_event: EventHandler) -> None:
+        self.on_event = on_event
+        self.stop_client()
+        device = device_of_phone(self.database, connection_phone(self.connection_id))
+        # A unique name per client: neonize stops a client by name when an old one is collected.
+        client = SessionClient(self.database, uuid=f"wharf-{self.connection_id}-{secrets.token_hex(4)}")
+        client.jid, client.new_device = device, device is None
+        client.qr(self.on_qr)
+        client.on_login_status = self.on_login_status
+        for kind in (neonize_proto.Message, neonize_proto.Receipt, neonize_proto.Connected,
+                     neonize_proto.Disconnected, neonize_proto.StreamReplaced, neonize_proto.LoggedOut,
+                     neonize_proto.TemporaryBan, neonize_proto.ClientOutdated, neonize_proto.ConnectFailure,
+                     neonize_proto.PairStatus):
+            client.event.list_func[EVENT_TO_INT[kind]] = self.on_neonize_event
+        self.client, self.pair_code_asked = client, False
+        self.runner = threading.Thread(target=self.run_client, args=(client,), daemon=True,
+                                       name=f"neonize-{self.connection_id}")
+        self.runner.start()
+
+    def run_client(self, client: SessionClient) -> None:
+        """neonize's connect blocks until the client is stopped; a failure to start is a disconnect."""
+        try:
+            client.connect()
+        except Exception as error:  # the Go side could not open the store or the socket
+            logger.warning("connection %s: neonize stopped: %s", self.connection_id, error)
+            if client is self.client:
+                self.emit(Disconnected(self.connection_id, reason=f"session failed: {error}"))
+
+    def stop_client(self) -> None:
+        client, self.client, self.online = self.client, None, False
+        if client is not None:
+            client.stop()
+        if self.runner is not None and self.runner is not threading.current_thread():
+            self.runner.join(timeout=10)
+
+    def disconnect(self) -> None:
+        self.stop_client()
+
+    def logout(self) -> None:
+        if self.client is not None:
+            try:
+                self.client.logout()  # whatsmeow unlinks the device and deletes it from the store
+            except NeonizeError as error:
+                logger.warning("connection %s: logout: %s", self.connection_id, error)
+        self.stop_client()
+        self.emit(LoggedOut(self.connection_id, reason="logged out by request"))
+
+    def emit(self, event: TransportEvent) -> None:
+        if self.on_event is not None:
+            self.on_event(event)
+
+    # --- neonize's callbacks (on its threads)
+    def on_qr(self, client: NewClient, code: bytes) -> None:
+        if not self.pair_phone:
+            self.emit(QrCode(self.connection_id, code=code.decode()))
+        elif not self.pair_code_asked:  # whatsmeow pairs by code once the socket is up, i.e. at the first QR
+            self.pair_code_asked = True
+            threading.Thread(target=self.ask_pair_code, args=(client,), daemon=True).start()
+
+    def ask_pair_code(self, client: NewClient) -> None:
+        try:
+            self.emit(PairCode(self.connection_id, code=client.PairPhone(self.pair_phone, True)))
+        except NeonizeError as error:
+            self.emit(Disconnected(self.connection_id, reason=f"pair code refused: {error}"))
+
+    def on_login_status(self, status: str) -> None:
+        if status != "success":  # "timeout" (nobody scanned), "err-…": a new attempt shows a new code
+            threading.Thread(target=self.end_login, args=(status,), daemon=True).start()
+
+    def end_login(self, status: str) -> None:
+        self.stop_client()
+        self.emit(Disconnected(self.connection_id, reason=f"login {status}"))
+
+    def on_neonize_event(self, client: NewClient, event) -> None:
+        media = None
+        if isinstance(event, neonize_proto.Message) and 0 < media_size(event.Message) <= MAX_BYTES:
+            try:
+                media = client.download_any(event.Message)
+            except NeonizeError as error:  # the message still counts, without its file
+                logger.warning("connection %s: media of %s not downloaded: %s", self.connection_id, event.Info.ID,
+                               error)
+        mapped = map_event(self.connection_id, event)
+        if isinstance(mapped, InboundMessage):
+            mapped = with_media(mapped, media)
+        if isinstance(mapped, Connected):
+            mapped = Connected(self.connection_id, phone=self.own_phone(client))
+        if isinstance(mapped, Connected | Disconnected | LoggedOut):
+            self.online = isinstance(mapped, Connected)
+        if mapped is not None:
+            self.emit(mapped)
+
+    @staticmethod
+    def own_phone(client: NewClient) -> str | None:
+        try:
+            return client.get_me().JID.User.partition(":")[0] or None
+        except NeonizeError:
+            return None
+
+    # --- sending
+    def send(self, message: OutgoingMessage) -> str:
+        with self.lock:
+            if message.wa_id in self.sent:
+                return self.sent[message.wa_id]  # WhatsApp has it: a retry must not deliver it again
+        client = self.client
+        if client is None or not self.online:
+            raise TransportError("the WhatsApp session is not connected")
+        to = recipient_jid(message.to)  # a TransportError (permanent) for what is no WhatsApp address
+        if to.Server == PHONE_SERVER:
+            to = self.whatsapp_jid(client, to.User)
+        try:
+            upload = None
+            if message.media is not None:
+                kind = UPLOAD_KINDS.get(message_type_for(message.media["mimetype"]), MediaType.MediaDocument)
+                upload = client.upload(message.media["data"], kind)
+            response = client.send_message(to, build_message(message, upload))
+        except NeonizeError as error:
+            raise send_failure(str(error)) from error
+        with self.lock:
+            self.sent[message.wa_id] = response.ID
+            while len(self.sent) > SENT_IDS_KEPT:
+                self.sent.popitem(last=False)
+        return response.ID
+
+    def whatsapp_jid(self, client: NewClient, phone: str) -> neonize_proto.JID:
+        """The JID WhatsApp knows the number by (it may differ from the digits, e.g. Brazil's ninth digit)."""
+        if phone not in self.known_jids:
+            try:
+                answers = client.is_on_whatsapp("+" + phone)
+            except NeonizeError as error:
+                raise TransportError(f"could not check +{phone} on WhatsApp: {error}") from error
+            found = next((answer.JID for answer in answers if answer.IsIn), None)
+            if found is None:
+                raise TransportError(f"+{phone} is not on WhatsApp", permanent=True, reason_code="not_on_whatsapp")
+            self.known_jids[phone] = found
+        return self.known_jids[phone]
