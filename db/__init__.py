@@ -8,7 +8,9 @@ from db.audit import AuditLog
 from db.base import BaseModel, JSONField, database, utcnow
 from db.companies import Company, Plan, Setting
 from db.connections import Connection
-from db.contacts import Contact, ContactTag, Tag
+from db.contact_lists import ContactList, ContactListItem
+from db.contacts import Contact, ContactField, ContactTag, Tag
+from db.imports import ImportRowError
 from db.jobs import IdempotencyKey, Job
 from db.leads import Lead
 from db.messages import Message, QuickMessage
@@ -29,6 +31,9 @@ ALL_MODELS: list[type[BaseModel]] = [
     Tag,
     Contact,
     ContactTag,
+    ContactField,
+    ContactList,
+    ContactListItem,
     Ticket,
     TicketTag,
     TicketEvent,
@@ -37,6 +42,7 @@ ALL_MODELS: list[type[BaseModel]] = [
     QuickMessage,
     Job,
     IdempotencyKey,
+    ImportRowError,
     AuditLog,
     Lead,
     ApiKey,

@@ -1,4 +1,4 @@
-"""Contacts (the company's customers on WhatsApp) and their tags."""
+"""Contacts (the company's customers on WhatsApp), their tags, and the custom fields a company defines."""
 
 import peewee
 
@@ -28,6 +28,22 @@ class Contact(TimestampedModel):
 
     class Meta:
         indexes = ((("company", "phone"), True), (("company", "name"), False))
+
+
+CUSTOM_FIELD_TYPES = ("text", "number", "date", "boolean")
+
+
+class ContactField(TimestampedModel):
+    """A custom field of the company's contacts: its values live in `Contact.custom_fields[key]`,
+    checked against `type` (wharf.custom_fields)."""
+
+    company = peewee.ForeignKeyField(Company, backref="contact_fields", on_delete="CASCADE")
+    key = peewee.CharField(max_length=50)
+    label = peewee.CharField(max_length=100)
+    type = peewee.CharField(max_length=10, default="text")
+
+    class Meta:
+        indexes = ((("company", "key"), True),)
 
 
 class ContactTag(BaseModel):

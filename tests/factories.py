@@ -91,3 +91,21 @@ class Factories:
         ApiKey.create(**{"company": company, "name": f"Key {next(_sequence)}", "prefix": prefix,
                          "key_hash": api_key_hash(key), "scopes": scopes, **fields})
         return key
+
+    def tag(self, company: Company, **fields):
+        from db.contacts import Tag
+
+        n = next(_sequence)
+        return Tag.create(**{"company": company, "name": f"Tag {n}", **fields})
+
+    def contact_list(self, company: Company, **fields):
+        from db.contact_lists import ContactList
+
+        n = next(_sequence)
+        return ContactList.create(**{"company": company, "name": f"List {n}", **fields})
+
+    def contact_field(self, company: Company, key: str, type: str = "text", **fields):
+        from db.contacts import ContactField
+
+        return ContactField.create(**{"company": company, "key": key, "label": key.replace("_", " ").title(),
+                                      "type": type, **fields})

@@ -9,6 +9,7 @@ from workers import broker  # noqa: F401  (sets the global broker before any act
 from workers import (  # noqa: F401
     acks,
     connection_events,
+    contact_import,
     emails,
     inbound,
     maintenance,
