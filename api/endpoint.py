@@ -44,6 +44,7 @@ class EndpointSpec:
     optional_body: bool = False
     body_media_types: tuple[str, ...] = ("application/json",)
     scopes: tuple[str, ...] = ()
+    upload_media_types: tuple[str, ...] = ()  # a file the view reads itself (multipart `file` or a raw body)
 
 
 def validation_details(error: ValidationError) -> dict[str, str]:
@@ -137,6 +138,7 @@ def endpoint(
     optional_body: bool = False,
     body_media_types: Iterable[str] = ("application/json",),
     scope: str | tuple[str, ...] = (),
+    upload_media_types: Iterable[str] = (),
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     scopes = (scope,) if isinstance(scope, str) else tuple(scope)
     if unknown := set(scopes) - set(SCOPES):
@@ -155,6 +157,7 @@ def endpoint(
         optional_body=optional_body,
         body_media_types=tuple(body_media_types),
         scopes=scopes,
+        upload_media_types=tuple(upload_media_types),
     )
 
     def decorate(view: Callable[..., Any]) -> Callable[..., Any]:

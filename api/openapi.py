@@ -44,6 +44,13 @@ def _query_parameters(model: type[BaseModel]) -> list[dict[str, Any]]:
     ]
 
 
+def upload_schema(media_type: str) -> dict[str, Any]:
+    """A file: the `file` field of a form, or the whole body."""
+    if media_type == "multipart/form-data":
+        return {"type": "object", "properties": {"file": {"type": "string", "format": "binary"}}, "required": ["file"]}
+    return {"type": "string"}
+
+
 def _operation(spec: EndpointSpec, components: _Components, path_params: list[dict]) -> dict[str, Any]:
     operation: dict[str, Any] = {"summary": spec.summary, "tags": list(spec.tags)}
     parameters = path_params + (_query_parameters(spec.query) if spec.query else [])
@@ -66,6 +73,9 @@ def _operation(spec: EndpointSpec, components: _Components, path_params: list[di
             upload = {"type": "object", "properties": {"file": {"type": "string", "format": "binary"}}}
             content["multipart/form-data"] = {"schema": {"allOf": [body_ref, upload]}}
         operation["requestBody"] = {"required": not spec.optional_body, "content": content}
+    elif spec.upload_media_types:
+        operation["requestBody"] = {"required": True, "content": {media: {"schema": upload_schema(media)}
+                                                                  for media in spec.upload_media_types}}
     success: dict[str, Any] = {"description": HTTP_CODES.get(spec.status, "success")}
     if spec.status == 204:
         success["description"] = "no content"
@@ -76,7 +86,7 @@ def _operation(spec: EndpointSpec, components: _Components, path_params: list[di
     codes = set(spec.errors) | {500}
     if spec.body is not None or spec.query is not None:
         codes |= {400}
-    if spec.body is not None:
+    if spec.body is not None or spec.upload_media_types:
         codes |= {413, 415}
     if spec.auth != "public":
         codes |= {401}

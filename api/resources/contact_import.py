@@ -94,7 +94,8 @@ def check_upload(company_id: int, key: str, mapping: dict[str, str]) -> None:
 @blueprint.post("/api/contacts/import")
 @endpoint(summary="Import contacts from a CSV (multipart field `file`, or a text/csv body): 202 with the job; "
           "contacts are upserted by phone", tags=["contacts"], query=ImportOptions, response=JobAccepted,
-          status=202, roles=IMPORT_ROLES, errors=[404, 413, 415], enqueues=True, scope="contacts:write")
+          status=202, roles=IMPORT_ROLES, errors=[404, 413, 415], enqueues=True, scope="contacts:write",
+          upload_media_types=("multipart/form-data", "text/csv"))
 def import_csv(query: ImportOptions):
     options = import_options(query)
     principal = current_principal()

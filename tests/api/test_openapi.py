@@ -20,3 +20,12 @@ def test_the_docs_page_lists_the_operations_without_auth(client):
 
     assert response.status_code == 200
     assert "/api/auth/login" in response.get_data(as_text=True)
+
+
+def test_the_contact_import_shows_its_upload(client):
+    spec = client.get("/api/openapi.json").get_json()
+
+    content = spec["paths"]["/api/contacts/import"]["post"]["requestBody"]["content"]
+
+    assert content["multipart/form-data"]["schema"]["properties"]["file"]["format"] == "binary"
+    assert content["text/csv"]["schema"] == {"type": "string"}
