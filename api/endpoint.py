@@ -4,8 +4,9 @@ It reads the declared body and query schemas (400 with per-field details, 415 fo
 that is not JSON), checks the caller's token and role, and keeps its arguments on the view
 so `api.openapi` can describe every route from the same schemas that validate it.
 
-A program's API key (`X-API-Key`) opens only the views that declare a `scope` (one, or a
-tuple of which any will do); for such a caller the key's scopes stand in for the role check.
+A program's API key (`X-API-Key`, or a `wk_live_` Bearer credential) opens only the views that
+declare a `scope` (one, or a tuple of which any will do); for such a caller the key's scopes stand
+in for the role check. Views without a scope (users, API keys, settings...) are for users only.
 """
 
 from __future__ import annotations
@@ -15,14 +16,15 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from flask import g, jsonify, request
+from flask import Response, g, jsonify, make_response, request
 from flask_jwt_extended import get_jwt, verify_jwt_in_request
 from pydantic import BaseModel, ValidationError
 
 from api.errors import ApiError, Forbidden, ValidationFailed
 from api.idempotency import replay_or_run
+from api.key_usage import count_enqueued_job
 from api.schemas import OutSchema
-from api.security import API_KEY_HEADER, Principal, api_key_principal
+from api.security import Principal, api_key_principal, presented_api_key
 from db.api_keys import SCOPES
 from db.users import User
 
@@ -98,7 +100,7 @@ def authenticate_api_key(key: str, scopes: tuple[str, ...]) -> None:
 def authenticate(auth: Auth, roles: tuple[str, ...] | None, scopes: tuple[str, ...] = ()) -> None:
     if auth == "public":
         return
-    key = request.headers.get(API_KEY_HEADER)
+    key = presented_api_key()
     if key and auth == "user":
         return authenticate_api_key(key, scopes)
     verify_jwt_in_request(refresh=auth == "refresh")
@@ -109,6 +111,14 @@ def authenticate(auth: Auth, roles: tuple[str, ...] | None, scopes: tuple[str, .
     g.principal = Principal(user=user, company_id=user.company_id, role=user.role, token=token)
     if roles is not None and user.role not in roles:
         raise Forbidden(f"this needs one of the roles: {', '.join(roles)}", "insufficient_role")
+
+
+def count_if_enqueued(response: Response) -> Response:
+    """A key's 202 from a view that enqueues is a job it started (a replayed answer started none)."""
+    api_key = getattr(g.get("principal"), "api_key", None)
+    if api_key is not None and response.status_code == 202 and "Idempotent-Replayed" not in response.headers:
+        count_enqueued_job(api_key.id)
+    return response
 
 
 def render(result: Any, status: int):
@@ -171,7 +181,7 @@ def endpoint(
             if spec.query is not None:
                 path_args["query"] = parse_query(spec.query)
             if spec.enqueues:
-                return replay_or_run(lambda: render(view(**path_args), spec.status))
+                return count_if_enqueued(make_response(replay_or_run(lambda: render(view(**path_args), spec.status))))
             return render(view(**path_args), spec.status)
 
         wrapper.endpoint_spec = spec  # type: ignore[attr-defined]

@@ -14,6 +14,11 @@ from api.schemas import ErrorOut
 
 _PATH_PARAM = re.compile(r"<(?:(\w+):)?(\w+)>")
 REF = "#/components/schemas/{model}"
+RATE_LIMIT_HEADERS = {
+    "X-RateLimit-Limit": "the API key's requests per minute (answers to API keys only)",
+    "X-RateLimit-Remaining": "what is left of them in the key's current window",
+    "X-RateLimit-Reset": "when that window closes, in Unix seconds",
+}
 
 
 class _Components:
@@ -92,18 +97,24 @@ def _operation(spec: EndpointSpec, components: _Components, path_params: list[di
         codes |= {401}
     if spec.roles is not None or spec.scopes:
         codes |= {403}
+    if spec.scopes:
+        codes |= {429}
     for code in sorted(codes):
         responses[str(code)] = {
             "description": HTTP_CODES.get(code, "error"),
             "content": {"application/json": {"schema": error_ref}},
         }
+    if spec.scopes:  # answers to an API key carry where the key stands in its minute
+        for response in responses.values():
+            response["headers"] = {name: {"$ref": f"#/components/headers/{name}"} for name in RATE_LIMIT_HEADERS}
+        responses["429"]["headers"]["Retry-After"] = {"$ref": "#/components/headers/Retry-After"}
     operation["responses"] = responses
     if spec.auth == "public":
         operation["security"] = []
     elif spec.auth == "refresh":
         operation["security"] = [{"refreshToken": []}]
     elif spec.scopes:
-        operation["security"] = [{"bearerAuth": []}, {"apiKey": list(spec.scopes)}]
+        operation["security"] = [{"bearerAuth": []}, {"apiKey": list(spec.scopes)}, {"apiKeyBearer": list(spec.scopes)}]
         operation["description"] = f"API keys need the scope {' or '.join(spec.scopes)}."
     return operation
 
@@ -145,8 +156,19 @@ def build_spec(app: Flask) -> dict[str, Any]:
                     "in": "header",
                     "name": "X-API-Key",
                     "description": "a program's key (POST /api/api-keys); it opens the operations that name one "
-                    "of its scopes",
+                    "of its scopes, so many requests a minute (429 past them)",
                 },
+                "apiKeyBearer": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "bearerFormat": "wk_live_ API key",
+                    "description": "the same key as `Authorization: Bearer wk_live_...`; the prefix tells it from a JWT",
+                },
+            },
+            "headers": {
+                **{name: {"description": text, "schema": {"type": "integer"}}
+                   for name, text in RATE_LIMIT_HEADERS.items()},
+                "Retry-After": {"description": "seconds until the key's window closes", "schema": {"type": "integer"}},
             },
         },
         "security": [{"bearerAuth": []}],

@@ -2,7 +2,8 @@
 
 Access and refresh tokens are JWTs carrying the company id and role. A revoked token's id is
 kept in Redis until the token would have expired anyway, so every API process honours a
-logout or a rotation on the very next request. Programs send an API key (`X-API-Key`) instead.
+logout or a rotation on the very next request. Programs send an API key instead (`X-API-Key`, or
+`Authorization: Bearer wk_live_...`: the prefix tells a key from a JWT), limited per minute per key.
 """
 
 from __future__ import annotations
@@ -14,10 +15,11 @@ from dataclasses import dataclass
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from flask import Flask, g
+from flask import Flask, g, request
 from flask_jwt_extended import JWTManager, create_access_token, create_refresh_token, decode_token
 
 from api.errors import ApiError, TooManyRequests
+from api.key_usage import count_request
 from db.api_keys import ApiKey
 from db.base import utcnow
 from db.users import User
@@ -77,8 +79,7 @@ def current_principal() -> Principal:
 
 
 API_KEY_HEADER = "X-API-Key"
-API_KEY_PREFIX = "wharf_"
-LAST_USED_PRECISION = dt.timedelta(minutes=1)
+API_KEY_PREFIX = "wk_live_"  # visible, so a leaked key is recognisable (secret scanners, logs)
 
 
 def api_key_hash(key: str) -> str:
@@ -92,19 +93,29 @@ def new_api_key() -> tuple[str, str]:
     return key, key[: len(API_KEY_PREFIX) + 6]
 
 
+def presented_api_key() -> str | None:
+    """The API key the request carries: in `X-API-Key`, or as a Bearer credential with the key prefix."""
+    if key := request.headers.get(API_KEY_HEADER, "").strip():
+        return key
+    scheme, _, credential = request.headers.get("Authorization", "").partition(" ")
+    credential = credential.strip()
+    return credential if scheme.lower() == "bearer" and credential.startswith(API_KEY_PREFIX) else None
+
+
 def api_key_principal(key: str) -> Principal:
-    """The program calling with `key`; 401 for a key that is unknown, revoked or expired."""
-    api_key = ApiKey.get_or_none(ApiKey.key_hash == api_key_hash(key.strip()))
-    now = utcnow()
+    """The program calling with `key`, counted against its rate limit (`g.api_key_rate_limit`, for the headers);
+    401 for a key that is unknown, revoked or expired, 429 past its requests per minute."""
+    api_key = ApiKey.get_or_none(ApiKey.key_hash == api_key_hash(key))
     if api_key is None:
         raise ApiError(401, "the API key is not valid (unknown or revoked)", "invalid_api_key")
-    if api_key.expires_at is not None and api_key.expires_at <= now:
+    if api_key.expires_at is not None and api_key.expires_at <= utcnow():
         raise ApiError(401, "the API key has expired", "api_key_expired")
-    # One write a minute at most, however busy the key.
-    ApiKey.update(last_used_at=now).where(
-        ApiKey.id == api_key.id,
-        ApiKey.last_used_at.is_null() | (ApiKey.last_used_at < now - LAST_USED_PRECISION),
-    ).execute()
+    g.api_key_rate_limit = limit = count_request(api_key, request.remote_addr or "unknown")
+    if limit.exceeded:
+        raise TooManyRequests(
+            retry_after=limit.retry_after,
+            message=f"this API key may make {limit.limit} requests a minute; try again later",
+        )
     return Principal(user=None, company_id=api_key.company_id, role="api_key", token={}, api_key=api_key,
                      scopes=frozenset(api_key.scopes))
 

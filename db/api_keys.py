@@ -5,6 +5,7 @@ import peewee
 from db.base import JSONField, TimestampedModel
 from db.companies import Company
 from db.users import User
+from wharf.settings import settings
 
 SCOPES = (
     "messages:send",
@@ -22,8 +23,16 @@ SCOPES = (
 ENQUEUEING_SCOPES = ("messages:send", "contacts:write", "campaigns:write", "flows:run", "webhooks:write")
 
 
+def default_rate_limit_per_minute() -> int:
+    return settings.api_key_rate_limit_per_minute
+
+
 class ApiKey(TimestampedModel):
-    """A company's key; only its SHA-256 is stored (the key is shown once), `prefix` tells keys apart in lists."""
+    """A company's key; only its SHA-256 is stored (the key is shown once), `prefix` tells keys apart in lists.
+
+    The usage columns lag: each request counts in Redis, and the counts move here at most once a
+    minute per key (api/key_usage.py), so a busy key costs the database one write a minute.
+    """
 
     company = peewee.ForeignKeyField(Company, backref="api_keys", on_delete="CASCADE")
     created_by = peewee.ForeignKeyField(User, null=True, on_delete="SET NULL")
@@ -33,3 +42,7 @@ class ApiKey(TimestampedModel):
     scopes = JSONField(default=list)
     expires_at = peewee.DateTimeField(null=True)
     last_used_at = peewee.DateTimeField(null=True)
+    rate_limit_per_minute = peewee.IntegerField(default=default_rate_limit_per_minute)
+    request_count = peewee.BigIntegerField(default=0)
+    enqueued_job_count = peewee.BigIntegerField(default=0)
+    last_ip = peewee.CharField(max_length=45, null=True)

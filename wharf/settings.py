@@ -102,6 +102,7 @@ class Settings:
     log_json: bool
     default_transport: str
     login_attempts_per_minute: int
+    api_key_rate_limit_per_minute: int
     job_retention_days: int
     public_url: str
     http_allow_private_networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]
@@ -134,6 +135,7 @@ def load_settings() -> Settings:
         log_json=env_bool("LOG_JSON", True),
         default_transport=env_str("WHARF_DEFAULT_TRANSPORT", "simulator"),
         login_attempts_per_minute=env_int("LOGIN_ATTEMPTS_PER_MINUTE", 10, minimum=1),
+        api_key_rate_limit_per_minute=env_int("API_KEY_RATE_LIMIT_PER_MINUTE", 600, minimum=1),
         job_retention_days=env_int("JOB_RETENTION_DAYS", 30, minimum=1),
         public_url=env_str("PUBLIC_URL", "http://localhost:8080"),
         http_allow_private_networks=env_networks("HTTP_ALLOW_PRIVATE_NETWORKS"),

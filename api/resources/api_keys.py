@@ -1,19 +1,24 @@
-"""API keys for programs: admins create them (the key is answered once), list and revoke them.
+"""API keys for programs: admins create them (the key is answered once), list, change and revoke them.
 
-A program sends `X-API-Key: <key>` instead of a user's token and may call the endpoints that
-declare one of its scopes (see api/endpoint.py); revoking deletes the key, so its next call is a 401.
+A program sends `X-API-Key: <key>` (or `Authorization: Bearer <key>`) instead of a user's token and may
+call the endpoints that declare one of its scopes (see api/endpoint.py), so many requests a minute;
+revoking deletes the key, so its next call is a 401. Keys never reach these endpoints themselves.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import asdict
 from typing import Annotated, Literal
 
-from flask import Blueprint
+from flask import Blueprint, Response, g
 from pydantic import AfterValidator, Field
+from pydantic.alias_generators import to_camel
 
-from api.audit import log_change
+from api.audit import log_change, snapshot
 from api.endpoint import endpoint
+from api.errors import ValidationFailed
+from api.key_usage import Usage, forget_key, usage_of
 from api.pagination import paginate
 from api.schemas import OutSchema, PageQuery, Schema, UtcDateTime, UtcDateTimeIn, page_of
 from api.scoping import get_owned, owned
@@ -32,19 +37,44 @@ def in_the_future(value: dt.datetime | None) -> dt.datetime | None:
     return value
 
 
+Name = Annotated[str, Field(min_length=1, max_length=100)]
+Scopes = Annotated[list[Scope], Field(min_length=1, max_length=len(SCOPES))]
+ExpiresAt = Annotated[UtcDateTimeIn | None, AfterValidator(in_the_future)]
+RateLimitPerMinute = Annotated[int, Field(ge=1, le=1_000_000, description="requests a minute; past it, 429")]
+
+
 class ApiKeyCreate(Schema):
-    name: str = Field(min_length=1, max_length=100)
-    scopes: list[Scope] = Field(min_length=1, max_length=len(SCOPES))
-    expires_at: Annotated[UtcDateTimeIn | None, AfterValidator(in_the_future)] = None
+    name: Name
+    scopes: Scopes
+    expires_at: ExpiresAt = None
+    rate_limit_per_minute: RateLimitPerMinute | None = Field(
+        None, description="requests a minute; unset: the installation's API_KEY_RATE_LIMIT_PER_MINUTE")
 
 
-class ApiKeyOut(OutSchema):
+NOT_NULL_FIELDS = ("name", "scopes", "rate_limit_per_minute")  # only `expiresAt: null` means something
+
+
+class ApiKeyUpdate(Schema):
+    name: Name | None = None
+    scopes: Scopes | None = None
+    expires_at: ExpiresAt = Field(None, description="null: the key never expires")
+    rate_limit_per_minute: RateLimitPerMinute | None = None
+
+
+class ApiKeyUsageOut(OutSchema):
+    rate_limit_per_minute: int
+    requests: int = Field(description="requests made with the key, refused ones included")
+    enqueued_jobs: int = Field(description="its requests answered 202 (work enqueued)")
+    last_used_at: UtcDateTime | None
+    last_ip: str | None
+
+
+class ApiKeyOut(ApiKeyUsageOut):
     id: int
     name: str
     prefix: str
     scopes: list[str]
     expires_at: UtcDateTime | None
-    last_used_at: UtcDateTime | None
     created_by_id: int | None
     created_at: UtcDateTime
 
@@ -53,8 +83,22 @@ class ApiKeyCreatedOut(ApiKeyOut):
     key: str = Field(description="the key itself: shown this once, only its hash is kept")
 
 
+def api_key_fields(row: ApiKey, usage: Usage) -> dict:
+    """The row's columns the answers show, with its usage (row plus what Redis still holds)."""
+    columns = {name: getattr(row, name) for name in ApiKeyOut.model_fields if hasattr(row, name)}
+    return {**columns, **asdict(usage)}
+
+
 def api_key_json(row: ApiKey) -> dict:
-    return ApiKeyOut.model_validate(row).to_json()
+    return ApiKeyOut.model_validate(api_key_fields(row, usage_of([row])[row.id])).to_json()
+
+
+@blueprint.after_app_request
+def rate_limit_headers(response: Response) -> Response:
+    """Every answer to a request made with a key says where the key stands in its minute."""
+    if limit := g.get("api_key_rate_limit"):
+        response.headers.update(limit.headers())
+    return response
 
 
 @blueprint.post("")
@@ -63,25 +107,55 @@ def api_key_json(row: ApiKey) -> dict:
 def create_api_key(body: ApiKeyCreate):
     principal = current_principal()
     key, prefix = new_api_key()
+    limit = {"rate_limit_per_minute": body.rate_limit_per_minute} if body.rate_limit_per_minute else {}
     row = ApiKey.create(
         company=principal.company_id, created_by=principal.user.id, name=body.name, prefix=prefix,
-        key_hash=api_key_hash(key), scopes=list(dict.fromkeys(body.scopes)), expires_at=body.expires_at,
+        key_hash=api_key_hash(key), scopes=list(dict.fromkeys(body.scopes)), expires_at=body.expires_at, **limit,
     )
     log_change("created", row)
-    return ApiKeyCreatedOut.model_validate({**ApiKeyOut.model_validate(row).model_dump(), "key": key}).to_json()
+    return ApiKeyCreatedOut.model_validate({**api_key_fields(row, usage_of([row])[row.id]), "key": key}).to_json()
 
 
 @blueprint.get("")
 @endpoint(summary="List the company's API keys (never the keys themselves)", tags=["api-keys"], query=PageQuery,
           response=page_of(ApiKeyOut), roles=MANAGERS)
 def list_api_keys(query: PageQuery):
-    return paginate(owned(ApiKey).order_by(ApiKey.created_at.desc(), ApiKey.id.desc()), query, api_key_json)
+    page = paginate(owned(ApiKey).order_by(ApiKey.created_at.desc(), ApiKey.id.desc()), query, lambda row: row)
+    usages = usage_of(page["items"])
+    return {**page, "items": [ApiKeyOut.model_validate(api_key_fields(row, usages[row.id])).to_json()
+                              for row in page["items"]]}
 
 
 @blueprint.get("/<int:api_key_id>")
 @endpoint(summary="Show an API key", tags=["api-keys"], response=ApiKeyOut, roles=MANAGERS, errors=[404])
 def show_api_key(api_key_id: int):
     return api_key_json(get_owned(ApiKey, api_key_id, "API key"))
+
+
+@blueprint.get("/<int:api_key_id>/usage")
+@endpoint(summary="An API key's usage: requests, enqueued jobs, last use and IP, its rate limit", tags=["api-keys"],
+          response=ApiKeyUsageOut, roles=MANAGERS, errors=[404])
+def show_api_key_usage(api_key_id: int):
+    row = get_owned(ApiKey, api_key_id, "API key")
+    return ApiKeyUsageOut.model_validate(api_key_fields(row, usage_of([row])[row.id])).to_json()
+
+
+@blueprint.patch("/<int:api_key_id>")
+@endpoint(summary="Change an API key's name, scopes, expiry or rate limit (its next request obeys them)",
+          tags=["api-keys"], body=ApiKeyUpdate, response=ApiKeyOut, roles=MANAGERS, errors=[404])
+def update_api_key(api_key_id: int, body: ApiKeyUpdate):
+    row = get_owned(ApiKey, api_key_id, "API key")
+    before = snapshot(row)
+    changes = body.model_dump(exclude_unset=True)
+    if "scopes" in changes:
+        changes["scopes"] = list(dict.fromkeys(changes["scopes"]))
+    if nulls := [name for name in NOT_NULL_FIELDS if name in changes and changes[name] is None]:
+        raise ValidationFailed("these fields cannot be null", {to_camel(name): "may not be null" for name in nulls})
+    for name, value in changes.items():
+        setattr(row, name, value)
+    row.save()
+    log_change("updated", row, before)
+    return api_key_json(row)
 
 
 @blueprint.delete("/<int:api_key_id>")
@@ -91,3 +165,4 @@ def delete_api_key(api_key_id: int):
     row = get_owned(ApiKey, api_key_id, "API key")
     log_change("deleted", row)
     row.delete_instance()
+    forget_key(api_key_id)
