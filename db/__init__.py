@@ -6,6 +6,7 @@ Importing `db` registers every model; `ALL_MODELS` lists them in dependency orde
 from db.api_keys import ApiKey
 from db.audit import AuditLog
 from db.base import BaseModel, JSONField, database, utcnow
+from db.campaigns import Campaign, CampaignShipping
 from db.companies import Company, Plan, Setting
 from db.connections import Connection
 from db.contact_lists import ContactList, ContactListItem
@@ -15,6 +16,7 @@ from db.jobs import IdempotencyKey, Job
 from db.leads import Lead
 from db.messages import Message, QuickMessage
 from db.queues import Queue, UserQueue
+from db.schedules import Schedule, ScheduleRun
 from db.tickets import Ticket, TicketEvent, TicketNote, TicketTag
 from db.users import PasswordReset, User
 from db.webhooks import Webhook, WebhookDelivery
@@ -48,6 +50,10 @@ ALL_MODELS: list[type[BaseModel]] = [
     ApiKey,
     Webhook,
     WebhookDelivery,
+    Campaign,
+    CampaignShipping,
+    Schedule,
+    ScheduleRun,
 ]
 
 __all__ = [m.__name__ for m in ALL_MODELS] + ["ALL_MODELS", "BaseModel", "JSONField", "database", "utcnow"]

@@ -10,8 +10,10 @@ from dataclasses import dataclass
 from db.base import utcnow
 from db.jobs import Job
 from workers.broker import broker
+from workers.campaigns import restart_stalled_campaigns, start_due_campaigns
 from workers.jobs import enqueued_marker, resend_job
 from workers.maintenance import prune_finished_jobs
+from workers.schedules import send_due_schedules
 from workers.webhooks import prune_webhook_deliveries
 
 logger = logging.getLogger(__name__)
@@ -51,4 +53,7 @@ PERIODIC_JOBS = [
     PeriodicJob("requeue_lost_jobs", requeue_lost_jobs, seconds=60),
     PeriodicJob("prune_finished_jobs", enqueue_job_pruning, seconds=3600),
     PeriodicJob("prune_webhook_deliveries", prune_webhook_deliveries.send, seconds=3600),
+    PeriodicJob("send_due_schedules", send_due_schedules, seconds=1),
+    PeriodicJob("start_due_campaigns", start_due_campaigns, seconds=2),
+    PeriodicJob("restart_stalled_campaigns", restart_stalled_campaigns, seconds=30),
 ]

@@ -109,3 +109,10 @@ class Factories:
 
         return ContactField.create(**{"company": company, "key": key, "label": key.replace("_", " ").title(),
                                       "type": type, **fields})
+
+    def campaign(self, company: Company, **fields):
+        from db.campaigns import Campaign
+
+        n = next(_sequence)
+        return Campaign.create(**{"company": company, "name": f"Campaign {n}", "messages": ["Hi {{firstName}}!"],
+                                  **fields})

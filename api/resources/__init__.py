@@ -4,6 +4,7 @@ from api.resources import (
     api_keys,
     audit_logs,
     auth,
+    campaigns,
     companies,
     connections,
     contact_fields,
@@ -17,6 +18,7 @@ from api.resources import (
     profile,
     queues,
     quick_messages,
+    schedules,
     settings,
     simulator,
     system,
@@ -50,4 +52,6 @@ BLUEPRINTS = [
     simulator.blueprint,
     jobs.blueprint,
     webhooks.blueprint,
+    campaigns.blueprint,
+    schedules.blueprint,
 ]

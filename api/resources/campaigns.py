@@ -1,0 +1,359 @@
+"""Campaigns: CRUD, start/pause/resume/cancel (each a status change the workers act on), the report
+counted from receipts, and the per-recipient ledger as a page or a CSV.
+
+Starting only changes the status and enqueues the fan-out; the pump stops at a paused or cancelled
+campaign on its next tick, so none of these handlers touches a recipient.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import peewee
+from flask import Blueprint
+from pydantic import Field, field_validator
+
+from api.audit import log_change, snapshot
+from api.csv_export import csv_download
+from api.endpoint import endpoint
+from api.errors import Conflict
+from api.pagination import paginate
+from api.resources.queues import owned_ids
+from api.schemas import OutSchema, PageQuery, Schema, UtcDateTime, UtcDateTimeIn, page_of
+from api.scoping import get_owned, owned
+from api.security import current_principal
+from db.base import utcnow
+from db.campaigns import MAX_VARIANTS, Campaign, CampaignShipping
+from db.connections import Connection
+from db.contact_lists import ContactList
+from db.contacts import Contact, Tag
+from db.messages import Message
+from db.schedules import is_valid_cron, next_cron_time
+from workers.campaigns import (
+    REPORT_FIELDS,
+    campaign_report,
+    cancel_queued_shippings,
+    delivery_status,
+    resume_campaign,
+    start_campaign,
+)
+from workers.jobs import enqueue_job
+
+blueprint = Blueprint("campaigns", __name__, url_prefix="/api/campaigns")
+MANAGERS = ("super", "admin", "supervisor")
+SCOPE = "campaigns:write"
+EDITABLE = ("draft", "scheduled", "paused")
+MAX_CONTACT_IDS = 10_000
+
+
+def valid_cron(cron: str | None) -> str | None:
+    if cron is not None and not is_valid_cron(cron):
+        raise ValueError("not a valid cron expression (five fields: minute hour day month weekday)")
+    return cron
+
+
+def valid_timezone(timezone: str | None) -> str | None:
+    if timezone is not None:
+        try:
+            ZoneInfo(timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError("not a known IANA timezone") from None
+    return timezone
+
+
+class Throttle(Schema):
+    per_minute: int = Field(20, ge=1, le=6000)
+    jitter_seconds: float = Field(0, ge=0, le=3600)
+    pause_every: int = Field(0, ge=0, description="a long pause after every N sends (0: never)")
+    pause_seconds: float = Field(0, ge=0, le=86_400)
+
+
+class CampaignFields(Schema):
+    name: str | None = Field(None, min_length=1, max_length=200)
+    connection_id: int | None = None
+    contact_list_id: int | None = None
+    tag_id: int | None = None
+    contact_ids: list[int] | None = Field(None, max_length=MAX_CONTACT_IDS)
+    messages: list[str] | None = Field(None, min_length=1, max_length=MAX_VARIANTS,
+                                       description="variants, one picked at random per recipient")
+    media_url: str | None = Field(None, pattern=r"^https?://", max_length=2048)
+    scheduled_at: UtcDateTimeIn | None = None
+    cron: str | None = Field(None, max_length=100)
+    timezone: str | None = Field(None, max_length=64)
+    throttle: Throttle | None = None
+
+    _cron = field_validator("cron")(valid_cron)
+    _timezone = field_validator("timezone")(valid_timezone)
+
+    @field_validator("messages")
+    @classmethod
+    def non_empty_variants(cls, messages: list[str] | None) -> list[str] | None:
+        if messages is not None and any(not text.strip() or len(text) > 4096 for text in messages):
+            raise ValueError("each variant is 1 to 4096 characters")
+        return messages
+
+
+class CampaignCreate(CampaignFields):
+    name: str = Field(min_length=1, max_length=200)
+    connection_id: int
+    messages: list[str] = Field(min_length=1, max_length=MAX_VARIANTS)
+
+
+class CampaignOut(OutSchema):
+    id: int
+    name: str
+    connection_id: int | None
+    contact_list_id: int | None
+    tag_id: int | None
+    contact_ids: list[int] | None
+    messages: list[str]
+    media_url: str | None
+    scheduled_at: UtcDateTime | None
+    cron: str | None
+    timezone: str
+    throttle: dict
+    status: str
+    reason: str | None
+    started_at: UtcDateTime | None
+    finished_at: UtcDateTime | None
+    created_at: UtcDateTime
+    updated_at: UtcDateTime
+
+
+class CampaignAccepted(CampaignOut):
+    job_id: str | None = None
+
+
+class CampaignQuery(PageQuery):
+    status: str | None = None
+    search: str | None = Field(None, max_length=100)
+
+
+class ReportOut(OutSchema):
+    total: int
+    queued: int
+    sent: int = Field(description="sent by the gateway, including those delivered and read since")
+    delivered: int = Field(description="delivery receipts, including those read since")
+    read: int
+    failed: int
+    skipped: int
+    cancelled: int
+    opted_out: int
+
+
+class ShippingOut(OutSchema):
+    id: int
+    contact_id: int
+    name: str
+    phone: str
+    status: str
+    reason: str | None
+    message_id: int | None
+    variant: int | None
+    sent_at: UtcDateTime | None
+
+
+class ShippingQuery(PageQuery):
+    status: str | None = None
+
+
+def campaign_json(campaign: Campaign, job_id: str | None = None) -> dict:
+    return CampaignAccepted.model_validate({**snapshot(campaign), "connection_id": campaign.connection_id,
+                                            "contact_list_id": campaign.contact_list_id, "tag_id": campaign.tag_id,
+                                            "throttle": campaign.pacing(), "job_id": job_id,
+                                            "created_at": campaign.created_at,
+                                            "updated_at": campaign.updated_at}).to_json()
+
+
+def save_campaign(campaign: Campaign, body: CampaignFields) -> None:
+    required = ("name", "connection_id", "messages", "timezone")
+    changes = {k: v for k, v in body.model_dump(exclude_unset=True).items() if v is not None or k not in required}
+    for field, model in (("connection_id", Connection), ("contact_list_id", ContactList), ("tag_id", Tag)):
+        if changes.get(field) is not None:
+            owned_ids(model, [changes[field]], field)
+    if changes.get("contact_ids"):
+        changes["contact_ids"] = owned_ids(Contact, changes["contact_ids"], "contactIds")
+    if "throttle" in changes:
+        changes["throttle"] = body.throttle.model_dump(by_alias=True) if body.throttle else {}
+    for name, value in changes.items():
+        setattr(campaign, name, value)
+    campaign.save()
+
+
+def editable(campaign_id: int) -> Campaign:
+    campaign = get_owned(Campaign, campaign_id, "campaign")
+    if campaign.status not in EDITABLE:
+        raise Conflict(f"a {campaign.status} campaign cannot be changed", {"status": campaign.status})
+    return campaign
+
+
+@blueprint.get("")
+@endpoint(summary="List the company's campaigns", tags=["campaigns"], query=CampaignQuery,
+          response=page_of(CampaignOut), scope=SCOPE)
+def list_campaigns(query: CampaignQuery):
+    campaigns = owned(Campaign).order_by(Campaign.created_at.desc(), Campaign.id.desc())
+    if query.status:
+        campaigns = campaigns.where(Campaign.status == query.status)
+    if query.search:
+        campaigns = campaigns.where(Campaign.name.ilike(f"%{query.search}%"))
+    return paginate(campaigns, query, campaign_json)
+
+
+@blueprint.post("")
+@endpoint(summary="Create a campaign (a draft until started)", tags=["campaigns"], body=CampaignCreate,
+          response=CampaignOut, status=201, roles=MANAGERS, errors=[404], scope=SCOPE)
+def create_campaign(body: CampaignCreate):
+    campaign = Campaign(company=current_principal().company_id, timezone="UTC")
+    save_campaign(campaign, body)
+    log_change("created", campaign)
+    return campaign_json(campaign)
+
+
+@blueprint.get("/<int:campaign_id>")
+@endpoint(summary="Show a campaign", tags=["campaigns"], response=CampaignOut, errors=[404], scope=SCOPE)
+def show_campaign(campaign_id: int):
+    return campaign_json(get_owned(Campaign, campaign_id, "campaign"))
+
+
+@blueprint.patch("/<int:campaign_id>")
+@endpoint(summary="Change a draft, scheduled or paused campaign", tags=["campaigns"], body=CampaignFields,
+          response=CampaignOut, roles=MANAGERS, errors=[404, 409], scope=SCOPE)
+def update_campaign(campaign_id: int, body: CampaignFields):
+    campaign = editable(campaign_id)
+    before = snapshot(campaign)
+    save_campaign(campaign, body)
+    log_change("updated", campaign, before)
+    return campaign_json(campaign)
+
+
+@blueprint.delete("/<int:campaign_id>")
+@endpoint(summary="Delete a campaign that is not running, with its ledger", tags=["campaigns"], status=204,
+          roles=MANAGERS, errors=[404, 409], scope=SCOPE)
+def delete_campaign(campaign_id: int):
+    campaign = get_owned(Campaign, campaign_id, "campaign")
+    if campaign.status == "running":
+        raise Conflict("pause or cancel the campaign first", {"status": campaign.status})
+    log_change("deleted", campaign)
+    campaign.delete_instance()
+
+
+def first_run_at(campaign: Campaign, now: dt.datetime) -> dt.datetime | None:
+    """When a started campaign runs: its future `scheduledAt`, its cron's next time, or now (None)."""
+    if campaign.scheduled_at and campaign.scheduled_at > now:
+        return campaign.scheduled_at
+    if campaign.cron:
+        return next_cron_time(campaign.cron, campaign.timezone, now)
+    return None
+
+
+@blueprint.post("/<int:campaign_id>/start")
+@endpoint(summary="Start a campaign: now, or at its scheduledAt or cron time (status scheduled)",
+          tags=["campaigns"], response=CampaignAccepted, status=202, roles=MANAGERS, errors=[404, 409],
+          enqueues=True, scope=SCOPE)
+def start(campaign_id: int):
+    campaign = get_owned(Campaign, campaign_id, "campaign")
+    if campaign.status not in ("draft", "scheduled", "failed"):
+        raise Conflict(f"a {campaign.status} campaign cannot be started", {"status": campaign.status})
+    now = utcnow()
+    run_at = first_run_at(campaign, now) if campaign.status != "scheduled" else None
+    job_id = None
+    if run_at is not None:
+        Campaign.update(status="scheduled", scheduled_at=run_at, updated_at=now).where(
+            Campaign.id == campaign_id).execute()
+    else:
+        principal = current_principal()
+        job_id = start_campaign(campaign, principal.user.id if principal.user else None)
+    return campaign_json(Campaign.get_by_id(campaign_id), job_id)
+
+
+def change_status(campaign_id: int, to: str, allowed: tuple[str, ...]) -> Campaign:
+    """A conditional update (the pump may be changing the row), recorded in the audit log."""
+    campaign = get_owned(Campaign, campaign_id, "campaign")
+    changed = Campaign.update(status=to, updated_at=utcnow()).where(
+        Campaign.id == campaign_id, Campaign.status.in_(allowed)).execute()
+    if not changed:
+        raise Conflict(f"a {campaign.status} campaign cannot be {to}", {"status": campaign.status})
+    after = Campaign.get_by_id(campaign_id)
+    log_change("updated", after, snapshot(campaign))
+    return after
+
+
+@blueprint.post("/<int:campaign_id>/pause")
+@endpoint(summary="Pause a running campaign: its pump sends nothing more from its next tick", tags=["campaigns"],
+          response=CampaignAccepted, status=202, roles=MANAGERS, errors=[404, 409], enqueues=True, scope=SCOPE)
+def pause(campaign_id: int):
+    return campaign_json(change_status(campaign_id, "paused", ("running",)))
+
+
+@blueprint.post("/<int:campaign_id>/resume")
+@endpoint(summary="Resume a paused campaign where it stopped", tags=["campaigns"], response=CampaignAccepted,
+          status=202, roles=MANAGERS, errors=[404, 409], enqueues=True, scope=SCOPE)
+def resume(campaign_id: int):
+    campaign = get_owned(Campaign, campaign_id, "campaign")
+    if not resume_campaign(campaign_id):
+        raise Conflict(f"a {campaign.status} campaign cannot be resumed", {"status": campaign.status})
+    return campaign_json(Campaign.get_by_id(campaign_id))
+
+
+@blueprint.post("/<int:campaign_id>/cancel")
+@endpoint(summary="Cancel a campaign: the recipients not sent yet are marked cancelled", tags=["campaigns"],
+          response=CampaignAccepted, status=202, roles=MANAGERS, errors=[404, 409], enqueues=True, scope=SCOPE)
+def cancel(campaign_id: int):
+    campaign = change_status(campaign_id, "cancelled", ("draft", "scheduled", "running", "paused", "failed"))
+    Campaign.update(finished_at=utcnow()).where(Campaign.id == campaign_id).execute()
+    job = enqueue_job(cancel_queued_shippings, campaign_id, company_id=campaign.company_id)
+    return campaign_json(Campaign.get_by_id(campaign_id), job.id)
+
+
+@blueprint.get("/<int:campaign_id>/report")
+@endpoint(summary="The campaign's counts, from the ledger and the messages' receipts", tags=["campaigns"],
+          response=ReportOut, errors=[404], scope=SCOPE)
+def report(campaign_id: int):
+    get_owned(Campaign, campaign_id, "campaign")
+    counts = campaign_report(campaign_id)
+    return ReportOut(**{("opted_out" if name == "optedOut" else name): counts[name] for name in REPORT_FIELDS})
+
+
+def shippings_of(campaign_id: int, status: str | None = None) -> peewee.ModelSelect:
+    rows = (CampaignShipping.select(CampaignShipping, Contact.name, Contact.phone, Message.status.alias("sent_as"))
+            .join(Contact, on=(CampaignShipping.contact == Contact.id))
+            .join(Message, peewee.JOIN.LEFT_OUTER, on=(CampaignShipping.message == Message.id))
+            .where(CampaignShipping.campaign == campaign_id).order_by(CampaignShipping.id).objects())
+    if status in ("queued", "sent", "delivered", "read", "failed"):
+        rows = rows.where(Message.status == status) if status != "queued" else rows.where(
+            (CampaignShipping.status == "queued") | Message.status.in_(("queued", "sending")))
+    elif status:
+        rows = rows.where(CampaignShipping.status == status)
+    return rows
+
+
+def shipping_json(row) -> dict:
+    return ShippingOut.model_validate({
+        "id": row.id, "contact_id": row.contact_id, "name": row.name, "phone": row.phone,
+        "status": delivery_status(row.status, row.sent_as), "reason": row.reason, "message_id": row.message_id,
+        "variant": row.variant, "sent_at": row.sent_at,
+    }).to_json()
+
+
+@blueprint.get("/<int:campaign_id>/shippings")
+@endpoint(summary="The campaign's recipients with their status (`status` filters)", tags=["campaigns"],
+          query=ShippingQuery, response=page_of(ShippingOut), errors=[404], scope=SCOPE)
+def list_shippings(campaign_id: int, query: ShippingQuery):
+    get_owned(Campaign, campaign_id, "campaign")
+    return paginate(shippings_of(campaign_id, query.status), query, shipping_json)
+
+
+@blueprint.get("/<int:campaign_id>/shippings.csv")
+@endpoint(summary="The campaign's recipients with their status, as CSV", tags=["campaigns"], errors=[404],
+          scope=SCOPE)
+def export_shippings(campaign_id: int):
+    get_owned(Campaign, campaign_id, "campaign")
+    header = ["contactId", "name", "phone", "status", "reason", "messageId", "variant", "sentAt"]
+    rows = (
+        [row.contact_id, row.name, row.phone, delivery_status(row.status, row.sent_as), row.reason or "",
+         row.message_id or "", "" if row.variant is None else row.variant,
+         row.sent_at.isoformat() + "Z" if row.sent_at else ""]
+        for row in shippings_of(campaign_id).iterator()
+    )
+    return csv_download(f"campaign-{campaign_id}.csv", header, rows)

@@ -1,0 +1,64 @@
+"""Campaigns and their ledger: one `CampaignShipping` row per recipient, the single truth of who was sent what.
+
+A campaign's pump claims `queued` rows and links each to the Message it writes in the same
+transaction, so no recipient is sent twice whatever crashes. `pump_seq` numbers the pump's ticks:
+a tick runs only when it moves the number on, so a redelivered or stale pump message does nothing.
+"""
+
+from __future__ import annotations
+
+import peewee
+
+from db.base import JSONField, TimestampedModel
+from db.companies import Company
+from db.connections import Connection
+from db.contact_lists import ContactList
+from db.contacts import Contact, Tag
+from db.messages import Message
+
+CAMPAIGN_STATUSES = ("draft", "scheduled", "running", "paused", "completed", "cancelled", "failed")
+SHIPPING_STATUSES = ("queued", "sent", "delivered", "read", "failed", "skipped", "cancelled")
+MAX_VARIANTS = 5
+DEFAULT_THROTTLE = {"perMinute": 20, "jitterSeconds": 0, "pauseEvery": 0, "pauseSeconds": 0}
+
+
+class Campaign(TimestampedModel):
+    company = peewee.ForeignKeyField(Company, backref="campaigns", on_delete="CASCADE")
+    name = peewee.CharField(max_length=200)
+    connection = peewee.ForeignKeyField(Connection, null=True, on_delete="SET NULL")
+    # The audience: every contact of the list, of the tag, and the ids given (any of them).
+    contact_list = peewee.ForeignKeyField(ContactList, null=True, on_delete="SET NULL")
+    tag = peewee.ForeignKeyField(Tag, null=True, on_delete="SET NULL")
+    contact_ids = JSONField(null=True)
+    messages = JSONField(default=list)  # up to MAX_VARIANTS texts, one picked at random per recipient
+    media_url = peewee.TextField(null=True)
+    scheduled_at = peewee.DateTimeField(null=True)
+    cron = peewee.CharField(max_length=100, null=True)
+    timezone = peewee.CharField(max_length=64, default="UTC")
+    throttle = JSONField(default=dict)
+    status = peewee.CharField(max_length=10, default="draft")
+    reason = peewee.TextField(null=True)
+    pump_seq = peewee.IntegerField(default=0)
+    dispatched = peewee.IntegerField(default=0)  # recipients handed to the pipeline, for "pause every N"
+    next_pump_at = peewee.DateTimeField(null=True)
+    started_at = peewee.DateTimeField(null=True)
+    finished_at = peewee.DateTimeField(null=True)
+
+    class Meta:
+        indexes = ((("company", "created_at"), False), (("status", "scheduled_at"), False))
+
+    def pacing(self) -> dict:
+        return {**DEFAULT_THROTTLE, **(self.throttle or {})}
+
+
+class CampaignShipping(TimestampedModel):
+    campaign = peewee.ForeignKeyField(Campaign, backref="shippings", on_delete="CASCADE")
+    contact = peewee.ForeignKeyField(Contact, on_delete="CASCADE")
+    message = peewee.ForeignKeyField(Message, null=True, on_delete="SET NULL")
+    status = peewee.CharField(max_length=10, default="queued")
+    reason = peewee.CharField(max_length=100, null=True)
+    variant = peewee.SmallIntegerField(null=True)
+    sent_at = peewee.DateTimeField(null=True)
+
+    class Meta:
+        indexes = ((("campaign", "contact"), True), (("campaign", "status", "id"), False))

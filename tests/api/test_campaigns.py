@@ -1,0 +1,167 @@
+"""Campaigns over HTTP: validation and tenancy, the status machine (202s that only change a status and
+enqueue), the report and the per-recipient export."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import pytest
+
+from db.base import utcnow
+from db.campaigns import Campaign, CampaignShipping
+from db.jobs import Job
+from db.messages import Message
+from workers.campaigns import write_ledger
+
+
+@pytest.fixture
+def admin(factories):
+    return factories.user(role="admin")
+
+
+@pytest.fixture
+def headers(app, factories, admin):
+    return factories.auth_headers(app, admin)
+
+
+@pytest.fixture
+def connection(factories, admin):
+    return factories.connection(admin.company)
+
+
+def create(client, headers, **fields):
+    return client.post("/api/campaigns", headers=headers, json=fields)
+
+
+def test_a_campaign_is_created_as_a_draft_with_its_audience_variants_and_throttle(
+        client, headers, factories, admin, connection):
+    contact_list, tag = factories.contact_list(admin.company), factories.tag(admin.company)
+    contact = factories.contact(admin.company)
+
+    answer = create(client, headers, name="Black Friday", connectionId=connection.id, contactListId=contact_list.id,
+                    tagId=tag.id, contactIds=[contact.id, contact.id], messages=["Hi {{firstName}}", "Olá {{name}}"],
+                    mediaUrl="https://example.com/promo.jpg", cron="0 9 * * 1", timezone="America/Sao_Paulo",
+                    throttle={"perMinute": 30, "jitterSeconds": 5, "pauseEvery": 100, "pauseSeconds": 600})
+
+    assert answer.status_code == 201, answer.get_json()
+    body = answer.get_json()
+    assert body["status"] == "draft" and body["contactIds"] == [contact.id]
+    assert body["throttle"] == {"perMinute": 30, "jitterSeconds": 5, "pauseEvery": 100, "pauseSeconds": 600}
+    assert (body["contactListId"], body["tagId"], body["timezone"]) == (contact_list.id, tag.id, "America/Sao_Paulo")
+    assert client.get(f"/api/campaigns/{body['id']}", headers=headers).get_json() == body
+
+
+@pytest.mark.parametrize("fields, field", [
+    ({"messages": []}, "messages"),
+    ({"messages": ["a", "b", "c", "d", "e", "f"]}, "messages"),
+    ({"cron": "every day"}, "cron"),
+    ({"timezone": "Mars/Olympus"}, "timezone"),
+    ({"throttle": {"perMinute": 0}}, "throttle.perMinute"),
+    ({"contactIds": [999_999]}, "contactIds"),
+])
+def test_invalid_fields_are_a_400_naming_the_field(client, headers, connection, fields, field):
+    answer = create(client, headers, **{"name": "C", "connectionId": connection.id, "messages": ["hi"], **fields})
+
+    assert answer.status_code == 400
+    assert any(key.startswith(field) for key in answer.get_json()["details"]), answer.get_json()
+    assert Campaign.select().count() == 0
+
+
+def test_another_company_s_campaigns_and_connections_are_out_of_reach(client, headers, factories):
+    stranger = factories.user()
+    foreign = factories.campaign(stranger.company)
+
+    assert client.get(f"/api/campaigns/{foreign.id}", headers=headers).status_code == 404
+    assert client.post(f"/api/campaigns/{foreign.id}/start", headers=headers).status_code == 404
+    assert client.get(f"/api/campaigns/{foreign.id}/report", headers=headers).status_code == 404
+    answer = create(client, headers, name="C", connectionId=factories.connection(stranger.company).id,
+                    messages=["hi"])
+    assert answer.status_code == 400
+    assert client.get("/api/campaigns", headers=headers).get_json()["total"] == 0
+
+
+def test_agents_cannot_run_campaigns(client, app, factories, admin):
+    agent = factories.user(company=admin.company, role="agent")
+
+    answer = create(client, factories.auth_headers(app, agent), name="C", connectionId=1, messages=["hi"])
+
+    assert answer.status_code == 403
+
+
+def test_start_enqueues_the_fan_out_and_answers_202_with_the_job(client, headers, factories, admin, connection):
+    campaign = factories.campaign(admin.company, connection=connection)
+
+    answer = client.post(f"/api/campaigns/{campaign.id}/start", headers=headers)
+
+    assert answer.status_code == 202, answer.get_json()
+    body = answer.get_json()
+    assert body["status"] == "running" and body["jobId"]
+    assert Job.get_by_id(body["jobId"]).kind == "fan_out_campaign"
+    assert client.post(f"/api/campaigns/{campaign.id}/start", headers=headers).status_code == 409
+
+
+def test_a_campaign_with_a_cron_is_scheduled_for_its_next_time(client, headers, factories, admin, connection):
+    campaign = factories.campaign(admin.company, connection=connection, cron="0 9 * * *", timezone="Europe/Lisbon")
+
+    body = client.post(f"/api/campaigns/{campaign.id}/start", headers=headers).get_json()
+
+    assert body["status"] == "scheduled" and body["jobId"] is None
+    assert body["scheduledAt"].endswith(":00:00.000Z") and Job.select().count() == 0
+
+
+def test_pause_resume_and_cancel_change_the_status_and_are_refused_out_of_order(
+        client, headers, factories, admin, connection, broker):
+    campaign = factories.campaign(admin.company, connection=connection, status="running")
+    url = f"/api/campaigns/{campaign.id}"
+
+    assert client.post(f"{url}/resume", headers=headers).status_code == 409
+    assert client.post(f"{url}/pause", headers=headers).get_json()["status"] == "paused"
+    assert client.patch(url, headers=headers, json={"messages": ["new text"]}).status_code == 200
+    resumed = client.post(f"{url}/resume", headers=headers)
+    assert (resumed.status_code, resumed.get_json()["status"]) == (202, "running")
+    assert Campaign.get_by_id(campaign.id).pump_seq == 1
+    assert broker.client.llen("dramatiq:campaigns") == 1  # one pump, under the new turn
+    assert client.patch(url, headers=headers, json={"name": "x"}).status_code == 409
+    assert client.delete(url, headers=headers).status_code == 409
+    cancelled = client.post(f"{url}/cancel", headers=headers).get_json()
+    assert cancelled["status"] == "cancelled" and Job.get_by_id(cancelled["jobId"]).kind == "cancel_queued_shippings"
+    assert client.post(f"{url}/pause", headers=headers).status_code == 409
+    assert client.delete(url, headers=headers).status_code == 204
+
+
+def test_the_report_and_the_export_show_each_recipient_from_its_receipts(client, headers, factories, admin):
+    read, failed, waiting = (factories.contact(admin.company, name=f"N{n}") for n in range(3))
+    opted_out = factories.contact(admin.company, opted_out_at=utcnow())
+    campaign = factories.campaign(admin.company, status="running",
+                                  contact_ids=[read.id, failed.id, waiting.id, opted_out.id])
+    write_ledger(campaign)
+    ticket = factories.ticket(admin.company)
+    for contact, status in ((read, "read"), (failed, "failed")):
+        message = Message.create(company=admin.company, ticket=ticket, direction="out", status=status)
+        CampaignShipping.update(status="sent", message=message, variant=0, sent_at=utcnow()).where(
+            CampaignShipping.contact == contact.id).execute()
+
+    report = client.get(f"/api/campaigns/{campaign.id}/report", headers=headers).get_json()
+    page = client.get(f"/api/campaigns/{campaign.id}/shippings?status=read", headers=headers).get_json()
+    export = client.get(f"/api/campaigns/{campaign.id}/shippings.csv", headers=headers)
+
+    assert report == {"total": 4, "queued": 1, "sent": 1, "delivered": 1, "read": 1, "failed": 1, "skipped": 1,
+                      "cancelled": 0, "optedOut": 1}
+    assert page["total"] == 1 and page["items"][0]["contactId"] == read.id and page["items"][0]["status"] == "read"
+    rows = list(csv.DictReader(io.StringIO(export.get_data(as_text=True))))
+    assert export.mimetype == "text/csv"
+    assert {(row["phone"], row["status"], row["reason"]) for row in rows} == {
+        (read.phone, "read", ""), (failed.phone, "failed", ""), (waiting.phone, "queued", ""),
+        (opted_out.phone, "skipped", "opted_out")}
+
+
+def test_an_api_key_needs_the_campaigns_scope_to_start_one(client, factories, admin, connection):
+    campaign = factories.campaign(admin.company, connection=connection)
+    reader = factories.api_key(admin.company, ["contacts:read"])
+    runner = factories.api_key(admin.company, ["campaigns:write"])
+
+    refused = client.post(f"/api/campaigns/{campaign.id}/start", headers={"X-API-Key": reader})
+    started = client.post(f"/api/campaigns/{campaign.id}/start", headers={"X-API-Key": runner})
+
+    assert (refused.status_code, started.status_code) == (403, 202)

@@ -1,0 +1,88 @@
+"""Scheduled messages over HTTP: to a contact or a phone, once or by cron, edited and cancelled while pending."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from db.base import utcnow
+from db.schedules import Schedule, ScheduleRun
+
+
+@pytest.fixture
+def admin(factories):
+    return factories.user(role="agent", company=factories.company(default_country="BR"))
+
+
+@pytest.fixture
+def headers(app, factories, admin):
+    return factories.auth_headers(app, admin)
+
+
+@pytest.fixture
+def connection(factories, admin):
+    return factories.connection(admin.company)
+
+
+def test_a_one_off_to_a_phone_is_stored_pending_in_utc(client, headers, connection):
+    answer = client.post("/api/schedules", headers=headers, json={
+        "connectionId": connection.id, "to": "(11) 98765-4321", "body": "Reminder", "sendAt": "2030-01-02T10:00:00-03:00"})
+
+    assert answer.status_code == 201, answer.get_json()
+    body = answer.get_json()
+    assert (body["to"], body["sendAt"], body["status"]) == ("+5511987654321", "2030-01-02T13:00:00.000Z", "pending")
+
+
+def test_a_recurring_schedule_gets_its_first_time_from_the_cron(client, headers, factories, admin, connection):
+    contact = factories.contact(admin.company)
+
+    body = client.post("/api/schedules", headers=headers, json={
+        "connectionId": connection.id, "contactId": contact.id, "body": "Weekly", "cron": "30 8 * * 1",
+        "timezone": "America/Sao_Paulo"}).get_json()
+
+    send_at = dt.datetime.fromisoformat(body["sendAt"].rstrip("Z"))
+    assert send_at > utcnow() and send_at.weekday() == 0 and (send_at.hour, send_at.minute) == (11, 30)
+
+
+@pytest.mark.parametrize("fields, field", [
+    ({"to": "+5511987654321", "body": "x"}, "sendAt"),
+    ({"sendAt": "2030-01-01T00:00:00Z", "body": "x"}, "to"),
+    ({"to": "+5511987654321", "sendAt": "2030-01-01T00:00:00Z"}, "body"),
+    ({"to": "+5511987654321", "body": "x", "cron": "nope"}, "cron"),
+    ({"to": "abc", "body": "x", "sendAt": "2030-01-01T00:00:00Z"}, "to"),
+])
+def test_a_schedule_needs_whom_what_and_when(client, headers, connection, fields, field):
+    answer = client.post("/api/schedules", headers=headers, json={"connectionId": connection.id, **fields})
+
+    assert answer.status_code == 400
+    assert field in answer.get_json()["details"], answer.get_json()
+    assert Schedule.select().count() == 0
+
+
+def test_a_pending_schedule_is_edited_and_cancelled_then_no_longer(client, headers, factories, admin, connection):
+    schedule = Schedule.create(company=admin.company, connection=connection, to="+5511987654321", body="a",
+                               send_at=utcnow() + dt.timedelta(hours=1))
+    url = f"/api/schedules/{schedule.id}"
+
+    edited = client.patch(url, headers=headers, json={"body": "b"})
+    cancelled = client.post(f"{url}/cancel", headers=headers)
+
+    assert edited.get_json()["body"] == "b"
+    assert cancelled.status_code == 200 and cancelled.get_json()["status"] == "cancelled"
+    assert client.patch(url, headers=headers, json={"body": "c"}).status_code == 409
+    assert client.get("/api/schedules?status=cancelled", headers=headers).get_json()["total"] == 1
+
+
+def test_runs_are_its_history_and_other_companies_see_nothing(client, headers, app, factories, admin, connection):
+    schedule = Schedule.create(company=admin.company, connection=connection, to="+5511987654321", body="a",
+                               send_at=utcnow(), cron="0 * * * *")
+    ScheduleRun.create(schedule=schedule, due_at=utcnow(), status="failed", error="the contact opted out")
+    stranger = factories.auth_headers(app, factories.user())
+
+    runs = client.get(f"/api/schedules/{schedule.id}/runs", headers=headers).get_json()
+
+    assert runs["total"] == 1 and runs["items"][0]["error"] == "the contact opted out"
+    assert client.get(f"/api/schedules/{schedule.id}", headers=stranger).status_code == 404
+    assert client.delete(f"/api/schedules/{schedule.id}", headers=stranger).status_code == 404
+    assert client.delete(f"/api/schedules/{schedule.id}", headers=headers).status_code == 204

@@ -1,0 +1,305 @@
+"""Campaigns: fan-out to the ledger, and the pacing pump that sends within the throttle.
+
+`fan_out_campaign` writes one `CampaignShipping` row per recipient in one INSERT ... SELECT (a
+second run adds only the contacts not in the ledger yet). `pump_campaign` is one tick of a chain:
+it claims the next recipients the throttle allows, writes their messages and links them to their
+rows in the same transaction, sends them after the commit, and sends itself again with a delay.
+No delayed job per recipient exists, so pausing is a status change the next tick reads; a tick
+owns its turn by moving `pump_seq` on, so a redelivered or superseded tick sends nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import logging
+import mimetypes
+import operator
+import random
+from dataclasses import dataclass
+from urllib.parse import urlparse
+
+import dramatiq
+import peewee
+from peewee import Case, Value
+
+from db.base import database, utcnow
+from db.campaigns import Campaign, CampaignShipping
+from db.contact_lists import ContactListItem
+from db.contacts import Contact, ContactTag
+from db.messages import Message
+from db.schedules import next_cron_time
+from db.tickets import Ticket
+from wharf.media import message_type_for
+from workers.events import publish
+from workers.jobs import enqueue_job
+from workers.messages import Outbound, dispatch_outbound, write_outbound
+from workers.templating import render_template, standard_variables
+
+logger = logging.getLogger(__name__)
+
+TICK_SECONDS = 1.0  # a tick sends what the rate allows in about this long (one recipient at slow rates)
+STALLED_AFTER = dt.timedelta(seconds=30)
+ACTIVE = ("running", "paused")
+
+
+@dataclass(frozen=True)
+class Tick:
+    batch: int  # recipients this tick may send
+    delay: float  # seconds until the next tick
+
+
+def plan_tick(throttle: dict, dispatched: int, rng: random.Random | None = None) -> Tick:
+    """How many to send now and when to come back, after `dispatched` sends so far.
+
+    The mean interval is exactly 60/perMinute per recipient; jitter moves each tick by up to
+    ±jitterSeconds (so the rate holds on average); every `pauseEvery` sends add `pauseSeconds`.
+    """
+    rng = rng or random
+    interval = 60.0 / max(1, int(throttle["perMinute"]))
+    batch = max(1, int(TICK_SECONDS / interval))
+    pause_every = int(throttle.get("pauseEvery") or 0)
+    if pause_every:
+        batch = min(batch, pause_every - dispatched % pause_every)
+    jitter = float(throttle.get("jitterSeconds") or 0)
+    delay = max(0.0, batch * interval + rng.uniform(-jitter, jitter))
+    if pause_every and (dispatched + batch) % pause_every == 0:
+        delay += float(throttle.get("pauseSeconds") or 0)
+    return Tick(batch, delay)
+
+
+def audience_of(campaign: Campaign) -> peewee.Expression:
+    """The campaign's recipients among the company's contacts: its list, its tag and its ids, together."""
+    parts = []
+    if campaign.contact_list_id:
+        parts.append(Contact.id.in_(ContactListItem.select(ContactListItem.contact)
+                                    .where(ContactListItem.contact_list == campaign.contact_list_id)))
+    if campaign.tag_id:
+        parts.append(Contact.id.in_(ContactTag.select(ContactTag.contact).where(ContactTag.tag == campaign.tag_id)))
+    if campaign.contact_ids:
+        parts.append(Contact.id.in_(campaign.contact_ids))
+    return functools.reduce(operator.or_, parts) if parts else Value(False)
+
+
+def skip_rules() -> list[tuple[peewee.Expression, str]]:
+    """Who is recorded as skipped, and why, in the order the reasons are given."""
+    return [
+        (Contact.opted_out_at.is_null(False), "opted_out"),
+        (Contact.blocked == True, "blocked"),  # noqa: E712 (SQL, not Python)
+        (Contact.is_group == True, "invalid_number"),  # noqa: E712
+        (~Contact.phone.startswith("+"), "invalid_number"),
+    ]
+
+
+def write_ledger(campaign: Campaign) -> int:
+    """One row per recipient, in one statement; those already in the ledger stay as they are."""
+    rules = skip_rules()
+    status = Case(None, [(rule, "skipped") for rule, _ in rules], "queued")
+    reason = Case(None, rules, None)
+    now = utcnow()
+    recipients = (Contact.select(Value(campaign.id), Contact.id, status, reason, Value(now), Value(now))
+                  .where(Contact.company == campaign.company_id, audience_of(campaign)).order_by(Contact.id))
+    fields = [CampaignShipping.campaign, CampaignShipping.contact, CampaignShipping.status, CampaignShipping.reason,
+              CampaignShipping.created_at, CampaignShipping.updated_at]
+    return CampaignShipping.insert_from(recipients, fields).on_conflict_ignore().as_rowcount().execute()
+
+
+@dramatiq.actor(queue_name="campaigns", max_retries=10)
+def fan_out_campaign(campaign_id: int) -> dict:
+    """Write the campaign's ledger and start its pump; running it again adds only new recipients."""
+    campaign = Campaign.get_or_none(Campaign.id == campaign_id)
+    if campaign is None or campaign.status not in ACTIVE:
+        return {"campaignId": campaign_id, "skipped": True}
+    written = write_ledger(campaign)
+    Campaign.update(next_pump_at=utcnow()).where(Campaign.id == campaign_id).execute()
+    pump_campaign.send(campaign_id, campaign.pump_seq)
+    publish("campaign:update", campaign.company_id, progress_of(campaign))
+    return {"campaignId": campaign_id, "recipients": written}
+
+
+def sending_ticket(contact: Contact, connection_id: int) -> Ticket:
+    """The contact's latest ticket on the connection, else a closed one: a campaign fills no agent's
+    queue, and a reply opens (or finds) a live ticket as any inbound message does."""
+    ticket = (Ticket.select().where(Ticket.contact == contact, Ticket.connection == connection_id)
+              .order_by(Ticket.status == "closed", Ticket.id.desc()).first())
+    if ticket is not None:
+        return ticket
+    now = utcnow()
+    ticket = Ticket.create(company=contact.company_id, contact=contact, connection=connection_id, status="closed",
+                           closed_at=now)
+    ticket.record("created", reason="campaign")
+    return ticket
+
+
+def media_options(media_url: str | None) -> dict:
+    """A media URL is fetched by the gateway when it sends; its extension says what it is until then."""
+    if not media_url:
+        return {}
+    guessed = mimetypes.guess_type(urlparse(media_url).path)[0] or "application/octet-stream"
+    return {"media_key": media_url, "message_type": message_type_for(guessed)}
+
+
+def personalised(text: str, contact: Contact) -> str:
+    variables = {**(contact.custom_fields or {}),
+                 **standard_variables(name=contact.name, phone=contact.phone, email=contact.email or "")}
+    return render_template(text, variables)
+
+
+def claim_recipients(campaign_id: int, limit: int) -> list[tuple[int, int]]:
+    """Mark the next `limit` queued rows sent; returns their (row id, contact id). Call in a transaction."""
+    due = (CampaignShipping.select(CampaignShipping.id)
+           .where(CampaignShipping.campaign == campaign_id, CampaignShipping.status == "queued")
+           .order_by(CampaignShipping.id).limit(limit).for_update(skip_locked=True))
+    claimed = (CampaignShipping.update(status="sent", sent_at=utcnow(), updated_at=utcnow())
+               .where(CampaignShipping.id.in_(due))
+               .returning(CampaignShipping.id, CampaignShipping.contact).tuples().execute())
+    return sorted(claimed)
+
+
+def write_sends(campaign: Campaign, claimed: list[tuple[int, int]], rng: random.Random | None = None) -> list[Outbound]:
+    """A message per claimed row, linked to it, in the caller's transaction."""
+    rng = rng or random
+    contacts = {contact.id: contact for contact in Contact.select().where(Contact.id.in_([c for _, c in claimed]))}
+    media = media_options(campaign.media_url)
+    outbounds = []
+    for shipping_id, contact_id in claimed:
+        variant = rng.randrange(len(campaign.messages))
+        contact = contacts[contact_id]
+        outbound = write_outbound(sending_ticket(contact, campaign.connection_id),
+                                  personalised(campaign.messages[variant], contact), **media)
+        CampaignShipping.update(message=outbound.message.id, variant=variant).where(
+            CampaignShipping.id == shipping_id).execute()
+        outbounds.append(outbound)
+    return outbounds
+
+
+def finish(campaign: Campaign) -> None:
+    """No recipient left: completed, or for a cron campaign, scheduled for its next run."""
+    now = utcnow()
+    if campaign.cron:
+        fields = {"status": "scheduled", "scheduled_at": next_cron_time(campaign.cron, campaign.timezone, now)}
+    else:
+        fields = {"status": "completed", "finished_at": now}
+    Campaign.update(**fields, updated_at=now).where(Campaign.id == campaign.id, Campaign.status == "running").execute()
+
+
+@dramatiq.actor(queue_name="campaigns", max_retries=20, min_backoff=500, max_backoff=30_000)
+def pump_campaign(campaign_id: int, seq: int) -> None:
+    """One tick of the campaign's pump, numbered `seq`; see the module's docstring."""
+    campaign = Campaign.get_or_none(Campaign.id == campaign_id)
+    if campaign is None or campaign.status != "running" or campaign.pump_seq != seq:
+        return  # paused, over, or a tick that ran already (a lost successor is `restart_stalled_campaigns`' job)
+    tick = plan_tick(campaign.pacing(), campaign.dispatched)
+    next_at = utcnow() + dt.timedelta(seconds=tick.delay)
+    with database.atomic():
+        owned = Campaign.update(pump_seq=seq + 1, next_pump_at=next_at).where(
+            Campaign.id == campaign_id, Campaign.pump_seq == seq, Campaign.status == "running").execute()
+        if not owned:  # paused, cancelled, or another copy of this tick got there first
+            return
+        claimed = claim_recipients(campaign_id, tick.batch)
+        outbounds = write_sends(campaign, claimed)
+        Campaign.update(dispatched=Campaign.dispatched + len(claimed)).where(Campaign.id == campaign_id).execute()
+        done = len(claimed) < tick.batch and not CampaignShipping.select().where(
+            CampaignShipping.campaign == campaign_id, CampaignShipping.status == "queued").exists()
+        if done:
+            finish(campaign)
+    for outbound in outbounds:
+        dispatch_outbound(outbound)
+    publish("campaign:update", campaign.company_id, progress_of(Campaign.get_by_id(campaign_id)))
+    if not done:
+        pump_campaign.send_with_options(args=(campaign_id, seq + 1), delay=int(tick.delay * 1000))
+
+
+@dramatiq.actor(queue_name="campaigns", max_retries=10)
+def cancel_queued_shippings(campaign_id: int) -> dict:
+    """A cancelled campaign's recipients not sent yet are cancelled (the pump stopped at the status)."""
+    cancelled = CampaignShipping.update(status="cancelled", reason="campaign cancelled", updated_at=utcnow()).where(
+        CampaignShipping.campaign == campaign_id, CampaignShipping.status == "queued").execute()
+    campaign = Campaign.get_by_id(campaign_id)
+    publish("campaign:update", campaign.company_id, progress_of(campaign))
+    return {"campaignId": campaign_id, "cancelled": cancelled}
+
+
+def start_campaign(campaign: Campaign, user_id: int | None = None) -> str | None:
+    """Run now (from draft, scheduled or failed): fan-out and the pump follow; returns the fan-out's job id,
+    or None when the campaign was no longer startable."""
+    now = utcnow()
+    started = Campaign.update(status="running", started_at=now, next_pump_at=now, reason=None, updated_at=now).where(
+        Campaign.id == campaign.id, Campaign.status.in_(("draft", "scheduled", "failed"))).execute()
+    if not started:
+        return None
+    return enqueue_job(fan_out_campaign, campaign.id, company_id=campaign.company_id, user_id=user_id).id
+
+
+def resume_campaign(campaign_id: int) -> bool:
+    """Paused → running, and one pump under a new turn number (the old chain's tick, if any, finds it taken)."""
+    with database.atomic():
+        resumed = Campaign.update(status="running", pump_seq=Campaign.pump_seq + 1, next_pump_at=utcnow(),
+                                  reason=None, updated_at=utcnow()).where(
+            Campaign.id == campaign_id, Campaign.status == "paused").returning(Campaign.pump_seq).tuples().execute()
+        resumed = list(resumed)
+    if resumed:
+        pump_campaign.send(campaign_id, resumed[0][0])
+    return bool(resumed)
+
+
+def start_due_campaigns(now: dt.datetime | None = None) -> list[int]:
+    """Scheduler job: start every scheduled campaign whose time came (each once: a conditional update)."""
+    now = now or utcnow()
+    started = []
+    for campaign in Campaign.select().where(Campaign.status == "scheduled", Campaign.scheduled_at <= now).limit(100):
+        if start_campaign(campaign) is not None:
+            started.append(campaign.id)
+    return started
+
+
+def restart_stalled_campaigns(now: dt.datetime | None = None) -> list[int]:
+    """Scheduler job: a running campaign whose next tick is long overdue lost it (a Redis restart, a crash
+    between a commit and a send): fan out again (idempotent), which sends the pump under the current turn."""
+    now = now or utcnow()
+    stalled = [row.id for row in Campaign.select(Campaign.id).where(
+        Campaign.status == "running", Campaign.next_pump_at < now - STALLED_AFTER)]
+    for campaign_id in stalled:
+        logger.warning("campaign %s: its pump is overdue, restarting it", campaign_id)
+        fan_out_campaign.send(campaign_id)
+    return stalled
+
+
+def progress_of(campaign: Campaign) -> dict:
+    return {"id": campaign.id, "status": campaign.status, **campaign_report(campaign.id)}
+
+
+DELIVERY_RANK = {"sent": 1, "delivered": 2, "read": 3}
+REPORT_FIELDS = ("total", "queued", "sent", "delivered", "read", "failed", "skipped", "cancelled", "optedOut")
+
+
+def campaign_report(campaign_id: int) -> dict:
+    """Counts from the ledger and, for those sent, from their messages' receipts (not from send calls).
+
+    sent ≥ delivered ≥ read: a read message was delivered and sent. A row handed to the pipeline whose
+    message is not sent yet counts as queued; opted-out contacts are skipped and counted in optedOut too.
+    """
+    counts = dict.fromkeys(REPORT_FIELDS, 0)
+    rows = (CampaignShipping.select(CampaignShipping.status, CampaignShipping.reason, Message.status,
+                                    peewee.fn.COUNT(CampaignShipping.id))
+            .join(Message, peewee.JOIN.LEFT_OUTER, on=(CampaignShipping.message == Message.id))
+            .where(CampaignShipping.campaign == campaign_id)
+            .group_by(CampaignShipping.status, CampaignShipping.reason, Message.status).tuples())
+    for status, reason, message_status, count in rows:
+        counts["total"] += count
+        effective = delivery_status(status, message_status)
+        if effective in DELIVERY_RANK:
+            for name, rank in DELIVERY_RANK.items():
+                counts[name] += count if rank <= DELIVERY_RANK[effective] else 0
+        elif effective in counts:
+            counts[effective] += count
+        if reason == "opted_out":
+            counts["optedOut"] += count
+    return counts
+
+
+def delivery_status(shipping_status: str, message_status: str | None) -> str:
+    """A recipient's status as the report and exports show it: the ledger's, or its message's once handed over."""
+    if shipping_status != "sent" or message_status is None:
+        return shipping_status
+    return "queued" if message_status in ("queued", "sending") else message_status
