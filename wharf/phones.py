@@ -19,8 +19,3 @@ def to_e164(raw: str, default_country: str = "BR") -> str:
     if not phonenumbers.is_valid_number(number):
         raise InvalidPhone("not a valid phone number for its country")
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-
-
-def e164_to_jid_user(phone: str) -> str:
-    """The user part of a WhatsApp JID: the E.164 number without its plus."""
-    return phone.removeprefix("+")

@@ -20,6 +20,7 @@ from db.connections import Connection
 from db.queues import Queue
 from wharf.redis_client import redis_client
 from workers.gateway.dispatch import login_code_key
+from workers.transports import simulator
 
 blueprint = Blueprint("connections", __name__, url_prefix="/api/connections")
 MANAGERS = ("super", "admin")
@@ -139,7 +140,10 @@ def update_connection(connection_id: int, body: ConnectionUpdate):
 @endpoint(summary="Delete a connection; its session ends", tags=["connections"], status=204, roles=MANAGERS,
           errors=[404])
 def delete_connection(connection_id: int):
-    get_owned(Connection, connection_id, "connection").delete_instance()
+    connection = get_owned(Connection, connection_id, "connection")
+    connection.delete_instance()
+    if connection.transport == "simulator":  # its simulated network goes with it
+        simulator.reset(redis_client(), connection_id)
 
 
 def set_wanted_state(connection_id: int, **fields) -> Connection:

@@ -81,3 +81,13 @@ def test_the_simulator_api_refuses_a_real_connection(client, factories, company,
                          headers=as_admin)
 
     assert answer.status_code == 409 and answer.get_json()["error"] == "not_simulated"
+
+
+def test_deleting_a_simulated_connection_clears_its_network(client, factories, company, as_admin, redis_client):
+    connection = factories.connection(company)
+    simulator.configure(redis_client, connection.id, failRate=0.5)
+    simulator.inject_inbound(redis_client, connection.id, "+5511987654321", "oi")
+
+    assert client.delete(f"/api/connections/{connection.id}", headers=as_admin).status_code == 204
+
+    assert not redis_client.keys(f"wharf:sim:{connection.id}:*")

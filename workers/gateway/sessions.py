@@ -110,9 +110,6 @@ class SessionRegistry:
     def get(self, connection_id: int) -> ManagedSession | None:
         return self._sessions.get(connection_id)
 
-    def ids(self) -> set[int]:
-        return set(self._sessions)
-
     def start(self, connection_id: int, kind: str, on_event: Callable[[object], None], **options) -> ManagedSession:
         with self._lock:
             if connection_id in self._sessions:
@@ -127,10 +124,6 @@ class SessionRegistry:
             session = self._sessions.pop(connection_id, None)
         if session is not None:
             session.stop()
-
-    def stop_all(self) -> None:
-        for connection_id in self.ids():
-            self.stop(connection_id)
 
 
 registry = SessionRegistry()
