@@ -20,7 +20,8 @@ SCOPES = (
     "leads:write",
 )
 # The scopes that start jobs: a key holding one may follow its work at /api/jobs.
-ENQUEUEING_SCOPES = ("messages:send", "contacts:write", "campaigns:write", "flows:run", "webhooks:write")
+ENQUEUEING_SCOPES = ("messages:send", "contacts:write", "campaigns:write", "flows:run", "webhooks:write",
+                     "leads:write")
 
 
 def default_rate_limit_per_minute() -> int:

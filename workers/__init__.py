@@ -13,6 +13,7 @@ from workers import (  # noqa: F401
     contact_import,
     emails,
     inbound,
+    lead_import,
     maintenance,
     messages,
     webhooks,

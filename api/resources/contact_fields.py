@@ -1,5 +1,6 @@
 """Custom fields of contacts: the company defines each (key, label, type) and contacts' values are checked
-against it (wharf.custom_fields). Everyone reads the definitions; admins manage them.
+against it (wharf.custom_fields). Everyone reads the definitions; admins manage them (programs: API keys
+with `contacts:read` / `contacts:write`).
 
 A field's key and type are fixed once created (values were checked against them); deleting a field
 removes its values from every contact.
@@ -96,7 +97,8 @@ def list_fields(query: PageQuery):
 
 @blueprint.post("")
 @endpoint(summary="Define a custom field of contacts (text, number, date or boolean)", tags=["contacts"],
-          body=ContactFieldCreate, response=ContactFieldOut, status=201, roles=MANAGERS, errors=[409])
+          body=ContactFieldCreate, response=ContactFieldOut, status=201, roles=MANAGERS, errors=[409],
+          scope="contacts:write")
 def create_field(body: ContactFieldCreate):
     if body.key in RESERVED_KEYS:
         raise ValidationFailed("this key is taken by a contact's own field", {"key": "reserved"})
@@ -119,7 +121,7 @@ def show_field(field_id: int):
 
 @blueprint.patch("/<int:field_id>")
 @endpoint(summary="Rename a custom field (its key and type stay)", tags=["contacts"], body=ContactFieldUpdate,
-          response=ContactFieldOut, roles=MANAGERS, errors=[404])
+          response=ContactFieldOut, roles=MANAGERS, errors=[404], scope="contacts:write")
 def update_field(field_id: int, body: ContactFieldUpdate):
     row = get_owned(ContactField, field_id, "custom field")
     before = snapshot(row)
@@ -131,7 +133,7 @@ def update_field(field_id: int, body: ContactFieldUpdate):
 
 @blueprint.delete("/<int:field_id>")
 @endpoint(summary="Delete a custom field and its values on every contact", tags=["contacts"], status=204,
-          roles=MANAGERS, errors=[404])
+          roles=MANAGERS, errors=[404], scope="contacts:write")
 def delete_field(field_id: int):
     row = get_owned(ContactField, field_id, "custom field")
     log_change("deleted", row)

@@ -1,8 +1,9 @@
 """Contacts: the company's customers on WhatsApp. CRUD, search, filters, sort, pages, and a streamed CSV export.
 
-Phones are stored in E.164, read in the company's default country, one contact per phone. Roles follow
-Whaticket: every user lists, reads, creates and edits contacts, only admins delete one (its tickets and
-messages go with it). The export (every contact at once) is for admins and supervisors, like the import.
+Phones are stored in E.164, read in the company's default country, one contact per phone. Roles: every
+user (agents included) lists, reads, creates and edits contacts; only admins and supervisors delete one (its
+tickets and messages go with it). The export (every contact at once) is for admins and supervisors, like the
+import.
 Programs use API keys with `contacts:read` / `contacts:write`. Changes are announced as `contact:new`,
 `contact:update` and `contact:delete` (realtime and webhooks).
 """
@@ -35,7 +36,7 @@ from wharf.phones import InvalidPhone, to_e164
 from workers.events import publish
 
 blueprint = Blueprint("contacts", __name__, url_prefix="/api/contacts")
-DELETERS = ("super", "admin")
+DELETERS = ("super", "admin", "supervisor")
 BULK_ROLES = ("super", "admin", "supervisor")
 EXPORT_BATCH = 1000
 NOT_NULL = frozenset({"phone", "tag_ids", "custom_fields", "blocked"})

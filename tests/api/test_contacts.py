@@ -1,5 +1,5 @@
 """Contacts: E.164 phones in the company's country, one per phone, typed custom fields, tags, search, filters,
-sort, pages, export; every role edits, only admins delete, admins and supervisors export."""
+sort, pages, export; every role edits, admins and supervisors delete and export."""
 
 from __future__ import annotations
 
@@ -140,9 +140,9 @@ def test_another_company_s_contact_is_a_404(client, factories, app):
     assert Contact.get_by_id(foreign.id).name == "Theirs"
 
 
-@pytest.mark.parametrize("role, may_delete", [("super", True), ("admin", True), ("supervisor", False),
+@pytest.mark.parametrize("role, may_delete", [("super", True), ("admin", True), ("supervisor", True),
                                               ("agent", False)])
-def test_every_role_creates_and_edits_contacts_but_only_admins_delete_them(client, factories, app, role, may_delete):
+def test_every_role_edits_contacts_and_admins_and_supervisors_delete_them(client, factories, app, role, may_delete):
     user = factories.user(role=role)
     headers = factories.auth_headers(app, user)
 
@@ -302,6 +302,22 @@ def test_programs_read_with_contacts_read_and_write_with_contacts_write(client, 
     assert created.status_code == 201 and refused.status_code == 403
     assert client.get("/api/contacts", headers=reader).get_json()["total"] == 1
     assert client.get("/api/contacts/export", headers=reader).status_code == 200
+    assert client.delete(f"/api/contacts/{created.get_json()['id']}", headers=reader).status_code == 403
+    assert client.delete(f"/api/contacts/{created.get_json()['id']}", headers=writer).status_code == 204
+
+
+def test_programs_define_custom_fields_with_contacts_write(client, factories):
+    company = factories.company()
+    reader = {"X-API-Key": factories.api_key(company, ["contacts:read"])}
+    writer = {"X-API-Key": factories.api_key(company, ["contacts:write"])}
+
+    refused = client.post("/api/contact-fields", headers=reader, json={"key": "plan", "label": "Plan"})
+    created = client.post("/api/contact-fields", headers=writer, json={"key": "plan", "label": "Plan"})
+    renamed = client.patch(f"/api/contact-fields/{created.get_json()['id']}", headers=writer, json={"label": "Tier"})
+
+    assert refused.status_code == 403 and created.status_code == 201 and renamed.status_code == 200
+    assert client.get("/api/contact-fields", headers=reader).get_json()["items"][0]["label"] == "Tier"
+    assert client.delete(f"/api/contact-fields/{created.get_json()['id']}", headers=writer).status_code == 204
 
 
 class TestCustomFieldDefinitions:

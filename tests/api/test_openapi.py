@@ -1,5 +1,6 @@
 """The published specification is valid OpenAPI and describes what the app serves."""
 
+import pytest
 from openapi_spec_validator import validate
 
 
@@ -22,10 +23,11 @@ def test_the_docs_page_lists_the_operations_without_auth(client):
     assert "/api/auth/login" in response.get_data(as_text=True)
 
 
-def test_the_contact_import_shows_its_upload(client):
+@pytest.mark.parametrize("path", ["/api/contacts/import", "/api/leads/import"])
+def test_the_imports_show_their_upload(client, path):
     spec = client.get("/api/openapi.json").get_json()
 
-    content = spec["paths"]["/api/contacts/import"]["post"]["requestBody"]["content"]
+    content = spec["paths"][path]["post"]["requestBody"]["content"]
 
     assert content["multipart/form-data"]["schema"]["properties"]["file"]["format"] == "binary"
     assert content["text/csv"]["schema"] == {"type": "string"}

@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from functools import partial
 
 import pytest
 
@@ -16,7 +17,8 @@ from db.contact_lists import ContactListItem
 from db.contacts import Contact, ContactTag, Tag
 from db.imports import ImportRowError
 from db.jobs import Job
-from workers import contact_import
+from tests.workers.import_helpers import no_uploads, on_sqlite, run_imports, upload_and_import, upload_csv  # noqa: F401
+from workers import contact_import, csv_import
 from workers.jobs import enqueue_job, resend_job
 
 LATIN1_CSV = (
@@ -30,24 +32,8 @@ LATIN1_CSV = (
 ).encode("latin-1")
 
 
-def run_imports(broker, worker) -> None:
-    broker.join("imports", timeout=30_000)
-    worker.join()
-
-
-def post_csv(client, headers, data: bytes, query: str = "", as_form: bool = True, form: dict | None = None):
-    if as_form:
-        payload = {"file": (io.BytesIO(data), "contatos.csv", "text/csv"), **(form or {})}
-        return client.post(f"/api/contacts/import{query}", headers=headers, data=payload,
-                           content_type="multipart/form-data")
-    return client.post(f"/api/contacts/import{query}", headers=headers, data=data, content_type="text/csv")
-
-
-def imported(client, headers, broker, worker, data: bytes, query: str = "", **options) -> Job:
-    response = post_csv(client, headers, data, query, **options)
-    assert response.status_code == 202, response.get_json()
-    run_imports(broker, worker)
-    return Job.get_by_id(response.get_json()["jobId"])
+post_csv = partial(upload_csv, path="/api/contacts/import")
+imported = partial(upload_and_import, path="/api/contacts/import")
 
 
 @pytest.fixture
@@ -91,6 +77,20 @@ def test_the_errors_download_has_each_bad_row_with_its_line_reason_and_cells(cli
     assert rows[0] == ["line", "error", "Nome", "Telefone", "E-mail", "Etiquetas"]
     assert [row[0] for row in rows[1:]] == ["4", "6", "7"]
     assert rows[2][2:] == ["Número errado", "12345", "errado@exemplo.com", ""]
+
+
+def test_every_bad_row_is_counted_and_the_first_ones_are_kept(client, headers, broker, worker, monkeypatch):
+    monkeypatch.setattr(csv_import, "MAX_STORED_ERRORS", 3)
+    monkeypatch.setattr(csv_import, "BATCH_ROWS", 2)
+    data = "telefone;nome\n+5511987654321;Ana\n" + "".join(f"bad{n};Bad {n}\n" for n in range(5))
+
+    job = imported(client, headers, broker, worker, data.encode())
+
+    assert (job.result["created"], job.result["skipped"], job.result["errorsStored"]) == (1, 5, 3)
+    assert [error["line"] for error in job.result["errors"]] == [3, 4, 5]
+    rows = list(csv.reader(io.StringIO(client.get(f"/api/jobs/{job.id}/errors.csv", headers=headers)
+                                       .get_data(as_text=True))))
+    assert [row[0] for row in rows[1:]] == ["3", "4", "5"]
 
 
 def test_the_same_file_again_updates_and_creates_nothing(client, headers, broker, worker):
@@ -152,10 +152,10 @@ def test_empty_cells_never_erase_and_a_phone_twice_in_the_file_is_one_contact(cl
 
 
 def test_progress_is_reported_batch_by_batch(client, headers, broker, worker, monkeypatch):
-    monkeypatch.setattr(contact_import, "BATCH_ROWS", 100)
+    monkeypatch.setattr(csv_import, "BATCH_ROWS", 100)
     reported: list[float] = []
-    original = contact_import.report_progress
-    monkeypatch.setattr(contact_import, "report_progress", lambda fraction: (reported.append(fraction),
+    original = csv_import.report_progress
+    monkeypatch.setattr(csv_import, "report_progress", lambda fraction: (reported.append(fraction),
                                                                             original(fraction)))
     data = "telefone\n" + "".join(f"+55119{n:08d}\n" for n in range(1050))
 
@@ -329,7 +329,7 @@ def test_the_plain_address_shortcut_agrees_with_email_validator(address):
         expected = None
 
     try:
-        found = contact_import.normal_email(address)
+        found = csv_import.normal_email(address)
     except EmailNotValidError:
         found = None
 
@@ -338,30 +338,24 @@ def test_the_plain_address_shortcut_agrees_with_email_validator(address):
 
 def test_the_batch_upsert_runs_on_sqlite_too(tmp_path):
     """`make run`'s default database: the same statements, with json_patch and `?` placeholders."""
-    from db.base import database, make_database
     from db.companies import Company
     from db.contact_lists import ContactList
     from db.contacts import ContactField
-    from db.migrate import upgrade
-
-    previous = database.obj
-    sqlite = make_database(f"sqlite:///{tmp_path / 'wharf.db'}")
-    upgrade(sqlite)
-    database.initialize(sqlite)
-    try:
+    with on_sqlite(tmp_path):
         company = Company.create(name="SQLite")
         ContactField.create(company=company, key="plan", label="Plan", type="text")
         customers = ContactList.create(company=company, name="Customers")
         Job.create(id="sqlite-job", company=company, kind="import_contacts", message={})
         plan = contact_import.ImportPlan({"phone": 0, "name": 1, "tags": 2, "plan": 3}, {"plan": "text"}, "BR")
         state = {"created": 0, "updated": 0, "skipped": 0, "rowsRead": 0}
-        importer = contact_import.ContactImporter(company.id, "sqlite-job", customers.id, plan, state)
+        importer = csv_import.BatchImport("sqlite-job", contact_import.ContactWriter(company.id, customers.id, plan),
+                                          state)
 
-        importer.write_batch([(1, 2, ["+5511987654321", "Ana", "VIP", "Gold"]), (2, 3, ["11 91234-5678", "", "a|b", ""]),
-                              (3, 4, ["bad", "", "", ""])], 0.5)
+        importer.write_batch([(1, 2, ["+5511987654321", "Ana", "VIP", "Gold"]),
+                              (2, 3, ["11 91234-5678", "", "a|b", ""]), (3, 4, ["bad", "", "", ""])], 0.5)
         Contact.update(custom_fields={"plan": "Gold", "other": 1}).where(Contact.phone == "+5511912345678").execute()
-        importer.write_batch([(4, 5, ["+5511987654321", "", "vip", ""]), (5, 6, ["+5511912345678", "Bia", "", "Silver"])],
-                             0.9)
+        importer.write_batch([(4, 5, ["+5511987654321", "", "vip", ""]),
+                              (5, 6, ["+5511912345678", "Bia", "", "Silver"])], 0.9)
 
         assert (state["created"], state["updated"], state["skipped"], state["rowsRead"]) == (2, 2, 1, 5)
         contacts = {c.phone: (c.name, c.custom_fields, sorted(link.tag.name for link in c.tag_links))
@@ -369,6 +363,3 @@ def test_the_batch_upsert_runs_on_sqlite_too(tmp_path):
         assert contacts == {"+5511987654321": ("Ana", {"plan": "Gold"}, ["VIP"]),
                             "+5511912345678": ("Bia", {"plan": "Silver", "other": 1}, ["a", "b"])}
         assert ContactListItem.select().count() == 2 and ImportRowError.select().count() == 1
-    finally:
-        sqlite.close_all()
-        database.initialize(previous)
