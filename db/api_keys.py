@@ -16,6 +16,7 @@ SCOPES = (
     "flows:run",
     "webhooks:write",
     "tickets:read",
+    "tickets:write",
     "leads:read",
     "leads:write",
 )

@@ -1,6 +1,9 @@
 """Tickets: the conversations agents answer. Agents see their queues' tickets and their own.
 
 Every change is recorded in the ticket's history (TicketEvent) and announced as `ticket:update`.
+Programs read tickets with an API key's `tickets:read` and act on them with `tickets:write`; a program
+has no user, so it accepts or reopens a ticket for the agent it names (`userId`), and its transfers,
+closes and notes are recorded without one.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from flask import Blueprint
 from pydantic import Field
 
 from api.endpoint import endpoint
-from api.errors import Conflict, NotFound
+from api.errors import Conflict, NotFound, ValidationFailed
 from api.pagination import paginate
 from api.resources.messages import MessageOut, message_json
 from api.schemas import OutSchema, PageQuery, Schema, UtcDateTime, page_of
@@ -28,6 +31,7 @@ from workers.events import publish
 from workers.messages import queue_outbound_text
 
 blueprint = Blueprint("tickets", __name__, url_prefix="/api/tickets")
+READ_SCOPE, WRITE_SCOPE = "tickets:read", "tickets:write"
 
 
 class ContactBrief(OutSchema):
@@ -76,6 +80,11 @@ class TransferIn(Schema):
     queue_id: int | None = None
     user_id: int | None = None
     note: str | None = Field(None, max_length=4096)
+
+
+class AssignIn(Schema):
+    user_id: int | None = Field(None, description="The agent who gets the ticket: required of a program (API key); "
+                                "a user takes it for themselves")
 
 
 class CloseIn(Schema):
@@ -141,6 +150,26 @@ def announce(ticket: Ticket) -> dict:
     return body
 
 
+def acting_user_id() -> int | None:
+    """The user behind the call, None for a program."""
+    user = current_principal().user
+    return user.id if user else None
+
+
+def assignee(body: AssignIn | None) -> User:
+    """Who gets an accepted or reopened ticket: the calling user, or the agent a program names."""
+    user = current_principal().user
+    named = body.user_id if body else None
+    if user is None:
+        if named is None:
+            raise ValidationFailed("a program gives the ticket to an agent: name them in userId", {"userId": "required"})
+        return get_owned(User, named, "user")
+    if named not in (None, user.id):
+        raise ValidationFailed("you take a ticket for yourself; to give it to someone, transfer it",
+                               {"userId": "not yours"})
+    return user
+
+
 def check_ticket_limit(user: User) -> None:
     if user.max_open_tickets is None:
         return
@@ -152,7 +181,7 @@ def check_ticket_limit(user: User) -> None:
 
 @blueprint.get("")
 @endpoint(summary="List tickets, newest activity first", tags=["tickets"], query=TicketQuery,
-          response=page_of(TicketOut), scope="tickets:read")
+          response=page_of(TicketOut), scope=READ_SCOPE)
 def list_tickets(query: TicketQuery):
     tickets = visible_tickets()
     for field, value in ((Ticket.status, query.status), (Ticket.queue, query.queue_id),
@@ -171,14 +200,14 @@ def list_tickets(query: TicketQuery):
 
 
 @blueprint.get("/<int:ticket_id>")
-@endpoint(summary="Show a ticket", tags=["tickets"], response=TicketOut, errors=[404], scope="tickets:read")
+@endpoint(summary="Show a ticket", tags=["tickets"], response=TicketOut, errors=[404], scope=READ_SCOPE)
 def show_ticket(ticket_id: int):
     return ticket_out(visible_ticket(ticket_id))
 
 
 @blueprint.get("/<int:ticket_id>/messages")
 @endpoint(summary="The ticket's messages, newest last", tags=["tickets"], query=PageQuery,
-          response=page_of(MessageOut), errors=[404], scope=("tickets:read", "messages:read"))
+          response=page_of(MessageOut), errors=[404], scope=(READ_SCOPE, "messages:read"))
 def ticket_messages(ticket_id: int, query: PageQuery):
     ticket = visible_ticket(ticket_id)
     messages = Message.select().where(Message.ticket == ticket.id).order_by(Message.created_at, Message.id)
@@ -186,10 +215,11 @@ def ticket_messages(ticket_id: int, query: PageQuery):
 
 
 @blueprint.post("/<int:ticket_id>/accept")
-@endpoint(summary="Take the ticket: open, and yours", tags=["tickets"], response=TicketOut, errors=[404, 409])
-def accept_ticket(ticket_id: int):
+@endpoint(summary="Take the ticket: open, and yours (a program names the agent)", tags=["tickets"], body=AssignIn,
+          optional_body=True, response=TicketOut, errors=[404, 409], scope=WRITE_SCOPE)
+def accept_ticket(ticket_id: int, body: AssignIn | None):
     ticket = visible_ticket(ticket_id)
-    user = current_principal().user
+    user = assignee(body)
     if ticket.status == "open" and ticket.user_id == user.id:
         return ticket_out(ticket)
     if ticket.status == "closed":
@@ -201,7 +231,7 @@ def accept_ticket(ticket_id: int):
 
 @blueprint.post("/<int:ticket_id>/transfer")
 @endpoint(summary="Transfer to another queue and/or agent, with a note", tags=["tickets"], body=TransferIn,
-          response=TicketOut, errors=[404, 409])
+          response=TicketOut, errors=[404, 409], scope=WRITE_SCOPE)
 def transfer_ticket(ticket_id: int, body: TransferIn):
     ticket = visible_ticket(ticket_id)
     if body.queue_id is None and body.user_id is None:
@@ -211,43 +241,47 @@ def transfer_ticket(ticket_id: int, body: TransferIn):
     if body.user_id is not None:
         target = get_owned(User, body.user_id, "user")
         check_ticket_limit(target)
-    principal = current_principal()
+    by_user_id = acting_user_id()
     with database.atomic():
-        ticket.transfer(principal.user.id, body.queue_id, body.user_id)
+        ticket.transfer(by_user_id, body.queue_id, body.user_id)
         if body.note:
-            TicketNote.create(ticket=ticket, user=principal.user.id, body=body.note)
+            TicketNote.create(ticket=ticket, user=by_user_id, body=body.note)
     return announce(ticket)
 
 
 @blueprint.post("/<int:ticket_id>/close")
 @endpoint(summary="Close the ticket (the connection's farewell message is sent)", tags=["tickets"], body=CloseIn,
-          optional_body=True, response=TicketOut, errors=[404])
+          optional_body=True, response=TicketOut, errors=[404], scope=WRITE_SCOPE)
 def close_ticket(ticket_id: int, body: CloseIn | None):
     ticket = visible_ticket(ticket_id)
     if ticket.status == "closed":
         return ticket_out(ticket)
-    ticket.close(current_principal().user.id)
+    by_user_id = acting_user_id()
+    ticket.close(by_user_id)
     connection = ticket.connection
     if (body is None or body.send_farewell) and connection is not None and connection.farewell_message:
-        queue_outbound_text(ticket, connection.farewell_message, current_principal().user.id)
+        queue_outbound_text(ticket, connection.farewell_message, by_user_id)
     return announce(ticket)
 
 
 @blueprint.post("/<int:ticket_id>/reopen")
-@endpoint(summary="Reopen a closed ticket, for yourself", tags=["tickets"], response=TicketOut, errors=[404, 409])
-def reopen_ticket(ticket_id: int):
+@endpoint(summary="Reopen a closed ticket, for yourself (a program names the agent)", tags=["tickets"],
+          body=AssignIn, optional_body=True, response=TicketOut, errors=[404, 409], scope=WRITE_SCOPE)
+def reopen_ticket(ticket_id: int, body: AssignIn | None):
     ticket = visible_ticket(ticket_id)
+    user = assignee(body)
     if ticket.status != "closed":
         raise Conflict("the ticket is not closed")
     try:
-        ticket.reopen(current_principal().user.id)
+        ticket.reopen(user.id)
     except peewee.IntegrityError:
         raise Conflict("the contact has another live ticket on this connection") from None
     return announce(ticket)
 
 
 @blueprint.post("/<int:ticket_id>/read")
-@endpoint(summary="Mark the ticket's messages read", tags=["tickets"], response=TicketOut, errors=[404])
+@endpoint(summary="Mark the ticket's messages read", tags=["tickets"], response=TicketOut, errors=[404],
+          scope=WRITE_SCOPE)
 def mark_read(ticket_id: int):
     ticket = visible_ticket(ticket_id)
     Ticket.update(unread_messages=0).where(Ticket.id == ticket.id).execute()
@@ -256,10 +290,10 @@ def mark_read(ticket_id: int):
 
 @blueprint.post("/<int:ticket_id>/notes")
 @endpoint(summary="Add a private note (never sent to the contact)", tags=["tickets"], body=NoteIn,
-          response=TicketOut, errors=[404])
+          response=TicketOut, errors=[404], scope=WRITE_SCOPE)
 def add_note(ticket_id: int, body: NoteIn):
     ticket = visible_ticket(ticket_id)
-    note = TicketNote.create(ticket=ticket, user=current_principal().user.id, body=body.body)
+    note = TicketNote.create(ticket=ticket, user=acting_user_id(), body=body.body)
     publish("ticket:note", ticket.company_id, NoteOut.model_validate(note).to_json() | {"ticketId": ticket.id},
             ticket=ticket)
     return ticket_out(ticket)
@@ -267,7 +301,7 @@ def add_note(ticket_id: int, body: NoteIn):
 
 @blueprint.get("/<int:ticket_id>/notes")
 @endpoint(summary="The ticket's notes, oldest first", tags=["tickets"], query=PageQuery, response=page_of(NoteOut),
-          errors=[404])
+          errors=[404], scope=READ_SCOPE)
 def list_notes(ticket_id: int, query: PageQuery):
     ticket = visible_ticket(ticket_id)
     notes = TicketNote.select().where(TicketNote.ticket == ticket.id).order_by(TicketNote.created_at, TicketNote.id)
@@ -275,7 +309,8 @@ def list_notes(ticket_id: int, query: PageQuery):
 
 
 @blueprint.put("/<int:ticket_id>/tags")
-@endpoint(summary="Set the ticket's tags", tags=["tickets"], body=TagsIn, response=TicketOut, errors=[404])
+@endpoint(summary="Set the ticket's tags", tags=["tickets"], body=TagsIn, response=TicketOut, errors=[404],
+          scope=WRITE_SCOPE)
 def set_tags(ticket_id: int, body: TagsIn):
     ticket = visible_ticket(ticket_id)
     tag_ids = set(body.tag_ids)
@@ -289,7 +324,7 @@ def set_tags(ticket_id: int, body: TagsIn):
 
 @blueprint.get("/<int:ticket_id>/history")
 @endpoint(summary="What happened to the ticket, with its first-response and resolution times", tags=["tickets"],
-          response=HistoryOut, errors=[404])
+          response=HistoryOut, errors=[404], scope=READ_SCOPE)
 def history(ticket_id: int):
     ticket = visible_ticket(ticket_id)
     events = TicketEvent.select().where(TicketEvent.ticket == ticket.id).order_by(TicketEvent.created_at,

@@ -1,6 +1,6 @@
 """Webhooks: the URLs a company's events are POSTed to (signed), and the log of each delivery.
 
-Admins manage them. The secret is shown once, when the webhook is created; afterwards only its
+Admins manage them, and programs with an API key's `webhooks:write`. The secret is shown once, when the webhook is created; afterwards only its
 last characters (a PATCH with a new secret rotates it). URLs that resolve outside the public internet are
 refused here and again at each delivery (workers/webhooks.py has the scheme and the retries).
 """
@@ -24,6 +24,7 @@ from db.webhooks import Webhook, WebhookDelivery
 from wharf.public_http import UnsafeUrl
 from workers.webhooks import TEST_EVENT, check_webhook_url, create_delivery, envelope, subscriptions
 
+SCOPE = "webhooks:write"  # programs manage their own subscriptions
 blueprint = Blueprint("webhooks", __name__, url_prefix="/api/webhooks")
 MANAGERS = ("super", "admin")
 EVENTS_HELP = (
@@ -136,14 +137,14 @@ def get_delivery(webhook: Webhook, delivery_id: int) -> WebhookDelivery:
 
 @blueprint.get("")
 @endpoint(summary="List the company's webhooks", tags=["webhooks"], query=PageQuery, response=page_of(WebhookOut),
-          roles=MANAGERS)
+          roles=MANAGERS, scope=SCOPE)
 def list_webhooks(query: PageQuery):
     return paginate(owned(Webhook).order_by(Webhook.id), query, webhook_json)
 
 
 @blueprint.post("")
 @endpoint(summary="Subscribe a URL to events (the secret is shown in this answer only)", tags=["webhooks"],
-          body=WebhookCreate, response=WebhookWithSecretOut, status=201, roles=MANAGERS, errors=[400])
+          body=WebhookCreate, response=WebhookWithSecretOut, status=201, roles=MANAGERS, scope=SCOPE, errors=[400])
 def create_webhook(body: WebhookCreate):
     webhook = Webhook(company=current_principal().company_id, secret=body.secret or f"whsec_{token_urlsafe(32)}")
     save_webhook(webhook, body)
@@ -152,14 +153,14 @@ def create_webhook(body: WebhookCreate):
 
 
 @blueprint.get("/<int:webhook_id>")
-@endpoint(summary="Show a webhook", tags=["webhooks"], response=WebhookOut, roles=MANAGERS, errors=[404])
+@endpoint(summary="Show a webhook", tags=["webhooks"], response=WebhookOut, roles=MANAGERS, scope=SCOPE, errors=[404])
 def show_webhook(webhook_id: int):
     return webhook_json(get_owned(Webhook, webhook_id, "webhook"))
 
 
 @blueprint.patch("/<int:webhook_id>")
 @endpoint(summary="Change a webhook (send a new `secret` to rotate it)", tags=["webhooks"], body=WebhookFields,
-          response=WebhookOut, roles=MANAGERS, errors=[400, 404])
+          response=WebhookOut, roles=MANAGERS, scope=SCOPE, errors=[400, 404])
 def update_webhook(webhook_id: int, body: WebhookFields):
     webhook = get_owned(Webhook, webhook_id, "webhook")
     before, old_secret = audit_view(webhook), webhook.secret
@@ -170,7 +171,7 @@ def update_webhook(webhook_id: int, body: WebhookFields):
 
 @blueprint.delete("/<int:webhook_id>")
 @endpoint(summary="Delete a webhook and its delivery log", tags=["webhooks"], status=204, roles=MANAGERS,
-          errors=[404])
+          errors=[404], scope=SCOPE)
 def delete_webhook(webhook_id: int):
     webhook = get_owned(Webhook, webhook_id, "webhook")
     audit("deleted", webhook)
@@ -180,7 +181,7 @@ def delete_webhook(webhook_id: int):
 
 @blueprint.get("/<int:webhook_id>/deliveries")
 @endpoint(summary="The webhook's deliveries, newest first", tags=["webhooks"], query=DeliveryQuery,
-          response=page_of(DeliveryOut), roles=MANAGERS, errors=[404])
+          response=page_of(DeliveryOut), roles=MANAGERS, scope=SCOPE, errors=[404])
 def list_deliveries(webhook_id: int, query: DeliveryQuery):
     webhook = get_owned(Webhook, webhook_id, "webhook")
     deliveries = WebhookDelivery.select().where(WebhookDelivery.webhook == webhook.id)
@@ -192,14 +193,14 @@ def list_deliveries(webhook_id: int, query: DeliveryQuery):
 
 
 @blueprint.get("/<int:webhook_id>/deliveries/<int:delivery_id>")
-@endpoint(summary="Show one delivery", tags=["webhooks"], response=DeliveryOut, roles=MANAGERS, errors=[404])
+@endpoint(summary="Show one delivery", tags=["webhooks"], response=DeliveryOut, roles=MANAGERS, scope=SCOPE, errors=[404])
 def show_delivery(webhook_id: int, delivery_id: int):
     return delivery_json(get_delivery(get_owned(Webhook, webhook_id, "webhook"), delivery_id))
 
 
 @blueprint.post("/<int:webhook_id>/deliveries/<int:delivery_id>/redeliver")
 @endpoint(summary="Send a delivery's event again, as a new delivery", tags=["webhooks"], response=DeliveryOut,
-          status=202, roles=MANAGERS, errors=[404, 409], enqueues=True)
+          status=202, roles=MANAGERS, scope=SCOPE, errors=[404, 409], enqueues=True)
 def redeliver(webhook_id: int, delivery_id: int):
     webhook = get_owned(Webhook, webhook_id, "webhook")
     original = get_delivery(webhook, delivery_id)
@@ -210,7 +211,7 @@ def redeliver(webhook_id: int, delivery_id: int):
 
 @blueprint.post("/<int:webhook_id>/test")
 @endpoint(summary=f"Send a {TEST_EVENT} event to the webhook (even a disabled one)", tags=["webhooks"],
-          response=DeliveryOut, status=202, roles=MANAGERS, errors=[404], enqueues=True)
+          response=DeliveryOut, status=202, roles=MANAGERS, scope=SCOPE, errors=[404], enqueues=True)
 def test_webhook(webhook_id: int):
     webhook = get_owned(Webhook, webhook_id, "webhook")
     data = {"webhookId": webhook.id, "message": "A test delivery from Wharf: your endpoint is reachable."}

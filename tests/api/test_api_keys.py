@@ -352,3 +352,63 @@ def test_another_company_s_key_usage_is_404(client, factories, app):
 
     assert answer.status_code == 404 and patched.status_code == 404
     assert ApiKey.get_by_id(foreign.id).name != "mine now"
+
+
+def test_a_key_with_webhooks_write_manages_its_company_s_webhooks(client, factories):
+    company = factories.company()
+    key = factories.api_key(company, ["webhooks:write"])
+    reader = factories.api_key(company, ["tickets:read"])
+
+    created = client.post("/api/webhooks", headers=key_headers(key), json={"url": "https://93.184.215.14/hooks", "events": ["*"]})
+    webhook_id = created.get_json()["id"]
+    listed = client.get("/api/webhooks", headers=key_headers(key))
+    refused = client.get("/api/webhooks", headers=key_headers(reader))
+    deleted = client.delete(f"/api/webhooks/{webhook_id}", headers=key_headers(key))
+
+    assert created.status_code == 201, created.get_json()
+    assert [hook["id"] for hook in listed.get_json()["items"]] == [webhook_id]
+    assert refused.status_code == 403 and refused.get_json()["details"] == {"required": ["webhooks:write"]}
+    assert deleted.status_code == 204
+    assert AuditLog.select().where(AuditLog.entity == "webhook").count() == 2
+
+
+def test_a_key_with_tickets_write_gives_a_ticket_to_an_agent_transfers_notes_and_closes_it(client, factories):
+    company = factories.company()
+    agent, other_agent = factories.user(company, role="agent"), factories.user(company, role="agent")
+    queue = factories.queue(company)
+    ticket = factories.ticket(company)
+    key = factories.api_key(company, ["tickets:write", "tickets:read"])
+    base = f"/api/tickets/{ticket.id}"
+
+    nobody = client.post(f"{base}/accept", headers=key_headers(key))
+    stranger = client.post(f"{base}/accept", headers=key_headers(key),
+                           json={"userId": factories.user(factories.company()).id})
+    accepted = client.post(f"{base}/accept", headers=key_headers(key), json={"userId": agent.id})
+    transferred = client.post(f"{base}/transfer", headers=key_headers(key),
+                              json={"queueId": queue.id, "userId": other_agent.id, "note": "sales lead"})
+    noted = client.post(f"{base}/notes", headers=key_headers(key), json={"body": "called back"})
+    closed = client.post(f"{base}/close", headers=key_headers(key), json={"sendFarewell": False})
+    history = client.get(f"{base}/history", headers=key_headers(key))
+
+    assert nobody.status_code == 400 and nobody.get_json()["details"] == {"userId": "required"}
+    assert stranger.status_code == 404
+    assert accepted.status_code == 200 and accepted.get_json()["userId"] == agent.id
+    assert transferred.get_json()["userId"] == other_agent.id and transferred.get_json()["queueId"] == queue.id
+    assert noted.status_code == 200
+    assert closed.get_json()["status"] == "closed"
+    notes = client.get(f"{base}/notes", headers=key_headers(key)).get_json()["items"]
+    assert [(note["body"], note["userId"]) for note in notes] == [("sales lead", None), ("called back", None)]
+    assert [event["kind"] for event in history.get_json()["events"]][-3:] == ["accepted", "transferred", "closed"]
+
+
+def test_a_user_takes_a_ticket_for_themselves_only(client, factories, app):
+    company = factories.company()
+    agent, colleague = factories.user(company, role="agent"), factories.user(company, role="agent")
+    ticket = factories.ticket(company)
+
+    answer = client.post(f"/api/tickets/{ticket.id}/accept", headers=factories.auth_headers(app, agent),
+                         json={"userId": colleague.id})
+
+    assert answer.status_code == 400 and answer.get_json()["details"] == {"userId": "not yours"}
+    assert client.post(f"/api/tickets/{ticket.id}/accept", headers=factories.auth_headers(app, agent),
+                       json={"userId": agent.id}).get_json()["userId"] == agent.id
