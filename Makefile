@@ -22,6 +22,7 @@ run: install
 	else export WHARF_EMBEDDED_REDIS=false; fi; \
 	export API_PORT="$${API_PORT:-8080}"; \
 	mkdir -p "$$WHARF_VAR_DIR"; \
+	rm -rf "$$WHARF_VAR_DIR/metrics"; \
 	$(BIN)/wharf db upgrade && $(BIN)/wharf seed-demo && \
 	exec $(BIN)/supervisord -c supervisord.conf -n
 

@@ -3,18 +3,22 @@
 Importing `db` registers every model; `ALL_MODELS` lists them in dependency order.
 """
 
+from db.ai_settings import AiSettings
 from db.api_keys import ApiKey
 from db.audit import AuditLog
 from db.base import BaseModel, JSONField, database, utcnow
 from db.campaigns import Campaign, CampaignShipping
 from db.companies import Company, Plan, Setting
+from db.connection_events import ConnectionEvent
 from db.connections import Connection
 from db.contact_lists import ContactList, ContactListItem
 from db.contacts import Contact, ContactField, ContactTag, Tag
+from db.flows import Flow, FlowSession, FlowStep, FlowVersion
 from db.imports import ImportRowError
 from db.jobs import IdempotencyKey, Job
 from db.leads import Lead
 from db.messages import Message, QuickMessage
+from db.opt_outs import OptOut
 from db.queues import Queue, UserQueue
 from db.schedules import Schedule, ScheduleRun
 from db.tickets import Ticket, TicketEvent, TicketNote, TicketTag
@@ -30,6 +34,7 @@ ALL_MODELS: list[type[BaseModel]] = [
     Queue,
     UserQueue,
     Connection,
+    ConnectionEvent,
     Tag,
     Contact,
     ContactTag,
@@ -54,6 +59,12 @@ ALL_MODELS: list[type[BaseModel]] = [
     CampaignShipping,
     Schedule,
     ScheduleRun,
+    Flow,
+    FlowVersion,
+    FlowSession,
+    FlowStep,
+    OptOut,
+    AiSettings,
 ]
 
 __all__ = [m.__name__ for m in ALL_MODELS] + ["ALL_MODELS", "BaseModel", "JSONField", "database", "utcnow"]

@@ -14,6 +14,7 @@ SCOPES = (
     "contacts:write",
     "campaigns:write",
     "flows:run",
+    "flows:write",
     "webhooks:write",
     "tickets:read",
     "tickets:write",

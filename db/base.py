@@ -12,6 +12,7 @@ import datetime as dt
 import json
 from typing import Any
 from urllib.parse import parse_qs, urlparse
+from zoneinfo import ZoneInfo
 
 import peewee
 from playhouse.pool import PooledPostgresqlDatabase, PooledSqliteDatabase
@@ -43,7 +44,7 @@ def make_database(url: str, pool_size: int = 10, wait_seconds: int = 30) -> peew
     if parsed.scheme == "sqlite":
         path = url.removeprefix("sqlite:///") or ":memory:"
         # The pool lends a connection to whichever thread asks next, not the one that opened it.
-        return PooledSqliteDatabase(
+        sqlite = PooledSqliteDatabase(
             path,
             check_same_thread=False,
             max_connections=pool_size,
@@ -51,6 +52,8 @@ def make_database(url: str, pool_size: int = 10, wait_seconds: int = 30) -> peew
             stale_timeout=300,
             pragmas={"journal_mode": "wal", "foreign_keys": 1, "busy_timeout": 10000},
         )
+        sqlite.register_function(sqlite_local_date, "wharf_local_date", 2, deterministic=True)
+        return sqlite
     raise ValueError(f"unsupported DATABASE_URL scheme {parsed.scheme!r}")
 
 
@@ -67,6 +70,35 @@ def connect_database(url: str, pool_size: int = 10, wait_seconds: int = 30) -> p
 
 def is_postgres() -> bool:
     return isinstance(database.obj, peewee.PostgresqlDatabase)
+
+
+def sqlite_local_date(utc: str | None, timezone: str) -> str | None:
+    """SQLite's `wharf_local_date(column, zone)`: SQLite knows no time zones, Python's zoneinfo does."""
+    if utc is None:
+        return None
+    local = dt.datetime.fromisoformat(utc).replace(tzinfo=dt.UTC).astimezone(ZoneInfo(timezone))
+    return local.date().isoformat()
+
+
+def local_date(column: peewee.Node, timezone: str) -> peewee.Node:
+    """The calendar date in `timezone` of a naive-UTC column, computed by the database (for GROUP BY).
+
+    Not coerced: Peewee would read the date back as the column's type, a datetime."""
+    if is_postgres():
+        return peewee.fn.DATE(peewee.fn.timezone(timezone, peewee.fn.timezone("UTC", column))).coerce(False)
+    return peewee.fn.wharf_local_date(column, timezone).coerce(False)
+
+
+def as_date(value: dt.date | str) -> dt.date:
+    """A `local_date` as it comes back: a date from PostgreSQL, ISO text from SQLite."""
+    return value if isinstance(value, dt.date) else dt.date.fromisoformat(value)
+
+
+def seconds_between(start: peewee.Node, end: peewee.Node) -> peewee.Node:
+    """`end - start` in seconds, in SQL (for AVG and SUM of durations)."""
+    if is_postgres():
+        return peewee.fn.date_part("epoch", end - start)
+    return (peewee.fn.julianday(end) - peewee.fn.julianday(start)) * 86400
 
 
 class JSONField(peewee.TextField):

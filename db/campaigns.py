@@ -26,6 +26,7 @@ class Campaign(TimestampedModel):
     company = peewee.ForeignKeyField(Company, backref="campaigns", on_delete="CASCADE")
     name = peewee.CharField(max_length=200)
     connection = peewee.ForeignKeyField(Connection, null=True, on_delete="SET NULL")
+    connection_ids = JSONField(null=True)  # a rotation over several numbers, instead of `connection` alone
     # The audience: every contact of the list, of the tag, and the ids given (any of them).
     contact_list = peewee.ForeignKeyField(ContactList, null=True, on_delete="SET NULL")
     tag = peewee.ForeignKeyField(Tag, null=True, on_delete="SET NULL")

@@ -2,7 +2,7 @@
 
 import peewee
 
-from db.base import TimestampedModel
+from db.base import JSONField, TimestampedModel
 from db.companies import Company
 from db.queues import Queue
 
@@ -27,6 +27,13 @@ class Connection(TimestampedModel):
     pair_phone = peewee.CharField(max_length=32, null=True)  # pair-code login instead of a QR
     reconnects = peewee.IntegerField(default=0)
     last_error = peewee.TextField(null=True)
+    # Number safety (workers/number_limits.py): overrides of the default send limits, and the warm-up's day 1.
+    send_limits = JSONField(null=True)
+    first_sent_at = peewee.DateTimeField(null=True)
+    # The scheduler's health check (workers/watchdogs.py): what is wrong, since when; a reconnect it asks for.
+    flagged_reason = peewee.TextField(null=True)
+    flagged_at = peewee.DateTimeField(null=True)
+    reconnect_requested = peewee.BooleanField(default=False)
 
     class Meta:
         indexes = ((("company", "name"), True),)

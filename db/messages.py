@@ -34,6 +34,7 @@ class Message(TimestampedModel):
     sent_at = peewee.DateTimeField(null=True)
     delivered_at = peewee.DateTimeField(null=True)
     read_at = peewee.DateTimeField(null=True)
+    ack_overdue = peewee.BooleanField(default=False)  # sent, and no receipt came in time (workers/watchdogs.py)
 
     class Meta:
         indexes = (

@@ -19,7 +19,7 @@ from db.contacts import Contact
 from db.messages import Message
 from db.users import User
 
-SCHEDULE_STATUSES = ("pending", "sent", "cancelled", "failed")
+SCHEDULE_STATUSES = ("pending", "sent", "cancelled", "failed", "skipped")  # skipped: the contact opted out
 
 
 def next_cron_time(cron: str, timezone: str, after: dt.datetime) -> dt.datetime:
@@ -59,7 +59,7 @@ class ScheduleRun(BaseModel):
     schedule = peewee.ForeignKeyField(Schedule, backref="runs", on_delete="CASCADE")
     message = peewee.ForeignKeyField(Message, null=True, on_delete="SET NULL")
     due_at = peewee.DateTimeField()
-    status = peewee.CharField(max_length=10)  # queued | failed
+    status = peewee.CharField(max_length=10)  # queued | failed | skipped (the contact opted out)
     error = peewee.TextField(null=True)
     created_at = peewee.DateTimeField(default=utcnow)
 

@@ -8,27 +8,32 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from db.base import utcnow
+from db.companies import Setting
 from db.jobs import Job
+from scheduler.status import check_dependencies
+from wharf.settings import settings
 from workers.broker import broker
 from workers.campaigns import restart_stalled_campaigns, start_due_campaigns
+from workers.flows.engine import resume_due_sessions
 from workers.jobs import enqueued_marker, resend_job
-from workers.maintenance import prune_finished_jobs
+from workers.maintenance import close_inactive_tickets, prune_finished_jobs
 from workers.schedules import send_due_schedules
+from workers.watchdogs import check_connections, flag_overdue_acks
 from workers.webhooks import prune_webhook_deliveries
 
 logger = logging.getLogger(__name__)
 
-LOST_AFTER = dt.timedelta(minutes=2)
-
-
-def requeue_lost_jobs() -> int:
+def requeue_lost_jobs(lost_after: dt.timedelta | None = None) -> int:
     """Send again the queued jobs whose message never reached Redis, or that Redis lost since.
 
     Once a message is in Redis, Dramatiq owns it (it even takes it back from dead workers);
-    only a job with no enqueued marker is lost.
+    only a job with no enqueued marker is lost. A job is given `lost_after` (LOST_JOB_SECONDS)
+    to get its marker, since its message is sent just after the commit that wrote it.
     """
+    if lost_after is None:
+        lost_after = dt.timedelta(seconds=settings.lost_job_seconds)
     resent = 0
-    stale = Job.select().where(Job.status == "queued", Job.created_at < utcnow() - LOST_AFTER).limit(500)
+    stale = Job.select().where(Job.status == "queued", Job.created_at < utcnow() - lost_after).limit(500)
     for job in stale:
         if not broker.client.exists(enqueued_marker(job.id)):
             resend_job(broker, job)
@@ -42,6 +47,15 @@ def enqueue_job_pruning() -> None:
     prune_finished_jobs.send()
 
 
+def enqueue_ticket_auto_close() -> int:
+    """Send `close_inactive_tickets` for each company whose `auto_close_after_hours` is set."""
+    rows = Setting.select(Setting.company, Setting.value).where(Setting.key == "auto_close_after_hours")
+    companies = [row.company_id for row in rows if row.value]
+    for company_id in companies:
+        close_inactive_tickets.send(company_id)
+    return len(companies)
+
+
 @dataclass(frozen=True)
 class PeriodicJob:
     id: str
@@ -50,10 +64,15 @@ class PeriodicJob:
 
 
 PERIODIC_JOBS = [
-    PeriodicJob("requeue_lost_jobs", requeue_lost_jobs, seconds=60),
+    PeriodicJob("requeue_lost_jobs", requeue_lost_jobs, seconds=max(5, settings.lost_job_seconds // 2)),
     PeriodicJob("prune_finished_jobs", enqueue_job_pruning, seconds=3600),
     PeriodicJob("prune_webhook_deliveries", prune_webhook_deliveries.send, seconds=3600),
     PeriodicJob("send_due_schedules", send_due_schedules, seconds=1),
     PeriodicJob("start_due_campaigns", start_due_campaigns, seconds=2),
     PeriodicJob("restart_stalled_campaigns", restart_stalled_campaigns, seconds=30),
+    PeriodicJob("resume_due_flow_sessions", resume_due_sessions, seconds=1),
+    PeriodicJob("check_dependencies", check_dependencies, seconds=15),
+    PeriodicJob("check_connections", check_connections.send, seconds=30),
+    PeriodicJob("flag_overdue_acks", flag_overdue_acks.send, seconds=60),
+    PeriodicJob("close_inactive_tickets", enqueue_ticket_auto_close, seconds=300),
 ]

@@ -2,52 +2,76 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import logging
+import os
 import signal
+import socket
+import time
+import uuid
 
 from apscheduler.schedulers.blocking import BlockingScheduler
 
 from db.base import database
 from scheduler.jobs import PERIODIC_JOBS, PeriodicJob
+from scheduler.status import LEADER_KEY, record_run
 from wharf.leases import Lease
 from wharf.redis_client import redis_client
+from wharf.settings import settings
 
 logger = logging.getLogger(__name__)
-
-RENEW_SECONDS = 5
-LEADER_KEY = "wharf:scheduler:leader"
 
 
 def run_if_leader(lock: Lease, job: PeriodicJob) -> None:
     if not lock.is_held():
         return
+    started_at, started = time.time(), time.perf_counter()
+    error = None
     database.connect(reuse_if_open=True)
     try:
         job.run()
+    except Exception as failure:
+        error = str(failure) or repr(failure)
+        raise
     finally:
         database.close()
+        try:
+            record_run(job.id, started_at, time.perf_counter() - started, error, by=lock.token)
+        except Exception:  # Redis down: the run happened all the same, and the health check will say why
+            logger.warning("could not record the run of %s", job.id, exc_info=True)
 
 
 def build_scheduler(lock: Lease) -> BlockingScheduler:
-    scheduler = BlockingScheduler(timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1})
+    """Every periodic job, and a job that keeps the lead: a scheduler that gains the lead fires every job at once."""
+    scheduler = BlockingScheduler(
+        timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None}
+    )
 
     def keep_leadership() -> None:
         was_leader = lock.is_held()
         leading = lock.hold()
         if leading != was_leader:
             logger.info("scheduler %s %s", lock.token, "is now the leader" if leading else "lost the lead")
+        if leading and not was_leader:
+            now = dt.datetime.now(dt.UTC)
+            for job in PERIODIC_JOBS:
+                scheduler.modify_job(job.id, next_run_time=now)
 
-    scheduler.add_job(keep_leadership, "interval", seconds=RENEW_SECONDS, id="leadership")
     for job in PERIODIC_JOBS:
-        scheduler.add_job(functools.partial(run_if_leader, lock, job), "interval", seconds=job.seconds, id=job.id)
+        scheduler.add_job(
+            functools.partial(run_if_leader, lock, job), "interval", seconds=job.seconds, id=job.id
+        )
+    renew_seconds = max(1, lock.ttl_ms // 3000)  # three chances to renew before the lease lapses
+    scheduler.add_job(keep_leadership, "interval", seconds=renew_seconds, id="leadership")
     keep_leadership()
     return scheduler
 
 
 def run_scheduler() -> None:
     logging.getLogger("apscheduler").setLevel(logging.WARNING)  # not a line per run of every 5 s job
-    lock = Lease(redis_client(), LEADER_KEY)
+    owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"  # the dashboard shows who leads
+    lock = Lease(redis_client(), LEADER_KEY, ttl_ms=settings.scheduler_lease_seconds * 1000, owner=owner)
     scheduler = build_scheduler(lock)
 
     def stop(_signum, _frame) -> None:

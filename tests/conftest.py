@@ -6,6 +6,7 @@ The environment is set before any Wharf module is imported, because settings are
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import socket
 import sys
@@ -87,17 +88,31 @@ def redis_client():
     return client()
 
 
+@functools.cache
+def emptying_sql() -> str:
+    """DELETE from every table, dependents first, and restart every id sequence: one round trip, and
+    ten times faster than TRUNCATE of the same tables (which rewrites their files)."""
+    from peewee import sort_models
+
+    from db import ALL_MODELS
+    from db.base import database
+
+    sequences = [name for (name,) in database.execute_sql(
+        "SELECT pg_get_serial_sequence(quote_ident(table_name), column_name) FROM information_schema.columns "
+        "WHERE table_schema = 'public' AND column_default LIKE 'nextval%%'") if name]
+    deletes = [f'DELETE FROM "{model._meta.table_name}"' for model in reversed(sort_models(ALL_MODELS))]
+    return "; ".join(deletes + [f"ALTER SEQUENCE {name} RESTART" for name in sequences])
+
+
 @pytest.fixture(autouse=True)
 def clean_state(request):
     """Each test starts with empty tables and an empty Redis db (only for tests that use them)."""
     uses_db = "database" in request.fixturenames or "client" in request.fixturenames
     if uses_db:
-        from db import ALL_MODELS
         from db.base import database
 
         database.connect(reuse_if_open=True)
-        tables = ", ".join(f'"{model._meta.table_name}"' for model in ALL_MODELS)
-        database.execute_sql(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
+        database.execute_sql(emptying_sql())
         database.close()
         from wharf.redis_client import redis_client
 
@@ -131,15 +146,21 @@ def broker(database):
 
 
 @contextlib.contextmanager
-def running_worker(broker, worker_threads: int = 2):
-    """A real Dramatiq worker in this process; on exit it waits for its work and stops."""
+def running_worker(broker, worker_threads: int = 2, finish_work: bool = True):
+    """A real Dramatiq worker in this process, on every queue but the gateways' send queues (as
+    `dramatiq workers`, which never declares them); on exit it waits for its work (all of it,
+    delayed messages included, with `finish_work`) and stops."""
     from dramatiq import Worker
 
-    worker = Worker(broker, worker_threads=worker_threads, worker_timeout=100)
+    from workers.messages import GATEWAY_QUEUE_PREFIX
+
+    queues = {name for name in broker.get_declared_queues() if not name.startswith(GATEWAY_QUEUE_PREFIX)}
+    worker = Worker(broker, queues=queues, worker_threads=worker_threads, worker_timeout=100)
     worker.start()
     try:
         yield worker
-        worker.join()
+        if finish_work:
+            worker.join()
     finally:
         worker.stop()
         # Worker.start() adds a middleware to the broker and stop() leaves it: take it back out.
@@ -172,8 +193,9 @@ def gateway(broker):
 
 @pytest.fixture
 def worker(broker):
-    """A real Dramatiq worker consuming from the test Redis while the test runs."""
-    with running_worker(broker) as worker:
+    """A real Dramatiq worker consuming from the test Redis while the test runs (what is left when
+    the test ends, such as a campaign's next tick or a webhook's retry, is dropped)."""
+    with running_worker(broker, finish_work=False) as worker:
         yield worker
     broker.flush_all()
 

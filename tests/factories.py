@@ -116,3 +116,22 @@ class Factories:
         n = next(_sequence)
         return Campaign.create(**{"company": company, "name": f"Campaign {n}", "messages": ["Hi {{firstName}}!"],
                                   **fields})
+
+    def message(self, ticket, **fields):
+        """A message of the ticket (inbound unless `direction` says otherwise)."""
+        from db.messages import Message
+
+        n = next(_sequence)
+        defaults = {"company": ticket.company_id, "ticket": ticket, "connection": ticket.connection_id}
+        defaults.update(contact=ticket.contact_id, direction="in", body=f"Message {n}", wa_id=f"WA{n}")
+        return Message.create(**{**defaults, **fields})
+
+    def shipping(self, campaign, message=None, **fields):
+        """A ledger row of the campaign, for a new contact; `sent` and linked when a message is given."""
+        from db.campaigns import CampaignShipping
+
+        contact = fields.pop("contact", None) or self.contact(campaign.company)
+        status = "sent" if message else "queued"
+        return CampaignShipping.create(
+            **{"campaign": campaign, "contact": contact, "message": message, "status": status, **fields}
+        )

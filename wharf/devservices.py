@@ -96,11 +96,32 @@ def start_embedded_postgres(var_dir: Path) -> tuple[str, str]:
     return url, f"postgresql: started embedded PostgreSQL at {url}"
 
 
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+def ensure_chromium() -> str:
+    """The browser tests drive Debian's Chromium (Playwright downloads no browser here): install it
+    with apt-get where it is missing and we are root, as on a fresh CI machine."""
+    if CHROMIUM.exists():
+        return "chromium: already installed"
+    if os.geteuid() != 0 or not shutil.which("apt-get"):
+        return "chromium: missing, and not root with apt-get to install it (the browser tests will fail)"
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    subprocess.run(["apt-get", "update", "-qq"], check=True, env=env, stdout=sys.stderr)
+    subprocess.run(
+        ["apt-get", "install", "-y", "-qq", "chromium", "chromium-driver"],
+        check=True,
+        env=env,
+        stdout=sys.stderr,
+    )
+    return "chromium: installed Debian's chromium and chromium-driver"
+
+
 def main() -> None:
     var_dir = Path(os.environ.get("WHARF_VAR_DIR", "var")).resolve()
     redis_url, redis_note = ensure_redis(os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15"), var_dir)
     database_url, database_note = ensure_postgres(
         os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres"), var_dir
     )
-    print(redis_note, database_note, sep="\n", file=sys.stderr)
+    print(redis_note, database_note, ensure_chromium(), sep="\n", file=sys.stderr)
     print(f"export TEST_REDIS_URL={shlex.quote(redis_url)} TEST_DATABASE_URL={shlex.quote(database_url)}")

@@ -90,6 +90,7 @@ class Settings:
     realtime_cors_origins: tuple[str, ...] | str
     max_body_bytes: int
     jwt_secret: str
+    encryption_secret: str
     jwt_access_minutes: int
     jwt_refresh_days: int
     smtp_host: str
@@ -106,6 +107,9 @@ class Settings:
     job_retention_days: int
     public_url: str
     http_allow_private_networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]
+    metrics_token: str
+    scheduler_lease_seconds: int
+    lost_job_seconds: int
 
 
 def load_settings() -> Settings:
@@ -123,6 +127,7 @@ def load_settings() -> Settings:
         realtime_cors_origins=env_origins("REALTIME_CORS_ORIGINS"),
         max_body_bytes=env_int("MAX_BODY_BYTES", 16 * 1024 * 1024, minimum=1024),
         jwt_secret=env_secret("JWT_SECRET", var_dir),
+        encryption_secret=env_secret("ENCRYPTION_SECRET", var_dir),
         jwt_access_minutes=env_int("JWT_ACCESS_MINUTES", 15, minimum=1),
         jwt_refresh_days=env_int("JWT_REFRESH_DAYS", 7, minimum=1),
         smtp_host=env_str("SMTP_HOST", "127.0.0.1"),
@@ -139,6 +144,10 @@ def load_settings() -> Settings:
         job_retention_days=env_int("JOB_RETENTION_DAYS", 30, minimum=1),
         public_url=env_str("PUBLIC_URL", "http://localhost:8080"),
         http_allow_private_networks=env_networks("HTTP_ALLOW_PRIVATE_NETWORKS"),
+        metrics_token=env_str("METRICS_TOKEN"),
+        # A standby scheduler takes the lead within this long of the leader dying.
+        scheduler_lease_seconds=env_int("SCHEDULER_LEASE_SECONDS", 15, minimum=3),
+        lost_job_seconds=env_int("LOST_JOB_SECONDS", 120, minimum=10),
     )
 
 

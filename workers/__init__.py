@@ -16,5 +16,7 @@ from workers import (  # noqa: F401
     lead_import,
     maintenance,
     messages,
+    watchdogs,
     webhooks,
 )
+from workers.flows import engine  # noqa: F401,E402  (flow sessions)

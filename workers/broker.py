@@ -18,7 +18,8 @@ from dramatiq.middleware import (
 )
 
 from wharf.settings import settings
-from workers.middleware import DatabaseConnection, JobTracking
+from workers.middleware import DatabaseConnection, JobTracking, QueueStats, WithdrawnDelays
+from workers.observability import DramatiqMetrics, LogContext
 
 ONE_DAY_MS = 24 * 3600 * 1000
 # A killed worker's unacknowledged messages go back to their queue once it has missed its
@@ -30,8 +31,12 @@ MAINTENANCE_CHANCE = 100_000  # out of a million commands
 
 def build_broker(redis_url: str) -> RedisBroker:
     # Dramatiq runs "before" hooks in this order and "after" hooks in reverse: the connection is
-    # lent first and returned last, and JobTracking sees Retries' verdict on a failure.
+    # lent first and returned last, and JobTracking sees Retries' verdict on a failure. A delayed
+    # message withdrawn in the dashboard is skipped before it takes a connection. LogContext is first
+    # so that every other hook logs with the job's ids.
     middleware = [
+        LogContext(),
+        WithdrawnDelays(),
         DatabaseConnection(),
         JobTracking(),
         AgeLimit(max_age=ONE_DAY_MS),
@@ -41,6 +46,8 @@ def build_broker(redis_url: str) -> RedisBroker:
         Pipelines(),
         Retries(max_retries=8, min_backoff=1000, max_backoff=5 * 60 * 1000),
         CurrentMessage(),
+        QueueStats(),
+        DramatiqMetrics(),
     ]
     return RedisBroker(url=redis_url, middleware=middleware, heartbeat_timeout=HEARTBEAT_TIMEOUT_MS,
                        maintenance_chance=MAINTENANCE_CHANCE)

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import itertools
 import logging
+import math
 import mimetypes
 import operator
 import random
@@ -21,19 +23,23 @@ from urllib.parse import urlparse
 
 import dramatiq
 import peewee
-from peewee import Case, Value
+from peewee import Case, Value, fn
 
 from db.base import database, utcnow
 from db.campaigns import Campaign, CampaignShipping
+from db.connections import Connection
 from db.contact_lists import ContactListItem
 from db.contacts import Contact, ContactTag
 from db.messages import Message
+from db.opt_outs import listed
 from db.schedules import next_cron_time
 from db.tickets import Ticket
 from wharf.media import message_type_for
+from wharf.metrics import CAMPAIGN_SENDS
 from workers.events import publish
 from workers.jobs import enqueue_job
 from workers.messages import Outbound, dispatch_outbound, write_outbound
+from workers.number_limits import acquire, give_back, jitter_of
 from workers.templating import render_template, standard_variables
 
 logger = logging.getLogger(__name__)
@@ -41,6 +47,9 @@ logger = logging.getLogger(__name__)
 TICK_SECONDS = 1.0  # a tick sends what the rate allows in about this long (one recipient at slow rates)
 STALLED_AFTER = dt.timedelta(seconds=30)
 ACTIVE = ("running", "paused")
+NO_NUMBER_WAIT = 15.0  # none of the campaign's numbers is connected: look again this much later
+MAX_WAIT = 300.0  # a tick deferred by the limits comes back at least this often (limits may change)
+CATCH_UP_SECONDS = 5.0  # a late tick may send this much of the schedule it missed (see tick_base)
 
 
 @dataclass(frozen=True)
@@ -81,10 +90,15 @@ def audience_of(campaign: Campaign) -> peewee.Expression:
     return functools.reduce(operator.or_, parts) if parts else Value(False)
 
 
+def on_opt_out_list() -> peewee.Expression:
+    """Contacts whose number is on their company's opt-out list (db/opt_outs.py)."""
+    return Contact.opted_out_at.is_null(False) | fn.EXISTS(listed(Contact.company, Contact.phone))
+
+
 def skip_rules() -> list[tuple[peewee.Expression, str]]:
     """Who is recorded as skipped, and why, in the order the reasons are given."""
     return [
-        (Contact.opted_out_at.is_null(False), "opted_out"),
+        (on_opt_out_list(), "opted_out"),
         (Contact.blocked == True, "blocked"),  # noqa: E712 (SQL, not Python)
         (Contact.is_group == True, "invalid_number"),  # noqa: E712
         (~Contact.phone.startswith("+"), "invalid_number"),
@@ -156,16 +170,60 @@ def claim_recipients(campaign_id: int, limit: int) -> list[tuple[int, int]]:
     return sorted(claimed)
 
 
-def write_sends(campaign: Campaign, claimed: list[tuple[int, int]], rng: random.Random | None = None) -> list[Outbound]:
-    """A message per claimed row, linked to it, in the caller's transaction."""
+def rotation_of(campaign: Campaign) -> list[int]:
+    """The campaign's numbers: its rotation, else its one connection."""
+    return list(campaign.connection_ids or ()) or ([campaign.connection_id] if campaign.connection_id else [])
+
+
+@dataclass(frozen=True)
+class Budget:
+    slots: list[Connection]  # the number each send allowed now goes out on, interleaved over the rotation
+    wait: float = 0.0  # when no slot: seconds until one may be (limits, quiet hours, no number connected)
+    jitter: float = 0.0  # the largest jitter of the numbers used
+
+    def unused(self, used: int) -> list[Connection]:
+        return self.slots[used:]
+
+
+def sending_budget(campaign: Campaign, want: int, now: float | None = None) -> Budget:
+    """Up to `want` sends, shared over the rotation's connected numbers within their limits (number_limits).
+
+    The rotation starts at a number that moves on with every send, so even one send per tick rotates."""
+    ids = rotation_of(campaign)
+    connected = {c.id: c for c in Connection.select().where(Connection.id.in_(ids), Connection.status == "connected")}
+    numbers = [connected[i] for i in ids if i in connected]
+    if not numbers:
+        return Budget([], NO_NUMBER_WAIT)
+    start = campaign.dispatched % len(numbers)
+    numbers = numbers[start:] + numbers[:start]
+    granted, waits = [], []
+    for index, number in enumerate(numbers):
+        left = want - sum(len(g) for g in granted)
+        grant = acquire(number, math.ceil(left / (len(numbers) - index)), now)
+        granted.append([number] * grant.granted)
+        if grant.wait:
+            waits.append(grant.wait)
+    slots = [number for row in itertools.zip_longest(*granted) for number in row if number is not None]
+    jitter = max((jitter_of(number) for number in set(slots)), default=0.0)
+    return Budget(slots, 0.0 if slots else min(MAX_WAIT, min(waits, default=NO_NUMBER_WAIT)), jitter)
+
+
+def give_back_unused(slots: list[Connection]) -> None:
+    for number in set(slots):
+        give_back(number, slots.count(number))
+
+
+def write_sends(campaign: Campaign, claimed: list[tuple[int, int]], slots: list[Connection],
+                rng: random.Random | None = None) -> list[Outbound]:
+    """A message per claimed row on its slot's number, linked to the row, in the caller's transaction."""
     rng = rng or random
     contacts = {contact.id: contact for contact in Contact.select().where(Contact.id.in_([c for _, c in claimed]))}
     media = media_options(campaign.media_url)
     outbounds = []
-    for shipping_id, contact_id in claimed:
+    for (shipping_id, contact_id), number in zip(claimed, slots, strict=False):
         variant = rng.randrange(len(campaign.messages))
         contact = contacts[contact_id]
-        outbound = write_outbound(sending_ticket(contact, campaign.connection_id),
+        outbound = write_outbound(sending_ticket(contact, number.id),
                                   personalised(campaign.messages[variant], contact), **media)
         CampaignShipping.update(message=outbound.message.id, variant=variant).where(
             CampaignShipping.id == shipping_id).execute()
@@ -183,6 +241,16 @@ def finish(campaign: Campaign) -> None:
     Campaign.update(**fields, updated_at=now).where(Campaign.id == campaign.id, Campaign.status == "running").execute()
 
 
+def tick_base(campaign: Campaign, tick: Tick, sending: bool) -> dt.datetime:
+    """Where the next tick's delay counts from: when this tick was due, so the time a tick spends
+    late (the delay queue, the worker's polling, this tick's work) is not added to every interval
+    and the rate holds; a tick far behind (a pause, an outage) makes up at most `CATCH_UP_SECONDS`."""
+    now = utcnow()
+    if not sending or campaign.next_pump_at is None:
+        return now
+    return max(campaign.next_pump_at, now - dt.timedelta(seconds=max(tick.delay, CATCH_UP_SECONDS)))
+
+
 @dramatiq.actor(queue_name="campaigns", max_retries=20, min_backoff=500, max_backoff=30_000)
 def pump_campaign(campaign_id: int, seq: int) -> None:
     """One tick of the campaign's pump, numbered `seq`; see the module's docstring."""
@@ -190,24 +258,32 @@ def pump_campaign(campaign_id: int, seq: int) -> None:
     if campaign is None or campaign.status != "running" or campaign.pump_seq != seq:
         return  # paused, over, or a tick that ran already (a lost successor is `restart_stalled_campaigns`' job)
     tick = plan_tick(campaign.pacing(), campaign.dispatched)
-    next_at = utcnow() + dt.timedelta(seconds=tick.delay)
-    with database.atomic():
-        owned = Campaign.update(pump_seq=seq + 1, next_pump_at=next_at).where(
-            Campaign.id == campaign_id, Campaign.pump_seq == seq, Campaign.status == "running").execute()
-        if not owned:  # paused, cancelled, or another copy of this tick got there first
-            return
-        claimed = claim_recipients(campaign_id, tick.batch)
-        outbounds = write_sends(campaign, claimed)
-        Campaign.update(dispatched=Campaign.dispatched + len(claimed)).where(Campaign.id == campaign_id).execute()
-        done = len(claimed) < tick.batch and not CampaignShipping.select().where(
-            CampaignShipping.campaign == campaign_id, CampaignShipping.status == "queued").exists()
-        if done:
-            finish(campaign)
+    budget = sending_budget(campaign, tick.batch)
+    delay = tick.delay + random.uniform(0, budget.jitter) if budget.slots else budget.wait
+    next_at = tick_base(campaign, tick, bool(budget.slots)) + dt.timedelta(seconds=delay)
+    claimed: list[tuple[int, int]] = []
+    try:
+        with database.atomic():
+            owned = Campaign.update(pump_seq=seq + 1, next_pump_at=next_at).where(
+                Campaign.id == campaign_id, Campaign.pump_seq == seq, Campaign.status == "running").execute()
+            if not owned:  # paused, cancelled, or another copy of this tick got there first
+                return
+            claimed = claim_recipients(campaign_id, len(budget.slots))
+            outbounds = write_sends(campaign, claimed, budget.slots)
+            Campaign.update(dispatched=Campaign.dispatched + len(claimed)).where(Campaign.id == campaign_id).execute()
+            done = len(claimed) < tick.batch and not CampaignShipping.select().where(
+                CampaignShipping.campaign == campaign_id, CampaignShipping.status == "queued").exists()
+            if done:
+                finish(campaign)
+    finally:
+        give_back_unused(budget.unused(len(claimed)))  # all of it when the transaction did not commit
     for outbound in outbounds:
         dispatch_outbound(outbound)
+    CAMPAIGN_SENDS.inc(len(outbounds))
     publish("campaign:update", campaign.company_id, progress_of(Campaign.get_by_id(campaign_id)))
     if not done:
-        pump_campaign.send_with_options(args=(campaign_id, seq + 1), delay=int(tick.delay * 1000))
+        wait_ms = (next_at - utcnow()).total_seconds() * 1000
+        pump_campaign.send_with_options(args=(campaign_id, seq + 1), delay=max(0, int(wait_ms)))
 
 
 @dramatiq.actor(queue_name="campaigns", max_retries=10)
@@ -229,6 +305,19 @@ def start_campaign(campaign: Campaign, user_id: int | None = None) -> str | None
     if not started:
         return None
     return enqueue_job(fan_out_campaign, campaign.id, company_id=campaign.company_id, user_id=user_id).id
+
+
+def pause_campaign(campaign_id: int) -> bool:
+    """Running → paused: the pump sends nothing more from its next tick; False when it was not running."""
+    return bool(Campaign.update(status="paused", updated_at=utcnow()).where(
+        Campaign.id == campaign_id, Campaign.status == "running").execute())
+
+
+def cancel_campaign(campaign_id: int) -> bool:
+    """Any unfinished status → cancelled; the shippings not sent yet are then marked by `cancel_queued_shippings`."""
+    return bool(Campaign.update(status="cancelled", finished_at=utcnow(), updated_at=utcnow()).where(
+        Campaign.id == campaign_id, Campaign.status.in_(("draft", "scheduled", "running", "paused", "failed"))
+    ).execute())
 
 
 def resume_campaign(campaign_id: int) -> bool:
@@ -270,22 +359,23 @@ def progress_of(campaign: Campaign) -> dict:
 
 
 DELIVERY_RANK = {"sent": 1, "delivered": 2, "read": 3}
-REPORT_FIELDS = ("total", "queued", "sent", "delivered", "read", "failed", "skipped", "cancelled", "optedOut")
+REPORT_FIELDS = ("total", "queued", "sent", "delivered", "read", "replied", "failed", "skipped", "cancelled",
+                 "optedOut")
 
 
 def campaign_report(campaign_id: int) -> dict:
     """Counts from the ledger and, for those sent, from their messages' receipts (not from send calls).
 
     sent ≥ delivered ≥ read: a read message was delivered and sent. A row handed to the pipeline whose
-    message is not sent yet counts as queued; opted-out contacts are skipped and counted in optedOut too.
+    message is not sent yet counts as queued; `optedOut` counts the recipients on the opt-out list now (those
+    skipped for it, and those who opted out since, as with a STOP to the campaign); `replied` those who answered.
     """
     counts = dict.fromkeys(REPORT_FIELDS, 0)
-    rows = (CampaignShipping.select(CampaignShipping.status, CampaignShipping.reason, Message.status,
-                                    peewee.fn.COUNT(CampaignShipping.id))
+    rows = (CampaignShipping.select(CampaignShipping.status, Message.status, peewee.fn.COUNT(CampaignShipping.id))
             .join(Message, peewee.JOIN.LEFT_OUTER, on=(CampaignShipping.message == Message.id))
             .where(CampaignShipping.campaign == campaign_id)
-            .group_by(CampaignShipping.status, CampaignShipping.reason, Message.status).tuples())
-    for status, reason, message_status, count in rows:
+            .group_by(CampaignShipping.status, Message.status).tuples())
+    for status, message_status, count in rows:
         counts["total"] += count
         effective = delivery_status(status, message_status)
         if effective in DELIVERY_RANK:
@@ -293,9 +383,19 @@ def campaign_report(campaign_id: int) -> dict:
                 counts[name] += count if rank <= DELIVERY_RANK[effective] else 0
         elif effective in counts:
             counts[effective] += count
-        if reason == "opted_out":
-            counts["optedOut"] += count
+    counts["replied"] = replied_count(campaign_id)
+    counts["optedOut"] = (CampaignShipping.select().join(Contact, on=(CampaignShipping.contact == Contact.id))
+                          .where(CampaignShipping.campaign == campaign_id, on_opt_out_list()).count())
     return counts
+
+
+def replied_count(campaign_id: int) -> int:
+    """Recipients who wrote to the company after the campaign's message to them (on any of its numbers)."""
+    reply = Message.alias()
+    answered = reply.select(reply.id).where(reply.contact == CampaignShipping.contact, reply.direction == "in",
+                                            reply.created_at > Message.created_at)
+    return (CampaignShipping.select().join(Message, on=(CampaignShipping.message == Message.id))
+            .where(CampaignShipping.campaign == campaign_id, fn.EXISTS(answered)).count())
 
 
 def delivery_status(shipping_status: str, message_status: str | None) -> str:

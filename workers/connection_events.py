@@ -5,8 +5,10 @@ from __future__ import annotations
 import dramatiq
 
 from db.base import utcnow
+from db.connection_events import record_connection_status
 from db.connections import Connection
 from workers.acks import receipt_time
+from workers.ban_signals import report_logout
 from workers.events import publish
 
 STATUS_FOR_EVENT = {
@@ -48,6 +50,7 @@ def record_connection_event(event: dict, at: float | None = None) -> None:
     elif kind == "logged_out":
         fields[Connection.enabled] = False
         fields[Connection.last_error] = event.get("reason")
+    record_connection_status(event["connection_id"], status, when, event.get("reason"))
     updated = Connection.update(fields).where(
         Connection.id == event["connection_id"],
         Connection.last_seen_at.is_null() | (Connection.last_seen_at <= when),
@@ -61,3 +64,5 @@ def record_connection_event(event: dict, at: float | None = None) -> None:
     if event.get("reason"):
         data["reason"] = event["reason"]
     publish(REALTIME_EVENT[kind], connection.company_id, data)
+    if kind == "logged_out":
+        report_logout(connection.id, event.get("reason") or "")

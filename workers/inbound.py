@@ -19,9 +19,12 @@ from db.contacts import Contact
 from db.messages import MESSAGE_TYPES, Message
 from db.tickets import Ticket, find_or_open_ticket
 from wharf.media import MediaRejected, media_store
+from wharf.metrics import MESSAGES_RECEIVED
 from workers.acks import receipt_time
 from workers.events import publish
+from workers.flows.engine import hand_to_flow
 from workers.messages import message_event
+from workers.opt_outs import handle_opt_out_message
 from workers.routing import answer_new_ticket, route_menu_answer
 
 logger = logging.getLogger(__name__)
@@ -119,11 +122,15 @@ def handle_inbound(event: dict) -> dict:
         message, ticket, ticket_created, contact = record_inbound(connection, event)
     except Duplicate:
         return {"duplicate": event["wa_id"]}
+    if message.direction == "in":
+        MESSAGES_RECEIVED.inc()
     publish("ticket:new" if ticket_created else "ticket:update", ticket.company_id,
             {"id": ticket.id, "status": ticket.status, "unreadMessages": ticket.unread_messages,
              "lastMessage": ticket.last_message, "contactId": contact.id}, ticket=ticket)
     publish("message:new", ticket.company_id, message_event(message), ticket=ticket)
-    if message.direction == "in" and not ticket.is_group:
+    if message.direction == "in" and not ticket.is_group and handle_opt_out_message(ticket, contact, message.body):
+        return {"messageId": message.id, "ticketId": ticket.id, "ticketCreated": ticket_created, "optedOut": True}
+    if message.direction == "in" and not ticket.is_group and not hand_to_flow(ticket, contact, message, ticket_created):
         if ticket_created:
             answer_new_ticket(ticket, connection, contact, message.created_at)
         elif message.body:

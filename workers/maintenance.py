@@ -6,9 +6,14 @@ import datetime as dt
 
 import dramatiq
 
-from db.base import utcnow
+from db.base import database, utcnow
+from db.company_settings import company_setting
 from db.jobs import IDEMPOTENCY_WINDOW, IdempotencyKey, Job
+from db.tickets import Ticket
 from wharf.settings import settings
+from workers.events import publish
+
+CLOSE_BATCH = 200
 
 
 @dramatiq.actor(queue_name="maintenance", max_retries=3)
@@ -21,3 +26,32 @@ def prune_finished_jobs() -> dict[str, int]:
     )
     keys = IdempotencyKey.delete().where(IdempotencyKey.created_at < utcnow() - IDEMPOTENCY_WINDOW).execute()
     return {"jobs": jobs, "idempotencyKeys": keys}
+
+
+@dramatiq.actor(queue_name="maintenance", max_retries=3)
+def close_inactive_tickets(company_id: int) -> dict[str, int]:
+    """Close the company's tickets idle past its `auto_close_after_hours`, through Ticket.close (history,
+    events); a ticket that came alive meanwhile (locked, or touched since) is left open."""
+    hours = company_setting(company_id, "auto_close_after_hours")
+    if not hours:
+        return {"closed": 0}
+    idle_since = utcnow() - dt.timedelta(hours=hours)
+    closed = 0
+    while True:
+        with database.atomic():
+            batch = list(
+                Ticket.select()
+                .where(Ticket.company == company_id, Ticket.status != "closed", Ticket.updated_at < idle_since)
+                .order_by(Ticket.id)
+                .limit(CLOSE_BATCH)
+                .for_update(skip_locked=True)
+            )
+            for ticket in batch:
+                ticket.close(None)
+        for ticket in batch:
+            publish("ticket:update", company_id, {"id": ticket.id, "status": ticket.status, "unreadMessages": 0,
+                                                  "lastMessage": ticket.last_message, "contactId": ticket.contact_id,
+                                                  "closedBy": "auto-close"}, ticket=ticket)
+        closed += len(batch)
+        if len(batch) < CLOSE_BATCH:
+            return {"closed": closed}

@@ -20,6 +20,8 @@ from db.contacts import Contact
 from db.messages import Message
 from db.tickets import Ticket
 from wharf.media import MediaRejected, MediaUnavailable, fetch_remote, media_store
+from wharf.metrics import MESSAGES_SENT
+from workers.ban_signals import report_send_error
 from workers.events import publish
 from workers.jobs import record_job, send_tracked
 from workers.transports.base import OutgoingMessage, TransportError, deterministic_wa_id
@@ -38,8 +40,12 @@ class SessionUnavailable(Exception):
     """This process holds no live session for the connection; a retry finds the one that does."""
 
 
+GATEWAY_QUEUE_PREFIX = "gw."
+
+
 def gateway_queue(connection_id: int) -> str:
-    return f"gw.{connection_id}"
+    """A connection's send queue: only the gateway holding its session consumes it."""
+    return f"{GATEWAY_QUEUE_PREFIX}{connection_id}"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -181,11 +187,14 @@ def send_message(message_id: int) -> dict:
             raise SessionUnavailable(f"no live session for connection {message.connection_id} in this gateway")
         sent_wa_id = session.send(outgoing_for(message, message.contact))
     except (TransportError, MediaRejected, MediaUnavailable, SessionUnavailable) as error:
+        if isinstance(error, TransportError):
+            report_send_error(message.connection_id, error)
         if is_permanent(error):
             mark_failed(message_id, str(error))
             raise PermanentSendError(str(error)) from error
         Message.update(status="sending").where(Message.id == message_id, Message.status == "queued").execute()
         raise
+    MESSAGES_SENT.inc()
     now = utcnow()
     # A receipt may have overtaken us: only a message not yet sent becomes "sent".
     # A transport that cannot send with our id (neonize 0.5) answers with WhatsApp's: receipts use it.

@@ -13,10 +13,12 @@ import logging
 
 from db.base import database, utcnow
 from db.contacts import Contact
+from db.opt_outs import is_opted_out
 from db.schedules import Schedule, ScheduleRun, next_cron_time
 from workers.campaigns import media_options, personalised, sending_ticket
 from workers.inbound import upsert_contact
 from workers.messages import Outbound, dispatch_outbound, write_outbound
+from workers.number_limits import Grant, acquire
 
 logger = logging.getLogger(__name__)
 
@@ -24,13 +26,25 @@ BATCH = 500
 
 
 class CannotSend(Exception):
-    """This run cannot be sent (no connection, the contact opted out or is blocked)."""
+    """This run cannot be sent (no connection, the contact is blocked): it fails."""
+
+
+class Skipped(CannotSend):
+    """This run is not sent, by the contact's wish (opted out): it is skipped, not failed."""
+
+
+class Deferred(Exception):
+    """The number's send limits allow no send now: the run waits `wait` seconds, then tries again."""
+
+    def __init__(self, grant: Grant) -> None:
+        super().__init__(f"deferred by the number's send limits ({grant.reason})")
+        self.wait = grant.wait
 
 
 def recipient_of(schedule: Schedule) -> Contact:
     contact = schedule.contact if schedule.contact_id else upsert_contact(schedule.company_id, schedule.to, None, False)
-    if contact.opted_out_at is not None:
-        raise CannotSend("the contact opted out")
+    if is_opted_out(contact):
+        raise Skipped("opted_out: the contact opted out")
     if contact.blocked:
         raise CannotSend("the contact is blocked")
     if schedule.connection_id is None:
@@ -40,25 +54,32 @@ def recipient_of(schedule: Schedule) -> Contact:
 
 def fire(schedule: Schedule, now: dt.datetime) -> Outbound | None:
     """Queue one run's message (in the caller's transaction) and move the schedule on."""
-    outbound, error = None, None
+    outbound, error, status = None, None, "queued"
     try:
         with database.atomic():
             contact = recipient_of(schedule)
+            grant = acquire(schedule.connection, 1, now.replace(tzinfo=dt.UTC).timestamp())
+            if not grant.granted:
+                raise Deferred(grant)
             outbound = write_outbound(sending_ticket(contact, schedule.connection_id),
                                       personalised(schedule.body, contact), user_id=schedule.user_id,
                                       **media_options(schedule.media_url))
+    except Deferred as deferred:  # not a run: the same run, later
+        Schedule.update(send_at=now + dt.timedelta(seconds=deferred.wait), reason=str(deferred), updated_at=now).where(
+            Schedule.id == schedule.id).execute()
+        return None
     except CannotSend as refused:
-        error = str(refused)
+        error, status = str(refused), "skipped" if isinstance(refused, Skipped) else "failed"
     except Exception as failure:  # one bad row must not hold back the others: it fails with the reason
         logger.exception("schedule %s could not be queued", schedule.id)
-        error = f"could not queue the message: {failure}"
+        error, status = f"could not queue the message: {failure}", "failed"
     ScheduleRun.create(schedule=schedule, message=outbound.message.id if outbound else None, due_at=schedule.send_at,
-                       status="failed" if error else "queued", error=error)
+                       status=status, error=error)
     changes = {"last_run_at": now, "run_count": Schedule.run_count + 1, "updated_at": now, "reason": error}
     if schedule.cron:
         changes["send_at"] = next_cron_time(schedule.cron, schedule.timezone, max(now, schedule.send_at))
     else:
-        changes["status"] = "failed" if error else "sent"
+        changes["status"] = "sent" if status == "queued" else status
     Schedule.update(changes).where(Schedule.id == schedule.id).execute()
     return outbound
 

@@ -47,6 +47,7 @@ import dramatiq
 from api.schemas import iso_utc
 from db.base import database, utcnow
 from db.webhooks import Webhook, WebhookDelivery
+from wharf.metrics import WEBHOOK_FAILURES
 from wharf.public_http import IPNetwork, UnsafeUrl, check_url, post
 from wharf.settings import settings
 
@@ -250,10 +251,14 @@ def deliver_webhook(delivery_id: int) -> None:
         give_up(delivery_id, "the webhook was disabled before this delivery was made")
         return
     attempt = attempt_delivery(delivery, webhook)
+    exhausted = delivery.attempts + 1 >= MAX_ATTEMPTS
+    final = attempt.outcome == "failed" or (attempt.outcome == "retry" and exhausted)
+    if attempt.outcome != "delivered":
+        WEBHOOK_FAILURES.labels(final=str(final).lower()).inc()
     if attempt.outcome != "retry":
         record_attempt(delivery, attempt, attempt.outcome)
         return
-    if delivery.attempts + 1 >= MAX_ATTEMPTS:
+    if final:
         record_attempt(delivery, attempt, "failed")
         return
     record_attempt(delivery, attempt, "pending")

@@ -1,6 +1,8 @@
 """One blueprint module per resource; `BLUEPRINTS` is what the app registers."""
 
 from api.resources import (
+    ai_settings,
+    analytics,
     api_keys,
     audit_logs,
     auth,
@@ -11,11 +13,14 @@ from api.resources import (
     contact_import,
     contact_lists,
     contacts,
+    flows,
     jobs,
     lead_analytics,
     lead_import,
     leads,
     messages,
+    metrics,
+    opt_outs,
     profile,
     queues,
     quick_messages,
@@ -31,6 +36,7 @@ from api.resources import (
 
 BLUEPRINTS = [
     system.blueprint,
+    metrics.blueprint,
     auth.blueprint,
     users.blueprint,
     profile.blueprint,
@@ -38,9 +44,11 @@ BLUEPRINTS = [
     queues.blueprint,
     quick_messages.blueprint,
     settings.blueprint,
+    ai_settings.blueprint,
     audit_logs.blueprint,
     api_keys.blueprint,
     contacts.blueprint,
+    opt_outs.blueprint,
     contact_import.blueprint,
     contact_fields.blueprint,
     tags.blueprint,
@@ -48,6 +56,7 @@ BLUEPRINTS = [
     leads.blueprint,
     lead_import.blueprint,
     lead_analytics.blueprint,
+    analytics.blueprint,
     connections.blueprint,
     messages.blueprint,
     tickets.blueprint,
@@ -56,4 +65,5 @@ BLUEPRINTS = [
     webhooks.blueprint,
     campaigns.blueprint,
     schedules.blueprint,
+    flows.blueprint,
 ]

@@ -8,11 +8,12 @@ campaign on its next tick, so none of these handlers touches a recipient.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import peewee
 from flask import Blueprint
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from api.audit import log_change, snapshot
 from api.csv_export import csv_download
@@ -33,8 +34,10 @@ from db.schedules import is_valid_cron, next_cron_time
 from workers.campaigns import (
     REPORT_FIELDS,
     campaign_report,
+    cancel_campaign,
     cancel_queued_shippings,
     delivery_status,
+    pause_campaign,
     resume_campaign,
     start_campaign,
 )
@@ -45,6 +48,7 @@ MANAGERS = ("super", "admin", "supervisor")
 SCOPE = "campaigns:write"
 EDITABLE = ("draft", "scheduled", "paused")
 MAX_CONTACT_IDS = 10_000
+MAX_ROTATION = 20
 
 
 def valid_cron(cron: str | None) -> str | None:
@@ -72,6 +76,9 @@ class Throttle(Schema):
 class CampaignFields(Schema):
     name: str | None = Field(None, min_length=1, max_length=200)
     connection_id: int | None = None
+    connection_ids: list[int] | None = Field(None, min_length=1, max_length=MAX_ROTATION,
+                                             description="a rotation: each send goes out on the next of these "
+                                                         "numbers that is connected and within its send limits")
     contact_list_id: int | None = None
     tag_id: int | None = None
     contact_ids: list[int] | None = Field(None, max_length=MAX_CONTACT_IDS)
@@ -96,14 +103,20 @@ class CampaignFields(Schema):
 
 class CampaignCreate(CampaignFields):
     name: str = Field(min_length=1, max_length=200)
-    connection_id: int
     messages: list[str] = Field(min_length=1, max_length=MAX_VARIANTS)
+
+    @model_validator(mode="after")
+    def sends_on_a_number(self) -> CampaignCreate:
+        if self.connection_id is None and not self.connection_ids:
+            raise ValueError("give connectionId, or connectionIds for a rotation")
+        return self
 
 
 class CampaignOut(OutSchema):
     id: int
     name: str
     connection_id: int | None
+    connection_ids: list[int] | None
     contact_list_id: int | None
     tag_id: int | None
     contact_ids: list[int] | None
@@ -136,6 +149,7 @@ class ReportOut(OutSchema):
     sent: int = Field(description="sent by the gateway, including those delivered and read since")
     delivered: int = Field(description="delivery receipts, including those read since")
     read: int
+    replied: int = Field(description="recipients who wrote to us after the campaign's message")
     failed: int
     skipped: int
     cancelled: int
@@ -172,6 +186,9 @@ def save_campaign(campaign: Campaign, body: CampaignFields) -> None:
     for field, model in (("connection_id", Connection), ("contact_list_id", ContactList), ("tag_id", Tag)):
         if changes.get(field) is not None:
             owned_ids(model, [changes[field]], field)
+    if changes.get("connection_ids"):
+        changes["connection_ids"] = owned_ids(Connection, changes["connection_ids"], "connectionIds")
+        changes.setdefault("connection_id", changes["connection_ids"][0])
     if changes.get("contact_ids"):
         changes["contact_ids"] = owned_ids(Contact, changes["contact_ids"], "contactIds")
     if "throttle" in changes:
@@ -267,12 +284,11 @@ def start(campaign_id: int):
     return campaign_json(Campaign.get_by_id(campaign_id), job_id)
 
 
-def change_status(campaign_id: int, to: str, allowed: tuple[str, ...]) -> Campaign:
-    """A conditional update (the pump may be changing the row), recorded in the audit log."""
+def change_status(campaign_id: int, to: str, transition: Callable[[int], bool]) -> Campaign:
+    """Apply `transition` (a conditional update: the pump may be changing the row), recorded in the audit
+    log; 409 when the campaign's status does not allow it."""
     campaign = get_owned(Campaign, campaign_id, "campaign")
-    changed = Campaign.update(status=to, updated_at=utcnow()).where(
-        Campaign.id == campaign_id, Campaign.status.in_(allowed)).execute()
-    if not changed:
+    if not transition(campaign_id):
         raise Conflict(f"a {campaign.status} campaign cannot be {to}", {"status": campaign.status})
     after = Campaign.get_by_id(campaign_id)
     log_change("updated", after, snapshot(campaign))
@@ -283,25 +299,21 @@ def change_status(campaign_id: int, to: str, allowed: tuple[str, ...]) -> Campai
 @endpoint(summary="Pause a running campaign: its pump sends nothing more from its next tick", tags=["campaigns"],
           response=CampaignAccepted, status=202, roles=MANAGERS, errors=[404, 409], enqueues=True, scope=SCOPE)
 def pause(campaign_id: int):
-    return campaign_json(change_status(campaign_id, "paused", ("running",)))
+    return campaign_json(change_status(campaign_id, "paused", pause_campaign))
 
 
 @blueprint.post("/<int:campaign_id>/resume")
 @endpoint(summary="Resume a paused campaign where it stopped", tags=["campaigns"], response=CampaignAccepted,
           status=202, roles=MANAGERS, errors=[404, 409], enqueues=True, scope=SCOPE)
 def resume(campaign_id: int):
-    campaign = get_owned(Campaign, campaign_id, "campaign")
-    if not resume_campaign(campaign_id):
-        raise Conflict(f"a {campaign.status} campaign cannot be resumed", {"status": campaign.status})
-    return campaign_json(Campaign.get_by_id(campaign_id))
+    return campaign_json(change_status(campaign_id, "resumed", resume_campaign))
 
 
 @blueprint.post("/<int:campaign_id>/cancel")
 @endpoint(summary="Cancel a campaign: the recipients not sent yet are marked cancelled", tags=["campaigns"],
           response=CampaignAccepted, status=202, roles=MANAGERS, errors=[404, 409], enqueues=True, scope=SCOPE)
 def cancel(campaign_id: int):
-    campaign = change_status(campaign_id, "cancelled", ("draft", "scheduled", "running", "paused", "failed"))
-    Campaign.update(finished_at=utcnow()).where(Campaign.id == campaign_id).execute()
+    campaign = change_status(campaign_id, "cancelled", cancel_campaign)
     job = enqueue_job(cancel_queued_shippings, campaign_id, company_id=campaign.company_id)
     return campaign_json(Campaign.get_by_id(campaign_id), job.id)
 

@@ -20,6 +20,7 @@ from db.connections import Connection
 from db.queues import Queue
 from wharf.redis_client import redis_client
 from workers.gateway.dispatch import login_code_key
+from workers.number_limits import SendLimits, limit_state
 from workers.transports import simulator
 
 blueprint = Blueprint("connections", __name__, url_prefix="/api/connections")
@@ -40,6 +41,8 @@ class ConnectionOut(OutSchema):
     reconnects: int
     last_error: str | None
     last_seen_at: UtcDateTime | None
+    send_limits: dict | None = Field(None, description="this number's send limits; null: the safe defaults "
+                                                       "(none for a simulator connection)")
 
 
 class ConnectionCreate(Schema):
@@ -49,6 +52,7 @@ class ConnectionCreate(Schema):
     default_queue_id: int | None = None
     greeting_message: str = Field("", max_length=4096)
     farewell_message: str = Field("", max_length=4096)
+    send_limits: SendLimits | None = None
 
 
 class ConnectionUpdate(Schema):
@@ -57,6 +61,7 @@ class ConnectionUpdate(Schema):
     default_queue_id: int | None = None
     greeting_message: str | None = Field(None, max_length=4096)
     farewell_message: str | None = Field(None, max_length=4096)
+    send_limits: SendLimits | None = Field(None, description="replaces the number's limits; null: the defaults")
 
 
 class StartIn(Schema):
@@ -90,6 +95,8 @@ def save_connection(connection: Connection, changes: dict) -> Connection:
     """Apply changes; a default connection is the company's only one; names are unique."""
     if changes.get("default_queue_id") is not None:
         get_owned(Queue, changes["default_queue_id"], "queue")
+    if changes.get("send_limits") is not None:
+        changes["send_limits"] = SendLimits.model_validate(changes["send_limits"]).model_dump(by_alias=True)
     for name, value in changes.items():
         setattr(connection, name, value)
     try:
@@ -197,3 +204,25 @@ def login_code(connection_id: int, query: QrQuery):
     return LoginCodeOut(qr=codes.get("qr"), pair_code=codes.get("pairCode"))
 
 
+
+
+class LimitStateOut(OutSchema):
+    connection_id: int
+    limited: bool = Field(description="false: a simulator connection without limits")
+    limits: dict | None
+    tokens: float | None = Field(description="sends the token bucket allows back to back now")
+    sent_this_hour: int
+    sent_today: int
+    hourly_cap: int | None
+    daily_cap: int | None = Field(description="today's cap, the warm-up included")
+    quiet_now: bool
+    warmup_day: int
+    cooldown_seconds: float = Field(description="left of a pause after a ban signal")
+
+
+@blueprint.get("/<int:connection_id>/limits")
+@endpoint(summary="The number's send limits and where it stands now (campaigns and scheduled messages)",
+          tags=["connections"], response=LimitStateOut, errors=[404])
+def show_limits(connection_id: int):
+    get_owned(Connection, connection_id, "connection")
+    return LimitStateOut.model_validate(limit_state(connection_id))

@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 import peewee
 from flask import Blueprint
-from pydantic import EmailStr, Field
+from pydantic import EmailStr, Field, computed_field
 from pydantic.alias_generators import to_camel
 
 from api.csv_export import csv_download
@@ -75,8 +75,14 @@ class ContactOut(OutSchema):
     custom_fields: dict[str, Any]
     blocked: bool
     is_group: bool
+    opted_out_at: UtcDateTime | None = Field(None, description="when the contact opted out of campaigns, scheduled "
+                                             "messages and flows (POST /api/contacts/:id/opt-in undoes it)")
     created_at: UtcDateTime
     updated_at: UtcDateTime
+
+    @computed_field
+    def opted_out(self) -> bool:
+        return self.opted_out_at is not None
 
 
 class ContactFilters(PageQuery):

@@ -7,10 +7,12 @@ from flask import Blueprint, current_app, jsonify, render_template
 from api.endpoint import endpoint
 from api.openapi import build_spec
 from api.schemas import OutSchema
-from db.base import database
-from wharf.redis_client import redis_client
+from scheduler.status import health
 
 blueprint = Blueprint("system", __name__)
+
+CHECKED = ("database", "redis", "scheduler")
+NEEDED = ("database", "redis")  # the API serves without a scheduler; only scheduled work waits
 
 
 class HealthOut(OutSchema):
@@ -18,20 +20,10 @@ class HealthOut(OutSchema):
     checks: dict[str, str] = {}
 
 
-def dependency_checks() -> dict[str, str]:
-    """"ok" or the error, for the database and Redis."""
-    checks = {}
-    try:
-        database.execute_sql("SELECT 1")
-        checks["database"] = "ok"
-    except Exception as error:  # any failure means not ready; the reason is reported, not raised
-        checks["database"] = f"error: {error}".strip()
-    try:
-        redis_client().ping()
-        checks["redis"] = "ok"
-    except Exception as error:
-        checks["redis"] = f"error: {error}".strip()
-    return checks
+def readiness_checks() -> dict[str, str]:
+    """"ok" or "error: …" for the database, Redis and the scheduler (health() in scheduler/status.py)."""
+    checks = health()
+    return {name: "ok" if checks[name]["ok"] else f"error: {checks[name]['error']}" for name in CHECKED}
 
 
 @blueprint.get("/healthz")
@@ -41,11 +33,11 @@ def healthz():
 
 
 @blueprint.get("/readyz")
-@endpoint(summary="The database and Redis answer (503 when either does not)", tags=["operations"], auth="public",
-          response=HealthOut, errors=[503])
+@endpoint(summary="The database and Redis answer (503 when either does not); whether a scheduler leads",
+          tags=["operations"], auth="public", response=HealthOut, errors=[503])
 def readyz():
-    checks = dependency_checks()
-    ready = all(value == "ok" for value in checks.values())
+    checks = readiness_checks()
+    ready = all(checks[name] == "ok" for name in NEEDED)
     response = jsonify(HealthOut(status="ok" if ready else "unavailable", checks=checks).to_json())
     response.status_code = 200 if ready else 503
     return response

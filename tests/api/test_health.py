@@ -1,6 +1,6 @@
 """Liveness and readiness."""
 
-import redis
+from wharf.redis_client import probe
 
 
 def test_healthz_answers_without_auth(client):
@@ -11,12 +11,25 @@ def test_readyz_is_200_when_the_database_and_redis_answer(client):
     response = client.get("/readyz")
 
     assert response.status_code == 200
-    assert response.get_json()["checks"] == {"database": "ok", "redis": "ok"}
+    assert response.get_json()["checks"] == {
+        "database": "ok",
+        "redis": "ok",
+        "scheduler": "error: no scheduler holds the lead",
+    }
+
+
+def test_readyz_says_ok_for_the_scheduler_while_one_leads(client, redis_client):
+    from scheduler.status import LEADER_KEY
+    from wharf.leases import Lease
+
+    Lease(redis_client, LEADER_KEY).hold()
+
+    assert client.get("/readyz").get_json()["checks"]["scheduler"] == "ok"
 
 
 def test_readyz_is_503_when_redis_does_not_answer(client, monkeypatch):
-    unreachable = redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2)
-    monkeypatch.setattr("api.resources.system.redis_client", lambda: unreachable)
+    unreachable = probe("redis://127.0.0.1:1/0")  # nothing listens there
+    monkeypatch.setattr("scheduler.status.probe_client", lambda: unreachable)
 
     response = client.get("/readyz")
 

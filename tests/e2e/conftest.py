@@ -93,9 +93,10 @@ def running_stack(var_dir: Path, **settings: str):
         log.close()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def stack(tmp_path_factory):
-    """The stack on a PostgreSQL database of its own."""
+    """The stack on a PostgreSQL database of its own, shared by the tests that use it (each of them
+    makes its own company or connection)."""
     database_name = f"wharf_e2e_{uuid.uuid4().hex[:8]}"
     _admin_execute(f'CREATE DATABASE "{database_name}"')
     database_url = urlunparse(urlparse(ADMIN_DATABASE_URL)._replace(path=f"/{database_name}"))

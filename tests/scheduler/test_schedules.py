@@ -79,15 +79,15 @@ def test_a_recurring_schedule_gets_its_next_time_in_its_timezone(company, connec
         2024, 3, 5, 12, 0)
 
 
-def test_a_schedule_to_an_opted_out_contact_fails_with_the_reason(factories, company, connection, broker):
+def test_a_schedule_to_an_opted_out_contact_is_skipped_with_the_reason(factories, company, connection, broker):
     contact = factories.contact(company, opted_out_at=utcnow())
     refused = schedule(company, connection, contact=contact, to=None)
 
     send_due_schedules()
 
     assert (Schedule.get_by_id(refused.id).status, Schedule.get_by_id(refused.id).reason) == (
-        "failed", "the contact opted out")
-    assert ScheduleRun.get().status == "failed" and Message.select().count() == 0
+        "skipped", "opted_out: the contact opted out")
+    assert ScheduleRun.get().status == "skipped" and Message.select().count() == 0
 
 
 def test_a_scheduled_campaign_is_started_once_when_due(factories, company, connection, broker):

@@ -204,7 +204,7 @@ def test_the_report_counts_receipts_not_send_calls(factories, company, connectio
     assert wait_for(lambda: campaign_report(campaign.id)["read"] == 3, timeout=30)
     assert wait_for(lambda: campaign_report(campaign.id)["failed"] == 1, timeout=30)
     assert campaign_report(campaign.id) == {"total": 5, "queued": 0, "sent": 3, "delivered": 3, "read": 3,
-                                            "failed": 1, "skipped": 1, "cancelled": 0, "optedOut": 1}
+                                            "replied": 0, "failed": 1, "skipped": 1, "cancelled": 0, "optedOut": 1}
 
 
 def test_the_report_counts_a_handed_over_message_as_queued_until_the_gateway_sends_it(factories, company):

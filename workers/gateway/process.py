@@ -20,6 +20,7 @@ from dramatiq import Worker
 from dramatiq.common import dq_name
 
 from db.base import database, utcnow
+from db.connection_events import record_connection_status
 from db.connections import Connection
 from wharf.leases import Lease
 from wharf.redis_client import redis_client
@@ -87,9 +88,9 @@ class Gateway:
                 self.let_go(connection_id, release=False)
         for connection_id in set(self.leases) - set(wanted):
             self.let_go(connection_id)
-            Connection.update(status="stopped").where(
-                Connection.id == connection_id, Connection.enabled == False  # noqa: E712
-            ).execute()
+            unwanted = (Connection.id == connection_id) & (Connection.enabled == False)  # noqa: E712
+            if Connection.update(status="stopped").where(unwanted).execute():
+                record_connection_status(connection_id, "stopped", utcnow())
 
     def hold(self, connection: Connection) -> None:
         if connection.logout_requested:
@@ -102,6 +103,10 @@ class Gateway:
             ).execute()
             self.let_go(connection.id)
             return
+        if connection.reconnect_requested:  # the scheduler found the session stuck (workers/watchdogs.py)
+            logger.warning("gateway %s reconnects connection %s", self.owner, connection.id)
+            self.sessions.stop(connection.id)
+            Connection.update(reconnect_requested=False).where(Connection.id == connection.id).execute()
         if self.sessions.get(connection.id) is None:
             Connection.update(status="starting", last_seen_at=utcnow()).where(Connection.id == connection.id).execute()
             self.sessions.start(
@@ -126,11 +131,11 @@ class Gateway:
                 database.connect(reuse_if_open=True)
                 try:
                     self.reconcile()
-                except Exception:  # one bad pass must not end the gateway; the next one retries
+                    redis_client().set(heartbeat, ",".join(map(str, sorted(self.leases))), ex=15)
+                except Exception:  # one bad pass (Redis restarting) must not end the gateway; the next one retries
                     logger.exception("gateway reconcile failed")
                 finally:
                     database.close()
-                redis_client().set(heartbeat, ",".join(map(str, sorted(self.leases))), ex=15)
                 self.stopping.wait(RECONCILE_SECONDS)
         finally:
             for connection_id in list(self.leases):

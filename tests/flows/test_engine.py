@@ -1,0 +1,232 @@
+"""Sessions over time: delays and timeouts (the scheduler's tick), loops stopped, version pinning, agents
+and opt-outs that silence the bot, events for realtime and webhooks."""
+
+from __future__ import annotations
+
+import json
+import time
+
+from db.flows import FlowSession, FlowStep
+from db.opt_outs import opt_out
+from db.tickets import Ticket
+from tests.flows.test_nodes import chain, keyword_flow
+from tests.waiting import wait_for
+from tests.webhook_receiver import allow_loopback, serving
+from workers.flows.engine import resume_due_sessions
+
+
+def wake_due_sessions(bot) -> None:
+    """What the scheduler's one-second tick does, once."""
+    resume_due_sessions()
+    bot.settle()
+
+
+def test_a_delay_waits_until_the_scheduler_wakes_the_session(bot):
+    bot.deploy(
+        keyword_flow(
+            [
+                {"id": "wait", "type": "message", "text": "Um momento..."},
+                {"id": "pause", "type": "delay", "seconds": 1},
+                {"id": "after", "type": "message", "text": "Pronto!"},
+            ],
+            chain("wait", "pause", "after"),
+        )
+    )
+
+    bot.say("oi")
+    wake_due_sessions(bot)
+    assert bot.replies() == ["Um momento..."] and bot.session().waiting == "delay"
+    bot.say("ainda aí?")  # a message does not cut a delay short
+    assert bot.replies() == ["Um momento..."]
+
+    time.sleep(1.1)
+    wake_due_sessions(bot)
+
+    assert bot.replies() == ["Um momento...", "Pronto!"]
+    assert bot.session().end_reason == "completed"
+
+
+def test_what_the_contact_says_while_the_bot_is_busy_answers_its_next_question_once(bot):
+    bot.deploy(
+        keyword_flow(
+            [
+                {"id": "wait", "type": "message", "text": "Um momento..."},
+                {"id": "pause", "type": "delay", "seconds": 1},
+                {"id": "ask", "type": "question", "text": "Seu nome?", "variable": "nome"},
+                {"id": "thanks", "type": "message", "text": "Obrigado, {{nome}}!"},
+                {"id": "again", "type": "question", "text": "Sua cidade?", "variable": "cidade"},
+            ],
+            chain("wait", "pause", "ask", "thanks", "again"),
+        )
+    )
+    bot.say("oi")
+    bot.say("Ana")  # the bot is in its delay: the message waits for the bot
+
+    time.sleep(1.1)
+    wake_due_sessions(bot)
+
+    assert bot.replies() == ["Um momento...", "Seu nome?", "Obrigado, Ana!", "Sua cidade?"]
+    assert (bot.session().waiting, bot.session().variables["nome"]) == ("input", "Ana")
+
+
+def test_an_unanswered_question_times_out_to_its_timeout_branch_or_ends(bot):
+    bot.deploy(
+        keyword_flow(
+            [
+                {"id": "ask", "type": "question", "text": "CPF?", "variable": "cpf", "timeoutSeconds": 1},
+                {"id": "late", "type": "message", "text": "Sem resposta; encerrando."},
+            ],
+            [{"from": "ask", "to": "late", "when": "timeout"}],
+        )
+    )
+    bot.deploy(
+        keyword_flow(
+            [{"id": "q", "type": "question", "text": "Nome?", "variable": "n", "timeoutSeconds": 1}],
+            [],
+            keyword="outro",
+        ),
+        name="second",
+    )
+
+    bot.say("oi")
+    time.sleep(1.1)
+    wake_due_sessions(bot)
+    assert bot.replies() == ["CPF?", "Sem resposta; encerrando."]
+
+    bot.say("outro")
+    time.sleep(1.1)
+    wake_due_sessions(bot)
+    assert (bot.session().status, bot.session().end_reason) == ("ended", "timeout")
+
+
+def test_a_loop_without_input_is_stopped_by_the_step_limit(bot):
+    from workers.flows.engine import MAX_STEPS_PER_INPUT
+
+    bot.deploy(
+        keyword_flow(
+            [
+                {"id": "a", "type": "set_variable", "variable": "x", "value": "1"},
+                {
+                    "id": "b",
+                    "type": "condition",
+                    "rules": [{"variable": "x", "operator": "equals", "value": "1"}],
+                },
+            ],
+            [{"from": "a", "to": "b"}, {"from": "b", "to": "a", "when": "true"}],
+        )
+    )
+
+    bot.say("oi")
+
+    session = bot.session()
+    assert (session.status, session.end_reason) == ("ended", "step_limit")
+    assert FlowStep.select().where(FlowStep.session == session.id).count() == MAX_STEPS_PER_INPUT
+
+
+def test_a_running_session_finishes_on_its_version_and_new_ones_take_the_new_one(bot, client, headers):
+    flow_id = bot.deploy(
+        keyword_flow(
+            [
+                {"id": "ask", "type": "question", "text": "v1: nome?", "variable": "who"},
+                {"id": "bye", "type": "message", "text": "v1: tchau {{who}}"},
+            ],
+            chain("ask", "bye"),
+        )
+    )
+    bot.say("oi")
+
+    edited = {
+        "nodes": [
+            {"id": "ask", "type": "question", "text": "v2: nome?", "variable": "who"},
+            {"id": "bye", "type": "message", "text": "v2: tchau {{who}}"},
+        ]
+    }
+    assert client.patch(f"/api/flows/{flow_id}", json=edited, headers=headers).status_code == 200
+    assert bot.publish(flow_id) == 2
+    bot.say("Ana")
+    bot.say("oi", phone="5511911112222", name="Bia")
+
+    assert bot.replies() == ["v1: nome?", "v1: tchau Ana", "v2: nome?"]
+    versions = [s.version.version for s in FlowSession.select().order_by(FlowSession.id)]
+    assert versions == [1, 2]
+
+
+def test_the_bot_never_talks_on_a_ticket_an_agent_accepted(bot, company, factories):
+    agent = factories.user(company, role="agent")
+    bot.deploy(
+        keyword_flow(
+            [
+                {"id": "ask", "type": "question", "text": "Nome?", "variable": "who"},
+                {"id": "bye", "type": "message", "text": "Tchau"},
+            ],
+            chain("ask", "bye"),
+        )
+    )
+    bot.say("oi")
+
+    Ticket.get().accept(agent.id)
+    bot.say("Ana")
+    bot.say("oi")
+
+    assert bot.replies() == ["Nome?"]
+    session = bot.session()
+    assert (session.status, session.end_reason) == ("ended", "agent_took_over")
+    assert FlowSession.select().count() == 1
+
+
+def test_an_opted_out_contact_gets_nothing_more_from_the_bot(bot):
+    bot.deploy(
+        keyword_flow(
+            [
+                {"id": "ask", "type": "question", "text": "Nome?", "variable": "who"},
+                {"id": "bye", "type": "message", "text": "Tchau"},
+            ],
+            chain("ask", "bye"),
+        )
+    )
+    bot.say("oi")
+
+    opt_out(Ticket.get().contact, source="api")
+    bot.say("Ana")
+
+    assert bot.replies() == ["Nome?"]
+    assert bot.session().end_reason == "opted_out"
+
+
+def test_session_start_and_end_reach_webhooks(bot, company, factories, monkeypatch):
+    allow_loopback(monkeypatch)
+    with serving() as receiver:
+        factories.webhook(company, url=receiver.url, events=["flow:*"])
+        bot.deploy(keyword_flow([{"id": "hi", "type": "message", "text": "Olá"}], []))
+
+        bot.say("oi")
+
+        assert wait_for(lambda: len(receiver.received) == 2, timeout=15)
+    events = sorted(
+        (json.loads(r.body)["event"], json.loads(r.body)["data"]["status"]) for r in receiver.received
+    )
+    assert events == [("flow:session_ended", "ended"), ("flow:session_started", "running")]
+    assert all(json.loads(r.body)["data"]["ticketId"] == Ticket.get().id for r in receiver.received)
+
+
+def test_a_new_ticket_trigger_replaces_the_queue_greeting(bot, company, factories, connection):
+    reception = factories.queue(
+        company,
+        greeting="Olá! Escolha:",
+        menu_options=[{"option": "1", "label": "Vendas", "queueId": factories.queue(company).id}],
+    )
+    connection.default_queue = reception
+    connection.save()
+    bot.deploy(
+        {
+            "trigger": {"type": "new_ticket", "connectionId": connection.id},
+            "nodes": [{"id": "hi", "type": "message", "text": "Bot aqui"}],
+            "edges": [],
+        }
+    )
+
+    bot.say("bom dia")
+    bot.say("1")  # the session ended: the queue menu routes as before
+
+    assert bot.replies()[0] == "Bot aqui"
+    assert Ticket.get().queue_id != reception.id

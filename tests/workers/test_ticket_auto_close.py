@@ -1,0 +1,48 @@
+"""Auto-close: the scheduler job closes, through Ticket.close, the tickets idle past the company's setting."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from db.base import utcnow
+from db.company_settings import save_company_settings
+from db.tickets import Ticket, TicketEvent
+from scheduler.jobs import enqueue_ticket_auto_close
+
+
+def idle_ticket(factories, company, hours: float, **fields) -> Ticket:
+    ticket = factories.ticket(company, **fields)
+    Ticket.update(updated_at=utcnow() - dt.timedelta(hours=hours)).where(Ticket.id == ticket.id).execute()
+    return ticket
+
+
+def test_tickets_idle_past_the_setting_are_closed_with_their_history(factories, broker, worker):
+    company, other = factories.company(), factories.company()
+    save_company_settings(company.id, {"auto_close_after_hours": 2})
+    stale_open = idle_ticket(factories, company, 3, status="open")
+    stale_pending = idle_ticket(factories, company, 3, status="pending")
+    recent = idle_ticket(factories, company, 1, status="open")
+    never_closes = idle_ticket(factories, other, 300, status="open")  # its company keeps the default, 0
+
+    assert enqueue_ticket_auto_close() == 1
+    broker.join("maintenance", timeout=10_000)
+    worker.join()
+
+    statuses = {ticket.id: ticket.status for ticket in Ticket.select()}
+    assert statuses == {
+        stale_open.id: "closed",
+        stale_pending.id: "closed",
+        recent.id: "open",
+        never_closes.id: "open",
+    }
+    closed_events = TicketEvent.select().where(TicketEvent.kind == "closed")
+    assert sorted(event.ticket_id for event in closed_events) == sorted([stale_open.id, stale_pending.id])
+    assert Ticket.get_by_id(stale_open.id).closed_at is not None
+
+
+def test_a_company_that_turns_auto_close_off_enqueues_nothing(factories, broker):
+    company = factories.company()
+    save_company_settings(company.id, {"auto_close_after_hours": 2})
+    save_company_settings(company.id, {"auto_close_after_hours": 0})
+
+    assert enqueue_ticket_auto_close() == 0

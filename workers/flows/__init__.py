@@ -1,0 +1,1 @@
+"""Conversational flows (chatbots): definitions are in db.flows, execution in workers.flows.engine."""

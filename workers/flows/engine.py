@@ -1,0 +1,576 @@
+"""Running flow sessions: started by a trigger or the API, stepped by an actor, woken by the contact or a timeout.
+
+`advance_flow_session(session_id)` runs the session's steps until it waits or ends. Each step is
+one transaction that locks the session row, runs the node (`interpreter.run_step`) with effects
+that write rows (outbound messages through `write_outbound`, tags, the ticket), logs the step in
+`FlowStep` and saves the new position; the messages are handed to the gateway after the commit
+(`dispatch_outbound`, and `requeue_lost_jobs` if a crash comes in between). So a redelivered or
+duplicate actor message finds the step done and runs the next one: no step runs twice, no message
+is sent twice. HTTP and AI calls are made before the transaction (they may take seconds); a
+worker that dies between such a call and its commit makes the call again, never the message.
+
+Before every step the bot lets go of a ticket an agent accepted, a closed ticket and an opted-out
+contact; `MAX_STEPS_PER_INPUT` steps without a word from the contact end the session (a loop).
+A waiting session resumes on the contact's next message (`hand_to_flow`, from `handle_inbound`)
+or, past `wait_until`, on the scheduler's `resume_due_sessions`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import mimetypes
+import re
+from collections.abc import Mapping
+from types import SimpleNamespace
+from typing import Any
+from urllib.parse import urlparse
+
+import dramatiq
+import peewee
+
+from db.base import database, utcnow
+from db.campaigns import CampaignShipping
+from db.companies import Company
+from db.contacts import Contact, ContactTag, Tag
+from db.flows import LIVE_STATUSES, Flow, FlowSession, FlowStep, FlowVersion
+from db.messages import Message, QuickMessage
+from db.opt_outs import is_opted_out
+from db.queue_rules import is_open
+from db.queues import Queue
+from db.tickets import Ticket
+from wharf.media import message_type_for
+from workers.events import publish
+from workers.flows.ai_reply import DEFAULT_HISTORY_WINDOW, generate_ai_reply
+from workers.flows.definition import entry_node
+from workers.flows.http_request import perform_http_request
+from workers.flows.interpreter import ExternalOutcome, FlowState, run_step
+from workers.messages import Outbound, dispatch_outbound, write_outbound
+from workers.templating import standard_variables
+
+logger = logging.getLogger(__name__)
+
+MAX_STEPS_PER_INPUT = 50
+STALLED_AFTER = dt.timedelta(seconds=60)
+RESUME_BATCH = 500
+CAMPAIGN_REPLY_HOURS = 72
+TRIGGER_ORDER = ("keyword", "regex", "campaign_reply", "new_ticket")
+
+
+def version_definition(version_id: int) -> dict:
+    return FlowVersion.get_by_id(version_id).definition
+
+
+def session_event(session: FlowSession) -> dict:
+    return {
+        "id": session.id,
+        "flowId": session.flow_id,
+        "versionId": session.version_id,
+        "ticketId": session.ticket_id,
+        "contactId": session.contact_id,
+        "trigger": session.trigger,
+        "status": session.status,
+        "node": session.node,
+        "endReason": session.end_reason,
+    }
+
+
+def publish_session(event: str, session: FlowSession) -> None:
+    ticket = Ticket.get_or_none(Ticket.id == session.ticket_id)
+    publish(event, session.company_id, session_event(session), ticket=ticket)
+
+
+class ContactLookups:
+    """What a condition or a message node reads about the contact and the company (never writes)."""
+
+    def __init__(self, company: Company, contact: Contact | None) -> None:
+        self.company, self.contact, self.country = company, contact, company.default_country
+
+    def quick_message(self, quick_message_id: int) -> tuple[str, str | None] | None:
+        quick = QuickMessage.get_or_none(
+            QuickMessage.id == quick_message_id, QuickMessage.company == self.company.id
+        )
+        return (quick.body, quick.media_path) if quick else None
+
+    def has_tag(self, name: str) -> bool:
+        if self.contact is None:
+            return False
+        return (
+            ContactTag.select()
+            .join(Tag)
+            .where(ContactTag.contact == self.contact.id, peewee.fn.LOWER(Tag.name) == name.strip().lower())
+            .exists()
+        )
+
+    def contact_field(self, key: str) -> Any:
+        if self.contact is None:
+            return None
+        if key in ("name", "phone", "email"):
+            return getattr(self.contact, key)
+        return (self.contact.custom_fields or {}).get(key)
+
+    def is_open(self, rule: Mapping[str, Any]) -> bool:
+        hours = rule.get("hours")
+        if rule.get("queueId") is not None:
+            queue = Queue.get_or_none(Queue.id == rule["queueId"], Queue.company == self.company.id)
+            hours = queue.business_hours if queue else {}
+        return is_open(SimpleNamespace(business_hours=hours or {}), utcnow(), self.company.timezone)
+
+
+def media_type(url: str) -> str:
+    """The message type a media URL is sent as, from its extension until the gateway fetches it."""
+    return message_type_for(mimetypes.guess_type(urlparse(url).path)[0] or "application/octet-stream")
+
+
+class SessionEffects(ContactLookups):
+    """A step's effects on the real ticket, written in the step's transaction and logged with it."""
+
+    def __init__(
+        self, session: FlowSession, ticket: Ticket, contact: Contact, external: ExternalOutcome | None
+    ):
+        super().__init__(Company.get_by_id(session.company_id), contact)
+        self.ticket, self.external_outcome = ticket, external
+        self.outbounds: list[Outbound] = []
+        self.log: list[dict] = []
+        self.ticket_changed = False
+
+    def send(self, text: str, media_url: str | None = None) -> None:
+        media = {"media_key": media_url, "message_type": media_type(media_url)} if media_url else {}
+        outbound = write_outbound(self.ticket, text, **media)
+        self.outbounds.append(outbound)
+        self.log.append(
+            {"sent": text, "messageId": outbound.message.id, **({"mediaUrl": media_url} if media else {})}
+        )
+
+    def change_tag(self, name: str, add: bool) -> None:
+        if not name:
+            return
+        if add:
+            Tag.insert(company=self.company.id, name=name).on_conflict_ignore().execute()
+        tag = Tag.get_or_none(Tag.company == self.company.id, peewee.fn.LOWER(Tag.name) == name.lower())
+        if tag is None:
+            return
+        if add:
+            ContactTag.insert(contact=self.contact.id, tag=tag.id).on_conflict_ignore().execute()
+        else:
+            ContactTag.delete().where(
+                ContactTag.contact == self.contact.id, ContactTag.tag == tag.id
+            ).execute()
+        self.log.append({"tag": tag.name, "added" if add else "removed": True})
+
+    def transfer(self, queue_id: int | None, user_id: int | None) -> None:
+        if (
+            queue_id is not None
+            and not Queue.select().where(Queue.id == queue_id, Queue.company == self.company.id).exists()
+        ):
+            queue_id = None
+        self.ticket.transfer(None, queue_id, user_id)
+        self.ticket_changed = True
+        self.log.append({"transferred": {"queueId": self.ticket.queue_id, "userId": self.ticket.user_id}})
+
+    def close(self) -> None:
+        self.ticket.close(None)
+        self.ticket_changed = True
+        self.log.append({"closed": True})
+
+    def external(self, node: Mapping[str, Any], variables: Mapping[str, str]) -> ExternalOutcome:
+        outcome = self.external_outcome or ExternalOutcome(ok=False, error="no outcome")
+        self.log.append({node["type"]: {"ok": outcome.ok, "status": outcome.status, "error": outcome.error}})
+        return outcome
+
+
+def ai_history(ticket_id: int, window: int) -> list[dict]:
+    """The ticket's last `window` messages, oldest first, as chat turns."""
+    rows = (
+        Message.select(Message.direction, Message.body)
+        .where(Message.ticket == ticket_id, ~Message.private, Message.body != "")
+        .order_by(Message.id.desc())
+        .limit(window)
+    )
+    return [
+        {"role": "user" if row.direction == "in" else "assistant", "content": row.body}
+        for row in reversed(rows)
+    ]
+
+
+def call_external(session: FlowSession, node: Mapping[str, Any]) -> ExternalOutcome:
+    """The HTTP or AI node's call, made before the step's transaction."""
+    variables = session.variables or {}
+    if node["type"] == "http":
+        outcome = perform_http_request(node, variables)
+        return ExternalOutcome(
+            ok=outcome.ok, error=outcome.error, status=outcome.status, saved=dict(outcome.saved)
+        )
+    history = ai_history(session.ticket_id, int(node.get("historyWindow", DEFAULT_HISTORY_WINDOW)))
+    outcome = generate_ai_reply(session.company_id, dict(node), history, variables)
+    return ExternalOutcome(ok=outcome.ok, error=outcome.error, text=outcome.text)
+
+
+def why_the_bot_lets_go(ticket: Ticket, contact: Contact) -> str | None:
+    if ticket.status == "closed":
+        return "ticket_closed"
+    if ticket.user_id is not None:
+        return "agent_took_over"
+    if is_opted_out(contact):
+        return "opted_out"
+    return None
+
+
+def end_row(session: FlowSession, reason: str) -> None:
+    session.status, session.end_reason, session.ended_at = "ended", reason, utcnow()
+    session.waiting = session.wait_until = session.pending_event = None
+
+
+def input_event(message: Message) -> dict:
+    return {"kind": "input", "text": message.body, "messageId": message.id}
+
+
+def unread_input(session: FlowSession) -> Message | None:
+    """The contact's first message the bot has not read: it came while the bot was busy stepping."""
+    return (
+        Message.select()
+        .where(Message.ticket == session.ticket_id, Message.direction == "in", Message.id > session.last_input_id)
+        .order_by(Message.id)
+        .first()
+    )
+
+
+def save_state(session: FlowSession, state: FlowState) -> None:
+    session.node, session.variables, session.retries = state.node, state.variables, state.retries
+    session.pending_event = None
+    if state.node is None:
+        end_row(session, state.end_reason or "completed")
+    elif state.waiting == "input" and (message := unread_input(session)) is not None:
+        session.status, session.waiting, session.wait_until = "running", None, None
+        session.pending_event, session.last_input_id, session.steps_since_input = input_event(message), message.id, 0
+    elif state.waiting:
+        session.status, session.waiting = "waiting", state.waiting
+        session.wait_until = (
+            utcnow() + dt.timedelta(seconds=state.wait_seconds) if state.wait_seconds else None
+        )
+    else:
+        session.status, session.waiting, session.wait_until = "running", None, None
+
+
+def peek_external(session_id: int) -> tuple[int, ExternalOutcome] | None:
+    """When the next step is an HTTP or AI node being entered: (step it is, the call's outcome)."""
+    session = FlowSession.get_or_none(FlowSession.id == session_id)
+    if session is None or session.status != "running" or session.node is None:
+        return None
+    node = next((n for n in version_definition(session.version_id)["nodes"] if n["id"] == session.node), None)
+    if node is None or node["type"] not in ("http", "ai"):
+        return None
+    return session.step_seq, call_external(session, node)
+
+
+def run_one_step(session_id: int) -> bool:
+    """Run the session's next step; True while it has more to run now."""
+    prefetched = peek_external(session_id)
+    effects: SessionEffects | None = None
+    with database.atomic():
+        session = FlowSession.select().where(FlowSession.id == session_id).for_update().first()
+        if session is None or session.status != "running":
+            return False
+        if prefetched is not None and prefetched[0] != session.step_seq:
+            return True  # another worker ran that step meanwhile: look again
+        ticket, contact = Ticket.get_by_id(session.ticket_id), Contact.get_by_id(session.contact_id)
+        reason = why_the_bot_lets_go(ticket, contact)
+        if reason is None and session.steps_since_input >= MAX_STEPS_PER_INPUT:
+            reason = "step_limit"
+        if reason is not None:
+            end_row(session, reason)
+        else:
+            effects = SessionEffects(session, ticket, contact, prefetched[1] if prefetched else None)
+            state = FlowState(session.node, dict(session.variables or {}), retries=session.retries)
+            event = session.pending_event
+            node = run_step(version_definition(session.version_id), state, event, effects)
+            session.step_seq += 1
+            session.steps_since_input += 1
+            FlowStep.create(
+                session=session,
+                seq=session.step_seq,
+                node=node["id"],
+                node_type=node["type"],
+                event=event,
+                effects=effects.log,
+            )
+            save_state(session, state)
+        session.save()
+    if effects is not None:
+        for outbound in effects.outbounds:
+            dispatch_outbound(outbound)
+        if effects.ticket_changed:
+            ticket = Ticket.get_by_id(session.ticket_id)
+            publish(
+                "ticket:update",
+                ticket.company_id,
+                {
+                    "id": ticket.id,
+                    "status": ticket.status,
+                    "queueId": ticket.queue_id,
+                    "userId": ticket.user_id,
+                },
+                ticket=ticket,
+            )
+    if session.status == "ended":
+        publish_session("flow:session_ended", session)
+    return session.status == "running"
+
+
+@dramatiq.actor(
+    queue_name="flows", max_retries=5, min_backoff=1000, max_backoff=30_000, time_limit=10 * 60 * 1000
+)
+def advance_flow_session(session_id: int) -> dict:
+    """Run a session's steps until it waits or ends; idempotent (a step already done is not run again)."""
+    steps = 0
+    while run_one_step(session_id):
+        steps += 1
+        if (
+            steps > MAX_STEPS_PER_INPUT * 2
+        ):  # a limit the session enforces itself; this only bounds one message
+            break
+    session = FlowSession.get_or_none(FlowSession.id == session_id)
+    return {"sessionId": session_id, "status": session.status if session else None}
+
+
+def initial_variables(
+    contact: Contact, ticket: Ticket | None, extra: Mapping[str, Any] | None = None
+) -> dict[str, str]:
+    """The contact's custom fields, the standard template variables, then `extra` (which wins)."""
+    queue = Queue.get_or_none(Queue.id == ticket.queue_id) if ticket and ticket.queue_id else None
+    fields = {
+        str(key): "" if value is None else str(value) for key, value in (contact.custom_fields or {}).items()
+    }
+    standard = standard_variables(
+        name=contact.name or "",
+        phone=contact.phone,
+        email=contact.email or "",
+        queue=queue.name if queue else "",
+        protocol=str(ticket.id) if ticket else "",
+    )
+    return {**fields, **standard, **{str(k): "" if v is None else str(v) for k, v in (extra or {}).items()}}
+
+
+def create_session(
+    version: FlowVersion,
+    ticket: Ticket,
+    contact: Contact,
+    trigger: str,
+    variables: Mapping[str, Any] | None = None,
+) -> FlowSession | None:
+    """A running session of `version` on the ticket; None when the ticket has a live one already.
+    The ticket's messages so far (the one that triggered it included) are not answers to the bot."""
+    definition = version.definition
+    read_up_to = (
+        Message.select(peewee.fn.MAX(Message.id)).where(Message.ticket == ticket.id, Message.direction == "in").scalar()
+    )
+    try:
+        with database.atomic():
+            session = FlowSession.create(
+                company=ticket.company_id,
+                flow=version.flow_id,
+                version=version.id,
+                ticket=ticket.id,
+                contact=contact.id,
+                connection=ticket.connection_id,
+                trigger=trigger,
+                node=entry_node(definition),
+                variables=initial_variables(contact, ticket, variables),
+                last_input_id=read_up_to or 0,
+            )
+    except peewee.IntegrityError:
+        return None
+    publish_session("flow:session_started", session)
+    return session
+
+
+def start_session(
+    version: FlowVersion,
+    ticket: Ticket,
+    contact: Contact,
+    trigger: str,
+    variables: Mapping[str, Any] | None = None,
+) -> FlowSession | None:
+    """Create the session and send its first steps to a worker."""
+    session = create_session(version, ticket, contact, trigger, variables)
+    if session is not None:
+        advance_flow_session.send(session.id)
+    return session
+
+
+def live_session(ticket_id: int) -> FlowSession | None:
+    return FlowSession.get_or_none(FlowSession.ticket == ticket_id, FlowSession.status.in_(LIVE_STATUSES))
+
+
+def trigger_matches(trigger: Mapping[str, Any], text: str) -> bool:
+    if trigger["type"] == "keyword":
+        words = {word.strip().casefold() for word in str(trigger["value"]).split(",") if word.strip()}
+        return text.strip().casefold() in words
+    if trigger["type"] == "regex":
+        return re.search(trigger["value"], text, re.IGNORECASE) is not None
+    return True
+
+
+def is_first_campaign_reply(contact: Contact, campaign_id: int | None, window_hours: float) -> bool:
+    """The contact got a campaign's message lately and this is their first message since."""
+    shipping = (
+        CampaignShipping.select()
+        .where(
+            CampaignShipping.contact == contact.id,
+            CampaignShipping.sent_at >= utcnow() - dt.timedelta(hours=window_hours),
+            *([CampaignShipping.campaign == campaign_id] if campaign_id else []),
+        )
+        .order_by(CampaignShipping.sent_at.desc())
+        .first()
+    )
+    if shipping is None:
+        return False
+    return (
+        Message.select()
+        .where(
+            Message.contact == contact.id, Message.direction == "in", Message.created_at >= shipping.sent_at
+        )
+        .count()
+        == 1
+    )
+
+
+def triggered_version(
+    ticket: Ticket, contact: Contact, text: str, ticket_created: bool
+) -> FlowVersion | None:
+    """The published flow version this inbound message starts, by trigger priority, then the oldest flow."""
+    kinds = ["keyword", "regex", "campaign_reply"] + (["new_ticket"] if ticket_created else [])
+    candidates = (
+        FlowVersion.select(FlowVersion, Flow)
+        .join(Flow)
+        .where(
+            Flow.company == ticket.company_id,
+            Flow.active,
+            Flow.trigger_type.in_(kinds),
+            FlowVersion.version == Flow.published_version,
+        )
+        .order_by(Flow.id)
+    )
+    by_kind = sorted(candidates, key=lambda version: TRIGGER_ORDER.index(version.flow.trigger_type))
+    for version in by_kind:
+        trigger = version.definition["trigger"]
+        if trigger.get("connectionId") not in (None, ticket.connection_id):
+            continue
+        if trigger["type"] == "new_ticket" and trigger.get("queueId") not in (None, ticket.queue_id):
+            continue
+        if trigger["type"] == "campaign_reply" and not is_first_campaign_reply(
+            contact, trigger.get("campaignId"), float(trigger.get("withinHours", CAMPAIGN_REPLY_HOURS))
+        ):
+            continue
+        if trigger_matches(trigger, text):
+            return version
+    return None
+
+
+def resume_with_input(session: FlowSession, message: Message) -> bool:
+    """Wake a session waiting for the contact's answer; False when it waits for nothing the contact says
+    now (a busy bot reads the message when it next waits for one: `save_state`), or has read it already."""
+    woken = (
+        FlowSession.update(
+            status="running",
+            pending_event=input_event(message),
+            last_input_id=message.id,
+            waiting=None,
+            wait_until=None,
+            steps_since_input=0,
+            updated_at=utcnow(),
+        )
+        .where(
+            FlowSession.id == session.id,
+            FlowSession.status == "waiting",
+            FlowSession.waiting == "input",
+            FlowSession.last_input_id < message.id,
+        )
+        .execute()
+    )
+    if woken:
+        advance_flow_session.send(session.id)
+    return bool(woken)
+
+
+def hand_to_flow(ticket: Ticket, contact: Contact, message: Message, ticket_created: bool) -> bool:
+    """An inbound message for the bot: the ticket's live session takes it, or it starts a flow.
+
+    True when a flow has the conversation (the platform's own greeting and queue menu stay quiet)."""
+    session = live_session(ticket.id)
+    if ticket.user_id is not None:
+        if session is not None:
+            stop_session(session, "agent_took_over")
+        return False
+    if session is not None:
+        resume_with_input(session, message)
+        return True
+    if is_opted_out(contact):
+        return False
+    version = triggered_version(ticket, contact, message.body or "", ticket_created)
+    if version is None:
+        return False
+    start_session(version, ticket, contact, version.flow.trigger_type, {"triggerMessage": message.body})
+    return True  # started, or a message racing this one started a session first
+
+
+def resume_due_sessions() -> int:
+    """The scheduler's tick: wake the sessions whose wait is over, and send again those left running.
+
+    A session is claimed (`waiting` → `running`, `FOR UPDATE SKIP LOCKED` on PostgreSQL) before its
+    actor message is sent; a crash in between leaves it running and untouched, which the next ticks
+    send again once it is `STALLED_AFTER` old (the actor runs a step once, however often it is sent).
+    """
+    now = utcnow()
+    with database.atomic():
+        due = [
+            row.id
+            for row in FlowSession.select(FlowSession.id)
+            .where(
+                FlowSession.status == "waiting",
+                FlowSession.wait_until <= now,
+            )
+            .order_by(FlowSession.wait_until)
+            .limit(RESUME_BATCH)
+            .for_update(skip_locked=True)
+        ]
+        if due:
+            FlowSession.update(
+                status="running",
+                pending_event={"kind": "timeout"},
+                waiting=None,
+                wait_until=None,
+                steps_since_input=0,
+                updated_at=now,
+            ).where(FlowSession.id.in_(due), FlowSession.status == "waiting").execute()
+    stalled = [
+        row.id
+        for row in FlowSession.select(FlowSession.id)
+        .where(FlowSession.status == "running", FlowSession.updated_at < now - STALLED_AFTER)
+        .limit(RESUME_BATCH)
+    ]
+    if stalled:
+        FlowSession.update(updated_at=now).where(FlowSession.id.in_(stalled)).execute()
+    for session_id in due + stalled:
+        advance_flow_session.send(session_id)
+    return len(due) + len(stalled)
+
+
+def stop_session(session: FlowSession, reason: str = "stopped") -> bool:
+    """End a live session now (an API call); False when it had ended already."""
+    stopped = (
+        FlowSession.update(
+            status="ended",
+            end_reason=reason,
+            ended_at=utcnow(),
+            waiting=None,
+            wait_until=None,
+            pending_event=None,
+            updated_at=utcnow(),
+        )
+        .where(FlowSession.id == session.id, FlowSession.status.in_(LIVE_STATUSES))
+        .execute()
+    )
+    if stopped:
+        publish_session("flow:session_ended", FlowSession.get_by_id(session.id))
+    return bool(stopped)

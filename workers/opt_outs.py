@@ -1,0 +1,33 @@
+"""Opt-out by message: a contact who sends one of the company's opt-out keywords is put on its list.
+
+The whole message must be the keyword (case and surrounding punctuation aside), so "don't stop
+sending me the menu" opts nobody out. The company's `opt_out_reply` is sent once, when the number
+is put on the list; a second STOP changes nothing and answers nothing.
+"""
+
+from __future__ import annotations
+
+import string
+
+from db.company_settings import company_setting
+from db.contacts import Contact
+from db.opt_outs import opt_out
+from db.tickets import Ticket
+from workers.messages import queue_outbound_text
+
+
+def opt_out_keyword(body: str, keywords: list[str]) -> str | None:
+    word = body.strip().strip(string.punctuation + " ").casefold()
+    return word if word and word in keywords else None
+
+
+def handle_opt_out_message(ticket: Ticket, contact: Contact, body: str) -> bool:
+    """True when the message was an opt-out keyword (routing and flows then leave it alone)."""
+    keyword = opt_out_keyword(body, company_setting(ticket.company_id, "opt_out_keywords"))
+    if keyword is None:
+        return False
+    if opt_out(contact, source="keyword", keyword=keyword):
+        reply = company_setting(ticket.company_id, "opt_out_reply")
+        if reply:
+            queue_outbound_text(ticket, reply)
+    return True
