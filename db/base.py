@@ -51,6 +51,7 @@ def make_database(url: str, pool_size: int = 10, wait_seconds: int = 30) -> peew
             timeout=wait_seconds,
             stale_timeout=300,
             pragmas={"journal_mode": "wal", "foreign_keys": 1, "busy_timeout": 10000},
+            lock_type="IMMEDIATE",  # a transaction takes the write lock as it begins: see `locked`
         )
         sqlite.register_function(sqlite_local_date, "wharf_local_date", 2, deterministic=True)
         return sqlite
@@ -70,6 +71,12 @@ def connect_database(url: str, pool_size: int = 10, wait_seconds: int = 30) -> p
 
 def is_postgres() -> bool:
     return isinstance(database.obj, peewee.PostgresqlDatabase)
+
+
+def locked(query: peewee.ModelSelect, skip_locked: bool = False) -> peewee.ModelSelect:
+    """The rows a transaction claims: FOR UPDATE (SKIP LOCKED) on PostgreSQL. SQLite has no such
+    clause and needs none: its transactions begin IMMEDIATE, so one writer at a time reads and claims."""
+    return query.for_update(skip_locked=skip_locked) if is_postgres() else query
 
 
 def sqlite_local_date(utc: str | None, timezone: str) -> str | None:

@@ -9,6 +9,14 @@ import click
 from wharf.settings import settings
 
 
+def log_as_a_service() -> None:
+    """A long-running program logs JSON lines when LOG_JSON is on (the admin commands stay plain text)."""
+    from wharf.logs import format_as_json_lines
+
+    if settings.log_json:
+        format_as_json_lines(settings.log_level)
+
+
 def bind_database():
     from db.base import connect_database
 
@@ -87,6 +95,7 @@ def gateway() -> None:
     """Run the gateway: the live WhatsApp sessions of this process."""
     from workers.gateway.process import run_gateway
 
+    log_as_a_service()
     bind_database()
     run_gateway()
 
@@ -96,6 +105,7 @@ def realtime() -> None:
     """Run the Socket.IO server on REALTIME_PORT: one gunicorn worker with threads (no sticky sessions needed)."""
     from wharf.realtime_server import run_realtime
 
+    log_as_a_service()
     run_realtime(port=settings.realtime_port, threads=settings.realtime_threads)
 
 
@@ -157,6 +167,7 @@ def scheduler() -> None:
     """Run the scheduler (one leader at a time across processes)."""
     from scheduler.process import run_scheduler
 
+    log_as_a_service()
     bind_database()
     run_scheduler()
 

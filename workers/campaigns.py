@@ -25,7 +25,7 @@ import dramatiq
 import peewee
 from peewee import Case, Value, fn
 
-from db.base import database, utcnow
+from db.base import database, locked, utcnow
 from db.campaigns import Campaign, CampaignShipping
 from db.connections import Connection
 from db.contact_lists import ContactListItem
@@ -161,9 +161,9 @@ def personalised(text: str, contact: Contact) -> str:
 
 def claim_recipients(campaign_id: int, limit: int) -> list[tuple[int, int]]:
     """Mark the next `limit` queued rows sent; returns their (row id, contact id). Call in a transaction."""
-    due = (CampaignShipping.select(CampaignShipping.id)
-           .where(CampaignShipping.campaign == campaign_id, CampaignShipping.status == "queued")
-           .order_by(CampaignShipping.id).limit(limit).for_update(skip_locked=True))
+    due = locked(CampaignShipping.select(CampaignShipping.id)
+                 .where(CampaignShipping.campaign == campaign_id, CampaignShipping.status == "queued")
+                 .order_by(CampaignShipping.id).limit(limit), skip_locked=True)
     claimed = (CampaignShipping.update(status="sent", sent_at=utcnow(), updated_at=utcnow())
                .where(CampaignShipping.id.in_(due))
                .returning(CampaignShipping.id, CampaignShipping.contact).tuples().execute())

@@ -6,7 +6,7 @@ import datetime as dt
 
 import dramatiq
 
-from db.base import database, utcnow
+from db.base import database, locked, utcnow
 from db.company_settings import company_setting
 from db.jobs import IDEMPOTENCY_WINDOW, IdempotencyKey, Job
 from db.tickets import Ticket
@@ -39,13 +39,13 @@ def close_inactive_tickets(company_id: int) -> dict[str, int]:
     closed = 0
     while True:
         with database.atomic():
-            batch = list(
+            batch = list(locked(
                 Ticket.select()
                 .where(Ticket.company == company_id, Ticket.status != "closed", Ticket.updated_at < idle_since)
                 .order_by(Ticket.id)
-                .limit(CLOSE_BATCH)
-                .for_update(skip_locked=True)
-            )
+                .limit(CLOSE_BATCH),
+                skip_locked=True,
+            ))
             for ticket in batch:
                 ticket.close(None)
         for ticket in batch:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
-from db.base import database, utcnow
+from db.base import database, locked, utcnow
 from db.contacts import Contact
 from db.opt_outs import is_opted_out
 from db.schedules import Schedule, ScheduleRun, next_cron_time
@@ -90,8 +90,8 @@ def send_due_schedules(now: dt.datetime | None = None) -> int:
     ran = 0
     while True:
         with database.atomic():
-            due = list(Schedule.select().where(Schedule.status == "pending", Schedule.send_at <= now)
-                       .order_by(Schedule.send_at).limit(BATCH).for_update(skip_locked=True))
+            due = list(locked(Schedule.select().where(Schedule.status == "pending", Schedule.send_at <= now)
+                              .order_by(Schedule.send_at).limit(BATCH), skip_locked=True))
             outbounds = [outbound for outbound in (fire(schedule, now) for schedule in due) if outbound]
         for outbound in outbounds:
             dispatch_outbound(outbound)

@@ -21,7 +21,7 @@ from api.resources.queues import linked_ids, set_user_queues
 from api.schemas import OutSchema, PageQuery, Schema, UtcDateTime, iso_utc, page_of
 from api.scoping import get_owned, owned
 from api.security import current_principal, hash_password, revoke_all_sessions
-from db.base import database, is_postgres, utcnow
+from db.base import database, locked, utcnow
 from db.companies import Company
 from db.queues import UserQueue
 from db.users import ONLINE_STATUSES, User
@@ -138,13 +138,12 @@ def guard_super(user: User) -> None:
 def enforce_user_limit(company: Company) -> None:
     """403 when one more user would take the company over its plan's limit.
 
-    Call it inside the transaction that adds the user: it locks the company's row (PostgreSQL), so
+    Call it inside the transaction that adds the user: it locks the company's row (`locked`), so
     two requests racing for the last seat take turns and the second one sees the first one's user.
     """
     if company.plan is None:
         return
-    if is_postgres():
-        Company.select(Company.id).where(Company.id == company.id).for_update().execute()
+    locked(Company.select(Company.id).where(Company.id == company.id)).execute()
     count = User.select().where(User.company == company.id, User.active == True).count()  # noqa: E712
     if count >= company.plan.max_users:
         raise Forbidden(

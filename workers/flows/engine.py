@@ -29,7 +29,7 @@ from urllib.parse import urlparse
 import dramatiq
 import peewee
 
-from db.base import database, utcnow
+from db.base import database, locked, utcnow
 from db.campaigns import CampaignShipping
 from db.companies import Company
 from db.contacts import Contact, ContactTag, Tag
@@ -268,7 +268,7 @@ def run_one_step(session_id: int) -> bool:
     prefetched = peek_external(session_id)
     effects: SessionEffects | None = None
     with database.atomic():
-        session = FlowSession.select().where(FlowSession.id == session_id).for_update().first()
+        session = locked(FlowSession.select().where(FlowSession.id == session_id)).first()
         if session is None or session.status != "running":
             return False
         if prefetched is not None and prefetched[0] != session.step_seq:
@@ -525,14 +525,13 @@ def resume_due_sessions() -> int:
     with database.atomic():
         due = [
             row.id
-            for row in FlowSession.select(FlowSession.id)
-            .where(
-                FlowSession.status == "waiting",
-                FlowSession.wait_until <= now,
+            for row in locked(
+                FlowSession.select(FlowSession.id)
+                .where(FlowSession.status == "waiting", FlowSession.wait_until <= now)
+                .order_by(FlowSession.wait_until)
+                .limit(RESUME_BATCH),
+                skip_locked=True,
             )
-            .order_by(FlowSession.wait_until)
-            .limit(RESUME_BATCH)
-            .for_update(skip_locked=True)
         ]
         if due:
             FlowSession.update(
