@@ -16,16 +16,6 @@ from workers.flows.ai_reply import generate_ai_reply
 KEY = "sk-proj-Secret0123456789wxyz"
 
 
-@pytest.fixture
-def admin(factories):
-    return factories.user(role="admin")
-
-
-@pytest.fixture
-def headers(factories, app, admin):
-    return factories.auth_headers(app, admin)
-
-
 def stored_key_column() -> list[str | None]:
     """The raw column, as a dump of the database would show it."""
     return [row[0] for row in database.execute_sql("SELECT api_key_encrypted FROM ai_settings").fetchall()]

@@ -16,16 +16,6 @@ from workers.campaigns import write_ledger
 
 
 @pytest.fixture
-def admin(factories):
-    return factories.user(role="admin")
-
-
-@pytest.fixture
-def headers(app, factories, admin):
-    return factories.auth_headers(app, admin)
-
-
-@pytest.fixture
 def connection(factories, admin):
     return factories.connection(admin.company)
 

@@ -9,16 +9,6 @@ from db.campaigns import Campaign
 from db.opt_outs import OptOut
 
 
-@pytest.fixture
-def admin(factories):
-    return factories.user(role="admin")
-
-
-@pytest.fixture
-def headers(app, factories, admin):
-    return factories.auth_headers(app, admin)
-
-
 def test_a_contact_is_opted_out_and_back_in_explicitly(client, headers, factories, admin):
     contact = factories.contact(admin.company)
     url = f"/api/contacts/{contact.id}"

@@ -19,16 +19,6 @@ def fresh_subscriptions():
     subscriptions.invalidate()
 
 
-@pytest.fixture
-def admin(factories):
-    return factories.user(role="admin")
-
-
-@pytest.fixture
-def headers(factories, app, admin):
-    return factories.auth_headers(app, admin)
-
-
 def run_deliveries(broker, worker) -> None:
     broker.join("webhooks", timeout=20_000)
     worker.join()

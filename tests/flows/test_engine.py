@@ -14,6 +14,14 @@ from tests.waiting import wait_for
 from tests.webhook_receiver import allow_loopback, serving
 from workers.flows.engine import resume_due_sessions
 
+ASK_THEN_BYE = keyword_flow(
+    [
+        {"id": "ask", "type": "question", "text": "Nome?", "variable": "who"},
+        {"id": "bye", "type": "message", "text": "Tchau"},
+    ],
+    chain("ask", "bye"),
+)
+
 
 def wake_due_sessions(bot) -> None:
     """What the scheduler's one-second tick does, once."""
@@ -153,15 +161,7 @@ def test_a_running_session_finishes_on_its_version_and_new_ones_take_the_new_one
 
 def test_the_bot_never_talks_on_a_ticket_an_agent_accepted(bot, company, factories):
     agent = factories.user(company, role="agent")
-    bot.deploy(
-        keyword_flow(
-            [
-                {"id": "ask", "type": "question", "text": "Nome?", "variable": "who"},
-                {"id": "bye", "type": "message", "text": "Tchau"},
-            ],
-            chain("ask", "bye"),
-        )
-    )
+    bot.deploy(ASK_THEN_BYE)
     bot.say("oi")
 
     Ticket.get().accept(agent.id)
@@ -175,15 +175,7 @@ def test_the_bot_never_talks_on_a_ticket_an_agent_accepted(bot, company, factori
 
 
 def test_an_opted_out_contact_gets_nothing_more_from_the_bot(bot):
-    bot.deploy(
-        keyword_flow(
-            [
-                {"id": "ask", "type": "question", "text": "Nome?", "variable": "who"},
-                {"id": "bye", "type": "message", "text": "Tchau"},
-            ],
-            chain("ask", "bye"),
-        )
-    )
+    bot.deploy(ASK_THEN_BYE)
     bot.say("oi")
 
     opt_out(Ticket.get().contact, source="api")
