@@ -93,10 +93,10 @@ def running_stack(var_dir: Path, **settings: str):
         log.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def stack(tmp_path_factory):
-    """The stack on a PostgreSQL database of its own, shared by the tests that use it (each of them
-    makes its own company or connection)."""
+    """The stack on a PostgreSQL database of its own. One stack runs at a time: they share Redis db 13
+    (each starts by emptying it) and their connections' ids."""
     database_name = f"wharf_e2e_{uuid.uuid4().hex[:8]}"
     _admin_execute(f'CREATE DATABASE "{database_name}"')
     database_url = urlunparse(urlparse(ADMIN_DATABASE_URL)._replace(path=f"/{database_name}"))
