@@ -1,5 +1,5 @@
-"""The Flask app factories: `gunicorn "api.app:create_app()"` serves the API, `wharf realtime` the same
-app with Socket.IO (`create_realtime_app`)."""
+"""The Flask app factories: granian serves the API (`create_app`, see supervisord.conf), `wharf realtime`
+the same app with Socket.IO (`create_realtime_app`)."""
 
 from __future__ import annotations
 

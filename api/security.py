@@ -22,6 +22,7 @@ from api.errors import ApiError, TooManyRequests
 from api.key_usage import count_request
 from db.api_keys import ApiKey
 from db.base import utcnow
+from db.raw import select_one
 from db.users import User
 from wharf.redis_client import redis_client
 from wharf.settings import settings
@@ -105,7 +106,7 @@ def presented_api_key() -> str | None:
 def api_key_principal(key: str) -> Principal:
     """The program calling with `key`, counted against its rate limit (`g.api_key_rate_limit`, for the headers);
     401 for a key that is unknown, revoked or expired, 429 past its requests per minute."""
-    api_key = ApiKey.get_or_none(ApiKey.key_hash == api_key_hash(key))
+    api_key = select_one(ApiKey, 'SELECT * FROM "api_key" WHERE "key_hash" = %s', api_key_hash(key))
     if api_key is None:
         raise ApiError(401, "the API key is not valid (unknown or revoked)", "invalid_api_key")
     if api_key.expires_at is not None and api_key.expires_at <= utcnow():

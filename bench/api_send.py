@@ -1,8 +1,11 @@
-"""`POST /api/messages` under load from a second process, beside a hello-world route of the same app.
+"""`POST /api/messages` under load from other processes, beside a hello-world route of the same app.
 
-The API runs as supervisord runs it (gunicorn, 2 workers × 8 threads); the load comes from
-another process with keep-alive connections. Printed: requests per second and p99 latency of
-`POST /api/messages` and of `GET /healthz` (the same app's hello-world), with the raw Dramatiq
+The API runs as supervisord runs it (its `api` program: granian, 2 workers); the load comes from two
+client processes holding 16 keep-alive connections (bench/http_load.py: a few microseconds of CPU per
+request, so the client does not set the rate). Printed: requests per second and p99 latency of
+`GET /healthz` (the same app's hello-world), of `POST /api/messages` to one phone (one conversation,
+whose ticket row every send updates) and to 64 phones, with the CPU each request cost the API
+processes and PostgreSQL (a steadier figure than the rate on a shared machine), and the raw Dramatiq
 no-op rate of the same run.
 
 Run: `.venv/bin/python bench/api_send.py [seconds]`.
@@ -10,62 +13,61 @@ Run: `.venv/bin/python bench/api_send.py [seconds]`.
 
 from __future__ import annotations
 
-import http.client
 import json
-import multiprocessing
 import sys
-import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from harness import BIN, Program, bench_services  # noqa: E402
+from harness import BIN, Program, bench_services, cpu_seconds  # noqa: E402
+from http_load import Result, load, raw_request  # noqa: E402
 
 SECONDS = float(sys.argv[1]) if len(sys.argv) > 1 else 10.0
-CLIENT_THREADS = 16
+CLIENT_PROCESSES = 2
+CONNECTIONS = 16
+PHONES = 64
 
 
-def hammer(port: int, method: str, path: str, body: bytes | None, headers: dict, seconds: float, out) -> None:
-    """The load process: CLIENT_THREADS keep-alive clients for `seconds`; sends back the latencies."""
-    latencies: list[float] = []
-    lock = threading.Lock()
+@dataclass(frozen=True)
+class Figure:
+    result: Result
+    api_cpu_ms: float  # per request
+    database_cpu_ms: float
 
-    def client() -> None:
-        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-        mine = []
-        deadline = time.perf_counter() + seconds
-        while time.perf_counter() < deadline:
-            started = time.perf_counter()
-            connection.request(method, path, body=body, headers=headers)
-            response = connection.getresponse()
-            response.read()
-            if response.status >= 300 and response.status != 202:
-                raise RuntimeError(f"{method} {path} answered {response.status}")
-            mine.append(time.perf_counter() - started)
-        with lock:
-            latencies.extend(mine)
-
-    threads = [threading.Thread(target=client) for _ in range(CLIENT_THREADS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    out.send(latencies)
+    def line(self, label: str, hello: Figure | None = None) -> str:
+        text = (f"{label:29s} {self.result.requests_per_second:7,.0f} req/s  p99 {self.result.p99_ms:6.1f} ms  "
+                f"CPU/request: API {self.api_cpu_ms:5.2f} ms, PostgreSQL {self.database_cpu_ms:5.2f} ms")
+        if hello is not None:
+            text += f"  ({self.result.requests_per_second / hello.result.requests_per_second:.2f} × hello)"
+        return text
 
 
-def measure(port: int, method: str, path: str, body: dict | None = None, token: str | None = None) -> tuple[float, float]:
+def database_backends() -> list[int]:
+    """The PostgreSQL backends serving the benchmark's database."""
+    from db.base import database
+
+    return [pid for (pid,) in database.execute_sql(
+        "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()")]
+
+
+def measure(api: Program, port: int, method: str, path: str, bodies: list[dict] | None = None,
+            token: str | None = None) -> Figure:
     headers = {"Content-Type": "application/json"}
     if token:
         headers["Authorization"] = f"Bearer {token}"
-    receiver, sender = multiprocessing.Pipe(duplex=False)
-    load = multiprocessing.get_context("spawn").Process(
-        target=hammer, args=(port, method, path, json.dumps(body).encode() if body else None, headers, SECONDS, sender)
-    )
-    load.start()
-    latencies = sorted(receiver.recv())
-    load.join()
-    return len(latencies) / SECONDS, latencies[int(len(latencies) * 0.99)] * 1000
+    requests = [raw_request(method, path, headers, json.dumps(body).encode() if body else None)
+                for body in bodies or [None]]
+    backends = database_backends()
+    api_before, database_before = cpu_seconds([api.popen.pid]), cpu_seconds(backends, with_children=False)
+    result = load(port, requests, seconds=SECONDS, processes=CLIENT_PROCESSES, connections=CONNECTIONS)
+    api_spent = cpu_seconds([api.popen.pid]) - api_before
+    database_spent = cpu_seconds(backends, with_children=False) - database_before
+    if result.errors:
+        raise RuntimeError(f"{method} {path}: {result.errors} answers were errors")
+    count = result.requests_per_second * SECONDS
+    return Figure(result, api_spent / count * 1000, database_spent / count * 1000)
 
 
 def free_port() -> int:
@@ -74,6 +76,12 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def api_program(port: int) -> Program:
+    """The `api` program of supervisord.conf, on `port`, without its access log."""
+    return Program(str(BIN / "granian"), "--interface", "wsgi", "--factory", "--host", "127.0.0.1", "--port", str(port),
+                   "--workers", "2", "--blocking-threads", "8", "--log-level", "warning", "api.app:create_app")
 
 
 def main() -> None:
@@ -96,17 +104,21 @@ def main() -> None:
         with create_app().app_context():
             token = issue_tokens(user)["accessToken"]
         port = free_port()
-        api = Program(str(BIN / "gunicorn"), "--bind", f"127.0.0.1:{port}", "--workers", "2", "--threads", "8",
-                      "--log-level", "warning", "api.app:create_app()").start()
+        api = api_program(port).start()
+        one_phone = [{"to": "+5511987654321", "body": "hello"}]
+        phones = [{"to": f"+55119{n:08d}", "body": "hello"} for n in range(PHONES)]
         try:
             time.sleep(3)
-            hello = measure(port, "GET", "/healthz")
-            send = measure(port, "POST", "/api/messages", {"to": "+5511987654321", "body": "hello"}, token)
+            hello = measure(api, port, "GET", "/healthz")
+            send = measure(api, port, "POST", "/api/messages", one_phone, token)
+            measure(api, port, "POST", "/api/messages", phones, token)  # the phones' first sends: contacts, tickets
+            many = measure(api, port, "POST", "/api/messages", phones, token)
         finally:
             api.stop()
-        print(f"raw Dramatiq no-op rate:  {raw:8,.0f} msg/s")
-        print(f"GET /healthz (hello):     {hello[0]:8,.0f} req/s  p99 {hello[1]:6.1f} ms")
-        print(f"POST /api/messages:       {send[0]:8,.0f} req/s  p99 {send[1]:6.1f} ms  ({send[0] / hello[0]:.2f} × hello)")
+        print(f"raw Dramatiq no-op rate:      {raw:7,.0f} msg/s")
+        print(hello.line("GET /healthz (hello):"))
+        print(send.line("POST /api/messages:", hello))
+        print(many.line(f"POST, {PHONES} conversations:", hello))
 
 
 if __name__ == "__main__":

@@ -7,9 +7,10 @@ the API's part, measured in bench/api_send.py); the clock runs from the first `s
 last `read` as the database recorded them.
 
 Inbound: messages per second turned into contact + ticket + message + realtime event, from the
-moment the gateway starts reading the simulated network until the last message row exists.
+moment the gateway starts reading the simulated network (the workers are up by then) until the
+last message row exists.
 
-Run: `.venv/bin/python bench/messaging.py [count]`.
+Run: `.venv/bin/python bench/messaging.py [count] [both|outbound|inbound]`.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from harness import bench_services, gateway, wait_until, workers  # noqa: E402
 
 COUNT = int(sys.argv[1]) if len(sys.argv) > 1 else 10_000
+PART = sys.argv[2] if len(sys.argv) > 2 else "both"
 CONTACTS = 500
 
 
@@ -57,6 +59,7 @@ def inbound_rate(company_id: int) -> float:
     from db.connections import Connection
     from db.messages import Message
     from wharf.redis_client import redis_client
+    from workers.middleware import WORKERS_KEY
     from workers.transports import simulator
 
     connection = Connection.create(company=company_id, name="inbound", transport="simulator", enabled=True)
@@ -66,10 +69,14 @@ def inbound_rate(company_id: int) -> float:
         for n in range(COUNT):
             simulator.inject_inbound(pipe, connection.id, f"+55219{n % CONTACTS:08d}", f"hello {n}", f"Contact {n}")
         pipe.execute()
-    running = [workers().start(), gateway().start()]
+    running = [workers().start()]
     try:
+        wait_until(lambda: client.hlen(WORKERS_KEY) >= 2, timeout=60)
+        running.append(gateway().start())
+        commands = simulator.key(connection.id, "commands")
+        wait_until(lambda: client.llen(commands) < COUNT, timeout=60, interval=0.01)
         started = time.perf_counter()
-        wait_until(lambda: Message.select().count() - before == COUNT, timeout=900, interval=0.5)
+        wait_until(lambda: Message.select().count() - before == COUNT, timeout=900, interval=0.1)
         elapsed = time.perf_counter() - started
     finally:
         for program in running:
@@ -88,11 +95,15 @@ def main() -> None:
         raw = raw_noop_rate(redis_url=settings.redis_url)
         database.connect(reuse_if_open=True)
         company = Company.create(name="Bench")
-        outbound = outbound_rate(company.id)
-        inbound = inbound_rate(company.id)
         print(f"raw Dramatiq no-op rate:         {raw:8,.0f} msg/s")
-        print(f"outbound (sent → read recorded): {outbound:8,.0f} msg/s  ({outbound / raw:.2f} × raw), {COUNT:,} messages")
-        print(f"inbound (contact+ticket+message): {inbound:7,.0f} msg/s  ({inbound / raw:.2f} × raw), {COUNT:,} messages")
+        if PART in ("both", "outbound"):
+            outbound = outbound_rate(company.id)
+            print(f"outbound (sent → read recorded): {outbound:8,.0f} msg/s  ({outbound / raw:.2f} × raw), "
+                  f"{COUNT:,} messages")
+        if PART in ("both", "inbound"):
+            inbound = inbound_rate(company.id)
+            print(f"inbound (contact+ticket+message): {inbound:7,.0f} msg/s  ({inbound / raw:.2f} × raw), "
+                  f"{COUNT:,} messages")
 
 
 if __name__ == "__main__":

@@ -174,7 +174,7 @@ def running_gateway(broker):
 
     from workers.gateway.process import Gateway
 
-    gateway = Gateway(worker_threads=4, worker_timeout=100)
+    gateway = Gateway(worker_timeout=100)
     thread = threading.Thread(target=gateway.run, daemon=True)
     thread.start()
     try:

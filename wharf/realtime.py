@@ -21,11 +21,13 @@ A client in several of those rooms receives the event once.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import decimal
 import functools
 import json
 import logging
+import threading
 import uuid
 from typing import Any
 
@@ -104,10 +106,37 @@ class _EventJson:
         return json.dumps(value, default=_jsonable, **kwargs)
 
 
+class _RedisManager(socketio.RedisManager):
+    """Publishes each emit at once or, inside `emitted_together()`, the thread's emits in one pipeline."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.held = threading.local()
+
+    def _publish(self, data: Any) -> None:
+        held = getattr(self.held, "messages", None)
+        if held is None:
+            super()._publish(data)
+        else:
+            held.append(self.json.dumps(data))
+
+    def publish_all(self, messages: list[str]) -> None:
+        try:
+            if not self.connected:
+                self._redis_connect()
+            with self.redis.pipeline(transaction=False) as pipe:
+                for message in messages:
+                    pipe.publish(self.channel, message)
+                pipe.execute()
+        except Exception:
+            self.connected = False  # the next publish connects again
+            log.exception("%d realtime events were not published", len(messages))
+
+
 @functools.cache
-def _manager() -> socketio.RedisManager:
+def _manager() -> _RedisManager:
     # Short timeouts: a stalled Redis costs the caller at most two attempts of two seconds.
-    return socketio.RedisManager(
+    return _RedisManager(
         settings.redis_url, channel=CHANNEL, write_only=True, logger=log, json=_EventJson,
         redis_options={"socket_timeout": 2, "socket_connect_timeout": 2, "health_check_interval": 30},
     )
@@ -120,3 +149,20 @@ def emit_event(event: str, data: dict[str, Any], *, company_id: int, ticket_id: 
         _manager().emit(event, data, room=rooms_for(company_id, ticket_id, user_id, queue_id))
     except Exception:  # the manager logs Redis errors itself; this catches bad data and the unexpected
         log.exception("realtime event %s for company %s was not published", event, company_id)
+
+
+@contextlib.contextmanager
+def emitted_together():
+    """The events this thread emits in the block are published at its end in one Redis round trip
+    (an inbound batch's hundreds of events); never raises."""
+    manager = _manager()
+    if getattr(manager.held, "messages", None) is not None:  # inside another such block: its end publishes
+        yield
+        return
+    manager.held.messages = []
+    try:
+        yield
+    finally:
+        messages, manager.held.messages = manager.held.messages, None
+        if messages:
+            manager.publish_all(messages)

@@ -35,6 +35,6 @@ def run_realtime(port: int, threads: int) -> None:
         "worker_class": "gthread",
         "threads": threads,
         "worker_connections": threads * 4,
-        "control_socket_disable": True,  # the `api` program's gunicorn keeps the default control socket
+        "control_socket_disable": True,  # several realtime processes on a machine would share its default path
         "graceful_timeout": 5,  # open WebSockets never finish on their own: do not wait long at a stop
     }).run()

@@ -109,6 +109,7 @@ class Settings:
     http_allow_private_networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]
     metrics_token: str
     scheduler_lease_seconds: int
+    gateway_lease_seconds: int
     lost_job_seconds: int
 
 
@@ -147,6 +148,8 @@ def load_settings() -> Settings:
         metrics_token=env_str("METRICS_TOKEN"),
         # A standby scheduler takes the lead within this long of the leader dying.
         scheduler_lease_seconds=env_int("SCHEDULER_LEASE_SECONDS", 15, minimum=3),
+        # A dead gateway's connections are taken over within this long (plus one 2 s reconcile).
+        gateway_lease_seconds=env_int("GATEWAY_LEASE_SECONDS", 20, minimum=6),
         lost_job_seconds=env_int("LOST_JOB_SECONDS", 120, minimum=10),
     )
 

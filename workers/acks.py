@@ -12,8 +12,10 @@ import datetime as dt
 import dramatiq
 from peewee import fn
 
+from db.base import locked_in_id_order
 from db.messages import Message
 from db.tickets import Ticket
+from wharf.realtime import emitted_together
 from workers.events import publish
 from workers.messages import message_event
 
@@ -34,19 +36,21 @@ def receipt_time(timestamp: float | str | None) -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
-def advance(connection_id: int, wa_ids: list[str], status: str, at: dt.datetime) -> list[int]:
-    """Move the messages forward to `status`; returns the ids of those that moved."""
+def advance(connection_id: int, wa_ids: list[str], status: str, at: dt.datetime) -> list[Message]:
+    """Move the messages forward to `status` (one statement); returns those that moved, with their tickets."""
     fields = {Message.status: status, Message.sent_at: fn.COALESCE(Message.sent_at, at),
               Message.delivered_at: fn.COALESCE(Message.delivered_at, at)}
     if status == "read":
         fields[Message.read_at] = fn.COALESCE(Message.read_at, at)
-    moving = Message.select(Message.id).where(
-        Message.connection == connection_id, Message.wa_id.in_(wa_ids), Message.status.in_(statuses_below(status))
-    )
-    ids = [row.id for row in moving]
-    if ids:
-        Message.update(fields).where(Message.id.in_(ids), Message.status.in_(statuses_below(status))).execute()
-    return ids
+    moving = (Message.connection == connection_id) & Message.wa_id.in_(wa_ids) & Message.status.in_(
+        statuses_below(status))
+    moved = list(Message.update(fields).where(locked_in_id_order(Message, moving) & moving).returning(Message.id, Message.company, Message.ticket, Message.direction, Message.status, Message.wa_id,
+                Message.body, Message.type).execute())
+    tickets = {ticket.id: ticket for ticket in Ticket.select(Ticket.id, Ticket.queue, Ticket.user).where(
+        Ticket.id.in_({message.ticket_id for message in moved}))} if moved else {}
+    for message in moved:
+        message.ticket = tickets[message.ticket_id]
+    return moved
 
 
 @dramatiq.actor(queue_name="acks", max_retries=10)
@@ -56,5 +60,6 @@ def apply_receipts(receipt: dict) -> None:
     if status is None:
         return
     moved = advance(receipt["connection_id"], list(receipt["wa_ids"]), status, receipt_time(receipt.get("timestamp")))
-    for message in Message.select(Message, Ticket).join(Ticket).where(Message.id.in_(moved)):
-        publish("message:update", message.company_id, message_event(message), ticket=message.ticket)
+    with emitted_together():
+        for message in moved:
+            publish("message:update", message.company_id, message_event(message), ticket=message.ticket)

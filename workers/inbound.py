@@ -1,28 +1,40 @@
 """Inbound messages: contact, ticket, message (once per WhatsApp id), then what follows from them.
 
-`handle_inbound` can run twice for the same WhatsApp message (a redelivery, WhatsApp sending it
-again): the unique (connection, wa_id) index makes the second insert fail, and everything that
-follows the insert (unread count, greeting, events) happens only for the first.
+The gateway hands over a transport's backlog as one `handle_inbound_batch` message, and a single
+message as `handle_inbound`; both run `receive_inbound`, which records a connection's events in one
+transaction with set-based statements (contacts, live tickets, messages, the tickets' unread counts)
+and then, per message and in order, publishes its events and runs what follows it (opt-out, flows,
+greeting or queue menu).
+
+An event can come twice (a redelivery, WhatsApp sending it again, a batch retried): the unique
+(connection, wa_id) index lets the first insert win, and everything that follows the insert (unread
+count, greeting, events) happens only for it. A batch that fails is handled again one event at a
+time, so a bad event retries (and dead-letters) alone and does not hold up the others.
 """
 
 from __future__ import annotations
 
 import base64
+import dataclasses
 import logging
+from collections import Counter
 
 import dramatiq
-import peewee
 
-from db.base import database, utcnow
+from db.base import database, locked, utcnow
+from db.bulk import execute_with_values, insert_models
+from db.company_settings import company_setting
 from db.connections import Connection
 from db.contacts import Contact
 from db.messages import MESSAGE_TYPES, Message
-from db.tickets import Ticket, find_or_open_ticket
+from db.queues import Queue
+from db.tickets import Ticket, TicketEvent
 from wharf.media import MediaRejected, media_store
 from wharf.metrics import MESSAGES_RECEIVED
+from wharf.realtime import emitted_together
 from workers.acks import receipt_time
 from workers.events import publish
-from workers.flows.engine import hand_to_flow
+from workers.flows.engine import hand_to_flow, tickets_a_flow_may_take
 from workers.messages import message_event
 from workers.opt_outs import handle_opt_out_message
 from workers.routing import answer_new_ticket, route_menu_answer
@@ -38,15 +50,6 @@ def upsert_contact(company_id: int, phone: str, name: str | None, is_group: bool
         Contact.update(name=name).where(Contact.id == contact.id).execute()
         contact.name = name
     return contact
-
-
-def insert_once(fields: dict) -> Message | None:
-    """Insert the message unless its WhatsApp id is known on the connection already."""
-    try:
-        with database.atomic():
-            return Message.create(**fields)
-    except peewee.IntegrityError:
-        return None
 
 
 def stored_media(company_id: int, media: dict | None) -> str | None:
@@ -66,73 +69,253 @@ def chat_phone(event: dict) -> str:
     return chat if event.get("is_group") or chat.startswith("+") else f"+{chat}"
 
 
-class Duplicate(Exception):
-    """The WhatsApp id is on the connection already (a message that raced ours got there first)."""
+@dataclasses.dataclass
+class Received:
+    """One stored message, its ticket and contact."""
+
+    message: Message
+    ticket: Ticket  # shared by the ticket's messages of the batch
+    contact: Contact
+    ticket_created: bool  # this message opened the ticket
+    unread_messages: int  # the ticket's, as this message left it
+    result: dict = dataclasses.field(default_factory=dict)  # what the actor returns for it
 
 
-def record_inbound(connection: Connection, event: dict) -> tuple[Message, Ticket, bool, Contact]:
-    """Contact, ticket and message in one transaction (one commit): all of them, or none."""
-    is_group = bool(event.get("is_group"))
+def new_events(connection: Connection, events: list[dict]) -> list[dict]:
+    """The events whose WhatsApp id is not stored on the connection yet, each id once (the first)."""
+    by_wa_id = {}
+    for event in events:
+        by_wa_id.setdefault(event["wa_id"], event)
+    stored = Message.select(Message.wa_id).where(Message.connection == connection.id,
+                                                 Message.wa_id.in_(list(by_wa_id)))
+    for message in stored:
+        by_wa_id.pop(message.wa_id, None)
+    return list(by_wa_id.values())
+
+
+def contacts_of(company_id: int, events: list[dict]) -> dict[str, Contact]:
+    """{phone: contact} for the events' chats: the missing ones created, names filled in where unknown."""
+    names: dict[str, str] = {}
+    groups: dict[str, bool] = {}
+    for event in events:
+        phone = chat_phone(event)
+        groups.setdefault(phone, bool(event.get("is_group")))
+        if not event.get("is_group") and event.get("sender_name"):
+            names.setdefault(phone, event["sender_name"])
+    phones = sorted(groups)  # in one order, so two batches meet on the unique index without a deadlock
+    known = {c.phone: c for c in Contact.select().where(Contact.company == company_id, Contact.phone.in_(phones))}
+    missing = [Contact(company=company_id, phone=p, name=names.get(p, ""), is_group=groups[p])
+               for p in phones if p not in known]
+    if missing:
+        insert_models(missing, 'ON CONFLICT DO NOTHING')
+        known |= {c.phone: c for c in Contact.select().where(Contact.company == company_id,
+                                                             Contact.phone.in_([c.phone for c in missing]))}
+    for phone in phones:
+        if names.get(phone) and not known[phone].name:
+            Contact.update(name=names[phone]).where(Contact.id == known[phone].id, Contact.name == "").execute()
+            known[phone].name = names[phone]
+    return known
+
+
+def live_tickets(connection: Connection, contacts: list[Contact]) -> tuple[dict[int, int], set[int]]:
+    """({contact id: live ticket id} on the connection, ids of the tickets opened here for those with none).
+
+    One live ticket per contact and connection (a partial unique index): a ticket that another
+    transaction opened first wins, and this one takes it."""
+
+    def find(ids: list[int]) -> dict[int, int]:
+        rows = Ticket.select(Ticket.contact, Ticket.id).where(
+            Ticket.connection == connection.id, Ticket.contact.in_(ids), Ticket.status != "closed")
+        return {contact_id: ticket_id for contact_id, ticket_id in rows.tuples()}
+
+    found = find([c.id for c in contacts])
+    missing = sorted((c for c in contacts if c.id not in found), key=lambda c: c.id)
+    opened = [Ticket(company=c.company_id, contact=c.id, connection=connection.id, queue=connection.default_queue_id,
+                     is_group=c.is_group) for c in missing]
+    created = {contact_id: ticket_id for ticket_id, contact_id in
+               insert_models(opened, 'ON CONFLICT DO NOTHING RETURNING "id", "contact_id"', returning=True)}
+    insert_models([TicketEvent(ticket=ticket_id, kind="created", data={"reason": "inbound"})
+                   for ticket_id in created.values()])
+    raced = [c.id for c in missing if c.id not in created]
+    return found | created | (find(raced) if raced else {}), set(created.values())
+
+
+def message_for(connection: Connection, event: dict, ticket_id: int, contact: Contact) -> Message:
+    """The event's message row, not inserted yet (its media kept already)."""
     from_me = bool(event.get("from_me"))
     at = receipt_time(event.get("timestamp"))
     kind = event.get("type") or "text"
     media = event.get("media") or {}
+    return Message(
+        company=connection.company_id, ticket=ticket_id, connection=connection.id, contact=contact.id,
+        direction="out" if from_me else "in", type=kind if kind in MESSAGE_TYPES else "text",
+        body=event.get("body") or "", status="sent" if from_me else "delivered", wa_id=event["wa_id"],
+        media_path=stored_media(connection.company_id, event.get("media")), media_mimetype=media.get("mimetype"),
+        media_name=media.get("filename"), created_at=at, sent_at=at, delivered_at=None if from_me else at,
+    )
+
+
+def link_quoted(connection: Connection, quoting: list[tuple[Message, str]]) -> None:
+    """Point the (message, quoted WhatsApp id) pairs at the messages they quote, stored before or just now."""
+    if not quoting:
+        return
+    ids = dict(Message.select(Message.wa_id, Message.id).where(
+        Message.connection == connection.id, Message.wa_id.in_([wa_id for _, wa_id in quoting])).tuples())
+    for message, wa_id in quoting:
+        if wa_id in ids:
+            Message.update(quoted_message=ids[wa_id]).where(Message.id == message.id).execute()
+            message.quoted_message = ids[wa_id]
+
+
+def preview(message: Message) -> str:
+    return message.body or f"[{message.type}]"
+
+
+def update_tickets(messages: list[Message]) -> dict[int, Ticket]:
+    """Count the new messages from contacts as unread and make the last one each ticket's last message,
+    in one statement; returns the tickets as they were just before it.
+
+    The rows are locked in id order (batches that share tickets queue up instead of deadlocking) with
+    FOR NO KEY UPDATE (the message inserts' foreign keys do not wait for it), at the end of the
+    transaction, so they stay locked only for its commit."""
+    ids = sorted({m.ticket_id for m in messages})
+    before = {t.id: t for t in locked(Ticket.select().where(Ticket.id.in_(ids)).order_by(Ticket.id), no_key=True)}
+    unread = Counter(m.ticket_id for m in messages if m.direction == "in")
+    last = {m.ticket_id: m for m in messages}
+    now = utcnow()
+    execute_with_values(
+        'UPDATE "ticket" SET "unread_messages" = "ticket"."unread_messages" + v.column2, '
+        '"last_message" = v.column3, "last_message_at" = v.column4, "updated_at" = v.column5 '
+        'FROM (VALUES %s) AS v WHERE "ticket"."id" = v.column1',
+        [(ticket_id, unread[ticket_id], preview(last[ticket_id]), last[ticket_id].created_at, now) for ticket_id in ids],
+    )
+    for ticket in before.values():
+        ticket.updated_at = now
+    return before
+
+
+def record_inbound(connection: Connection, events: list[dict]) -> list[Received]:
+    """Contacts, tickets and the messages not stored yet, in one transaction (one commit); in event order,
+    each with its ticket as that message left it (the objects end as the last message left them)."""
     with database.atomic():
-        contact = upsert_contact(connection.company_id, chat_phone(event),
-                                 None if is_group else event.get("sender_name"), is_group)
-        ticket, ticket_created = find_or_open_ticket(contact, connection, is_group)
-        quoted = None
-        if event.get("quoted_wa_id"):
-            quoted = Message.get_or_none(Message.connection == connection.id, Message.wa_id == event["quoted_wa_id"])
-        message = insert_once({
-            "company": connection.company_id,
-            "ticket": ticket,
-            "connection": connection,
-            "contact": contact,
-            "direction": "out" if from_me else "in",
-            "type": kind if kind in MESSAGE_TYPES else "text",
-            "body": event.get("body") or "",
-            "status": "sent" if from_me else "delivered",
-            "wa_id": event["wa_id"],
-            "quoted_message": quoted,
-            "media_path": stored_media(connection.company_id, event.get("media")),
-            "media_mimetype": media.get("mimetype"),
-            "media_name": media.get("filename"),
-            "created_at": at,
-            "sent_at": at,
-            "delivered_at": None if from_me else at,
-        })
-        if message is None:
-            raise Duplicate(event["wa_id"])  # undoes a ticket opened for it
-        ticket = Ticket.update(
-            unread_messages=Ticket.unread_messages + (0 if from_me else 1),
-            last_message=message.body or f"[{message.type}]", last_message_at=at, updated_at=utcnow(),
-        ).where(Ticket.id == ticket.id).returning(Ticket).execute()[0]
-    return message, ticket, ticket_created, contact
+        events = new_events(connection, events)
+        if not events:
+            return []
+        contacts = contacts_of(connection.company_id, events)
+        ticket_ids, opened = live_tickets(connection, list(contacts.values()))
+        contact_of = [contacts[chat_phone(event)] for event in events]
+        messages = [message_for(connection, event, ticket_ids[contact.id], contact)
+                    for event, contact in zip(events, contact_of, strict=True)]
+        by_wa_id = {m.wa_id: m for m in messages}
+        in_order = sorted(messages, key=lambda m: m.wa_id)  # two batches with an id in common meet in one order
+        for message_id, wa_id in insert_models(in_order, 'ON CONFLICT DO NOTHING RETURNING "id", "wa_id"',
+                                               returning=True):
+            by_wa_id[wa_id].id = message_id
+        landed = [(m, e, c) for m, e, c in zip(messages, events, contact_of, strict=True) if m.id is not None]
+        if not landed:
+            return []  # they raced a redelivery of themselves, which recorded them
+        link_quoted(connection, [(m, e["quoted_wa_id"]) for m, e, _ in landed if e.get("quoted_wa_id")])
+        tickets = update_tickets([m for m, _, _ in landed])
+    received = []
+    for message, _, contact in landed:
+        ticket = tickets[message.ticket_id]
+        received.append(Received(message, ticket, contact, ticket_created=message.ticket_id in opened,
+                                 unread_messages=ticket.unread_messages + (message.direction == "in")))
+        opened.discard(message.ticket_id)  # its next messages only update it
+        ticket.unread_messages = received[-1].unread_messages
+        ticket.last_message, ticket.last_message_at = preview(message), message.created_at
+    return received
+
+
+def publish_received(received: list[Received]) -> None:
+    """Each message's ticket and message events, the ticket as that message left it; one round trip."""
+    with emitted_together():
+        for r in received:
+            ticket = r.ticket
+            publish("ticket:new" if r.ticket_created else "ticket:update", ticket.company_id,
+                    {"id": ticket.id, "status": ticket.status, "unreadMessages": r.unread_messages,
+                     "lastMessage": preview(r.message), "contactId": r.contact.id},
+                    ticket=ticket)
+            publish("message:new", ticket.company_id, message_event(r.message), ticket=ticket)
+
+
+def with_queues(tickets: list[Ticket]) -> None:
+    """Read the tickets' queues in one query (the menu routing looks at them for every message)."""
+    ids = {t.queue_id for t in tickets if t.queue_id is not None}
+    queues = {q.id: q for q in Queue.select().where(Queue.id.in_(list(ids)))} if ids else {}
+    for ticket in tickets:
+        if ticket.queue_id in queues:
+            ticket.queue = queues[ticket.queue_id]
+
+
+def follow_up(r: Received, connection: Connection, opt_out_keywords: list[str], flow_may_take: bool) -> None:
+    """What a contact's message sets off, in this order: opt-out by keyword, the bot, greeting or menu."""
+    ticket, contact, message = r.ticket, r.contact, r.message
+    if handle_opt_out_message(ticket, contact, message.body, opt_out_keywords):
+        r.result["optedOut"] = True
+        return
+    if flow_may_take and hand_to_flow(ticket, contact, message, r.ticket_created):
+        return
+    if r.ticket_created:
+        answer_new_ticket(ticket, connection, contact, message.created_at)
+    elif message.body:
+        route_menu_answer(ticket, connection, contact, message.body)
+
+
+def follow_up_all(received: list[Received], connection: Connection) -> None:
+    """Each contact's message's follow-up, in order; the cheap checks read once for the batch. A failing
+    follow-up is logged and the others go on (its message is stored: a retry would find it a duplicate)."""
+    from_contacts = [r for r in received if r.message.direction == "in" and not r.ticket.is_group]
+    if not from_contacts:
+        return
+    tickets = list({r.ticket.id: r.ticket for r in from_contacts}.values())
+    with_queues(tickets)
+    flow_tickets = tickets_a_flow_may_take(tickets)
+    keywords = company_setting(connection.company_id, "opt_out_keywords")
+    for r in from_contacts:
+        try:
+            follow_up(r, connection, keywords, r.ticket.id in flow_tickets)
+        except Exception:
+            logger.exception("the follow-up of inbound message %s failed", r.message.id)
+
+
+def receive_inbound(events: list[dict]) -> list[dict]:
+    """Record the events (all of one connection), publish, follow up; one result per event, in order."""
+    connection = Connection.get_or_none(Connection.id == events[0]["connection_id"])
+    if connection is None:
+        return [{"skipped": "connection deleted"} for _ in events]
+    received = record_inbound(connection, events)
+    MESSAGES_RECEIVED.inc(sum(r.message.direction == "in" for r in received))
+    publish_received(received)
+    follow_up_all(received, connection)
+    for r in received:
+        r.result.update(messageId=r.message.id, ticketId=r.ticket.id, ticketCreated=r.ticket_created)
+    results = {r.message.wa_id: r.result for r in received}
+    return [results.pop(event["wa_id"], None) or {"duplicate": event["wa_id"]} for event in events]
 
 
 @dramatiq.actor(queue_name="inbound", max_retries=10)
 def handle_inbound(event: dict) -> dict:
-    connection = Connection.get_or_none(Connection.id == event["connection_id"])
-    if connection is None:
-        return {"skipped": "connection deleted"}
-    if Message.select().where(Message.connection == connection.id, Message.wa_id == event["wa_id"]).exists():
-        return {"duplicate": event["wa_id"]}
+    """One message, from a transport that reads them one at a time: a batch of one."""
+    return receive_inbound([event])[0]
+
+
+@dramatiq.actor(queue_name="inbound", max_retries=10)
+def handle_inbound_batch(events: list[dict]) -> list[dict]:
+    """Messages a transport read at once, of one connection. If the batch fails, each event is handled
+    alone; one that fails alone is sent again as its own `handle_inbound`, to retry by itself."""
     try:
-        message, ticket, ticket_created, contact = record_inbound(connection, event)
-    except Duplicate:
-        return {"duplicate": event["wa_id"]}
-    if message.direction == "in":
-        MESSAGES_RECEIVED.inc()
-    publish("ticket:new" if ticket_created else "ticket:update", ticket.company_id,
-            {"id": ticket.id, "status": ticket.status, "unreadMessages": ticket.unread_messages,
-             "lastMessage": ticket.last_message, "contactId": contact.id}, ticket=ticket)
-    publish("message:new", ticket.company_id, message_event(message), ticket=ticket)
-    if message.direction == "in" and not ticket.is_group and handle_opt_out_message(ticket, contact, message.body):
-        return {"messageId": message.id, "ticketId": ticket.id, "ticketCreated": ticket_created, "optedOut": True}
-    if message.direction == "in" and not ticket.is_group and not hand_to_flow(ticket, contact, message, ticket_created):
-        if ticket_created:
-            answer_new_ticket(ticket, connection, contact, message.created_at)
-        elif message.body:
-            route_menu_answer(ticket, connection, contact, message.body)
-    return {"messageId": message.id, "ticketId": ticket.id, "ticketCreated": ticket_created}
+        return receive_inbound(events)
+    except Exception:
+        if len(events) == 1:
+            raise
+        logger.exception("an inbound batch of %d failed; handling its events one at a time", len(events))
+    results = []
+    for event in events:
+        try:
+            results.append(receive_inbound([event])[0])
+        except Exception:
+            logger.exception("inbound message %s failed; it retries alone", event.get("wa_id"))
+            handle_inbound.send(event)
+            results.append({"retried": event.get("wa_id")})
+    return results

@@ -14,6 +14,7 @@ import dramatiq
 from dramatiq.middleware import CurrentMessage
 
 from db.base import database
+from db.bulk import insert_models
 from db.jobs import Job
 from workers.middleware import TRACKED_OPTION
 
@@ -54,7 +55,7 @@ def record_job(
     message = actor.message_with_options(args=args, kwargs=kwargs, **{TRACKED_OPTION: True})
     if queue_name is not None:
         message = message.copy(queue_name=queue_name)
-    job = Job.create(
+    job = Job(
         id=message.message_id,
         company=company_id,
         user=user_id,
@@ -62,6 +63,7 @@ def record_job(
         queue_name=message.queue_name,
         message=message.asdict(),
     )
+    insert_models([job])  # bound by the driver, not built by Peewee: every enqueued job comes through here
     return job, message
 
 

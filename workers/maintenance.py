@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 
 import dramatiq
@@ -11,6 +12,7 @@ from db.company_settings import company_setting
 from db.jobs import IDEMPOTENCY_WINDOW, IdempotencyKey, Job
 from db.tickets import Ticket
 from wharf.settings import settings
+from workers.csv_import import UPLOADS_DIR
 from workers.events import publish
 
 CLOSE_BATCH = 200
@@ -18,14 +20,22 @@ CLOSE_BATCH = 200
 
 @dramatiq.actor(queue_name="maintenance", max_retries=3)
 def prune_finished_jobs() -> dict[str, int]:
-    """Delete finished jobs past JOB_RETENTION_DAYS and idempotency keys past their window."""
-    jobs = (
-        Job.delete()
-        .where(Job.status.in_(("done", "failed")), Job.finished_at < utcnow() - dt.timedelta(days=settings.job_retention_days))
-        .execute()
-    )
+    """Delete finished jobs past JOB_RETENTION_DAYS, idempotency keys past their window, and uploads
+    past the retention (an import keeps its file for its retries; one that failed for good kept it)."""
+    retention = utcnow() - dt.timedelta(days=settings.job_retention_days)
+    jobs = Job.delete().where(Job.status.in_(("done", "failed")), Job.finished_at < retention).execute()
     keys = IdempotencyKey.delete().where(IdempotencyKey.created_at < utcnow() - IDEMPOTENCY_WINDOW).execute()
-    return {"jobs": jobs, "idempotencyKeys": keys}
+    return {"jobs": jobs, "idempotencyKeys": keys, "uploads": prune_uploads(retention)}
+
+
+def prune_uploads(older_than: dt.datetime) -> int:
+    cutoff, pruned = older_than.replace(tzinfo=dt.UTC).timestamp(), 0
+    for path in (settings.var_dir / UPLOADS_DIR).glob("*/*"):
+        with contextlib.suppress(FileNotFoundError):  # an import that finished meanwhile removed it
+            if path.stat().st_mtime < cutoff:
+                path.unlink()
+                pruned += 1
+    return pruned
 
 
 @dramatiq.actor(queue_name="maintenance", max_retries=3)

@@ -3,7 +3,8 @@
 A message gets its WhatsApp id when it is written, before the first attempt, so a retry after
 a crash (of a worker, the gateway, anything) sends the same id again and WhatsApp keeps one.
 `send_message` runs in the gateway: its messages are routed to the connection's own queue
-(`gateway_queue`), which only the gateway holding that connection's lease consumes.
+(`gateway_queue`), which only the gateway holding that connection's lease consumes, in batches
+(`workers/gateway/send_consumer.py`, `send_messages`).
 """
 
 from __future__ import annotations
@@ -15,12 +16,15 @@ import uuid
 import dramatiq
 from peewee import Case, fn
 
-from db.base import database, utcnow
+from db.base import database, locked_in_id_order, utcnow
+from db.bulk import insert_models
 from db.contacts import Contact
 from db.messages import Message
+from db.raw import execute
 from db.tickets import Ticket
 from wharf.media import MediaRejected, MediaUnavailable, fetch_remote, media_store
 from wharf.metrics import MESSAGES_SENT
+from wharf.realtime import emitted_together
 from workers.ban_signals import report_send_error
 from workers.events import publish
 from workers.jobs import record_job, send_tracked
@@ -39,6 +43,9 @@ class PermanentSendError(Exception):
 class SessionUnavailable(Exception):
     """This process holds no live session for the connection; a retry finds the one that does."""
 
+
+# What a send attempt may meet that is WhatsApp's, the media's or the session's doing, not a bug.
+SEND_ERRORS = (TransportError, MediaRejected, MediaUnavailable, SessionUnavailable)
 
 GATEWAY_QUEUE_PREFIX = "gw."
 
@@ -70,8 +77,11 @@ def write_outbound(
     quoted_message_id: int | None = None,
     idempotency_key: str | None = None,
 ) -> Outbound:
-    """Write an outbound message and its Job in the caller's transaction; `dispatch_outbound` after it commits."""
-    message = Message.create(
+    """Write an outbound message and its Job in the caller's transaction; `dispatch_outbound` after it commits.
+
+    Its three statements are SQL text bound by the driver (db/raw.py, db/bulk.py), not built by Peewee:
+    every send of the API, a campaign, a flow or a schedule comes through here."""
+    message = Message(
         company=ticket.company_id,
         ticket=ticket,
         connection=ticket.connection_id,
@@ -87,13 +97,14 @@ def write_outbound(
         idempotency_key=idempotency_key,
         wa_id=deterministic_wa_id(ticket.connection_id, uuid.uuid4().hex),
     )
-    Ticket.update(last_message=body or f"[{message_type}]", last_message_at=message.created_at, updated_at=utcnow()).where(
-        Ticket.id == ticket.id
-    ).execute()
+    message.id = insert_models([message], 'RETURNING "id"', returning=True)[0][0]
     job, broker_message = record_job(
         send_message, message.id, company_id=ticket.company_id, user_id=user_id,
         queue_name=gateway_queue(ticket.connection_id),
     )
+    # Last, so the ticket's row lock (every send to a conversation takes it) is held only until the commit.
+    execute('UPDATE "ticket" SET "last_message" = %s, "last_message_at" = %s, "updated_at" = %s WHERE "id" = %s',
+            body or f"[{message_type}]", message.created_at, utcnow(), ticket.id)
     return Outbound(message, ticket, job.id, broker_message)
 
 
@@ -130,22 +141,27 @@ def message_event(message: Message) -> dict:
     }
 
 
-def outgoing_for(message: Message, contact: Contact) -> OutgoingMessage:
+def outgoing_for(message: Message, contact: Contact, media_by_path: dict[str, dict]) -> OutgoingMessage:
+    """What the session sends; `media_by_path` keeps the files a batch read or downloaded already
+    (a campaign's thousand messages share one)."""
     media = None
-    if message.media_path and message.media_path.startswith(("http://", "https://")):
-        data, mimetype, filename = fetch_remote(message.media_path)
-        media = {"mimetype": mimetype, "filename": filename, "data": data}
-    elif message.media_path:
-        media = {
-            "mimetype": message.media_mimetype,
-            "filename": message.media_name,
-            "data": media_store().read(message.media_path),
-        }
+    if message.media_path:
+        if message.media_path not in media_by_path:
+            media_by_path[message.media_path] = media_of(message)
+        media = media_by_path[message.media_path]
     quoted = Message.get_or_none(Message.id == message.quoted_message_id) if message.quoted_message_id else None
     return OutgoingMessage(
         to=contact.phone, body=message.body, wa_id=message.wa_id, media=media,
         quoted_wa_id=quoted.wa_id if quoted else None,
     )
+
+
+def media_of(message: Message) -> dict:
+    if message.media_path.startswith(("http://", "https://")):
+        data, mimetype, filename = fetch_remote(message.media_path)
+        return {"mimetype": mimetype, "filename": filename, "data": data}
+    return {"mimetype": message.media_mimetype, "filename": message.media_name,
+            "data": media_store().read(message.media_path)}
 
 
 def is_permanent(error: Exception) -> bool:
@@ -168,50 +184,121 @@ def mark_failed(message_id: int, reason: str) -> None:
 def send_message(message_id: int) -> dict:
     """Send one outbound message on this gateway's session for its connection; idempotent.
 
-    Two writes when all goes well: the message becomes `sent`, its Job `done`. A failed
-    attempt leaves it `sending` (retrying) until it is sent or, after the last retry, `failed`.
+    The gateway runs these messages in batches (`SendConsumer`, `send_messages`); this is the batch of one.
     """
+    outcome = send_messages([message_id])[0]
+    if isinstance(outcome, Exception):
+        raise outcome
+    return outcome
+
+
+def send_messages(message_ids: list[int]) -> list[dict | Exception]:
+    """Send outbound messages on this gateway's sessions; one outcome per id, in order: the result,
+    or the exception the message's retry (or failure) goes by.
+
+    Two writes for the whole batch when all goes well: its messages become `sent` (one statement,
+    one commit), then the Jobs `done` (JobTracking). A failed attempt leaves its message `sending`
+    (retrying) until it is sent or, after the last retry, `failed`. A message already sent,
+    acknowledged, failed or deleted is skipped, so a batch redelivered after a crash sends nothing twice.
+    """
+    rows = {
+        message.id: message
+        for message in Message.select(Message, Contact, Ticket).join(Contact).switch(Message).join(Ticket).where(
+            Message.id.in_(message_ids)
+        )
+    }
+    outcomes: dict[int, dict | Exception] = {}
+    unsent = []
+    for message_id in dict.fromkeys(message_ids):
+        message = rows.get(message_id)
+        if message is None or message.status not in UNSENT:
+            outcomes[message_id] = {"messageId": message_id, "skipped": True}
+        else:
+            unsent.append(message)
+    sent: dict[int, str] = {}  # message id -> the WhatsApp id it went out with
+    for message, outcome in zip(unsent, hand_to_sessions(unsent), strict=True):
+        if isinstance(outcome, Exception):
+            outcomes[message.id] = settled_failure(message, outcome)
+        else:
+            sent[message.id] = outcome or message.wa_id
+    if sent:
+        outcomes.update(record_sent(rows, sent))
+    return [outcomes[message_id] for message_id in message_ids]
+
+
+def hand_to_sessions(messages: list[Message]) -> list[str | Exception]:
+    """Each message to its connection's session, a connection's messages in one `send_many`; for each,
+    the WhatsApp id it went out with or what stopped it. A transport that cannot send with our id
+    (neonize 0.5) answers with WhatsApp's: receipts use it."""
     from workers.gateway.sessions import registry
 
-    message = Message.select(Message, Contact, Ticket).join(Contact).switch(Message).join(Ticket).where(
-        Message.id == message_id
-    ).first()
-    if message is None or message.status not in UNSENT:  # sent, acknowledged, failed or deleted: nothing to do
-        return {"messageId": message_id, "skipped": True}
-    if message.contact.blocked:
-        mark_failed(message_id, "the contact is blocked")
-        raise PermanentSendError("the contact is blocked")
-    session = registry.get(message.connection_id)
-    try:
+    outcomes: dict[int, str | Exception] = {}
+    by_connection: dict[int, list[Message]] = {}
+    for message in messages:
+        if message.contact.blocked:
+            outcomes[message.id] = PermanentSendError("the contact is blocked")
+        else:
+            by_connection.setdefault(message.connection_id, []).append(message)
+    for connection_id, batch in by_connection.items():
+        session = registry.get(connection_id)
         if session is None:
-            raise SessionUnavailable(f"no live session for connection {message.connection_id} in this gateway")
-        sent_wa_id = session.send(outgoing_for(message, message.contact))
-    except (TransportError, MediaRejected, MediaUnavailable, SessionUnavailable) as error:
-        if isinstance(error, TransportError):
-            report_send_error(message.connection_id, error)
-        if is_permanent(error):
-            mark_failed(message_id, str(error))
-            raise PermanentSendError(str(error)) from error
-        Message.update(status="sending").where(Message.id == message_id, Message.status == "queued").execute()
-        raise
-    MESSAGES_SENT.inc()
+            unavailable = SessionUnavailable(f"no live session for connection {connection_id} in this gateway")
+            outcomes.update((message.id, unavailable) for message in batch)
+            continue
+        ready, media_by_path = [], {}
+        for message in batch:
+            try:
+                ready.append((message, outgoing_for(message, message.contact, media_by_path)))
+            except SEND_ERRORS as error:  # the media: refused or gone
+                outcomes[message.id] = error
+        if ready:
+            sent = session.send_many([outgoing for _, outgoing in ready])
+            outcomes.update(zip((message.id for message, _ in ready), sent, strict=True))
+    return [outcomes[message.id] for message in messages]
+
+
+def settled_failure(message: Message, error: Exception) -> Exception:
+    """Record what a failed attempt means for the message; returns the error its retry goes by
+    (a PermanentSendError: none)."""
+    if isinstance(error, TransportError):
+        report_send_error(message.connection_id, error)
+    if isinstance(error, PermanentSendError) or is_permanent(error):
+        mark_failed(message.id, str(error))
+        if isinstance(error, PermanentSendError):
+            return error
+        permanent = PermanentSendError(str(error))
+        permanent.__cause__ = error
+        return permanent
+    Message.update(status="sending").where(Message.id == message.id, Message.status == "queued").execute()
+    return error
+
+
+def record_sent(rows: dict[int, Message], sent: dict[int, str]) -> dict[int, dict]:
+    """Mark the sent messages `sent` in one transaction, and tell the clients; returns their results."""
     now = utcnow()
     # A receipt may have overtaken us: only a message not yet sent becomes "sent".
-    # A transport that cannot send with our id (neonize 0.5) answers with WhatsApp's: receipts use it.
-    updated = Message.update(
-        status=Case(None, [(Message.status.in_(UNSENT), "sent")], Message.status),
-        sent_at=fn.COALESCE(Message.sent_at, now),
-        wa_id=sent_wa_id or message.wa_id,
-    ).where(Message.id == message_id).returning(Message.status, Message.wa_id).execute()
-    message.status, message.wa_id = next((row.status, row.wa_id) for row in updated)
-    if message.user_id is not None:
-        record_first_response(message.ticket_id, now)
-    publish("message:update", message.company_id, message_event(message), ticket=message.ticket)
-    return {"messageId": message_id, "waId": message.wa_id}
-
-
-def record_first_response(ticket_id: int, at) -> None:
-    Ticket.update(first_response_at=at).where(Ticket.id == ticket_id, Ticket.first_response_at.is_null()).execute()
+    fields = {Message.status: Case(None, [(Message.status.in_(UNSENT), "sent")], Message.status),
+              Message.sent_at: fn.COALESCE(Message.sent_at, now)}
+    with_their_ids = [(message_id, wa_id) for message_id, wa_id in sent.items() if wa_id != rows[message_id].wa_id]
+    if with_their_ids:
+        fields[Message.wa_id] = Case(Message.id, with_their_ids, Message.wa_id)
+    with database.atomic():
+        updated = list(Message.update(fields).where(locked_in_id_order(Message, Message.id.in_(list(sent)))).returning(
+            Message.id, Message.status, Message.wa_id).execute())  # read before the commit (SQLite insists)
+        answered = {rows[message_id].ticket_id for message_id in sent if rows[message_id].user_id is not None}
+        if answered:
+            Ticket.update(first_response_at=now).where(
+                Ticket.id.in_(answered), Ticket.first_response_at.is_null()
+            ).execute()
+    MESSAGES_SENT.inc(len(sent))
+    results = {message_id: {"messageId": message_id, "skipped": True} for message_id in sent}  # deleted meanwhile
+    with emitted_together():
+        for row in updated:
+            message = rows[row.id]
+            message.status, message.wa_id = row.status, row.wa_id
+            publish("message:update", message.company_id, message_event(message), ticket=message.ticket)
+            results[row.id] = {"messageId": row.id, "waId": row.wa_id}
+    return results
 
 
 @dramatiq.actor(queue_name="outbound-failures", max_retries=5)

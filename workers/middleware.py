@@ -3,6 +3,7 @@ queue dashboard shows (per-minute counts, the workers, delayed messages an opera
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -14,6 +15,7 @@ from collections import Counter
 
 import dramatiq
 from dramatiq.middleware import Middleware, SkipMessage
+from peewee import Case
 
 from db.base import connect_database, database, utcnow
 from db.jobs import Job
@@ -66,13 +68,18 @@ class JobTracking(Middleware):
 
     An actor that finishes in milliseconds (a send) declares `job_marks_running=False`: its
     row goes from queued straight to done, one write (and one commit) fewer per message; the
-    attempt is counted by the write that ends it.
+    attempt is counted by the write that ends it. A consumer that runs messages in batches (the
+    gateway's sends) ends their jobs inside `batched()`: those that went well are marked done
+    together, in one statement.
 
     The Job row keeps what an actor returns, so Dramatiq's warning that a return value is
     discarded without its Results middleware is wrong here, and silenced (`DiscardedResultFilter`).
     """
 
     actor_options = {"job_marks_running"}
+
+    def __init__(self) -> None:
+        self.batch = threading.local()
 
     @staticmethod
     def marks_running(broker: dramatiq.Broker, message: dramatiq.Message) -> bool:
@@ -87,7 +94,12 @@ class JobTracking(Middleware):
     def after_process_message(self, broker, message, *, result=None, exception=None) -> None:
         if not message.options.get(TRACKED_OPTION):
             return
-        fields = {} if self.marks_running(broker, message) else {"attempts": Job.attempts + 1}
+        counts_attempt = not self.marks_running(broker, message)
+        done = getattr(self.batch, "done", None)
+        if exception is None and done is not None:
+            done[message.message_id] = (result, counts_attempt)
+            return
+        fields = {"attempts": Job.attempts + 1} if counts_attempt else {}
         if exception is None:
             fields.update(status="done", progress=1.0, result=result, error=None, finished_at=utcnow())
         else:
@@ -98,11 +110,37 @@ class JobTracking(Middleware):
                 fields.update(status="queued", error=error)
         Job.update(**fields).where(Job.id == message.message_id).execute()
 
+    @contextlib.contextmanager
+    def batched(self):
+        """Collect the jobs that end well in this block (this thread's), and mark them done at its end."""
+        self.batch.done = {}
+        try:
+            yield
+            done, self.batch.done = self.batch.done, None
+            if done:
+                with database.connection_context():
+                    mark_jobs_done(done)
+        finally:
+            self.batch.done = None
+
     def after_skip_message(self, broker: dramatiq.Broker, message: dramatiq.Message) -> None:
         if message.options.get(TRACKED_OPTION) and not message.options.get(WITHDRAWN_OPTION):
             Job.update(status="failed", error="skipped: too old to run", finished_at=utcnow()).where(
                 Job.id == message.message_id
             ).execute()
+
+
+def mark_jobs_done(done: dict[str, tuple[object, bool]]) -> None:
+    """Jobs done, each with its result: one statement per kind (counting the attempt or not)."""
+    for counts_attempt in (True, False):
+        results = [(job_id, result) for job_id, (result, counts) in done.items() if counts == counts_attempt]
+        if not results:
+            continue
+        fields = {Job.status: "done", Job.progress: 1.0, Job.error: None, Job.finished_at: utcnow(),
+                  Job.result: Case(Job.id, [(job_id, Job.result.db_value(result)) for job_id, result in results])}
+        if counts_attempt:
+            fields[Job.attempts] = Job.attempts + 1
+        Job.update(fields).where(Job.id.in_([job_id for job_id, _ in results])).execute()
 
 
 def withdrawn_key(redis_message_id: str) -> str:

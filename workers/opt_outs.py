@@ -21,9 +21,12 @@ def opt_out_keyword(body: str, keywords: list[str]) -> str | None:
     return word if word and word in keywords else None
 
 
-def handle_opt_out_message(ticket: Ticket, contact: Contact, body: str) -> bool:
-    """True when the message was an opt-out keyword (routing and flows then leave it alone)."""
-    keyword = opt_out_keyword(body, company_setting(ticket.company_id, "opt_out_keywords"))
+def handle_opt_out_message(ticket: Ticket, contact: Contact, body: str, keywords: list[str] | None = None) -> bool:
+    """True when the message was an opt-out keyword (routing and flows then leave it alone).
+    `keywords`: the company's opt-out keywords, when the caller read them already (for many messages)."""
+    if keywords is None:
+        keywords = company_setting(ticket.company_id, "opt_out_keywords")
+    keyword = opt_out_keyword(body, keywords)
     if keyword is None:
         return False
     if opt_out(contact, source="keyword", keyword=keyword):

@@ -17,10 +17,11 @@ from api.security import current_principal
 from db.base import database
 from db.companies import Company
 from db.connections import Connection
+from db.contacts import Contact
 from db.messages import Message
-from db.tickets import Ticket, find_or_open_ticket
+from db.tickets import Ticket, find_conversation, find_or_open_ticket
 from wharf.media import MediaRejected, media_store, message_type_for
-from wharf.phones import InvalidPhone, to_e164
+from wharf.phones import InvalidPhone, is_international, to_e164
 from workers.inbound import upsert_contact
 from workers.messages import dispatch_outbound, write_outbound
 
@@ -89,17 +90,31 @@ def ticket_for(body: SendIn) -> Ticket:
         if ticket.connection_id is None:
             raise ApiError(422, "the ticket's connection was deleted", "no_connection")
         return ticket
-    company = Company.get_by_id(principal.company_id)
-    try:
-        phone = to_e164(body.to, company.default_country)
-    except InvalidPhone as error:
-        raise ValidationFailed("the recipient is not a valid phone number", {"to": str(error)}) from None
-    connection = pick_connection(body.connection_id)
-    contact = upsert_contact(principal.company_id, phone, None, is_group=False)
-    ticket, created = find_or_open_ticket(contact, connection)
+    phone = recipient_phone(body.to, principal.company_id)
+    conversation = find_conversation(principal.company_id, phone, body.connection_id)
+    if conversation is None:
+        if body.connection_id is not None:
+            raise NotFound("connection")
+        raise ApiError(422, "the company has no connection to send from", "no_connection")
+    if conversation.ticket is not None:  # the common case: one statement found it all
+        return conversation.ticket
+    if conversation.contact_id is not None:
+        contact = Contact.get_by_id(conversation.contact_id)
+    else:
+        contact = upsert_contact(principal.company_id, phone, None, is_group=False)
+    ticket, created = find_or_open_ticket(contact, Connection.get_by_id(conversation.connection_id))
     if created and principal.user is not None:  # whoever starts a conversation answers it
         ticket.accept(principal.user.id)
     return ticket
+
+
+def recipient_phone(to: str, company_id: int) -> str:
+    """`to` in E.164; the company's default country is read only for a number without its country code."""
+    country = None if is_international(to) else Company.get_by_id(company_id).default_country
+    try:
+        return to_e164(to, country)
+    except InvalidPhone as error:
+        raise ValidationFailed("the recipient is not a valid phone number", {"to": str(error)}) from None
 
 
 def stored_upload(company_id: int) -> tuple[str, str, str] | None:

@@ -57,13 +57,14 @@ def wait_ready(base_url: str, process: subprocess.Popen, seconds: float = 60) ->
 
 
 @contextlib.contextmanager
-def running_stack(var_dir: Path, **settings: str):
-    """supervisord with every program, as `make run` starts it, on free ports; yields the Stack."""
+def running_stack(var_dir: Path, redis_db: int, **settings: str):
+    """supervisord with every program, as `make run` starts it, on free ports and a Redis db of its
+    own (its broker, simulator and leases); yields the Stack."""
     port = free_port()
     env = {key: value for key, value in os.environ.items() if key != "DATABASE_URL"}  # not the test run's
     env.update({
         "WHARF_VAR_DIR": str(var_dir),
-        "REDIS_URL": os.environ["REDIS_URL"].rsplit("/", 1)[0] + "/13",
+        "REDIS_URL": os.environ["REDIS_URL"].rsplit("/", 1)[0] + f"/{redis_db}",
         "WHARF_EMBEDDED_REDIS": "false",
         "API_PORT": str(port),
         "REALTIME_PORT": str(free_port()),
@@ -93,15 +94,14 @@ def running_stack(var_dir: Path, **settings: str):
         log.close()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def stack(tmp_path_factory):
-    """The stack on a PostgreSQL database of its own. One stack runs at a time: they share Redis db 13
-    (each starts by emptying it) and their connections' ids."""
+    """The stack on a PostgreSQL database of its own and Redis db 13, for the whole run."""
     database_name = f"wharf_e2e_{uuid.uuid4().hex[:8]}"
     _admin_execute(f'CREATE DATABASE "{database_name}"')
     database_url = urlunparse(urlparse(ADMIN_DATABASE_URL)._replace(path=f"/{database_name}"))
     try:
-        with running_stack(tmp_path_factory.mktemp("e2e-var"), DATABASE_URL=database_url) as running:
+        with running_stack(tmp_path_factory.mktemp("e2e-var"), 13, DATABASE_URL=database_url) as running:
             yield running
     finally:
         _admin_execute(f'DROP DATABASE IF EXISTS "{database_name}" WITH (FORCE)')
@@ -109,6 +109,6 @@ def stack(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def default_stack(tmp_path_factory):
-    """The stack as a new user's `make run` has it: no DATABASE_URL, so the SQLite file under var/."""
-    with running_stack(tmp_path_factory.mktemp("e2e-default-var")) as running:
+    """The stack as a new user's `make run` has it: no DATABASE_URL, so the SQLite file under var/; Redis db 12."""
+    with running_stack(tmp_path_factory.mktemp("e2e-default-var"), 12) as running:
         yield running

@@ -9,10 +9,13 @@ import time
 from db.flows import FlowSession, FlowStep
 from db.opt_outs import opt_out
 from db.tickets import Ticket
+from tests.flows.conftest import PHONE
 from tests.flows.test_nodes import chain, keyword_flow
 from tests.waiting import wait_for
 from tests.webhook_receiver import allow_loopback, serving
 from workers.flows.engine import resume_due_sessions
+from workers.inbound import handle_inbound_batch
+from workers.transports.base import InboundMessage
 
 ASK_THEN_BYE = keyword_flow(
     [
@@ -75,6 +78,18 @@ def test_what_the_contact_says_while_the_bot_is_busy_answers_its_next_question_o
 
     assert bot.replies() == ["Um momento...", "Seu nome?", "Obrigado, Ana!", "Sua cidade?"]
     assert (bot.session().waiting, bot.session().variables["nome"]) == ("input", "Ana")
+
+
+def test_in_a_backlog_the_message_after_the_trigger_answers_the_first_question(bot):
+    bot.deploy(ASK_THEN_BYE)
+    backlog = [InboundMessage(bot.connection.id, wa_id=f"BACKLOG{n}", chat=PHONE, sender=PHONE, body=body).to_dict()
+               for n, body in enumerate(("oi", "Ana"))]
+
+    handle_inbound_batch.fn(backlog)  # one batch, one transaction: both stored before the flow starts
+    bot.settle()
+
+    assert bot.replies() == ["Nome?", "Tchau"]
+    assert bot.session().variables["who"] == "Ana"
 
 
 def test_an_unanswered_question_times_out_to_its_timeout_branch_or_ends(bot):

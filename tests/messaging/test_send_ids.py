@@ -8,7 +8,7 @@ from workers.acks import apply_receipts
 from workers.gateway.sessions import ManagedSession, registry
 from workers.inbound import upsert_contact
 from workers.messages import send_message, write_outbound
-from workers.transports.base import OutgoingMessage, Receipt
+from workers.transports.base import OutgoingMessage, Receipt, TransportError, send_each
 
 
 class ChoosesItsOwnIds:
@@ -22,6 +22,9 @@ class ChoosesItsOwnIds:
     def send(self, message: OutgoingMessage) -> str:
         self.sent.append(message)
         return f"WHATSAPP-{len(self.sent)}"
+
+    def send_many(self, messages: list[OutgoingMessage]) -> list[str | TransportError]:
+        return send_each(self, messages)
 
 
 def test_the_id_whatsapp_gave_replaces_ours_and_its_receipts_apply(factories, database):

@@ -15,6 +15,7 @@ from workers.transports import build_transport, simulator
 from workers.transports.base import (
     Connected,
     Disconnected,
+    InboundBatch,
     InboundMessage,
     LoggedOut,
     OutgoingMessage,
@@ -97,6 +98,19 @@ def test_a_resend_of_the_same_id_is_dropped_by_the_network(transport, events, ne
     assert simulator.outbox(network, CONNECTION_ID)[1] == 1
 
 
+def test_send_many_answers_each_message_in_order_and_a_refusal_stops_only_its_own(transport, events, network):
+    simulator.configure(network, CONNECTION_ID, notOnWhatsapp=["+5511900000002"])
+    messages = [OutgoingMessage(to=f"+551190000000{n}", body=f"hello {n}", wa_id=deterministic_wa_id(CONNECTION_ID, str(n)))
+                for n in range(1, 4)]
+
+    first, refused, third = transport.send_many(messages)
+
+    assert (first, third) == (messages[0].wa_id, messages[2].wa_id)
+    assert isinstance(refused, TransportError) and refused.permanent
+    entries, total = simulator.outbox(network, CONNECTION_ID)
+    assert total == 2 and [entry["body"] for entry in entries] == ["hello 1", "hello 3"]
+
+
 def test_receipts_of_many_sends_come_in_batches(transport, events, network):
     simulator.configure(network, CONNECTION_ID, deliveredAfterMs=200, readAfterMs=-1)
     ids = {transport.send(outgoing(key=str(n))) for n in range(50)}
@@ -135,6 +149,23 @@ def test_an_inbound_message_arrives_as_an_event(transport, events, network):
 
     assert (inbound.wa_id, inbound.chat, inbound.body, inbound.sender_name) == (wa_id, "5511987654321", "oi", "Ana")
     assert not inbound.from_me and not inbound.is_group
+
+
+def test_a_backlog_of_inbound_messages_arrives_in_batches_in_order_each_once(network):
+    with network.pipeline(transaction=False) as pipe:
+        sent = [simulator.inject_inbound(pipe, CONNECTION_ID, "+5511987654321", f"m{n}")
+                for n in range(simulator.INBOUND_BATCH * 2 + 50)]
+        pipe.execute()
+    transport = build_transport("simulator", CONNECTION_ID, redis_url=settings.redis_url)
+    events = Events()
+
+    transport.connect(events)
+    batches = [events.next(InboundBatch) for _ in range(3)]
+    transport.disconnect()
+
+    assert [len(batch.messages) for batch in batches] == [simulator.INBOUND_BATCH, simulator.INBOUND_BATCH, 50]
+    assert [message.wa_id for batch in batches for message in batch.messages] == sent
+    assert network.llen(simulator.key(CONNECTION_ID, "processing")) == 0
 
 
 def test_a_dropped_session_reports_disconnected_and_connects_again(transport, events, network):
@@ -179,21 +210,25 @@ def test_logout_reports_logged_out_and_the_next_connect_needs_a_login(transport,
     events.next(QrCode)
 
 
-def test_an_inbound_message_the_handler_could_not_take_comes_again(transport, network):
-    simulator.inject_inbound(network, CONNECTION_ID, "+5511987654321", "oi", wa_id="3EB0AGAIN")
+def wa_ids(event: InboundMessage | InboundBatch) -> list[str]:
+    return [message.wa_id for message in getattr(event, "messages", (event,))]
+
+
+@pytest.mark.parametrize("count", [1, 3], ids=["a message", "a batch"])
+def test_inbound_messages_the_handler_could_not_take_come_again_in_order(transport, network, count):
+    sent = [simulator.inject_inbound(network, CONNECTION_ID, "+5511987654321", f"m{n}") for n in range(count)]
     events = Events()
     refusals = []
 
     def flaky(event):
-        if isinstance(event, InboundMessage) and not refusals:
+        if isinstance(event, InboundMessage | InboundBatch) and not refusals:
             refusals.append(event)
             raise ConnectionError("the broker is down")
         events(event)
 
     transport.connect(flaky)
 
-    assert events.next(InboundMessage).wa_id == "3EB0AGAIN"
-    assert refusals[0].wa_id == "3EB0AGAIN"
+    assert wa_ids(events.next(InboundMessage | InboundBatch)) == wa_ids(refusals[0]) == sent
 
 
 def test_an_inbound_message_in_hand_when_the_gateway_died_comes_again_to_the_next_session(network):

@@ -331,3 +331,17 @@ def test_a_network_failure_or_a_dropped_session_is_transient(session):
         session.send(OutgoingMessage(to="+5511987654321", body="hi", wa_id="3EB0U"))
 
     assert not failed.value.permanent and not offline.value.permanent
+
+
+def test_send_many_sends_one_by_one_and_a_refusal_stops_only_its_own(session):
+    session.client.not_on_whatsapp.add("5511911111111")
+
+    first, refused, third = session.send_many([
+        OutgoingMessage(to="+5511987654321", body="one", wa_id="3EB0A"),
+        OutgoingMessage(to="+5511911111111", body="two", wa_id="3EB0B"),
+        OutgoingMessage(to="+5511987654321", body="three", wa_id="3EB0C"),
+    ])
+
+    assert (first, third) == ("3EB0WHATSAPP1", "3EB0WHATSAPP2")
+    assert isinstance(refused, TransportError) and refused.reason_code == "not_on_whatsapp"
+    assert [message.conversation for _, message in session.client.sent] == ["one", "three"]

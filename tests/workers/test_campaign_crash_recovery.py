@@ -34,6 +34,7 @@ def own_redis(tmp_path, monkeypatch):
     assert wait_for(lambda: answers(client), timeout=10)
     monkeypatch.setenv("REDIS_URL", url)  # for the processes started from here on
     monkeypatch.setenv("SCHEDULER_LEASE_SECONDS", "3")
+    monkeypatch.setenv("GATEWAY_LEASE_SECONDS", "6")  # the restarted gateway takes the connection over sooner
     # A send whose Job was written while Redis was down is sent again this long after (not two minutes)
     monkeypatch.setenv("LOST_JOB_SECONDS", "10")
     yield client, server

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 from wharf.redis_client import redis_client
-from workers.transports.base import InboundMessage, PairCode, QrCode, Receipt
+from workers.transports.base import InboundBatch, InboundMessage, PairCode, QrCode, Receipt
 
 LOGIN_CODE_SECONDS = 120
 
@@ -17,10 +17,12 @@ def login_code_key(connection_id: int) -> str:
 def dispatch_event(event) -> None:
     from workers.acks import apply_receipts
     from workers.connection_events import record_connection_event
-    from workers.inbound import handle_inbound
+    from workers.inbound import handle_inbound, handle_inbound_batch
 
     if isinstance(event, InboundMessage):
         handle_inbound.send(event.to_dict())
+    elif isinstance(event, InboundBatch):  # one Dramatiq message, handled in one transaction
+        handle_inbound_batch.send([message.to_dict() for message in event.messages])
     elif isinstance(event, Receipt):
         apply_receipts.send(event.to_dict())
     else:

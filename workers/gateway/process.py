@@ -3,7 +3,7 @@
 Every `RECONCILE_SECONDS` the gateway compares what operators asked for (Connection.enabled,
 logout_requested) with what it holds. It takes the lease of a connection no live gateway
 holds, starts the session and starts consuming the connection's send queue; when it loses a
-lease (it paused too long, another took over) it stops that session and pauses that queue, so
+lease (it paused too long, another took over) it stops that session and its send consumer, so
 exactly one session per connection is live across all gateway processes.
 """
 
@@ -17,7 +17,6 @@ import threading
 import uuid
 
 from dramatiq import Worker
-from dramatiq.common import dq_name
 
 from db.base import database, utcnow
 from db.connection_events import record_connection_status
@@ -28,13 +27,12 @@ from wharf.settings import settings
 from workers.broker import broker
 from workers.gateway import HEARTBEAT_PREFIX
 from workers.gateway.dispatch import dispatch_event
+from workers.gateway.send_consumer import SendConsumer
 from workers.gateway.sessions import SessionRegistry, registry
-from workers.messages import gateway_queue
 
 logger = logging.getLogger(__name__)
 
-RECONCILE_SECONDS = 2.0
-LEASE_TTL_MS = 20_000  # a dead gateway's connections are taken over within ~22 s
+RECONCILE_SECONDS = 2.0  # also how often a lease is renewed: GATEWAY_LEASE_SECONDS leaves room for missed ones
 
 
 def lease_key(connection_id: int) -> str:
@@ -42,33 +40,27 @@ def lease_key(connection_id: int) -> str:
 
 
 class Gateway:
-    def __init__(self, sessions: SessionRegistry = registry, worker_threads: int = 8, worker_timeout: int = 1000) -> None:
+    def __init__(self, sessions: SessionRegistry = registry, worker_timeout: int = 1000) -> None:
         self.sessions = sessions
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.leases: dict[int, Lease] = {}
-        # A whitelist that matches no real queue, so the worker consumes only what we hand it.
-        self.worker = Worker(broker, queues={"gw.none"}, worker_threads=worker_threads, worker_timeout=worker_timeout)
+        self.senders: dict[int, SendConsumer] = {}
+        self.worker_timeout = worker_timeout
+        # The sends are consumed by our SendConsumers. This worker consumes nothing (its whitelist
+        # matches no queue): it boots the middleware, as for any Dramatiq process (the database,
+        # the queue dashboard's stats and its list of workers).
+        self.worker = Worker(broker, queues={"gw.none"}, worker_threads=1, worker_timeout=worker_timeout)
         self.stopping = threading.Event()
 
     # --- the send queues of the connections we hold
     def consume(self, connection_id: int) -> None:
-        queue = gateway_queue(connection_id)
-        self.worker.consumer_whitelist.add(queue)
-        broker.declare_queue(queue)  # the first time, the worker adds consumers for it and its delay queue
-        # Declared before it was whitelisted (or by an earlier hold): add the consumers by hand.
-        self.worker._add_consumer(queue)
-        self.worker._add_consumer(dq_name(queue), delay=True)
-        for name in (queue, dq_name(queue)):
-            consumer = self.worker.consumers.get(name)
-            if consumer is not None and consumer.paused:
-                consumer.resume()
+        if connection_id not in self.senders:
+            self.senders[connection_id] = SendConsumer(broker, connection_id, self.worker_timeout).start()
 
     def stop_consuming(self, connection_id: int) -> None:
-        queue = gateway_queue(connection_id)
-        for name in (queue, dq_name(queue)):
-            consumer = self.worker.consumers.get(name)
-            if consumer is not None:
-                consumer.pause()
+        sender = self.senders.pop(connection_id, None)
+        if sender is not None:
+            sender.stop()
 
     # --- leases and sessions
     def reconcile(self) -> None:
@@ -78,7 +70,7 @@ class Gateway:
         }
         for connection_id, connection in wanted.items():
             lease = self.leases.get(connection_id) or Lease(
-                redis_client(), lease_key(connection_id), ttl_ms=LEASE_TTL_MS, owner=self.owner
+                redis_client(), lease_key(connection_id), ttl_ms=settings.gateway_lease_seconds * 1000, owner=self.owner
             )
             if lease.hold():
                 self.leases[connection_id] = lease

@@ -9,7 +9,14 @@ import time
 from collections.abc import Callable
 
 from workers.transports import build_transport
-from workers.transports.base import Connected, Disconnected, LoggedOut, OutgoingMessage, Transport
+from workers.transports.base import (
+    Connected,
+    Disconnected,
+    LoggedOut,
+    OutgoingMessage,
+    Transport,
+    TransportError,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -82,8 +89,8 @@ class ManagedSession:
         self._reconnect_timer.daemon = True
         self._reconnect_timer.start()
 
-    def send(self, message: OutgoingMessage) -> str:
-        return self.transport.send(message)
+    def send_many(self, messages: list[OutgoingMessage]) -> list[str | TransportError]:
+        return self.transport.send_many(messages)
 
     def logout(self) -> None:
         self.stopping.set()

@@ -41,6 +41,15 @@ class InboundMessage(TransportEvent):
 
 
 @dataclasses.dataclass(frozen=True)
+class InboundBatch(TransportEvent):
+    """Several messages a transport read at once (the simulator's backlog): the gateway hands them to
+    the workers as one Dramatiq message. A transport that reads one at a time emits InboundMessage."""
+
+    kind: ClassVar[str] = "message_batch"
+    messages: tuple[InboundMessage, ...]
+
+
+@dataclasses.dataclass(frozen=True)
 class Receipt(TransportEvent):
     """Messages we sent reached a status on the recipient's side, all at once."""
 
@@ -122,6 +131,20 @@ class Transport(Protocol):
 
     def send(self, message: OutgoingMessage) -> str:
         """Send with `message.wa_id` and return it; raise TransportError when WhatsApp refuses."""
+
+    def send_many(self, messages: list[OutgoingMessage]) -> list[str | TransportError]:
+        """Send several, in order (a batch of the gateway's): for each, what `send` returns or raises."""
+
+
+def send_each(transport: Transport, messages: list[OutgoingMessage]) -> list[str | TransportError]:
+    """`send_many` for a transport whose sends go one by one anyway (a real session's do)."""
+    outcomes: list[str | TransportError] = []
+    for message in messages:
+        try:
+            outcomes.append(transport.send(message))
+        except TransportError as error:
+            outcomes.append(error)
+    return outcomes
 
 
 def deterministic_wa_id(connection_id: int, key: str) -> str:

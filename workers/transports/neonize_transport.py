@@ -50,6 +50,7 @@ from workers.transports.base import (
     QrCode,
     TransportError,
     TransportEvent,
+    send_each,
 )
 from workers.transports.neonize_mapping import (
     PHONE_SERVER,
@@ -283,6 +284,9 @@ class NeonizeTransport:
             while len(self.sent) > SENT_IDS_KEPT:
                 self.sent.popitem(last=False)
         return response.ID
+
+    def send_many(self, messages: list[OutgoingMessage]) -> list[str | TransportError]:
+        return send_each(self, messages)
 
     def whatsapp_jid(self, client: NewClient, phone: str) -> neonize_proto.JID:
         """The JID WhatsApp knows the number by (it may differ from the digits, e.g. Brazil's ninth digit)."""

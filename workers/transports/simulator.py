@@ -9,7 +9,9 @@ it, and a gateway crash loses nothing of it:
   session's pump thread when due.
 - `commands`: what users and tests ask of the network (a contact sends a message, the session
   drops, a QR login is needed, the number is banned), moved to `processing` while handled so a
-  crash re-runs them (inbound handling is idempotent on the WhatsApp id).
+  crash re-runs them (inbound handling is idempotent on the WhatsApp id). A backlog of inbound
+  messages is taken up to `INBOUND_BATCH` at a time and emitted as one `InboundBatch`; they leave
+  `processing` only once the handler (the gateway's dispatch) returned.
 - `config`: delays, failure rate, numbers not on WhatsApp, auto-reply; read on every send.
 """
 
@@ -30,6 +32,7 @@ from workers.transports.base import (
     Connected,
     Disconnected,
     EventHandler,
+    InboundBatch,
     InboundMessage,
     LoggedOut,
     OutgoingMessage,
@@ -44,6 +47,7 @@ logger = logging.getLogger(__name__)
 
 PUMP_SECONDS = 0.02
 RECEIPT_BATCH = 5000
+INBOUND_BATCH = 200
 DEFAULT_CONFIG: dict[str, Any] = {
     "deliveredAfterMs": 300,
     "readAfterMs": 1500,
@@ -61,6 +65,23 @@ redis.call('RPUSH', KEYS[2], ARGV[2])
 if tonumber(ARGV[4]) >= 0 then redis.call('ZADD', KEYS[3], ARGV[3] + ARGV[4], 'delivered|' .. ARGV[1]) end
 if tonumber(ARGV[5]) >= 0 then redis.call('ZADD', KEYS[3], ARGV[3] + ARGV[5], 'read|' .. ARGV[1]) end
 return 1
+"""
+
+
+# Move the oldest commands to `processing` in one atomic step: a run of up to ARGV[1] inbound
+# messages, or one session control (it runs alone, in its turn).
+TAKE_COMMANDS = """
+local taken = {}
+while #taken < tonumber(ARGV[1]) do
+  local raw = redis.call('LINDEX', KEYS[1], -1)
+  if not raw then break end
+  local inbound = cjson.decode(raw)['op'] == 'inbound'
+  if #taken > 0 and not inbound then break end
+  redis.call('RPOPLPUSH', KEYS[1], KEYS[2])
+  taken[#taken + 1] = raw
+  if not inbound then break end
+end
+return taken
 """
 
 
@@ -111,6 +132,17 @@ def reset(client: redis.Redis, connection_id: int) -> None:
     client.delete(*(key(connection_id, name) for name in names))
 
 
+def refusal(config: dict[str, Any], to: str) -> TransportError | None:
+    """Why the network refuses a send to `to` (digits), if it does."""
+    if config["banned"]:
+        return TransportError("the number is banned", permanent=True, reason_code="banned")
+    if to in {n.lstrip("+") for n in config["notOnWhatsapp"]}:
+        return TransportError(f"+{to} is not on WhatsApp", permanent=True, reason_code="not_on_whatsapp")
+    if config["failRate"] and random.random() < config["failRate"]:
+        return TransportError("simulated network failure")
+    return None
+
+
 class SimulatorTransport:
     """One simulated session: sends go to the network's outbox, a pump thread brings events back."""
 
@@ -119,6 +151,7 @@ class SimulatorTransport:
         self.pair_phone = pair_phone
         self.redis = redis.Redis.from_url(redis_url)
         self.record_send = self.redis.register_script(RECORD_SEND)
+        self.take_commands = self.redis.register_script(TAKE_COMMANDS)
         self.on_event: EventHandler | None = None
         self.connected = False
         self.stopping = threading.Event()
@@ -176,32 +209,39 @@ class SimulatorTransport:
 
     # --- sending
     def send(self, message: OutgoingMessage) -> str:
+        outcome = self.send_many([message])[0]
+        if isinstance(outcome, TransportError):
+            raise outcome
+        return outcome
+
+    def send_many(self, messages: list[OutgoingMessage]) -> list[str | TransportError]:
+        """The network's config read once, the sends recorded in one pipeline."""
         if not self.connected:
-            raise TransportError("the simulated session is not connected")
+            return [TransportError("the simulated session is not connected")] * len(messages)
         config = read_config(self.redis, self.connection_id)
-        to = message.to.lstrip("+")
-        if config["banned"]:
-            raise TransportError("the number is banned", permanent=True, reason_code="banned")
-        if to in {n.lstrip("+") for n in config["notOnWhatsapp"]}:
-            raise TransportError(f"+{to} is not on WhatsApp", permanent=True, reason_code="not_on_whatsapp")
-        if config["failRate"] and random.random() < config["failRate"]:
-            raise TransportError("simulated network failure")
-        entry = {
-            "waId": message.wa_id,
-            "to": message.to,
-            "body": message.body,
-            "type": message_type_for(message.media["mimetype"]) if message.media else "text",
-            "quotedWaId": message.quoted_wa_id,
-            "at": time.time(),
-        }
-        now_ms = int(time.time() * 1000)
-        recorded = self.record_send(
-            keys=[key(self.connection_id, "seen"), key(self.connection_id, "outbox"), key(self.connection_id, "receipts")],
-            args=[message.wa_id, json.dumps(entry), now_ms, config["deliveredAfterMs"], config["readAfterMs"]],
-        )
-        if recorded and config["autoReply"]:
-            inject_inbound(self.redis, self.connection_id, to, config["autoReply"])
-        return message.wa_id
+        outcomes: list[str | TransportError] = [refusal(config, message.to.lstrip("+")) or message.wa_id
+                                                for message in messages]
+        accepted = [message for message, outcome in zip(messages, outcomes, strict=True) if outcome == message.wa_id]
+        now = time.time()
+        keys = [key(self.connection_id, name) for name in ("seen", "outbox", "receipts")]
+        with self.redis.pipeline(transaction=False) as pipe:
+            for message in accepted:
+                entry = {
+                    "waId": message.wa_id,
+                    "to": message.to,
+                    "body": message.body,
+                    "type": message_type_for(message.media["mimetype"]) if message.media else "text",
+                    "quotedWaId": message.quoted_wa_id,
+                    "at": now,
+                }
+                self.record_send(keys=keys, args=[message.wa_id, json.dumps(entry), int(now * 1000),
+                                                  config["deliveredAfterMs"], config["readAfterMs"]], client=pipe)
+            recorded = pipe.execute()
+        if config["autoReply"]:
+            for message, new in zip(accepted, recorded, strict=True):
+                if new:
+                    inject_inbound(self.redis, self.connection_id, message.to.lstrip("+"), config["autoReply"])
+        return outcomes
 
     # --- the pump: receipts when due, commands when given
     def run_pump(self) -> None:
@@ -235,33 +275,46 @@ class SimulatorTransport:
         return True
 
     def requeue_unfinished_commands(self) -> None:
-        while self.redis.lmove(key(self.connection_id, "processing"), key(self.connection_id, "commands"), "RIGHT", "RIGHT"):
+        """Put what a crashed or failed pass had in hand back at the head of `commands`, oldest first."""
+        while self.redis.lmove(key(self.connection_id, "processing"), key(self.connection_id, "commands"), "LEFT", "RIGHT"):
             pass
 
     def pump_command(self) -> bool:
-        raw = self.redis.lmove(key(self.connection_id, "commands"), key(self.connection_id, "processing"), "RIGHT", "LEFT")
-        if raw is None:
+        processing = key(self.connection_id, "processing")
+        taken = self.take_commands(keys=[key(self.connection_id, "commands"), processing], args=[INBOUND_BATCH])
+        if not taken:
             return False
-        command = json.loads(raw)
-        if command["op"] != "inbound":  # session controls run at most once, inbound at least once
-            self.redis.lrem(key(self.connection_id, "processing"), 1, raw)
+        commands = [json.loads(raw) for raw in taken]
+        if commands[0]["op"] != "inbound":  # session controls run at most once, inbound at least once
+            self.redis.lrem(processing, 1, taken[0])
         try:
-            self.run_command(command)
-        except Exception:  # the handler could not take it (Redis down?): it comes again next tick
-            logger.exception("simulator %s: handling %s failed", self.connection_id, command["op"])
+            self.run_commands(commands)
+        except Exception:  # the handler could not take them (Redis down?): they come again next tick
+            logger.exception("simulator %s: handling %s failed", self.connection_id, commands[0]["op"])
             self.requeue_unfinished_commands()
             return False
-        self.redis.lrem(key(self.connection_id, "processing"), 1, raw)
+        if commands[0]["op"] == "inbound":
+            with self.redis.pipeline(transaction=False) as pipe:
+                for raw in taken:
+                    pipe.lrem(processing, 1, raw)
+                pipe.execute()
         return True
+
+    def run_commands(self, commands: list[dict[str, Any]]) -> None:
+        """One session control, or a run of inbound messages: one event for one, a batch for more."""
+        if commands[0]["op"] != "inbound":
+            self.run_command(commands[0])
+            return
+        messages = tuple(
+            InboundMessage(self.connection_id, wa_id=command["waId"], chat=command["phone"], sender=command["phone"],
+                           sender_name=command.get("name"), body=command["body"], timestamp=command.get("at"))
+            for command in commands
+        )
+        self.emit(messages[0] if len(messages) == 1 else InboundBatch(self.connection_id, messages=messages))
 
     def run_command(self, command: dict[str, Any]) -> None:
         op = command["op"]
-        if op == "inbound":
-            self.emit(InboundMessage(
-                self.connection_id, wa_id=command["waId"], chat=command["phone"], sender=command["phone"],
-                sender_name=command.get("name"), body=command["body"], timestamp=command.get("at"),
-            ))
-        elif op == "disconnect":
+        if op == "disconnect":
             self.connected = False
             self.stopping.set()
             self.emit(Disconnected(self.connection_id, reason=command.get("reason") or "simulated disconnect"))

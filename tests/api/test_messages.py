@@ -1,0 +1,158 @@
+"""POST /api/messages: the conversation a send joins, its rows and Job, and what is refused.
+
+The pipeline beyond the API (gateway, receipts) is in tests/messaging/test_pipeline.py.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from db.contacts import Contact
+from db.jobs import Job
+from db.messages import Message
+from db.tickets import Ticket, TicketEvent, find_conversation
+from tests.workers.import_helpers import on_sqlite
+from workers.jobs import enqueued_marker
+
+
+@pytest.fixture
+def company(admin):
+    return admin.company
+
+
+@pytest.fixture
+def connection(factories, company):
+    return factories.connection(company, is_default=True)
+
+
+def send(client, headers, **body):
+    return client.post("/api/messages", json=body, headers=headers)
+
+
+def test_sends_to_one_phone_share_its_contact_and_ticket(client, headers, admin, connection, redis_client):
+    first = send(client, headers, to="+5511987654321", body="one")
+    second = send(client, headers, to="+5511987654321", body="two")
+
+    assert first.status_code == second.status_code == 202, first.get_json()
+    assert Contact.select().count() == 1 and Ticket.select().count() == 1
+    ticket = Ticket.get()
+    assert (ticket.status, ticket.user_id, ticket.connection_id) == ("open", admin.id, connection.id)
+    assert ticket.last_message == "two"
+    assert [event.kind for event in TicketEvent.select().order_by(TicketEvent.id)] == ["created", "accepted"]
+    for answer in (first, second):
+        sent = answer.get_json()
+        message = Message.get_by_id(sent["id"])
+        assert (sent["status"], message.status, message.ticket_id, message.user_id) == ("queued", "queued", ticket.id,
+                                                                                     admin.id)
+        job = Job.get_by_id(sent["jobId"])
+        assert job.message["args"] == [message.id] and job.queue_name == f"gw.{connection.id}"
+        assert redis_client.exists(enqueued_marker(job.id))
+
+
+def test_a_known_contact_without_a_ticket_gets_one(client, headers, factories, company, connection):
+    contact = factories.contact(company, phone="+5511987654321", name="Ana")
+
+    answer = send(client, headers, to="+5511987654321", body="hi")
+
+    assert answer.status_code == 202
+    assert Contact.select().count() == 1 and Ticket.get().contact_id == contact.id
+    assert Contact.get().name == "Ana"
+
+
+def test_a_number_without_its_country_code_is_read_in_the_company_s_country(client, headers, company, connection):
+    company.default_country = "PT"
+    company.save()
+
+    answer = send(client, headers, to="912 345 678", body="olá")
+
+    assert answer.status_code == 202, answer.get_json()
+    assert Contact.get().phone == "+351912345678"
+
+
+def test_a_recipient_that_is_no_phone_number_is_a_400_with_the_reason(client, headers, connection):
+    answer = send(client, headers, to="not a number", body="hi")
+
+    assert answer.status_code == 400
+    assert answer.get_json()["error"] == "validation_error" and "to" in answer.get_json()["details"]
+    assert Message.select().count() == 0
+
+
+def test_the_named_connection_is_used_and_another_company_s_is_a_404(client, headers, factories, company, connection):
+    other = factories.connection(company, name="second")
+    foreign = factories.connection(factories.company())
+
+    to_other = send(client, headers, to="+5511987654321", body="hi", connectionId=other.id)
+    to_foreign = send(client, headers, to="+5511987654321", body="hi", connectionId=foreign.id)
+
+    assert to_other.status_code == 202
+    assert Message.get_by_id(to_other.get_json()["id"]).connection_id == other.id
+    assert to_foreign.status_code == 404 and to_foreign.get_json()["error"] == "not_found"
+
+
+def test_a_deleted_connection_is_refused_at_once(client, headers, connection):
+    assert send(client, headers, to="+5511987654321", body="hi", connectionId=connection.id).status_code == 202
+
+    assert client.delete(f"/api/connections/{connection.id}", headers=headers).status_code == 204
+    named = send(client, headers, to="+5511987654321", body="hi", connectionId=connection.id)
+    default = send(client, headers, to="+5511987654321", body="hi")
+
+    assert named.status_code == 404
+    assert default.status_code == 422 and default.get_json()["error"] == "no_connection"
+
+
+def test_a_new_default_connection_takes_the_next_send(client, headers, factories, company, connection):
+    send(client, headers, to="+5511987654321", body="before")
+    newer = factories.connection(company, name="newer")
+    client.patch(f"/api/connections/{newer.id}", json={"isDefault": True}, headers=headers)
+
+    answer = send(client, headers, to="+5511987654321", body="after")
+
+    assert Message.get_by_id(answer.get_json()["id"]).connection_id == newer.id
+    assert Ticket.select().count() == 2  # one conversation per connection
+
+
+def test_a_closed_ticket_is_not_reused(client, headers, connection):
+    first = send(client, headers, to="+5511987654321", body="one").get_json()
+    Ticket.update(status="closed").execute()
+
+    second = send(client, headers, to="+5511987654321", body="two").get_json()
+
+    assert Message.get_by_id(second["id"]).ticket_id != Message.get_by_id(first["id"]).ticket_id
+
+
+def test_the_same_idempotency_key_writes_and_enqueues_one_message(client, headers, connection):
+    keyed = {**headers, "Idempotency-Key": "order-17"}
+    body = {"to": "+5511987654321", "body": "once"}
+
+    first = client.post("/api/messages", json=body, headers=keyed)
+    second = client.post("/api/messages", json=body, headers=keyed)
+
+    assert first.status_code == second.status_code == 202
+    assert first.get_json() == second.get_json() and second.headers["Idempotent-Replayed"] == "true"
+    assert Message.select().count() == 1 and Job.select().count() == 1
+
+
+def test_an_api_key_sends_with_its_rate_limit_headers(client, headers, connection):
+    key = client.post("/api/api-keys", json={"name": "shop", "scopes": ["messages:send"]}, headers=headers).get_json()
+
+    answer = client.post("/api/messages", json={"to": "+5511987654321", "body": "hi"}, headers={"X-API-Key": key["key"]})
+
+    assert answer.status_code == 202, answer.get_json()
+    assert "X-RateLimit-Remaining" in answer.headers
+    assert Message.get_by_id(answer.get_json()["id"]).user_id is None
+
+
+def test_a_conversation_is_found_on_sqlite_too(tmp_path, factories):
+    with on_sqlite(tmp_path):
+        company = factories.company()
+        connection = factories.connection(company, is_default=True)
+        contact = factories.contact(company, phone="+5511987654321")
+        ticket = factories.ticket(company, contact=contact, connection=connection)
+
+        found = find_conversation(company.id, "+5511987654321")
+        unknown = find_conversation(company.id, "+5511900000000", connection.id)
+
+        assert (found.connection_id, found.contact_id, found.ticket.id) == (connection.id, contact.id, ticket.id)
+        assert (found.ticket.status, found.ticket.contact_id) == (ticket.status, contact.id)
+        assert (unknown.connection_id, unknown.contact_id, unknown.ticket) == (connection.id, None, None)
+        assert find_conversation(company.id, "+5511987654321", connection.id + 1) is None
