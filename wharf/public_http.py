@@ -23,6 +23,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+import httpcore
+import httpx
+
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -85,12 +88,45 @@ def resolve_allowed(host: str, port: int, allowed: Iterable[IPNetwork]) -> list[
 
 def check_url(url: str, allowed: Iterable[IPNetwork]) -> Target:
     """Refuse a URL whose host is not on the public internet (nor allowed); return its parts."""
+    return checked(url, allowed)[0]
+
+
+def checked(url: str, allowed: Iterable[IPNetwork]) -> tuple[Target, list[IPAddress]]:
+    """The URL's parts and the addresses its host has now; `UnsafeUrl` as `check_url`."""
     target = parse_url(url)
     try:
-        resolve_allowed(target.host, target.port, allowed)
+        return target, resolve_allowed(target.host, target.port, allowed)
     except socket.gaierror:
         raise UnsafeUrl(f"the host {target.host} does not resolve") from None
-    return target
+
+
+class PinnedNetwork(httpcore.SyncBackend):
+    """httpcore's connections, opened to the checked addresses whatever name a request gives; TLS still
+    verifies the certificate for the name."""
+
+    def __init__(self, addresses: list[IPAddress]) -> None:
+        self.addresses = addresses
+
+    def connect_tcp(self, host, port, timeout=None, local_address=None, socket_options=None):
+        error: Exception | None = None
+        for address in self.addresses:  # the first that answers (IPv6 may be unreachable)
+            try:
+                return super().connect_tcp(str(address), port, timeout, local_address, socket_options)
+            except httpcore.ConnectError as refused:
+                error = refused
+        raise error or httpcore.ConnectError("no address to connect to")
+
+
+def pinned_http_client(url: str, allowed: Iterable[IPNetwork], timeout: float) -> httpx.Client:
+    """An httpx client (for a library built on httpx, such as openai's) for `url`'s host that connects
+    only to the addresses the host had when checked here: a DNS answer that changes afterwards (DNS
+    rebinding) cannot take its requests into our network. Raises `UnsafeUrl` as `check_url`."""
+    _, addresses = checked(url, allowed)
+    transport = httpx.HTTPTransport(trust_env=False)
+    # httpx builds its connection pool without a way to name the network backend: give it ours.
+    transport._pool = httpcore.ConnectionPool(ssl_context=httpx.create_ssl_context(),
+                                              network_backend=PinnedNetwork(addresses))
+    return httpx.Client(transport=transport, timeout=timeout, trust_env=False, follow_redirects=False)
 
 
 class Pinned:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import socket
 import time
 
 import pytest
@@ -184,6 +185,27 @@ def test_a_private_base_url_is_refused_unless_the_operator_allows_it(ai_company,
         "refused: 127.0.0.1 resolves to an address that is not public"
     )
     assert openai_server.requests == []
+
+
+def test_the_call_goes_to_the_address_checked_even_if_the_name_resolves_elsewhere_later(
+    ai_company, openai_server, monkeypatch
+):
+    real_getaddrinfo, lookups = socket.getaddrinfo, []
+
+    def rebinding(host, port, *args, **kwargs):  # the name's first answer is allowed, the next is not
+        if host != "ai.provider.test":
+            return real_getaddrinfo(host, port, *args, **kwargs)
+        lookups.append(host)
+        return real_getaddrinfo("127.0.0.1" if len(lookups) == 1 else "169.254.169.254", port, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", rebinding)
+    AiSettings.update(base_url=openai_server.base_url.replace("127.0.0.1", "ai.provider.test")).execute()
+    openai_server.answer("pinned")
+
+    outcome = generate_ai_reply(ai_company.id, {"timeoutSeconds": 3}, CONVERSATION, {})
+
+    assert outcome.ok and outcome.text == "pinned"
+    assert lookups == ["ai.provider.test"]  # resolved once, by the check
 
 
 def test_a_key_stored_under_another_encryption_secret_is_an_error_not_a_crash(

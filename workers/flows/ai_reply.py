@@ -9,8 +9,9 @@ The endpoint, the default model and the key are the company's (`db.ai_settings`,
 `PUT /api/settings/ai`); the node may name another model. The request carries the system prompt
 (variables rendered) and the last `historyWindow` messages of the conversation, oldest first, as
 `{"role": "user"|"assistant", "content": ...}`. The base URL passes the same private-address
-guard as webhooks before each call (the HTTP client then resolves the name again: unlike
-`wharf.public_http` it is not pinned to the checked addresses).
+guard as webhooks before each call, and the HTTP client connects only to the addresses checked
+(`wharf.public_http.pinned_http_client`), so a name that resolves elsewhere afterwards cannot
+take the request into our network.
 
 `generate_ai_reply` never raises for what the provider, the network or the node may do: a
 missing key, a refused address, a timeout, an error status, an empty answer are an `AiOutcome`
@@ -28,7 +29,7 @@ import openai
 import wharf.settings
 from db.ai_settings import ai_settings_of
 from wharf.encryption import UndecryptableSecret
-from wharf.public_http import UnsafeUrl, check_url
+from wharf.public_http import UnsafeUrl, pinned_http_client
 from workers.flows.http_request import optional, timeout_error
 from workers.templating import render_template
 
@@ -104,11 +105,12 @@ def generate_ai_reply(
         return AiOutcome(
             False, None, "the company has no AI API key: an admin sets one with PUT /api/settings/ai"
         )
+    timeout = float(optional(node, "timeoutSeconds", DEFAULT_TIMEOUT_SECONDS))
     try:
-        check_url(provider.base_url, wharf.settings.settings.http_allow_private_networks)
+        http_client = pinned_http_client(provider.base_url, wharf.settings.settings.http_allow_private_networks,
+                                         timeout)
     except UnsafeUrl as error:
         return AiOutcome(False, None, f"refused: {error}")
-    timeout = float(optional(node, "timeoutSeconds", DEFAULT_TIMEOUT_SECONDS))
     messages = chat_messages(
         render_template(optional(node, "systemPrompt", ""), variables),
         history,
@@ -116,8 +118,8 @@ def generate_ai_reply(
     )
     model = (node.get("model") or provider.default_model).strip()
     try:
-        with openai.OpenAI(
-            api_key=api_key, base_url=provider.base_url, timeout=timeout, max_retries=0
+        with http_client, openai.OpenAI(
+            api_key=api_key, base_url=provider.base_url, timeout=timeout, max_retries=0, http_client=http_client
         ) as client:
             completion = client.chat.completions.create(model=model, messages=messages)
         text = completion.choices[0].message.content
