@@ -18,8 +18,10 @@ def log_as_a_service() -> None:
 
 
 def bind_database():
-    from db.base import connect_database
+    from db.base import connect_database, database
 
+    if database.obj is not None:  # bound already: the command runs inside another program (a test)
+        return database.obj
     return connect_database(settings.database_url, settings.database_pool_size, settings.database_pool_wait_seconds)
 
 
@@ -29,6 +31,20 @@ def main() -> None:
     from wharf.logs import configure_logging
 
     configure_logging(settings.log_level, as_json=False)
+
+
+@main.command("rotate-encryption")
+def rotate_encryption() -> None:
+    """Encrypt every stored secret under ENCRYPTION_SECRET, from ENCRYPTION_SECRET_PREVIOUS (exit 1
+    when some decrypt under neither: their companies set the key again)."""
+    from db.ai_settings import reencrypt_api_keys
+
+    bind_database()
+    done, lost = reencrypt_api_keys()
+    click.echo(f"{done} stored secret(s) encrypted under the current ENCRYPTION_SECRET")
+    if lost:
+        click.echo(f"not decryptable, to be set again: the AI keys of companies {', '.join(map(str, lost))}")
+        sys.exit(1)
 
 
 @main.group()

@@ -3,6 +3,11 @@
 Fernet (AES-128-CBC with HMAC-SHA256, from `cryptography`) under a key derived with HKDF from
 `ENCRYPTION_SECRET`, a secret of its own so that rotating `JWT_SECRET` (to log everyone out)
 does not lose the stored keys. A database dump alone reveals none of them.
+
+Rotation: set the new secret as `ENCRYPTION_SECRET` and the old one in `ENCRYPTION_SECRET_PREVIOUS`
+(comma-separated, newest first). New secrets are encrypted under the new one, and stored ones still
+decrypt under either; `wharf rotate-encryption` then encrypts every stored one under the new secret,
+after which the old one can go.
 """
 
 from __future__ import annotations
@@ -10,7 +15,7 @@ from __future__ import annotations
 import base64
 import functools
 
-from cryptography.fernet import Fernet, InvalidToken
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
@@ -29,15 +34,35 @@ def fernet_for(secret: str) -> Fernet:
     return Fernet(base64.urlsafe_b64encode(key))
 
 
+@functools.cache
+def keyring_for(current: str, previous: tuple[str, ...]) -> MultiFernet:
+    return MultiFernet([fernet_for(secret) for secret in (current, *previous)])
+
+
+def keyring() -> MultiFernet:
+    """Encrypts under the current secret; decrypts under it or a previous one."""
+    return keyring_for(wharf.settings.settings.encryption_secret, wharf.settings.settings.encryption_secret_previous)
+
+
 def encrypt(plain: str) -> str:
     """An opaque ASCII token for `plain`, different at each call (random IV)."""
-    return fernet_for(wharf.settings.settings.encryption_secret).encrypt(plain.encode()).decode("ascii")
+    return keyring().encrypt(plain.encode()).decode("ascii")
 
 
 def decrypt(token: str) -> str:
     try:
-        return fernet_for(wharf.settings.settings.encryption_secret).decrypt(token.encode("ascii")).decode()
+        return keyring().decrypt(token.encode("ascii")).decode()
     except (InvalidToken, UnicodeError):
         raise UndecryptableSecret(
             "the stored secret cannot be decrypted: was ENCRYPTION_SECRET changed?"
+        ) from None
+
+
+def reencrypt(token: str) -> str:
+    """The same secret encrypted under the current `ENCRYPTION_SECRET`."""
+    try:
+        return keyring().rotate(token.encode("ascii")).decode("ascii")
+    except (InvalidToken, UnicodeError):
+        raise UndecryptableSecret(
+            "the stored secret cannot be decrypted under ENCRYPTION_SECRET nor ENCRYPTION_SECRET_PREVIOUS"
         ) from None

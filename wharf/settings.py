@@ -46,15 +46,19 @@ def env_bool(name: str, default: bool) -> bool:
     raise SettingsError(f"{name} must be true or false, not {raw!r}")
 
 
+def env_list(name: str, default: str = "") -> tuple[str, ...]:
+    """A comma-separated list, its items stripped, empty ones dropped."""
+    return tuple(item.strip() for item in env_str(name, default).split(",") if item.strip())
+
+
 def env_origins(name: str) -> tuple[str, ...] | str:
     """"*" (any origin: clients authenticate with a token, not a cookie) or a comma-separated list."""
-    raw = env_str(name, "*")
-    return "*" if raw == "*" else tuple(origin.strip() for origin in raw.split(",") if origin.strip())
+    return "*" if env_str(name, "*") == "*" else env_list(name)
 
 
 def env_networks(name: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
     """A comma-separated list of CIDR networks ("10.0.0.0/8, fd00::/8"); empty when unset."""
-    items = [part.strip() for part in env_str(name).split(",") if part.strip()]
+    items = env_list(name)
     try:
         return tuple(ipaddress.ip_network(item) for item in items)
     except ValueError as error:
@@ -91,6 +95,7 @@ class Settings:
     max_body_bytes: int
     jwt_secret: str
     encryption_secret: str
+    encryption_secret_previous: tuple[str, ...]
     jwt_access_minutes: int
     jwt_refresh_days: int
     smtp_host: str
@@ -129,6 +134,7 @@ def load_settings() -> Settings:
         max_body_bytes=env_int("MAX_BODY_BYTES", 16 * 1024 * 1024, minimum=1024),
         jwt_secret=env_secret("JWT_SECRET", var_dir),
         encryption_secret=env_secret("ENCRYPTION_SECRET", var_dir),
+        encryption_secret_previous=env_list("ENCRYPTION_SECRET_PREVIOUS"),  # newest first, during a rotation
         jwt_access_minutes=env_int("JWT_ACCESS_MINUTES", 15, minimum=1),
         jwt_refresh_days=env_int("JWT_REFRESH_DAYS", 7, minimum=1),
         smtp_host=env_str("SMTP_HOST", "127.0.0.1"),
