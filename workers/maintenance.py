@@ -6,9 +6,11 @@ import contextlib
 import datetime as dt
 
 import dramatiq
+from peewee import fn
 
 from db.base import database, locked, utcnow
 from db.company_settings import company_setting
+from db.connection_events import ConnectionEvent
 from db.jobs import IDEMPOTENCY_WINDOW, IdempotencyKey, Job
 from db.tickets import Ticket
 from wharf.settings import settings
@@ -16,16 +18,30 @@ from workers.csv_import import UPLOADS_DIR
 from workers.events import publish
 
 CLOSE_BATCH = 200
+CONNECTION_HISTORY = dt.timedelta(days=400)  # longer than the longest analytics period (366 days, api/periods.py)
 
 
 @dramatiq.actor(queue_name="maintenance", max_retries=3)
 def prune_finished_jobs() -> dict[str, int]:
-    """Delete finished jobs past JOB_RETENTION_DAYS, idempotency keys past their window, and uploads
-    past the retention (an import keeps its file for its retries; one that failed for good kept it)."""
+    """Delete finished jobs past JOB_RETENTION_DAYS, idempotency keys past their window, uploads past
+    the retention (an import keeps its file for its retries; one that failed for good kept it), and
+    connection history older than the longest analytics period."""
     retention = utcnow() - dt.timedelta(days=settings.job_retention_days)
     jobs = Job.delete().where(Job.status.in_(("done", "failed")), Job.finished_at < retention).execute()
     keys = IdempotencyKey.delete().where(IdempotencyKey.created_at < utcnow() - IDEMPOTENCY_WINDOW).execute()
-    return {"jobs": jobs, "idempotencyKeys": keys, "uploads": prune_uploads(retention)}
+    return {"jobs": jobs, "idempotencyKeys": keys, "uploads": prune_uploads(retention),
+            "connectionEvents": prune_connection_history(utcnow() - CONNECTION_HISTORY)}
+
+
+def prune_connection_history(older_than: dt.datetime) -> int:
+    """Delete a connection's status changes before `older_than`, but the last of them: it says what
+    the connection was when the kept history begins, which its uptime counts from."""
+    later = ConnectionEvent.alias()
+    superseded = later.select().where(
+        later.connection == ConnectionEvent.connection, later.at < older_than,
+        (later.at > ConnectionEvent.at) | ((later.at == ConnectionEvent.at) & (later.id > ConnectionEvent.id)),
+    )
+    return ConnectionEvent.delete().where(ConnectionEvent.at < older_than, fn.EXISTS(superseded)).execute()
 
 
 def prune_uploads(older_than: dt.datetime) -> int:

@@ -1,16 +1,22 @@
-"""Housekeeping: finished jobs, idempotency keys and uploads past their time are deleted, the rest kept."""
+"""Housekeeping: finished jobs, idempotency keys, uploads and connection history past their time are deleted,
+the rest kept."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import uuid
 
+import pytest
+
 from db.base import utcnow
+from db.connection_events import ConnectionEvent, record_connection_status
 from db.jobs import Job
+from tests.workers.import_helpers import on_sqlite
 from wharf.settings import settings
 from workers.csv_import import UPLOADS_DIR
-from workers.maintenance import prune_finished_jobs
+from workers.maintenance import CONNECTION_HISTORY, prune_finished_jobs
 
 
 def job(company, status: str, finished_days_ago: int | None) -> Job:
@@ -41,3 +47,24 @@ def test_pruning_deletes_what_is_past_the_retention_and_keeps_the_rest(database,
     kept = {row.id for row in Job.select(Job.id)}
     assert {recent_done.id, old_queued.id} <= kept and not {old_done.id, old_failed.id} & kept
     assert recent_upload.exists() and not old_upload.exists()
+
+
+@pytest.mark.parametrize("engine", ["postgresql", "sqlite"])
+def test_old_connection_history_goes_but_the_status_it_ended_in_stays(database, factories, engine, tmp_path):
+    with on_sqlite(tmp_path) if engine == "sqlite" else contextlib.nullcontext():
+        connection = factories.connection(factories.company())
+        assert_history_pruned(connection)
+
+
+def assert_history_pruned(connection) -> None:
+    long_ago = utcnow() - CONNECTION_HISTORY - dt.timedelta(days=10)
+    for days, status in ((0, "connected"), (1, "disconnected"), (2, "connected")):  # all past the history kept
+        record_connection_status(connection.id, status, long_ago + dt.timedelta(days=days))
+    record_connection_status(connection.id, "disconnected", utcnow() - dt.timedelta(days=1))
+
+    pruned = prune_finished_jobs.fn()
+
+    kept = [(e.status, e.at) for e in ConnectionEvent.select().order_by(ConnectionEvent.at)]
+    assert pruned["connectionEvents"] == 2
+    assert [status for status, _ in kept] == ["connected", "disconnected"]  # what it was when the history begins
+    assert kept[0][1] == long_ago + dt.timedelta(days=2)
