@@ -100,6 +100,18 @@ def checked(url: str, allowed: Iterable[IPNetwork]) -> tuple[Target, list[IPAddr
         raise UnsafeUrl(f"the host {target.host} does not resolve") from None
 
 
+def first_that_answers(addresses: list[IPAddress], connect, refusals: type[Exception] | tuple[type[Exception], ...]):
+    """`connect(address)` for the first checked address that answers (IPv6 may be unreachable);
+    the last refusal when none does."""
+    error: Exception | None = None
+    for address in addresses:
+        try:
+            return connect(address)
+        except refusals as refused:
+            error = refused
+    raise error or OSError("no address to connect to")
+
+
 class PinnedNetwork(httpcore.SyncBackend):
     """httpcore's connections, opened to the checked addresses whatever name a request gives; TLS still
     verifies the certificate for the name."""
@@ -108,13 +120,12 @@ class PinnedNetwork(httpcore.SyncBackend):
         self.addresses = addresses
 
     def connect_tcp(self, host, port, timeout=None, local_address=None, socket_options=None):
-        error: Exception | None = None
-        for address in self.addresses:  # the first that answers (IPv6 may be unreachable)
-            try:
-                return super().connect_tcp(str(address), port, timeout, local_address, socket_options)
-            except httpcore.ConnectError as refused:
-                error = refused
-        raise error or httpcore.ConnectError("no address to connect to")
+        connect_to = super().connect_tcp
+
+        def connect(address: IPAddress):
+            return connect_to(str(address), port, timeout, local_address, socket_options)
+
+        return first_that_answers(self.addresses, connect, httpcore.ConnectError)
 
 
 def pinned_http_client(url: str, allowed: Iterable[IPNetwork], timeout: float) -> httpx.Client:
@@ -140,14 +151,10 @@ class Pinned:
     opened: socket.socket | None = None
 
     def open_socket(self) -> socket.socket:
-        """A connection to the first checked address that answers (IPv6 may be unreachable)."""
-        error: OSError | None = None
-        for address in self.addresses:
-            try:
-                return socket.create_connection((str(address), self.port), self.timeout)
-            except OSError as refused:
-                error = refused
-        raise error or OSError("no address to connect to")
+        def connect(address: IPAddress) -> socket.socket:
+            return socket.create_connection((str(address), self.port), self.timeout)
+
+        return first_that_answers(self.addresses, connect, OSError)
 
     def abort(self) -> None:
         """From another thread: end a request that takes too long (a slow drip beats per-read timeouts)."""
