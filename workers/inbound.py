@@ -28,7 +28,7 @@ from db.connections import Connection
 from db.contacts import Contact
 from db.messages import MESSAGE_TYPES, Message
 from db.queues import Queue
-from db.tickets import Ticket, TicketEvent
+from db.tickets import Ticket, find_or_open_tickets
 from wharf.media import MediaRejected, media_store
 from wharf.metrics import MESSAGES_RECEIVED
 from wharf.realtime import emitted_together
@@ -117,29 +117,6 @@ def contacts_of(company_id: int, events: list[dict]) -> dict[str, Contact]:
     return known
 
 
-def live_tickets(connection: Connection, contacts: list[Contact]) -> tuple[dict[int, int], set[int]]:
-    """({contact id: live ticket id} on the connection, ids of the tickets opened here for those with none).
-
-    One live ticket per contact and connection (a partial unique index): a ticket that another
-    transaction opened first wins, and this one takes it."""
-
-    def find(ids: list[int]) -> dict[int, int]:
-        rows = Ticket.select(Ticket.contact, Ticket.id).where(
-            Ticket.connection == connection.id, Ticket.contact.in_(ids), Ticket.status != "closed")
-        return {contact_id: ticket_id for contact_id, ticket_id in rows.tuples()}
-
-    found = find([c.id for c in contacts])
-    missing = sorted((c for c in contacts if c.id not in found), key=lambda c: c.id)
-    opened = [Ticket(company=c.company_id, contact=c.id, connection=connection.id, queue=connection.default_queue_id,
-                     is_group=c.is_group) for c in missing]
-    created = {contact_id: ticket_id for ticket_id, contact_id in
-               insert_models(opened, 'ON CONFLICT DO NOTHING RETURNING "id", "contact_id"', returning=True)}
-    insert_models([TicketEvent(ticket=ticket_id, kind="created", data={"reason": "inbound"})
-                   for ticket_id in created.values()])
-    raced = [c.id for c in missing if c.id not in created]
-    return found | created | (find(raced) if raced else {}), set(created.values())
-
-
 def message_for(connection: Connection, event: dict, ticket_id: int, contact: Contact) -> Message:
     """The event's message row, not inserted yet (its media kept already)."""
     from_me = bool(event.get("from_me"))
@@ -202,7 +179,7 @@ def record_inbound(connection: Connection, events: list[dict]) -> list[Received]
         if not events:
             return []
         contacts = contacts_of(connection.company_id, events)
-        ticket_ids, opened = live_tickets(connection, list(contacts.values()))
+        ticket_ids, opened = find_or_open_tickets(connection, list(contacts.values()))
         contact_of = [contacts[chat_phone(event)] for event in events]
         messages = [message_for(connection, event, ticket_ids[contact.id], contact)
                     for event, contact in zip(events, contact_of, strict=True)]
