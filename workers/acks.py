@@ -44,8 +44,10 @@ def advance(connection_id: int, wa_ids: list[str], status: str, at: dt.datetime)
         fields[Message.read_at] = fn.COALESCE(Message.read_at, at)
     moving = (Message.connection == connection_id) & Message.wa_id.in_(wa_ids) & Message.status.in_(
         statuses_below(status))
-    moved = list(Message.update(fields).where(locked_in_id_order(Message, moving) & moving).returning(Message.id, Message.company, Message.ticket, Message.direction, Message.status, Message.wa_id,
-                Message.body, Message.type).execute())
+    # The rows are locked as they are read, so a status that moved meanwhile is seen: no second check.
+    moved = list(Message.update(fields).where(locked_in_id_order(Message, moving)).returning(
+        Message.id, Message.company, Message.ticket, Message.direction, Message.status, Message.wa_id, Message.body,
+        Message.type).execute())
     tickets = {ticket.id: ticket for ticket in Ticket.select(Ticket.id, Ticket.queue, Ticket.user).where(
         Ticket.id.in_({message.ticket_id for message in moved}))} if moved else {}
     for message in moved:
