@@ -35,6 +35,8 @@ class Message(TimestampedModel):
     delivered_at = peewee.DateTimeField(null=True)
     read_at = peewee.DateTimeField(null=True)
     ack_overdue = peewee.BooleanField(default=False)  # sent, and no receipt came in time (workers/watchdogs.py)
+    # Received and stored, and its events and follow-up (greeting, menu, bot) not done yet (workers/inbound.py).
+    follow_up_pending = peewee.BooleanField(default=False)
 
     class Meta:
         indexes = (
@@ -56,3 +58,9 @@ class QuickMessage(TimestampedModel):
 
     class Meta:
         indexes = ((("company", "shortcut"), False),)
+
+
+def followed_up(message_ids: list[int]) -> None:
+    """Clear the inbound messages' `follow_up_pending` mark: a redelivery of them does nothing more."""
+    if message_ids:
+        Message.update(follow_up_pending=False).where(Message.id.in_(message_ids)).execute()

@@ -7,9 +7,11 @@ and then, per message and in order, publishes its events and runs what follows i
 greeting or queue menu).
 
 An event can come twice (a redelivery, WhatsApp sending it again, a batch retried): the unique
-(connection, wa_id) index lets the first insert win, and everything that follows the insert (unread
-count, greeting, events) happens only for it. A batch that fails is handled again one event at a
-time, so a bad event retries (and dead-letters) alone and does not hold up the others.
+(connection, wa_id) index lets the first insert win, and the unread count happens only for it. What
+follows the commit (events, greeting, menu, bot) is marked done on the message (`follow_up_pending`)
+only once it has run, so a redelivery after a crash or a failed follow-up runs it again, and each part
+is safe to run twice. A batch that fails is handled again one event at a time, so a bad event retries
+(and dead-letters) alone and does not hold up the others.
 """
 
 from __future__ import annotations
@@ -20,13 +22,14 @@ import logging
 from collections import Counter
 
 import dramatiq
+from peewee import fn
 
 from db.base import database, locked, utcnow
 from db.bulk import execute_with_values, insert_models
 from db.company_settings import company_setting
 from db.connections import Connection
 from db.contacts import Contact
-from db.messages import MESSAGE_TYPES, Message
+from db.messages import MESSAGE_TYPES, Message, followed_up
 from db.queues import Queue
 from db.tickets import Ticket, find_or_open_tickets
 from wharf.media import MediaRejected, media_store
@@ -81,15 +84,18 @@ class Received:
     result: dict = dataclasses.field(default_factory=dict)  # what the actor returns for it
 
 
-def new_events(connection: Connection, events: list[dict]) -> list[dict]:
-    """The events whose WhatsApp id is not stored on the connection yet, each id once (the first)."""
+def stored_wa_ids(connection: Connection, events: list[dict]) -> dict[str, bool]:
+    """{WhatsApp id: follow-up pending} of the events' messages stored on the connection already."""
+    return dict(Message.select(Message.wa_id, Message.follow_up_pending).where(
+        Message.connection == connection.id, Message.wa_id.in_({e["wa_id"] for e in events})).tuples())
+
+
+def new_events(events: list[dict], stored: dict[str, bool]) -> list[dict]:
+    """The events whose WhatsApp id is not stored yet, each id once (the first)."""
     by_wa_id = {}
     for event in events:
-        by_wa_id.setdefault(event["wa_id"], event)
-    stored = Message.select(Message.wa_id).where(Message.connection == connection.id,
-                                                 Message.wa_id.in_(list(by_wa_id)))
-    for message in stored:
-        by_wa_id.pop(message.wa_id, None)
+        if event["wa_id"] not in stored:
+            by_wa_id.setdefault(event["wa_id"], event)
     return list(by_wa_id.values())
 
 
@@ -129,6 +135,7 @@ def message_for(connection: Connection, event: dict, ticket_id: int, contact: Co
         body=event.get("body") or "", status="sent" if from_me else "delivered", wa_id=event["wa_id"],
         media_path=stored_media(connection.company_id, event.get("media")), media_mimetype=media.get("mimetype"),
         media_name=media.get("filename"), created_at=at, sent_at=at, delivered_at=None if from_me else at,
+        follow_up_pending=True,
     )
 
 
@@ -171,13 +178,16 @@ def update_tickets(messages: list[Message]) -> dict[int, Ticket]:
     return before
 
 
-def record_inbound(connection: Connection, events: list[dict]) -> list[Received]:
+def record_inbound(connection: Connection, events: list[dict]) -> tuple[list[Received], list[str]]:
     """Contacts, tickets and the messages not stored yet, in one transaction (one commit); in event order,
-    each with its ticket as that message left it (the objects end as the last message left them)."""
+    each with its ticket as that message left it (the objects end as the last message left them).
+    Also returns the WhatsApp ids of the events stored already whose follow-up is still pending."""
     with database.atomic():
-        events = new_events(connection, events)
+        stored = stored_wa_ids(connection, events)
+        pending = [wa_id for wa_id, follow_up_pending in stored.items() if follow_up_pending]
+        events = new_events(events, stored)
         if not events:
-            return []
+            return [], pending
         contacts = contacts_of(connection.company_id, events)
         ticket_ids, opened = find_or_open_tickets(connection, list(contacts.values()))
         contact_of = [contacts[chat_phone(event)] for event in events]
@@ -190,7 +200,7 @@ def record_inbound(connection: Connection, events: list[dict]) -> list[Received]
             by_wa_id[wa_id].id = message_id
         landed = [(m, e, c) for m, e, c in zip(messages, events, contact_of, strict=True) if m.id is not None]
         if not landed:
-            return []  # they raced a redelivery of themselves, which recorded them
+            return [], pending  # they raced a redelivery of themselves, which recorded them
         link_quoted(connection, [(m, e["quoted_wa_id"]) for m, e, _ in landed if e.get("quoted_wa_id")])
         tickets = update_tickets([m for m, _, _ in landed])
     received = []
@@ -201,7 +211,23 @@ def record_inbound(connection: Connection, events: list[dict]) -> list[Received]
         opened.discard(message.ticket_id)  # its next messages only update it
         ticket.unread_messages = received[-1].unread_messages
         ticket.last_message, ticket.last_message_at = preview(message), message.created_at
-    return received
+    return received, pending
+
+
+def received_before(connection: Connection, wa_ids: list[str]) -> list[Received]:
+    """The stored messages with these WhatsApp ids, as their first handling left them, for a redelivery
+    to finish what a crash cut short; a message opened its ticket if it is the ticket's first."""
+    if not wa_ids:
+        return []
+    messages = list(Message.select().where(Message.connection == connection.id, Message.wa_id.in_(wa_ids))
+                    .order_by(Message.id))
+    ticket_ids = {m.ticket_id for m in messages}
+    tickets = {t.id: t for t in Ticket.select().where(Ticket.id.in_(ticket_ids))}
+    contacts = {c.id: c for c in Contact.select().where(Contact.id.in_({m.contact_id for m in messages}))}
+    first = dict(Message.select(Message.ticket, fn.MIN(Message.id)).where(Message.ticket.in_(ticket_ids))
+                 .group_by(Message.ticket).tuples())
+    return [Received(m, tickets[m.ticket_id], contacts[m.contact_id], ticket_created=first[m.ticket_id] == m.id,
+                     unread_messages=tickets[m.ticket_id].unread_messages) for m in messages]
 
 
 def publish_received(received: list[Received]) -> None:
@@ -226,45 +252,62 @@ def with_queues(tickets: list[Ticket]) -> None:
 
 
 def follow_up(r: Received, connection: Connection, opt_out_keywords: list[str], flow_may_take: bool) -> None:
-    """What a contact's message sets off, in this order: opt-out by keyword, the bot, greeting or menu."""
+    """What a contact's message sets off, in this order: opt-out by keyword, the bot, greeting or menu.
+    Each may run again for the same message (a redelivery after a crash): the replies carry the message's
+    `auto_reply_key`, a session reads a message once, and a menu move is marked with the message."""
     ticket, contact, message = r.ticket, r.contact, r.message
-    if handle_opt_out_message(ticket, contact, message.body, opt_out_keywords):
+    if handle_opt_out_message(ticket, contact, message, opt_out_keywords):
         r.result["optedOut"] = True
         return
     if flow_may_take and hand_to_flow(ticket, contact, message, r.ticket_created):
         return
     if r.ticket_created:
-        answer_new_ticket(ticket, connection, contact, message.created_at)
+        answer_new_ticket(ticket, connection, contact, message)
     elif message.body:
-        route_menu_answer(ticket, connection, contact, message.body)
+        route_menu_answer(ticket, connection, contact, message)
 
 
-def follow_up_all(received: list[Received], connection: Connection) -> None:
+def follow_up_all(received: list[Received], connection: Connection) -> list[Received]:
     """Each contact's message's follow-up, in order; the cheap checks read once for the batch. A failing
-    follow-up is logged and the others go on (its message is stored: a retry would find it a duplicate)."""
+    follow-up is logged and the others go on; returns those that failed."""
     from_contacts = [r for r in received if r.message.direction == "in" and not r.ticket.is_group]
     if not from_contacts:
-        return
+        return []
     tickets = list({r.ticket.id: r.ticket for r in from_contacts}.values())
     with_queues(tickets)
     flow_tickets = tickets_a_flow_may_take(tickets)
     keywords = company_setting(connection.company_id, "opt_out_keywords")
+    failed = []
     for r in from_contacts:
         try:
             follow_up(r, connection, keywords, r.ticket.id in flow_tickets)
         except Exception:
             logger.exception("the follow-up of inbound message %s failed", r.message.id)
+            failed.append(r)
+    return failed
+
+
+class FollowUpFailed(Exception):
+    """Messages were stored but their follow-up failed: they stay pending, for the actor's retry."""
 
 
 def receive_inbound(events: list[dict]) -> list[dict]:
-    """Record the events (all of one connection), publish, follow up; one result per event, in order."""
+    """Record the events (all of one connection), publish, follow up; one result per event, in order.
+
+    A message is stored with `follow_up_pending` and the mark is cleared once its events are published
+    and its follow-up has run. A redelivery (the worker died after the commit, or a follow-up failed)
+    finds the pending messages and does their part again; the events may then go out twice."""
     connection = Connection.get_or_none(Connection.id == events[0]["connection_id"])
     if connection is None:
         return [{"skipped": "connection deleted"} for _ in events]
-    received = record_inbound(connection, events)
-    MESSAGES_RECEIVED.inc(sum(r.message.direction == "in" for r in received))
+    new, pending = record_inbound(connection, events)
+    MESSAGES_RECEIVED.inc(sum(r.message.direction == "in" for r in new))
+    received = received_before(connection, pending) + new
     publish_received(received)
-    follow_up_all(received, connection)
+    failed = follow_up_all(received, connection)
+    followed_up([r.message.id for r in received if r not in failed])
+    if failed:
+        raise FollowUpFailed(f"the follow-up of messages {[r.message.id for r in failed]} failed")
     for r in received:
         r.result.update(messageId=r.message.id, ticketId=r.ticket.id, ticketCreated=r.ticket_created)
     results = {r.message.wa_id: r.result for r in received}

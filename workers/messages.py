@@ -124,9 +124,21 @@ def queue_outbound(ticket: Ticket, body: str, **options) -> tuple[Message, str]:
     return outbound.message, outbound.job_id
 
 
-def queue_outbound_text(ticket: Ticket, body: str, user_id: int | None = None) -> Message:
-    """A plain text from the system or an agent (greetings, farewells, auto-replies)."""
-    return queue_outbound(ticket, body, user_id=user_id)[0]
+def queue_outbound_text(ticket: Ticket, body: str, user_id: int | None = None,
+                        idempotency_key: str | None = None) -> Message:
+    """A plain text from the system or an agent (greetings, farewells, auto-replies). With an
+    `idempotency_key`, a second call with the key sends nothing and returns the first message."""
+    if idempotency_key is not None:
+        earlier = Message.get_or_none(Message.company == ticket.company_id, Message.idempotency_key == idempotency_key)
+        if earlier is not None:
+            return earlier
+    return queue_outbound(ticket, body, user_id=user_id, idempotency_key=idempotency_key)[0]
+
+
+def auto_reply_key(inbound: Message) -> str:
+    """The idempotency key of what the platform answers to an inbound message by itself (greeting,
+    menu, opt-out reply): one answer, however often the message's follow-up runs (workers/inbound.py)."""
+    return f"auto-reply:{inbound.id}"
 
 
 def message_event(message: Message) -> dict:

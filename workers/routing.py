@@ -9,15 +9,15 @@ it to that option's queue, which greets in turn.
 
 from __future__ import annotations
 
-import datetime as dt
-
+from db.base import database
 from db.companies import Company
 from db.connections import Connection
 from db.contacts import Contact
+from db.messages import Message, followed_up
 from db.queue_rules import is_open, route_menu_choice
 from db.queues import Queue
 from db.tickets import Ticket
-from workers.messages import queue_outbound_text
+from workers.messages import auto_reply_key, dispatch_outbound, queue_outbound_text, write_outbound
 from workers.templating import render_template
 
 
@@ -39,27 +39,36 @@ def personal(text: str, contact: Contact) -> str:
     return render_template(text, {"name": name, "firstName": name.split(" ")[0] if name else ""})
 
 
-def answer_new_ticket(ticket: Ticket, connection: Connection, contact: Contact, at: dt.datetime) -> None:
+def answer_new_ticket(ticket: Ticket, connection: Connection, contact: Contact, message: Message) -> None:
+    """The greeting (with the queue's menu) or the out-of-hours message for the ticket `message` opened."""
     queue = ticket.queue
-    if queue is not None and not is_open(queue, at, Company.get_by_id(ticket.company_id).timezone):
+    if queue is not None and not is_open(queue, message.created_at, Company.get_by_id(ticket.company_id).timezone):
         reply = queue.out_of_hours_message
     else:
         reply = greeting_for(queue, connection)
     if reply:
-        queue_outbound_text(ticket, personal(reply, contact))
+        queue_outbound_text(ticket, personal(reply, contact), idempotency_key=auto_reply_key(message))
 
 
-def route_menu_answer(ticket: Ticket, connection: Connection, contact: Contact, text: str) -> bool:
-    """Move a waiting ticket to the queue its menu answer picks; True when it moved."""
+def route_menu_answer(ticket: Ticket, connection: Connection, contact: Contact, message: Message) -> bool:
+    """Move a waiting ticket to the queue its menu answer picks, and greet there; True when it moved.
+
+    The move, the greeting and the message's `followed_up` mark commit together: a redelivery of the
+    message after a crash neither reads it again as an answer to the new queue's menu nor loses the
+    greeting (a crash before its send leaves its Job for `requeue_lost_jobs`)."""
     queue = ticket.queue
     if ticket.status != "pending" or ticket.user_id is not None or queue is None or not queue.menu_options:
         return False
-    target_id = route_menu_choice(queue, text)
+    target_id = route_menu_choice(queue, message.body)
     target = Queue.get_or_none(Queue.id == target_id, Queue.company == ticket.company_id) if target_id else None
     if target is None:
         return False
-    ticket.transfer(None, target.id, None)
     reply = greeting_for(target, connection) if target.greeting or target.menu_options else ""
-    if reply:
-        queue_outbound_text(ticket, personal(reply, contact))
+    with database.atomic():
+        ticket.transfer(None, target.id, None)
+        followed_up([message.id])
+        key = auto_reply_key(message)
+        greeting = write_outbound(ticket, personal(reply, contact), idempotency_key=key) if reply else None
+    if greeting is not None:
+        dispatch_outbound(greeting)
     return True

@@ -90,8 +90,9 @@ def test_a_word_inside_a_sentence_is_no_opt_out_and_the_keywords_are_the_company
     contact = factories.contact(company)
     ticket = factories.ticket(company, contact=contact)
 
-    assert handle_opt_out_message(ticket, contact, "stop") is False
-    assert handle_opt_out_message(ticket, contact, "Basta") is True and is_opted_out(contact)
+    assert handle_opt_out_message(ticket, contact, factories.message(ticket, body="stop")) is False
+    assert handle_opt_out_message(ticket, contact, factories.message(ticket, body="Basta")) is True
+    assert is_opted_out(contact)
 
 
 def test_the_list_outlives_the_contact_and_only_opt_in_takes_a_number_off(factories, company):

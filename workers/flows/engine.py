@@ -510,6 +510,11 @@ def tickets_a_flow_may_take(tickets: list[Ticket]) -> set[int]:
     return {t.id for t in tickets if t.id in with_session or t.company_id in with_flows}
 
 
+def read_by_a_session(ticket_id: int, message_id: int) -> bool:
+    """A session of the ticket took the message (or a later one) already."""
+    return FlowSession.select().where(FlowSession.ticket == ticket_id, FlowSession.last_input_id >= message_id).exists()
+
+
 def hand_to_flow(ticket: Ticket, contact: Contact, message: Message, ticket_created: bool) -> bool:
     """An inbound message for the bot: the ticket's live session takes it, or it starts a flow.
 
@@ -524,6 +529,8 @@ def hand_to_flow(ticket: Ticket, contact: Contact, message: Message, ticket_crea
         return True
     if is_opted_out(contact):
         return False
+    if read_by_a_session(ticket.id, message.id):
+        return True  # a redelivery of a message that started a session, since ended
     version = triggered_version(ticket, contact, message.body or "", ticket_created)
     if version is None:
         return False
