@@ -19,7 +19,7 @@ from workers.jobs import enqueued_marker, resend_job
 from workers.maintenance import close_inactive_tickets, prune_finished_jobs
 from workers.schedules import send_due_schedules
 from workers.watchdogs import check_connections, flag_overdue_acks
-from workers.webhooks import prune_webhook_deliveries
+from workers.webhooks import prune_webhook_deliveries, resend_lost_deliveries
 
 logger = logging.getLogger(__name__)
 
@@ -67,6 +67,7 @@ PERIODIC_JOBS = [
     PeriodicJob("requeue_lost_jobs", requeue_lost_jobs, seconds=max(5, settings.lost_job_seconds // 2)),
     PeriodicJob("prune_finished_jobs", enqueue_job_pruning, seconds=3600),
     PeriodicJob("prune_webhook_deliveries", prune_webhook_deliveries.send, seconds=3600),
+    PeriodicJob("resend_lost_webhook_deliveries", resend_lost_deliveries, seconds=60),
     PeriodicJob("send_due_schedules", send_due_schedules, seconds=1),
     PeriodicJob("start_due_campaigns", start_due_campaigns, seconds=2),
     PeriodicJob("restart_stalled_campaigns", restart_stalled_campaigns, seconds=30),

@@ -26,6 +26,9 @@ answer (3xx included: redirects are not followed) fails it at once. Every attemp
 (status code, error, response excerpt, duration).
 Addresses outside the public internet are refused (`wharf.public_http`) unless
 `HTTP_ALLOW_PRIVATE_NETWORKS` lists them.
+
+A delivery whose message was lost before its attempts were done (a crash between the row and the
+send, or Redis losing its data) is sent again by the scheduler's `resend_lost_deliveries`.
 """
 
 from __future__ import annotations
@@ -50,6 +53,7 @@ from db.webhooks import Webhook, WebhookDelivery
 from wharf.metrics import WEBHOOK_FAILURES
 from wharf.public_http import IPNetwork, UnsafeUrl, check_url, post
 from wharf.settings import settings
+from workers.jobs import ENQUEUED_MARKER_SECONDS
 
 logger = logging.getLogger(__name__)
 
@@ -58,6 +62,8 @@ MAX_ATTEMPTS = 8
 TIMEOUT_SECONDS = 10
 MIN_BACKOFF_MS = 30_000
 MAX_BACKOFF_MS = 3_600_000
+LOST_AFTER = dt.timedelta(seconds=60)  # a delivery's message is sent just after its row is written
+SWEEP_PAGE = 500
 SUBSCRIPTION_CACHE_SECONDS = 5.0
 EXCERPT_BYTES = 1024
 USER_AGENT = "Wharf-Webhooks/1"
@@ -136,7 +142,7 @@ def create_delivery(webhook_id: int, event: str, payload: dict[str, Any],
     if database.in_transaction():
         raise RuntimeError("a webhook delivery inside a transaction: the worker could run before the commit")
     delivery = WebhookDelivery.create(webhook=webhook_id, event=event, payload=payload, redelivery_of=redelivery_of)
-    deliver_webhook.send(delivery.id)
+    enqueue_delivery(delivery.id)
     return delivery
 
 
@@ -263,6 +269,41 @@ def deliver_webhook(delivery_id: int) -> None:
         return
     record_attempt(delivery, attempt, "pending")
     raise dramatiq.Retry(attempt.error or "retry", delay=attempt.retry_after_ms)
+
+
+def enqueued_marker(delivery_id: int) -> str:
+    return f"wharf:webhook-enqueued:{delivery_id}"
+
+
+def enqueue_delivery(delivery_id: int) -> None:
+    """Send the delivery's first attempt, then mark it as having reached Redis: Dramatiq keeps it from
+    there (its retries included), and `resend_lost_deliveries` knows a pending one without the mark."""
+    deliver_webhook.send(delivery_id)
+    deliver_webhook.broker.client.set(enqueued_marker(delivery_id), 1, ex=ENQUEUED_MARKER_SECONDS)
+
+
+def resend_lost_deliveries(lost_after: dt.timedelta = LOST_AFTER) -> int:
+    """The scheduler's sweep: send again the pending deliveries older than `lost_after` whose message
+    never reached Redis (a crash between the row and the send) or that Redis lost since; returns how many."""
+    client, resent, after_id = deliver_webhook.broker.client, 0, 0
+    while True:
+        page = [delivery_id for (delivery_id,) in WebhookDelivery.select(WebhookDelivery.id).where(
+            WebhookDelivery.status == "pending", WebhookDelivery.created_at < utcnow() - lost_after,
+            WebhookDelivery.id > after_id).order_by(WebhookDelivery.id).limit(SWEEP_PAGE).tuples()]
+        if not page:
+            break
+        with client.pipeline(transaction=False) as pipe:
+            for delivery_id in page:
+                pipe.exists(enqueued_marker(delivery_id))
+            marked = pipe.execute()
+        for delivery_id, is_marked in zip(page, marked, strict=True):
+            if not is_marked:
+                enqueue_delivery(delivery_id)
+                resent += 1
+        after_id = page[-1]
+    if resent:
+        logger.warning("sent %d lost webhook deliveries again", resent)
+    return resent
 
 
 @dramatiq.actor(queue_name="maintenance", max_retries=3)

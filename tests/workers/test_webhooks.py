@@ -10,11 +10,12 @@ import ssl
 import subprocess
 import time
 
+import dramatiq
 import pytest
 
 from db.base import utcnow
 from db.webhooks import Webhook, WebhookDelivery
-from tests.conftest import free_port
+from tests.conftest import free_port, running_worker
 from tests.waiting import wait_for
 from tests.webhook_receiver import Answer, allow_loopback, fast_retries, serving
 from wharf.public_http import UnsafeUrl, is_allowed, is_public, post, resolve_allowed
@@ -24,6 +25,7 @@ from workers.webhooks import (
     deliver_webhook,
     fan_out,
     prune_webhook_deliveries,
+    resend_lost_deliveries,
     retry_after_ms,
     subscriptions,
     verdict,
@@ -211,6 +213,38 @@ def test_a_delivered_delivery_is_not_sent_again(broker, worker, factories, recei
 
     assert len(receiver.received) == 1
     assert WebhookDelivery.get_by_id(delivery.id).attempts == 1
+
+
+def test_a_delivery_whose_message_never_reached_redis_is_sent_again_once(broker, worker, factories, receiver):
+    company = factories.company()
+    webhook = factories.webhook(company, url=receiver.url)
+    fan_out(company.id, "ticket:new", {"id": 1})  # enqueued as usual
+    lost = WebhookDelivery.create(webhook=webhook, event="ticket:new", payload={"data": {"id": 2}})  # then a crash
+    run_deliveries(broker, worker)
+
+    assert resend_lost_deliveries(lost_after=dt.timedelta(0)) == 1
+    run_deliveries(broker, worker)
+
+    assert sorted(json.loads(r.body)["deliveryId"] for r in receiver.received) == sorted([lost.id, lost.id - 1])
+    assert WebhookDelivery.get_by_id(lost.id).status == "delivered"
+    assert resend_lost_deliveries(lost_after=dt.timedelta(0)) == 0
+
+
+def test_a_delivery_waiting_for_its_retry_when_redis_lost_its_data_is_sent_again(broker, factories, receiver):
+    company = factories.company()
+    factories.webhook(company, url=receiver.url)
+    receiver.script.append(Answer(status=503))
+    fan_out(company.id, "ticket:new", {"id": 1})
+    with pytest.raises(dramatiq.Retry):
+        deliver_webhook(only_delivery().id)  # the first attempt, as a worker runs it: to be retried
+    broker.client.flushdb()  # Redis restarted without its data: the delivery's messages are gone
+
+    assert resend_lost_deliveries(lost_after=dt.timedelta(0)) == 1
+    with running_worker(broker) as worker:
+        run_deliveries(broker, worker)
+
+    assert len(receiver.received) == 2
+    assert (only_delivery().status, only_delivery().attempts) == ("delivered", 2)
 
 
 def test_a_webhook_disabled_before_its_delivery_sends_nothing(database, factories, receiver):
