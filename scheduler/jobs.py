@@ -16,7 +16,7 @@ from workers.broker import broker
 from workers.campaigns import restart_stalled_campaigns, start_due_campaigns
 from workers.flows.engine import resume_due_sessions
 from workers.jobs import enqueued_marker, resend_job
-from workers.maintenance import close_inactive_tickets, prune_finished_jobs
+from workers.maintenance import close_inactive_tickets, prune_finished_jobs, prune_orphan_media
 from workers.schedules import send_due_schedules
 from workers.watchdogs import check_connections, flag_overdue_acks
 from workers.webhooks import prune_webhook_deliveries, resend_lost_deliveries
@@ -68,6 +68,7 @@ PERIODIC_JOBS = [
     PeriodicJob("prune_finished_jobs", enqueue_job_pruning, seconds=3600),
     PeriodicJob("prune_webhook_deliveries", prune_webhook_deliveries.send, seconds=3600),
     PeriodicJob("resend_lost_webhook_deliveries", resend_lost_deliveries, seconds=60),
+    PeriodicJob("prune_orphan_media", prune_orphan_media.send, seconds=6 * 3600),
     PeriodicJob("send_due_schedules", send_due_schedules, seconds=1),
     PeriodicJob("start_due_campaigns", start_due_campaigns, seconds=2),
     PeriodicJob("restart_stalled_campaigns", restart_stalled_campaigns, seconds=30),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import itertools
 
 import dramatiq
 from peewee import fn
@@ -12,13 +13,17 @@ from db.base import database, locked, utcnow
 from db.company_settings import company_setting
 from db.connection_events import ConnectionEvent
 from db.jobs import IDEMPOTENCY_WINDOW, IdempotencyKey, Job
+from db.messages import Message, QuickMessage
 from db.tickets import Ticket
+from wharf.media import media_store
 from wharf.settings import settings
 from workers.csv_import import UPLOADS_DIR
 from workers.events import publish
 
 CLOSE_BATCH = 200
 CONNECTION_HISTORY = dt.timedelta(days=400)  # longer than the longest analytics period (366 days, api/periods.py)
+MEDIA_GRACE = dt.timedelta(days=1)  # far longer than from a file's save to its message's commit
+MEDIA_PAGE = 500
 
 
 @dramatiq.actor(queue_name="maintenance", max_retries=3)
@@ -51,6 +56,31 @@ def prune_uploads(older_than: dt.datetime) -> int:
             if path.stat().st_mtime < cutoff:
                 path.unlink()
                 pruned += 1
+    return pruned
+
+
+def referenced_media(keys: list[str]) -> set[str]:
+    """Those of the media keys a message or a quick reply refers to."""
+    messages = Message.select(Message.media_path).where(Message.media_path.in_(keys))
+    quick_replies = QuickMessage.select(QuickMessage.media_path).where(QuickMessage.media_path.in_(keys))
+    return {key for (key,) in messages.union(quick_replies).tuples()}
+
+
+@dramatiq.actor(queue_name="maintenance", max_retries=3)
+def prune_orphan_media() -> int:
+    """Delete the media files (var/media) that no message or quick reply refers to once they are
+    MEDIA_GRACE old: an upload whose request then failed, the files of deleted tickets or companies,
+    an inbound file whose message a redelivery had stored first. Returns how many."""
+    cutoff = (utcnow() - MEDIA_GRACE).replace(tzinfo=dt.UTC).timestamp()
+    old_files = (path for path in media_store().root.glob("*/*") if path.stat().st_mtime < cutoff)
+    pruned = 0
+    while page := {f"{path.parent.name}/{path.name}": path for path in itertools.islice(old_files, MEDIA_PAGE)}:
+        used = referenced_media(list(page))
+        for key, path in page.items():
+            if key not in used:
+                with contextlib.suppress(FileNotFoundError):
+                    path.unlink()
+                    pruned += 1
     return pruned
 
 

@@ -1,5 +1,5 @@
 """Housekeeping: finished jobs, idempotency keys, uploads and connection history past their time are deleted,
-the rest kept."""
+the rest kept; media files nothing refers to are deleted."""
 
 from __future__ import annotations
 
@@ -13,10 +13,12 @@ import pytest
 from db.base import utcnow
 from db.connection_events import ConnectionEvent, record_connection_status
 from db.jobs import Job
+from db.messages import QuickMessage
 from tests.workers.import_helpers import on_sqlite
+from wharf.media import media_store
 from wharf.settings import settings
 from workers.csv_import import UPLOADS_DIR
-from workers.maintenance import CONNECTION_HISTORY, prune_finished_jobs
+from workers.maintenance import CONNECTION_HISTORY, prune_finished_jobs, prune_orphan_media
 
 
 def job(company, status: str, finished_days_ago: int | None) -> Job:
@@ -47,6 +49,27 @@ def test_pruning_deletes_what_is_past_the_retention_and_keeps_the_rest(database,
     kept = {row.id for row in Job.select(Job.id)}
     assert {recent_done.id, old_queued.id} <= kept and not {old_done.id, old_failed.id} & kept
     assert recent_upload.exists() and not old_upload.exists()
+
+
+def media_file(company, days_old: float) -> str:
+    key = media_store().save(company.id, b"%PDF-1.4", "application/pdf")
+    stamp = (utcnow() - dt.timedelta(days=days_old)).replace(tzinfo=dt.UTC).timestamp()
+    os.utime(media_store().path(key), (stamp, stamp))
+    return key
+
+
+def test_media_no_message_or_quick_reply_refers_to_is_deleted_once_a_day_old(database, factories):
+    company = factories.company()
+    ticket = factories.ticket(company)
+    sent, quick, orphan, fresh_orphan = (media_file(company, days) for days in (3, 3, 3, 0.5))
+    factories.message(ticket, direction="out", media_path=sent)
+    QuickMessage.create(company=company, shortcut="/menu", body="Cardápio", media_path=quick)
+    factories.message(ticket, direction="out", media_path="https://example.com/a.pdf")
+
+    assert prune_orphan_media.fn() == 1
+
+    assert [media_store().path(key).exists() for key in (sent, quick, orphan, fresh_orphan)] == [
+        True, True, False, True]
 
 
 @pytest.mark.parametrize("engine", ["postgresql", "sqlite"])
