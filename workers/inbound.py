@@ -304,10 +304,10 @@ def receive_inbound(events: list[dict]) -> list[dict]:
     MESSAGES_RECEIVED.inc(sum(r.message.direction == "in" for r in new))
     received = received_before(connection, pending) + new
     publish_received(received)
-    failed = follow_up_all(received, connection)
-    followed_up([r.message.id for r in received if r not in failed])
+    failed = {r.message.id for r in follow_up_all(received, connection)}
+    followed_up([r.message.id for r in received if r.message.id not in failed])
     if failed:
-        raise FollowUpFailed(f"the follow-up of messages {[r.message.id for r in failed]} failed")
+        raise FollowUpFailed(f"the follow-up of messages {sorted(failed)} failed")
     for r in received:
         r.result.update(messageId=r.message.id, ticketId=r.ticket.id, ticketCreated=r.ticket_created)
     results = {r.message.wa_id: r.result for r in received}
