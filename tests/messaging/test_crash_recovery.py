@@ -3,7 +3,8 @@ lost, none sent or recorded twice.
 
 The processes are the real ones (`dramatiq workers`, `wharf gateway`) against the test's
 PostgreSQL and Redis. What the simulated network received is the proof for the sends: every
-message once; for the inbound messages, every one stored once and counted once as unread.
+message once; for the inbound messages, every one stored once and counted once as unread, and
+each new ticket greeted once.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ SENDS = 5000
 INBOUND = 3000
 SENDERS = 50
 SENT_OR_LATER = ("sent", "delivered", "read")
+GREETING = "Olá! Já vamos te atender."
 
 
 @pytest.fixture
@@ -53,7 +55,7 @@ def inject_inbound(redis_client, connection_id: int) -> set[str]:
 def test_kill_9_of_workers_and_gateway_loses_no_message_and_doubles_none(factories, redis_client, platform):
     workers, gateway = platform
     company = factories.company()
-    connection = factories.connection(company, enabled=True)
+    connection = factories.connection(company, enabled=True, greeting_message=GREETING)
     simulator.configure(redis_client, connection.id, deliveredAfterMs=0, readAfterMs=-1)
     ticket, _ = find_or_open_ticket(upsert_contact(company.id, "+5511987654321", "Ana", False), connection)
 
@@ -75,13 +77,17 @@ def test_kill_9_of_workers_and_gateway_loses_no_message_and_doubles_none(factori
     workers.kill_hard()  # in the middle of recording it
     workers.start()
 
-    assert wait_for(lambda: sent_count() == SENDS, timeout=240, interval=0.5), f"{sent_count()} of {SENDS} sent"
-    received = [entry["waId"] for entry in simulator.outbox(redis_client, connection.id, limit=SENDS * 2)[0]]
-    assert len(received) == SENDS
-    assert set(received) == {m.wa_id for m in Message.select(Message.wa_id).where(Message.direction == "out")}
-
     assert wait_for(lambda: received_count() == INBOUND, timeout=120, interval=0.5), f"{received_count()} received"
     assert {m.wa_id for m in Message.select(Message.wa_id).where(Message.direction == "in")} == inbound
     of_senders = Ticket.select().where(Ticket.id != ticket.id)
     assert of_senders.count() == SENDERS  # one ticket per contact
     assert of_senders.select(fn.SUM(Ticket.unread_messages)).scalar() == INBOUND  # each message counted once
+    assert wait_for(lambda: not Message.select().where(Message.follow_up_pending).exists(), timeout=60)
+    greeted = [m.ticket_id for m in Message.select(Message.ticket).where(Message.body == GREETING)]
+    assert sorted(greeted) == sorted(t.id for t in of_senders)  # each new ticket greeted once
+
+    sends = SENDS + SENDERS
+    assert wait_for(lambda: sent_count() == sends, timeout=240, interval=0.5), f"{sent_count()} of {sends} sent"
+    received = [entry["waId"] for entry in simulator.outbox(redis_client, connection.id, limit=sends * 2)[0]]
+    assert len(received) == sends
+    assert set(received) == {m.wa_id for m in Message.select(Message.wa_id).where(Message.direction == "out")}
