@@ -227,7 +227,8 @@ def received_before(connection: Connection, wa_ids: list[str]) -> list[Received]
     first = dict(Message.select(Message.ticket, fn.MIN(Message.id)).where(Message.ticket.in_(ticket_ids))
                  .group_by(Message.ticket).tuples())
     return [Received(m, tickets[m.ticket_id], contacts[m.contact_id], ticket_created=first[m.ticket_id] == m.id,
-                     unread_messages=tickets[m.ticket_id].unread_messages) for m in messages]
+                     unread_messages=tickets[m.ticket_id].unread_messages)
+            for m in messages if m.ticket_id in tickets and m.contact_id in contacts]  # not deleted since
 
 
 def publish_received(received: list[Received]) -> None:
