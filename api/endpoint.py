@@ -17,14 +17,13 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from flask import Response, g, jsonify, make_response, request
-from flask_jwt_extended import get_jwt, verify_jwt_in_request
 from pydantic import BaseModel, ValidationError
 
 from api.errors import ApiError, Forbidden, ValidationFailed
 from api.idempotency import replay_or_run
 from api.key_usage import count_enqueued_job
 from api.schemas import OutSchema
-from api.security import Principal, api_key_principal, presented_api_key
+from api.security import Principal, api_key_principal, presented_api_key, verified_token
 from db.api_keys import SCOPES
 from db.raw import select_one
 from db.users import User
@@ -104,8 +103,7 @@ def authenticate(auth: Auth, roles: tuple[str, ...] | None, scopes: tuple[str, .
     key = presented_api_key()
     if key and auth == "user":
         return authenticate_api_key(key, scopes)
-    verify_jwt_in_request(refresh=auth == "refresh")
-    token = get_jwt()
+    token = verified_token(refresh=auth == "refresh")
     user = select_one(User, 'SELECT * FROM "user" WHERE "id" = %s', int(token["sub"]))  # every request: no Peewee build
     if user is None or not user.active:
         raise ApiError(401, "the user no longer exists or is disabled", "invalid_token")

@@ -21,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from harness import BIN, Program, bench_services, cpu_seconds  # noqa: E402
+from harness import BIN, Program, bench_services, cpu_seconds, wait_until  # noqa: E402
 from http_load import Result, load, raw_request  # noqa: E402
 
 SECONDS = float(sys.argv[1]) if len(sys.argv) > 1 else 10.0
@@ -70,6 +70,16 @@ def measure(api: Program, port: int, method: str, path: str, bodies: list[dict] 
     return Figure(result, api_spent / count * 1000, database_spent / count * 1000)
 
 
+def answers(port: int) -> bool:
+    import socket
+
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        return True
+    except OSError:
+        return False
+
+
 def free_port() -> int:
     import socket
 
@@ -108,7 +118,8 @@ def main() -> None:
         one_phone = [{"to": "+5511987654321", "body": "hello"}]
         phones = [{"to": f"+55119{n:08d}", "body": "hello"} for n in range(PHONES)]
         try:
-            time.sleep(3)
+            wait_until(lambda: answers(port), timeout=60)
+            time.sleep(1)  # both workers up, not only the first
             hello = measure(api, port, "GET", "/healthz")
             send = measure(api, port, "POST", "/api/messages", one_phone, token)
             measure(api, port, "POST", "/api/messages", phones, token)  # the phones' first sends: contacts, tickets

@@ -31,6 +31,7 @@ import threading
 import uuid
 from typing import Any
 
+import redis
 import socketio
 from redis.connection import parse_url
 
@@ -152,9 +153,12 @@ def emit_event(event: str, data: dict[str, Any], *, company_id: int, ticket_id: 
 
 
 @contextlib.contextmanager
-def emitted_together():
+def emitted_together(pipeline: redis.client.Pipeline | None = None):
     """The events this thread emits in the block are published at its end in one Redis round trip
-    (an inbound batch's hundreds of events); never raises."""
+    (an inbound batch's hundreds of events); never raises.
+
+    Given a `pipeline` (of the same Redis), they are queued on it instead, to go with the caller's own
+    commands (a send's enqueued marker, `workers.jobs.sending_tracked`) when the caller executes it."""
     manager = _manager()
     if getattr(manager.held, "messages", None) is not None:  # inside another such block: its end publishes
         yield
@@ -164,5 +168,8 @@ def emitted_together():
         yield
     finally:
         messages, manager.held.messages = manager.held.messages, None
-        if messages:
+        if pipeline is not None:
+            for message in messages:
+                pipeline.publish(manager.channel, message)
+        elif messages:
             manager.publish_all(messages)

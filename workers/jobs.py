@@ -8,9 +8,12 @@ idempotent, so a message that did arrive and is sent again does no harm.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Any
 
 import dramatiq
+import redis
 from dramatiq.middleware import CurrentMessage
 
 from db.base import database
@@ -76,8 +79,22 @@ def enqueued_marker(job_id: str) -> str:
 
 def send_tracked(broker: dramatiq.Broker, message: dramatiq.Message) -> None:
     """Enqueue, then mark the job's message as having reached Redis."""
+    with sending_tracked(broker, message):
+        pass
+
+
+@contextlib.contextmanager
+def sending_tracked(broker: dramatiq.Broker, message: dramatiq.Message) -> Iterator[redis.client.Pipeline]:
+    """`send_tracked`, whose marker goes to Redis with the commands the block queues on the pipeline it yields
+    (the events that announce the work: one round trip for both).
+
+    The message is enqueued first, on its own: the marker is set only once Dramatiq's enqueue has succeeded,
+    and not at all if the block raises (`requeue_lost_jobs` sends such a job again)."""
     broker.enqueue(message)
-    broker.client.set(enqueued_marker(message.message_id), 1, ex=ENQUEUED_MARKER_SECONDS)
+    with broker.client.pipeline(transaction=False) as pipeline:
+        yield pipeline
+        pipeline.set(enqueued_marker(message.message_id), 1, ex=ENQUEUED_MARKER_SECONDS)
+        pipeline.execute()
 
 
 def resend_job(broker: dramatiq.Broker, job: Job) -> None:

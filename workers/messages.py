@@ -27,7 +27,7 @@ from wharf.metrics import MESSAGES_SENT
 from wharf.realtime import emitted_together
 from workers.ban_signals import report_send_error
 from workers.events import publish
-from workers.jobs import record_job, send_tracked
+from workers.jobs import record_job, sending_tracked
 from workers.transports.base import OutgoingMessage, TransportError, deterministic_wa_id
 
 logger = logging.getLogger(__name__)
@@ -109,11 +109,12 @@ def write_outbound(
 
 
 def dispatch_outbound(outbound: Outbound) -> None:
-    """Send the committed message's job to the gateway, and announce the message.
+    """Send the committed message's job to the gateway, and announce the message: the enqueue, then the job's
+    marker and the realtime event in one round trip.
 
     A crash before this leaves a Job without its Redis marker: `requeue_lost_jobs` sends it."""
-    send_tracked(send_message.broker, outbound.broker_message)
-    publish("message:new", outbound.ticket.company_id, message_event(outbound.message), ticket=outbound.ticket)
+    with sending_tracked(send_message.broker, outbound.broker_message) as pipeline, emitted_together(pipeline):
+        publish("message:new", outbound.ticket.company_id, message_event(outbound.message), ticket=outbound.ticket)
 
 
 def queue_outbound(ticket: Ticket, body: str, **options) -> tuple[Message, str]:

@@ -9,7 +9,6 @@ import secrets
 
 import peewee
 from flask import Blueprint, request
-from flask_jwt_extended import get_jwt
 from pydantic import EmailStr, Field
 
 from api.endpoint import endpoint
@@ -139,8 +138,7 @@ def login(body: LoginIn):
 @endpoint(summary="Trade a refresh token for a new pair; the old one stops working", tags=["auth"],
           auth="refresh", response=TokensOut)
 def refresh():
-    token = get_jwt()
-    if not revoke_token(token):  # another request rotated this token first
+    if not revoke_token(current_principal().token):  # another request rotated this token first
         raise ApiError(401, "the token has been revoked", "token_revoked")
     return issue_tokens(current_principal().user)
 

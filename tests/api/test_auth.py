@@ -210,3 +210,33 @@ def test_a_new_code_replaces_the_previous_one(client, factories, worker, smtp_se
     if first != second:
         assert client.post("/api/auth/verify-otp", json={"email": "fay@example.com", "otp": first}).status_code == 400
     assert client.post("/api/auth/verify-otp", json={"email": "fay@example.com", "otp": second}).status_code == 200
+
+
+def test_each_refused_token_gets_its_code_and_message(client):
+    """The one-decode check of api.security.verified_token answers as flask-jwt-extended's own check did."""
+    import jwt
+
+    tokens = signup(client).get_json()
+    forged = jwt.encode(jwt.decode(tokens["accessToken"], options={"verify_signature": False}), "not-our-secret-" * 3)
+    revoked = signup(client, email="bob@example.com", company="Bobs").get_json()["accessToken"]
+    assert client.post("/api/auth/logout", headers=bearer(revoked)).status_code == 204
+    expected_by_headers = {
+        "missing": (None, "unauthorized", "missing or malformed token: Missing Authorization Header"),
+        "another scheme": ({"Authorization": "Token abc"}, "unauthorized",
+                           "missing or malformed token: Missing 'Bearer' type in 'Authorization' header. "
+                           "Expected 'Authorization: Bearer <JWT>'"),
+        "two words": ({"Authorization": "Bearer abc def"}, "invalid_token",
+                      "invalid token: Bad Authorization header. Expected 'Authorization: Bearer <JWT>'"),
+        "not a JWT": (bearer("abc"), "invalid_token", "invalid token: Not enough segments"),
+        "forged": (bearer(forged), "invalid_token", "invalid token: Signature verification failed"),
+        "refresh token": (bearer(tokens["refreshToken"]), "invalid_token",
+                          "invalid token: Only non-refresh tokens are allowed"),
+        "revoked": (bearer(revoked), "token_revoked", "the token has been revoked"),
+    }
+
+    for case, (headers, code, message) in expected_by_headers.items():
+        body = client.get("/api/company", headers=headers).get_json()
+        assert (body["statusCode"], body["error"], body["message"]) == (401, code, message), case
+    on_refresh = client.post("/api/auth/refresh", headers=bearer(tokens["accessToken"])).get_json()
+    assert (on_refresh["error"], on_refresh["message"]) == ("invalid_token", "invalid token: Only refresh tokens are allowed")
+    assert client.get("/api/company", headers=bearer(tokens["accessToken"])).status_code == 200

@@ -11,6 +11,7 @@ from db.contacts import Contact
 from db.jobs import Job
 from db.messages import Message
 from db.tickets import Ticket, TicketEvent, find_conversation
+from tests.messaging.test_inbound_batch import realtime  # noqa: F401 (a fixture)
 from tests.workers.import_helpers import on_sqlite
 from workers.jobs import enqueued_marker
 
@@ -47,6 +48,16 @@ def test_sends_to_one_phone_share_its_contact_and_ticket(client, headers, admin,
         job = Job.get_by_id(sent["jobId"])
         assert job.message["args"] == [message.id] and job.queue_name == f"gw.{connection.id}"
         assert redis_client.exists(enqueued_marker(job.id))
+
+
+def test_a_send_is_announced_with_its_job_marked_enqueued(client, headers, connection, redis_client, realtime):  # noqa: F811
+    answer = send(client, headers, to="+5511987654321", body="one").get_json()
+
+    events = realtime()
+    message = Message.get_by_id(answer["id"])
+    assert [(event, data["id"], data["ticketId"], data["body"]) for event, data in events] == [
+        ("message:new", message.id, message.ticket_id, "one")]
+    assert redis_client.exists(enqueued_marker(answer["jobId"]))
 
 
 def test_a_known_contact_without_a_ticket_gets_one(client, headers, factories, company, connection):

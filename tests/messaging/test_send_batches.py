@@ -26,6 +26,8 @@ def test_a_connections_messages_go_out_in_queue_order_and_a_refusal_fails_only_i
 
     settled = Message.status.in_(("delivered", "failed"))
     assert wait_for(lambda: Message.select().where(settled).count() == COUNT, timeout=60)
+    finished = Job.status.in_(("done", "failed"))  # a batch's Jobs are updated just after its messages
+    assert wait_for(lambda: Job.select().where(finished).count() == COUNT, timeout=30)
 
     entries, total = simulator.outbox(redis_client, connection.id, limit=COUNT)
     expected = [f"message {n}" for n in range(COUNT) if PHONES[n % 5] != REFUSED]

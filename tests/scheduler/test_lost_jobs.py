@@ -5,11 +5,12 @@ from __future__ import annotations
 import datetime as dt
 
 import dramatiq
+import pytest
 
 from db.base import utcnow
 from db.jobs import Job
 from scheduler.jobs import requeue_lost_jobs
-from workers.jobs import send_tracked
+from workers.jobs import enqueued_marker, send_tracked, sending_tracked
 from workers.middleware import TRACKED_OPTION
 
 runs: list[str] = []
@@ -50,3 +51,15 @@ def test_a_job_still_waiting_in_redis_is_not_sent_twice(factories, broker):
 
     assert requeue_lost_jobs() == 0
     assert broker.client.hlen(f"{broker.namespace}:test-lost.msgs") == 1
+
+
+def test_a_send_interrupted_after_its_enqueue_leaves_no_marker_and_is_sent_again(factories, broker):
+    job = record_without_sending("interrupted", factories.company().id, dt.timedelta(minutes=5))
+
+    with pytest.raises(ConnectionError), sending_tracked(broker, dramatiq.Message(**job.message)) as pipeline:
+        pipeline.publish("test-channel", "queued with the marker, never sent")
+        raise ConnectionError("the process died here")
+
+    assert not broker.client.exists(enqueued_marker(job.id))
+    assert requeue_lost_jobs() == 1  # sent twice: actors are idempotent
+    assert broker.client.exists(enqueued_marker(job.id))
