@@ -17,7 +17,7 @@ from db.flows import Flow, FlowSession, FlowStep, FlowVersion
 from db.imports import ImportRowError
 from db.jobs import IdempotencyKey, Job
 from db.leads import Lead
-from db.messages import Message, QuickMessage
+from db.messages import Message, PendingFollowUp, QuickMessage
 from db.opt_outs import OptOut
 from db.queues import Queue, UserQueue
 from db.schedules import Schedule, ScheduleRun
@@ -46,6 +46,7 @@ ALL_MODELS: list[type[BaseModel]] = [
     TicketEvent,
     TicketNote,
     Message,
+    PendingFollowUp,
     QuickMessage,
     Job,
     IdempotencyKey,

@@ -2,7 +2,7 @@
 
 import peewee
 
-from db.base import TimestampedModel
+from db.base import BaseModel, TimestampedModel
 from db.companies import Company
 from db.connections import Connection
 from db.contacts import Contact
@@ -35,8 +35,6 @@ class Message(TimestampedModel):
     delivered_at = peewee.DateTimeField(null=True)
     read_at = peewee.DateTimeField(null=True)
     ack_overdue = peewee.BooleanField(default=False)  # sent, and no receipt came in time (workers/watchdogs.py)
-    # Received and stored, and its events and follow-up (greeting, menu, bot) not done yet (workers/inbound.py).
-    follow_up_pending = peewee.BooleanField(default=False)
 
     class Meta:
         indexes = (
@@ -60,7 +58,18 @@ class QuickMessage(TimestampedModel):
         indexes = ((("company", "shortcut"), False),)
 
 
+class PendingFollowUp(BaseModel):
+    """An inbound message whose events and follow-up (greeting, menu, bot) have not run yet, for as long
+    as that takes: a redelivery after a crash finishes them (workers/inbound.py). A narrow table of its
+    own, so that clearing the mark does not rewrite the message row and every index of it."""
+
+    message = peewee.ForeignKeyField(Message, primary_key=True, on_delete="CASCADE")
+
+    class Meta:
+        table_name = "pending_follow_up"
+
+
 def followed_up(message_ids: list[int]) -> None:
-    """Clear the inbound messages' `follow_up_pending` mark: a redelivery of them does nothing more."""
+    """The inbound messages' follow-up is done: a redelivery of them does nothing more."""
     if message_ids:
-        Message.update(follow_up_pending=False).where(Message.id.in_(message_ids)).execute()
+        PendingFollowUp.delete().where(PendingFollowUp.message.in_(message_ids)).execute()

@@ -8,8 +8,8 @@ greeting or queue menu).
 
 An event can come twice (a redelivery, WhatsApp sending it again, a batch retried): the unique
 (connection, wa_id) index lets the first insert win, and the unread count happens only for it. What
-follows the commit (events, greeting, menu, bot) is marked done on the message (`follow_up_pending`)
-only once it has run, so a redelivery after a crash or a failed follow-up runs it again, and each part
+follows the commit (events, greeting, menu, bot) is pending for the message (`PendingFollowUp`) until
+it has run, so a redelivery after a crash or a failed follow-up runs it again, and each part
 is safe to run twice. A batch that fails is handled again one event at a time, so a bad event retries
 (and dead-letters) alone and does not hold up the others.
 """
@@ -22,14 +22,14 @@ import logging
 from collections import Counter
 
 import dramatiq
-from peewee import fn
+from peewee import JOIN, fn
 
 from db.base import database, locked, utcnow
 from db.bulk import execute_with_values, insert_models
 from db.company_settings import company_setting
 from db.connections import Connection
 from db.contacts import Contact
-from db.messages import MESSAGE_TYPES, Message, followed_up
+from db.messages import MESSAGE_TYPES, Message, PendingFollowUp, followed_up
 from db.queues import Queue
 from db.tickets import Ticket, find_or_open_tickets
 from wharf.media import MediaRejected, media_store
@@ -86,8 +86,9 @@ class Received:
 
 def stored_wa_ids(connection: Connection, events: list[dict]) -> dict[str, bool]:
     """{WhatsApp id: follow-up pending} of the events' messages stored on the connection already."""
-    return dict(Message.select(Message.wa_id, Message.follow_up_pending).where(
-        Message.connection == connection.id, Message.wa_id.in_({e["wa_id"] for e in events})).tuples())
+    return dict(Message.select(Message.wa_id, PendingFollowUp.message.is_null(False))
+                .join(PendingFollowUp, JOIN.LEFT_OUTER)
+                .where(Message.connection == connection.id, Message.wa_id.in_({e["wa_id"] for e in events})).tuples())
 
 
 def new_events(events: list[dict], stored: dict[str, bool]) -> list[dict]:
@@ -135,7 +136,6 @@ def message_for(connection: Connection, event: dict, ticket_id: int, contact: Co
         body=event.get("body") or "", status="sent" if from_me else "delivered", wa_id=event["wa_id"],
         media_path=stored_media(connection.company_id, event.get("media")), media_mimetype=media.get("mimetype"),
         media_name=media.get("filename"), created_at=at, sent_at=at, delivered_at=None if from_me else at,
-        follow_up_pending=True,
     )
 
 
@@ -201,6 +201,7 @@ def record_inbound(connection: Connection, events: list[dict]) -> tuple[list[Rec
         landed = [(m, e, c) for m, e, c in zip(messages, events, contact_of, strict=True) if m.id is not None]
         if not landed:
             return [], pending  # they raced a redelivery of themselves, which recorded them
+        insert_models([PendingFollowUp(message=m.id) for m, _, _ in landed])
         link_quoted(connection, [(m, e["quoted_wa_id"]) for m, e, _ in landed if e.get("quoted_wa_id")])
         tickets = update_tickets([m for m, _, _ in landed])
     received = []
@@ -255,7 +256,8 @@ def with_queues(tickets: list[Ticket]) -> None:
 def follow_up(r: Received, connection: Connection, opt_out_keywords: list[str], flow_may_take: bool) -> None:
     """What a contact's message sets off, in this order: opt-out by keyword, the bot, greeting or menu.
     Each may run again for the same message (a redelivery after a crash): the replies carry the message's
-    `auto_reply_key`, a session reads a message once, and a menu move is marked with the message."""
+    `auto_reply_key`, a session reads a message once, and a menu move ends the message's pending follow-up
+    in its own commit."""
     ticket, contact, message = r.ticket, r.contact, r.message
     if handle_opt_out_message(ticket, contact, message, opt_out_keywords):
         r.result["optedOut"] = True
@@ -295,7 +297,7 @@ class FollowUpFailed(Exception):
 def receive_inbound(events: list[dict]) -> list[dict]:
     """Record the events (all of one connection), publish, follow up; one result per event, in order.
 
-    A message is stored with `follow_up_pending` and the mark is cleared once its events are published
+    A message is stored with a `PendingFollowUp`, deleted once its events are published
     and its follow-up has run. A redelivery (the worker died after the commit, or a follow-up failed)
     finds the pending messages and does their part again; the events may then go out twice."""
     connection = Connection.get_or_none(Connection.id == events[0]["connection_id"])

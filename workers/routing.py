@@ -53,9 +53,9 @@ def answer_new_ticket(ticket: Ticket, connection: Connection, contact: Contact, 
 def route_menu_answer(ticket: Ticket, connection: Connection, contact: Contact, message: Message) -> bool:
     """Move a waiting ticket to the queue its menu answer picks, and greet there; True when it moved.
 
-    The move, the greeting and the message's `followed_up` mark commit together: a redelivery of the
-    message after a crash neither reads it again as an answer to the new queue's menu nor loses the
-    greeting (a crash before its send leaves its Job for `requeue_lost_jobs`)."""
+    The move, the greeting and the end of the message's pending follow-up (`followed_up`) commit together:
+    a redelivery of the message after a crash neither reads it again as an answer to the new queue's menu
+    nor loses the greeting (a crash before its send leaves its Job for `requeue_lost_jobs`)."""
     queue = ticket.queue
     if ticket.status != "pending" or ticket.user_id is not None or queue is None or not queue.menu_options:
         return False

@@ -6,8 +6,15 @@ from peewee_migrate import Migrator
 
 
 def migrate(migrator: Migrator, database: pw.Database, *, fake=False):
-    migrator.add_fields("message", follow_up_pending=pw.BooleanField(default=False))
+    @migrator.create_model
+    class PendingFollowUp(pw.Model):
+        message = pw.ForeignKeyField(
+            column_name="message_id", field="id", model=migrator.orm["message"], on_delete="CASCADE", primary_key=True
+        )
+
+        class Meta:
+            table_name = "pending_follow_up"
 
 
 def rollback(migrator: Migrator, database: pw.Database, *, fake=False):
-    migrator.remove_fields("message", "follow_up_pending")
+    migrator.remove_model("pending_follow_up")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import pytest
 from peewee import fn
 
-from db.messages import Message
+from db.messages import Message, PendingFollowUp
 from db.tickets import Ticket, find_or_open_ticket
 from tests import processes
 from tests.waiting import wait_for
@@ -82,7 +82,7 @@ def test_kill_9_of_workers_and_gateway_loses_no_message_and_doubles_none(factori
     of_senders = Ticket.select().where(Ticket.id != ticket.id)
     assert of_senders.count() == SENDERS  # one ticket per contact
     assert of_senders.select(fn.SUM(Ticket.unread_messages)).scalar() == INBOUND  # each message counted once
-    assert wait_for(lambda: not Message.select().where(Message.follow_up_pending).exists(), timeout=60)
+    assert wait_for(lambda: not PendingFollowUp.select().exists(), timeout=60)
     greeted = [m.ticket_id for m in Message.select(Message.ticket).where(Message.body == GREETING)]
     assert sorted(greeted) == sorted(t.id for t in of_senders)  # each new ticket greeted once
 

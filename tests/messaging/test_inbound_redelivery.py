@@ -11,9 +11,10 @@ from __future__ import annotations
 import pytest
 
 from db.base import database
+from db.bulk import insert_models
 from db.company_settings import save_company_settings
 from db.contacts import Contact
-from db.messages import Message
+from db.messages import Message, PendingFollowUp
 from db.opt_outs import is_opted_out
 from db.tickets import Ticket
 from tests.flows.conftest import Bot
@@ -27,11 +28,11 @@ def replies() -> list[str]:
 
 
 def pending() -> list[str]:
-    return [m.wa_id for m in Message.select().where(Message.follow_up_pending).order_by(Message.id)]
+    return [m.wa_id for m in Message.select(Message.wa_id).join(PendingFollowUp).order_by(Message.id)]
 
 
 def set_pending(*wa_ids: str) -> None:
-    Message.update(follow_up_pending=True).where(Message.wa_id.in_(wa_ids)).execute()
+    insert_models([PendingFollowUp(message=m.id) for m in Message.select(Message.id).where(Message.wa_id.in_(wa_ids))])
 
 
 @pytest.fixture
@@ -69,7 +70,7 @@ def test_a_redelivery_after_the_follow_ups_sends_no_reply_twice_and_moves_no_tic
     connection, sales = menu
     backlog = [inbound(connection, "3EB01", ANA, "oi"), inbound(connection, "3EB02", ANA, "1")]
     handle_inbound_batch.fn(backlog)
-    set_pending("3EB01")  # the worker died before the batch's mark; the move committed its own with it
+    set_pending("3EB01")  # the worker died before clearing the batch's; the move cleared its own when it committed
 
     handle_inbound_batch.fn(backlog)
 
@@ -87,7 +88,7 @@ def test_an_opt_out_redelivered_before_or_after_its_follow_up_is_answered_once(f
     record_inbound(connection, [leaving])  # the worker died after the commit
 
     assert handle_inbound.fn(leaving)["optedOut"] is True
-    set_pending("3EB02")  # ... or after the follow-up, before its mark
+    set_pending("3EB02")  # ... or after the follow-up, before clearing it
     handle_inbound.fn(leaving)
 
     assert replies() == ["Olá!", "Pronto."]
