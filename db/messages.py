@@ -64,9 +64,15 @@ class PendingFollowUp(BaseModel):
     own, so that clearing the mark does not rewrite the message row and every index of it."""
 
     message = peewee.ForeignKeyField(Message, primary_key=True, on_delete="CASCADE")
+    announced = peewee.BooleanField(default=False)  # its events went out: the retry of a failed follow-up skips them
 
     class Meta:
         table_name = "pending_follow_up"
+
+
+def announced(message_ids: list[int]) -> None:
+    """The pending messages' events went out; only their follow-up is left."""
+    PendingFollowUp.update(announced=True).where(PendingFollowUp.message.in_(message_ids)).execute()
 
 
 def followed_up(message_ids: list[int]) -> None:

@@ -29,7 +29,7 @@ from db.bulk import execute_with_values, insert_models
 from db.company_settings import company_setting
 from db.connections import Connection
 from db.contacts import Contact
-from db.messages import MESSAGE_TYPES, Message, PendingFollowUp, followed_up
+from db.messages import MESSAGE_TYPES, Message, PendingFollowUp, announced, followed_up
 from db.queues import Queue
 from db.tickets import Ticket, find_or_open_tickets
 from wharf.media import MediaRejected, media_store
@@ -81,6 +81,7 @@ class Received:
     contact: Contact
     ticket_created: bool  # this message opened the ticket
     unread_messages: int  # the ticket's, as this message left it
+    announced: bool = False  # its events went out already (a failed follow-up's retry)
     result: dict = dataclasses.field(default_factory=dict)  # what the actor returns for it
 
 
@@ -220,15 +221,15 @@ def received_before(connection: Connection, wa_ids: list[str]) -> list[Received]
     to finish what a crash cut short; a message opened its ticket if it is the ticket's first."""
     if not wa_ids:
         return []
-    messages = list(Message.select().where(Message.connection == connection.id, Message.wa_id.in_(wa_ids))
-                    .order_by(Message.id))
+    messages = list(Message.select(Message, PendingFollowUp.announced).join(PendingFollowUp)
+                    .where(Message.connection == connection.id, Message.wa_id.in_(wa_ids)).order_by(Message.id).objects())
     ticket_ids = {m.ticket_id for m in messages}
     tickets = {t.id: t for t in Ticket.select().where(Ticket.id.in_(ticket_ids))}
     contacts = {c.id: c for c in Contact.select().where(Contact.id.in_({m.contact_id for m in messages}))}
     first = dict(Message.select(Message.ticket, fn.MIN(Message.id)).where(Message.ticket.in_(ticket_ids))
                  .group_by(Message.ticket).tuples())
     return [Received(m, tickets[m.ticket_id], contacts[m.contact_id], ticket_created=first[m.ticket_id] == m.id,
-                     unread_messages=tickets[m.ticket_id].unread_messages)
+                     unread_messages=tickets[m.ticket_id].unread_messages, announced=m.announced)
             for m in messages if m.ticket_id in tickets and m.contact_id in contacts]  # not deleted since
 
 
@@ -297,19 +298,21 @@ class FollowUpFailed(Exception):
 def receive_inbound(events: list[dict]) -> list[dict]:
     """Record the events (all of one connection), publish, follow up; one result per event, in order.
 
-    A message is stored with a `PendingFollowUp`, deleted once its events are published
-    and its follow-up has run. A redelivery (the worker died after the commit, or a follow-up failed)
-    finds the pending messages and does their part again; the events may then go out twice."""
+    A message is stored with a `PendingFollowUp`, deleted once its events are published and its
+    follow-up has run. A redelivery (the worker died after the commit) finds the pending messages and
+    does their part again, events included (they may go out twice); the retry of a failed follow-up
+    runs only the follow-up."""
     connection = Connection.get_or_none(Connection.id == events[0]["connection_id"])
     if connection is None:
         return [{"skipped": "connection deleted"} for _ in events]
     new, pending = record_inbound(connection, events)
     MESSAGES_RECEIVED.inc(sum(r.message.direction == "in" for r in new))
     received = received_before(connection, pending) + new
-    publish_received(received)
+    publish_received([r for r in received if not r.announced])
     failed = {r.message.id for r in follow_up_all(received, connection)}
     followed_up([r.message.id for r in received if r.message.id not in failed])
     if failed:
+        announced(list(failed))
         raise FollowUpFailed(f"the follow-up of messages {sorted(failed)} failed")
     for r in received:
         r.result.update(messageId=r.message.id, ticketId=r.ticket.id, ticketCreated=r.ticket_created)

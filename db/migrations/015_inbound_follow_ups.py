@@ -11,6 +11,7 @@ def migrate(migrator: Migrator, database: pw.Database, *, fake=False):
         message = pw.ForeignKeyField(
             column_name="message_id", field="id", model=migrator.orm["message"], on_delete="CASCADE", primary_key=True
         )
+        announced = pw.BooleanField(default=False)
 
         class Meta:
             table_name = "pending_follow_up"

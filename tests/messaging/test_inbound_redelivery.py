@@ -95,7 +95,7 @@ def test_an_opt_out_redelivered_before_or_after_its_follow_up_is_answered_once(f
     assert is_opted_out(Contact.get(Contact.phone == f"+{ANA}"))
 
 
-def test_a_failed_greeting_leaves_its_message_pending_and_the_retry_sends_it(factories, broker):
+def test_a_failed_greeting_leaves_its_message_pending_and_the_retry_sends_it(factories, broker, realtime):  # noqa: F811
     connection = factories.connection(factories.company(), greeting_message="Olá!")
     database.execute_sql(
         "CREATE FUNCTION refuse_replies() RETURNS trigger LANGUAGE plpgsql AS "
@@ -115,6 +115,8 @@ def test_a_failed_greeting_leaves_its_message_pending_and_the_retry_sends_it(fac
 
     assert result["ticketCreated"] is True
     assert (pending(), replies()) == (["3EB02"], ["Olá!"])
+    announced = [data["id"] for event, data in realtime() if event == "message:new"]
+    assert sorted(announced) == sorted(m.id for m in Message.select())  # each once, through every retry
 
 
 def test_a_redelivered_message_that_started_a_finished_flow_does_not_start_it_again(client, factories, worker):
