@@ -12,11 +12,10 @@ import datetime as dt
 import dramatiq
 from peewee import fn
 
-from db.base import locked_in_id_order
+from db.base import database, locked_in_id_order
 from db.messages import Message
 from db.tickets import Ticket
-from wharf.realtime import emitted_together
-from workers.events import publish
+from workers.events import Announcements
 from workers.messages import message_event
 
 STATUS_RANK = {"queued": 0, "sending": 1, "sent": 2, "delivered": 3, "read": 4}
@@ -55,13 +54,21 @@ def advance(connection_id: int, wa_ids: list[str], status: str, at: dt.datetime)
     return moved
 
 
+def record_receipt(receipt: dict) -> Announcements:
+    """The messages moved and their `message:update` webhooks written, in one transaction; the events to
+    send once it has committed."""
+    announcements = Announcements()
+    status = RECEIPT_STATUS.get(receipt["status"])
+    if status is None:
+        return announcements
+    with database.atomic():
+        at = receipt_time(receipt.get("timestamp"))
+        for message in advance(receipt["connection_id"], list(receipt["wa_ids"]), status, at):
+            announcements.add("message:update", message.company_id, message_event(message), ticket=message.ticket)
+    return announcements
+
+
 @dramatiq.actor(queue_name="acks", max_retries=10)
 def apply_receipts(receipt: dict) -> None:
     """Apply one receipt event (many WhatsApp ids, one status); running it twice changes nothing."""
-    status = RECEIPT_STATUS.get(receipt["status"])
-    if status is None:
-        return
-    moved = advance(receipt["connection_id"], list(receipt["wa_ids"]), status, receipt_time(receipt.get("timestamp")))
-    with emitted_together():
-        for message in moved:
-            publish("message:update", message.company_id, message_event(message), ticket=message.ticket)
+    record_receipt(receipt).send()

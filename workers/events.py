@@ -1,21 +1,25 @@
 """Domain events: one call tells the realtime clients (Socket.IO) and the webhook subscribers.
 
-Called from the API, actors and the gateway after the change is committed. Neither path fails
-the caller: realtime is one Redis PUBLISH that never raises, webhooks are delivery rows and
-messages for `deliver_webhook`.
+`publish` is called from the API, actors and the gateway after the change is committed; neither
+path fails the caller: realtime is one Redis PUBLISH that never raises, webhooks are delivery rows
+and messages for `deliver_webhook`. A crash between the commit and the call loses the events, so the
+changes whose webhooks integrations count on (message statuses, sends) use `Announcements`, whose
+delivery rows commit with the change.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
+import redis
+
 from db.tickets import Ticket
-from wharf.realtime import emit_event
-from workers.webhooks import fan_out
+from wharf.realtime import emit_event, emitted_together
+from workers.webhooks import enqueue_delivery, fan_out, write_deliveries
 
 
-def publish(event: str, company_id: int, data: dict[str, Any], *, ticket: Ticket | None = None,
-            user_id: int | None = None) -> None:
+def emit(event: str, company_id: int, data: dict[str, Any], ticket: Ticket | None, user_id: int | None) -> None:
     """A ticket's event reaches those who may see the ticket (its queue, its agent, supervisors);
     one with only `user_id` reaches that user; any other, the whole company (wharf/realtime.py)."""
     if ticket is not None:
@@ -23,4 +27,34 @@ def publish(event: str, company_id: int, data: dict[str, Any], *, ticket: Ticket
                    user_id=ticket.user_id)
     else:
         emit_event(event, data, company_id=company_id, user_id=user_id)
+
+
+def publish(event: str, company_id: int, data: dict[str, Any], *, ticket: Ticket | None = None,
+            user_id: int | None = None) -> None:
+    """The event of a committed change, to its realtime clients and webhooks."""
+    emit(event, company_id, data, ticket, user_id)
     fan_out(company_id, event, data)
+
+
+@dataclasses.dataclass
+class Announcements:
+    """The events of a change, made with it: `add`, inside the change's transaction, writes their webhook
+    deliveries as rows of that transaction; `send`, once it has committed, publishes the realtime events
+    (one round trip, or on the caller's pipeline) and enqueues the deliveries. A crash in between loses
+    no delivery (`resend_lost_deliveries` sends them); the realtime events are lost, as any that a
+    client not connected at the time misses."""
+
+    realtime: list[tuple] = dataclasses.field(default_factory=list)
+    deliveries: list[int] = dataclasses.field(default_factory=list)
+
+    def add(self, event: str, company_id: int, data: dict[str, Any], *, ticket: Ticket | None = None,
+            user_id: int | None = None) -> None:
+        self.realtime.append((event, company_id, data, ticket, user_id))
+        self.deliveries += write_deliveries(company_id, event, data)
+
+    def send(self, pipeline: redis.client.Pipeline | None = None) -> None:
+        with emitted_together(pipeline):
+            for announcement in self.realtime:
+                emit(*announcement)
+        for delivery_id in self.deliveries:
+            enqueue_delivery(delivery_id)

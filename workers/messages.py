@@ -24,9 +24,8 @@ from db.raw import execute
 from db.tickets import Ticket
 from wharf.media import MediaRejected, MediaUnavailable, fetch_remote, media_store
 from wharf.metrics import MESSAGES_SENT
-from wharf.realtime import emitted_together
 from workers.ban_signals import report_send_error
-from workers.events import publish
+from workers.events import Announcements
 from workers.jobs import record_job, sending_tracked
 from workers.transports.base import OutgoingMessage, TransportError, deterministic_wa_id
 
@@ -63,6 +62,7 @@ class Outbound:
     ticket: Ticket
     job_id: str
     broker_message: dramatiq.Message
+    announcements: Announcements
 
 
 def write_outbound(
@@ -102,19 +102,22 @@ def write_outbound(
         send_message, message.id, company_id=ticket.company_id, user_id=user_id,
         queue_name=gateway_queue(ticket.connection_id),
     )
+    announcements = Announcements()  # its webhooks commit with it
+    announcements.add("message:new", ticket.company_id, message_event(message), ticket=ticket)
     # Last, so the ticket's row lock (every send to a conversation takes it) is held only until the commit.
     execute('UPDATE "ticket" SET "last_message" = %s, "last_message_at" = %s, "updated_at" = %s WHERE "id" = %s',
             body or f"[{message_type}]", message.created_at, utcnow(), ticket.id)
-    return Outbound(message, ticket, job.id, broker_message)
+    return Outbound(message, ticket, job.id, broker_message, announcements)
 
 
 def dispatch_outbound(outbound: Outbound) -> None:
     """Send the committed message's job to the gateway, and announce the message: the enqueue, then the job's
-    marker and the realtime event in one round trip.
+    marker and the realtime event in one round trip, then the webhook deliveries written with the message.
 
-    A crash before this leaves a Job without its Redis marker: `requeue_lost_jobs` sends it."""
-    with sending_tracked(send_message.broker, outbound.broker_message) as pipeline, emitted_together(pipeline):
-        publish("message:new", outbound.ticket.company_id, message_event(outbound.message), ticket=outbound.ticket)
+    A crash before this leaves a Job without its Redis marker, which `requeue_lost_jobs` sends, and
+    deliveries without theirs, which `resend_lost_deliveries` sends."""
+    with sending_tracked(send_message.broker, outbound.broker_message) as pipeline:
+        outbound.announcements.send(pipeline)
 
 
 def queue_outbound(ticket: Ticket, body: str, **options) -> tuple[Message, str]:
@@ -183,12 +186,15 @@ def is_permanent(error: Exception) -> bool:
 
 
 def mark_failed(message_id: int, reason: str) -> None:
-    updated = Message.update(status="failed", error=reason[:2000]).where(
-        Message.id == message_id, Message.status.in_(UNSENT)
-    ).execute()
-    if updated:
-        message = Message.get_by_id(message_id)
-        publish("message:update", message.company_id, message_event(message), ticket=message.ticket)
+    announcements = Announcements()
+    with database.atomic():
+        updated = Message.update(status="failed", error=reason[:2000]).where(
+            Message.id == message_id, Message.status.in_(UNSENT)
+        ).execute()
+        if updated:
+            message = Message.get_by_id(message_id)
+            announcements.add("message:update", message.company_id, message_event(message), ticket=message.ticket)
+    announcements.send()
 
 
 @dramatiq.actor(queue_name="gateway", max_retries=SEND_RETRIES, min_backoff=1000, max_backoff=60_000,
@@ -295,6 +301,7 @@ def record_sent(rows: dict[int, Message], sent: dict[int, str]) -> dict[int, dic
     with_their_ids = [(message_id, wa_id) for message_id, wa_id in sent.items() if wa_id != rows[message_id].wa_id]
     if with_their_ids:
         fields[Message.wa_id] = Case(Message.id, with_their_ids, Message.wa_id)
+    announcements = Announcements()
     with database.atomic():
         updated = list(Message.update(fields).where(locked_in_id_order(Message, Message.id.in_(list(sent)))).returning(
             Message.id, Message.status, Message.wa_id).execute())  # read before the commit (SQLite insists)
@@ -303,14 +310,14 @@ def record_sent(rows: dict[int, Message], sent: dict[int, str]) -> dict[int, dic
             Ticket.update(first_response_at=now).where(
                 Ticket.id.in_(answered), Ticket.first_response_at.is_null()
             ).execute()
-    MESSAGES_SENT.inc(len(sent))
-    results = {message_id: {"messageId": message_id, "skipped": True} for message_id in sent}  # deleted meanwhile
-    with emitted_together():
         for row in updated:
             message = rows[row.id]
             message.status, message.wa_id = row.status, row.wa_id
-            publish("message:update", message.company_id, message_event(message), ticket=message.ticket)
-            results[row.id] = {"messageId": row.id, "waId": row.wa_id}
+            announcements.add("message:update", message.company_id, message_event(message), ticket=message.ticket)
+    MESSAGES_SENT.inc(len(sent))
+    announcements.send()
+    results = {message_id: {"messageId": message_id, "skipped": True} for message_id in sent}  # deleted meanwhile
+    results |= {row.id: {"messageId": row.id, "waId": row.wa_id} for row in updated}
     return results
 
 

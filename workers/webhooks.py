@@ -28,7 +28,8 @@ Addresses outside the public internet are refused (`wharf.public_http`) unless
 `HTTP_ALLOW_PRIVATE_NETWORKS` lists them.
 
 A delivery whose message was lost before its attempts were done (a crash between the row and the
-send, or Redis losing its data) is sent again by the scheduler's `resend_lost_deliveries`.
+send, or Redis losing its data) is sent again by the scheduler's `resend_lost_deliveries`. The events
+integrations count on write their rows in the transaction of the change (`workers.events.Announcements`).
 """
 
 from __future__ import annotations
@@ -146,20 +147,24 @@ def create_delivery(webhook_id: int, event: str, payload: dict[str, Any],
     return delivery
 
 
-def fan_out(company_id: int, event: str, data: dict) -> None:
-    """One delivery per enabled webhook of the company subscribed to `event`; never raises.
+def write_deliveries(company_id: int, event: str, data: dict) -> list[int]:
+    """The pending deliveries of `event`, one per enabled webhook of the company subscribed to it; may be
+    written in the transaction of the change it announces, their first attempts enqueued once it has
+    committed (`enqueue_delivery`). With no subscription it costs a dictionary lookup (`SubscriptionCache`)."""
+    webhook_ids = subscriptions.matching(company_id, event)
+    if not webhook_ids:
+        return []
+    live = Webhook.select(Webhook.id).where(Webhook.id.in_(webhook_ids), Webhook.enabled)
+    payload = envelope(event, company_id, data)
+    return [WebhookDelivery.create(webhook=webhook.id, event=event, payload=payload).id for webhook in live]
 
-    Called after the change is committed. With no subscription it costs a dictionary lookup
-    (see `SubscriptionCache`); a failure here is logged and does not fail the caller's work.
-    """
+
+def fan_out(company_id: int, event: str, data: dict) -> None:
+    """The deliveries of an event whose change is committed, written and enqueued; never raises (a failure
+    here is logged and does not fail the caller's work)."""
     try:
-        webhook_ids = subscriptions.matching(company_id, event)
-        if not webhook_ids:
-            return
-        live = Webhook.select(Webhook.id).where(Webhook.id.in_(webhook_ids), Webhook.enabled)
-        payload = envelope(event, company_id, data)
-        for webhook in live:
-            create_delivery(webhook.id, event, payload)
+        for delivery_id in write_deliveries(company_id, event, data):
+            enqueue_delivery(delivery_id)
     except Exception:
         logger.exception("webhook fan-out of %s for company %s failed", event, company_id)
 

@@ -13,12 +13,14 @@ import time
 import dramatiq
 import pytest
 
-from db.base import utcnow
+from db.base import database, utcnow
 from db.webhooks import Webhook, WebhookDelivery
 from tests.conftest import free_port, running_worker
 from tests.waiting import wait_for
 from tests.webhook_receiver import Answer, allow_loopback, fast_retries, serving
 from wharf.public_http import UnsafeUrl, is_allowed, is_public, post, resolve_allowed
+from workers.acks import record_receipt
+from workers.messages import write_outbound
 from workers.webhooks import (
     MAX_ATTEMPTS,
     SubscriptionCache,
@@ -228,6 +230,25 @@ def test_a_delivery_whose_message_never_reached_redis_is_sent_again_once(broker,
     assert sorted(json.loads(r.body)["deliveryId"] for r in receiver.received) == sorted([lost.id, lost.id - 1])
     assert WebhookDelivery.get_by_id(lost.id).status == "delivered"
     assert resend_lost_deliveries(lost_after=dt.timedelta(0)) == 0
+
+
+def test_a_status_or_a_send_committed_just_before_a_crash_still_reaches_the_webhooks(broker, worker, factories,
+                                                                                     receiver):
+    company = factories.company()
+    factories.webhook(company, url=receiver.url, events=["message:*"])
+    ticket = factories.ticket(company)
+    sent = factories.message(ticket, direction="out", status="sent", wa_id="3EB0SENT")
+    # Both committed, and the process died before `dispatch_outbound` and before the receipt's `send`.
+    with database.atomic():
+        written = write_outbound(ticket, "Olá")
+    record_receipt({"connection_id": ticket.connection_id, "wa_ids": ["3EB0SENT"], "status": "read"})
+
+    assert resend_lost_deliveries(lost_after=dt.timedelta(0)) == 2
+    run_deliveries(broker, worker)
+
+    announced = sorted((body["event"], body["data"]["id"], body["data"]["status"])
+                       for body in (json.loads(r.body) for r in receiver.received))
+    assert announced == [("message:new", written.message.id, "queued"), ("message:update", sent.id, "read")]
 
 
 def test_a_delivery_waiting_for_its_retry_when_redis_lost_its_data_is_sent_again(broker, factories, receiver):
