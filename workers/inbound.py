@@ -263,6 +263,8 @@ def follow_up(r: Received, connection: Connection, opt_out_keywords: list[str], 
     if handle_opt_out_message(ticket, contact, message, opt_out_keywords):
         r.result["optedOut"] = True
         return
+    if ticket.status == "closed":
+        return  # closed since the message came (its redelivery): nothing to answer in it
     if flow_may_take and hand_to_flow(ticket, contact, message, r.ticket_created):
         return
     if r.ticket_created:

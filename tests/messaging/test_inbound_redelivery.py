@@ -80,6 +80,17 @@ def test_a_redelivery_after_the_follow_ups_sends_no_reply_twice_and_moves_no_tic
     assert pending() == []
 
 
+def test_a_ticket_closed_before_the_redelivery_gets_no_greeting(factories, broker):
+    connection = factories.connection(factories.company(), greeting_message="Olá!")
+    event = inbound(connection, "3EB01", ANA, "oi")
+    record_inbound(connection, [event])  # the worker died after the commit
+    Ticket.get().close(None)  # an agent closed it meanwhile
+
+    handle_inbound.fn(event)
+
+    assert (pending(), replies()) == ([], [])
+
+
 def test_an_opt_out_redelivered_before_or_after_its_follow_up_is_answered_once(factories, broker):
     connection = factories.connection(factories.company(), greeting_message="Olá!")
     save_company_settings(connection.company_id, {"opt_out_keywords": ["sair"], "opt_out_reply": "Pronto."})
