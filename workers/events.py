@@ -10,6 +10,7 @@ delivery rows commit with the change.
 from __future__ import annotations
 
 import dataclasses
+import logging
 from typing import Any
 
 import redis
@@ -17,6 +18,8 @@ import redis
 from db.tickets import Ticket
 from wharf.realtime import emit_event, emitted_together
 from workers.webhooks import enqueue_delivery, fan_out, write_deliveries
+
+logger = logging.getLogger(__name__)
 
 
 def emit(event: str, company_id: int, data: dict[str, Any], ticket: Ticket | None, user_id: int | None) -> None:
@@ -53,8 +56,12 @@ class Announcements:
         self.deliveries += write_deliveries(company_id, event, data)
 
     def send(self, pipeline: redis.client.Pipeline | None = None) -> None:
+        """Never raises, as `publish`: a delivery that could not be enqueued is the sweep's."""
         with emitted_together(pipeline):
             for announcement in self.realtime:
                 emit(*announcement)
-        for delivery_id in self.deliveries:
-            enqueue_delivery(delivery_id)
+        try:
+            for delivery_id in self.deliveries:
+                enqueue_delivery(delivery_id)
+        except Exception:
+            logger.exception("webhook deliveries %s not enqueued; resend_lost_deliveries will", self.deliveries)
