@@ -28,7 +28,7 @@ from db.queues import Queue
 from db.tickets import Ticket, TicketEvent, TicketNote, TicketTag, visible_to
 from db.users import User
 from workers.events import publish
-from workers.messages import queue_outbound_text
+from workers.messages import dispatch_outbound, write_outbound
 
 blueprint = Blueprint("tickets", __name__, url_prefix="/api/tickets")
 READ_SCOPE, WRITE_SCOPE = "tickets:read", "tickets:write"
@@ -257,10 +257,13 @@ def close_ticket(ticket_id: int, body: CloseIn | None):
     if ticket.status == "closed":
         return ticket_out(ticket)
     by_user_id = acting_user_id()
-    ticket.close(by_user_id)
     connection = ticket.connection
-    if (body is None or body.send_farewell) and connection is not None and connection.farewell_message:
-        queue_outbound_text(ticket, connection.farewell_message, by_user_id)
+    farewell = connection.farewell_message if (body is None or body.send_farewell) and connection is not None else ""
+    with database.atomic():  # closed with its farewell written, or neither
+        ticket.close(by_user_id)
+        outbound = write_outbound(ticket, farewell, user_id=by_user_id) if farewell else None
+    if outbound is not None:
+        dispatch_outbound(outbound)
     return announce(ticket)
 
 
