@@ -20,6 +20,7 @@ from db.tickets import Ticket
 from tests.flows.conftest import Bot
 from tests.flows.test_nodes import keyword_flow
 from tests.messaging.test_inbound_batch import ANA, BIA, inbound, realtime  # noqa: F401 (a fixture)
+from tests.workers.import_helpers import on_sqlite
 from workers.inbound import FollowUpFailed, handle_inbound, handle_inbound_batch, record_inbound
 
 
@@ -78,6 +79,17 @@ def test_a_redelivery_after_the_follow_ups_sends_no_reply_twice_and_moves_no_tic
     assert Ticket.get().queue_id == sales.id  # "1" was not read again as an answer to Sales' menu
     assert [e.kind for e in Ticket.get().events] == ["created", "transferred"]
     assert pending() == []
+
+
+def test_a_redelivery_after_the_commit_greets_once_on_sqlite_too(tmp_path, factories, broker):
+    with on_sqlite(tmp_path):
+        connection = factories.connection(factories.company(), greeting_message="Olá!")
+        event = inbound(connection, "3EB01", ANA, "oi")
+        record_inbound(connection, [event])  # the worker died after the commit
+
+        assert handle_inbound.fn(event)["ticketCreated"] is True
+        assert handle_inbound.fn(event) == {"duplicate": "3EB01"}
+        assert (pending(), replies()) == ([], ["Olá!"])
 
 
 def test_a_ticket_closed_before_the_redelivery_gets_no_greeting(factories, broker):
