@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
+import random
 import socket
 import sys
 import tempfile
@@ -22,9 +23,17 @@ sys.path.insert(0, str(ROOT))
 
 
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """A port free now, below the kernel's ephemeral range (32768 and up): there, one of the thousands of
+    connections the tests open to PostgreSQL and Redis could take it as its own before the server given
+    it binds it."""
+    while True:
+        port = random.randint(20_000, 32_767)
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
 
 
 ADMIN_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
