@@ -21,7 +21,7 @@ from dramatiq.errors import DecodeError
 from dashboards.queues import QueueKeys
 from db.base import utcnow
 from db.jobs import Job
-from workers.jobs import ENQUEUED_MARKER_SECONDS, enqueued_marker
+from workers.jobs import enqueued_marker, mark_enqueued
 from workers.middleware import WITHDRAWN_SECONDS, withdrawn_key
 
 REQUEUE_BATCH = 500
@@ -133,7 +133,7 @@ class QueueActions:
         Job.update(status="queued", finished_at=None).where(Job.id.in_(jobs)).execute()
         pipe = self.client.pipeline(transaction=False)
         for job_id in jobs:
-            pipe.set(enqueued_marker(job_id), 1, ex=ENQUEUED_MARKER_SECONDS)
+            mark_enqueued(pipe, enqueued_marker(job_id))
         pipe.execute()
 
     # --- delayed messages

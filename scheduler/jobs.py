@@ -15,7 +15,7 @@ from wharf.settings import settings
 from workers.broker import broker
 from workers.campaigns import restart_stalled_campaigns, start_due_campaigns
 from workers.flows.engine import resume_due_sessions
-from workers.jobs import enqueued_marker, resend_job
+from workers.jobs import enqueued_marker, resend_job, without_marker
 from workers.maintenance import close_inactive_tickets, prune_finished_jobs, prune_orphan_media
 from workers.schedules import send_due_schedules
 from workers.watchdogs import check_connections, flag_overdue_acks
@@ -32,15 +32,13 @@ def requeue_lost_jobs(lost_after: dt.timedelta | None = None) -> int:
     """
     if lost_after is None:
         lost_after = dt.timedelta(seconds=settings.lost_job_seconds)
-    resent = 0
-    stale = Job.select().where(Job.status == "queued", Job.created_at < utcnow() - lost_after).limit(500)
-    for job in stale:
-        if not broker.client.exists(enqueued_marker(job.id)):
-            resend_job(broker, job)
-            resent += 1
-    if resent:
-        logger.warning("sent %d lost job messages again", resent)
-    return resent
+    stale = list(Job.select().where(Job.status == "queued", Job.created_at < utcnow() - lost_after).limit(500))
+    lost = without_marker(broker.client, stale, lambda job: enqueued_marker(job.id))
+    for job in lost:
+        resend_job(broker, job)
+    if lost:
+        logger.warning("sent %d lost job messages again", len(lost))
+    return len(lost)
 
 
 def enqueue_job_pruning() -> None:

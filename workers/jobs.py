@@ -9,8 +9,8 @@ idempotent, so a message that did arrive and is sent again does no harm.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
 
 import dramatiq
 import redis
@@ -20,6 +20,8 @@ from db.base import database
 from db.bulk import insert_models
 from db.jobs import Job
 from workers.middleware import TRACKED_OPTION
+
+T = TypeVar("T")
 
 
 def enqueue_job(
@@ -77,6 +79,21 @@ def enqueued_marker(job_id: str) -> str:
     return f"wharf:job-enqueued:{job_id}"
 
 
+def mark_enqueued(client: redis.Redis | redis.client.Pipeline, marker: str) -> None:
+    """Record that the work under `marker` (a job's, a webhook delivery's) reached Redis; a sweep sends
+    again the work whose marker is missing (`requeue_lost_jobs`, `resend_lost_deliveries`)."""
+    client.set(marker, 1, ex=ENQUEUED_MARKER_SECONDS)
+
+
+def without_marker(client: redis.Redis, items: list[T], marker: Callable[[T], str]) -> list[T]:
+    """Those of `items` whose enqueued marker, `marker(item)`, is not in Redis; one round trip."""
+    with client.pipeline(transaction=False) as pipeline:
+        for item in items:
+            pipeline.exists(marker(item))
+        found = pipeline.execute()
+    return [item for item, is_marked in zip(items, found, strict=True) if not is_marked]
+
+
 def send_tracked(broker: dramatiq.Broker, message: dramatiq.Message) -> None:
     """Enqueue, then mark the job's message as having reached Redis."""
     with sending_tracked(broker, message):
@@ -93,7 +110,7 @@ def sending_tracked(broker: dramatiq.Broker, message: dramatiq.Message) -> Itera
     broker.enqueue(message)
     with broker.client.pipeline(transaction=False) as pipeline:
         yield pipeline
-        pipeline.set(enqueued_marker(message.message_id), 1, ex=ENQUEUED_MARKER_SECONDS)
+        mark_enqueued(pipeline, enqueued_marker(message.message_id))
         pipeline.execute()
 
 

@@ -54,7 +54,7 @@ from db.webhooks import Webhook, WebhookDelivery
 from wharf.metrics import WEBHOOK_FAILURES
 from wharf.public_http import IPNetwork, UnsafeUrl, check_url, post
 from wharf.settings import settings
-from workers.jobs import ENQUEUED_MARKER_SECONDS
+from workers.jobs import mark_enqueued, without_marker
 
 logger = logging.getLogger(__name__)
 
@@ -284,27 +284,22 @@ def enqueue_delivery(delivery_id: int) -> None:
     """Send the delivery's first attempt, then mark it as having reached Redis: Dramatiq keeps it from
     there (its retries included), and `resend_lost_deliveries` knows a pending one without the mark."""
     deliver_webhook.send(delivery_id)
-    deliver_webhook.broker.client.set(enqueued_marker(delivery_id), 1, ex=ENQUEUED_MARKER_SECONDS)
+    mark_enqueued(deliver_webhook.broker.client, enqueued_marker(delivery_id))
 
 
 def resend_lost_deliveries(lost_after: dt.timedelta = LOST_AFTER) -> int:
     """The scheduler's sweep: send again the pending deliveries older than `lost_after` whose message
     never reached Redis (a crash between the row and the send) or that Redis lost since; returns how many."""
-    client, resent, after_id = deliver_webhook.broker.client, 0, 0
+    resent, after_id = 0, 0
     while True:
         page = [delivery_id for (delivery_id,) in WebhookDelivery.select(WebhookDelivery.id).where(
             WebhookDelivery.status == "pending", WebhookDelivery.created_at < utcnow() - lost_after,
             WebhookDelivery.id > after_id).order_by(WebhookDelivery.id).limit(SWEEP_PAGE).tuples()]
         if not page:
             break
-        with client.pipeline(transaction=False) as pipe:
-            for delivery_id in page:
-                pipe.exists(enqueued_marker(delivery_id))
-            marked = pipe.execute()
-        for delivery_id, is_marked in zip(page, marked, strict=True):
-            if not is_marked:
-                enqueue_delivery(delivery_id)
-                resent += 1
+        for delivery_id in without_marker(deliver_webhook.broker.client, page, enqueued_marker):
+            enqueue_delivery(delivery_id)
+            resent += 1
         after_id = page[-1]
     if resent:
         logger.warning("sent %d lost webhook deliveries again", resent)
