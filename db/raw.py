@@ -47,7 +47,7 @@ class Prepared:
 
     def execute(self, *params: Any):
         if not is_postgres():
-            return database.execute_sql(bound(self.sql), params)
+            return execute(self.sql, *params)
         connection = database.connection()
         if connection not in self.prepared_on:
             database.execute_sql(self.prepare)
