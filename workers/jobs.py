@@ -9,16 +9,18 @@ idempotent, so a message that did arrive and is sent again does no harm.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
 import dramatiq
 import redis
+from dramatiq.brokers.redis import RedisBroker
 from dramatiq.middleware import CurrentMessage
 
 from db.base import database
 from db.bulk import insert_models
 from db.jobs import Job
+from workers.broker import enqueue_together
 from workers.middleware import TRACKED_OPTION
 
 T = TypeVar("T")
@@ -46,7 +48,15 @@ def enqueue_job(
     return job
 
 
-def record_job(
+def record_job(actor: dramatiq.Actor, *args: Any, **options: Any) -> tuple[Job, dramatiq.Message]:
+    """Only the Job row (`options` are `job_for`'s), for a caller that writes it in its own transaction and
+    sends the message (`send_tracked`) once that transaction has committed."""
+    job, message = job_for(actor, *args, **options)
+    insert_models([job])  # bound by the driver, not built by Peewee: every enqueued job comes through here
+    return job, message
+
+
+def job_for(
     actor: dramatiq.Actor,
     *args: Any,
     company_id: int | None,
@@ -55,8 +65,7 @@ def record_job(
     queue_name: str | None = None,
     **kwargs: Any,
 ) -> tuple[Job, dramatiq.Message]:
-    """Only the Job row, for a caller that writes it in its own transaction and sends the message
-    (`send_tracked`) once that transaction has committed."""
+    """A Job not yet written and its message: `record_job`'s, for a caller that inserts many in one statement."""
     message = actor.message_with_options(args=args, kwargs=kwargs, **{TRACKED_OPTION: True})
     if queue_name is not None:
         message = message.copy(queue_name=queue_name)
@@ -68,7 +77,6 @@ def record_job(
         queue_name=message.queue_name,
         message=message.asdict(),
     )
-    insert_models([job])  # bound by the driver, not built by Peewee: every enqueued job comes through here
     return job, message
 
 
@@ -96,21 +104,22 @@ def without_marker(client: redis.Redis, items: list[T], marker: Callable[[T], st
 
 def send_tracked(broker: dramatiq.Broker, message: dramatiq.Message) -> None:
     """Enqueue, then mark the job's message as having reached Redis."""
-    with sending_tracked(broker, message):
+    with sending_tracked(broker, [message]):
         pass
 
 
 @contextlib.contextmanager
-def sending_tracked(broker: dramatiq.Broker, message: dramatiq.Message) -> Iterator[redis.client.Pipeline]:
-    """`send_tracked`, whose marker goes to Redis with the commands the block queues on the pipeline it yields
-    (the events that announce the work: one round trip for both).
+def sending_tracked(broker: RedisBroker, messages: Sequence[dramatiq.Message]) -> Iterator[redis.client.Pipeline]:
+    """`send_tracked` for `messages`, whose markers go to Redis with the commands the block queues on the
+    pipeline it yields (the events that announce the work): two round trips however many there are.
 
-    The message is enqueued first, on its own: the marker is set only once Dramatiq's enqueue has succeeded,
-    and not at all if the block raises (`requeue_lost_jobs` sends such a job again)."""
-    broker.enqueue(message)
+    The messages are enqueued first, on their own: the markers are set only once Dramatiq's enqueue has
+    succeeded, and not at all if the block raises (`requeue_lost_jobs` sends such jobs again)."""
+    enqueue_together(broker, messages)
     with broker.client.pipeline(transaction=False) as pipeline:
         yield pipeline
-        mark_enqueued(pipeline, enqueued_marker(message.message_id))
+        for message in messages:
+            mark_enqueued(pipeline, enqueued_marker(message.message_id))
         pipeline.execute()
 
 

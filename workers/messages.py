@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import uuid
+from collections.abc import Sequence
 
 import dramatiq
 from peewee import Case, fn
@@ -26,7 +27,7 @@ from wharf.media import MediaRejected, MediaUnavailable, fetch_remote, media_sto
 from wharf.metrics import MESSAGES_SENT
 from workers.ban_signals import report_send_error
 from workers.events import Announcements
-from workers.jobs import record_job, sending_tracked
+from workers.jobs import job_for, sending_tracked
 from workers.transports.base import OutgoingMessage, TransportError, deterministic_wa_id
 
 logger = logging.getLogger(__name__)
@@ -65,59 +66,88 @@ class Outbound:
     announcements: Announcements
 
 
-def write_outbound(
-    ticket: Ticket,
-    body: str,
-    *,
-    user_id: int | None = None,
-    media_key: str | None = None,
-    media_mimetype: str | None = None,
-    media_name: str | None = None,
-    message_type: str = "text",
-    quoted_message_id: int | None = None,
-    idempotency_key: str | None = None,
-) -> Outbound:
-    """Write an outbound message and its Job in the caller's transaction; `dispatch_outbound` after it commits.
+@dataclasses.dataclass(frozen=True)
+class OutboundDraft:
+    """What to send on a ticket, before it is written (`write_outbounds`)."""
 
-    Its three statements are SQL text bound by the driver (db/raw.py, db/bulk.py), not built by Peewee:
-    every send of the API, a campaign, a flow or a schedule comes through here."""
-    message = Message(
-        company=ticket.company_id,
-        ticket=ticket,
-        connection=ticket.connection_id,
-        contact=ticket.contact_id,
-        user=user_id,
-        direction="out",
-        type=message_type,
-        body=body,
-        media_path=media_key,
-        media_mimetype=media_mimetype,
-        media_name=media_name,
-        quoted_message=quoted_message_id,
-        idempotency_key=idempotency_key,
-        wa_id=deterministic_wa_id(ticket.connection_id, uuid.uuid4().hex),
-    )
-    message.id = insert_models([message], 'RETURNING "id"', returning=True)[0][0]
-    job, broker_message = record_job(
-        send_message, message.id, company_id=ticket.company_id, user_id=user_id,
-        queue_name=gateway_queue(ticket.connection_id),
-    )
-    announcements = Announcements()  # its webhooks commit with it
-    announcements.add("message:new", ticket.company_id, message_event(message), ticket=ticket)
-    # Last, so the ticket's row lock (every send to a conversation takes it) is held only until the commit.
-    execute('UPDATE "ticket" SET "last_message" = %s, "last_message_at" = %s, "updated_at" = %s WHERE "id" = %s',
-            body or f"[{message_type}]", message.created_at, utcnow(), ticket.id)
-    return Outbound(message, ticket, job.id, broker_message, announcements)
+    ticket: Ticket
+    body: str
+    user_id: int | None = None
+    media_key: str | None = None
+    media_mimetype: str | None = None
+    media_name: str | None = None
+    message_type: str = "text"
+    quoted_message_id: int | None = None
+    idempotency_key: str | None = None
+
+    def message(self) -> Message:
+        ticket = self.ticket
+        return Message(
+            company=ticket.company_id,
+            ticket=ticket,
+            connection=ticket.connection_id,
+            contact=ticket.contact_id,
+            user=self.user_id,
+            direction="out",
+            type=self.message_type,
+            body=self.body,
+            media_path=self.media_key,
+            media_mimetype=self.media_mimetype,
+            media_name=self.media_name,
+            quoted_message=self.quoted_message_id,
+            idempotency_key=self.idempotency_key,
+            wa_id=deterministic_wa_id(ticket.connection_id, uuid.uuid4().hex),
+        )
+
+
+def write_outbound(ticket: Ticket, body: str, **options) -> Outbound:
+    """Write an outbound message and its Job in the caller's transaction; `dispatch_outbound` after it commits.
+    `options` are those of `OutboundDraft`."""
+    return write_outbounds([OutboundDraft(ticket, body, **options)])[0]
+
+
+def write_outbounds(drafts: Sequence[OutboundDraft]) -> list[Outbound]:
+    """`write_outbound` for many messages (the API's concurrent sends, `api/group_commit.py`), in three
+    statements and one per ticket, however many there are.
+
+    The statements are SQL text bound by the driver (db/raw.py, db/bulk.py), not built by Peewee: every
+    send of the API, a campaign, a flow or a schedule comes through here."""
+    messages = [draft.message() for draft in drafts]
+    ids = dict(insert_models(messages, 'RETURNING "wa_id", "id"', returning=True))
+    for message in messages:
+        message.id = ids[message.wa_id]
+    jobs = [job_for(send_message, message.id, company_id=message.company_id, user_id=message.user_id,
+                    queue_name=gateway_queue(message.connection_id)) for message in messages]
+    insert_models([job for job, _ in jobs])
+    outbounds = []
+    for draft, message, (job, broker_message) in zip(drafts, messages, jobs, strict=True):
+        announcements = Announcements()  # its webhooks commit with it
+        announcements.add("message:new", message.company_id, message_event(message), ticket=draft.ticket)
+        outbounds.append(Outbound(message, draft.ticket, job.id, broker_message, announcements))
+    # Last, so the tickets' row locks (every send to a conversation takes its ticket's) are held only until
+    # the commit; in the order of their ids, as two batches that share tickets must take them.
+    latest = {message.ticket_id: message for message in messages}
+    for ticket_id in sorted(latest):
+        message = latest[ticket_id]
+        execute('UPDATE "ticket" SET "last_message" = %s, "last_message_at" = %s, "updated_at" = %s WHERE "id" = %s',
+                message.body or f"[{message.type}]", message.created_at, utcnow(), ticket_id)
+    return outbounds
 
 
 def dispatch_outbound(outbound: Outbound) -> None:
-    """Send the committed message's job to the gateway, and announce the message: the enqueue, then the job's
-    marker and the realtime event in one round trip, then the webhook deliveries written with the message.
+    """Send the committed message's job to the gateway, and announce the message (`dispatch_outbounds`)."""
+    dispatch_outbounds([outbound])
 
-    A crash before this leaves a Job without its Redis marker, which `requeue_lost_jobs` sends, and
+
+def dispatch_outbounds(outbounds: Sequence[Outbound]) -> None:
+    """Send the committed messages' jobs to the gateway, and announce the messages: the enqueues, then the
+    jobs' markers and the realtime events in one round trip, then the webhook deliveries written with them.
+
+    A crash before this leaves Jobs without their Redis markers, which `requeue_lost_jobs` sends, and
     deliveries without theirs, which `resend_lost_deliveries` sends."""
-    with sending_tracked(send_message.broker, outbound.broker_message) as pipeline:
-        outbound.announcements.send(pipeline)
+    with sending_tracked(send_message.broker, [outbound.broker_message for outbound in outbounds]) as pipeline:
+        for outbound in outbounds:
+            outbound.announcements.send(pipeline)
 
 
 def queue_outbound(ticket: Ticket, body: str, **options) -> tuple[Message, str]:

@@ -11,6 +11,7 @@ from pydantic import Field, model_validator
 
 from api.endpoint import endpoint
 from api.errors import ApiError, NotFound, ValidationFailed
+from api.group_commit import GroupCommit
 from api.schemas import OutSchema, Schema, UtcDateTime
 from api.scoping import get_owned, owned
 from api.security import current_principal
@@ -23,9 +24,13 @@ from db.tickets import Ticket, find_conversation, find_or_open_ticket
 from wharf.media import MediaRejected, media_store, message_type_for
 from wharf.phones import InvalidPhone, is_international, to_e164
 from workers.inbound import upsert_contact
-from workers.messages import dispatch_outbound, write_outbound
+from workers.messages import OutboundDraft, dispatch_outbounds, write_outbounds
 
 blueprint = Blueprint("messages", __name__, url_prefix="/api/messages")
+
+# The message and its Job commit with those of the process's other sends of the moment, then go to the
+# gateway together: a send's transaction and round trips were most of its cost (BENCHMARKS.md).
+sends = GroupCommit(write_outbounds, dispatch_outbounds)
 
 
 class MessageOut(OutSchema):
@@ -98,13 +103,14 @@ def ticket_for(body: SendIn) -> Ticket:
         raise ApiError(422, "the company has no connection to send from", "no_connection")
     if conversation.ticket is not None:  # the common case: one statement found it all
         return conversation.ticket
-    if conversation.contact_id is not None:
-        contact = Contact.get_by_id(conversation.contact_id)
-    else:
-        contact = upsert_contact(principal.company_id, phone, None, is_group=False)
-    ticket, created = find_or_open_ticket(contact, Connection.get_by_id(conversation.connection_id))
-    if created and principal.user is not None:  # whoever starts a conversation answers it
-        ticket.accept(principal.user.id)
+    with database.atomic():  # the conversation opens in a commit of its own, before its first message's
+        if conversation.contact_id is not None:
+            contact = Contact.get_by_id(conversation.contact_id)
+        else:
+            contact = upsert_contact(principal.company_id, phone, None, is_group=False)
+        ticket, created = find_or_open_ticket(contact, Connection.get_by_id(conversation.connection_id))
+        if created and principal.user is not None:  # whoever starts a conversation answers it
+            ticket.accept(principal.user.id)
     return ticket
 
 
@@ -135,7 +141,7 @@ def stored_upload(company_id: int) -> tuple[str, str, str] | None:
 def send(body: SendIn):
     principal = current_principal()
     upload = stored_upload(principal.company_id)
-    media: dict[str, Any] = {}
+    media: dict[str, Any] = {}  # OutboundDraft's media fields
     if upload is not None:
         key, mimetype, name = upload
         media = {"media_key": key, "media_mimetype": mimetype, "media_name": name, "message_type": message_type_for(mimetype)}
@@ -146,12 +152,10 @@ def send(body: SendIn):
         raise ValidationFailed("say something: give a body, a file or a mediaUrl", {"body": "empty message"})
     if body.quoted_message_id is not None and not owned(Message).where(Message.id == body.quoted_message_id).exists():
         raise NotFound("quoted message")
-    with database.atomic():  # contact, ticket, message and job: one commit, then the send
-        outbound = write_outbound(
-            ticket_for(body), body.body, user_id=principal.user.id if principal.user else None,
-            quoted_message_id=body.quoted_message_id, idempotency_key=request.headers.get("Idempotency-Key"), **media,
-        )
-    dispatch_outbound(outbound)
+    outbound = sends.run(OutboundDraft(
+        ticket_for(body), body.body, user_id=principal.user.id if principal.user else None,
+        quoted_message_id=body.quoted_message_id, idempotency_key=request.headers.get("Idempotency-Key"), **media,
+    ))
     return SendOut(id=outbound.message.id, status=outbound.message.status, job_id=outbound.job_id)
 
 

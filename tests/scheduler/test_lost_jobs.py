@@ -56,7 +56,7 @@ def test_a_job_still_waiting_in_redis_is_not_sent_twice(factories, broker):
 def test_a_send_interrupted_after_its_enqueue_leaves_no_marker_and_is_sent_again(factories, broker):
     job = record_without_sending("interrupted", factories.company().id, dt.timedelta(minutes=5))
 
-    with pytest.raises(ConnectionError), sending_tracked(broker, dramatiq.Message(**job.message)) as pipeline:
+    with pytest.raises(ConnectionError), sending_tracked(broker, [dramatiq.Message(**job.message)]) as pipeline:
         pipeline.publish("test-channel", "queued with the marker, never sent")
         raise ConnectionError("the process died here")
 
