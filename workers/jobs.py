@@ -102,7 +102,7 @@ def without_marker(client: redis.Redis, items: list[T], marker: Callable[[T], st
     return [item for item, is_marked in zip(items, found, strict=True) if not is_marked]
 
 
-def send_tracked(broker: dramatiq.Broker, message: dramatiq.Message) -> None:
+def send_tracked(broker: RedisBroker, message: dramatiq.Message) -> None:
     """Enqueue, then mark the job's message as having reached Redis."""
     with sending_tracked(broker, [message]):
         pass
@@ -123,7 +123,7 @@ def sending_tracked(broker: RedisBroker, messages: Sequence[dramatiq.Message]) -
         pipeline.execute()
 
 
-def resend_job(broker: dramatiq.Broker, job: Job) -> None:
+def resend_job(broker: RedisBroker, job: Job) -> None:
     """Send a Job's recorded message again, with the same id."""
     send_tracked(broker, dramatiq.Message(**job.message))
 

@@ -107,8 +107,8 @@ def write_outbound(ticket: Ticket, body: str, **options) -> Outbound:
 
 
 def write_outbounds(drafts: Sequence[OutboundDraft]) -> list[Outbound]:
-    """`write_outbound` for many messages (the API's concurrent sends, `api/group_commit.py`), in three
-    statements and one per ticket, however many there are.
+    """`write_outbound` for many messages (the API's concurrent sends, `api/group_commit.py`): one INSERT of
+    the messages, one of their Jobs and one UPDATE per ticket, however many there are.
 
     The statements are SQL text bound by the driver (db/raw.py, db/bulk.py), not built by Peewee: every
     send of the API, a campaign, a flow or a schedule comes through here."""
