@@ -36,7 +36,7 @@ from db.schedules import next_cron_time
 from db.tickets import Ticket
 from wharf.media import message_type_for
 from wharf.metrics import CAMPAIGN_SENDS
-from workers.events import publish
+from workers.events import Announcements, publish
 from workers.jobs import enqueue_job
 from workers.messages import Outbound, dispatch_outbound, write_outbound
 from workers.number_limits import acquire, give_back, jitter_of
@@ -124,10 +124,13 @@ def fan_out_campaign(campaign_id: int) -> dict:
     campaign = Campaign.get_or_none(Campaign.id == campaign_id)
     if campaign is None or campaign.status not in ACTIVE:
         return {"campaignId": campaign_id, "skipped": True}
-    written = write_ledger(campaign)
-    Campaign.update(next_pump_at=utcnow()).where(Campaign.id == campaign_id).execute()
+    announcements = Announcements()  # the progress's webhooks commit with it
+    with database.atomic():
+        written = write_ledger(campaign)
+        Campaign.update(next_pump_at=utcnow()).where(Campaign.id == campaign_id).execute()
+        announcements.add("campaign:update", campaign.company_id, progress_of(campaign))
     pump_campaign.send(campaign_id, campaign.pump_seq)
-    publish("campaign:update", campaign.company_id, progress_of(campaign))
+    announcements.send()
     return {"campaignId": campaign_id, "recipients": written}
 
 
@@ -262,6 +265,7 @@ def pump_campaign(campaign_id: int, seq: int) -> None:
     delay = tick.delay + random.uniform(0, budget.jitter) if budget.slots else budget.wait
     next_at = tick_base(campaign, tick, bool(budget.slots)) + dt.timedelta(seconds=delay)
     claimed: list[tuple[int, int]] = []
+    announcements = Announcements()
     try:
         with database.atomic():
             owned = Campaign.update(pump_seq=seq + 1, next_pump_at=next_at).where(
@@ -273,14 +277,18 @@ def pump_campaign(campaign_id: int, seq: int) -> None:
             Campaign.update(dispatched=Campaign.dispatched + len(claimed)).where(Campaign.id == campaign_id).execute()
             done = len(claimed) < tick.batch and not CampaignShipping.select().where(
                 CampaignShipping.campaign == campaign_id, CampaignShipping.status == "queued").exists()
-            if done:
+            if done:  # the last progress, which says so, commits with it; the ticks' progress is only published
                 finish(campaign)
+                announcements.add("campaign:update", campaign.company_id, progress_of(Campaign.get_by_id(campaign_id)))
     finally:
         give_back_unused(budget.unused(len(claimed)))  # all of it when the transaction did not commit
     for outbound in outbounds:
         dispatch_outbound(outbound)
     CAMPAIGN_SENDS.inc(len(outbounds))
-    publish("campaign:update", campaign.company_id, progress_of(Campaign.get_by_id(campaign_id)))
+    if done:
+        announcements.send()
+    else:  # after the commit: the report reads the whole ledger, and the next tick's supersedes it
+        publish("campaign:update", campaign.company_id, progress_of(Campaign.get_by_id(campaign_id)))
     if not done:
         wait_ms = (next_at - utcnow()).total_seconds() * 1000
         pump_campaign.send_with_options(args=(campaign_id, seq + 1), delay=max(0, int(wait_ms)))
@@ -289,10 +297,13 @@ def pump_campaign(campaign_id: int, seq: int) -> None:
 @dramatiq.actor(queue_name="campaigns", max_retries=10)
 def cancel_queued_shippings(campaign_id: int) -> dict:
     """A cancelled campaign's recipients not sent yet are cancelled (the pump stopped at the status)."""
-    cancelled = CampaignShipping.update(status="cancelled", reason="campaign cancelled", updated_at=utcnow()).where(
-        CampaignShipping.campaign == campaign_id, CampaignShipping.status == "queued").execute()
-    campaign = Campaign.get_by_id(campaign_id)
-    publish("campaign:update", campaign.company_id, progress_of(campaign))
+    announcements = Announcements()
+    with database.atomic():
+        cancelled = CampaignShipping.update(status="cancelled", reason="campaign cancelled", updated_at=utcnow()).where(
+            CampaignShipping.campaign == campaign_id, CampaignShipping.status == "queued").execute()
+        campaign = Campaign.get_by_id(campaign_id)
+        announcements.add("campaign:update", campaign.company_id, progress_of(campaign))
+    announcements.send()
     return {"campaignId": campaign_id, "cancelled": cancelled}
 
 

@@ -3,8 +3,8 @@
 `publish` is called from the API, actors and the gateway after the change is committed; neither
 path fails the caller: realtime is one Redis PUBLISH that never raises, webhooks are delivery rows
 and messages for `deliver_webhook`. A crash between the commit and the call loses the events, so the
-changes whose webhooks integrations count on (message statuses, sends) use `Announcements`, whose
-delivery rows commit with the change.
+changes whose webhooks integrations count on (sends, message statuses, ticket changes, flow sessions, a
+campaign's end) use `Announcements`, whose delivery rows commit with the change.
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ from db.tickets import Ticket
 from wharf.media import media_store
 from wharf.settings import settings
 from workers.csv_import import UPLOADS_DIR
-from workers.events import publish
+from workers.events import Announcements
 
 CLOSE_BATCH = 200
 CONNECTION_HISTORY = dt.timedelta(days=400)  # longer than the longest analytics period (366 days, api/periods.py)
@@ -94,6 +94,7 @@ def close_inactive_tickets(company_id: int) -> dict[str, int]:
     idle_since = utcnow() - dt.timedelta(hours=hours)
     closed = 0
     while True:
+        announcements = Announcements()  # the closes' webhooks commit with them
         with database.atomic():
             batch = list(locked(
                 Ticket.select()
@@ -104,10 +105,10 @@ def close_inactive_tickets(company_id: int) -> dict[str, int]:
             ))
             for ticket in batch:
                 ticket.close(None)
-        for ticket in batch:
-            publish("ticket:update", company_id, {"id": ticket.id, "status": ticket.status, "unreadMessages": 0,
-                                                  "lastMessage": ticket.last_message, "contactId": ticket.contact_id,
-                                                  "closedBy": "auto-close"}, ticket=ticket)
+                announcements.add("ticket:update", company_id, {
+                    "id": ticket.id, "status": ticket.status, "unreadMessages": 0, "lastMessage": ticket.last_message,
+                    "contactId": ticket.contact_id, "closedBy": "auto-close"}, ticket=ticket)
+        announcements.send()
         closed += len(batch)
         if len(batch) < CLOSE_BATCH:
             return {"closed": closed}

@@ -8,6 +8,8 @@ closes and notes are recorded without one.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Literal
 
 import peewee
@@ -27,7 +29,7 @@ from db.messages import Message
 from db.queues import Queue
 from db.tickets import Ticket, TicketEvent, TicketNote, TicketTag, visible_to
 from db.users import User
-from workers.events import publish
+from workers.events import Announcements
 from workers.messages import dispatch_outbound, write_outbound
 
 blueprint = Blueprint("tickets", __name__, url_prefix="/api/tickets")
@@ -142,12 +144,19 @@ def visible_ticket(ticket_id: int) -> Ticket:
     return ticket
 
 
-def announce(ticket: Ticket) -> dict:
-    """Publish the ticket's new state and answer with it."""
-    ticket = Ticket.get_by_id(ticket.id)
-    body = ticket_out(ticket).to_json()
-    publish("ticket:update", ticket.company_id, body, ticket=ticket)
-    return body
+@contextlib.contextmanager
+def announced(ticket: Ticket) -> Iterator[dict]:
+    """The block changes the ticket in one transaction with the webhook deliveries of the `ticket:update` that
+    announces its new state, published once that commits (`Announcements`: a crash in between loses no
+    delivery). Yields the dict that holds the new state after the block: the answer."""
+    state: dict = {}
+    announcements = Announcements()
+    with database.atomic():
+        yield state
+        changed = Ticket.get_by_id(ticket.id)
+        state.update(ticket_out(changed).to_json())
+        announcements.add("ticket:update", changed.company_id, dict(state), ticket=changed)
+    announcements.send()
 
 
 def acting_user_id() -> int | None:
@@ -225,8 +234,9 @@ def accept_ticket(ticket_id: int, body: AssignIn | None):
     if ticket.status == "closed":
         raise Conflict("the ticket is closed; reopen it instead")
     check_ticket_limit(user)
-    ticket.accept(user.id)
-    return announce(ticket)
+    with announced(ticket) as state:
+        ticket.accept(user.id)
+    return state
 
 
 @blueprint.post("/<int:ticket_id>/transfer")
@@ -242,11 +252,11 @@ def transfer_ticket(ticket_id: int, body: TransferIn):
         target = get_owned(User, body.user_id, "user")
         check_ticket_limit(target)
     by_user_id = acting_user_id()
-    with database.atomic():
+    with announced(ticket) as state:
         ticket.transfer(by_user_id, body.queue_id, body.user_id)
         if body.note:
             TicketNote.create(ticket=ticket, user=by_user_id, body=body.note)
-    return announce(ticket)
+    return state
 
 
 @blueprint.post("/<int:ticket_id>/close")
@@ -259,12 +269,12 @@ def close_ticket(ticket_id: int, body: CloseIn | None):
     by_user_id = acting_user_id()
     connection = ticket.connection
     farewell = connection.farewell_message if (body is None or body.send_farewell) and connection is not None else ""
-    with database.atomic():  # closed with its farewell written, or neither
+    with announced(ticket) as state:  # closed with its farewell written, or neither
         ticket.close(by_user_id)
         outbound = write_outbound(ticket, farewell, user_id=by_user_id) if farewell else None
     if outbound is not None:
         dispatch_outbound(outbound)
-    return announce(ticket)
+    return state
 
 
 @blueprint.post("/<int:ticket_id>/reopen")
@@ -276,10 +286,11 @@ def reopen_ticket(ticket_id: int, body: AssignIn | None):
     if ticket.status != "closed":
         raise Conflict("the ticket is not closed")
     try:
-        ticket.reopen(user.id)
+        with announced(ticket) as state:
+            ticket.reopen(user.id)
     except peewee.IntegrityError:
         raise Conflict("the contact has another live ticket on this connection") from None
-    return announce(ticket)
+    return state
 
 
 @blueprint.post("/<int:ticket_id>/read")
@@ -287,8 +298,9 @@ def reopen_ticket(ticket_id: int, body: AssignIn | None):
           scope=WRITE_SCOPE)
 def mark_read(ticket_id: int):
     ticket = visible_ticket(ticket_id)
-    Ticket.update(unread_messages=0).where(Ticket.id == ticket.id).execute()
-    return announce(ticket)
+    with announced(ticket) as state:
+        Ticket.update(unread_messages=0).where(Ticket.id == ticket.id).execute()
+    return state
 
 
 @blueprint.post("/<int:ticket_id>/notes")
@@ -296,9 +308,12 @@ def mark_read(ticket_id: int):
           response=TicketOut, errors=[404], scope=WRITE_SCOPE)
 def add_note(ticket_id: int, body: NoteIn):
     ticket = visible_ticket(ticket_id)
-    note = TicketNote.create(ticket=ticket, user=acting_user_id(), body=body.body)
-    publish("ticket:note", ticket.company_id, NoteOut.model_validate(note).to_json() | {"ticketId": ticket.id},
-            ticket=ticket)
+    announcements = Announcements()
+    with database.atomic():
+        note = TicketNote.create(ticket=ticket, user=acting_user_id(), body=body.body)
+        announcements.add("ticket:note", ticket.company_id,
+                          NoteOut.model_validate(note).to_json() | {"ticketId": ticket.id}, ticket=ticket)
+    announcements.send()
     return ticket_out(ticket)
 
 
@@ -319,10 +334,10 @@ def set_tags(ticket_id: int, body: TagsIn):
     tag_ids = set(body.tag_ids)
     if owned(Tag).where(Tag.id.in_(tag_ids)).count() != len(tag_ids):
         raise NotFound("tag")
-    with database.atomic():
+    with announced(ticket) as state:
         TicketTag.delete().where(TicketTag.ticket == ticket.id).execute()
         TicketTag.insert_many([{"ticket": ticket.id, "tag": tag_id} for tag_id in tag_ids]).execute()
-    return announce(ticket)
+    return state
 
 
 @blueprint.get("/<int:ticket_id>/history")
@@ -346,5 +361,8 @@ def history(ticket_id: int):
           errors=[404])
 def delete_ticket(ticket_id: int):
     ticket = visible_ticket(ticket_id)
-    ticket.delete_instance()
-    publish("ticket:delete", ticket.company_id, {"id": ticket.id}, ticket=ticket)
+    announcements = Announcements()
+    with database.atomic():
+        ticket.delete_instance()
+        announcements.add("ticket:delete", ticket.company_id, {"id": ticket.id}, ticket=ticket)
+    announcements.send()

@@ -14,12 +14,15 @@ import scheduler.jobs
 import workers.flows.engine
 from db.flows import FlowSession, FlowStep, FlowVersion
 from db.tickets import find_or_open_ticket
+from db.webhooks import WebhookDelivery
 from tests import processes
 from tests.flows.test_nodes import chain
 from tests.waiting import wait_for
+from workers.events import Announcements
 from workers.flows.engine import advance_flow_session, create_session
 from workers.inbound import upsert_contact
 from workers.transports import simulator
+from workers.webhooks import resend_lost_deliveries
 
 STEPS = 10
 
@@ -118,3 +121,23 @@ def test_kill_9_of_the_workers_mid_flow_finishes_every_session_once(
     )
     assert FlowStep.select().count() == sessions * STEPS
     assert done_at_crash < sessions * STEPS, "the crash came after the work: nothing was tested"
+
+
+def test_a_session_that_ends_just_before_a_crash_still_reaches_the_webhooks(bot, factories, company, monkeypatch):
+    factories.webhook(company, events=["flow:*"])
+    bot.deploy({**numbered_flow(1), "trigger": {"type": "keyword", "value": "oi"}})
+    send = Announcements.send
+
+    def dies_announcing_the_end(announcements, pipeline=None):
+        if any(event == "flow:session_ended" for event, *_ in announcements.realtime):
+            raise SystemError("the worker died after the last step's commit, before its events went out")
+        send(announcements, pipeline)
+
+    monkeypatch.setattr(Announcements, "send", dies_announcing_the_end)
+    bot.say("oi")
+    monkeypatch.setattr(Announcements, "send", send)
+
+    assert bot.session().end_reason == "completed"
+    assert resend_lost_deliveries(lost_after=dt.timedelta(0)) == 1
+    [ended] = WebhookDelivery.select().where(WebhookDelivery.event == "flow:session_ended")
+    assert (ended.payload["data"]["id"], ended.payload["data"]["status"]) == (bot.session().id, "ended")

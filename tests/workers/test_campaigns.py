@@ -3,6 +3,7 @@ pause, resume, cancel, and the report counted from receipts."""
 
 from __future__ import annotations
 
+import datetime as dt
 import random
 import statistics
 
@@ -13,10 +14,13 @@ from db.campaigns import Campaign, CampaignShipping
 from db.contact_lists import ContactListItem
 from db.contacts import ContactTag
 from db.messages import Message
+from db.webhooks import WebhookDelivery
 from tests.waiting import wait_for
 from workers import campaigns
 from workers.campaigns import campaign_report, plan_tick, write_ledger
+from workers.events import Announcements
 from workers.transports import simulator
+from workers.webhooks import resend_lost_deliveries
 
 
 @pytest.fixture
@@ -231,3 +235,26 @@ def test_a_stalled_campaign_is_restarted_and_a_stale_tick_sends_nothing(factorie
     assert CampaignShipping.select().count() == 0 and Message.select().count() == 0
     assert campaigns.restart_stalled_campaigns() == [campaign.id]
     assert broker.client.llen("dramatiq:campaigns") == 1
+
+
+def test_a_campaign_that_completes_just_before_a_crash_still_reaches_the_webhooks(
+        factories, company, connection, worker, gateway, monkeypatch):
+    factories.webhook(company, events=["campaign:update"])
+    campaign = factories.campaign(company, connection=connection, contact_ids=recipients(factories, company, 3),
+                                  messages=["Hi"], throttle={"perMinute": 6000})
+    send = Announcements.send
+
+    def dies_announcing_the_end(announcements, pipeline=None):
+        if any(data.get("status") == "completed" for event, _, data, *_ in announcements.realtime
+               if event == "campaign:update"):
+            raise SystemError("the worker died after the last tick's commit, before its events went out")
+        send(announcements, pipeline)
+
+    monkeypatch.setattr(Announcements, "send", dies_announcing_the_end)
+    run(campaign)
+    assert wait_for(lambda: Campaign.get_by_id(campaign.id).status == "completed", timeout=20)
+
+    assert resend_lost_deliveries(lost_after=dt.timedelta(0)) == 1
+    [completed] = [delivery for delivery in WebhookDelivery.select().where(WebhookDelivery.event == "campaign:update")
+                   if delivery.payload["data"]["status"] == "completed"]
+    assert completed.payload["data"]["total"] == 3

@@ -20,6 +20,7 @@ from tests.waiting import wait_for
 from tests.webhook_receiver import Answer, allow_loopback, fast_retries, serving
 from wharf.public_http import UnsafeUrl, is_allowed, is_public, post, resolve_allowed
 from workers.acks import record_receipt
+from workers.events import Announcements
 from workers.messages import write_outbound
 from workers.webhooks import (
     MAX_ATTEMPTS,
@@ -249,6 +250,27 @@ def test_a_status_or_a_send_committed_just_before_a_crash_still_reaches_the_webh
     announced = sorted((body["event"], body["data"]["id"], body["data"]["status"])
                        for body in (json.loads(r.body) for r in receiver.received))
     assert announced == [("message:new", written.message.id, "queued"), ("message:update", sent.id, "read")]
+
+
+def test_a_ticket_change_committed_just_before_a_crash_still_reaches_the_webhooks(app, client, broker, worker,
+                                                                                  factories, receiver, monkeypatch):
+    company = factories.company()
+    agent = factories.user(company, role="agent")
+    factories.webhook(company, url=receiver.url, events=["ticket:*"])
+    ticket = factories.ticket(company, connection=factories.connection(company))
+
+    def dies(announcements, pipeline=None):
+        raise SystemExit("the API process died after the commit, before the event went out")
+
+    with monkeypatch.context() as patched, pytest.raises(SystemExit):
+        patched.setattr(Announcements, "send", dies)
+        client.post(f"/api/tickets/{ticket.id}/accept", headers=factories.auth_headers(app, agent))
+
+    assert resend_lost_deliveries(lost_after=dt.timedelta(0)) == 1
+    run_deliveries(broker, worker)
+
+    [body] = [json.loads(r.body) for r in receiver.received]
+    assert (body["event"], body["data"]["id"], body["data"]["status"]) == ("ticket:update", ticket.id, "open")
 
 
 def test_a_delivery_waiting_for_its_retry_when_redis_lost_its_data_is_sent_again(broker, factories, receiver):

@@ -40,7 +40,7 @@ from db.queue_rules import is_open
 from db.queues import Queue
 from db.tickets import Ticket
 from wharf.media import message_type_for
-from workers.events import publish
+from workers.events import Announcements
 from workers.flows.ai_reply import DEFAULT_HISTORY_WINDOW, generate_ai_reply
 from workers.flows.definition import entry_node
 from workers.flows.http_request import perform_http_request
@@ -75,9 +75,10 @@ def session_event(session: FlowSession) -> dict:
     }
 
 
-def publish_session(event: str, session: FlowSession) -> None:
+def announce_session(announcements: Announcements, event: str, session: FlowSession) -> None:
+    """Inside the transaction that started or ended the session: its event's webhooks commit with it."""
     ticket = Ticket.get_or_none(Ticket.id == session.ticket_id)
-    publish(event, session.company_id, session_event(session), ticket=ticket)
+    announcements.add(event, session.company_id, session_event(session), ticket=ticket)
 
 
 class ContactLookups:
@@ -267,6 +268,7 @@ def run_one_step(session_id: int) -> bool:
     """Run the session's next step; True while it has more to run now."""
     prefetched = peek_external(session_id)
     effects: SessionEffects | None = None
+    announcements = Announcements()
     with database.atomic():
         session = locked(FlowSession.select().where(FlowSession.id == session_id)).first()
         if session is None or session.status != "running":
@@ -296,24 +298,17 @@ def run_one_step(session_id: int) -> bool:
             )
             save_state(session, state)
         session.save()
+        if effects is not None and effects.ticket_changed:
+            ticket = Ticket.get_by_id(session.ticket_id)
+            announcements.add("ticket:update", ticket.company_id, {
+                "id": ticket.id, "status": ticket.status, "queueId": ticket.queue_id, "userId": ticket.user_id,
+            }, ticket=ticket)
+        if session.status == "ended":
+            announce_session(announcements, "flow:session_ended", session)
     if effects is not None:
         for outbound in effects.outbounds:
             dispatch_outbound(outbound)
-        if effects.ticket_changed:
-            ticket = Ticket.get_by_id(session.ticket_id)
-            publish(
-                "ticket:update",
-                ticket.company_id,
-                {
-                    "id": ticket.id,
-                    "status": ticket.status,
-                    "queueId": ticket.queue_id,
-                    "userId": ticket.user_id,
-                },
-                ticket=ticket,
-            )
-    if session.status == "ended":
-        publish_session("flow:session_ended", session)
+    announcements.send()
     return session.status == "running"
 
 
@@ -366,6 +361,7 @@ def create_session(
     if read_up_to is None:
         read_up_to = Message.select(peewee.fn.MAX(Message.id)).where(
             Message.ticket == ticket.id, Message.direction == "in").scalar()
+    announcements = Announcements()
     try:
         with database.atomic():
             session = FlowSession.create(
@@ -380,9 +376,10 @@ def create_session(
                 variables=initial_variables(contact, ticket, variables),
                 last_input_id=read_up_to or 0,
             )
+            announce_session(announcements, "flow:session_started", session)
     except peewee.IntegrityError:
         return None
-    publish_session("flow:session_started", session)
+    announcements.send()
     return session
 
 
@@ -581,19 +578,22 @@ def resume_due_sessions() -> int:
 
 def stop_session(session: FlowSession, reason: str = "stopped") -> bool:
     """End a live session now (an API call); False when it had ended already."""
-    stopped = (
-        FlowSession.update(
-            status="ended",
-            end_reason=reason,
-            ended_at=utcnow(),
-            waiting=None,
-            wait_until=None,
-            pending_event=None,
-            updated_at=utcnow(),
+    announcements = Announcements()
+    with database.atomic():
+        stopped = (
+            FlowSession.update(
+                status="ended",
+                end_reason=reason,
+                ended_at=utcnow(),
+                waiting=None,
+                wait_until=None,
+                pending_event=None,
+                updated_at=utcnow(),
+            )
+            .where(FlowSession.id == session.id, FlowSession.status.in_(LIVE_STATUSES))
+            .execute()
         )
-        .where(FlowSession.id == session.id, FlowSession.status.in_(LIVE_STATUSES))
-        .execute()
-    )
-    if stopped:
-        publish_session("flow:session_ended", FlowSession.get_by_id(session.id))
+        if stopped:
+            announce_session(announcements, "flow:session_ended", FlowSession.get_by_id(session.id))
+    announcements.send()
     return bool(stopped)
