@@ -13,7 +13,7 @@ import logging
 from db.base import utcnow
 from db.campaigns import Campaign
 from db.connections import Connection
-from workers.events import publish
+from workers.events import announcing
 from workers.number_limits import cool_down
 from workers.transports.base import TransportError
 
@@ -55,26 +55,21 @@ def pause_campaigns_on_number(connection_id: int, signal: str, reason: str) -> l
     fresh = cool_down(connection_id, COOL_DOWN_SECONDS[signal]) if signal in COOL_DOWN_SECONDS else True
     text = f"paused: {signal} on connection {connection.name} ({reason})"[:1000]
     paused = []
-    for campaign_id in campaigns_on(connection_id, connection.company_id):
-        if (
-            Campaign.update(status="paused", reason=text, updated_at=utcnow())
-            .where(Campaign.id == campaign_id, Campaign.status == "running")
-            .execute()
-        ):
-            paused.append(campaign_id)
-            publish(
-                "campaign:update",
-                connection.company_id,
-                {"id": campaign_id, "status": "paused", "reason": text},
-            )
-    if not (fresh or paused):
-        return paused
-    logger.warning("connection %s: %s (%s); paused campaigns %s", connection_id, signal, reason, paused)
-    publish(
-        "connection:ban_signal",
-        connection.company_id,
-        {"connectionId": connection_id, "signal": signal, "reason": reason, "pausedCampaignIds": paused},
-    )
+    with announcing() as announcements:  # the pauses' and the signal's webhooks commit with the pauses
+        for campaign_id in campaigns_on(connection_id, connection.company_id):
+            if (
+                Campaign.update(status="paused", reason=text, updated_at=utcnow())
+                .where(Campaign.id == campaign_id, Campaign.status == "running")
+                .execute()
+            ):
+                paused.append(campaign_id)
+                announcements.add("campaign:update", connection.company_id,
+                                  {"id": campaign_id, "status": "paused", "reason": text})
+        if fresh or paused:
+            announcements.add("connection:ban_signal", connection.company_id, {
+                "connectionId": connection_id, "signal": signal, "reason": reason, "pausedCampaignIds": paused})
+    if fresh or paused:
+        logger.warning("connection %s: %s (%s); paused campaigns %s", connection_id, signal, reason, paused)
     return paused
 
 

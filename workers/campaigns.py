@@ -36,7 +36,7 @@ from db.schedules import next_cron_time
 from db.tickets import Ticket
 from wharf.media import message_type_for
 from wharf.metrics import CAMPAIGN_SENDS
-from workers.events import Announcements, publish
+from workers.events import Announcements, announcing, publish
 from workers.jobs import enqueue_job
 from workers.messages import Outbound, dispatch_outbound, write_outbound
 from workers.number_limits import acquire, give_back, jitter_of
@@ -297,13 +297,11 @@ def pump_campaign(campaign_id: int, seq: int) -> None:
 @dramatiq.actor(queue_name="campaigns", max_retries=10)
 def cancel_queued_shippings(campaign_id: int) -> dict:
     """A cancelled campaign's recipients not sent yet are cancelled (the pump stopped at the status)."""
-    announcements = Announcements()
-    with database.atomic():
+    with announcing() as announcements:
         cancelled = CampaignShipping.update(status="cancelled", reason="campaign cancelled", updated_at=utcnow()).where(
             CampaignShipping.campaign == campaign_id, CampaignShipping.status == "queued").execute()
         campaign = Campaign.get_by_id(campaign_id)
         announcements.add("campaign:update", campaign.company_id, progress_of(campaign))
-    announcements.send()
     return {"campaignId": campaign_id, "cancelled": cancelled}
 
 

@@ -1,20 +1,25 @@
 """Domain events: one call tells the realtime clients (Socket.IO) and the webhook subscribers.
 
-`publish` is called from the API, actors and the gateway after the change is committed; neither
-path fails the caller: realtime is one Redis PUBLISH that never raises, webhooks are delivery rows
-and messages for `deliver_webhook`. A crash between the commit and the call loses the events, so the
-changes whose webhooks integrations count on (sends, message statuses, ticket changes, flow sessions, a
-campaign's end) use `Announcements`, whose delivery rows commit with the change.
+Changes are announced with `Announcements` (`announcing()`): the webhook delivery rows commit with the
+change, and the realtime events and the deliveries' first attempts go out once it has committed, so a
+crash in between loses no delivery. `publish` writes and sends them after the commit, in one go: for
+the events that a crash just before it cannot lose otherwise, or whose loss does no harm (an inbound
+message's, pending until published; a connection's status, which its redelivered job publishes again;
+a campaign's progress between ticks, which the next tick's supersedes). Neither fails the caller: realtime is one Redis PUBLISH that never raises, webhooks are
+delivery rows and messages for `deliver_webhook`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
+from collections.abc import Iterator
 from typing import Any
 
 import redis
 
+from db.base import database
 from db.tickets import Ticket
 from wharf.realtime import emit_event, emitted_together
 from workers.webhooks import enqueue_delivery, fan_out, write_deliveries
@@ -65,3 +70,13 @@ class Announcements:
                 enqueue_delivery(delivery_id)
         except Exception:
             logger.exception("webhook deliveries %s not enqueued; resend_lost_deliveries will", self.deliveries)
+
+
+@contextlib.contextmanager
+def announcing() -> Iterator[Announcements]:
+    """A transaction, and the Announcements of its change (`add` them in the block): sent once it commits,
+    dropped with it if the block raises."""
+    announcements = Announcements()
+    with database.atomic():
+        yield announcements
+    announcements.send()

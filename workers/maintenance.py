@@ -9,7 +9,7 @@ import itertools
 import dramatiq
 from peewee import fn
 
-from db.base import database, locked, utcnow
+from db.base import locked, utcnow
 from db.company_settings import company_setting
 from db.connection_events import ConnectionEvent
 from db.jobs import IDEMPOTENCY_WINDOW, IdempotencyKey, Job
@@ -18,7 +18,7 @@ from db.tickets import Ticket
 from wharf.media import media_store
 from wharf.settings import settings
 from workers.csv_import import UPLOADS_DIR
-from workers.events import Announcements
+from workers.events import announcing
 
 CLOSE_BATCH = 200
 CONNECTION_HISTORY = dt.timedelta(days=400)  # longer than the longest analytics period (366 days, api/periods.py)
@@ -94,8 +94,7 @@ def close_inactive_tickets(company_id: int) -> dict[str, int]:
     idle_since = utcnow() - dt.timedelta(hours=hours)
     closed = 0
     while True:
-        announcements = Announcements()  # the closes' webhooks commit with them
-        with database.atomic():
+        with announcing() as announcements:  # the closes' webhooks commit with them
             batch = list(locked(
                 Ticket.select()
                 .where(Ticket.company == company_id, Ticket.status != "closed", Ticket.updated_at < idle_since)
@@ -108,7 +107,6 @@ def close_inactive_tickets(company_id: int) -> dict[str, int]:
                 announcements.add("ticket:update", company_id, {
                     "id": ticket.id, "status": ticket.status, "unreadMessages": 0, "lastMessage": ticket.last_message,
                     "contactId": ticket.contact_id, "closedBy": "auto-close"}, ticket=ticket)
-        announcements.send()
         closed += len(batch)
         if len(batch) < CLOSE_BATCH:
             return {"closed": closed}

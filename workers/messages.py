@@ -26,7 +26,7 @@ from db.tickets import Ticket
 from wharf.media import MediaRejected, MediaUnavailable, fetch_remote, media_store
 from wharf.metrics import MESSAGES_SENT
 from workers.ban_signals import report_send_error
-from workers.events import Announcements
+from workers.events import Announcements, announcing
 from workers.jobs import job_for, sending_tracked
 from workers.transports.base import OutgoingMessage, TransportError, deterministic_wa_id
 
@@ -216,15 +216,13 @@ def is_permanent(error: Exception) -> bool:
 
 
 def mark_failed(message_id: int, reason: str) -> None:
-    announcements = Announcements()
-    with database.atomic():
+    with announcing() as announcements:
         updated = Message.update(status="failed", error=reason[:2000]).where(
             Message.id == message_id, Message.status.in_(UNSENT)
         ).execute()
         if updated:
             message = Message.get_by_id(message_id)
             announcements.add("message:update", message.company_id, message_event(message), ticket=message.ticket)
-    announcements.send()
 
 
 @dramatiq.actor(queue_name="gateway", max_retries=SEND_RETRIES, min_backoff=1000, max_backoff=60_000,

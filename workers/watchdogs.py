@@ -25,7 +25,7 @@ from db.base import utcnow
 from db.connections import Connection
 from db.messages import Message
 from wharf.redis_client import redis_client
-from workers.events import publish
+from workers.events import announcing
 from workers.gateway import HEARTBEAT_PREFIX
 from workers.gateway.process import lease_key
 
@@ -112,31 +112,34 @@ def flag_connection(connection: Connection, problem: str, now: dt.datetime, held
         fields |= {Connection.status: "disconnected", Connection.last_seen_at: now}
     elif connection.status == "connected":
         fields[Connection.reconnect_requested] = True
-    updated = (
-        Connection.update(fields)
-        .where(
-            Connection.id == connection.id,
-            Connection.status == connection.status,
-            Connection.flagged_reason.is_null() | (Connection.flagged_reason != problem),
+    with announcing() as announcements:
+        updated = (
+            Connection.update(fields)
+            .where(
+                Connection.id == connection.id,
+                Connection.status == connection.status,
+                Connection.flagged_reason.is_null() | (Connection.flagged_reason != problem),
+            )
+            .execute()
         )
-        .execute()
-    )
+        if updated:
+            announcements.add(
+                "connection:unhealthy", connection.company_id, {"connectionId": connection.id, "reason": problem}
+            )
     if updated:
         logger.warning("connection %s is unhealthy: %s", connection.id, problem)
-        publish(
-            "connection:unhealthy", connection.company_id, {"connectionId": connection.id, "reason": problem}
-        )
     return updated
 
 
 def clear_flag(connection: Connection) -> int:
-    updated = (
-        Connection.update(flagged_reason=None, flagged_at=None)
-        .where(Connection.id == connection.id, Connection.flagged_reason.is_null(False))
-        .execute()
-    )
-    if updated:
-        publish("connection:healthy", connection.company_id, {"connectionId": connection.id})
+    with announcing() as announcements:
+        updated = (
+            Connection.update(flagged_reason=None, flagged_at=None)
+            .where(Connection.id == connection.id, Connection.flagged_reason.is_null(False))
+            .execute()
+        )
+        if updated:
+            announcements.add("connection:healthy", connection.company_id, {"connectionId": connection.id})
     return updated
 
 
@@ -145,34 +148,27 @@ def flag_overdue_acks() -> dict[str, int]:
     """Flag, once each, the sends that got no receipt within ACK_OVERDUE_AFTER; count them per connection."""
     flagged = 0
     while True:
-        claimed = (
-            Message.update(ack_overdue=True)
-            .where(
-                Message.id.in_(
-                    Message.select(Message.id)
-                    .where(
-                        Message.status == "sent",
-                        ~Message.ack_overdue,
-                        Message.sent_at < utcnow() - ACK_OVERDUE_AFTER,
+        with announcing() as announcements:
+            rows = list(
+                Message.update(ack_overdue=True)
+                .where(
+                    Message.id.in_(
+                        Message.select(Message.id)
+                        .where(
+                            Message.status == "sent",
+                            ~Message.ack_overdue,
+                            Message.sent_at < utcnow() - ACK_OVERDUE_AFTER,
+                        )
+                        .limit(FLAG_BATCH)
                     )
-                    .limit(FLAG_BATCH)
                 )
+                .returning(Message.id, Message.company, Message.connection, Message.ticket, Message.wa_id)
+                .execute()
             )
-            .returning(Message.id, Message.company, Message.connection, Message.ticket, Message.wa_id)
-            .execute()
-        )
-        rows = list(claimed)
-        for row in rows:
-            publish(
-                "message:ack_overdue",
-                row.company_id,
-                {
-                    "id": row.id,
-                    "ticketId": row.ticket_id,
-                    "connectionId": row.connection_id,
-                    "waId": row.wa_id,
-                },
-            )
+            for row in rows:
+                announcements.add("message:ack_overdue", row.company_id, {
+                    "id": row.id, "ticketId": row.ticket_id, "connectionId": row.connection_id, "waId": row.wa_id,
+                })
         flagged += len(rows)
         if len(rows) < FLAG_BATCH:
             break

@@ -28,12 +28,12 @@ from api.resources.tickets import TagBrief
 from api.schemas import OutSchema, PageQuery, Schema, UtcDateTime, iso_utc, page_of
 from api.scoping import get_owned, owned
 from api.security import current_principal
-from db.base import database, utcnow
+from db.base import utcnow
 from db.companies import Company
 from db.contact_lists import ContactList, ContactListItem
 from db.contacts import Contact, ContactField, ContactTag, Tag
 from wharf.phones import InvalidPhone, to_e164
-from workers.events import publish
+from workers.events import Announcements, announcing
 
 blueprint = Blueprint("contacts", __name__, url_prefix="/api/contacts")
 DELETERS = ("super", "admin", "supervisor")
@@ -179,26 +179,30 @@ def apply_changes(contact: Contact, body: ContactFields) -> list[int] | None:
     return tag_ids
 
 
-def save_contact(contact: Contact, tag_ids: list[int] | None) -> None:
-    """Save the contact and set its tags; 409 when another contact of the company has the phone."""
+def save_contact(contact: Contact, tag_ids: list[int] | None, event: str) -> dict:
+    """Save the contact and set its tags, announced as `event` (its webhooks commit with it); the contact's
+    JSON. 409 when another contact of the company has the phone."""
     others = owned(Contact).where(Contact.phone == contact.phone)
     other = (others if contact.id is None else others.where(Contact.id != contact.id)).first()
     if other is not None:
         raise Conflict("another contact has this phone", {"phone": f"already contact {other.id}"})
     try:
-        with database.atomic():
+        with announcing() as announcements:
             contact.save()
             if tag_ids is not None:
                 ContactTag.delete().where(ContactTag.contact == contact.id).execute()
                 if tag_ids:
                     ContactTag.insert_many([{"contact": contact.id, "tag": tag_id} for tag_id in tag_ids]).execute()
+            body = announce(announcements, event, contact)
     except peewee.IntegrityError:  # a concurrent request took the phone
         raise Conflict("another contact has this phone", {"phone": "already a contact"}) from None
+    return body
 
 
-def announce(event: str, contact: Contact) -> dict:
+def announce(announcements: Announcements, event: str, contact: Contact) -> dict:
+    """Announce the contact as it is now (inside the change's transaction); its JSON."""
     body = contact_json(contact)
-    publish(event, contact.company_id, body)
+    announcements.add(event, contact.company_id, body)
     return body
 
 
@@ -243,8 +247,7 @@ def csv_text(value: Any) -> Any:
 def create_contact(body: ContactCreate):
     contact = Contact(company=current_principal().company_id, custom_fields={})
     tag_ids = apply_changes(contact, body)
-    save_contact(contact, tag_ids)
-    return announce("contact:new", contact)
+    return save_contact(contact, tag_ids, "contact:new")
 
 
 @blueprint.get("/<int:contact_id>")
@@ -259,8 +262,7 @@ def show_contact(contact_id: int):
 def update_contact(contact_id: int, body: ContactFields):
     contact = get_owned(Contact, contact_id, "contact")
     tag_ids = apply_changes(contact, body)
-    save_contact(contact, tag_ids)
-    return announce("contact:update", contact)
+    return save_contact(contact, tag_ids, "contact:update")
 
 
 @blueprint.delete("/<int:contact_id>")
@@ -269,5 +271,6 @@ def update_contact(contact_id: int, body: ContactFields):
 def delete_contact(contact_id: int):
     contact = get_owned(Contact, contact_id, "contact")
     body = contact_json(contact)
-    contact.delete_instance()
-    publish("contact:delete", contact.company_id, body)
+    with announcing() as announcements:
+        contact.delete_instance()
+        announcements.add("contact:delete", contact.company_id, body)

@@ -31,7 +31,7 @@ from db.contacts import Contact
 from db.leads import LEAD_CATEGORIES, LEAD_SOURCES, LEAD_STATUSES, Lead
 from db.users import User
 from wharf.phones import InvalidPhone, to_e164
-from workers.events import publish
+from workers.events import announcing
 
 blueprint = Blueprint("leads", __name__, url_prefix="/api/leads")
 
@@ -178,22 +178,21 @@ def apply_changes(lead: Lead, body: LeadFields) -> None:
         setattr(lead, name, value)
 
 
-def save_unique(lead: Lead) -> None:
-    """Save; 409 when another lead of the company has the phone."""
+def save_unique(lead: Lead, event: str) -> dict:
+    """Save, announced as `event` (its webhooks commit with it); the lead's JSON. 409 when another lead of
+    the company has the phone."""
     if lead.phone is not None:
         others = owned(Lead).where(Lead.phone == lead.phone)
         other = (others if lead.id is None else others.where(Lead.id != lead.id)).first()
         if other is not None:
             raise Conflict("another lead has this phone", {"phone": f"already lead {other.id}"})
     try:
-        lead.save()
+        with announcing() as announcements:
+            lead.save()
+            body = lead_json(lead)
+            announcements.add(event, lead.company_id, body)
     except peewee.IntegrityError:  # a concurrent request took the phone
         raise Conflict("another lead has this phone", {"phone": "already a lead"}) from None
-
-
-def announce(event: str, lead: Lead) -> dict:
-    body = lead_json(lead)
-    publish(event, lead.company_id, body)
     return body
 
 
@@ -237,8 +236,7 @@ def create_lead(body: LeadCreate):
     apply_changes(lead, body)
     if body.contact_id is None and lead.phone is not None:
         lead.contact = owned(Contact).select(Contact.id).where(Contact.phone == lead.phone).scalar()
-    save_unique(lead)
-    return announce("lead:new", lead)
+    return save_unique(lead, "lead:new")
 
 
 @blueprint.get("/<int:lead_id>")
@@ -255,8 +253,7 @@ def update_lead(lead_id: int, body: LeadFields):
     require("edit")
     lead = get_owned(Lead, lead_id, "lead")
     apply_changes(lead, body)
-    save_unique(lead)
-    return announce("lead:update", lead)
+    return save_unique(lead, "lead:update")
 
 
 @blueprint.delete("/<int:lead_id>")
@@ -265,5 +262,6 @@ def delete_lead(lead_id: int):
     require("edit")
     lead = get_owned(Lead, lead_id, "lead")
     body = lead_json(lead)
-    lead.delete_instance()
-    publish("lead:delete", lead.company_id, body)
+    with announcing() as announcements:
+        lead.delete_instance()
+        announcements.add("lead:delete", lead.company_id, body)

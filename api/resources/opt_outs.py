@@ -19,6 +19,7 @@ from api.schemas import OutSchema, PageQuery, Schema, UtcDateTime, page_of
 from api.scoping import get_owned, owned
 from db.contacts import Contact
 from db.opt_outs import OptOut, opt_in, opt_out
+from workers.events import announcing
 
 blueprint = Blueprint("opt_outs", __name__)
 
@@ -41,9 +42,10 @@ def changed_listing(contact_id: int, change: Callable[[Contact], bool]) -> dict:
     """Apply `change` to the contact (audited when it changed anything); the contact as it is now."""
     contact = get_owned(Contact, contact_id, "contact")
     before = snapshot(contact)
-    if change(contact):
-        log_change("updated", contact, before)
-    return announce("contact:update", contact)
+    with announcing() as announcements:
+        if change(contact):
+            log_change("updated", contact, before)
+        return announce(announcements, "contact:update", contact)
 
 
 @blueprint.post("/api/contacts/<int:contact_id>/opt-out")

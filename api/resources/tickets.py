@@ -23,13 +23,12 @@ from api.resources.messages import MessageOut, message_json
 from api.schemas import OutSchema, PageQuery, Schema, UtcDateTime, page_of
 from api.scoping import get_owned, owned
 from api.security import current_principal
-from db.base import database
 from db.contacts import Contact, Tag
 from db.messages import Message
 from db.queues import Queue
 from db.tickets import Ticket, TicketEvent, TicketNote, TicketTag, visible_to
 from db.users import User
-from workers.events import Announcements
+from workers.events import announcing
 from workers.messages import dispatch_outbound, write_outbound
 
 blueprint = Blueprint("tickets", __name__, url_prefix="/api/tickets")
@@ -150,13 +149,11 @@ def announced(ticket: Ticket) -> Iterator[dict]:
     announces its new state, published once that commits (`Announcements`: a crash in between loses no
     delivery). Yields the dict that holds the new state after the block: the answer."""
     state: dict = {}
-    announcements = Announcements()
-    with database.atomic():
+    with announcing() as announcements:
         yield state
         changed = Ticket.get_by_id(ticket.id)
         state.update(ticket_out(changed).to_json())
         announcements.add("ticket:update", changed.company_id, dict(state), ticket=changed)
-    announcements.send()
 
 
 def acting_user_id() -> int | None:
@@ -308,12 +305,10 @@ def mark_read(ticket_id: int):
           response=TicketOut, errors=[404], scope=WRITE_SCOPE)
 def add_note(ticket_id: int, body: NoteIn):
     ticket = visible_ticket(ticket_id)
-    announcements = Announcements()
-    with database.atomic():
+    with announcing() as announcements:
         note = TicketNote.create(ticket=ticket, user=acting_user_id(), body=body.body)
         announcements.add("ticket:note", ticket.company_id,
                           NoteOut.model_validate(note).to_json() | {"ticketId": ticket.id}, ticket=ticket)
-    announcements.send()
     return ticket_out(ticket)
 
 
@@ -361,8 +356,6 @@ def history(ticket_id: int):
           errors=[404])
 def delete_ticket(ticket_id: int):
     ticket = visible_ticket(ticket_id)
-    announcements = Announcements()
-    with database.atomic():
+    with announcing() as announcements:
         ticket.delete_instance()
         announcements.add("ticket:delete", ticket.company_id, {"id": ticket.id}, ticket=ticket)
-    announcements.send()

@@ -14,18 +14,20 @@ import dramatiq
 import pytest
 
 from db.base import database, utcnow
+from db.contacts import Contact
 from db.webhooks import Webhook, WebhookDelivery
 from tests.conftest import free_port, running_worker
 from tests.waiting import wait_for
 from tests.webhook_receiver import Answer, allow_loopback, fast_retries, serving
 from wharf.public_http import UnsafeUrl, is_allowed, is_public, post, resolve_allowed
 from workers.acks import record_receipt
-from workers.events import Announcements
+from workers.events import Announcements, announcing
 from workers.messages import write_outbound
 from workers.webhooks import (
     MAX_ATTEMPTS,
     SubscriptionCache,
     deliver_webhook,
+    enqueued_marker,
     fan_out,
     prune_webhook_deliveries,
     resend_lost_deliveries,
@@ -428,3 +430,25 @@ def test_retry_after_in_seconds_is_honoured_and_capped():
     assert retry_after_ms({"retry-after": "999999"}) == 3_600_000
     assert retry_after_ms({"retry-after": "Wed, 21 Oct 2015 07:28:00 GMT"}) is None
     assert retry_after_ms({}) is None
+
+
+def test_announcing_commits_the_deliveries_with_the_change_and_drops_them_with_it(factories, redis_client):
+    company = factories.company()
+    factories.webhook(company, events=["contact:*"])
+    contact = factories.contact(company)
+
+    with pytest.raises(ZeroDivisionError), announcing() as announcements:
+        contact.delete_instance()
+        announcements.add("contact:delete", company.id, {"id": contact.id})
+        raise ZeroDivisionError("the change failed after its announcement was added")
+
+    assert Contact.get_or_none(Contact.id == contact.id) is not None
+    assert WebhookDelivery.select().count() == 0
+
+    with announcing() as announcements:
+        contact.delete_instance()
+        announcements.add("contact:delete", company.id, {"id": contact.id})
+
+    [delivery] = WebhookDelivery.select()
+    assert (delivery.event, delivery.payload["data"]) == ("contact:delete", {"id": contact.id})
+    assert redis_client.exists(enqueued_marker(delivery.id))  # its first attempt was enqueued after the commit

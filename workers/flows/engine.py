@@ -40,7 +40,7 @@ from db.queue_rules import is_open
 from db.queues import Queue
 from db.tickets import Ticket
 from wharf.media import message_type_for
-from workers.events import Announcements
+from workers.events import Announcements, announcing
 from workers.flows.ai_reply import DEFAULT_HISTORY_WINDOW, generate_ai_reply
 from workers.flows.definition import entry_node
 from workers.flows.http_request import perform_http_request
@@ -361,9 +361,8 @@ def create_session(
     if read_up_to is None:
         read_up_to = Message.select(peewee.fn.MAX(Message.id)).where(
             Message.ticket == ticket.id, Message.direction == "in").scalar()
-    announcements = Announcements()
     try:
-        with database.atomic():
+        with announcing() as announcements:
             session = FlowSession.create(
                 company=ticket.company_id,
                 flow=version.flow_id,
@@ -379,7 +378,6 @@ def create_session(
             announce_session(announcements, "flow:session_started", session)
     except peewee.IntegrityError:
         return None
-    announcements.send()
     return session
 
 
@@ -578,8 +576,7 @@ def resume_due_sessions() -> int:
 
 def stop_session(session: FlowSession, reason: str = "stopped") -> bool:
     """End a live session now (an API call); False when it had ended already."""
-    announcements = Announcements()
-    with database.atomic():
+    with announcing() as announcements:
         stopped = (
             FlowSession.update(
                 status="ended",
@@ -595,5 +592,4 @@ def stop_session(session: FlowSession, reason: str = "stopped") -> bool:
         )
         if stopped:
             announce_session(announcements, "flow:session_ended", FlowSession.get_by_id(session.id))
-    announcements.send()
     return bool(stopped)
