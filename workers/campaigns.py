@@ -124,13 +124,11 @@ def fan_out_campaign(campaign_id: int) -> dict:
     campaign = Campaign.get_or_none(Campaign.id == campaign_id)
     if campaign is None or campaign.status not in ACTIVE:
         return {"campaignId": campaign_id, "skipped": True}
-    announcements = Announcements()  # the progress's webhooks commit with it
-    with database.atomic():
+    with announcing() as announcements:  # the progress's webhooks commit with it
         written = write_ledger(campaign)
         Campaign.update(next_pump_at=utcnow()).where(Campaign.id == campaign_id).execute()
         announcements.add("campaign:update", campaign.company_id, progress_of(campaign))
     pump_campaign.send(campaign_id, campaign.pump_seq)
-    announcements.send()
     return {"campaignId": campaign_id, "recipients": written}
 
 
