@@ -5,8 +5,9 @@ change, and the realtime events and the deliveries' first attempts go out once i
 crash in between loses no delivery. `publish` writes and sends them after the commit, in one go: for
 the events that a crash just before it cannot lose otherwise, or whose loss does no harm (an inbound
 message's, pending until published; a connection's status, which its redelivered job publishes again;
-a campaign's progress between ticks, which the next tick's supersedes). Neither fails the caller: realtime is one Redis PUBLISH that never raises, webhooks are
-delivery rows and messages for `deliver_webhook`.
+a campaign's progress between ticks, which the next tick's supersedes). Neither fails the caller:
+realtime is one Redis PUBLISH that never raises, webhooks are delivery rows and messages for
+`deliver_webhook`.
 """
 
 from __future__ import annotations

@@ -329,8 +329,7 @@ def record_sent(rows: dict[int, Message], sent: dict[int, str]) -> dict[int, dic
     with_their_ids = [(message_id, wa_id) for message_id, wa_id in sent.items() if wa_id != rows[message_id].wa_id]
     if with_their_ids:
         fields[Message.wa_id] = Case(Message.id, with_their_ids, Message.wa_id)
-    announcements = Announcements()
-    with database.atomic():
+    with announcing() as announcements:
         updated = list(Message.update(fields).where(locked_in_id_order(Message, Message.id.in_(list(sent)))).returning(
             Message.id, Message.status, Message.wa_id).execute())  # read before the commit (SQLite insists)
         answered = {rows[message_id].ticket_id for message_id in sent if rows[message_id].user_id is not None}
@@ -343,7 +342,6 @@ def record_sent(rows: dict[int, Message], sent: dict[int, str]) -> dict[int, dic
             message.status, message.wa_id = row.status, row.wa_id
             announcements.add("message:update", message.company_id, message_event(message), ticket=message.ticket)
     MESSAGES_SENT.inc(len(sent))
-    announcements.send()
     results = {message_id: {"messageId": message_id, "skipped": True} for message_id in sent}  # deleted meanwhile
     results |= {row.id: {"messageId": row.id, "waId": row.wa_id} for row in updated}
     return results
