@@ -31,6 +31,7 @@ class Message(TimestampedModel):
     idempotency_key = peewee.CharField(max_length=255, null=True)
     quoted_message = peewee.ForeignKeyField("self", null=True, on_delete="SET NULL")
     private = peewee.BooleanField(default=False)
+    sending_at = peewee.DateTimeField(null=True)  # the gateway's first attempt (workers/messages.py)
     sent_at = peewee.DateTimeField(null=True)
     delivered_at = peewee.DateTimeField(null=True)
     read_at = peewee.DateTimeField(null=True)

@@ -243,10 +243,11 @@ def send_messages(message_ids: list[int]) -> list[dict | Exception]:
     """Send outbound messages on this gateway's sessions; one outcome per id, in order: the result,
     or the exception the message's retry (or failure) goes by.
 
-    Two writes for the whole batch when all goes well: its messages become `sent` (one statement,
-    one commit), then the Jobs `done` (JobTracking). A failed attempt leaves its message `sending`
-    (retrying) until it is sent or, after the last retry, `failed`. A message already sent,
-    acknowledged, failed or deleted is skipped, so a batch redelivered after a crash sends nothing twice.
+    Three writes for the whole batch when all goes well: its messages become `sending` before the first
+    attempt, `sent` after it (one statement and one commit each), then the Jobs `done` (JobTracking). A
+    failed attempt leaves its message `sending` (retrying) until it is sent or, after the last retry,
+    `failed`. A message already sent, acknowledged, failed or deleted is skipped, so a batch redelivered
+    after a crash sends nothing twice.
     """
     rows = {
         message.id: message
@@ -262,6 +263,8 @@ def send_messages(message_ids: list[int]) -> list[dict | Exception]:
             outcomes[message_id] = {"messageId": message_id, "skipped": True}
         else:
             unsent.append(message)
+    if unsent:
+        mark_sending(unsent)
     sent: dict[int, str] = {}  # message id -> the WhatsApp id it went out with
     for message, outcome in zip(unsent, hand_to_sessions(unsent), strict=True):
         if isinstance(outcome, Exception):
@@ -271,6 +274,15 @@ def send_messages(message_ids: list[int]) -> list[dict | Exception]:
     if sent:
         outcomes.update(record_sent(rows, sent))
     return [outcomes[message_id] for message_id in message_ids]
+
+
+def mark_sending(messages: list[Message]) -> None:
+    """The gateway takes them: those on their first attempt become `sending`, since now; a retry keeps
+    its first attempt's time. Committed before the attempt, so a session that hangs on it shows as stuck
+    (workers/watchdogs.py). Not announced: clients hear of the message again when it is sent or failed."""
+    Message.update(status="sending", sending_at=utcnow()).where(
+        locked_in_id_order(Message, Message.id.in_([message.id for message in messages]) & (Message.status == "queued"))
+    ).execute()
 
 
 def hand_to_sessions(messages: list[Message]) -> list[str | Exception]:
@@ -316,7 +328,6 @@ def settled_failure(message: Message, error: Exception) -> Exception:
         permanent = PermanentSendError(str(error))
         permanent.__cause__ = error
         return permanent
-    Message.update(status="sending").where(Message.id == message.id, Message.status == "queued").execute()
     return error
 
 

@@ -4,8 +4,9 @@ A connection is flagged (`flagged_reason`, `flagged_at`, a `connection:unhealthy
 
 - no gateway runs, or it says connected but no gateway holds its lease (its gateway died): it is
   marked disconnected until a gateway takes it over;
-- it says connected but its sends stay `sending` past `STUCK_SENDING_AFTER`: the session is a
-  zombie; the gateway is asked to reconnect it (`reconnect_requested`);
+- it says connected but sends it took stay `sending` past `STUCK_SENDING_AFTER` (from their first
+  attempt: a backlog still `queued` is not stuck): the session is a zombie; the gateway is asked to
+  reconnect it (`reconnect_requested`);
 - it has been disconnected past `DEAD_AFTER`: the session's own backoff has not brought it back.
 
 A flag clears (`connection:healthy`) at the first check that finds nothing wrong. Sends still
@@ -71,7 +72,7 @@ def connection_problem(
 
 def oldest_sending_by_connection() -> dict[int, dt.datetime]:
     rows = (
-        Message.select(Message.connection, fn.MIN(Message.created_at).alias("oldest"))
+        Message.select(Message.connection, fn.MIN(Message.sending_at).alias("oldest"))
         .where(Message.status == "sending")
         .group_by(Message.connection)
     )

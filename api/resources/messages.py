@@ -48,6 +48,7 @@ class MessageOut(OutSchema):
     media_name: str | None
     quoted_message_id: int | None
     created_at: UtcDateTime
+    sending_at: UtcDateTime | None
     sent_at: UtcDateTime | None
     delivered_at: UtcDateTime | None
     read_at: UtcDateTime | None

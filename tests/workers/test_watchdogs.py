@@ -43,7 +43,9 @@ def a_running_gateway_holding(redis_client, connection: Connection) -> None:
 
 
 def message(factories, connection: Connection, status: str, age: dt.timedelta, **fields) -> Message:
+    """An outbound message `age` old; one `sending` was taken by the gateway as soon as it was queued."""
     ticket = factories.ticket(connection.company, connection=connection)
+    created_at = utcnow() - age
     return Message.create(
         company=connection.company,
         ticket=ticket,
@@ -51,7 +53,8 @@ def message(factories, connection: Connection, status: str, age: dt.timedelta, *
         contact=ticket.contact,
         direction="out",
         status=status,
-        created_at=utcnow() - age,
+        created_at=created_at,
+        sending_at=created_at if status == "sending" else None,
         wa_id=uuid.uuid4().hex,
         **fields,
     )
@@ -90,6 +93,17 @@ def test_a_held_session_whose_sends_stay_sending_is_flagged_and_reconnected_then
         ("connection:unhealthy", connection.id),
         ("connection:healthy", connection.id),
     ]
+
+
+def test_a_backlog_queued_long_ago_and_taken_just_now_is_not_stuck(factories, redis_client, events):
+    connection = factories.connection(factories.company(), enabled=True, status="connected")
+    a_running_gateway_holding(redis_client, connection)
+    message(factories, connection, "queued", dt.timedelta(minutes=30))
+    taken = message(factories, connection, "queued", dt.timedelta(minutes=30))
+    Message.update(status="sending", sending_at=utcnow()).where(Message.id == taken.id).execute()
+
+    assert check_connections() == {"flagged": 0, "cleared": 0}
+    assert Connection.get_by_id(connection.id).flagged_reason is None
 
 
 def test_a_healthy_held_connection_and_a_fresh_disconnect_are_left_alone(factories, redis_client, events):
