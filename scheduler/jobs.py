@@ -18,6 +18,7 @@ from workers.flows.engine import resume_due_sessions
 from workers.jobs import enqueued_marker, resend_job, without_marker
 from workers.maintenance import close_inactive_tickets, prune_finished_jobs, prune_orphan_media
 from workers.schedules import send_due_schedules
+from workers.stranded_delays import requeue_stranded_delays
 from workers.watchdogs import check_connections, flag_overdue_acks
 from workers.webhooks import prune_webhook_deliveries, resend_lost_deliveries
 
@@ -63,6 +64,8 @@ class PeriodicJob:
 
 PERIODIC_JOBS = [
     PeriodicJob("requeue_lost_jobs", requeue_lost_jobs, seconds=max(5, settings.lost_job_seconds // 2)),
+    PeriodicJob("requeue_stranded_delays", lambda: requeue_stranded_delays(broker),
+                seconds=max(1, settings.stranded_delay_seconds // 2)),
     PeriodicJob("prune_finished_jobs", enqueue_job_pruning, seconds=3600),
     PeriodicJob("prune_webhook_deliveries", prune_webhook_deliveries.send, seconds=3600),
     PeriodicJob("resend_lost_webhook_deliveries", resend_lost_deliveries, seconds=60),

@@ -129,6 +129,42 @@ def clean_state(request):
     yield
 
 
+def answers(client) -> bool:
+    """The Redis of `client` answers a PING."""
+    import redis
+
+    try:
+        return client.ping()
+    except redis.ConnectionError:
+        return False
+
+
+@pytest.fixture
+def own_redis(tmp_path, monkeypatch):
+    """(a client of, the program running) a Redis on a free port that the platform's processes started
+    from here on use: one a test may kill and restart (the suite's Redis is shared), which persists each
+    write so that a kill -9 loses nothing acknowledged."""
+    import redis
+
+    from tests import processes
+    from tests.waiting import wait_for
+
+    port = free_port()
+    server = processes.redis_server(port, tmp_path).start()
+    url = f"redis://127.0.0.1:{port}/0"
+    client = redis.Redis.from_url(url, socket_timeout=5)
+    assert wait_for(lambda: answers(client), timeout=10)
+    monkeypatch.setenv("REDIS_URL", url)
+    monkeypatch.setenv("SCHEDULER_LEASE_SECONDS", "3")
+    monkeypatch.setenv("GATEWAY_LEASE_SECONDS", "6")  # a restarted gateway takes the connection over sooner
+    # A send whose Job was written while Redis was down is sent again this long after (not two minutes)
+    monkeypatch.setenv("LOST_JOB_SECONDS", "10")
+    # A delayed message a process dropped when this Redis restarted is put back this long after its time
+    monkeypatch.setenv("STRANDED_DELAY_SECONDS", "3")
+    yield client, server
+    server.stop()
+
+
 @pytest.fixture(scope="session")
 def app(database):
     from api.app import create_app

@@ -116,6 +116,7 @@ class Settings:
     scheduler_lease_seconds: int
     gateway_lease_seconds: int
     lost_job_seconds: int
+    stranded_delay_seconds: int
 
 
 def load_settings() -> Settings:
@@ -157,6 +158,8 @@ def load_settings() -> Settings:
         # A dead gateway's connections are taken over within this long (plus one 2 s reconcile).
         gateway_lease_seconds=env_int("GATEWAY_LEASE_SECONDS", 20, minimum=6),
         lost_job_seconds=env_int("LOST_JOB_SECONDS", 120, minimum=10),
+        # A delayed message a live worker dropped (a Redis restart) is put back this long after its time.
+        stranded_delay_seconds=env_int("STRANDED_DELAY_SECONDS", 30, minimum=3),
     )
 
 
