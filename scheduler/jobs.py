@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from db.base import utcnow
 from db.companies import Setting
+from db.connections import Connection
 from db.jobs import Job
 from scheduler.status import check_dependencies
 from wharf.settings import settings
@@ -17,6 +18,7 @@ from workers.campaigns import restart_stalled_campaigns, start_due_campaigns
 from workers.flows.engine import resume_due_sessions
 from workers.jobs import enqueued_marker, resend_job, without_marker
 from workers.maintenance import close_inactive_tickets, prune_finished_jobs, prune_orphan_media
+from workers.messages import gateway_queue
 from workers.schedules import send_due_schedules
 from workers.stranded_delays import requeue_stranded_delays
 from workers.watchdogs import check_connections, flag_overdue_acks
@@ -42,6 +44,12 @@ def requeue_lost_jobs(lost_after: dt.timedelta | None = None) -> int:
     return len(lost)
 
 
+def requeue_stranded_delayed_messages() -> int:
+    """`requeue_stranded_delays` on every queue: the actors' and each connection's send queue."""
+    send_queues = {gateway_queue(connection_id) for (connection_id,) in Connection.select(Connection.id).tuples()}
+    return requeue_stranded_delays(broker, broker.get_declared_queues() | send_queues)
+
+
 def enqueue_job_pruning() -> None:
     prune_finished_jobs.send()
 
@@ -64,7 +72,7 @@ class PeriodicJob:
 
 PERIODIC_JOBS = [
     PeriodicJob("requeue_lost_jobs", requeue_lost_jobs, seconds=max(5, settings.lost_job_seconds // 2)),
-    PeriodicJob("requeue_stranded_delays", lambda: requeue_stranded_delays(broker),
+    PeriodicJob("requeue_stranded_delays", requeue_stranded_delayed_messages,
                 seconds=max(1, settings.stranded_delay_seconds // 2)),
     PeriodicJob("prune_finished_jobs", enqueue_job_pruning, seconds=3600),
     PeriodicJob("prune_webhook_deliveries", prune_webhook_deliveries.send, seconds=3600),

@@ -11,6 +11,7 @@ import socket
 import time
 import uuid
 
+import redis
 from apscheduler.schedulers.blocking import BlockingScheduler
 
 from db.base import database
@@ -24,7 +25,10 @@ logger = logging.getLogger(__name__)
 
 
 def run_if_leader(lock: Lease, job: PeriodicJob) -> None:
-    if not lock.is_held():
+    try:
+        if not lock.is_held():
+            return
+    except redis.RedisError:  # no lead without Redis; `keep_leadership` says so
         return
     started_at, started = time.time(), time.perf_counter()
     error = None
@@ -49,8 +53,12 @@ def build_scheduler(lock: Lease) -> BlockingScheduler:
     )
 
     def keep_leadership() -> None:
-        was_leader = lock.is_held()
-        leading = lock.hold()
+        try:
+            was_leader = lock.is_held()
+            leading = lock.hold()
+        except redis.RedisError as error:  # Redis down or restarting: its lease lapses, the jobs wait for it
+            logger.warning("scheduler %s cannot reach Redis to hold the lead: %s", lock.token, error)
+            return
         if leading != was_leader:
             logger.info("scheduler %s %s", lock.token, "is now the leader" if leading else "lost the lead")
         if leading and not was_leader:
@@ -63,8 +71,8 @@ def build_scheduler(lock: Lease) -> BlockingScheduler:
             functools.partial(run_if_leader, lock, job), "interval", seconds=job.seconds, id=job.id
         )
     renew_seconds = max(1, lock.ttl_ms // 3000)  # three chances to renew before the lease lapses
-    scheduler.add_job(keep_leadership, "interval", seconds=renew_seconds, id="leadership")
-    keep_leadership()
+    scheduler.add_job(keep_leadership, "interval", seconds=renew_seconds, id="leadership",
+                      next_run_time=dt.datetime.now(dt.UTC))  # at once, on start
     return scheduler
 
 

@@ -14,10 +14,11 @@ all, it would run twice: every actor is idempotent.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 
 import redis
 from dramatiq.brokers.redis import RedisBroker
-from dramatiq.common import current_millis
+from dramatiq.common import current_millis, dq_name
 
 from wharf.settings import settings
 
@@ -33,7 +34,8 @@ for _, message_id in ipairs(redis.call("smembers", KEYS[1])) do
     if not data then
         redis.call("srem", KEYS[1], message_id)
     else
-        local eta = cjson.decode(data)["options"]["eta"]
+        local options = cjson.decode(data)["options"]
+        local eta = options and options["eta"]
         if eta and tonumber(eta) < tonumber(ARGV[1]) then
             redis.call("srem", KEYS[1], message_id)
             redis.call("rpush", KEYS[2], message_id)
@@ -45,17 +47,19 @@ return requeued
 """
 
 
-def requeue_stranded_delays(broker: RedisBroker, now_ms: int | None = None) -> int:
-    """Put back the delayed messages held in a worker's acks `STRANDED_DELAY_SECONDS` past their time; how many."""
+def requeue_stranded_delays(broker: RedisBroker, queue_names: Iterable[str], now_ms: int | None = None) -> int:
+    """Put back the delayed messages of `queue_names` that a worker has held `STRANDED_DELAY_SECONDS` past
+    their time; how many. Every worker Dramatiq knows of (its heartbeats), each queue: one round trip."""
     client: redis.Redis = broker.client
     before = (now_ms if now_ms is not None else current_millis()) - settings.stranded_delay_seconds * 1000
-    prefix = f"{broker.namespace}:__acks__."
     script = client.register_script(REQUEUE_STRANDED)
-    requeued = 0
-    for key in client.scan_iter(match=f"{prefix}*.DQ", count=1000):
-        _worker_id, queue_name = key.decode()[len(prefix):].split(".", 1)  # worker ids are UUIDs: no dots
-        queue = f"{broker.namespace}:{queue_name}"
-        requeued += script(keys=[key, queue, f"{queue}.msgs"], args=[before])
+    with client.pipeline(transaction=False) as pipeline:
+        for worker_id in client.zrange(f"{broker.namespace}:__heartbeats__", 0, -1):
+            for queue_name in queue_names:
+                delayed = f"{broker.namespace}:{dq_name(queue_name)}"
+                acks = f"{broker.namespace}:__acks__.{worker_id.decode()}.{dq_name(queue_name)}"
+                script(keys=[acks, delayed, f"{delayed}.msgs"], args=[before], client=pipeline)
+        requeued = sum(pipeline.execute())
     if requeued:
         logger.warning("put %d delayed messages that a worker had dropped back on their queues", requeued)
     return requeued

@@ -6,7 +6,8 @@ import collections
 import time
 
 from scheduler.jobs import PERIODIC_JOBS
-from scheduler.status import last_runs, leader, recent_runs
+from scheduler.status import LAST_RUNS_KEY, LEADER_KEY, last_runs, leader, recent_runs
+from tests.conftest import answers
 from tests.processes import scheduler
 from tests.waiting import wait_for
 
@@ -59,3 +60,19 @@ def test_two_schedulers_fire_every_job_once_and_a_standby_takes_over_from_a_kill
     finally:
         for program in programs:
             program.stop()
+
+
+def test_a_scheduler_started_while_redis_is_down_waits_for_it_and_then_leads(database, own_redis):
+    client, redis_program = own_redis
+    redis_program.kill_hard()
+    program = scheduler().start()
+    try:
+        time.sleep(4)  # it has tried to take the lead, and tried again
+        assert program.popen.poll() is None, "the scheduler exited"
+
+        redis_program.start()
+
+        assert wait_for(lambda: answers(client) and client.get(LEADER_KEY) is not None, timeout=20)
+        assert wait_for(lambda: client.hexists(LAST_RUNS_KEY, "check_dependencies"), timeout=10)
+    finally:
+        program.stop()

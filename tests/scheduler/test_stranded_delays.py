@@ -34,12 +34,12 @@ def test_a_dropped_delayed_message_goes_back_only_once_well_past_its_time(broker
     held = fetch_delayed(broker)
     eta = held.options["eta"]
 
-    assert requeue_stranded_delays(broker, now_ms=eta + GRACE_MS - 1000) == 0  # a worker may still move it
-    assert requeue_stranded_delays(broker, now_ms=eta + GRACE_MS + 1) == 1
+    assert requeue_stranded_delays(broker, [QUEUE], now_ms=eta + GRACE_MS - 1000) == 0  # a worker may still move it
+    assert requeue_stranded_delays(broker, [QUEUE], now_ms=eta + GRACE_MS + 1) == 1
 
     again = fetch_delayed(broker)  # back on the delay queue: the next fetch moves it on
     assert (again.message_id, again.args) == (held.message_id, ("a",))
-    assert requeue_stranded_delays(broker, now_ms=eta + GRACE_MS + 1) == 1  # dropped again: back again
+    assert requeue_stranded_delays(broker, [QUEUE], now_ms=eta + GRACE_MS + 1) == 1  # dropped again: back again
 
 
 def test_the_id_of_a_withdrawn_delayed_message_is_cleared_and_nothing_goes_back(broker):
@@ -47,6 +47,6 @@ def test_the_id_of_a_withdrawn_delayed_message_is_cleared_and_nothing_goes_back(
     held = fetch_delayed(broker)
     broker.client.hdel(f"{broker.namespace}:{dq_name(QUEUE)}.msgs", held.options["redis_message_id"])
 
-    assert requeue_stranded_delays(broker, now_ms=held.options["eta"] + GRACE_MS + 1) == 0
+    assert requeue_stranded_delays(broker, [QUEUE], now_ms=held.options["eta"] + GRACE_MS + 1) == 0
     assert list(broker.client.scan_iter(match=f"{broker.namespace}:__acks__.*.{dq_name(QUEUE)}")) == []
     assert broker.client.llen(f"{broker.namespace}:{dq_name(QUEUE)}") == 0
