@@ -50,6 +50,7 @@ os.environ.update(
     LOG_JSON="false",
     LOG_LEVEL="WARNING",
     JWT_SECRET="test-secret-" + uuid.uuid4().hex,
+    WORKER_HEARTBEAT_SECONDS="5",  # the crash tests' killed processes give their messages back sooner
 )
 
 import psycopg2  # noqa: E402

@@ -117,6 +117,7 @@ class Settings:
     gateway_lease_seconds: int
     lost_job_seconds: int
     stranded_delay_seconds: int
+    worker_heartbeat_seconds: int
 
 
 def load_settings() -> Settings:
@@ -160,6 +161,9 @@ def load_settings() -> Settings:
         lost_job_seconds=env_int("LOST_JOB_SECONDS", 120, minimum=10),
         # A delayed message a live worker dropped (a Redis restart) is put back this long after its time.
         stranded_delay_seconds=env_int("STRANDED_DELAY_SECONDS", 30, minimum=3),
+        # A killed worker's (or gateway's) unacknowledged messages go back to their queue once it has
+        # been silent this long. Its consumers poll Redis every second, so a live one never is.
+        worker_heartbeat_seconds=env_int("WORKER_HEARTBEAT_SECONDS", 15, minimum=3),
     )
 
 

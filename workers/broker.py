@@ -27,10 +27,9 @@ from workers.middleware import DatabaseConnection, JobTracking, QueueStats, With
 from workers.observability import DramatiqMetrics, LogContext
 
 ONE_DAY_MS = 24 * 3600 * 1000
-# A killed worker's unacknowledged messages go back to their queue once it has missed its
-# heartbeats for this long; Dramatiq checks on one command in ten (its default, one in a
-# thousand, can leave them stranded for many minutes on a quiet queue).
-HEARTBEAT_TIMEOUT_MS = 15_000
+# A killed worker's unacknowledged messages go back to their queue once it has missed its heartbeats
+# for WORKER_HEARTBEAT_SECONDS; Dramatiq checks on one command in ten (its default, one in a thousand,
+# can leave them stranded for many minutes on a quiet queue).
 MAINTENANCE_CHANCE = 100_000  # out of a million commands
 
 
@@ -54,7 +53,7 @@ def build_broker(redis_url: str) -> RedisBroker:
         QueueStats(),
         DramatiqMetrics(),
     ]
-    return RedisBroker(url=redis_url, middleware=middleware, heartbeat_timeout=HEARTBEAT_TIMEOUT_MS,
+    return RedisBroker(url=redis_url, middleware=middleware, heartbeat_timeout=settings.worker_heartbeat_seconds * 1000,
                        maintenance_chance=MAINTENANCE_CHANCE)
 
 

@@ -22,7 +22,7 @@ from workers.transports import simulator
 RECIPIENTS = 300
 PER_MINUTE = 3000
 # The longest the platform takes to pick a campaign up again: a killed worker's messages come back once
-# its heartbeat is 15 s old; a tick lost for good, once it is 30 s overdue, at the next 30 s sweep.
+# its heartbeat is WORKER_HEARTBEAT_SECONDS old; a tick lost for good, once 30 s overdue, at the next 30 s sweep.
 RECOVERY_SECONDS = 75
 
 
