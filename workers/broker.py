@@ -5,6 +5,8 @@ Retries back off exponentially; messages older than a day are dropped to the dea
 rather than run late; every actor gets a time limit unless it names its own.
 """
 
+import logging
+import time
 from collections.abc import Sequence
 from uuid import uuid4
 
@@ -26,14 +28,40 @@ from wharf.settings import settings
 from workers.middleware import DatabaseConnection, JobTracking, QueueStats, WithdrawnDelays
 from workers.observability import DramatiqMetrics, LogContext
 
+logger = logging.getLogger(__name__)
+
 ONE_DAY_MS = 24 * 3600 * 1000
 # A killed worker's unacknowledged messages go back to their queue once it has missed its heartbeats
 # for WORKER_HEARTBEAT_SECONDS; Dramatiq checks on one command in ten (its default, one in a thousand,
 # can leave them stranded for many minutes on a quiet queue).
 MAINTENANCE_CHANCE = 100_000  # out of a million commands
+DELAYED_ENQUEUE_PATIENCE_SECONDS = 300
 
 
-def build_broker(redis_url: str) -> RedisBroker:
+class PatientRedisBroker(RedisBroker):
+    """A RedisBroker whose delayed enqueues wait out a Redis outage, as Dramatiq's worker waits to
+    acknowledge a message.
+
+    Only workers enqueue with a delay: Dramatiq's Retries (a failed attempt's retry) and paced actors
+    (a campaign's next tick). Retries enqueues from an "after" hook, whose errors Dramatiq logs and
+    drops, and the message is acknowledged once Redis is back: an attempt that failed while Redis was
+    down (as every send does that needs it) would never be retried."""
+
+    def enqueue(self, message: dramatiq.Message, *, delay: int | None = None) -> dramatiq.Message:
+        if delay is None:
+            return super().enqueue(message)
+        deadline = time.monotonic() + DELAYED_ENQUEUE_PATIENCE_SECONDS
+        while True:
+            try:
+                return super().enqueue(message, delay=delay)
+            except (redis.ConnectionError, redis.TimeoutError) as error:
+                if time.monotonic() > deadline:
+                    raise
+                logger.warning("waiting for Redis to enqueue %s (in %d ms): %s", message, delay, error)
+                time.sleep(1)
+
+
+def build_broker(redis_url: str) -> PatientRedisBroker:
     # Dramatiq runs "before" hooks in this order and "after" hooks in reverse: the connection is
     # lent first and returned last, and JobTracking sees Retries' verdict on a failure. A delayed
     # message withdrawn in the dashboard is skipped before it takes a connection. LogContext is first
@@ -53,7 +81,7 @@ def build_broker(redis_url: str) -> RedisBroker:
         QueueStats(),
         DramatiqMetrics(),
     ]
-    return RedisBroker(url=redis_url, middleware=middleware, heartbeat_timeout=settings.worker_heartbeat_seconds * 1000,
+    return PatientRedisBroker(url=redis_url, middleware=middleware, heartbeat_timeout=settings.worker_heartbeat_seconds * 1000,
                        maintenance_chance=MAINTENANCE_CHANCE)
 
 
