@@ -22,6 +22,7 @@ from db.bulk import insert_models
 from db.jobs import Job
 from workers.broker import enqueue_together
 from workers.middleware import TRACKED_OPTION
+from workers.observability import REQUEST_ID_OPTION
 
 T = TypeVar("T")
 
@@ -63,10 +64,14 @@ def job_for(
     user_id: int | None = None,
     kind: str | None = None,
     queue_name: str | None = None,
+    request_id: str | None = None,
     **kwargs: Any,
 ) -> tuple[Job, dramatiq.Message]:
-    """A Job not yet written and its message: `record_job`'s, for a caller that inserts many in one statement."""
-    message = actor.message_with_options(args=args, kwargs=kwargs, **{TRACKED_OPTION: True})
+    """A Job not yet written and its message: `record_job`'s, for a caller that inserts many in one statement.
+    `request_id`: the request the job's logs name, when it is not the caller's (a group commit's leader
+    writes the others' sends)."""
+    options = {TRACKED_OPTION: True} | ({REQUEST_ID_OPTION: request_id} if request_id else {})
+    message = actor.message_with_options(args=args, kwargs=kwargs, **options)
     if queue_name is not None:
         message = message.copy(queue_name=queue_name)
     job = Job(

@@ -23,6 +23,7 @@ from db.contacts import Contact
 from db.messages import Message
 from db.raw import execute
 from db.tickets import Ticket
+from wharf.logs import request_id_var
 from wharf.media import MediaRejected, MediaUnavailable, fetch_remote, media_store
 from wharf.metrics import MESSAGES_SENT
 from workers.ban_signals import report_send_error
@@ -79,6 +80,9 @@ class OutboundDraft:
     message_type: str = "text"
     quoted_message_id: int | None = None
     idempotency_key: str | None = None
+    # The request (or job) it was drafted in, whose id its send's logs carry: taken where it is drafted,
+    # since another request's thread may write it (api/group_commit.py).
+    request_id: str | None = dataclasses.field(default_factory=request_id_var.get)
 
     def message(self) -> Message:
         ticket = self.ticket
@@ -117,7 +121,8 @@ def write_outbounds(drafts: Sequence[OutboundDraft]) -> list[Outbound]:
     for message in messages:
         message.id = ids[message.wa_id]
     jobs = [job_for(send_message, message.id, company_id=message.company_id, user_id=message.user_id,
-                    queue_name=gateway_queue(message.connection_id)) for message in messages]
+                    queue_name=gateway_queue(message.connection_id), request_id=draft.request_id)
+            for draft, message in zip(drafts, messages, strict=True)]
     insert_models([job for job, _ in jobs])
     outbounds = []
     for draft, message, (job, broker_message) in zip(drafts, messages, jobs, strict=True):

@@ -17,8 +17,10 @@ from db.jobs import Job
 from db.messages import Message
 from db.tickets import Ticket
 from tests.workers.import_helpers import on_sqlite
+from wharf.logs import request_id_var
 from workers.jobs import enqueued_marker
 from workers.messages import OutboundDraft, dispatch_outbounds, write_outbounds
+from workers.observability import REQUEST_ID_OPTION
 
 
 class HeldWrites:
@@ -61,6 +63,7 @@ def tickets(factories, database_kind):
 def run_in_threads(group: GroupCommit, held: HeldWrites, drafts: list[OutboundDraft]) -> list:
     """The first draft leads and is held; the others queue behind it, then all are let go."""
     def run(draft):
+        request_id_var.set(draft.request_id)  # the thread serves the request the draft was made in
         with database.connection_context():
             try:
                 return group.run(draft)
@@ -97,6 +100,22 @@ def test_requests_that_arrive_while_one_writes_are_written_together_and_each_get
     for ticket in tickets:  # each ticket shows its newest message (the threads handed theirs in in any order)
         newest = Message.select().where(Message.ticket == ticket.id).order_by(Message.id.desc()).get()
         assert Ticket.get_by_id(ticket.id).last_message == newest.body
+
+
+def test_each_send_job_carries_the_id_of_the_request_that_drafted_it_not_the_leaders(tickets):
+    held = HeldWrites()
+    group = GroupCommit(held, dispatch_outbounds)
+    drafts = []
+    for n in range(3):
+        drafted_in = request_id_var.set(f"request-{n}")
+        drafts.append(OutboundDraft(tickets[n], f"message {n}"))
+        request_id_var.reset(drafted_in)
+
+    outbounds = run_in_threads(group, held, drafts)
+
+    assert held.batches == [1, 2]  # request-0 led and wrote the other two
+    assert [Job.get_by_id(outbound.job_id).message["options"][REQUEST_ID_OPTION] for outbound in outbounds] == [
+        "request-0", "request-1", "request-2"]
 
 
 def test_a_bad_item_fails_alone_and_the_rest_of_its_batch_is_written(tickets):
