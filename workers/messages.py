@@ -24,11 +24,12 @@ from db.messages import Message
 from db.raw import execute
 from db.tickets import Ticket
 from wharf.logs import request_id_var
-from wharf.media import MediaRejected, MediaUnavailable, fetch_remote, media_store
+from wharf.media import MediaRejected, MediaUnavailable, media_store
 from wharf.metrics import MESSAGES_SENT
 from workers.ban_signals import report_send_error
 from workers.events import Announcements, announcing
 from workers.jobs import job_for, sending_tracked
+from workers.remote_media import remote_media
 from workers.transports.base import OutgoingMessage, TransportError, deterministic_wa_id
 
 logger = logging.getLogger(__name__)
@@ -207,10 +208,13 @@ def outgoing_for(message: Message, contact: Contact, media_by_path: dict[str, di
     )
 
 
+def is_remote(media_path: str | None) -> bool:
+    return media_path is not None and media_path.startswith(("http://", "https://"))
+
+
 def media_of(message: Message) -> dict:
-    if message.media_path.startswith(("http://", "https://")):
-        data, mimetype, filename = fetch_remote(message.media_path)
-        return {"mimetype": mimetype, "filename": filename, "data": data}
+    if is_remote(message.media_path):
+        return remote_media.take(message.media_path)  # downloaded off this thread (workers/remote_media.py)
     return {"mimetype": message.media_mimetype, "filename": message.media_name,
             "data": media_store().read(message.media_path)}
 
@@ -309,6 +313,7 @@ def hand_to_sessions(messages: list[Message]) -> list[str | Exception]:
             unavailable = SessionUnavailable(f"no live session for connection {connection_id} in this gateway")
             outcomes.update((message.id, unavailable) for message in batch)
             continue
+        remote_media.prefetch(message.media_path for message in batch if is_remote(message.media_path))
         ready, media_by_path = [], {}
         for message in batch:
             try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import http.server
 import io
 import threading
@@ -10,10 +11,14 @@ import pytest
 
 from db.messages import Message
 from tests.waiting import wait_for
+from wharf.media import MediaUnavailable
+from workers import remote_media
 from workers.transports import simulator
 
 PNG = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000")
 PDF = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
+slow_file_released = threading.Event()  # /slow.pdf answers once this is set
+served: collections.Counter[str] = collections.Counter()  # requests per path
 
 
 @pytest.fixture
@@ -35,7 +40,8 @@ def connection(factories, company, redis_client):
 
 @pytest.fixture
 def file_server(monkeypatch):
-    """A real HTTP server on loopback serving /invoice.pdf (and 404 for anything else), loopback allowed."""
+    """A real HTTP server on loopback serving /invoice.pdf, /slow.pdf once `slow_file_released` is set, and
+    404 for anything else; loopback allowed."""
     import dataclasses
     import ipaddress
 
@@ -47,7 +53,10 @@ def file_server(monkeypatch):
 
     class Files(http.server.BaseHTTPRequestHandler):
         def do_GET(self):  # noqa: N802 (the http.server API)
-            if self.path != "/invoice.pdf":
+            served[self.path] += 1
+            if self.path == "/slow.pdf":
+                slow_file_released.wait(20)
+            elif self.path != "/invoice.pdf":
                 self.send_error(404)
                 return
             self.send_response(200)
@@ -61,7 +70,10 @@ def file_server(monkeypatch):
 
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Files)
     threading.Thread(target=server.serve_forever, daemon=True).start()
+    slow_file_released.clear()
+    served.clear()
     yield f"http://127.0.0.1:{server.server_address[1]}"
+    slow_file_released.set()
     server.shutdown()
 
 
@@ -87,6 +99,41 @@ def test_a_media_url_is_fetched_and_sent_as_a_document(client, as_admin, connect
     assert answer.status_code == 202, answer.get_json()
     assert wait_for(lambda: simulator.outbox(redis_client, connection.id)[1] == 1, timeout=20)
     assert simulator.outbox(redis_client, connection.id)[0][0]["type"] == "document"
+
+
+def test_a_slow_media_url_holds_back_its_own_message_only(client, as_admin, connection, redis_client, file_server,
+                                                         worker, gateway):
+    slow = client.post("/api/messages", headers=as_admin,
+                       json={"to": "+5511987654321", "mediaUrl": f"{file_server}/slow.pdf"}).get_json()
+    client.post("/api/messages", headers=as_admin, json={"to": "+5511912345678", "body": "meanwhile"})
+
+    # the connection's other sends go out while the file is on its way
+    assert wait_for(lambda: simulator.outbox(redis_client, connection.id)[1] == 1, timeout=10)
+    assert simulator.outbox(redis_client, connection.id)[0][0]["body"] == "meanwhile"
+    assert Message.get_by_id(slow["id"]).status == "sending"  # retried until its file is in
+
+    slow_file_released.set()
+
+    assert wait_for(lambda: simulator.outbox(redis_client, connection.id)[1] == 2, timeout=20)
+    assert wait_for(lambda: Message.get_by_id(slow["id"]).status == "sent", timeout=10)
+    types = sorted(entry["type"] for entry in simulator.outbox(redis_client, connection.id)[0])
+    assert types == ["document", "text"]
+
+
+def test_a_downloaded_file_serves_later_batches_and_a_failed_download_is_tried_again(file_server, monkeypatch):
+    media = remote_media.RemoteMedia()
+    invoice, missing = f"{file_server}/invoice.pdf", f"{file_server}/missing.pdf"
+
+    media.prefetch([invoice, missing])
+    media.prefetch([invoice])  # a later batch of the same campaign
+    assert media.take(invoice) == {"mimetype": "application/pdf", "filename": "invoice.pdf", "data": PDF}
+    with pytest.raises(MediaUnavailable, match="404"):
+        media.take(missing)
+    assert (served["/invoice.pdf"], served["/missing.pdf"]) == (1, 1)
+
+    monkeypatch.setattr(remote_media, "FAILED_KEEP_SECONDS", 0)  # the retry comes after the failure is let go
+    media.prefetch([invoice, missing])
+    assert (served["/invoice.pdf"], served["/missing.pdf"]) == (1, 2)
 
 
 def test_a_media_url_that_is_gone_fails_the_message_at_once(client, as_admin, connection, redis_client,
