@@ -27,14 +27,12 @@ DOWNLOADERS = 4
 
 
 class Download:
+    """One URL's download: its future and, once it is over, when it ended and the bytes it keeps."""
+
     def __init__(self, future: Future) -> None:
         self.future = future
         self.finished_at: float | None = None
-        future.add_done_callback(lambda _: setattr(self, "finished_at", time.monotonic()))
-
-    @property
-    def size(self) -> int:
-        return len(self.future.result()[0]) if self.finished_at is not None and not self.future.exception() else 0
+        self.size = 0
 
     def expired(self, now: float) -> bool:
         if self.finished_at is None:
@@ -46,8 +44,10 @@ class Download:
 class RemoteMedia:
     def __init__(self) -> None:
         self._pool = ThreadPoolExecutor(DOWNLOADERS, thread_name_prefix="media-download")
-        self._lock = threading.Lock()
+        # Reentrant: a download over before its callback is added reports in the thread that started it.
+        self._lock = threading.RLock()
         self._downloads: OrderedDict[str, Download] = OrderedDict()  # least recently used first
+        self._kept_bytes = 0
 
     def prefetch(self, urls: Iterable[str], wait_seconds: float = BATCH_WAIT_SECONDS) -> None:
         """Start the downloads of `urls` not under way or kept, then wait for them, `wait_seconds` at most."""
@@ -65,24 +65,36 @@ class RemoteMedia:
         return {"mimetype": mimetype, "filename": filename, "data": data}
 
     def _download(self, url: str) -> Download:
+        now = time.monotonic()
         with self._lock:
-            self._forget_old()
             download = self._downloads.get(url)
-            if download is None:
+            if download is None or download.expired(now):
+                if download is not None:
+                    self._drop(url)
                 download = self._downloads[url] = Download(self._pool.submit(fetch_remote, url))
+                download.future.add_done_callback(lambda _: self._finished(url, download))
             self._downloads.move_to_end(url)
+            self._forget_least_used(now)
             return download
 
-    def _forget_old(self) -> None:
-        now = time.monotonic()
-        for url in [url for url, download in self._downloads.items() if download.expired(now)]:
-            del self._downloads[url]
-        kept = sum(download.size for download in self._downloads.values())
-        for url in list(self._downloads):
-            if kept <= KEEP_BYTES:
-                break
-            if self._downloads[url].finished_at is not None:
-                kept -= self._downloads.pop(url).size
+    def _finished(self, url: str, download: Download) -> None:
+        with self._lock:
+            download.finished_at = time.monotonic()
+            if download.future.exception() is None and self._downloads.get(url) is download:
+                download.size = len(download.future.result()[0])
+                self._kept_bytes += download.size
+
+    def _drop(self, url: str) -> None:
+        self._kept_bytes -= self._downloads.pop(url).size
+
+    def _forget_least_used(self, now: float) -> None:
+        """From the least recently used: drop what expired, and what is over once too much is kept."""
+        while self._downloads:
+            url, download = next(iter(self._downloads.items()))
+            too_much = self._kept_bytes > KEEP_BYTES and download.finished_at is not None
+            if not (download.expired(now) or too_much):
+                return
+            self._drop(url)
 
 
 remote_media = RemoteMedia()

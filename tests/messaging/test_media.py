@@ -56,7 +56,7 @@ def file_server(monkeypatch):
             served[self.path] += 1
             if self.path == "/slow.pdf":
                 slow_file_released.wait(20)
-            elif self.path != "/invoice.pdf":
+            elif self.path.partition("?")[0] != "/invoice.pdf":
                 self.send_error(404)
                 return
             self.send_response(200)
@@ -134,6 +134,19 @@ def test_a_downloaded_file_serves_later_batches_and_a_failed_download_is_tried_a
     monkeypatch.setattr(remote_media, "FAILED_KEEP_SECONDS", 0)  # the retry comes after the failure is let go
     media.prefetch([invoice, missing])
     assert (served["/invoice.pdf"], served["/missing.pdf"]) == (1, 2)
+
+
+def test_past_its_byte_budget_the_least_recently_used_download_is_let_go(file_server, monkeypatch):
+    monkeypatch.setattr(remote_media, "KEEP_BYTES", len(PDF))  # room for one file
+    media = remote_media.RemoteMedia()
+    first, second = f"{file_server}/invoice.pdf?a", f"{file_server}/invoice.pdf?b"
+
+    media.prefetch([first])
+    media.prefetch([second])
+    media.prefetch([second])
+    media.prefetch([first])
+
+    assert (served["/invoice.pdf?a"], served["/invoice.pdf?b"]) == (2, 1)
 
 
 def test_a_media_url_that_is_gone_fails_the_message_at_once(client, as_admin, connection, redis_client,
