@@ -81,8 +81,9 @@ def build_broker(redis_url: str) -> PatientRedisBroker:
         QueueStats(),
         DramatiqMetrics(),
     ]
-    return PatientRedisBroker(url=redis_url, middleware=middleware, heartbeat_timeout=settings.worker_heartbeat_seconds * 1000,
-                       maintenance_chance=MAINTENANCE_CHANCE)
+    return PatientRedisBroker(url=redis_url, middleware=middleware,
+                              heartbeat_timeout=settings.worker_heartbeat_seconds * 1000,
+                              maintenance_chance=MAINTENANCE_CHANCE)
 
 
 broker = build_broker(settings.redis_url)
