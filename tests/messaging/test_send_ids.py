@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from db.messages import Message
 from db.tickets import find_or_open_ticket
+from tests.messaging.sessions import session_on
 from workers.acks import apply_receipts
-from workers.gateway.sessions import ManagedSession, registry
 from workers.inbound import upsert_contact
 from workers.messages import send_message, write_outbound
 from workers.transports.base import OutgoingMessage, Receipt, TransportError, send_each
@@ -33,11 +33,8 @@ def test_the_id_whatsapp_gave_replaces_ours_and_its_receipts_apply(factories, da
     ticket, _ = find_or_open_ticket(upsert_contact(company.id, "+5511987654321", None, False), connection)
     message = write_outbound(ticket, "hello").message
     transport = ChoosesItsOwnIds()
-    registry._sessions[connection.id] = ManagedSession(connection.id, transport, lambda event: None)
-    try:
+    with session_on(connection.id, transport):
         send_message.fn(message.id)
-    finally:
-        registry._sessions.pop(connection.id)
 
     apply_receipts.fn(Receipt(connection.id, wa_ids=("WHATSAPP-1",), status="read").to_dict())
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from db.messages import Message
 from db.tickets import find_or_open_ticket
-from workers.gateway.sessions import ManagedSession, registry
+from tests.messaging.sessions import session_on
 from workers.inbound import upsert_contact
 from workers.messages import send_message, write_outbound
 from workers.transports.base import OutgoingMessage, TransportError, send_each
@@ -32,13 +32,11 @@ class SeesTheStatus:
 
 
 def attempt(message: Message, transport: SeesTheStatus) -> Exception | None:
-    registry._sessions[message.connection_id] = ManagedSession(message.connection_id, transport, lambda event: None)
-    try:
-        send_message.fn(message.id)
-    except TransportError as error:
-        return error
-    finally:
-        registry._sessions.pop(message.connection_id)
+    with session_on(message.connection_id, transport):
+        try:
+            send_message.fn(message.id)
+        except TransportError as error:
+            return error
     return None
 
 
