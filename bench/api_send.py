@@ -1,12 +1,13 @@
 """`POST /api/messages` under load from other processes, beside a hello-world route of the same app.
 
-The API runs as supervisord runs it (its `api` program: granian, 2 workers); the load comes from two
-client processes holding 16 keep-alive connections (bench/http_load.py: a few microseconds of CPU per
-request, so the client does not set the rate). Printed: requests per second and p99 latency of
-`GET /healthz` (the same app's hello-world), of `POST /api/messages` to one phone (one conversation,
-whose ticket row every send updates) and to 64 phones, with the CPU each request cost the API
-processes and PostgreSQL (a steadier figure than the rate on a shared machine), and the raw Dramatiq
-no-op rate of the same run.
+The API runs as supervisord runs it (its `api` program: granian, 2 workers), with one route more: the
+thinnest send (bench/thinnest_send.py). The load comes from two client processes holding 16 keep-alive
+connections (bench/http_load.py: a few microseconds of CPU per request, so the client does not set the
+rate). Printed: requests per second and p99 latency of `GET /healthz` (the same app's hello-world), of
+the thinnest send (authenticated, validated, pushed to Redis: what any shape of the send would still
+cost), of `POST /api/messages` to one phone (one conversation, whose ticket row every send updates) and
+to 64 phones, with the CPU each request cost the API processes and PostgreSQL (a steadier figure than
+the rate on a shared machine), and the raw Dramatiq no-op rate of the same run.
 
 Run: `.venv/bin/python bench/api_send.py [seconds]`.
 """
@@ -89,14 +90,16 @@ def free_port() -> int:
 
 
 def api_program(port: int) -> Program:
-    """The `api` program of supervisord.conf, on `port`, without its access log."""
+    """The `api` program of supervisord.conf, on `port`, without its access log, with the thinnest send."""
     return Program(str(BIN / "granian"), "--interface", "wsgi", "--factory", "--host", "127.0.0.1", "--port", str(port),
-                   "--workers", "2", "--blocking-threads", "8", "--log-level", "warning", "api.app:create_app")
+                   "--workers", "2", "--blocking-threads", "8", "--log-level", "warning",
+                   "bench.thinnest_send:create_app")
 
 
 def main() -> None:
     with bench_services():
         from baseline import raw_noop_rate
+        from thinnest_send import PATH as THINNEST_SEND
 
         from api.app import create_app
         from api.security import issue_tokens
@@ -121,6 +124,7 @@ def main() -> None:
             wait_until(lambda: answers(port), timeout=60)
             time.sleep(1)  # both workers up, not only the first
             hello = measure(api, port, "GET", "/healthz")
+            thinnest = measure(api, port, "POST", THINNEST_SEND, one_phone, token)
             send = measure(api, port, "POST", "/api/messages", one_phone, token)
             measure(api, port, "POST", "/api/messages", phones, token)  # the phones' first sends: contacts, tickets
             many = measure(api, port, "POST", "/api/messages", phones, token)
@@ -128,6 +132,7 @@ def main() -> None:
             api.stop()
         print(f"raw Dramatiq no-op rate:      {raw:7,.0f} msg/s")
         print(hello.line("GET /healthz (hello):"))
+        print(thinnest.line("thinnest send (baseline):", hello))
         print(send.line("POST /api/messages:", hello))
         print(many.line(f"POST, {PHONES} conversations:", hello))
 
