@@ -252,11 +252,11 @@ def send_messages(message_ids: list[int]) -> list[dict | Exception]:
     """Send outbound messages on this gateway's sessions; one outcome per id, in order: the result,
     or the exception the message's retry (or failure) goes by.
 
-    Three writes for the whole batch when all goes well: its messages become `sending` before the first
-    attempt, `sent` after it (one statement and one commit each), then the Jobs `done` (JobTracking). A
-    failed attempt leaves its message `sending` (retrying) until it is sent or, after the last retry,
-    `failed`. A message already sent, acknowledged, failed or deleted is skipped, so a batch redelivered
-    after a crash sends nothing twice.
+    Three writes for the whole batch when all goes well: its messages become `sending` as they are handed
+    to the session, `sent` after it (one statement and one commit each), then the Jobs `done` (JobTracking).
+    A failed attempt leaves its message `sending` (retrying) until it is sent or, after the last retry,
+    `failed`; one whose file is not in yet stays `queued`. A message already sent, acknowledged, failed
+    or deleted is skipped, so a batch redelivered after a crash sends nothing twice.
     """
     rows = {
         message.id: message
@@ -272,8 +272,6 @@ def send_messages(message_ids: list[int]) -> list[dict | Exception]:
             outcomes[message_id] = {"messageId": message_id, "skipped": True}
         else:
             unsent.append(message)
-    if unsent:
-        mark_sending(unsent)
     sent: dict[int, str] = {}  # message id -> the WhatsApp id it went out with
     for message, outcome in zip(unsent, hand_to_sessions(unsent), strict=True):
         if isinstance(outcome, Exception):
@@ -286,9 +284,11 @@ def send_messages(message_ids: list[int]) -> list[dict | Exception]:
 
 
 def mark_sending(messages: list[Message]) -> None:
-    """The gateway takes them: those on their first attempt become `sending`, since now; a retry keeps
+    """The session takes them: those on their first attempt become `sending`, since now; a retry keeps
     its first attempt's time. Committed before the attempt, so a session that hangs on it shows as stuck
-    (workers/watchdogs.py). Not announced: clients hear of the message again when it is sent or failed."""
+    (workers/watchdogs.py). A message that never reaches the session (its file is not in, the session is
+    not here) is not marked, so the watchdog does not take a slow media URL for a hung session. Not
+    announced: clients hear of the message again when it is sent or failed."""
     Message.update(status="sending", sending_at=utcnow()).where(
         locked_in_id_order(Message, Message.id.in_([message.id for message in messages]) & (Message.status == "queued"))
     ).execute()
@@ -321,6 +321,7 @@ def hand_to_sessions(messages: list[Message]) -> list[str | Exception]:
             except SEND_ERRORS as error:  # the media: refused or gone
                 outcomes[message.id] = error
         if ready:
+            mark_sending([message for message, _ in ready])
             sent = session.send_many([outgoing for _, outgoing in ready])
             outcomes.update(zip((message.id for message, _ in ready), sent, strict=True))
     return [outcomes[message.id] for message in messages]

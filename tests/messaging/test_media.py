@@ -14,6 +14,7 @@ from tests.waiting import wait_for
 from wharf.media import MediaUnavailable
 from workers import remote_media
 from workers.transports import simulator
+from workers.watchdogs import oldest_sending_by_connection
 
 PNG = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000")
 PDF = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
@@ -110,7 +111,9 @@ def test_a_slow_media_url_holds_back_its_own_message_only(client, as_admin, conn
     # the connection's other sends go out while the file is on its way
     assert wait_for(lambda: simulator.outbox(redis_client, connection.id)[1] == 1, timeout=10)
     assert simulator.outbox(redis_client, connection.id)[0][0]["body"] == "meanwhile"
-    assert Message.get_by_id(slow["id"]).status == "sending"  # retried until its file is in
+    # retried until its file is in; never handed to the session meanwhile, so not taken for a hung session
+    assert Message.get_by_id(slow["id"]).status == "queued"
+    assert connection.id not in oldest_sending_by_connection()
 
     slow_file_released.set()
 
