@@ -1,7 +1,9 @@
 """Tenancy: every record a caller reads or changes belongs to the caller's company.
 
 `get_owned` is the one way a handler fetches a record by id: another company's id is a 404,
-exactly like an id that does not exist, so ids leak nothing across companies.
+exactly like an id that does not exist, so ids leak nothing across companies. Within a company,
+an agent sees only some tickets (`db.tickets.visible_to`); `visible_ticket` is the one way a handler
+fetches a ticket, or anything in one (its messages), for the caller.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ import peewee
 
 from api.errors import NotFound
 from api.security import current_principal
+from db.contacts import Contact
+from db.tickets import ROLES_SEEING_ALL_TICKETS, Ticket, visible_to
 
 M = TypeVar("M", bound=peewee.Model)
 
@@ -34,3 +38,27 @@ def get_or_404(model: type[M], record_id: int, what: str | None = None) -> M:
     if row is None:
         raise NotFound(what or model.__name__.lower())
     return row
+
+
+def visible_tickets() -> peewee.ModelSelect:
+    """The caller's tickets; a program (API key with `tickets:read`) sees all of its company's."""
+    principal = current_principal()
+    visible = (Ticket.company == principal.company_id if principal.user is None
+               else visible_to(principal.company_id, principal.user.id, principal.role))
+    return Ticket.select(Ticket, Contact).join(Contact).switch(Ticket).where(visible)
+
+
+def visible_ticket(ticket_id: int) -> Ticket:
+    ticket = visible_tickets().where(Ticket.id == ticket_id).first()
+    if ticket is None:
+        raise NotFound("ticket")
+    return ticket
+
+
+def sees_ticket(ticket: Ticket) -> bool:
+    """Whether the caller may see a ticket of its company that was read by other means; the database is
+    asked only about an agent's ticket that is not theirs."""
+    principal = current_principal()
+    if principal.user is None or principal.role in ROLES_SEEING_ALL_TICKETS or ticket.user_id == principal.user.id:
+        return True
+    return visible_tickets().where(Ticket.id == ticket.id).exists()

@@ -10,10 +10,10 @@ from flask import Blueprint, request
 from pydantic import Field, model_validator
 
 from api.endpoint import endpoint
-from api.errors import ApiError, NotFound, ValidationFailed
+from api.errors import ApiError, Conflict, NotFound, ValidationFailed
 from api.group_commit import GroupCommit
 from api.schemas import OutSchema, Schema, UtcDateTime
-from api.scoping import get_owned, owned
+from api.scoping import get_owned, owned, sees_ticket, visible_ticket
 from api.security import current_principal
 from db.base import database
 from db.companies import Company
@@ -89,12 +89,17 @@ def pick_connection(connection_id: int | None) -> Connection:
 
 
 def ticket_for(body: SendIn) -> Ticket:
-    """The ticket to send on: the one named, or the phone's live ticket on the connection."""
+    """The ticket to send on: the one named, or the phone's live ticket on the connection; either one the
+    caller may see. The quoted message, if any, is checked before a new ticket is opened."""
     principal = current_principal()
     if body.ticket_id is not None:
-        ticket = get_owned(Ticket, body.ticket_id, "ticket")
+        ticket = visible_ticket(body.ticket_id)
         if ticket.connection_id is None:
             raise ApiError(422, "the ticket's connection was deleted", "no_connection")
+        if body.connection_id not in (None, ticket.connection_id):
+            raise ValidationFailed("a ticket's messages go out on its own connection",
+                                   {"connectionId": "not the ticket's connection"})
+        check_quoted(body.quoted_message_id, ticket.contact_id, ticket.connection_id)
         return ticket
     phone = recipient_phone(body.to, principal.company_id)
     conversation = find_conversation(principal.company_id, phone, body.connection_id)
@@ -102,7 +107,11 @@ def ticket_for(body: SendIn) -> Ticket:
         if body.connection_id is not None:
             raise NotFound("connection")
         raise ApiError(422, "the company has no connection to send from", "no_connection")
+    check_quoted(body.quoted_message_id, conversation.contact_id, conversation.connection_id)
     if conversation.ticket is not None:  # the common case: one statement found it all
+        if not sees_ticket(conversation.ticket):
+            raise Conflict("the conversation with this number is in a ticket of another agent or queue: "
+                           "have it transferred to you", {"ticketId": conversation.ticket.id})
         return conversation.ticket
     with database.atomic():  # the conversation opens in a commit of its own, before its first message's
         if conversation.contact_id is not None:
@@ -113,6 +122,18 @@ def ticket_for(body: SendIn) -> Ticket:
         if created and principal.user is not None:  # whoever starts a conversation answers it
             ticket.accept(principal.user.id)
     return ticket
+
+
+def check_quoted(message_id: int | None, contact_id: int | None, connection_id: int) -> None:
+    """A reply quotes a message of its own chat (the contact on the connection, in any of its tickets):
+    WhatsApp shows the quoted text, so a message of another chat must not be quoted."""
+    if message_id is None:
+        return
+    in_chat = contact_id is not None and Message.select().join(Ticket).where(
+        Message.id == message_id, Ticket.contact == contact_id, Ticket.connection == connection_id).exists()
+    if not in_chat:
+        raise ApiError(404, "the quoted message is not in this conversation", "not_found",
+                       {"quotedMessageId": "not in this conversation"})
 
 
 def recipient_phone(to: str, company_id: int) -> str:
@@ -151,8 +172,6 @@ def send(body: SendIn):
         media = {"media_key": body.media_url, "message_type": message_type_for(guessed)}
     if not body.body and not media:
         raise ValidationFailed("say something: give a body, a file or a mediaUrl", {"body": "empty message"})
-    if body.quoted_message_id is not None and not owned(Message).where(Message.id == body.quoted_message_id).exists():
-        raise NotFound("quoted message")
     outbound = sends.run(OutboundDraft(
         ticket_for(body), body.body, user_id=principal.user.id if principal.user else None,
         quoted_message_id=body.quoted_message_id, idempotency_key=request.headers.get("Idempotency-Key"), **media,
@@ -164,4 +183,7 @@ def send(body: SendIn):
 @endpoint(summary="A message with its delivery status", tags=["messages"], response=MessageOut, errors=[404],
           scope="messages:read")
 def show_message(message_id: int):
-    return MessageOut.model_validate(get_owned(Message, message_id, "message"))
+    message = get_owned(Message, message_id, "message")
+    if message.ticket_id is not None and not sees_ticket(message.ticket):
+        raise NotFound("message")
+    return MessageOut.model_validate(message)

@@ -6,9 +6,7 @@ and a personal shortcut shadows a company-wide one of the same name for that own
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any, Literal
-from zoneinfo import ZoneInfo
 
 from flask import Blueprint
 from pydantic import Field, field_validator
@@ -16,11 +14,10 @@ from pydantic import Field, field_validator
 from api.endpoint import endpoint
 from api.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from api.pagination import paginate
-from api.resources.tickets import visible_ticket
+from api.resources.tickets import ticket_variables
 from api.schemas import OutSchema, PageQuery, Schema, UtcDateTime, page_of
-from api.scoping import owned
+from api.scoping import owned, visible_ticket
 from api.security import current_principal
-from db.companies import Company
 from db.messages import QuickMessage
 from wharf.media import MediaRejected, media_store
 from workers.templating import render_template, standard_variables
@@ -124,18 +121,6 @@ def ensure_free_shortcut(shortcut: str, user_id: int | None, except_id: int | No
         raise Conflict("this shortcut is taken", {"shortcut": "already used"})
 
 
-def ticket_variables(ticket_id: int) -> dict[str, str]:
-    """The standard variables of a ticket the caller can see: its contact, its queue, the company's local time."""
-    ticket = visible_ticket(ticket_id)
-    contact = ticket.contact
-    company = Company.get_by_id(ticket.company_id)
-    return standard_variables(
-        name=contact.name, phone=contact.phone, email=contact.email or "", agent=current_principal().user.name,
-        queue=ticket.queue.name if ticket.queue_id else "",
-        now=dt.datetime.now(ZoneInfo(company.timezone)).replace(tzinfo=None),
-    )
-
-
 @blueprint.get("")
 @endpoint(summary="List the quick messages the caller can use", tags=["quick-messages"], query=QuickMessageQuery,
           response=page_of(QuickMessageOut))
@@ -209,7 +194,7 @@ def render_quick_message(quick_message_id: int, body: RenderIn | None):
     row = get_visible(quick_message_id)
     body = body or RenderIn()
     if body.ticket_id is not None:
-        known = ticket_variables(body.ticket_id)
+        known = ticket_variables(visible_ticket(body.ticket_id), agent=current_principal().user.name)
     else:
         known = standard_variables(name=str(body.variables.get("name", "")), agent=current_principal().user.name)
     variables = {**known, **body.variables}

@@ -9,27 +9,31 @@ closes and notes are recorded without one.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 from collections.abc import Iterator
 from typing import Literal
+from zoneinfo import ZoneInfo
 
 import peewee
 from flask import Blueprint
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from api.endpoint import endpoint
 from api.errors import Conflict, NotFound, ValidationFailed
 from api.pagination import paginate
 from api.resources.messages import MessageOut, message_json
 from api.schemas import OutSchema, PageQuery, Schema, UtcDateTime, page_of
-from api.scoping import get_owned, owned
+from api.scoping import get_owned, owned, visible_ticket, visible_tickets
 from api.security import current_principal
+from db.companies import Company
 from db.contacts import Contact, Tag
 from db.messages import Message
 from db.queues import Queue
-from db.tickets import Ticket, TicketEvent, TicketNote, TicketTag, visible_to
+from db.tickets import Ticket, TicketEvent, TicketNote, TicketTag
 from db.users import User
 from workers.events import announcing
 from workers.messages import dispatch_outbound, write_outbound
+from workers.templating import render_template, standard_variables
 
 blueprint = Blueprint("tickets", __name__, url_prefix="/api/tickets")
 READ_SCOPE, WRITE_SCOPE = "tickets:read", "tickets:write"
@@ -82,6 +86,12 @@ class TransferIn(Schema):
     user_id: int | None = None
     note: str | None = Field(None, max_length=4096)
 
+    @model_validator(mode="after")
+    def somewhere(self) -> TransferIn:
+        if self.queue_id is None and self.user_id is None:
+            raise ValueError("say where to: give queueId, userId or both")
+        return self
+
 
 class AssignIn(Schema):
     user_id: int | None = Field(None, description="The agent who gets the ticket: required of a program (API key); "
@@ -128,19 +138,15 @@ def ticket_out(ticket: Ticket) -> TicketOut:
                                      "user_id": ticket.user_id})
 
 
-def visible_tickets() -> peewee.ModelSelect:
-    """The caller's tickets; a program (API key with `tickets:read`) sees all of its company's."""
-    principal = current_principal()
-    visible = (Ticket.company == principal.company_id if principal.user is None
-               else visible_to(principal.company_id, principal.user.id, principal.role))
-    return Ticket.select(Ticket, Contact).join(Contact).switch(Ticket).where(visible)
-
-
-def visible_ticket(ticket_id: int) -> Ticket:
-    ticket = visible_tickets().where(Ticket.id == ticket_id).first()
-    if ticket is None:
-        raise NotFound("ticket")
-    return ticket
+def ticket_variables(ticket: Ticket, agent: str) -> dict[str, str]:
+    """The standard template variables of a ticket: its contact, its queue, the agent, the company's local time."""
+    contact = ticket.contact
+    company = Company.get_by_id(ticket.company_id)
+    return standard_variables(
+        name=contact.name, phone=contact.phone, email=contact.email or "", agent=agent,
+        queue=ticket.queue.name if ticket.queue_id else "",
+        now=dt.datetime.now(ZoneInfo(company.timezone)).replace(tzinfo=None),
+    )
 
 
 @contextlib.contextmanager
@@ -241,8 +247,8 @@ def accept_ticket(ticket_id: int, body: AssignIn | None):
           response=TicketOut, errors=[404, 409], scope=WRITE_SCOPE)
 def transfer_ticket(ticket_id: int, body: TransferIn):
     ticket = visible_ticket(ticket_id)
-    if body.queue_id is None and body.user_id is None:
-        raise Conflict("say where to: give queueId, userId or both")
+    if ticket.status == "closed":
+        raise Conflict("the ticket is closed; reopen it instead")
     if body.queue_id is not None:
         get_owned(Queue, body.queue_id, "queue")
     if body.user_id is not None:
@@ -266,6 +272,9 @@ def close_ticket(ticket_id: int, body: CloseIn | None):
     by_user_id = acting_user_id()
     connection = ticket.connection
     farewell = connection.farewell_message if (body is None or body.send_farewell) and connection is not None else ""
+    if farewell:
+        agent = current_principal().user or ticket.user  # a program closes in the name of the ticket's agent
+        farewell = render_template(farewell, ticket_variables(ticket, agent.name if agent else ""))
     with announced(ticket) as state:  # closed with its farewell written, or neither
         ticket.close(by_user_id)
         outbound = write_outbound(ticket, farewell, user_id=by_user_id) if farewell else None

@@ -167,3 +167,53 @@ def test_a_conversation_is_found_on_sqlite_too(tmp_path, factories):
         assert (found.ticket.status, found.ticket.contact_id) == (ticket.status, contact.id)
         assert (unknown.connection_id, unknown.contact_id, unknown.ticket) == (connection.id, None, None)
         assert find_conversation(company.id, "+5511987654321", connection.id + 1) is None
+
+
+def test_an_agent_sends_to_and_reads_only_the_tickets_they_may_see(app, client, factories, company, connection):
+    agent = factories.user(company, role="agent")  # in no queue
+    as_agent = factories.auth_headers(app, agent)
+    theirs = factories.ticket(company, connection=connection, queue=factories.queue(company), status="open",
+                              user=factories.user(company, role="agent"))
+    said = factories.message(theirs, body="my card number is ...")
+    unrouted = factories.ticket(company, connection=connection)  # pending, no queue: anyone may take it
+
+    to_their_ticket = send(client, as_agent, ticketId=theirs.id, body="hi")
+    to_their_phone = send(client, as_agent, to=theirs.contact.phone, body="hi")
+    read_theirs = client.get(f"/api/messages/{said.id}", headers=as_agent)
+    to_unrouted = send(client, as_agent, ticketId=unrouted.id, body="hi")
+
+    assert to_their_ticket.status_code == 404 and to_their_ticket.get_json()["error"] == "not_found"
+    assert to_their_phone.status_code == 409 and to_their_phone.get_json()["details"] == {"ticketId": theirs.id}
+    assert read_theirs.status_code == 404
+    assert to_unrouted.status_code == 202
+    assert Message.select().where(Message.ticket == theirs.id).count() == 1  # only what the contact said
+
+
+def test_a_quoted_message_of_another_chat_is_refused_and_nothing_is_written(client, headers, factories, company,
+                                                                           connection):
+    ticket = factories.ticket(company, connection=connection, status="open")
+    own = factories.message(ticket)
+    earlier = factories.message(factories.ticket(company, connection=connection, contact=ticket.contact,
+                                                 status="closed"))
+    elsewhere = factories.message(factories.ticket(company, connection=connection))
+    written = Message.select().count()
+
+    to_ticket = send(client, headers, ticketId=ticket.id, body="x", quotedMessageId=elsewhere.id)
+    to_new_phone = send(client, headers, to="+5511912345678", body="x", quotedMessageId=own.id)
+
+    assert to_ticket.status_code == to_new_phone.status_code == 404
+    assert to_ticket.get_json()["details"] == {"quotedMessageId": "not in this conversation"}
+    assert Message.select().count() == written
+    assert not Contact.select().where(Contact.phone == "+5511912345678").exists()  # no conversation opened
+    assert send(client, headers, ticketId=ticket.id, body="x", quotedMessageId=own.id).status_code == 202
+    assert send(client, headers, to=ticket.contact.phone, body="x", quotedMessageId=earlier.id).status_code == 202
+
+
+def test_a_ticket_s_messages_go_out_on_its_own_connection(client, headers, factories, company, connection):
+    ticket = factories.ticket(company, connection=connection, status="open")
+    other = factories.connection(company, name="other")
+
+    answer = send(client, headers, ticketId=ticket.id, body="hi", connectionId=other.id)
+
+    assert answer.status_code == 400 and answer.get_json()["details"] == {"connectionId": "not the ticket's connection"}
+    assert send(client, headers, ticketId=ticket.id, body="hi", connectionId=connection.id).status_code == 202

@@ -112,6 +112,32 @@ def test_close_queues_the_farewell_and_records_the_resolution_time(client, facto
     assert history["resolutionSeconds"] is not None and history["events"][-1]["kind"] == "closed"
 
 
+def test_a_closed_ticket_is_not_transferred_and_a_transfer_must_say_where(client, factories, company, connection,
+                                                                          as_admin):
+    contact = factories.contact(company)
+    closed = factories.ticket(company, connection=connection, contact=contact, status="closed")
+    live = factories.ticket(company, connection=connection, contact=contact)
+    queue = factories.queue(company)
+
+    to_closed = client.post(f"/api/tickets/{closed.id}/transfer", json={"queueId": queue.id, "note": "x"},
+                            headers=as_admin)
+    nowhere = client.post(f"/api/tickets/{live.id}/transfer", json={"note": "x"}, headers=as_admin)
+
+    assert to_closed.status_code == 409 and "reopen" in to_closed.get_json()["message"]
+    assert nowhere.status_code == 400 and nowhere.get_json()["error"] == "validation_error"
+    assert Ticket.get_by_id(closed.id).status == "closed" and not TicketNote.select().exists()
+
+
+def test_the_farewell_fills_in_the_contact_and_the_agent(client, factories, company, admin, as_admin, broker):
+    connection = factories.connection(company, farewell_message="Obrigado, {{firstName}}! {{agent}}")
+    ticket = factories.ticket(company, connection=connection, status="open", user=admin,
+                              contact=factories.contact(company, name="Maria Souza"))
+
+    client.post(f"/api/tickets/{ticket.id}/close", headers=as_admin)
+
+    assert Message.get(Message.ticket == ticket.id).body == f"Obrigado, Maria! {admin.name}"
+
+
 def test_reopen_is_refused_while_the_contact_has_another_live_ticket(client, factories, company, connection,
                                                                      as_admin):
     contact = factories.contact(company)
