@@ -6,20 +6,63 @@ import mimetypes
 import uuid
 from pathlib import Path
 
-ALLOWED_TYPES = {
-    "image/jpeg", "image/png", "image/webp", "image/gif",
-    "audio/ogg", "audio/mpeg", "audio/mp4", "audio/aac", "audio/amr",
-    "video/mp4", "video/3gpp",
-    "application/pdf", "text/plain", "text/csv",
-    "application/msword", "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-    "application/vnd.ms-excel", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-    "application/zip",
-}
 MAX_BYTES = 16 * 1024 * 1024  # WhatsApp's own limit for most media
+
+_OLE2 = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # the legacy Office formats' container
+_ZIP = (b"PK\x03\x04", b"PK\x05\x06")  # the OOXML formats are zip files
+
+
+def _mp4_family(data: bytes) -> bool:
+    return data[4:8] == b"ftyp"
+
+
+def _mpeg_audio(data: bytes) -> bool:
+    return data.startswith(b"ID3") or (len(data) > 1 and data[0] == 0xFF and data[1] & 0xE0 == 0xE0)
+
+
+def _text(data: bytes) -> bool:
+    return b"\x00" not in data[:8192]
+
+
+# The types we send, each with what the first bytes of such a file look like
+ALLOWED_TYPES = {
+    "image/jpeg": lambda data: data.startswith(b"\xff\xd8\xff"),
+    "image/png": lambda data: data.startswith(b"\x89PNG\r\n\x1a\n"),
+    "image/webp": lambda data: data.startswith(b"RIFF") and data[8:12] == b"WEBP",
+    "image/gif": lambda data: data.startswith((b"GIF87a", b"GIF89a")),
+    "audio/ogg": lambda data: data.startswith(b"OggS"),
+    "audio/mpeg": _mpeg_audio,
+    "audio/mp4": _mp4_family,
+    "audio/aac": lambda data: data.startswith(b"ADIF") or (len(data) > 1 and data[0] == 0xFF and data[1] & 0xF6 == 0xF0),
+    "audio/amr": lambda data: data.startswith(b"#!AMR"),
+    "video/mp4": _mp4_family,
+    "video/3gpp": _mp4_family,
+    "application/pdf": lambda data: data.startswith(b"%PDF-"),
+    "text/plain": _text,
+    "text/csv": _text,
+    "application/msword": lambda data: data.startswith(_OLE2),
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": lambda data: data.startswith(_ZIP),
+    "application/vnd.ms-excel": lambda data: data.startswith(_OLE2),
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": lambda data: data.startswith(_ZIP),
+    "application/zip": lambda data: data.startswith(_ZIP),
+}
 
 
 class MediaRejected(ValueError):
     """The file is of a type or size we do not send; the message says which."""
+
+
+def check_media(data: bytes, mimetype: str) -> None:
+    """Raise `MediaRejected` for a file we do not send: of a type not allowed, too big, empty, or whose
+    bytes are not of the type it claims (an executable named photo.png is not sent as an image)."""
+    if mimetype not in ALLOWED_TYPES:
+        raise MediaRejected(f"files of type {mimetype} cannot be sent")
+    if len(data) > MAX_BYTES:
+        raise MediaRejected(f"the file has {len(data)} bytes; the limit is {MAX_BYTES}")
+    if not data:
+        raise MediaRejected("the file is empty")
+    if not ALLOWED_TYPES[mimetype](data):
+        raise MediaRejected(f"the file's content is not {mimetype}")
 
 
 def message_type_for(mimetype: str) -> str:
@@ -38,12 +81,7 @@ class MediaStore:
 
     def save(self, company_id: int, data: bytes, mimetype: str, filename: str | None = None) -> str:
         mimetype = (mimetype or "application/octet-stream").split(";")[0].strip().lower()
-        if mimetype not in ALLOWED_TYPES:
-            raise MediaRejected(f"files of type {mimetype} cannot be sent")
-        if len(data) > MAX_BYTES:
-            raise MediaRejected(f"the file has {len(data)} bytes; the limit is {MAX_BYTES}")
-        if not data:
-            raise MediaRejected("the file is empty")
+        check_media(data, mimetype)
         extension = mimetypes.guess_extension(mimetype) or ""
         key = f"{company_id}/{uuid.uuid4().hex}{extension}"
         path = self.path(key)
@@ -93,6 +131,12 @@ def fetch_remote(url: str, timeout: float = 30.0) -> tuple[bytes, str, str]:
         raise MediaUnavailable(f"{url} answered {answer.status}", permanent)
     if len(answer.body) > MAX_BYTES:
         raise MediaRejected(f"the file at {url} is over {MAX_BYTES} bytes")
-    mimetype = answer.headers.get("content-type", "application/octet-stream").split(";")[0].strip()
-    filename = urlparse(url).path.rsplit("/", 1)[-1] or "file"
-    return answer.body, mimetype, filename
+    path = urlparse(url).path
+    mimetype = answer.headers.get("content-type", "application/octet-stream").split(";")[0].strip().lower()
+    if mimetype not in ALLOWED_TYPES:  # many servers say octet-stream; the name may say better
+        mimetype = mimetypes.guess_type(path)[0] or mimetype
+    try:
+        check_media(answer.body, mimetype)
+    except MediaRejected as error:
+        raise MediaRejected(f"{url}: {error}") from None
+    return answer.body, mimetype, path.rsplit("/", 1)[-1] or "file"

@@ -18,7 +18,14 @@ from workers.watchdogs import oldest_sending_by_connection
 
 PNG = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000")
 PDF = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
+EXE = b"MZ\x90\x00\x03\x00\x00\x00\x04\x00"
 slow_file_released = threading.Event()  # /slow.pdf answers once this is set
+FILES = {  # path (before any query) -> what the file server answers
+    "/invoice.pdf": ("application/pdf", PDF),
+    "/slow.pdf": ("application/pdf", PDF),
+    "/download.pdf": ("application/octet-stream", PDF),  # as many servers say
+    "/photo.png": ("image/png", EXE),
+}
 served: collections.Counter[str] = collections.Counter()  # requests per path
 
 
@@ -41,7 +48,7 @@ def connection(factories, company, redis_client):
 
 @pytest.fixture
 def file_server(monkeypatch):
-    """A real HTTP server on loopback serving /invoice.pdf, /slow.pdf once `slow_file_released` is set, and
+    """A real HTTP server on loopback serving `FILES` (/slow.pdf once `slow_file_released` is set), and
     404 for anything else; loopback allowed."""
     import dataclasses
     import ipaddress
@@ -57,14 +64,15 @@ def file_server(monkeypatch):
             served[self.path] += 1
             if self.path == "/slow.pdf":
                 slow_file_released.wait(20)
-            elif self.path.partition("?")[0] != "/invoice.pdf":
+            if self.path.partition("?")[0] not in FILES:
                 self.send_error(404)
                 return
+            mimetype, data = FILES[self.path.partition("?")[0]]
             self.send_response(200)
-            self.send_header("Content-Type", "application/pdf")
-            self.send_header("Content-Length", str(len(PDF)))
+            self.send_header("Content-Type", mimetype)
+            self.send_header("Content-Length", str(len(data)))
             self.end_headers()
-            self.wfile.write(PDF)
+            self.wfile.write(data)
 
         def log_message(self, *args):
             pass
@@ -178,4 +186,43 @@ def test_a_file_of_a_refused_type_is_a_400_and_writes_nothing(client, as_admin, 
 
     assert answer.status_code == 400
     assert answer.get_json()["details"]["file"].startswith("files of type application/x-msdownload")
+    assert Message.select().count() == 0
+
+
+def test_a_file_whose_content_is_not_its_declared_type_is_a_400_and_writes_nothing(client, as_admin, connection):
+    answer = client.post("/api/messages", headers=as_admin, content_type="multipart/form-data",
+                         data={"to": "+5511987654321", "file": (io.BytesIO(EXE), "photo.png", "image/png")})
+
+    assert answer.status_code == 400
+    assert answer.get_json()["details"]["file"] == "the file's content is not image/png"
+    assert Message.select().count() == 0
+
+
+def test_a_media_url_is_sent_as_its_content_shows_and_a_disguised_one_fails(client, as_admin, connection,
+                                                                           redis_client, file_server, worker,
+                                                                           gateway):
+    document = client.post("/api/messages", headers=as_admin,
+                           json={"to": "+5511987654321", "mediaUrl": f"{file_server}/download.pdf"}).get_json()
+    disguised = client.post("/api/messages", headers=as_admin,
+                            json={"to": "+5511987654321", "mediaUrl": f"{file_server}/photo.png"}).get_json()
+
+    assert wait_for(lambda: Message.get_by_id(disguised["id"]).status == "failed", timeout=20)
+    assert "the file's content is not image/png" in Message.get_by_id(disguised["id"]).error
+    assert wait_for(lambda: simulator.outbox(redis_client, connection.id)[1] == 1, timeout=20)
+    assert simulator.outbox(redis_client, connection.id)[0][0]["type"] == "document"
+    assert Message.get_by_id(document["id"]).status != "failed"
+
+
+def test_one_file_per_message_and_not_beside_a_media_url(client, as_admin, connection, file_server):
+    two_files = client.post("/api/messages", headers=as_admin, content_type="multipart/form-data",
+                            data={"to": "+5511987654321",
+                                  "file": [(io.BytesIO(PDF), "a.pdf", "application/pdf"),
+                                           (io.BytesIO(PDF), "b.pdf", "application/pdf")]})
+    file_and_url = client.post("/api/messages", headers=as_admin, content_type="multipart/form-data",
+                               data={"to": "+5511987654321", "mediaUrl": f"{file_server}/invoice.pdf",
+                                     "file": (io.BytesIO(PDF), "a.pdf", "application/pdf")})
+
+    assert two_files.status_code == file_and_url.status_code == 400
+    assert two_files.get_json()["details"] == {"file": "more than one file"}
+    assert file_and_url.get_json()["details"] == {"mediaUrl": "a file is given too"}
     assert Message.select().count() == 0
