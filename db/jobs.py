@@ -35,14 +35,20 @@ class Job(BaseModel):
 
 
 class IdempotencyKey(BaseModel):
-    """The first answer to a POST with an Idempotency-Key, replayed for 24 hours."""
+    """The first answer to a POST with an Idempotency-Key, replayed for 24 hours to the caller who sent it.
+
+    A key belongs to its caller (`caller`: "user:<id>" or "api_key:<id>", api/idempotency.py), as at Stripe:
+    two callers of one company may use the same key without seeing each other's answers. The unique index
+    is what claims a key atomically for one caller.
+    """
 
     company = peewee.ForeignKeyField(Company, on_delete="CASCADE")
+    caller = peewee.CharField(max_length=40)  # "" for the keys claimed before 019, which no caller matches
     key = peewee.CharField(max_length=255)
-    fingerprint = peewee.CharField(max_length=64)  # method, path and body, hashed
+    fingerprint = peewee.CharField(max_length=64)  # method, path, query and body (or form and files), hashed
     status_code = peewee.IntegerField(null=True)  # null while the first request is in flight
     response = peewee.TextField(null=True)  # the JSON body exactly as first sent
     created_at = peewee.DateTimeField(default=utcnow, index=True)
 
     class Meta:
-        indexes = ((("company", "key"), True),)
+        indexes = ((("company", "caller", "key"), True),)

@@ -145,10 +145,15 @@ def recipient_phone(to: str, company_id: int) -> str:
         raise ValidationFailed("the recipient is not a valid phone number", {"to": str(error)}) from None
 
 
-def stored_upload(company_id: int) -> tuple[str, str, str] | None:
-    upload = request.files.get("file")
-    if upload is None:
+def stored_upload(company_id: int, media_url: str | None) -> tuple[str, str, str] | None:
+    uploads = request.files.getlist("file")
+    if not uploads:
         return None
+    if len(uploads) > 1:
+        raise ValidationFailed("send one file per message", {"file": "more than one file"})
+    if media_url:
+        raise ValidationFailed("give a file or a mediaUrl, not both", {"mediaUrl": "a file is given too"})
+    upload = uploads[0]
     try:
         key = media_store().save(company_id, upload.read(), upload.mimetype, upload.filename)
     except MediaRejected as error:
@@ -162,7 +167,7 @@ def stored_upload(company_id: int) -> tuple[str, str, str] | None:
           body_media_types=("application/json", "multipart/form-data"), scope="messages:send")
 def send(body: SendIn):
     principal = current_principal()
-    upload = stored_upload(principal.company_id)
+    upload = stored_upload(principal.company_id, body.media_url)
     media: dict[str, Any] = {}  # OutboundDraft's media fields
     if upload is not None:
         key, mimetype, name = upload
@@ -174,7 +179,7 @@ def send(body: SendIn):
         raise ValidationFailed("say something: give a body, a file or a mediaUrl", {"body": "empty message"})
     outbound = sends.run(OutboundDraft(
         ticket_for(body), body.body, user_id=principal.user.id if principal.user else None,
-        quoted_message_id=body.quoted_message_id, idempotency_key=request.headers.get("Idempotency-Key"), **media,
+        quoted_message_id=body.quoted_message_id, **media,  # its Idempotency-Key is the caller's (api/idempotency.py)
     ))
     return SendOut(id=outbound.message.id, status=outbound.message.status, job_id=outbound.job_id)
 

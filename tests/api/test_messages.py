@@ -5,6 +5,8 @@ The pipeline beyond the API (gateway, receipts) is in tests/messaging/test_pipel
 
 from __future__ import annotations
 
+import io
+
 import pytest
 
 from db.contacts import Contact
@@ -140,6 +142,64 @@ def test_the_same_idempotency_key_writes_and_enqueues_one_message(client, header
 
     assert first.status_code == second.status_code == 202
     assert first.get_json() == second.get_json() and second.headers["Idempotent-Replayed"] == "true"
+    assert Message.select().count() == 1 and Job.select().count() == 1
+
+
+def test_another_user_s_send_with_the_same_key_is_a_message_of_its_own(client, headers, app, factories,
+                                                                      company, connection):
+    agent = factories.auth_headers(app, factories.user(company, role="supervisor"))  # sees the admin's ticket
+    body = {"to": "+5511987654321", "body": "once"}
+
+    mine = client.post("/api/messages", json=body, headers={**headers, "Idempotency-Key": "order-17"})
+    theirs = client.post("/api/messages", json=body, headers={**agent, "Idempotency-Key": "order-17"})
+
+    assert mine.status_code == theirs.status_code == 202, theirs.get_json()
+    assert mine.get_json()["id"] != theirs.get_json()["id"] and "Idempotent-Replayed" not in theirs.headers
+    assert Message.select().count() == 2 and Job.select().count() == 2
+
+
+PNG = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000")
+
+
+def send_form(client, headers, key: str, file: tuple[bytes, str, str] = (PNG, "a.png", "image/png"), **fields):
+    """POST /api/messages as multipart/form-data with `Idempotency-Key: key`, the file (content, name, type)
+    as the field `file`."""
+    data, name, mimetype = file
+    return client.post("/api/messages", headers={**headers, "Idempotency-Key": key},
+                       content_type="multipart/form-data", data={**fields, "file": (io.BytesIO(data), name, mimetype)})
+
+
+def test_the_same_multipart_send_with_its_key_replays_and_writes_one_message(client, headers, factories,
+                                                                             company, connection):
+    ticket = factories.ticket(company, connection=connection)
+
+    first = send_form(client, headers, "upload-1", ticketId=str(ticket.id), body="hi")
+    second = send_form(client, headers, "upload-1", ticketId=str(ticket.id), body="hi")
+
+    assert first.status_code == second.status_code == 202, first.get_json()
+    assert first.get_json() == second.get_json() and second.headers["Idempotent-Replayed"] == "true"
+    assert Message.select().count() == 1 and Job.select().count() == 1
+
+
+@pytest.mark.parametrize("change", [
+    {"file": (PNG + b"\x00", "a.png", "image/png")},
+    {"file": (PNG, "b.png", "image/png")},
+    {"file": (PNG, "a.png", "image/webp")},
+    {"body": "bye"},
+    {"ticketId": "other"},
+], ids=["file content", "file name", "file type", "body field", "ticketId"])
+def test_a_key_sent_again_with_another_file_or_field_is_a_422(client, headers, factories, company, connection,
+                                                               change):
+    tickets = {"first": factories.ticket(company, connection=connection),
+               "other": factories.ticket(company, contact=factories.contact(company), connection=connection)}
+    request = {"ticketId": "first", "body": "hi", **change}
+    request["ticketId"] = str(tickets[request["ticketId"]].id)
+    send_form(client, headers, "upload-1", ticketId=str(tickets["first"].id), body="hi")
+
+    again = send_form(client, headers, "upload-1", **request)
+
+    assert again.status_code == 422, again.get_json()
+    assert again.get_json()["error"] == "idempotency_key_reused"
     assert Message.select().count() == 1 and Job.select().count() == 1
 
 
