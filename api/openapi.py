@@ -24,8 +24,11 @@ RATE_LIMIT_HEADERS = {
 class _Components:
     def __init__(self) -> None:
         self.schemas: dict[str, Any] = {}
+        self.models: dict[str, type[BaseModel]] = {}
 
     def ref(self, model: type[BaseModel], mode: str) -> dict[str, str]:
+        if self.models.setdefault(model.__name__, model) is not model:  # one would hide the other
+            raise ValueError(f"two schemas are named {model.__name__}: rename one")
         schema = model.model_json_schema(by_alias=True, ref_template=REF, mode=mode)
         self.schemas.update(schema.pop("$defs", {}))
         self.schemas[model.__name__] = schema

@@ -64,7 +64,7 @@ class ConnectionUpdate(Schema):
     send_limits: SendLimits | None = Field(None, description="replaces the number's limits; null: the defaults")
 
 
-class StartIn(Schema):
+class ConnectionStartIn(Schema):
     pair_phone: str | None = Field(None, pattern=r"^\+?\d{8,15}$", description="log in with a pair code, not a QR")
 
 
@@ -161,8 +161,8 @@ def set_wanted_state(connection_id: int, **fields) -> Connection:
 
 @blueprint.post("/<int:connection_id>/start")
 @endpoint(summary="Ask the gateway to start the session (QR or pair code follows)", tags=["connections"],
-          body=StartIn, optional_body=True, response=ConnectionOut, status=202, roles=MANAGERS, errors=[404])
-def start_connection(connection_id: int, body: StartIn | None):
+          body=ConnectionStartIn, optional_body=True, response=ConnectionOut, status=202, roles=MANAGERS, errors=[404])
+def start_connection(connection_id: int, body: ConnectionStartIn | None):
     pair_phone = body.pair_phone.lstrip("+") if body and body.pair_phone else None
     connection = get_owned(Connection, connection_id, "connection")
     status = connection.status if connection.enabled else "starting"

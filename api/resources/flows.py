@@ -92,7 +92,7 @@ class VersionOut(OutSchema):
     published_at: UtcDateTime
 
 
-class StartIn(Schema):
+class FlowStartIn(Schema):
     contact_id: int | None = None
     to: str | None = Field(
         None, max_length=32, description="a phone, when no contactId; the contact is created"
@@ -101,13 +101,13 @@ class StartIn(Schema):
     variables: Variables = Field(default_factory=dict, max_length=100)
 
     @model_validator(mode="after")
-    def one_recipient(self) -> StartIn:
+    def one_recipient(self) -> FlowStartIn:
         if (self.contact_id is None) == (self.to is None):
             raise ValueError("give either contactId or to")
         return self
 
 
-class SessionOut(OutSchema):
+class FlowSessionOut(OutSchema):
     id: int
     flow_id: int
     version: int
@@ -126,7 +126,7 @@ class SessionOut(OutSchema):
     ended_at: UtcDateTime | None
 
 
-class SessionStarted(SessionOut):
+class SessionStarted(FlowSessionOut):
     job_id: str
 
 
@@ -139,7 +139,7 @@ class StepOut(OutSchema):
     created_at: UtcDateTime
 
 
-class SessionDetail(SessionOut):
+class SessionDetail(FlowSessionOut):
     steps_log: list[StepOut]
 
 
@@ -203,10 +203,10 @@ def version_json(version: FlowVersion) -> dict:
 
 
 def session_json(session: FlowSession, **extra: Any) -> dict:
-    schema = SessionStarted if "job_id" in extra else SessionDetail if "steps_log" in extra else SessionOut
+    schema = SessionStarted if "job_id" in extra else SessionDetail if "steps_log" in extra else FlowSessionOut
     return schema.model_validate(
         {
-            **{name: getattr(session, name) for name in SessionOut.model_fields if name != "version"},
+            **{name: getattr(session, name) for name in FlowSessionOut.model_fields if name != "version"},
             "flow_id": session.flow_id,
             "ticket_id": session.ticket_id,
             "contact_id": session.contact_id,
@@ -435,7 +435,7 @@ def show_version(flow_id: int, number: int):
     return version_json(owned_version(get_owned(Flow, flow_id, "flow"), number))
 
 
-def recipient(body: StartIn) -> Contact:
+def recipient(body: FlowStartIn) -> Contact:
     principal = current_principal()
     if body.contact_id is not None:
         return get_owned(Contact, body.contact_id, "contact")
@@ -450,7 +450,7 @@ def recipient(body: StartIn) -> Contact:
 @endpoint(
     summary="Start the published flow for a contact on their live ticket (or a new one)",
     tags=["flows"],
-    body=StartIn,
+    body=FlowStartIn,
     response=SessionStarted,
     status=202,
     roles=MANAGERS,
@@ -458,7 +458,7 @@ def recipient(body: StartIn) -> Contact:
     enqueues=True,
     scope=RUN_SCOPE,
 )
-def start_flow(flow_id: int, body: StartIn):
+def start_flow(flow_id: int, body: FlowStartIn):
     flow = get_owned(Flow, flow_id, "flow")
     if flow.published_version is None:
         raise Conflict("publish the flow before starting it")
@@ -514,7 +514,7 @@ def dry_run_flow(flow_id: int, body: DryRunIn):
     summary="The company's flow sessions, newest first",
     tags=["flows"],
     query=SessionQuery,
-    response=page_of(SessionOut),
+    response=page_of(FlowSessionOut),
     scope=RUN_SCOPE,
 )
 def list_sessions(query: SessionQuery):
@@ -550,7 +550,7 @@ def show_session(session_id: int):
 @endpoint(
     summary="Stop a live session: the bot says nothing more",
     tags=["flows"],
-    response=SessionOut,
+    response=FlowSessionOut,
     roles=MANAGERS,
     errors=[404, 409],
     scope=RUN_SCOPE,

@@ -17,8 +17,9 @@ from pydantic.alias_generators import to_camel
 from api.audit import log_change, record, snapshot
 from api.endpoint import endpoint, validation_details
 from api.errors import ApiError, Conflict, ValidationFailed
+from api.resources.auth import TokensOut
 from api.resources.users import Password, UserDetailOut, email_taken, user_json
-from api.schemas import OutSchema, Schema, StrictSchema
+from api.schemas import Schema, StrictSchema
 from api.security import (
     current_principal,
     hash_password,
@@ -81,11 +82,6 @@ class ProfileUpdate(Schema):
 class PasswordChange(Schema):
     current_password: str = Field(min_length=1, max_length=128)
     new_password: str = Password
-
-
-class TokensOut(OutSchema):
-    access_token: str
-    refresh_token: str
 
 
 def merged_preferences(stored: dict, changes: dict) -> dict:
