@@ -213,7 +213,7 @@ def list_campaigns(query: CampaignQuery):
     if query.status:
         campaigns = campaigns.where(Campaign.status == query.status)
     if query.search:
-        campaigns = campaigns.where(Campaign.name.ilike(f"%{query.search}%"))
+        campaigns = campaigns.where(Campaign.name.contains(query.search))
     return paginate(campaigns, query, campaign_json)
 
 

@@ -84,7 +84,7 @@ def save_list(contact_list: ContactList) -> None:
 def list_lists(query: ContactListQuery):
     lists = with_counts(owned(ContactList)).order_by(ContactList.name, ContactList.id)
     if query.search:
-        lists = lists.where(ContactList.name.ilike(f"%{query.search}%"))
+        lists = lists.where(ContactList.name.contains(query.search))
     return paginate(lists, query, list_json)
 
 

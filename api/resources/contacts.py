@@ -130,8 +130,8 @@ def filtered(query: ContactFilters) -> peewee.ModelSelect:
     if query.blocked is not None:
         contacts = contacts.where(Contact.blocked == query.blocked)
     if query.search:
-        like = f"%{query.search}%"
-        matches = Contact.name.ilike(like) | Contact.email.ilike(like) | Contact.phone.ilike(like)
+        text = query.search
+        matches = Contact.name.contains(text) | Contact.email.contains(text) | Contact.phone.contains(text)
         digits = re.sub(r"\D", "", query.search)
         if digits and digits != query.search:  # "(11) 98765" finds +5511987654321
             matches |= Contact.phone.contains(digits)

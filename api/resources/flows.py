@@ -281,7 +281,7 @@ def save_flow(flow: Flow, body: FlowFields) -> None:
 def list_flows(query: FlowQuery):
     flows = owned(Flow).order_by(Flow.id)
     if query.search:
-        flows = flows.where(Flow.name.ilike(f"%{query.search}%"))
+        flows = flows.where(Flow.name.contains(query.search))
     if query.trigger:
         flows = flows.where(Flow.trigger_type == query.trigger)
     return paginate(flows, query, flow_json)

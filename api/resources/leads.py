@@ -138,9 +138,9 @@ def filtered(query: LeadFilters) -> peewee.ModelSelect:
     if query.created_before is not None:
         leads = leads.where(Lead.created_at < query.created_before)
     if query.search:
-        like = f"%{query.search}%"
-        leads = leads.where(Lead.name.ilike(like) | Lead.phone.ilike(like) | Lead.email.ilike(like)
-                            | Lead.company_name.ilike(like))
+        text = query.search
+        leads = leads.where(Lead.name.contains(text) | Lead.phone.contains(text) | Lead.email.contains(text)
+                            | Lead.company_name.contains(text))
     return leads
 
 

@@ -150,7 +150,7 @@ def save_queue(queue: Queue, body: QueueFields) -> None:
 def list_queues(query: QueueQuery):
     queues = owned(Queue).order_by(Queue.priority, Queue.name)
     if query.search:
-        queues = queues.where(Queue.name ** f"%{query.search}%")
+        queues = queues.where(Queue.name.contains(query.search))
     members = linked_ids(UserQueue.queue, [q.id for q in queues.paginate(query.page, query.page_size)], UserQueue.user)
     timezone = Company.get_by_id(current_principal().company_id).timezone
     return paginate(queues, query, lambda q: queue_json(q, members.get(q.id, []), timezone))

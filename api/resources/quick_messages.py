@@ -130,8 +130,8 @@ def list_quick_messages(query: QuickMessageQuery):
         mine = QuickMessage.select(QuickMessage.shortcut).where(QuickMessage.user == current_principal().user.id)
         rows = rows.where(QuickMessage.user.is_null(False) | QuickMessage.shortcut.not_in(mine))
     if query.search:
-        pattern = f"%{query.search.lstrip('/')}%"
-        rows = rows.where((QuickMessage.shortcut ** pattern) | (QuickMessage.body ** pattern))
+        text = query.search.lstrip("/")
+        rows = rows.where(QuickMessage.shortcut.contains(text) | QuickMessage.body.contains(text))
     if query.scope:
         rows = rows.where(QuickMessage.user.is_null() if query.scope == "company" else QuickMessage.user.is_null(False))
     return paginate(rows, query, quick_message_json)

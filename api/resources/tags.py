@@ -90,7 +90,7 @@ def save_tag(tag: Tag, body: TagFields) -> None:
 def list_tags(query: TagQuery):
     tags = with_counts(owned(Tag)).order_by(Tag.name, Tag.id)
     if query.search:
-        tags = tags.where(Tag.name.ilike(f"%{query.search}%"))
+        tags = tags.where(Tag.name.contains(query.search))
     return paginate(tags, query, tag_json)
 
 

@@ -205,8 +205,9 @@ def list_tickets(query: TicketQuery):
     if query.unread is not None:
         tickets = tickets.where((Ticket.unread_messages > 0) if query.unread else (Ticket.unread_messages == 0))
     if query.search:
-        like = f"%{query.search}%"
-        tickets = tickets.where(Contact.name.ilike(like) | Contact.phone.ilike(like) | Ticket.last_message.ilike(like))
+        text = query.search
+        tickets = tickets.where(Contact.name.contains(text) | Contact.phone.contains(text)
+                                | Ticket.last_message.contains(text))
     ordered = tickets.order_by(Ticket.updated_at.desc(), Ticket.id.desc())
     return paginate(ordered, query, lambda ticket: ticket_out(ticket).to_json())
 

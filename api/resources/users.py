@@ -166,8 +166,7 @@ def email_taken(email: str, except_id: int | None = None) -> bool:
 def list_users(query: UserQuery):
     users = owned(User).order_by(User.name, User.id)
     if query.search:
-        pattern = f"%{query.search}%"
-        users = users.where((User.name ** pattern) | (User.email ** pattern))
+        users = users.where(User.name.contains(query.search) | User.email.contains(query.search))
     if query.role:
         users = users.where(User.role == query.role)
     if query.parent_id is not None:

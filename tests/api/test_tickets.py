@@ -61,6 +61,19 @@ def test_lists_filter_by_status_queue_and_search(client, factories, company, con
     assert [t["contact"]["name"] for t in by_name["items"]] == ["Maria Souza"]
 
 
+def test_a_search_takes_wildcards_literally(client, factories, company, connection, as_admin):
+    maria = factories.ticket(company, connection=connection, contact=factories.contact(company, name="Maria Souza"))
+    discount = factories.ticket(company, connection=connection, last_message="50% off_today")
+
+    def found(text: str) -> list[int]:
+        return [t["id"] for t in client.get("/api/tickets", query_string={"search": text}, headers=as_admin)
+                .get_json()["items"]]
+
+    assert found("%") == found("0% off_") == [discount.id]
+    assert found("_") == [discount.id]
+    assert found("SOUZA") == [maria.id]
+
+
 def test_accept_opens_the_ticket_for_the_caller_within_their_limit(app, client, factories, company, connection):
     agent = factories.user(company, role="agent", max_open_tickets=1)
     first, second = (factories.ticket(company, connection=connection) for _ in range(2))
