@@ -61,6 +61,7 @@ def test_start_shows_the_qr_until_it_is_scanned_then_the_session_connects(client
 
     assert png.status_code == 200 and png.data.startswith(b"\x89PNG")
     assert wait_for(lambda: Connection.get_by_id(connection.id).status == "connected", timeout=20)
+    assert client.get(f"/api/connections/{connection.id}/qr", headers=as_admin).get_json()["qr"] is None
 
 
 def test_logout_ends_the_session_and_the_login(client, factories, company, as_admin, redis_client, worker, gateway):

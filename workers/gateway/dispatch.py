@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 from wharf.redis_client import redis_client
-from workers.transports.base import InboundBatch, InboundMessage, PairCode, QrCode, Receipt
+from workers.transports.base import Connected, InboundBatch, InboundMessage, PairCode, QrCode, Receipt
 
 LOGIN_CODE_SECONDS = 120
 
@@ -31,4 +31,6 @@ def dispatch_event(event) -> None:
             key = login_code_key(event.connection_id)
             redis_client().hset(key, field, event.code)
             redis_client().expire(key, LOGIN_CODE_SECONDS)
+        elif isinstance(event, Connected):  # logged in: the codes are spent
+            redis_client().delete(login_code_key(event.connection_id))
         record_connection_event.send(event.to_dict(), time.time())
