@@ -1,5 +1,7 @@
 """Messages in and out, and the quick replies agents insert into them."""
 
+from collections.abc import Iterable
+
 import peewee
 
 from db.base import BaseModel, TimestampedModel
@@ -44,6 +46,16 @@ class Message(TimestampedModel):
             (("ticket", "created_at"), False),
             (("company", "status"), False),
         )
+
+
+def newest_by_ticket(messages: Iterable[Message]) -> dict[int, Message]:
+    """{ticket id: its newest of `messages`} by `created_at` (WhatsApp's time for an inbound message: neither
+    ids nor a batch's order follow it); of two of the same time, the later in `messages`."""
+    newest: dict[int, Message] = {}
+    for message in messages:
+        if message.ticket_id not in newest or message.created_at >= newest[message.ticket_id].created_at:
+            newest[message.ticket_id] = message
+    return newest
 
 
 class QuickMessage(TimestampedModel):

@@ -1,5 +1,6 @@
 """Tickets (one conversation with a contact on a connection), their history and notes."""
 
+import datetime as dt
 from dataclasses import dataclass
 
 import peewee
@@ -33,6 +34,11 @@ class Ticket(TimestampedModel):
 
     def record(self, kind: str, user_id: int | None = None, **data) -> None:
         TicketEvent.create(ticket=self, kind=kind, user=user_id, data=data)
+
+    def take_last_message(self, preview: str, at: dt.datetime) -> None:
+        """On this instance, what `last_message_assignments` does to its row."""
+        if self.last_message_at is None or self.last_message_at <= at:
+            self.last_message, self.last_message_at = preview, at
 
     def accept(self, user_id: int) -> None:
         """The agent takes the conversation: open and theirs."""
@@ -74,6 +80,19 @@ class Ticket(TimestampedModel):
 
 # One live ticket per contact and connection: racing inbound messages cannot open two.
 Ticket.add_index(Ticket.index(Ticket.contact, Ticket.connection, unique=True, where=(Ticket.status != "closed")))
+
+
+def last_message_assignments(preview: str, at: str) -> str:
+    """The SET assignments of an UPDATE "ticket" that make a message (`preview` and `at`, SQL expressions
+    of its text and time) the ticket's last message, unless the ticket's is newer.
+
+    Messages reach a ticket out of order (batches of one ticket commit in any order; an inbound message
+    carries WhatsApp's time, a reply ours), so the last message only moves forward in time; one of the
+    same time replaces it, as the later written. A CASE, not GREATEST: SQLite has none, and its MAX of a
+    NULL (a ticket without messages) is NULL."""
+    newer = f'("ticket"."last_message_at" IS NULL OR "ticket"."last_message_at" <= {at})'
+    return (f'"last_message" = CASE WHEN {newer} THEN {preview} ELSE "ticket"."last_message" END, '
+            f'"last_message_at" = CASE WHEN {newer} THEN {at} ELSE "ticket"."last_message_at" END')
 
 
 class TicketTag(BaseModel):

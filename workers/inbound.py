@@ -29,9 +29,9 @@ from db.bulk import execute_with_values, insert_models
 from db.company_settings import company_setting
 from db.connections import Connection
 from db.contacts import Contact
-from db.messages import MESSAGE_TYPES, Message, PendingFollowUp, announced, followed_up
+from db.messages import MESSAGE_TYPES, Message, PendingFollowUp, announced, followed_up, newest_by_ticket
 from db.queues import Queue
-from db.tickets import Ticket, find_or_open_tickets
+from db.tickets import Ticket, find_or_open_tickets, last_message_assignments
 from wharf.media import MediaRejected, media_store
 from wharf.metrics import MESSAGES_RECEIVED
 from wharf.realtime import emitted_together
@@ -157,8 +157,9 @@ def preview(message: Message) -> str:
 
 
 def update_tickets(messages: list[Message]) -> dict[int, Ticket]:
-    """Count the new messages from contacts as unread and make the last one each ticket's last message,
-    in one statement; returns the tickets as they were just before it.
+    """Count the new messages from contacts as unread and make the newest one each ticket's last message
+    (unless the ticket's is newer: `last_message_assignments`), in one statement; returns the tickets as
+    they were just before it.
 
     The rows are locked in id order (batches that share tickets queue up instead of deadlocking) with
     FOR NO KEY UPDATE (the message inserts' foreign keys do not wait for it), at the end of the
@@ -166,13 +167,14 @@ def update_tickets(messages: list[Message]) -> dict[int, Ticket]:
     ids = sorted({m.ticket_id for m in messages})
     before = {t.id: t for t in locked(Ticket.select().where(Ticket.id.in_(ids)).order_by(Ticket.id), no_key=True)}
     unread = Counter(m.ticket_id for m in messages if m.direction == "in")
-    last = {m.ticket_id: m for m in messages}
+    newest = newest_by_ticket(messages)
     now = utcnow()
     execute_with_values(
         'UPDATE "ticket" SET "unread_messages" = "ticket"."unread_messages" + v.column2, '
-        '"last_message" = v.column3, "last_message_at" = v.column4, "updated_at" = v.column5 '
+        f'{last_message_assignments("v.column3", "v.column4")}, "updated_at" = v.column5 '
         'FROM (VALUES %s) AS v WHERE "ticket"."id" = v.column1',
-        [(ticket_id, unread[ticket_id], preview(last[ticket_id]), last[ticket_id].created_at, now) for ticket_id in ids],
+        [(ticket_id, unread[ticket_id], preview(newest[ticket_id]), newest[ticket_id].created_at, now)
+         for ticket_id in ids],
     )
     for ticket in before.values():
         ticket.updated_at = now
@@ -212,7 +214,7 @@ def record_inbound(connection: Connection, events: list[dict]) -> tuple[list[Rec
                                  unread_messages=ticket.unread_messages + (message.direction == "in")))
         opened.discard(message.ticket_id)  # its next messages only update it
         ticket.unread_messages = received[-1].unread_messages
-        ticket.last_message, ticket.last_message_at = preview(message), message.created_at
+        ticket.take_last_message(preview(message), message.created_at)
     return received, pending
 
 

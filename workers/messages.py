@@ -20,9 +20,9 @@ from peewee import Case, fn
 from db.base import database, locked_in_id_order, utcnow
 from db.bulk import insert_models
 from db.contacts import Contact
-from db.messages import Message
+from db.messages import Message, newest_by_ticket
 from db.raw import execute
-from db.tickets import Ticket
+from db.tickets import Ticket, last_message_assignments
 from wharf.logs import request_id_var
 from wharf.media import MediaRejected, MediaUnavailable, media_store
 from wharf.metrics import MESSAGES_SENT
@@ -132,11 +132,13 @@ def write_outbounds(drafts: Sequence[OutboundDraft]) -> list[Outbound]:
         outbounds.append(Outbound(message, draft.ticket, job.id, broker_message, announcements))
     # Last, so the tickets' row locks (every send to a conversation takes its ticket's) are held only until
     # the commit; in the order of their ids, as two batches that share tickets must take them.
-    latest = {message.ticket_id: message for message in messages}
+    # The ticket's last message moves only forward in time (`last_message_assignments`).
+    latest = newest_by_ticket(messages)
     for ticket_id in sorted(latest):
         message = latest[ticket_id]
-        execute('UPDATE "ticket" SET "last_message" = %s, "last_message_at" = %s, "updated_at" = %s WHERE "id" = %s',
-                message.body or f"[{message.type}]", message.created_at, utcnow(), ticket_id)
+        execute(f'UPDATE "ticket" SET {last_message_assignments("v.column1", "v.column2")}, "updated_at" = %s '
+                'FROM (VALUES (%s, %s)) AS v WHERE "ticket"."id" = %s',
+                utcnow(), message.body or f"[{message.type}]", message.created_at, ticket_id)
     return outbounds
 
 
