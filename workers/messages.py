@@ -20,6 +20,7 @@ from peewee import Case, fn
 from db.base import database, locked_in_id_order, utcnow
 from db.bulk import insert_models
 from db.contacts import Contact
+from db.jobs import Job
 from db.messages import Message, newest_by_ticket
 from db.raw import execute
 from db.tickets import Ticket, last_message_assignments
@@ -234,6 +235,18 @@ def mark_failed(message_id: int, reason: str) -> None:
         if updated:
             message = Message.get_by_id(message_id)
             announcements.add("message:update", message.company_id, message_event(message), ticket=message.ticket)
+
+
+def fail_unsent_of(connection_id: int, reason: str, announcements: Announcements) -> None:
+    """Fail the connection's messages not sent yet, and their Jobs, in the caller's transaction: the
+    connection is being deleted, and no gateway will take its queue again (api/resources/connections.py)."""
+    failed = [row.id for row in Message.update(status="failed", error=reason).where(
+        locked_in_id_order(Message, (Message.connection == connection_id) & Message.status.in_(UNSENT))
+    ).returning(Message.id).execute()]  # read before the commit (SQLite insists)
+    Job.update(status="failed", error=reason, finished_at=utcnow()).where(
+        Job.queue_name == gateway_queue(connection_id), Job.status == "queued").execute()
+    for message in Message.select(Message, Ticket).join(Ticket).where(Message.id.in_(failed)):
+        announcements.add("message:update", message.company_id, message_event(message), ticket=message.ticket)
 
 
 @dramatiq.actor(queue_name="gateway", max_retries=SEND_RETRIES, min_backoff=1000, max_backoff=60_000,

@@ -19,7 +19,10 @@ from db.companies import Company
 from db.connections import Connection
 from db.queues import Queue
 from wharf.redis_client import redis_client
+from workers.broker import broker
+from workers.events import announcing
 from workers.gateway.dispatch import login_code_key
+from workers.messages import fail_unsent_of, gateway_queue
 from workers.number_limits import SendLimits, limit_state
 from workers.transports import simulator
 
@@ -144,11 +147,14 @@ def update_connection(connection_id: int, body: ConnectionUpdate):
 
 
 @blueprint.delete("/<int:connection_id>")
-@endpoint(summary="Delete a connection; its session ends", tags=["connections"], status=204, roles=MANAGERS,
-          errors=[404])
+@endpoint(summary="Delete a connection; its session ends, and its messages not sent yet are failed",
+          tags=["connections"], status=204, roles=MANAGERS, errors=[404])
 def delete_connection(connection_id: int):
     connection = get_owned(Connection, connection_id, "connection")
-    connection.delete_instance()
+    with announcing() as announcements:
+        fail_unsent_of(connection.id, "its connection was deleted", announcements)
+        connection.delete_instance()
+    broker.flush(gateway_queue(connection.id))  # what waited there for the session: failed above
     if connection.transport == "simulator":  # its simulated network goes with it
         simulator.reset(redis_client(), connection_id)
 

@@ -16,6 +16,7 @@ from db.tickets import Ticket, TicketEvent, find_conversation
 from tests.messaging.test_inbound_batch import realtime  # noqa: F401 (a fixture)
 from tests.workers.import_helpers import on_sqlite
 from workers.jobs import enqueued_marker
+from workers.messages import gateway_queue
 
 
 @pytest.fixture
@@ -277,3 +278,19 @@ def test_a_ticket_s_messages_go_out_on_its_own_connection(client, headers, facto
 
     assert answer.status_code == 400 and answer.get_json()["details"] == {"connectionId": "not the ticket's connection"}
     assert send(client, headers, ticketId=ticket.id, body="hi", connectionId=connection.id).status_code == 202
+
+
+def test_deleting_a_connection_fails_its_messages_not_sent_yet_and_empties_its_queue(client, headers, connection,
+                                                                                     redis_client):
+    waiting = send(client, headers, to="+5511987654321", body="hi").get_json()  # no gateway runs here
+    queue_keys = redis_client.keys(f"*{gateway_queue(connection.id)}*")
+    assert queue_keys
+
+    assert client.delete(f"/api/connections/{connection.id}", headers=headers).status_code == 204
+
+    message = Message.get_by_id(waiting["id"])
+    assert (message.status, message.error) == ("failed", "its connection was deleted")
+    assert Job.get_by_id(waiting["jobId"]).status == "failed"
+    assert not any(redis_client.exists(key) for key in queue_keys)
+    shown = client.get(f"/api/messages/{waiting['id']}", headers=headers).get_json()
+    assert (shown["status"], shown["error"]) == ("failed", "its connection was deleted")
