@@ -371,8 +371,11 @@ def record_sent(rows: dict[int, Message], sent: dict[int, str]) -> dict[int, dic
             Message.id, Message.status, Message.wa_id).execute())  # read before the commit (SQLite insists)
         answered = {rows[message_id].ticket_id for message_id in sent if rows[message_id].user_id is not None}
         if answered:
+            # An answer to the contact: a conversation our side began has no first response to time
+            began_with = Message.select(Message.direction).where(Message.ticket == Ticket.id).order_by(
+                Message.created_at, Message.id).limit(1)
             Ticket.update(first_response_at=now).where(
-                Ticket.id.in_(answered), Ticket.first_response_at.is_null()
+                Ticket.id.in_(answered), Ticket.first_response_at.is_null(), began_with == "in"
             ).execute()
         for row in updated:
             message = rows[row.id]
@@ -389,5 +392,6 @@ def fail_message(message_data: dict, retry_info: dict) -> None:
     """After the last retry of a send: the message is failed, with the last error as the reason."""
     traceback = (message_data.get("options") or {}).get("traceback") or ""
     last_line = traceback.strip().splitlines()[-1] if traceback.strip() else "retries exhausted"
-    mark_failed(message_data["args"][0], f"gave up after {retry_info.get('retries')} attempts: {last_line}")
+    attempts = retry_info.get("retries", 0) + 1  # the retries after the first attempt
+    mark_failed(message_data["args"][0], f"gave up after {attempts} attempts: {last_line}")
 

@@ -6,7 +6,7 @@ from db.messages import Message
 from db.tickets import find_or_open_ticket
 from tests.messaging.sessions import session_on
 from workers.inbound import upsert_contact
-from workers.messages import send_message, write_outbound
+from workers.messages import fail_message, send_message, write_outbound
 from workers.transports.base import OutgoingMessage, TransportError, send_each
 
 
@@ -56,3 +56,17 @@ def test_a_message_is_sending_during_its_attempts_since_the_first_then_sent(fact
     assert first_taken is not None and second_taken == first_taken  # a retry keeps the first attempt's time
     sent = Message.get_by_id(message.id)
     assert sent.status == "sent" and sent.sending_at == first_taken <= sent.sent_at
+
+
+def test_a_message_given_up_on_says_how_many_attempts_it_had(factories, database):
+    company = factories.company()
+    ticket, _ = find_or_open_ticket(upsert_contact(company.id, "+5511987654321", None, False),
+                                    factories.connection(company))
+    message = write_outbound(ticket, "hello").message
+    traceback = "Traceback (most recent call last):\nworkers.transports.base.TransportError: network down\n"
+
+    fail_message.fn({"args": [message.id], "options": {"traceback": traceback}}, {"retries": 10, "max_retries": 10})
+
+    failed = Message.get_by_id(message.id)
+    assert (failed.status, failed.error) == ("failed", "gave up after 11 attempts: "
+                                                       "workers.transports.base.TransportError: network down")
