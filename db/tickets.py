@@ -199,6 +199,7 @@ class Conversation:
     connection_id: int
     contact_id: int | None
     ticket: Ticket | None
+    contact_blocked: bool = False
 
 
 # The company's connection (the one named, else its default) with the phone's contact and live ticket
@@ -206,7 +207,7 @@ class Conversation:
 # Prepared: PostgreSQL took five times longer to plan it than to run it.
 _TICKET_COLUMNS = ", ".join(f't."{field.column_name}"' for field in Ticket._meta.sorted_fields)
 _CONVERSATION = Prepared("find_conversation", f"""
-SELECT {_TICKET_COLUMNS}, k.id AS picked_connection_id, c.id AS phone_contact_id
+SELECT {_TICKET_COLUMNS}, k.id AS picked_connection_id, c.id AS phone_contact_id, c.blocked AS phone_contact_blocked
 FROM "connection" AS k
 LEFT JOIN "contact" AS c ON c.company_id = k.company_id AND c.phone = %s
 LEFT JOIN "ticket" AS t ON t.contact_id = c.id AND t.connection_id = k.id AND t.status <> 'closed'
@@ -222,4 +223,5 @@ def find_conversation(company_id: int, phone: str, connection_id: int | None = N
     row = select_one(Ticket, _CONVERSATION, phone, company_id, connection_id, connection_id)
     if row is None:
         return None
-    return Conversation(row.picked_connection_id, row.phone_contact_id, row if row.id is not None else None)
+    return Conversation(row.picked_connection_id, row.phone_contact_id, row if row.id is not None else None,
+                        bool(row.phone_contact_blocked))

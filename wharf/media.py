@@ -113,6 +113,19 @@ class MediaUnavailable(Exception):
         self.permanent = permanent
 
 
+def check_media_url(url: str) -> None:
+    """Raise `MediaRejected` for a URL `fetch_remote` would refuse now (a host that is not on the public
+    internet, nor allowed, or does not resolve): a send says so at once. It is checked again when fetched,
+    since the host's addresses may change."""
+    from wharf.public_http import UnsafeUrl, check_url
+    from wharf.settings import settings
+
+    try:
+        check_url(url, settings.http_allow_private_networks)
+    except UnsafeUrl as error:
+        raise MediaRejected(str(error)) from None
+
+
 def fetch_remote(url: str, timeout: float = 30.0) -> tuple[bytes, str, str]:
     """Download a media URL within the size limit, from public addresses only (wharf.public_http);
     returns (data, mimetype, filename)."""

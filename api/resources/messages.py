@@ -21,7 +21,7 @@ from db.connections import Connection
 from db.contacts import Contact
 from db.messages import Message
 from db.tickets import Ticket, find_conversation, find_or_open_ticket
-from wharf.media import MediaRejected, media_store, message_type_for
+from wharf.media import MediaRejected, check_media_url, media_store, message_type_for
 from wharf.phones import InvalidPhone, is_international, to_e164
 from workers.inbound import upsert_contact
 from workers.messages import OutboundDraft, dispatch_outbounds, write_outbounds
@@ -94,6 +94,10 @@ def ticket_for(body: SendIn) -> Ticket:
     principal = current_principal()
     if body.ticket_id is not None:
         ticket = visible_ticket(body.ticket_id)
+        if ticket.status == "closed":
+            raise Conflict("the ticket is closed: reopen it, or send to the contact's phone")
+        if ticket.contact.blocked:
+            raise contact_blocked()
         if ticket.connection_id is None:
             raise ApiError(422, "the ticket's connection was deleted", "no_connection")
         if body.connection_id not in (None, ticket.connection_id):
@@ -107,6 +111,8 @@ def ticket_for(body: SendIn) -> Ticket:
         if body.connection_id is not None:
             raise NotFound("connection")
         raise ApiError(422, "the company has no connection to send from", "no_connection")
+    if conversation.contact_blocked:
+        raise contact_blocked()
     check_quoted(body.quoted_message_id, conversation.contact_id, conversation.connection_id)
     if conversation.ticket is not None:  # the common case: one statement found it all
         if not sees_ticket(conversation.ticket):
@@ -122,6 +128,10 @@ def ticket_for(body: SendIn) -> Ticket:
         if created and principal.user is not None:  # whoever starts a conversation answers it
             ticket.accept(principal.user.id)
     return ticket
+
+
+def contact_blocked() -> ApiError:
+    return ApiError(422, "the contact is blocked: unblock them to send", "contact_blocked")
 
 
 def check_quoted(message_id: int | None, contact_id: int | None, connection_id: int) -> None:
@@ -173,6 +183,10 @@ def send(body: SendIn):
         key, mimetype, name = upload
         media = {"media_key": key, "media_mimetype": mimetype, "media_name": name, "message_type": message_type_for(mimetype)}
     elif body.media_url:  # fetched by the gateway when it sends; the extension says what it is until then
+        try:
+            check_media_url(body.media_url)
+        except MediaRejected as error:
+            raise ValidationFailed("the mediaUrl cannot be fetched", {"mediaUrl": str(error)}) from None
         guessed = mimetypes.guess_type(urlparse(body.media_url).path)[0] or "application/octet-stream"
         media = {"media_key": body.media_url, "message_type": message_type_for(guessed)}
     if not body.body and not media:

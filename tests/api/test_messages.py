@@ -294,3 +294,19 @@ def test_deleting_a_connection_fails_its_messages_not_sent_yet_and_empties_its_q
     assert not any(redis_client.exists(key) for key in queue_keys)
     shown = client.get(f"/api/messages/{waiting['id']}", headers=headers).get_json()
     assert (shown["status"], shown["error"]) == ("failed", "its connection was deleted")
+
+
+def test_a_closed_ticket_or_a_blocked_contact_is_refused_at_once(client, headers, factories, company, connection):
+    closed = factories.ticket(company, connection=connection, status="closed")
+    blocked = factories.contact(company, blocked=True)
+    blocked_ticket = factories.ticket(company, connection=connection, contact=blocked, status="open")
+
+    to_closed = send(client, headers, ticketId=closed.id, body="hi")
+    to_blocked_ticket = send(client, headers, ticketId=blocked_ticket.id, body="hi")
+    to_blocked_phone = send(client, headers, to=blocked.phone, body="hi")
+
+    assert to_closed.status_code == 409 and "reopen" in to_closed.get_json()["message"]
+    assert to_blocked_ticket.status_code == to_blocked_phone.status_code == 422
+    assert to_blocked_phone.get_json()["error"] == "contact_blocked"
+    assert Message.select().count() == 0
+    assert send(client, headers, to=closed.contact.phone, body="hi").status_code == 202  # a new conversation
