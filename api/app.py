@@ -3,10 +3,14 @@ the same app with Socket.IO (`create_realtime_app`)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Flask
+from werkzeug.routing import IntegerConverter, Map
 
 from api.errors import register_error_handlers
 from api.resources import BLUEPRINTS
+from api.schemas import BIGINT_MAX
 from api.security import init_jwt
 from dashboards.views import blueprint as dashboard_blueprint
 from db.base import connect_database, database
@@ -14,11 +18,21 @@ from wharf.logs import configure_logging, install_request_ids
 from wharf.settings import settings
 
 
+class RowIdConverter(IntegerConverter):
+    """`<int:...>` in every route: a number past BIGINT names no row, so the route does not match (a 404)
+    rather than sending the database a number it cannot compare with its ids."""
+
+    def __init__(self, map: Map, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("max", BIGINT_MAX)
+        super().__init__(map, *args, **kwargs)
+
+
 def create_app() -> Flask:
     configure_logging(settings.log_level, settings.log_json)
     if database.obj is None:
         connect_database(settings.database_url, settings.database_pool_size, settings.database_pool_wait_seconds)
     app = Flask(__name__)
+    app.url_map.converters["int"] = RowIdConverter  # before any route is added: rules bind it when added
     app.config.update(
         MAX_CONTENT_LENGTH=settings.max_body_bytes,
         SECRET_KEY=settings.jwt_secret,  # signs the dashboard's session cookie

@@ -5,8 +5,19 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer, create_model
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    create_model,
+    field_validator,
+)
 from pydantic.alias_generators import to_camel
+
+BIGINT_MIN, BIGINT_MAX = -(2**63), 2**63 - 1  # PostgreSQL's BIGINT, SQLite's INTEGER and Redis's integers
+MAX_PAGE = 10_000_000  # past any list paged through; its offset (at 500 a page) fits every integer above
 
 
 def naive_utc(value: dt.datetime) -> dt.datetime:
@@ -25,7 +36,30 @@ UtcDateTime = Annotated[dt.datetime, PlainSerializer(iso_utc, return_type=str)]
 UtcDateTimeIn = Annotated[dt.datetime, AfterValidator(naive_utc)]  # a request's time, any offset, as stored
 
 
-class Schema(BaseModel):
+def storable_ints(value: Any) -> bool:
+    """Whether every integer in `value` (or in its lists, sets and dicts, at any depth) fits a BIGINT."""
+    if isinstance(value, int):
+        return BIGINT_MIN <= value <= BIGINT_MAX
+    if isinstance(value, dict):
+        return storable_ints(list(value.values()))
+    if isinstance(value, list | tuple | set | frozenset):
+        return all(map(storable_ints, value))
+    return True
+
+
+class RequestModel(BaseModel):
+    """What a client sends: an integer no database can hold is a 400 naming its field, not a 500 from the
+    database (or Redis) that it reaches later."""
+
+    @field_validator("*")
+    @classmethod
+    def fits_a_bigint(cls, value: Any) -> Any:
+        if not storable_ints(value):
+            raise ValueError(f"numbers must lie between {BIGINT_MIN} and {BIGINT_MAX}")
+        return value
+
+
+class Schema(RequestModel):
     """A request body: camelCase keys, unknown keys are a 400, strings stripped."""
 
     model_config = ConfigDict(
@@ -39,7 +73,7 @@ class StrictSchema(Schema):
     model_config = ConfigDict(**Schema.model_config, strict=True)
 
 
-class QuerySchema(BaseModel):
+class QuerySchema(RequestModel):
     """Query parameters: camelCase, unknown parameters ignored (links carry their own)."""
 
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
@@ -55,7 +89,7 @@ class OutSchema(BaseModel):
 
 
 class PageQuery(QuerySchema):
-    page: int = Field(1, ge=1)
+    page: int = Field(1, ge=1, le=MAX_PAGE, description="a page past the data is empty")
     page_size: int = Field(50, ge=1, le=500)
 
 

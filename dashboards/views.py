@@ -16,6 +16,7 @@ from functools import wraps
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, session, url_for
 
 from api.audit import log_change, snapshot
+from api.schemas import MAX_PAGE
 from api.security import Principal, rate_limit, verify_login
 from dashboards import operations
 from dashboards.queue_actions import QueueActions
@@ -160,7 +161,7 @@ def queue_page(operator: User, queue: str):
     state = request.args.get("state", "ready")
     if state not in STATES:
         abort(404)
-    page = max(1, request.args.get("page", 1, type=int))
+    page = min(max(1, request.args.get("page", 1, type=int)), MAX_PAGE)  # past the data: an empty page
     messages, total = browse(
         broker.client, broker.namespace, known_queue(queue), state, (page - 1) * PAGE_SIZE, PAGE_SIZE
     )

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from flask import Blueprint
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from api.endpoint import endpoint
 from api.errors import ApiError, ValidationFailed
-from api.schemas import OutSchema, QuerySchema, Schema
+from api.schemas import OutSchema, PageQuery, Schema, UtcDateTime, naive_utc
 from api.scoping import get_owned
 from api.security import current_principal
 from db.companies import Company
@@ -33,10 +34,8 @@ class InboundOut(OutSchema):
     from_: str = Field(serialization_alias="from")
 
 
-class OutboxQuery(QuerySchema):
+class OutboxQuery(PageQuery):
     to: str | None = None
-    page: int = Field(1, ge=1)
-    page_size: int = Field(50, ge=1, le=500)
 
 
 class OutboxEntry(OutSchema):
@@ -45,7 +44,12 @@ class OutboxEntry(OutSchema):
     body: str
     type: str
     quoted_wa_id: str | None = None
-    at: float
+    at: UtcDateTime  # the network keeps Unix seconds
+
+    @field_validator("at", mode="before")
+    @classmethod
+    def from_unix_seconds(cls, value: float | dt.datetime) -> dt.datetime:
+        return naive_utc(dt.datetime.fromtimestamp(value, dt.UTC)) if isinstance(value, int | float) else value
 
 
 class OutboxPage(OutSchema):

@@ -52,6 +52,8 @@ def test_the_browser_shows_actor_arguments_times_retries_and_the_last_error(clie
     assert "<code>[7]</code>" in delayed and "Run now" in delayed
     assert "<code>[8]</code>" in ready and "<code>[7]</code>" not in ready
     assert client.get("/dashboard/queues/no-such-queue").status_code == 404
+    for state in ("ready", "delayed", "dead"):  # a page past any integer Redis takes is only empty
+        assert client.get(f"/dashboard/queues/{QUEUE}?state={state}&page={10**20}").status_code == 200
     assert client.get(f"/dashboard/queues/{QUEUE}?state=bogus").status_code == 404
 
 

@@ -32,6 +32,7 @@ def test_send_a_message_to_read_then_a_customer_writes_in_and_the_ticket_is_ther
     assert read, default_stack.call("GET", f"/api/messages/{sent['id']}", None, token)[1]
     outbox = default_stack.call("GET", f"/api/simulator/{connection['id']}/outbox", None, token)[1]
     assert [entry["body"] for entry in outbox["items"]] == ["Olá!"]
+    assert outbox["items"][0]["at"].endswith("Z")  # UTC ISO 8601, as every time of the API
 
     status, _ = default_stack.call("POST", f"/api/simulator/{connection['id']}/inbound",
                                    {"from": "+5511912345678", "body": "Oi, preciso de ajuda", "name": "Ana"}, token)
