@@ -24,6 +24,8 @@ from collections import Counter
 import dramatiq
 from peewee import JOIN, fn
 
+from api.schemas import iso_utc
+from api.ticket_json import tickets_json
 from db.base import database, locked, utcnow
 from db.bulk import execute_with_values, insert_models
 from db.company_settings import company_setting
@@ -80,7 +82,7 @@ class Received:
     ticket: Ticket  # shared by the ticket's messages of the batch
     contact: Contact
     ticket_created: bool  # this message opened the ticket
-    unread_messages: int  # the ticket's, as this message left it
+    left: dict  # the ticket's fields that its messages change, as this message left them (`as_left`)
     announced: bool = False  # its events went out already (a failed follow-up's retry)
     result: dict = dataclasses.field(default_factory=dict)  # what the actor returns for it
 
@@ -210,12 +212,18 @@ def record_inbound(connection: Connection, events: list[dict]) -> tuple[list[Rec
     received = []
     for message, _, contact in landed:
         ticket = tickets[message.ticket_id]
-        received.append(Received(message, ticket, contact, ticket_created=message.ticket_id in opened,
-                                 unread_messages=ticket.unread_messages + (message.direction == "in")))
-        opened.discard(message.ticket_id)  # its next messages only update it
-        ticket.unread_messages = received[-1].unread_messages
+        ticket.unread_messages += message.direction == "in"
         ticket.take_last_message(preview(message), message.created_at)
+        received.append(Received(message, ticket, contact, ticket_created=message.ticket_id in opened,
+                                 left=as_left(ticket)))
+        opened.discard(message.ticket_id)  # its next messages only update it
     return received, pending
+
+
+def as_left(ticket: Ticket) -> dict:
+    """The fields of a ticket's event that its messages change, as the ticket is now."""
+    return {"unreadMessages": ticket.unread_messages, "lastMessage": ticket.last_message,
+            "lastMessageAt": iso_utc(ticket.last_message_at)}
 
 
 def received_before(connection: Connection, wa_ids: list[str]) -> list[Received]:
@@ -231,19 +239,21 @@ def received_before(connection: Connection, wa_ids: list[str]) -> list[Received]
     first = dict(Message.select(Message.ticket, fn.MIN(Message.id)).where(Message.ticket.in_(ticket_ids))
                  .group_by(Message.ticket).tuples())
     return [Received(m, tickets[m.ticket_id], contacts[m.contact_id], ticket_created=first[m.ticket_id] == m.id,
-                     unread_messages=tickets[m.ticket_id].unread_messages, announced=m.announced)
+                     left=as_left(tickets[m.ticket_id]), announced=m.announced)
             for m in messages if m.ticket_id in tickets and m.contact_id in contacts]  # not deleted since
 
 
 def publish_received(received: list[Received]) -> None:
-    """Each message's ticket and message events, the ticket as that message left it; one round trip."""
+    """Each message's ticket and message events, the ticket in the API's shape (`api.ticket_json`) as that
+    message left it; one round trip."""
+    if not received:
+        return
+    shapes = tickets_json({r.ticket.id: r.ticket for r in received}.values())
     with emitted_together():
         for r in received:
             ticket = r.ticket
             publish("ticket:new" if r.ticket_created else "ticket:update", ticket.company_id,
-                    {"id": ticket.id, "status": ticket.status, "unreadMessages": r.unread_messages,
-                     "lastMessage": preview(r.message), "contactId": r.contact.id},
-                    ticket=ticket)
+                    {**shapes[ticket.id], **r.left}, ticket=ticket)
             publish("message:new", ticket.company_id, message_event(r.message), ticket=ticket)
 
 

@@ -9,6 +9,7 @@ import itertools
 import dramatiq
 from peewee import fn
 
+from api.ticket_json import tickets_json
 from db.base import locked, utcnow
 from db.company_settings import company_setting
 from db.connection_events import ConnectionEvent
@@ -104,9 +105,10 @@ def close_inactive_tickets(company_id: int) -> dict[str, int]:
             ))
             for ticket in batch:
                 ticket.close(None)
-                announcements.add("ticket:update", company_id, {
-                    "id": ticket.id, "status": ticket.status, "unreadMessages": 0, "lastMessage": ticket.last_message,
-                    "contactId": ticket.contact_id, "closedBy": "auto-close"}, ticket=ticket)
+            shapes = tickets_json(batch)
+            for ticket in batch:
+                announcements.add("ticket:update", company_id, {**shapes[ticket.id], "closedBy": "auto-close"},
+                                  ticket=ticket)
         closed += len(batch)
         if len(batch) < CLOSE_BATCH:
             return {"closed": closed}

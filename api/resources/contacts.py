@@ -24,10 +24,10 @@ from api.endpoint import endpoint
 from api.errors import Conflict, NotFound, ValidationFailed
 from api.pagination import paginate
 from api.resources.contact_fields import checked_custom_fields
-from api.resources.tickets import TagBrief
 from api.schemas import OutSchema, PageQuery, Schema, UtcDateTime, iso_utc, page_of
 from api.scoping import get_owned, owned
 from api.security import current_principal
+from api.ticket_json import TagBrief
 from db.base import utcnow
 from db.companies import Company
 from db.contact_lists import ContactList, ContactListItem

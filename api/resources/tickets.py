@@ -25,6 +25,7 @@ from api.resources.messages import MessageOut, message_json
 from api.schemas import OutSchema, PageQuery, Schema, UtcDateTime, page_of
 from api.scoping import get_owned, owned, visible_ticket, visible_tickets
 from api.security import current_principal
+from api.ticket_json import TicketOut, ticket_out
 from db.companies import Company
 from db.contacts import Contact, Tag
 from db.messages import Message
@@ -37,38 +38,6 @@ from workers.templating import render_template, standard_variables
 
 blueprint = Blueprint("tickets", __name__, url_prefix="/api/tickets")
 READ_SCOPE, WRITE_SCOPE = "tickets:read", "tickets:write"
-
-
-class ContactBrief(OutSchema):
-    id: int
-    name: str
-    phone: str
-    is_group: bool
-
-
-class TagBrief(OutSchema):
-    id: int
-    name: str
-    color: str
-
-
-class TicketOut(OutSchema):
-    id: int
-    status: str
-    contact: ContactBrief
-    connection_id: int | None
-    queue_id: int | None
-    user_id: int | None
-    priority: int
-    unread_messages: int
-    last_message: str
-    last_message_at: UtcDateTime | None
-    is_group: bool
-    tags: list[TagBrief]
-    first_response_at: UtcDateTime | None
-    closed_at: UtcDateTime | None
-    created_at: UtcDateTime
-    updated_at: UtcDateTime
 
 
 class TicketQuery(PageQuery):
@@ -129,13 +98,6 @@ class HistoryOut(OutSchema):
     events: list[EventOut]
     first_response_seconds: float | None
     resolution_seconds: float | None
-
-
-def ticket_out(ticket: Ticket) -> TicketOut:
-    tags = Tag.select().join(TicketTag).where(TicketTag.ticket == ticket.id).order_by(Tag.name)
-    return TicketOut.model_validate({**ticket.__data__, "contact": ticket.contact, "tags": list(tags),
-                                     "connection_id": ticket.connection_id, "queue_id": ticket.queue_id,
-                                     "user_id": ticket.user_id})
 
 
 def ticket_variables(ticket: Ticket, agent: str) -> dict[str, str]:

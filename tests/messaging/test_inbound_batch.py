@@ -7,6 +7,7 @@ import json
 import dramatiq
 import pytest
 
+from api.ticket_json import ticket_out
 from db.contacts import Contact
 from db.messages import Message
 from db.tickets import Ticket, TicketEvent, find_or_open_ticket
@@ -86,9 +87,13 @@ def test_a_batch_of_new_and_known_contacts_opens_one_ticket_per_contact(connecti
     greetings = Message.select().where(Message.direction == "out", Message.body == "Olá!")
     assert sorted(m.ticket_id for m in greetings) == sorted(ticket_of(p).id for p in (BIA, CAIO, DANI))
     caio = ticket_of(CAIO).id
-    of_caio = [(event, data["unreadMessages"], data["lastMessage"]) for event, data in realtime()
+    of_caio = [(event, data) for event, data in realtime()
                if event in ("ticket:new", "ticket:update") and data["id"] == caio]
-    assert of_caio[:2] == [("ticket:new", 1, "oi"), ("ticket:update", 2, "tudo bem?")]
+    assert [(event, data["unreadMessages"], data["lastMessage"]) for event, data in of_caio[:2]] == [
+        ("ticket:new", 1, "oi"), ("ticket:update", 2, "tudo bem?")]
+    opened = of_caio[0][1]
+    assert opened.keys() == ticket_out(Ticket.get_by_id(caio)).to_json().keys()  # the API's shape
+    assert (opened["contact"]["name"], opened["connectionId"]) == ("Caio", connection.id)
 
 
 def test_a_poison_event_in_a_batch_does_not_block_the_others(connection, broker):

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 
+from api.ticket_json import ticket_out
 from db.base import utcnow
 from db.company_settings import save_company_settings
 from db.tickets import Ticket, TicketEvent
+from db.webhooks import WebhookDelivery
 from scheduler.jobs import enqueue_ticket_auto_close
 
 
@@ -23,6 +25,7 @@ def test_tickets_idle_past_the_setting_are_closed_with_their_history(factories, 
     stale_pending = idle_ticket(factories, company, 3, status="pending")
     recent = idle_ticket(factories, company, 1, status="open")
     never_closes = idle_ticket(factories, other, 300, status="open")  # its company keeps the default, 0
+    factories.webhook(company, events=["ticket:update"])
 
     assert enqueue_ticket_auto_close() == 1
     broker.join("maintenance", timeout=10_000)
@@ -38,6 +41,10 @@ def test_tickets_idle_past_the_setting_are_closed_with_their_history(factories, 
     closed_events = TicketEvent.select().where(TicketEvent.kind == "closed")
     assert sorted(event.ticket_id for event in closed_events) == sorted([stale_open.id, stale_pending.id])
     assert Ticket.get_by_id(stale_open.id).closed_at is not None
+    announced = {delivery.payload["data"]["id"]: delivery.payload["data"] for delivery in WebhookDelivery.select()}
+    assert announced.keys() == {stale_open.id, stale_pending.id}
+    closed = ticket_out(Ticket.get_by_id(stale_open.id)).to_json()
+    assert announced[stale_open.id] == {**closed, "closedBy": "auto-close"}  # the API's shape, and who closed it
 
 
 def test_a_company_that_turns_auto_close_off_enqueues_nothing(factories, broker):

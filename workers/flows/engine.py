@@ -29,6 +29,7 @@ from urllib.parse import urlparse
 import dramatiq
 import peewee
 
+from api.ticket_json import ticket_out
 from db.base import database, locked, utcnow
 from db.campaigns import CampaignShipping
 from db.companies import Company
@@ -300,9 +301,7 @@ def run_one_step(session_id: int) -> bool:
         session.save()
         if effects is not None and effects.ticket_changed:
             ticket = Ticket.get_by_id(session.ticket_id)
-            announcements.add("ticket:update", ticket.company_id, {
-                "id": ticket.id, "status": ticket.status, "queueId": ticket.queue_id, "userId": ticket.user_id,
-            }, ticket=ticket)
+            announcements.add("ticket:update", ticket.company_id, ticket_out(ticket).to_json(), ticket=ticket)
         if session.status == "ended":
             announce_session(announcements, "flow:session_ended", session)
     if effects is not None:

@@ -1,0 +1,68 @@
+"""A ticket as clients see it: in the API's answers and in every `ticket:new` and `ticket:update` event
+(realtime and webhooks), wherever the change was made (a request, an inbound message, a flow, the
+auto-close), so an integration meets one shape of a ticket."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Collection
+
+from api.schemas import OutSchema, UtcDateTime
+from db.contacts import Contact, Tag
+from db.tickets import Ticket, TicketTag
+
+
+class ContactBrief(OutSchema):
+    id: int
+    name: str
+    phone: str
+    is_group: bool
+
+
+class TagBrief(OutSchema):
+    id: int
+    name: str
+    color: str
+
+
+class TicketOut(OutSchema):
+    id: int
+    status: str
+    contact: ContactBrief
+    connection_id: int | None
+    queue_id: int | None
+    user_id: int | None
+    priority: int
+    unread_messages: int
+    last_message: str
+    last_message_at: UtcDateTime | None
+    is_group: bool
+    tags: list[TagBrief]
+    first_response_at: UtcDateTime | None
+    closed_at: UtcDateTime | None
+    created_at: UtcDateTime
+    updated_at: UtcDateTime
+
+
+def tickets_out(tickets: Collection[Ticket]) -> dict[int, TicketOut]:
+    """{id: shape} of the tickets as they are in memory, their tags and contacts (those not joined to
+    them already) read in one query each."""
+    unjoined = {ticket.contact_id for ticket in tickets if "contact" not in ticket.__rel__}
+    contacts = {contact.id: contact for contact in Contact.select().where(Contact.id.in_(unjoined))} if unjoined else {}
+    tags = defaultdict(list)
+    for link in (TicketTag.select(TicketTag.ticket, Tag).join(Tag)
+                 .where(TicketTag.ticket.in_([ticket.id for ticket in tickets])).order_by(Tag.name)):
+        tags[link.ticket_id].append(link.tag)
+    return {ticket.id: TicketOut.model_validate({
+        **ticket.__data__, "contact": contacts.get(ticket.contact_id) or ticket.contact, "tags": tags[ticket.id],
+        "connection_id": ticket.connection_id, "queue_id": ticket.queue_id, "user_id": ticket.user_id,
+    }) for ticket in tickets}
+
+
+def ticket_out(ticket: Ticket) -> TicketOut:
+    return tickets_out([ticket])[ticket.id]
+
+
+def tickets_json(tickets: Collection[Ticket]) -> dict[int, dict]:
+    """`tickets_out` as an event's data."""
+    return {ticket_id: shape.to_json() for ticket_id, shape in tickets_out(tickets).items()}
