@@ -5,7 +5,7 @@ auto-close), so an integration meets one shape of a ticket."""
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 
 from api.schemas import OutSchema, UtcDateTime
 from db.contacts import Contact, Tag
@@ -44,11 +44,13 @@ class TicketOut(OutSchema):
     updated_at: UtcDateTime
 
 
-def tickets_out(tickets: Collection[Ticket]) -> dict[int, TicketOut]:
-    """{id: shape} of the tickets as they are in memory, their tags and contacts (those not joined to
-    them already) read in one query each."""
-    unjoined = {ticket.contact_id for ticket in tickets if "contact" not in ticket.__rel__}
-    contacts = {contact.id: contact for contact in Contact.select().where(Contact.id.in_(unjoined))} if unjoined else {}
+def tickets_out(tickets: Collection[Ticket], contacts: Mapping[int, Contact] | None = None) -> dict[int, TicketOut]:
+    """{id: shape} of the tickets as they are in memory, their tags and contacts (those neither joined to
+    them nor given, by id, in `contacts`) read in one query each."""
+    contacts = dict(contacts or {})
+    unjoined = {ticket.contact_id for ticket in tickets if "contact" not in ticket.__rel__} - contacts.keys()
+    if unjoined:
+        contacts.update((contact.id, contact) for contact in Contact.select().where(Contact.id.in_(unjoined)))
     tags = defaultdict(list)
     for link in (TicketTag.select(TicketTag.ticket, Tag).join(Tag)
                  .where(TicketTag.ticket.in_([ticket.id for ticket in tickets])).order_by(Tag.name)):
@@ -63,6 +65,6 @@ def ticket_out(ticket: Ticket) -> TicketOut:
     return tickets_out([ticket])[ticket.id]
 
 
-def tickets_json(tickets: Collection[Ticket]) -> dict[int, dict]:
+def tickets_json(tickets: Collection[Ticket], contacts: Mapping[int, Contact] | None = None) -> dict[int, dict]:
     """`tickets_out` as an event's data."""
-    return {ticket_id: shape.to_json() for ticket_id, shape in tickets_out(tickets).items()}
+    return {ticket_id: shape.to_json() for ticket_id, shape in tickets_out(tickets, contacts).items()}

@@ -248,7 +248,7 @@ def publish_received(received: list[Received]) -> None:
     message left it; one round trip."""
     if not received:
         return
-    shapes = tickets_json({r.ticket.id: r.ticket for r in received}.values())
+    shapes = tickets_json({r.ticket.id: r.ticket for r in received}.values(), {r.contact.id: r.contact for r in received})
     with emitted_together():
         for r in received:
             ticket = r.ticket
