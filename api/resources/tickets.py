@@ -26,6 +26,7 @@ from api.schemas import OutSchema, PageQuery, Schema, UtcDateTime, page_of
 from api.scoping import get_owned, owned, visible_ticket, visible_tickets
 from api.security import current_principal
 from api.ticket_json import TicketOut, ticket_out
+from db.base import utcnow
 from db.companies import Company
 from db.contacts import Contact, Tag
 from db.messages import Message
@@ -269,6 +270,8 @@ def mark_read(ticket_id: int):
     ticket = visible_ticket(ticket_id)
     with announced(ticket) as state:
         Ticket.update(unread_messages=0).where(Ticket.id == ticket.id).execute()
+        Message.update(status="read", read_at=utcnow()).where(
+            Message.ticket == ticket.id, Message.direction == "in", Message.status == "delivered").execute()
     return state
 
 

@@ -176,6 +176,7 @@ def test_read_notes_tags_and_messages(client, factories, company, connection, as
     tagged = client.put(f"/api/tickets/{ticket.id}/tags", json={"tagIds": [tag.id]}, headers=as_admin).get_json()
 
     assert read["unreadMessages"] == 0
+    assert [(m["status"], m["readAt"] is not None) for m in messages["items"]] == [("read", True)]
     assert [n["body"] for n in notes["items"]] == ["VIP"]
     assert [m["body"] for m in messages["items"]] == ["oi"]
     assert [t["name"] for t in tagged["tags"]] == ["VIP"]
