@@ -1,4 +1,5 @@
-"""Fixtures the API tests share: an admin of a new company and their request headers."""
+"""Fixtures the API tests share: an admin of a new company, their request headers, their company and its
+default connection (a module may define its own company or connection)."""
 
 import pytest
 
@@ -11,3 +12,13 @@ def admin(factories):
 @pytest.fixture
 def headers(factories, app, admin):
     return factories.auth_headers(app, admin)
+
+
+@pytest.fixture
+def company(admin):
+    return admin.company
+
+
+@pytest.fixture
+def connection(factories, company):
+    return factories.connection(company, is_default=True)

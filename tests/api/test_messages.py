@@ -19,16 +19,6 @@ from workers.jobs import enqueued_marker
 from workers.messages import gateway_queue
 
 
-@pytest.fixture
-def company(admin):
-    return admin.company
-
-
-@pytest.fixture
-def connection(factories, company):
-    return factories.connection(company, is_default=True)
-
-
 def send(client, headers, **body):
     return client.post("/api/messages", json=body, headers=headers)
 

@@ -16,16 +16,6 @@ TOO_MANY_DIGITS = "9" * 5000  # longer than Python parses into an int by default
 
 
 @pytest.fixture
-def company(admin):
-    return admin.company
-
-
-@pytest.fixture
-def connection(factories, company):
-    return factories.connection(company, is_default=True)
-
-
-@pytest.fixture
 def ticket(factories, company, connection):
     return factories.ticket(company, connection=connection, status="open")
 
