@@ -39,6 +39,10 @@ class Message(TimestampedModel):
     read_at = peewee.DateTimeField(null=True)
     ack_overdue = peewee.BooleanField(default=False)  # sent, and no receipt came in time (workers/watchdogs.py)
 
+    def preview(self) -> str:
+        """What a ticket shows of it as its last message."""
+        return self.body or f"[{self.type}]"
+
     class Meta:
         indexes = (
             (("connection", "wa_id"), True),

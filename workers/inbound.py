@@ -154,10 +154,6 @@ def link_quoted(connection: Connection, quoting: list[tuple[Message, str]]) -> N
             message.quoted_message = ids[wa_id]
 
 
-def preview(message: Message) -> str:
-    return message.body or f"[{message.type}]"
-
-
 def update_tickets(messages: list[Message]) -> dict[int, Ticket]:
     """Count the new messages from contacts as unread and make the newest one each ticket's last message
     (unless the ticket's is newer: `last_message_assignments`), in one statement; returns the tickets as
@@ -175,7 +171,7 @@ def update_tickets(messages: list[Message]) -> dict[int, Ticket]:
         'UPDATE "ticket" SET "unread_messages" = "ticket"."unread_messages" + v.column2, '
         f'{last_message_assignments("v.column3", "v.column4")}, "updated_at" = v.column5 '
         'FROM (VALUES %s) AS v WHERE "ticket"."id" = v.column1',
-        [(ticket_id, unread[ticket_id], preview(newest[ticket_id]), newest[ticket_id].created_at, now)
+        [(ticket_id, unread[ticket_id], newest[ticket_id].preview(), newest[ticket_id].created_at, now)
          for ticket_id in ids],
     )
     for ticket in before.values():
@@ -213,7 +209,7 @@ def record_inbound(connection: Connection, events: list[dict]) -> tuple[list[Rec
     for message, _, contact in landed:
         ticket = tickets[message.ticket_id]
         ticket.unread_messages += message.direction == "in"
-        ticket.take_last_message(preview(message), message.created_at)
+        ticket.take_last_message(message.preview(), message.created_at)
         received.append(Received(message, ticket, contact, ticket_created=message.ticket_id in opened,
                                  left=as_left(ticket)))
         opened.discard(message.ticket_id)  # its next messages only update it

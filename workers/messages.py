@@ -139,7 +139,7 @@ def write_outbounds(drafts: Sequence[OutboundDraft]) -> list[Outbound]:
         message = latest[ticket_id]
         execute(f'UPDATE "ticket" SET {last_message_assignments("v.column1", "v.column2")}, "updated_at" = %s '
                 'FROM (VALUES (%s, %s)) AS v WHERE "ticket"."id" = %s',
-                utcnow(), message.body or f"[{message.type}]", message.created_at, ticket_id)
+                utcnow(), message.preview(), message.created_at, ticket_id)
     return outbounds
 
 
