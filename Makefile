@@ -4,6 +4,8 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
+# Two test processes: much of the suite waits on processes, sockets and timers rather than the CPU
+PYTEST_WORKERS ?= 2
 
 .PHONY: install run test lint bench clean
 
@@ -27,7 +29,7 @@ run: install
 	exec $(BIN)/supervisord -c supervisord.conf -n
 
 test: install
-	@exports="$$($(BIN)/wharf services ensure)" && eval "$$exports" && $(BIN)/python -m pytest $(PYTEST_ARGS)
+	@exports="$$($(BIN)/wharf services ensure)" && eval "$$exports" && $(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check .

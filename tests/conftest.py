@@ -1,6 +1,7 @@
-"""Fixtures on real services: a PostgreSQL database made for this run, Redis db 15, SMTP on loopback.
+"""Fixtures on real services: a PostgreSQL database made for this run, a Redis db, SMTP on loopback.
 
-The environment is set before any Wharf module is imported, because settings are read once.
+The environment is set before any Wharf module is imported, because settings are read once. Under
+`pytest -n` each worker process has a database and Redis dbs of its own.
 """
 
 from __future__ import annotations
@@ -40,11 +41,20 @@ ADMIN_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@
 TEST_DATABASE_NAME = f"wharf_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
 TEST_DATABASE_URL = urlunparse(urlparse(ADMIN_DATABASE_URL)._replace(path=f"/{TEST_DATABASE_NAME}"))
 SMTP_PORT = free_port()
+XDIST_WORKER_INDEX = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw"))
+
+
+def redis_url_of_run(offset: int = 0) -> str:
+    """One of the three Redis dbs of this test process (offset 0 the tests', 1 and 2 the e2e stacks'),
+    counted down from TEST_REDIS_URL's db (15 by default), three for each `pytest -n` worker."""
+    server, db = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15").rsplit("/", 1)
+    return f"{server}/{int(db) - 3 * XDIST_WORKER_INDEX - offset}"
+
 
 os.environ.update(
     WHARF_VAR_DIR=tempfile.mkdtemp(prefix="wharf-test-var-"),
     DATABASE_URL=TEST_DATABASE_URL,
-    REDIS_URL=os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15"),
+    REDIS_URL=redis_url_of_run(),
     SMTP_HOST="127.0.0.1",
     SMTP_PORT=str(SMTP_PORT),
     LOG_JSON="false",
@@ -56,6 +66,14 @@ os.environ.update(
 import psycopg2  # noqa: E402
 
 from tests.factories import Factories  # noqa: E402
+
+
+def pytest_collection_modifyitems(items):
+    """Under `pytest -n` (make test), a module's tests run in one worker, so that its module-scoped
+    fixtures start once; the end-to-end modules share one worker and its session-wide stack."""
+    for item in items:
+        group = "e2e" if item.path.parent.name == "e2e" else str(item.path.relative_to(ROOT))
+        item.add_marker(pytest.mark.xdist_group(group))
 
 
 def _admin_execute(sql: str) -> None:

@@ -17,7 +17,7 @@ from urllib.parse import urlparse, urlunparse
 
 import pytest
 
-from tests.conftest import ADMIN_DATABASE_URL, ROOT, _admin_execute, free_port
+from tests.conftest import ADMIN_DATABASE_URL, ROOT, _admin_execute, free_port, redis_url_of_run
 
 
 @dataclass
@@ -57,14 +57,14 @@ def wait_ready(base_url: str, process: subprocess.Popen, seconds: float = 60) ->
 
 
 @contextlib.contextmanager
-def running_stack(var_dir: Path, redis_db: int, **settings: str):
+def running_stack(var_dir: Path, redis_url: str, **settings: str):
     """supervisord with every program, as `make run` starts it, on free ports and a Redis db of its
     own (its broker, simulator and leases); yields the Stack."""
     port = free_port()
     env = {key: value for key, value in os.environ.items() if key != "DATABASE_URL"}  # not the test run's
     env.update({
         "WHARF_VAR_DIR": str(var_dir),
-        "REDIS_URL": os.environ["REDIS_URL"].rsplit("/", 1)[0] + f"/{redis_db}",
+        "REDIS_URL": redis_url,
         "WHARF_EMBEDDED_REDIS": "false",
         "API_PORT": str(port),
         "REALTIME_PORT": str(free_port()),
@@ -96,12 +96,12 @@ def running_stack(var_dir: Path, redis_db: int, **settings: str):
 
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory):
-    """The stack on a PostgreSQL database of its own and Redis db 13, for the whole run."""
+    """The stack on a PostgreSQL database and a Redis db of its own, for the whole run."""
     database_name = f"wharf_e2e_{uuid.uuid4().hex[:8]}"
     _admin_execute(f'CREATE DATABASE "{database_name}"')
     database_url = urlunparse(urlparse(ADMIN_DATABASE_URL)._replace(path=f"/{database_name}"))
     try:
-        with running_stack(tmp_path_factory.mktemp("e2e-var"), 13, DATABASE_URL=database_url) as running:
+        with running_stack(tmp_path_factory.mktemp("e2e-var"), redis_url_of_run(1), DATABASE_URL=database_url) as running:
             yield running
     finally:
         _admin_execute(f'DROP DATABASE IF EXISTS "{database_name}" WITH (FORCE)')
@@ -109,6 +109,7 @@ def stack(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def default_stack(tmp_path_factory):
-    """The stack as a new user's `make run` has it: no DATABASE_URL, so the SQLite file under var/; Redis db 12."""
-    with running_stack(tmp_path_factory.mktemp("e2e-default-var"), 12) as running:
+    """The stack as a new user's `make run` has it: no DATABASE_URL, so the SQLite file under var/; a Redis
+    db of its own."""
+    with running_stack(tmp_path_factory.mktemp("e2e-default-var"), redis_url_of_run(2)) as running:
         yield running
