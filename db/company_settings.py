@@ -66,6 +66,7 @@ REGISTRY: dict[str, SettingSpec] = {
     "greeting_enabled": SettingSpec(bool, True, "send the queue's greeting when a ticket opens"),
     "out_of_hours_enabled": SettingSpec(bool, True, "answer with the queue's out-of-hours message when closed"),
     "sign_messages": SettingSpec(bool, False, "prefix agents' messages with their name"),
+    "send_read_receipts": SettingSpec(bool, True, "show contacts blue ticks when an agent marks their ticket read"),
     "agents_see_unqueued_tickets": SettingSpec(bool, True, "agents see pending tickets that have no queue"),
     "rating_enabled": SettingSpec(bool, False, "ask the customer to rate the service when a ticket closes"),
     "reject_calls": SettingSpec(bool, False, "reject WhatsApp calls to the company's numbers"),

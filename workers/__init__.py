@@ -16,6 +16,7 @@ from workers import (  # noqa: F401
     lead_import,
     maintenance,
     messages,
+    read_receipts,
     watchdogs,
     webhooks,
 )

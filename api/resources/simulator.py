@@ -1,4 +1,4 @@
-"""The simulated WhatsApp network of a `simulator` connection: talk to us as a contact, see what we sent."""
+"""The simulated WhatsApp network of a `simulator` connection: talk to us as a contact, see what we sent and read."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pydantic import Field, field_validator
 
 from api.endpoint import endpoint
 from api.errors import ApiError, ValidationFailed
-from api.schemas import OutSchema, PageQuery, Schema, UtcDateTime, naive_utc
+from api.schemas import OutSchema, PageQuery, QuerySchema, Schema, UtcDateTime, naive_utc
 from api.scoping import get_owned
 from api.security import current_principal
 from db.companies import Company
@@ -38,18 +38,37 @@ class OutboxQuery(PageQuery):
     to: str | None = None
 
 
-class OutboxEntry(OutSchema):
+class NetworkEntry(OutSchema):
+    """Something the simulated network got from us, and when (it keeps Unix seconds)."""
+
     wa_id: str
-    to: str
-    body: str
-    type: str
-    quoted_wa_id: str | None = None
-    at: UtcDateTime  # the network keeps Unix seconds
+    at: UtcDateTime
 
     @field_validator("at", mode="before")
     @classmethod
     def from_unix_seconds(cls, value: float | dt.datetime) -> dt.datetime:
         return naive_utc(dt.datetime.fromtimestamp(value, dt.UTC)) if isinstance(value, int | float) else value
+
+
+class OutboxEntry(NetworkEntry):
+    to: str
+    body: str
+    type: str
+    quoted_wa_id: str | None = None
+
+
+class ReadReceiptsQuery(QuerySchema):
+    contact: str | None = Field(None, description="only the receipts of this contact's messages (a phone)")
+
+
+class ReadReceipt(NetworkEntry):
+    """The contact's phone shows their message `wa_id` read by us (blue ticks)."""
+
+    contact: str
+
+
+class ReadReceiptList(OutSchema):
+    items: list[ReadReceipt]
 
 
 class OutboxPage(OutSchema):
@@ -117,6 +136,18 @@ def outbox(connection_id: int, query: OutboxQuery):
                                       query.page_size)
     return OutboxPage(items=[OutboxEntry.model_validate(entry) for entry in entries], page=query.page,
                       page_size=query.page_size, total=total)
+
+
+@blueprint.get("/<int:connection_id>/read-receipts")
+@endpoint(summary="The read receipts (blue ticks) the simulated contacts got from this connection, oldest first",
+          tags=["simulator"], query=ReadReceiptsQuery, response=ReadReceiptList, errors=[404, 409])
+def read_receipts(connection_id: int, query: ReadReceiptsQuery):
+    simulated_connection(connection_id)
+    chat = company_phone(query.contact, "contact").lstrip("+") if query.contact else None
+    return ReadReceiptList(items=[
+        ReadReceipt(wa_id=entry["waId"], contact="+" + entry["chat"], at=entry["at"])
+        for entry in simulator.read_receipts(redis_client(), connection_id, chat)
+    ])
 
 
 @blueprint.patch("/<int:connection_id>")

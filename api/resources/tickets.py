@@ -28,6 +28,7 @@ from api.security import current_principal
 from api.ticket_json import TicketOut, ticket_out
 from db.base import utcnow
 from db.companies import Company
+from db.company_settings import company_setting
 from db.contacts import Contact, Tag
 from db.messages import Message
 from db.queues import Queue
@@ -35,6 +36,7 @@ from db.tickets import Ticket, TicketEvent, TicketNote, TicketTag
 from db.users import User
 from workers.events import announcing
 from workers.messages import dispatch_outbound, write_outbound
+from workers.read_receipts import enqueue_read_receipts
 from workers.templating import render_template, standard_variables
 
 blueprint = Blueprint("tickets", __name__, url_prefix="/api/tickets")
@@ -270,9 +272,19 @@ def mark_read(ticket_id: int):
     ticket = visible_ticket(ticket_id)
     with announced(ticket) as state:
         Ticket.update(unread_messages=0).where(Ticket.id == ticket.id).execute()
-        Message.update(status="read", read_at=utcnow()).where(
-            Message.ticket == ticket.id, Message.direction == "in", Message.status == "delivered").execute()
+        read = Message.update(status="read", read_at=utcnow()).where(
+            Message.ticket == ticket.id, Message.direction == "in", Message.status == "delivered"
+        ).returning(Message.wa_id).execute()
+        send_read_receipts_of(ticket, [message.wa_id for message in read if message.wa_id])
     return state
+
+
+def send_read_receipts_of(ticket: Ticket, wa_ids: list[str]) -> None:
+    """The contact's blue ticks for what was just read, unless the company keeps them off. Not in groups,
+    where WhatsApp wants each message's member, which we do not keep."""
+    contact = Contact.get_by_id(ticket.contact_id)
+    if ticket.connection_id and not contact.is_group and company_setting(ticket.company_id, "send_read_receipts"):
+        enqueue_read_receipts(ticket.connection_id, contact.phone.lstrip("+"), wa_ids)
 
 
 @blueprint.post("/<int:ticket_id>/notes")

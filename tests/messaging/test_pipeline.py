@@ -2,30 +2,11 @@
 
 from __future__ import annotations
 
-import pytest
-
 from db.connections import Connection
 from db.messages import Message
 from db.tickets import Ticket
 from tests.waiting import wait_for
 from workers.transports import simulator
-
-
-@pytest.fixture
-def company(factories):
-    return factories.company(default_country="BR")
-
-
-@pytest.fixture
-def admin_headers(app, factories, company):
-    return factories.auth_headers(app, factories.user(company, role="admin"))
-
-
-@pytest.fixture
-def connection(factories, company, redis_client):
-    connection = factories.connection(company, enabled=True, is_default=True)
-    simulator.configure(redis_client, connection.id, deliveredAfterMs=0, readAfterMs=50)
-    return connection
 
 
 def status_of(message_id: int) -> str:

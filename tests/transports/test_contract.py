@@ -98,6 +98,24 @@ def test_a_resend_of_the_same_id_is_dropped_by_the_network(transport, events, ne
     assert simulator.outbox(network, CONNECTION_ID)[1] == 1
 
 
+def test_marking_a_contacts_messages_read_shows_them_read_on_their_phone_once(transport, events, network):
+    transport.mark_read("5511987654321", ["3EB0IN1", "3EB0IN2"])
+    transport.mark_read("5511987654321", ["3EB0IN2"])
+
+    shown = simulator.read_receipts(network, CONNECTION_ID, chat="5511987654321")
+    assert [entry["waId"] for entry in shown] == ["3EB0IN1", "3EB0IN2"]
+    assert simulator.read_receipts(network, CONNECTION_ID, chat="5511900000000") == []
+
+
+def test_read_receipts_need_a_connected_session(transport, events):
+    transport.disconnect()
+
+    with pytest.raises(TransportError) as refused:
+        transport.mark_read("5511987654321", ["3EB0IN1"])
+
+    assert not refused.value.permanent
+
+
 def test_send_many_answers_each_message_in_order_and_a_refusal_stops_only_its_own(transport, events, network):
     simulator.configure(network, CONNECTION_ID, notOnWhatsapp=["+5511900000002"])
     messages = [OutgoingMessage(to=f"+551190000000{n}", body=f"hello {n}", wa_id=deterministic_wa_id(CONNECTION_ID, str(n)))

@@ -12,7 +12,7 @@ from types import SimpleNamespace
 
 import pytest
 from neonize.client import ClientFactory
-from neonize.exc import SendMessageError
+from neonize.exc import MarkReadError, SendMessageError
 from neonize.proto import Neonize_pb2 as neonize_proto
 from neonize.proto.waE2E.WAWebProtobufsE2E_pb2 import (
     ContextInfo,
@@ -22,6 +22,7 @@ from neonize.proto.waE2E.WAWebProtobufsE2E_pb2 import (
     Message,
     ReactionMessage,
 )
+from neonize.utils.enum import ReceiptType
 from PIL import Image
 
 from wharf.media import MAX_BYTES
@@ -210,6 +211,7 @@ class RecordingClient(SessionClient):
         self.uploads: list[tuple[bytes, object]] = []
         self.not_on_whatsapp: set[str] = set()
         self.refusal: str | None = None
+        self.read: list[tuple] = []
 
     def is_on_whatsapp(self, *numbers):
         return [neonize_proto.IsOnWhatsAppResponse(
@@ -220,6 +222,11 @@ class RecordingClient(SessionClient):
         self.uploads.append((binary, media_type))
         return SimpleNamespace(url="https://mmg.whatsapp.net/x", DirectPath="/v/x", MediaKey=b"k",
                                FileEncSHA256=b"e", FileSHA256=b"s", FileLength=len(binary))
+
+    def mark_read(self, *message_ids, chat, sender, receipt, timestamp=None):
+        if self.refusal:
+            raise MarkReadError(self.refusal)
+        self.read.append((message_ids, chat, sender, receipt))
 
     def send_message(self, to, message, *args, **kwargs):
         if self.refusal:
@@ -345,3 +352,23 @@ def test_send_many_sends_one_by_one_and_a_refusal_stops_only_its_own(session):
     assert (first, third) == ("3EB0WHATSAPP1", "3EB0WHATSAPP2")
     assert isinstance(refused, TransportError) and refused.reason_code == "not_on_whatsapp"
     assert [message.conversation for _, message in session.client.sent] == ["one", "three"]
+
+
+def test_read_receipts_go_to_the_contacts_chat_as_read(session):
+    session.mark_read("5511987654321", ["3EB0IN1", "3EB0IN2"])
+
+    [(message_ids, chat, sender, receipt)] = session.client.read
+    assert message_ids == ("3EB0IN1", "3EB0IN2")
+    assert (chat.User, chat.Server) == ("5511987654321", "s.whatsapp.net") and sender == chat
+    assert receipt == ReceiptType.READ
+
+
+def test_a_read_receipt_whatsapp_refuses_or_an_offline_session_is_a_transient_error(session):
+    session.client.refusal = "websocket not connected"
+    with pytest.raises(TransportError) as refused:
+        session.mark_read("5511987654321", ["3EB0IN1"])
+    session.online = False
+    with pytest.raises(TransportError) as offline:
+        session.mark_read("5511987654321", ["3EB0IN1"])
+
+    assert not refused.value.permanent and not offline.value.permanent

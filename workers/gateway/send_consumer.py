@@ -9,6 +9,7 @@ retries, job tracking, stats), sends the batch with `send_messages` (one read an
 of it) and acknowledges each message once its outcome is recorded. A crash before the acknowledgement
 redelivers the message; `send_messages` skips what is already sent, and WhatsApp drops an id it has
 seen. One thread per connection also keeps a conversation's messages in the order they were queued.
+The other work of a session that comes by this queue (read receipts) runs beside the sends, one by one.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from dramatiq.common import dq_name
 from dramatiq.middleware import SkipMessage
 from dramatiq.worker import ConsumerThread
 
-from workers.messages import SEND_ERRORS, PermanentSendError, gateway_queue, send_messages
+from workers.messages import SEND_ERRORS, PermanentSendError, gateway_queue, send_message, send_messages
 from workers.middleware import JobTracking
 
 logger = logging.getLogger(__name__)
@@ -117,13 +118,23 @@ class SendConsumer:
                 self.fetchers[message.queue_name].post_process_message(message)
 
     def run_batch(self, messages: list[dramatiq.MessageProxy]) -> dict[str, object]:
-        if not messages:
-            return {}
+        """The sends in one `send_messages`; anything else on the queue (read receipts) one by one."""
+        sends = [message for message in messages if message.actor_name == send_message.actor_name]
+        outcomes = {message.message_id: self.run_alone(message)
+                    for message in messages if message.actor_name != send_message.actor_name}
+        if not sends:
+            return outcomes
         try:
-            results = send_messages([message.args[0] for message in messages])
+            results = send_messages([message.args[0] for message in sends])
         except Exception as error:  # the batch's own reads or writes failed: each message retries
-            results = [error] * len(messages)
-        return {message.message_id: result for message, result in zip(messages, results, strict=True)}
+            results = [error] * len(sends)
+        return outcomes | {message.message_id: result for message, result in zip(sends, results, strict=True)}
+
+    def run_alone(self, message: dramatiq.MessageProxy) -> object:
+        try:
+            return self.broker.get_actor(message.actor_name)(*message.args, **message.kwargs)
+        except Exception as error:
+            return error
 
     def finish(self, message: dramatiq.MessageProxy, outcome: object) -> None:
         if not isinstance(outcome, Exception):
@@ -133,7 +144,8 @@ class SendConsumer:
         if isinstance(outcome, PermanentSendError):
             logger.info("message %s failed for good: %s", message, outcome)
         else:
-            logger.warning("message %s failed: %s", message, outcome, exc_info=not isinstance(outcome, SEND_ERRORS))
+            logger.warning("message %s failed: %s", message, outcome,
+                           exc_info=None if isinstance(outcome, SEND_ERRORS) else outcome)
         try:
             raise outcome
         except Exception as error:  # Retries keeps the traceback of the exception being handled

@@ -92,6 +92,9 @@ class ManagedSession:
     def send_many(self, messages: list[OutgoingMessage]) -> list[str | TransportError]:
         return self.transport.send_many(messages)
 
+    def mark_read(self, chat: str, wa_ids: list[str]) -> None:
+        self.transport.mark_read(chat, wa_ids)
+
     def logout(self) -> None:
         self.stopping.set()
         self.logged_out = True

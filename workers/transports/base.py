@@ -135,6 +135,10 @@ class Transport(Protocol):
     def send_many(self, messages: list[OutgoingMessage]) -> list[str | TransportError]:
         """Send several, in order (a batch of the gateway's): for each, what `send` returns or raises."""
 
+    def mark_read(self, chat: str, wa_ids: list[str]) -> None:
+        """Tell a contact (`chat`, the number in digits) that we read these messages of theirs: their blue
+        ticks. Raise TransportError when the session cannot."""
+
 
 def send_each(transport: Transport, messages: list[OutgoingMessage]) -> list[str | TransportError]:
     """`send_many` for a transport whose sends go one by one anyway (a real session's do)."""

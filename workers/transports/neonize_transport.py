@@ -35,7 +35,7 @@ from neonize.proto.waE2E.WAWebProtobufsE2E_pb2 import (
     StickerMessage,
     VideoMessage,
 )
-from neonize.utils.enum import MediaType
+from neonize.utils.enum import MediaType, ReceiptType
 from PIL import Image
 
 from wharf.media import MAX_BYTES, message_type_for
@@ -287,6 +287,18 @@ class NeonizeTransport:
 
     def send_many(self, messages: list[OutgoingMessage]) -> list[str | TransportError]:
         return send_each(self, messages)
+
+    def mark_read(self, chat: str, wa_ids: list[str]) -> None:
+        client = self.client
+        if client is None or not self.online:
+            raise TransportError("the WhatsApp session is not connected")
+        jid = recipient_jid(chat)
+        if jid.Server == PHONE_SERVER:
+            jid = self.whatsapp_jid(client, jid.User)
+        try:
+            client.mark_read(*wa_ids, chat=jid, sender=jid, receipt=ReceiptType.READ)
+        except NeonizeError as error:
+            raise TransportError(f"could not mark messages read: {error}") from error
 
     def whatsapp_jid(self, client: NewClient, phone: str) -> neonize_proto.JID:
         """The JID WhatsApp knows the number by (it may differ from the digits, e.g. Brazil's ninth digit)."""

@@ -127,8 +127,14 @@ def outbox(client: redis.Redis, connection_id: int, to: str | None = None, offse
     return matching[offset : offset + limit], len(matching)
 
 
+def read_receipts(client: redis.Redis, connection_id: int, chat: str | None = None) -> list[dict[str, Any]]:
+    """The read receipts the simulated contacts got from us (of `chat`'s messages only, if given), oldest first."""
+    entries = map(json.loads, client.lrange(key(connection_id, "read_receipts"), 0, -1))
+    return [entry for entry in entries if chat is None or entry["chat"] == chat]
+
+
 def reset(client: redis.Redis, connection_id: int) -> None:
-    names = ("config", "commands", "processing", "outbox", "seen", "receipts", "paired")
+    names = ("config", "commands", "processing", "outbox", "seen", "receipts", "paired", "read_by_us", "read_receipts")
     client.delete(*(key(connection_id, name) for name in names))
 
 
@@ -242,6 +248,20 @@ class SimulatorTransport:
                 if new:
                     inject_inbound(self.redis, self.connection_id, message.to.lstrip("+"), config["autoReply"])
         return outcomes
+
+    def mark_read(self, chat: str, wa_ids: list[str]) -> None:
+        """The contact's phone shows them read: kept once per message, in order, with when (`read_receipts`)."""
+        if not self.connected:
+            raise TransportError("the simulated session is not connected")
+        with self.redis.pipeline(transaction=False) as pipe:
+            for wa_id in wa_ids:
+                pipe.hsetnx(key(self.connection_id, "read_by_us"), wa_id, chat)
+            new = pipe.execute()
+        now = time.time()
+        entries = [json.dumps({"waId": wa_id, "chat": chat, "at": now})
+                   for wa_id, first in zip(wa_ids, new, strict=True) if first]
+        if entries:
+            self.redis.rpush(key(self.connection_id, "read_receipts"), *entries)
 
     # --- the pump: receipts when due, commands when given
     def run_pump(self) -> None:
