@@ -179,17 +179,22 @@ def update_tickets(messages: list[Message]) -> dict[int, Ticket]:
     return before
 
 
-def record_inbound(connection: Connection, events: list[dict]) -> tuple[list[Received], list[str]]:
+def record_inbound(connection: Connection, events: list[dict]) -> tuple[list[Received], list[str], set[str]]:
     """Contacts, tickets and the messages not stored yet, in one transaction (one commit); in event order,
     each with its ticket as that message left it (the objects end as the last message left them).
-    Also returns the WhatsApp ids of the events stored already whose follow-up is still pending."""
+    Also returns the WhatsApp ids of the events stored already whose follow-up is still pending, and those
+    of the events dropped because their chat is blocked: like WhatsApp's own block, a blocked contact's
+    messages open no ticket and count as nothing."""
     with database.atomic():
         stored = stored_wa_ids(connection, events)
         pending = [wa_id for wa_id, follow_up_pending in stored.items() if follow_up_pending]
         events = new_events(events, stored)
+        contacts = contacts_of(connection.company_id, events) if events else {}
+        blocked = {event["wa_id"] for event in events if contacts[chat_phone(event)].blocked}
+        events = [event for event in events if event["wa_id"] not in blocked]
         if not events:
-            return [], pending
-        contacts = contacts_of(connection.company_id, events)
+            return [], pending, blocked
+        contacts = {phone: contact for phone, contact in contacts.items() if not contact.blocked}
         ticket_ids, opened = find_or_open_tickets(connection, list(contacts.values()))
         contact_of = [contacts[chat_phone(event)] for event in events]
         messages = [message_for(connection, event, ticket_ids[contact.id], contact)
@@ -201,7 +206,7 @@ def record_inbound(connection: Connection, events: list[dict]) -> tuple[list[Rec
             by_wa_id[wa_id].id = message_id
         landed = [(m, e, c) for m, e, c in zip(messages, events, contact_of, strict=True) if m.id is not None]
         if not landed:
-            return [], pending  # they raced a redelivery of themselves, which recorded them
+            return [], pending, blocked  # they raced a redelivery of themselves, which recorded them
         insert_models([PendingFollowUp(message=m.id) for m, _, _ in landed])
         link_quoted(connection, [(m, e["quoted_wa_id"]) for m, e, _ in landed if e.get("quoted_wa_id")])
         tickets = update_tickets([m for m, _, _ in landed])
@@ -213,7 +218,7 @@ def record_inbound(connection: Connection, events: list[dict]) -> tuple[list[Rec
         received.append(Received(message, ticket, contact, ticket_created=message.ticket_id in opened,
                                  left=as_left(ticket)))
         opened.discard(message.ticket_id)  # its next messages only update it
-    return received, pending
+    return received, pending, blocked
 
 
 def as_left(ticket: Ticket) -> dict:
@@ -315,7 +320,7 @@ def receive_inbound(events: list[dict]) -> list[dict]:
     connection = Connection.get_or_none(Connection.id == events[0]["connection_id"])
     if connection is None:
         return [{"skipped": "connection deleted"} for _ in events]
-    new, pending = record_inbound(connection, events)
+    new, pending, blocked = record_inbound(connection, events)
     MESSAGES_RECEIVED.inc(sum(r.message.direction == "in" for r in new))
     received = received_before(connection, pending) + new
     publish_received([r for r in received if not r.announced])
@@ -326,7 +331,7 @@ def receive_inbound(events: list[dict]) -> list[dict]:
         raise FollowUpFailed(f"the follow-up of messages {sorted(failed)} failed")
     for r in received:
         r.result.update(messageId=r.message.id, ticketId=r.ticket.id, ticketCreated=r.ticket_created)
-    results = {r.message.wa_id: r.result for r in received}
+    results = {r.message.wa_id: r.result for r in received} | {wa_id: {"blocked": wa_id} for wa_id in blocked}
     return [results.pop(event["wa_id"], None) or {"duplicate": event["wa_id"]} for event in events]
 
 

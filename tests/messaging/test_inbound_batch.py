@@ -63,6 +63,23 @@ def test_duplicates_inside_a_batch_and_of_stored_messages_give_one_row_each(conn
     assert handle_inbound_batch.fn([inbound(connection, "3EB0D", BIA)]) == [{"duplicate": "3EB0D"}]
 
 
+def test_a_blocked_contacts_messages_are_dropped_and_the_others_of_the_batch_recorded(connection, broker, realtime):
+    blocked = upsert_contact(connection.company_id, f"+{ANA}", "Ana", False)
+    Contact.update(blocked=True).where(Contact.id == blocked.id).execute()
+
+    results = handle_inbound_batch.fn([inbound(connection, "3EB0A", ANA, "oi"), inbound(connection, "3EB0B", BIA, "oi")])
+
+    assert results[0] == {"blocked": "3EB0A"} and results[1]["ticketCreated"]
+    assert [m.wa_id for m in Message.select().where(Message.direction == "in")] == ["3EB0B"]
+    assert not Ticket.select().where(Ticket.contact == blocked.id).exists()
+    assert [data["contact"]["phone"] for event, data in realtime() if event == "ticket:new"] == [f"+{BIA}"]
+
+    Contact.update(blocked=False).where(Contact.id == blocked.id).execute()
+    handle_inbound_batch.fn([inbound(connection, "3EB0C", ANA, "voltei")])
+
+    assert ticket_of(ANA).last_message == "voltei"
+
+
 def test_a_batch_of_new_and_known_contacts_opens_one_ticket_per_contact(connection, broker, realtime):
     known_ticket, _ = find_or_open_ticket(upsert_contact(connection.company_id, f"+{ANA}", "Ana", False), connection)
     upsert_contact(connection.company_id, f"+{BIA}", None, False)  # known, nameless, no ticket yet
