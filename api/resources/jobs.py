@@ -1,17 +1,25 @@
-"""What became of enqueued work: GET /api/jobs/:id."""
+"""What became of enqueued work: GET /api/jobs/:id.
+
+An agent sees the jobs they started (their sends, flows, imports); others of the company may carry other
+tickets' conversations. Admins, supervisors and programs see all of the company's.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
+import peewee
 from flask import Blueprint
 
 from api.endpoint import endpoint
+from api.errors import NotFound
 from api.pagination import paginate
 from api.schemas import OutSchema, PageQuery, UtcDateTime, page_of
-from api.scoping import get_owned, owned
+from api.scoping import owned
+from api.security import current_principal
 from db.api_keys import ENQUEUEING_SCOPES
 from db.jobs import Job
+from db.tickets import ROLES_SEEING_ALL_TICKETS
 
 blueprint = Blueprint("jobs", __name__, url_prefix="/api/jobs")
 
@@ -34,11 +42,18 @@ class JobQuery(PageQuery):
     kind: str | None = None
 
 
+def visible_jobs() -> peewee.ModelSelect:
+    principal = current_principal()
+    if principal.user is None or principal.role in ROLES_SEEING_ALL_TICKETS:
+        return owned(Job)
+    return owned(Job).where(Job.user == principal.user.id)
+
+
 @blueprint.get("")
 @endpoint(summary="List the company's jobs, newest first", tags=["jobs"], query=JobQuery, response=page_of(JobOut),
           scope=ENQUEUEING_SCOPES)
 def list_jobs(query: JobQuery):
-    jobs = owned(Job).order_by(Job.created_at.desc())
+    jobs = visible_jobs().order_by(Job.created_at.desc())
     if query.status:
         jobs = jobs.where(Job.status == query.status)
     if query.kind:
@@ -50,4 +65,7 @@ def list_jobs(query: JobQuery):
 @endpoint(summary="Status, progress, result and error of one job", tags=["jobs"], response=JobOut, errors=[404],
           scope=ENQUEUEING_SCOPES)
 def show_job(job_id: str):
-    return JobOut.model_validate(get_owned(Job, job_id, "job"))
+    job = visible_jobs().where(Job.id == job_id).first()
+    if job is None:
+        raise NotFound("job")
+    return JobOut.model_validate(job)

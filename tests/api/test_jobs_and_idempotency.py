@@ -37,7 +37,9 @@ def jobs_app(database):
     @endpoint(summary="shout", tags=["test"], body=ShoutIn, response=JobAccepted, status=202, enqueues=True,
               scope="messages:send")
     def start_shout(body: ShoutIn):
-        return JobAccepted(job_id=enqueue_job(shout, body.text, company_id=current_principal().company_id).id)
+        principal = current_principal()
+        user_id = principal.user.id if principal.user else None
+        return JobAccepted(job_id=enqueue_job(shout, body.text, company_id=principal.company_id, user_id=user_id).id)
 
     @endpoint(summary="slow shout", tags=["test"], body=ShoutIn, response=JobAccepted, status=202, enqueues=True)
     def start_slow_shout(body: ShoutIn):
@@ -74,6 +76,24 @@ def test_another_company_s_job_is_404(jobs_app, factories):
     response = client.get(f"/api/jobs/{job_id}", headers=factories.auth_headers(jobs_app, factories.user()))
 
     assert response.status_code == 404
+
+
+def test_an_agent_sees_the_jobs_they_started_and_admins_see_the_companys(jobs_app, factories):
+    client = jobs_app.test_client()
+    admin = factories.user(role="admin")
+    agent, other_agent = (factories.user(admin.company, role="agent") for _ in range(2))
+    headers = {user.id: factories.auth_headers(jobs_app, user) for user in (admin, agent, other_agent)}
+    started = {user.id: client.post("/api/test-shout", headers=headers[user.id], json={"text": "x"}).get_json()["jobId"]
+               for user in (admin, agent, other_agent)}
+
+    def listed(user) -> set[str]:
+        return {job["id"] for job in client.get("/api/jobs", headers=headers[user.id]).get_json()["items"]}
+
+    assert listed(agent) == {started[agent.id]}
+    assert listed(admin) == set(started.values())
+    assert client.get(f"/api/jobs/{started[agent.id]}", headers=headers[agent.id]).status_code == 200
+    assert client.get(f"/api/jobs/{started[other_agent.id]}", headers=headers[agent.id]).status_code == 404
+    assert client.get(f"/api/jobs/{started[agent.id]}", headers=headers[admin.id]).status_code == 200
 
 
 def test_the_same_idempotency_key_replays_the_first_answer_and_enqueues_once(jobs_app, factories):
