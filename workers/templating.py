@@ -1,8 +1,9 @@
 """Text with variables, as one pure function shared by quick messages, campaigns and flows.
 
 `{{name}}` is replaced by the variable's value; a variable that is missing or empty becomes its
-fallback, `{{firstName|there}}` → "there", or nothing. Names match case-insensitively and may
-have spaces inside the braces (`{{ agent }}`). Braces that are not a variable stay as they are.
+fallback, `{{firstName|there}}` → "there", or nothing, and then takes the space before it along
+unless a word follows ("Olá {{firstName}}!" → "Olá!", not "Olá !"). Names match case-insensitively
+and may have spaces inside the braces (`{{ agent }}`). Braces that are not a variable stay as they are.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 _VARIABLE = re.compile(r"\{\{\s*([A-Za-z_][\w.]*)\s*(?:\|([^{}]*))?\}\}")
+_SPACED_VARIABLE = re.compile(r"( ?)" + _VARIABLE.pattern)  # with the space before it, if any
 
 
 def render_template(text: str, variables: Mapping[str, Any]) -> str:
@@ -20,12 +22,15 @@ def render_template(text: str, variables: Mapping[str, Any]) -> str:
     values = {str(key).casefold(): value for key, value in variables.items()}
 
     def substitute(match: re.Match[str]) -> str:
-        value = values.get(match.group(1).casefold())
+        space, name, fallback = match.groups()
+        value = values.get(name.casefold())
         if value is None or value == "":
-            return (match.group(2) or "").strip()
-        return str(value)
+            value = (fallback or "").strip()
+        if not value and not match.string[match.end():match.end() + 1].isalnum():
+            space = ""
+        return space + str(value)
 
-    return _VARIABLE.sub(substitute, text)
+    return _SPACED_VARIABLE.sub(substitute, text)
 
 
 def template_variables(text: str) -> set[str]:

@@ -161,7 +161,7 @@ def test_a_program_starts_a_flow_with_a_flows_run_key_and_lists_and_stops_sessio
     session = started.get_json()
     assert session["jobId"] and session["trigger"] == "api" and session["variables"]["order"] == "7"
     bot.settle()
-    assert [m.body for m in Message.select()] == ["Hi ! 1 - Sales, 2 - Support"]
+    assert [m.body for m in Message.select()] == ["Hi! 1 - Sales, 2 - Support"]
     again = client.post(f"/api/flows/{flow_id}/start", json={"to": "+5511987654321"}, headers=key)
     assert again.status_code == 409
 

@@ -19,8 +19,16 @@ def test_a_missing_or_empty_variable_becomes_its_fallback_or_nothing():
 
     assert render_template("Hi {{firstName|there}}!", variables) == "Hi there!"
     assert render_template("Hi {{ firstName | amigo }}!", variables) == "Hi amigo!"
-    assert render_template("Agent: {{agent}}.", variables) == "Agent: ."
+    assert render_template("Agent: {{agent}}.", variables) == "Agent:."
     assert render_template("{{unknown}}x", {}) == "x"
+
+
+def test_a_variable_that_renders_empty_takes_the_space_before_it_unless_a_word_follows():
+    assert render_template("Olá {{firstName}}! Em que podemos ajudar?", {}) == "Olá! Em que podemos ajudar?"
+    assert render_template("Olá {{firstName}} {{lastName}}, tudo bem?", {}) == "Olá, tudo bem?"
+    assert render_template("Olá {{firstName}}", {}) == "Olá"
+    assert render_template("Oi {{firstName}} tudo bem", {}) == "Oi tudo bem"
+    assert render_template("Olá {{firstName}}!", {"firstName": "Ana"}) == "Olá Ana!"
 
 
 def test_names_match_case_insensitively_and_other_braces_stay():
