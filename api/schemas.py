@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
+from collections.abc import Iterator
 from typing import Annotated, Any
 
 from pydantic import (
@@ -17,6 +19,7 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 
 BIGINT_MIN, BIGINT_MAX = -(2**63), 2**63 - 1  # PostgreSQL's BIGINT, SQLite's INTEGER and Redis's integers
+INT32_MAX = 2**31 - 1  # PostgreSQL's INTEGER: the column of plans' limits and price, open-ticket caps, priorities
 MAX_PAGE = 10_000_000  # past any list paged through; its offset (at 500 a page) fits every integer above
 
 
@@ -32,30 +35,46 @@ def iso_utc(value: dt.datetime | None) -> str | None:
     return naive_utc(value).isoformat(timespec="milliseconds") + "Z"
 
 
+def stored_time(value: dt.datetime) -> dt.datetime:
+    """A request's time as stored; one that naive UTC cannot hold (year 1 at +14:00) is invalid, not a 500."""
+    try:
+        return naive_utc(value)
+    except OverflowError:
+        raise ValueError("the time falls outside the years 1 to 9999 in UTC") from None
+
+
 UtcDateTime = Annotated[dt.datetime, PlainSerializer(iso_utc, return_type=str)]
-UtcDateTimeIn = Annotated[dt.datetime, AfterValidator(naive_utc)]  # a request's time, any offset, as stored
+UtcDateTimeIn = Annotated[dt.datetime, AfterValidator(stored_time)]  # a request's time, any offset, as stored
+Int32 = Annotated[int, Field(le=INT32_MAX)]  # kept in an INTEGER column; each field sets its own lower bound
 
 
-def storable_ints(value: Any) -> bool:
-    """Whether every integer in `value` (or in its lists, sets and dicts, at any depth) fits a BIGINT."""
-    if isinstance(value, int):
-        return BIGINT_MIN <= value <= BIGINT_MAX
+def numbers_in(value: Any) -> Iterator[int | float]:
+    """Every number in `value`, or in its lists, sets and dicts at any depth."""
     if isinstance(value, dict):
-        return storable_ints(list(value.values()))
+        value = list(value.values())
     if isinstance(value, list | tuple | set | frozenset):
-        return all(map(storable_ints, value))
-    return True
+        for item in value:
+            yield from numbers_in(item)
+    elif isinstance(value, int | float):
+        yield value
 
 
 class RequestModel(BaseModel):
-    """What a client sends: an integer no database can hold is a 400 naming its field, not a 500 from the
-    database (or Redis) that it reaches later."""
+    """What a client sends: NaN, an infinity (JSON's 1e400) or an integer no database can hold is a 400
+    naming its field, not a 500 from the database (or Redis) it reaches later, nor a JSON no client can read.
+
+    `allow_inf_nan` words it for a float field; the validator catches the rest, in untyped JSON too."""
+
+    model_config = ConfigDict(allow_inf_nan=False)
 
     @field_validator("*")
     @classmethod
-    def fits_a_bigint(cls, value: Any) -> Any:
-        if not storable_ints(value):
-            raise ValueError(f"numbers must lie between {BIGINT_MIN} and {BIGINT_MAX}")
+    def storable_numbers(cls, value: Any) -> Any:
+        for number in numbers_in(value):
+            if isinstance(number, float) and not math.isfinite(number):
+                raise ValueError("numbers must be finite, not NaN or Infinity")
+            if isinstance(number, int) and not BIGINT_MIN <= number <= BIGINT_MAX:
+                raise ValueError(f"numbers must lie between {BIGINT_MIN} and {BIGINT_MAX}")
         return value
 
 

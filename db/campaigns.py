@@ -20,6 +20,7 @@ CAMPAIGN_STATUSES = ("draft", "scheduled", "running", "paused", "completed", "ca
 SHIPPING_STATUSES = ("queued", "sent", "delivered", "read", "failed", "skipped", "cancelled")
 MAX_VARIANTS = 5
 DEFAULT_THROTTLE = {"perMinute": 20, "jitterSeconds": 0, "pauseEvery": 0, "pauseSeconds": 0}
+MAX_PAUSE_EVERY = 1_000_000  # the most sends a throttle lets pass between long pauses: past any real audience
 
 
 class Campaign(TimestampedModel):

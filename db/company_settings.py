@@ -15,6 +15,7 @@ from peewee import EXCLUDED
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter
 from pydantic.alias_generators import to_camel
 
+from db.campaigns import MAX_PAUSE_EVERY
 from db.companies import Company, Setting
 
 
@@ -38,7 +39,8 @@ class CampaignThrottle(BaseModel):
 
     per_minute: int = Field(20, ge=1, le=1000)
     jitter_seconds: int = Field(10, ge=0, le=3600)
-    pause_every: int = Field(50, ge=0, description="a long pause after this many sends; 0 never pauses")
+    pause_every: int = Field(50, ge=0, le=MAX_PAUSE_EVERY,
+                             description="a long pause after this many sends; 0 never pauses")
     pause_seconds: int = Field(60, ge=0, le=86400)
 
 

@@ -35,7 +35,7 @@ WINDOW_TTL = 2 * 86400  # counters outlive their window long enough for the dash
 class SendLimits(BaseModel):
     """A connection's limits (the API's `sendLimits`); the defaults are the README's safe defaults."""
 
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid", allow_inf_nan=False)
 
     per_minute: float = Field(10, gt=0, le=600, description="steady rate of the token bucket")
     burst: int = Field(5, ge=1, le=1000, description="sends allowed back to back before the rate applies")

@@ -25,7 +25,7 @@ from api.schemas import OutSchema, PageQuery, Schema, UtcDateTime, UtcDateTimeIn
 from api.scoping import get_owned, owned
 from api.security import current_principal
 from db.base import utcnow
-from db.campaigns import MAX_VARIANTS, Campaign, CampaignShipping
+from db.campaigns import MAX_PAUSE_EVERY, MAX_VARIANTS, Campaign, CampaignShipping
 from db.connections import Connection
 from db.contact_lists import ContactList
 from db.contacts import Contact, Tag
@@ -69,7 +69,7 @@ def valid_timezone(timezone: str | None) -> str | None:
 class Throttle(Schema):
     per_minute: int = Field(20, ge=1, le=6000)
     jitter_seconds: float = Field(0, ge=0, le=3600)
-    pause_every: int = Field(0, ge=0, description="a long pause after every N sends (0: never)")
+    pause_every: int = Field(0, ge=0, le=MAX_PAUSE_EVERY, description="a long pause after every N sends (0: never)")
     pause_seconds: float = Field(0, ge=0, le=86_400)
 
 

@@ -12,7 +12,7 @@ from api.audit import log_change, snapshot
 from api.endpoint import endpoint
 from api.errors import Conflict, NotFound
 from api.pagination import paginate
-from api.schemas import OutSchema, PageQuery, Schema, UtcDateTime, page_of
+from api.schemas import Int32, OutSchema, PageQuery, Schema, UtcDateTime, page_of
 from api.scoping import get_or_404
 from api.security import current_principal
 from db.companies import Company, Plan
@@ -33,19 +33,19 @@ class PlanOut(OutSchema):
 
 class PlanCreate(Schema):
     name: str = Field(min_length=1, max_length=100)
-    max_users: int = Field(10, ge=1)
-    max_connections: int = Field(3, ge=0)
-    max_campaigns: int = Field(20, ge=0)
-    price_cents: int = Field(0, ge=0)
+    max_users: Int32 = Field(10, ge=1)
+    max_connections: Int32 = Field(3, ge=0)
+    max_campaigns: Int32 = Field(20, ge=0)
+    price_cents: Int32 = Field(0, ge=0)
     active: bool = True
 
 
 class PlanUpdate(Schema):
     name: str | None = Field(None, min_length=1, max_length=100)
-    max_users: int | None = Field(None, ge=1)
-    max_connections: int | None = Field(None, ge=0)
-    max_campaigns: int | None = Field(None, ge=0)
-    price_cents: int | None = Field(None, ge=0)
+    max_users: Int32 | None = Field(None, ge=1)
+    max_connections: Int32 | None = Field(None, ge=0)
+    max_campaigns: Int32 | None = Field(None, ge=0)
+    price_cents: Int32 | None = Field(None, ge=0)
     active: bool | None = None
 
 

@@ -13,7 +13,7 @@ from api.audit import log_change, snapshot
 from api.endpoint import endpoint
 from api.errors import Conflict, ValidationFailed
 from api.pagination import paginate
-from api.schemas import OutSchema, PageQuery, Schema, UtcDateTime, page_of
+from api.schemas import Int32, OutSchema, PageQuery, Schema, UtcDateTime, page_of
 from api.scoping import get_owned, owned
 from api.security import current_principal
 from db.base import database, utcnow
@@ -45,7 +45,7 @@ class QueueFields(Schema):
     name: str | None = Field(None, min_length=1, max_length=100)
     color: str | None = Field(None, pattern=r"^#[0-9a-fA-F]{6}([0-9a-fA-F]{2})?$")
     greeting_message: str | None = Field(None, max_length=4096)
-    priority: int | None = Field(None, ge=0)
+    priority: Int32 | None = Field(None, ge=0)
     user_ids: list[int] | None = None
     business_hours: BusinessHours | None = None
     out_of_hours_message: str | None = Field(None, max_length=4096)

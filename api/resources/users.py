@@ -18,7 +18,7 @@ from api.endpoint import endpoint
 from api.errors import Conflict, Forbidden, ValidationFailed
 from api.pagination import paginate
 from api.resources.queues import linked_ids, set_user_queues
-from api.schemas import OutSchema, PageQuery, Schema, UtcDateTime, iso_utc, page_of
+from api.schemas import Int32, OutSchema, PageQuery, Schema, UtcDateTime, iso_utc, page_of
 from api.scoping import get_owned, owned
 from api.security import current_principal, hash_password, revoke_all_sessions
 from db.base import database, locked, utcnow
@@ -70,7 +70,7 @@ class UserCreate(Schema):
     email: EmailStr
     password: str = Password
     role: Role = "agent"
-    max_open_tickets: int | None = Field(None, ge=1)
+    max_open_tickets: Int32 | None = Field(None, ge=1)
     queue_ids: list[int] = []
     permissions: Permissions | None = None
 
@@ -85,7 +85,7 @@ class UserUpdate(Schema):
     email: EmailStr | None = None
     password: str | None = Field(None, min_length=8, max_length=128)
     role: Role | None = None
-    max_open_tickets: int | None = Field(None, ge=1)
+    max_open_tickets: Int32 | None = Field(None, ge=1)
     active: bool | None = None
     queue_ids: list[int] | None = None
     permissions: Permissions | None = None
