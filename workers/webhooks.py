@@ -27,6 +27,9 @@ answer (3xx included: redirects are not followed) fails it at once. Every attemp
 Addresses outside the public internet are refused (`wharf.public_http`) unless
 `HTTP_ALLOW_PRIVATE_NETWORKS` lists them.
 
+`EVENTS` is the catalogue of the events delivered (`GET /api/webhooks/events`): a webhook subscribes
+to those, their families or "*", and announcing an event missing from it raises.
+
 A delivery whose message was lost before its attempts were done (a crash between the row and the
 send, or Redis losing its data) is sent again by the scheduler's `resend_lost_deliveries`. The events
 integrations count on write their rows in the transaction of the change (`workers.events.Announcements`).
@@ -59,6 +62,32 @@ from workers.jobs import mark_enqueued, without_marker
 logger = logging.getLogger(__name__)
 
 TEST_EVENT = "webhook:test"
+EVENTS = {
+    "message:new": "a message was received, or written to be sent (queued)",
+    "message:update": "a message's status moved: sent, delivered, read or failed",
+    "message:ack_overdue": "a sent message got no delivery receipt in time",
+    "ticket:new": "a contact's message opened a new ticket",
+    "ticket:update": "a ticket changed: a new message, accepted, transferred, tagged, read, closed or reopened",
+    "ticket:note": "a private note was added to a ticket",
+    "ticket:delete": "a ticket was deleted",
+    "contact:new": "a contact was created",
+    "contact:update": "a contact was changed (opting out included)",
+    "contact:delete": "a contact was deleted",
+    "lead:new": "a lead was created",
+    "lead:update": "a lead was changed",
+    "lead:delete": "a lead was deleted",
+    "campaign:update": "a campaign's status or progress changed (started, paused, resumed, completed...)",
+    "connection:unhealthy": "a watchdog flagged a WhatsApp connection (dead, stuck or wrongly connected)",
+    "connection:healthy": "a flagged connection is healthy again",
+    "connection:ban_signal": "WhatsApp rate-limited, restricted or banned a number; its running campaigns paused",
+    "whatsapp:qr": "a connection has a QR code or a pairing code to scan",
+    "whatsapp:ready": "a connection is connected to WhatsApp",
+    "whatsapp:disconnected": "a connection lost WhatsApp, or was logged out",
+    "flow:session_started": "a flow began a session with a contact",
+    "flow:session_ended": "a flow's session ended (`endReason` says why)",
+    TEST_EVENT: "sent by POST /api/webhooks/:id/test, even to a disabled webhook",
+}
+EVENT_FAMILIES = frozenset(event.partition(":")[0] for event in EVENTS)
 MAX_ATTEMPTS = 8
 TIMEOUT_SECONDS = 10
 MIN_BACKOFF_MS = 30_000
@@ -77,6 +106,18 @@ def allowed_networks() -> tuple[IPNetwork, ...]:
 def check_webhook_url(url: str) -> None:
     """Raise `UnsafeUrl` for a URL deliveries could not go to (checked again at each attempt)."""
     check_url(url, allowed_networks())
+
+
+def check_catalogued(event: str) -> None:
+    """A ValueError for an event missing from `EVENTS`: none is delivered without being documented."""
+    if event not in EVENTS:
+        raise ValueError(f"the webhook event {event!r} is not in workers.webhooks.EVENTS")
+
+
+def subscribable(name: str) -> bool:
+    """Whether a webhook may list `name`: an event of `EVENTS`, a family of them ("ticket:*") or "*"."""
+    family, _, rest = name.partition(":")
+    return name in EVENTS or name == "*" or (rest == "*" and family in EVENT_FAMILIES)
 
 
 def subscribes(events: frozenset[str] | list[str], event: str) -> bool:
@@ -150,7 +191,9 @@ def create_delivery(webhook_id: int, event: str, payload: dict[str, Any],
 def write_deliveries(company_id: int, event: str, data: dict) -> list[int]:
     """The pending deliveries of `event`, one per enabled webhook of the company subscribed to it; may be
     written in the transaction of the change it announces, their first attempts enqueued once it has
-    committed (`enqueue_delivery`). With no subscription it costs a dictionary lookup (`SubscriptionCache`)."""
+    committed (`enqueue_delivery`). With no subscription it costs a dictionary lookup (`SubscriptionCache`).
+    An event missing from `EVENTS` raises a ValueError."""
+    check_catalogued(event)
     webhook_ids = subscriptions.matching(company_id, event)
     if not webhook_ids:
         return []
@@ -161,7 +204,8 @@ def write_deliveries(company_id: int, event: str, data: dict) -> list[int]:
 
 def fan_out(company_id: int, event: str, data: dict) -> None:
     """The deliveries of an event whose change is committed, written and enqueued; never raises (a failure
-    here is logged and does not fail the caller's work)."""
+    here is logged and does not fail the caller's work) but for an event missing from `EVENTS`."""
+    check_catalogued(event)
     try:
         for delivery_id in write_deliveries(company_id, event, data):
             enqueue_delivery(delivery_id)

@@ -1,8 +1,11 @@
 """Webhooks: the URLs a company's events are POSTed to (signed), and the log of each delivery.
 
-Admins manage them, and programs with an API key's `webhooks:write`. The secret is shown once, when the webhook is created; afterwards only its
-last characters (a PATCH with a new secret rotates it). URLs that resolve outside the public internet are
-refused here and again at each delivery (workers/webhooks.py has the scheme and the retries).
+Admins manage them, and programs with an API key's `webhooks:write`. A webhook subscribes to events of the
+catalogue (`GET /api/webhooks/events`), their families or "*"; a name stored before it was checked, or of
+an event since removed, is kept and matches nothing. The secret is shown once, when the webhook is created;
+afterwards only its last characters (a PATCH with a new secret rotates it). URLs that resolve outside the
+public internet are refused here and again at each delivery (workers/webhooks.py has the scheme and the
+retries).
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from secrets import token_urlsafe
 from typing import Annotated, Literal
 
 from flask import Blueprint
-from pydantic import Field
+from pydantic import AfterValidator, Field
 
 from api.audit import log_change, snapshot
 from api.endpoint import endpoint
@@ -22,17 +25,32 @@ from api.scoping import get_owned, owned
 from api.security import current_principal
 from db.webhooks import Webhook, WebhookDelivery
 from wharf.public_http import UnsafeUrl
-from workers.webhooks import TEST_EVENT, check_webhook_url, create_delivery, envelope, subscriptions
+from workers.webhooks import (
+    EVENTS,
+    TEST_EVENT,
+    check_webhook_url,
+    create_delivery,
+    envelope,
+    subscribable,
+    subscriptions,
+)
 
 SCOPE = "webhooks:write"  # programs manage their own subscriptions
 blueprint = Blueprint("webhooks", __name__, url_prefix="/api/webhooks")
 MANAGERS = ("super", "admin")
-EVENTS_HELP = (
-    'event names ("message:new", "message:update", "ticket:new", "ticket:update", "ticket:note", "ticket:delete", '
-    '"whatsapp:qr", "whatsapp:ready", "whatsapp:disconnected", "contact:new", ...), a family ("ticket:*") or "*"'
-)
+EVENTS_LIST = "GET /api/webhooks/events"
+EVENTS_HELP = f'event names ({EVENTS_LIST} lists them), a family ("ticket:*") or "*"'
 
-EventName = Annotated[str, Field(pattern=r"^(\*|[a-z_]+:(\*|[a-z_]+))$", max_length=60)]
+
+def known_event(name: str) -> str:
+    if not subscribable(name):
+        raise ValueError(f'unknown event "{name}": {EVENTS_LIST} lists them')
+    return name
+
+
+EventName = Annotated[
+    str, Field(pattern=r"^(\*|[a-z_]+:(\*|[a-z_]+))$", max_length=60), AfterValidator(known_event)
+]
 
 
 class WebhookFields(Schema):
@@ -61,6 +79,15 @@ class WebhookOut(OutSchema):
 
 class WebhookWithSecretOut(WebhookOut):
     secret: str = Field(description="shown only in this answer: keep it to check X-Wharf-Signature")
+
+
+class WebhookEventOut(OutSchema):
+    name: str
+    description: str
+
+
+class WebhookEventsOut(OutSchema):
+    items: list[WebhookEventOut]
 
 
 class DeliveryOut(OutSchema):
@@ -140,6 +167,14 @@ def get_delivery(webhook: Webhook, delivery_id: int) -> WebhookDelivery:
           roles=MANAGERS, scope=SCOPE)
 def list_webhooks(query: PageQuery):
     return paginate(owned(Webhook).order_by(Webhook.id), query, webhook_json)
+
+
+@blueprint.get("/events")
+@endpoint(summary="The events a webhook can subscribe to, with what makes each fire", tags=["webhooks"],
+          response=WebhookEventsOut, roles=MANAGERS, scope=SCOPE)
+def list_events():
+    items = [{"name": name, "description": description} for name, description in EVENTS.items()]
+    return WebhookEventsOut.model_validate({"items": items}).to_json()
 
 
 @blueprint.post("")

@@ -9,7 +9,8 @@ import pytest
 from db.audit import AuditLog
 from db.webhooks import Webhook, WebhookDelivery
 from tests.webhook_receiver import allow_loopback, fast_retries, serving
-from workers.webhooks import fan_out, subscriptions
+from workers.events import announcing
+from workers.webhooks import EVENTS, fan_out, subscriptions
 
 PUBLIC_URL = "https://93.184.215.14/hooks/wharf"  # a public address given literally: no DNS needed
 
@@ -97,6 +98,92 @@ def test_invalid_fields_are_a_400_naming_the_field(client, headers, payload, fie
     assert field in response.get_json()["details"]
 
 
+@pytest.mark.parametrize("events, unknown", [
+    (["message:new", "mesage:new"], {"events.1": "mesage:new"}),
+    (["tickets:*"], {"events.0": "tickets:*"}),
+    (["ticket:created", "*", "whatsapp:gone"], {"events.0": "ticket:created", "events.2": "whatsapp:gone"}),
+])
+def test_an_event_missing_from_the_catalogue_is_a_400_naming_it(client, headers, events, unknown):
+    response = client.post("/api/webhooks", headers=headers, json={"url": PUBLIC_URL, "events": events})
+
+    assert response.status_code == 400
+    error = response.get_json()
+    assert error["error"] == "validation_error" and set(error["details"]) == set(unknown)
+    for path, name in unknown.items():
+        assert f'unknown event "{name}": GET /api/webhooks/events lists them' in error["details"][path]
+    assert Webhook.select().count() == 0
+
+
+def test_a_change_to_an_unknown_event_is_a_400_and_changes_nothing(client, factories, headers, admin):
+    webhook = factories.webhook(admin.company, events=["ticket:new"])
+
+    response = client.patch(f"/api/webhooks/{webhook.id}", headers=headers, json={"events": ["ticket:closed"]})
+
+    assert response.status_code == 400
+    assert 'unknown event "ticket:closed"' in response.get_json()["details"]["events.0"]
+    assert Webhook.get_by_id(webhook.id).events == ["ticket:new"]
+
+
+@pytest.mark.parametrize("events", [
+    ["*"],
+    ["ticket:*", "flow:*", "connection:*"],
+    ["message:ack_overdue", "lead:delete", "campaign:update", "webhook:test"],
+    sorted(EVENTS),
+])
+def test_catalogued_events_their_families_and_everything_are_accepted(client, headers, events):
+    response = client.post("/api/webhooks", headers=headers, json={"url": PUBLIC_URL, "events": events})
+
+    assert response.status_code == 201, response.get_json()
+    assert response.get_json()["events"] == events
+
+
+def test_stored_events_since_unknown_are_kept_and_still_deliver_the_known_ones(client, factories, headers, admin):
+    webhook = factories.webhook(admin.company, events=["tickets:*", "message:new"])
+
+    shown = client.get(f"/api/webhooks/{webhook.id}", headers=headers)
+    changed = client.patch(f"/api/webhooks/{webhook.id}", headers=headers, json={"description": "old"})
+    fan_out(admin.company_id, "message:new", {"id": 1})
+    fan_out(admin.company_id, "ticket:new", {"id": 2})
+
+    assert shown.status_code == changed.status_code == 200
+    assert changed.get_json()["events"] == ["tickets:*", "message:new"]
+    assert [d.event for d in WebhookDelivery.select()] == ["message:new"]
+
+
+def test_an_event_missing_from_the_catalogue_cannot_be_announced(factories, admin):
+    factories.webhook(admin.company, events=["*"])
+
+    with pytest.raises(ValueError, match="ticket:created"):
+        fan_out(admin.company_id, "ticket:created", {"id": 1})
+    with pytest.raises(ValueError, match="ticket:created"), announcing() as announcements:
+        announcements.add("ticket:created", admin.company_id, {"id": 1})
+
+    assert WebhookDelivery.select().count() == 0
+
+
+def test_the_events_endpoint_lists_the_catalogue(client, headers):
+    response = client.get("/api/webhooks/events", headers=headers)
+
+    assert response.status_code == 200
+    items = response.get_json()["items"]
+    assert [item["name"] for item in items] == list(EVENTS)
+    assert {"message:new", "ticket:*"} & {item["name"] for item in items} == {"message:new"}
+    assert {item["name"]: item["description"] for item in items} == EVENTS
+    assert all(item["description"] for item in items)
+
+
+def test_a_key_with_webhooks_write_reads_the_events(client, factories):
+    company = factories.company()
+    writer = factories.api_key(company, ["webhooks:write"])
+    reader = factories.api_key(company, ["tickets:read"])
+
+    listed = client.get("/api/webhooks/events", headers={"X-API-Key": writer})
+    refused = client.get("/api/webhooks/events", headers={"X-API-Key": reader})
+
+    assert listed.status_code == 200 and len(listed.get_json()["items"]) == len(EVENTS)
+    assert refused.status_code == 403
+
+
 @pytest.mark.parametrize("role", ["supervisor", "agent"])
 def test_only_admins_see_or_manage_webhooks(client, factories, app, role):
     user = factories.user(role=role)
@@ -104,6 +191,7 @@ def test_only_admins_see_or_manage_webhooks(client, factories, app, role):
     headers = factories.auth_headers(app, user)
 
     assert client.get("/api/webhooks", headers=headers).status_code == 403
+    assert client.get("/api/webhooks/events", headers=headers).status_code == 403
     assert client.post("/api/webhooks", headers=headers, json={"url": PUBLIC_URL, "events": ["*"]}).status_code == 403
     assert client.post(f"/api/webhooks/{webhook.id}/test", headers=headers).status_code == 403
 
@@ -198,6 +286,7 @@ def test_a_disabled_webhook_s_events_are_not_redelivered(client, factories, head
 def test_the_webhook_routes_are_in_the_openapi_spec(client):
     paths = client.get("/api/openapi.json").get_json()["paths"]
 
-    assert {"/api/webhooks", "/api/webhooks/{webhook_id}", "/api/webhooks/{webhook_id}/deliveries",
-            "/api/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver", "/api/webhooks/{webhook_id}/test"} <= set(paths)
+    assert {"/api/webhooks", "/api/webhooks/events", "/api/webhooks/{webhook_id}",
+            "/api/webhooks/{webhook_id}/deliveries", "/api/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver",
+            "/api/webhooks/{webhook_id}/test"} <= set(paths)
     assert "202" in paths["/api/webhooks/{webhook_id}/test"]["post"]["responses"]
