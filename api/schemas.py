@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from typing import Annotated, Any
 
 from pydantic import (
@@ -17,6 +17,8 @@ from pydantic import (
     field_validator,
 )
 from pydantic.alias_generators import to_camel
+
+from api.errors import ValidationFailed
 
 BIGINT_MIN, BIGINT_MAX = -(2**63), 2**63 - 1  # PostgreSQL's BIGINT, SQLite's INTEGER and Redis's integers
 INT32_MAX = 2**31 - 1  # PostgreSQL's INTEGER: the column of plans' limits and price, open-ticket caps, priorities
@@ -84,6 +86,14 @@ class Schema(RequestModel):
     model_config = ConfigDict(
         alias_generator=to_camel, populate_by_name=True, extra="forbid", str_strip_whitespace=True
     )
+
+    def changes(self, not_null: Collection[str] = ()) -> dict[str, Any]:
+        """The fields a PATCH sent, by field name; any of `not_null` sent as null is a 400 (null is how
+        a client clears the others)."""
+        sent = self.model_dump(exclude_unset=True)
+        if nulls := sorted(name for name in not_null if name in sent and sent[name] is None):
+            raise ValidationFailed("these fields cannot be null", {to_camel(name): "may not be null" for name in nulls})
+        return sent
 
 
 class StrictSchema(Schema):

@@ -20,10 +20,12 @@ from db.companies import Company, Setting
 
 
 def known_timezone(name: str) -> str:
+    """`name` if it is an IANA timezone, else a ValueError (ZoneInfo looks the name up as a file: a very long
+    one is an OSError)."""
     try:
         ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"{name!r} is not an IANA timezone such as America/Sao_Paulo") from None
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        raise ValueError(f"{name[:64]!r} is not an IANA timezone such as America/Sao_Paulo") from None
     return name
 
 
@@ -57,9 +59,10 @@ class SettingSpec:
 
 
 Text = Annotated[str, Field(max_length=4096)]
+Timezone = Annotated[str, Field(max_length=64), AfterValidator(known_timezone)]
 
 REGISTRY: dict[str, SettingSpec] = {
-    "timezone": SettingSpec(Annotated[str, AfterValidator(known_timezone)], "UTC",
+    "timezone": SettingSpec(Timezone, "UTC",
                             "IANA timezone for business hours, schedules and reports", "timezone"),
     "default_country": SettingSpec(Annotated[str, Field(pattern=r"^[A-Z]{2}$")], "BR",
                                    "ISO country whose numbers may be written without +code", "default_country"),

@@ -214,7 +214,7 @@ LEFT JOIN "ticket" AS t ON t.contact_id = c.id AND t.connection_id = k.id AND t.
 WHERE k.company_id = %s AND (%s IS NULL OR k.id = %s)
 ORDER BY k.is_default DESC, k.id
 LIMIT 1
-""", ("text", "integer", "integer", "integer"))
+""", ("text", "bigint", "bigint", "bigint"))  # bigint: a client's id past INTEGER finds nothing
 
 
 def find_conversation(company_id: int, phone: str, connection_id: int | None = None) -> Conversation | None:

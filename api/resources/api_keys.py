@@ -13,11 +13,9 @@ from typing import Annotated, Literal
 
 from flask import Blueprint, Response, g
 from pydantic import AfterValidator, Field
-from pydantic.alias_generators import to_camel
 
 from api.audit import log_change, snapshot
 from api.endpoint import endpoint
-from api.errors import ValidationFailed
 from api.key_usage import Usage, forget_key, usage_of
 from api.pagination import paginate
 from api.schemas import OutSchema, PageQuery, Schema, UtcDateTime, UtcDateTimeIn, page_of
@@ -146,11 +144,9 @@ def show_api_key_usage(api_key_id: int):
 def update_api_key(api_key_id: int, body: ApiKeyUpdate):
     row = get_owned(ApiKey, api_key_id, "API key")
     before = snapshot(row)
-    changes = body.model_dump(exclude_unset=True)
+    changes = body.changes(not_null=NOT_NULL_FIELDS)
     if "scopes" in changes:
         changes["scopes"] = list(dict.fromkeys(changes["scopes"]))
-    if nulls := [name for name in NOT_NULL_FIELDS if name in changes and changes[name] is None]:
-        raise ValidationFailed("these fields cannot be null", {to_camel(name): "may not be null" for name in nulls})
     for name, value in changes.items():
         setattr(row, name, value)
     row.save()

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import peewee
 from flask import Blueprint
@@ -26,6 +25,7 @@ from api.scoping import get_owned, owned
 from api.security import current_principal
 from db.base import utcnow
 from db.campaigns import MAX_PAUSE_EVERY, MAX_VARIANTS, Campaign, CampaignShipping
+from db.company_settings import Timezone
 from db.connections import Connection
 from db.contact_lists import ContactList
 from db.contacts import Contact, Tag
@@ -57,15 +57,6 @@ def valid_cron(cron: str | None) -> str | None:
     return cron
 
 
-def valid_timezone(timezone: str | None) -> str | None:
-    if timezone is not None:
-        try:
-            ZoneInfo(timezone)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError("not a known IANA timezone") from None
-    return timezone
-
-
 class Throttle(Schema):
     per_minute: int = Field(20, ge=1, le=6000)
     jitter_seconds: float = Field(0, ge=0, le=3600)
@@ -87,11 +78,10 @@ class CampaignFields(Schema):
     media_url: str | None = Field(None, pattern=r"^https?://", max_length=2048)
     scheduled_at: UtcDateTimeIn | None = None
     cron: str | None = Field(None, max_length=100)
-    timezone: str | None = Field(None, max_length=64)
+    timezone: Timezone | None = None
     throttle: Throttle | None = None
 
     _cron = field_validator("cron")(valid_cron)
-    _timezone = field_validator("timezone")(valid_timezone)
 
     @field_validator("messages")
     @classmethod

@@ -16,6 +16,7 @@ from api.schemas import Int32, OutSchema, PageQuery, Schema, UtcDateTime, page_o
 from api.scoping import get_or_404
 from api.security import current_principal
 from db.companies import Company, Plan
+from db.company_settings import Timezone
 
 blueprint = Blueprint("companies", __name__)
 SUPER = ("super",)
@@ -62,7 +63,7 @@ class CompanyOut(OutSchema):
 class CompanyCreate(Schema):
     name: str = Field(min_length=1, max_length=200)
     plan_id: int | None = None
-    timezone: str = Field("UTC", max_length=64)
+    timezone: Timezone = "UTC"
     default_country: str = Field("BR", min_length=2, max_length=2)
 
 
@@ -70,7 +71,7 @@ class CompanyUpdate(Schema):
     name: str | None = Field(None, min_length=1, max_length=200)
     plan_id: int | None = None
     status: Literal["active", "suspended"] | None = None
-    timezone: str | None = Field(None, max_length=64)
+    timezone: Timezone | None = None
     default_country: str | None = Field(None, min_length=2, max_length=2)
 
 

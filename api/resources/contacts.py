@@ -17,7 +17,6 @@ from typing import Any, Literal
 import peewee
 from flask import Blueprint
 from pydantic import EmailStr, Field, computed_field
-from pydantic.alias_generators import to_camel
 
 from api.csv_export import csv_download
 from api.endpoint import endpoint
@@ -155,9 +154,7 @@ def normal_phone(raw: str) -> str:
 
 def apply_changes(contact: Contact, body: ContactFields) -> list[int] | None:
     """Set the fields sent on `contact` (nothing saved); returns the tag ids to set, None to keep them."""
-    changes = body.model_dump(exclude_unset=True)
-    if nulls := sorted(name for name, value in changes.items() if value is None and name in NOT_NULL):
-        raise ValidationFailed("these fields cannot be null", {to_camel(name): "may not be null" for name in nulls})
+    changes = body.changes(not_null=NOT_NULL)
     if "phone" in changes:
         if contact.is_group:
             raise ValidationFailed("a group's id cannot change", {"phone": "the contact is a group"})

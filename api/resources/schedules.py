@@ -13,13 +13,14 @@ from api.audit import log_change, snapshot
 from api.endpoint import endpoint
 from api.errors import Conflict, ValidationFailed
 from api.pagination import paginate
-from api.resources.campaigns import valid_cron, valid_timezone
+from api.resources.campaigns import valid_cron
 from api.resources.queues import owned_ids
 from api.resources.simulator import company_phone
 from api.schemas import OutSchema, PageQuery, Schema, UtcDateTime, UtcDateTimeIn, page_of
 from api.scoping import get_owned, owned
 from api.security import current_principal
 from db.base import utcnow
+from db.company_settings import Timezone
 from db.connections import Connection
 from db.contacts import Contact
 from db.schedules import Schedule, ScheduleRun, next_cron_time
@@ -36,10 +37,9 @@ class ScheduleFields(Schema):
     media_url: str | None = Field(None, pattern=r"^https?://", max_length=2048)
     send_at: UtcDateTimeIn | None = None
     cron: str | None = Field(None, max_length=100, description="recurring: the next sendAt follows it")
-    timezone: str | None = Field(None, max_length=64)
+    timezone: Timezone | None = None
 
     _cron = field_validator("cron")(valid_cron)
-    _timezone = field_validator("timezone")(valid_timezone)
 
 
 class ScheduleCreate(ScheduleFields):

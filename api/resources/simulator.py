@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
 from flask import Blueprint
 from pydantic import Field, field_validator
+from pydantic.alias_generators import to_camel
 
 from api.endpoint import endpoint
 from api.errors import ApiError, ValidationFailed
@@ -156,11 +156,11 @@ def read_receipts(connection_id: int, query: ReadReceiptsQuery):
 def change_network(connection_id: int, body: NetworkIn):
     simulated_connection(connection_id)
     client = redis_client()
-    settings_changed: dict[str, Any] = body.model_dump(
-        by_alias=True, exclude_unset=True, exclude={"disconnect", "ask_qr", "scan_qr", "ban"}
-    )
-    config = simulator.configure(client, connection_id, **settings_changed)
-    for flag, op in (("disconnect", "disconnect"), ("ask_qr", "qr"), ("scan_qr", "scan"), ("ban", "ban")):
+    actions = {"disconnect": "disconnect", "ask_qr": "qr", "scan_qr": "scan", "ban": "ban"}
+    changes = body.changes(not_null=set(NetworkIn.model_fields) - {"auto_reply"})
+    config = simulator.configure(client, connection_id,
+                                 **{to_camel(name): value for name, value in changes.items() if name not in actions})
+    for flag, op in actions.items():
         if getattr(body, flag):
             simulator.push_command(client, connection_id, op)
     return NetworkOut.model_validate(config)

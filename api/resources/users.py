@@ -11,11 +11,10 @@ from typing import Literal
 import peewee
 from flask import Blueprint
 from pydantic import EmailStr, Field
-from pydantic.alias_generators import to_camel
 
 from api.audit import log_change, snapshot
 from api.endpoint import endpoint
-from api.errors import Conflict, Forbidden, ValidationFailed
+from api.errors import Conflict, Forbidden
 from api.pagination import paginate
 from api.resources.queues import linked_ids, set_user_queues
 from api.schemas import Int32, OutSchema, PageQuery, Schema, UtcDateTime, iso_utc, page_of
@@ -246,9 +245,7 @@ def update_user(user_id: int, body: UserUpdate):
     user = get_owned(User, user_id, "user")
     guard_super(user)
     before = audit_state(user)
-    changes = body.model_dump(exclude_unset=True)
-    if nulls := [name for name in NOT_NULL_FIELDS if name in changes and changes[name] is None]:
-        raise ValidationFailed("these fields cannot be null", {to_camel(name): "may not be null" for name in nulls})
+    changes = body.changes(not_null=NOT_NULL_FIELDS)
     if user.id == current_principal().user.id and (changes.get("role", user.role) != user.role
                                                    or changes.get("active") is False):
         raise Forbidden("you cannot change your own role or disable yourself; another admin can")

@@ -200,12 +200,12 @@ def validate_definition(definition: Any) -> dict:
         raise InvalidFlow("edges", "a list of {from, to, when?}")
     seen: set[str] = set()
     for n, node in enumerate(nodes):
-        if not isinstance(node, Mapping) or not _NODE_ID.match(str(node.get("id", ""))):
+        if not isinstance(node, Mapping) or not isinstance(node.get("id"), str) or not _NODE_ID.match(node["id"]):
             raise InvalidFlow(f"nodes.{n}.id", "each node needs an id (letters, digits, _ . -)")
         if node["id"] in seen:
             raise InvalidFlow(f"nodes.{node['id']}.id", "two nodes have this id")
         seen.add(node["id"])
-        if node.get("type") not in NODE_TYPES:
+        if not isinstance(node.get("type"), str) or node["type"] not in NODE_TYPES:
             raise InvalidFlow(
                 f"nodes.{node['id']}.type",
                 f"unknown node type {node.get('type')!r}; one of {', '.join(NODE_TYPES)}",
@@ -218,7 +218,7 @@ def validate_definition(definition: Any) -> dict:
         if not isinstance(edge, Mapping):
             raise InvalidFlow(f"edges.{n}", "an edge is {from, to, when?}")
         for end in ("from", "to"):
-            if edge.get(end) not in by_id:
+            if not isinstance(edge.get(end), str) or edge[end] not in by_id:
                 raise InvalidFlow(f"edges.{n}.{end}", f"no node has the id {edge.get(end)!r}")
         source = by_id[edge["from"]]
         if source["type"] in TERMINAL_TYPES:
