@@ -37,6 +37,7 @@ class Message(TimestampedModel):
     sent_at = peewee.DateTimeField(null=True)
     delivered_at = peewee.DateTimeField(null=True)
     read_at = peewee.DateTimeField(null=True)
+    deleted_at = peewee.DateTimeField(null=True)  # deleted for everyone (api/resources/messages.py)
     ack_overdue = peewee.BooleanField(default=False)  # sent, and no receipt came in time (workers/watchdogs.py)
 
     def preview(self) -> str:

@@ -9,6 +9,7 @@ from workers import broker  # noqa: F401  (sets the global broker before any act
 from workers import (  # noqa: F401
     acks,
     campaigns,
+    chat_actions,
     connection_events,
     contact_import,
     emails,
@@ -16,7 +17,6 @@ from workers import (  # noqa: F401
     lead_import,
     maintenance,
     messages,
-    read_receipts,
     watchdogs,
     webhooks,
 )

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 import dramatiq
 from peewee import Case, fn
 
+from api.schemas import iso_utc
 from db.base import database, locked_in_id_order, utcnow
 from db.bulk import insert_models
 from db.contacts import Contact
@@ -193,6 +194,7 @@ def message_event(message: Message) -> dict:
         "waId": message.wa_id,
         "body": message.body,
         "type": message.type,
+        "deletedAt": iso_utc(message.deleted_at),
     }
 
 
@@ -271,7 +273,8 @@ def send_messages(message_ids: list[int]) -> list[dict | Exception]:
     to the session, `sent` after it (one statement and one commit each), then the Jobs `done` (JobTracking).
     A failed attempt leaves its message `sending` (retrying) until it is sent or, after the last retry,
     `failed`; one whose file is not in yet stays `queued`. A message already sent, acknowledged, failed
-    or deleted is skipped, so a batch redelivered after a crash sends nothing twice.
+    or deleted is skipped, so a batch redelivered after a crash sends nothing twice; one deleted for everyone
+    before it went out fails.
     """
     rows = {
         message.id: message
@@ -285,6 +288,8 @@ def send_messages(message_ids: list[int]) -> list[dict | Exception]:
         message = rows.get(message_id)
         if message is None or message.status not in UNSENT:
             outcomes[message_id] = {"messageId": message_id, "skipped": True}
+        elif message.deleted_at is not None:  # deleted for everyone before it went out
+            outcomes[message_id] = settled_failure(message, PermanentSendError("deleted before it was sent"))
         else:
             unsent.append(message)
     sent: dict[int, str] = {}  # message id -> the WhatsApp id it went out with

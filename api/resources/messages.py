@@ -15,7 +15,7 @@ from api.group_commit import GroupCommit
 from api.schemas import OutSchema, Schema, UtcDateTime
 from api.scoping import get_owned, owned, sees_ticket, visible_ticket
 from api.security import current_principal
-from db.base import database
+from db.base import database, utcnow
 from db.companies import Company
 from db.connections import Connection
 from db.contacts import Contact
@@ -23,8 +23,10 @@ from db.messages import Message
 from db.tickets import Ticket, find_conversation, find_or_open_ticket
 from wharf.media import MediaRejected, check_media_url, media_store, message_type_for
 from wharf.phones import InvalidPhone, is_international, to_e164
+from workers.chat_actions import enqueue_on_session, revoke_message
+from workers.events import announcing
 from workers.inbound import upsert_contact
-from workers.messages import OutboundDraft, dispatch_outbounds, write_outbounds
+from workers.messages import OutboundDraft, dispatch_outbounds, message_event, write_outbounds
 
 blueprint = Blueprint("messages", __name__, url_prefix="/api/messages")
 
@@ -52,6 +54,7 @@ class MessageOut(OutSchema):
     sent_at: UtcDateTime | None
     delivered_at: UtcDateTime | None
     read_at: UtcDateTime | None
+    deleted_at: UtcDateTime | None = Field(description="when it was deleted for everyone")
 
 
 class SendIn(Schema):
@@ -202,7 +205,30 @@ def send(body: SendIn):
 @endpoint(summary="A message with its delivery status", tags=["messages"], response=MessageOut, errors=[404],
           scope="messages:read")
 def show_message(message_id: int):
+    return MessageOut.model_validate(visible_message(message_id))
+
+
+@blueprint.delete("/<int:message_id>")
+@endpoint(summary="Delete a message of ours for everyone: WhatsApp removes it from the contact's phone; "
+          "one not sent yet is not sent", tags=["messages"], response=MessageOut, errors=[404, 409],
+          scope="messages:send")
+def delete_message(message_id: int):
+    message = visible_message(message_id)
+    if message.direction != "out":
+        raise Conflict("only our own messages can be deleted for everyone")
+    with announcing() as announcements:
+        deleted = Message.update(deleted_at=utcnow()).where(
+            Message.id == message.id, Message.deleted_at.is_null()).execute()
+        message = Message.get_by_id(message.id)
+        if deleted and message.status != "failed" and message.connection_id:
+            enqueue_on_session(revoke_message, message.connection_id, message.id)  # after its send, on its queue
+        if deleted:
+            announcements.add("message:update", message.company_id, message_event(message), ticket=message.ticket)
+    return MessageOut.model_validate(message)
+
+
+def visible_message(message_id: int) -> Message:
     message = get_owned(Message, message_id, "message")
     if message.ticket_id is not None and not sees_ticket(message.ticket):
         raise NotFound("message")
-    return MessageOut.model_validate(message)
+    return message

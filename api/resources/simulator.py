@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Annotated
 
 from flask import Blueprint
-from pydantic import Field, field_validator
+from pydantic import BeforeValidator, Field
 from pydantic.alias_generators import to_camel
 
 from api.endpoint import endpoint
@@ -38,16 +39,18 @@ class OutboxQuery(PageQuery):
     to: str | None = None
 
 
+def from_unix_seconds(value: float | dt.datetime) -> dt.datetime:
+    return naive_utc(dt.datetime.fromtimestamp(value, dt.UTC)) if isinstance(value, int | float) else value
+
+
+NetworkTime = Annotated[UtcDateTime, BeforeValidator(from_unix_seconds)]  # the network keeps Unix seconds
+
+
 class NetworkEntry(OutSchema):
-    """Something the simulated network got from us, and when (it keeps Unix seconds)."""
+    """Something the simulated network got from us, and when."""
 
     wa_id: str
-    at: UtcDateTime
-
-    @field_validator("at", mode="before")
-    @classmethod
-    def from_unix_seconds(cls, value: float | dt.datetime) -> dt.datetime:
-        return naive_utc(dt.datetime.fromtimestamp(value, dt.UTC)) if isinstance(value, int | float) else value
+    at: NetworkTime
 
 
 class OutboxEntry(NetworkEntry):
@@ -55,6 +58,7 @@ class OutboxEntry(NetworkEntry):
     body: str
     type: str
     quoted_wa_id: str | None = None
+    revoked_at: NetworkTime | None = Field(None, description="when we deleted it for everyone")
 
 
 class ReadReceiptsQuery(QuerySchema):

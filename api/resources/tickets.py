@@ -34,9 +34,9 @@ from db.messages import Message
 from db.queues import Queue
 from db.tickets import Ticket, TicketEvent, TicketNote, TicketTag
 from db.users import User
+from workers.chat_actions import enqueue_on_session, send_read_receipts
 from workers.events import announcing
 from workers.messages import dispatch_outbound, write_outbound
-from workers.read_receipts import enqueue_read_receipts
 from workers.templating import render_template, standard_variables
 
 blueprint = Blueprint("tickets", __name__, url_prefix="/api/tickets")
@@ -282,9 +282,11 @@ def mark_read(ticket_id: int):
 def send_read_receipts_of(ticket: Ticket, wa_ids: list[str]) -> None:
     """The contact's blue ticks for what was just read, unless the company keeps them off. Not in groups,
     where WhatsApp wants each message's member, which we do not keep."""
+    if not wa_ids or not ticket.connection_id or not company_setting(ticket.company_id, "send_read_receipts"):
+        return
     contact = Contact.get_by_id(ticket.contact_id)
-    if ticket.connection_id and not contact.is_group and company_setting(ticket.company_id, "send_read_receipts"):
-        enqueue_read_receipts(ticket.connection_id, contact.phone.lstrip("+"), wa_ids)
+    if not contact.is_group:
+        enqueue_on_session(send_read_receipts, ticket.connection_id, contact.phone.lstrip("+"), wa_ids)
 
 
 @blueprint.post("/<int:ticket_id>/notes")

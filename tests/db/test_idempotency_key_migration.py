@@ -9,7 +9,7 @@ import peewee
 import pytest
 
 from db.base import make_database
-from db.migrate import _router, upgrade
+from db.migrate import _router
 from tests.conftest import ADMIN_DATABASE_URL, _admin_execute
 
 BEFORE = "018_sending_at"
@@ -59,7 +59,7 @@ def test_keys_claimed_before_019_survive_it_with_no_caller(migrated_to_018):
     company_id = a_company(database)
     claim(database, company_id, "order-17")
 
-    applied = upgrade(database)
+    applied = _router(database).run(MIGRATION)
 
     assert applied == [MIGRATION]
     rows = database.execute_sql(
@@ -70,7 +70,7 @@ def test_keys_claimed_before_019_survive_it_with_no_caller(migrated_to_018):
 def test_after_019_two_callers_hold_one_key_and_one_caller_holds_it_once(migrated_to_018):
     database = migrated_to_018
     company_id = a_company(database)
-    upgrade(database)
+    _router(database).run(MIGRATION)
 
     claim(database, company_id, "order-17", "user:1")
     claim(database, company_id, "order-17", "api_key:1")
@@ -83,7 +83,7 @@ def test_after_019_two_callers_hold_one_key_and_one_caller_holds_it_once(migrate
 def test_rolling_019_back_keeps_the_oldest_claim_of_each_key(migrated_to_018):
     database = migrated_to_018
     company_id = a_company(database)
-    upgrade(database)
+    _router(database).run(MIGRATION)
     claim(database, company_id, "order-17", "user:1")
     claim(database, company_id, "order-17", "user:2")
     claim(database, company_id, "order-18", "user:2")

@@ -107,6 +107,19 @@ def test_marking_a_contacts_messages_read_shows_them_read_on_their_phone_once(tr
     assert simulator.read_receipts(network, CONNECTION_ID, chat="5511900000000") == []
 
 
+def test_a_message_deleted_for_everyone_leaves_the_contacts_phone(transport, events, network):
+    message = outgoing()
+    transport.send(message)
+
+    transport.revoke("5511987654321", message.wa_id)
+
+    [entry] = simulator.outbox(network, CONNECTION_ID)[0]
+    assert entry["waId"] == message.wa_id and entry["revokedAt"] is not None
+    with pytest.raises(TransportError) as never_sent:
+        transport.revoke("5511987654321", deterministic_wa_id(CONNECTION_ID, "never sent"))
+    assert never_sent.value.permanent
+
+
 def test_read_receipts_need_a_connected_session(transport, events):
     transport.disconnect()
 

@@ -212,6 +212,7 @@ class RecordingClient(SessionClient):
         self.not_on_whatsapp: set[str] = set()
         self.refusal: str | None = None
         self.read: list[tuple] = []
+        self.revoked: list[tuple] = []
 
     def is_on_whatsapp(self, *numbers):
         return [neonize_proto.IsOnWhatsAppResponse(
@@ -227,6 +228,11 @@ class RecordingClient(SessionClient):
         if self.refusal:
             raise MarkReadError(self.refusal)
         self.read.append((message_ids, chat, sender, receipt))
+
+    def revoke_message(self, chat, sender, message_id):
+        if self.refusal:
+            raise SendMessageError(self.refusal)
+        self.revoked.append((chat, sender, message_id))
 
     def send_message(self, to, message, *args, **kwargs):
         if self.refusal:
@@ -372,3 +378,15 @@ def test_a_read_receipt_whatsapp_refuses_or_an_offline_session_is_a_transient_er
         session.mark_read("5511987654321", ["3EB0IN1"])
 
     assert not refused.value.permanent and not offline.value.permanent
+
+
+def test_a_message_is_deleted_for_everyone_in_the_contacts_chat_as_our_own(session):
+    session.revoke("5511987654321", "3EB0WHATSAPP1")
+
+    [(chat, sender, message_id)] = session.client.revoked
+    assert (chat.User, chat.Server, message_id) == ("5511987654321", "s.whatsapp.net", "3EB0WHATSAPP1")
+    assert sender == neonize_proto.JID()  # whatsmeow's "our own message"
+    session.client.refusal = "websocket not connected"
+    with pytest.raises(TransportError) as refused:
+        session.revoke("5511987654321", "3EB0WHATSAPP1")
+    assert not refused.value.permanent

@@ -9,7 +9,7 @@ retries, job tracking, stats), sends the batch with `send_messages` (one read an
 of it) and acknowledges each message once its outcome is recorded. A crash before the acknowledgement
 redelivers the message; `send_messages` skips what is already sent, and WhatsApp drops an id it has
 seen. One thread per connection also keeps a conversation's messages in the order they were queued.
-The other work of a session that comes by this queue (read receipts) runs beside the sends, one by one.
+The other work of a session that comes by this queue (read receipts, deletions) runs after the sends, one by one.
 """
 
 from __future__ import annotations
@@ -118,17 +118,18 @@ class SendConsumer:
                 self.fetchers[message.queue_name].post_process_message(message)
 
     def run_batch(self, messages: list[dramatiq.MessageProxy]) -> dict[str, object]:
-        """The sends in one `send_messages`; anything else on the queue (read receipts) one by one."""
+        """The sends in one `send_messages`, then anything else on the queue (read receipts, deletions) one by
+        one: a deletion queued after its message comes after it."""
         sends = [message for message in messages if message.actor_name == send_message.actor_name]
-        outcomes = {message.message_id: self.run_alone(message)
-                    for message in messages if message.actor_name != send_message.actor_name}
-        if not sends:
-            return outcomes
-        try:
-            results = send_messages([message.args[0] for message in sends])
-        except Exception as error:  # the batch's own reads or writes failed: each message retries
-            results = [error] * len(sends)
-        return outcomes | {message.message_id: result for message, result in zip(sends, results, strict=True)}
+        outcomes: dict[str, object] = {}
+        if sends:
+            try:
+                results = send_messages([message.args[0] for message in sends])
+            except Exception as error:  # the batch's own reads or writes failed: each message retries
+                results = [error] * len(sends)
+            outcomes = {message.message_id: result for message, result in zip(sends, results, strict=True)}
+        return outcomes | {message.message_id: self.run_alone(message)
+                           for message in messages if message.actor_name != send_message.actor_name}
 
     def run_alone(self, message: dramatiq.MessageProxy) -> object:
         try:

@@ -95,6 +95,9 @@ class ManagedSession:
     def mark_read(self, chat: str, wa_ids: list[str]) -> None:
         self.transport.mark_read(chat, wa_ids)
 
+    def revoke(self, chat: str, wa_id: str) -> None:
+        self.transport.revoke(chat, wa_id)
+
     def logout(self) -> None:
         self.stopping.set()
         self.logged_out = True

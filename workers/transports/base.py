@@ -139,6 +139,10 @@ class Transport(Protocol):
         """Tell a contact (`chat`, the number in digits) that we read these messages of theirs: their blue
         ticks. Raise TransportError when the session cannot."""
 
+    def revoke(self, chat: str, wa_id: str) -> None:
+        """Delete our message `wa_id` for everyone in a contact's chat (`chat`, the number in digits). Raise
+        TransportError when the session cannot (permanent when WhatsApp never will: too old, say)."""
+
 
 def send_each(transport: Transport, messages: list[OutgoingMessage]) -> list[str | TransportError]:
     """`send_many` for a transport whose sends go one by one anyway (a real session's do)."""

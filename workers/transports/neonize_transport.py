@@ -289,16 +289,26 @@ class NeonizeTransport:
         return send_each(self, messages)
 
     def mark_read(self, chat: str, wa_ids: list[str]) -> None:
-        client = self.client
-        if client is None or not self.online:
-            raise TransportError("the WhatsApp session is not connected")
-        jid = recipient_jid(chat)
-        if jid.Server == PHONE_SERVER:
-            jid = self.whatsapp_jid(client, jid.User)
+        client, jid = self.online_chat(chat)
         try:
             client.mark_read(*wa_ids, chat=jid, sender=jid, receipt=ReceiptType.READ)
         except NeonizeError as error:
             raise TransportError(f"could not mark messages read: {error}") from error
+
+    def revoke(self, chat: str, wa_id: str) -> None:
+        client, jid = self.online_chat(chat)
+        try:  # whatsmeow takes an empty sender for a message of our own
+            client.revoke_message(jid, neonize_proto.JID(), wa_id)
+        except NeonizeError as error:
+            raise TransportError(f"could not delete the message: {error}") from error
+
+    def online_chat(self, chat: str) -> tuple[NewClient, neonize_proto.JID]:
+        """The connected client and the JID WhatsApp knows the contact's chat by."""
+        client = self.client
+        if client is None or not self.online:
+            raise TransportError("the WhatsApp session is not connected")
+        jid = recipient_jid(chat)
+        return client, self.whatsapp_jid(client, jid.User) if jid.Server == PHONE_SERVER else jid
 
     def whatsapp_jid(self, client: NewClient, phone: str) -> neonize_proto.JID:
         """The JID WhatsApp knows the number by (it may differ from the digits, e.g. Brazil's ninth digit)."""

@@ -119,12 +119,19 @@ def inject_inbound(client: redis.Redis, connection_id: int, phone: str, body: st
 
 def outbox(client: redis.Redis, connection_id: int, to: str | None = None, offset: int = 0,
            limit: int = 50) -> tuple[list[dict[str, Any]], int]:
-    """What the network received from us, oldest first: (page of entries, total)."""
+    """What the network received from us, oldest first: (page of entries, total); an entry we deleted for
+    everyone says when (`revokedAt`)."""
     if to is None:
         entries = [json.loads(raw) for raw in client.lrange(key(connection_id, "outbox"), offset, offset + limit - 1)]
-        return entries, client.llen(key(connection_id, "outbox"))
-    matching = [e for e in map(json.loads, client.lrange(key(connection_id, "outbox"), 0, -1)) if e["to"] == to]
-    return matching[offset : offset + limit], len(matching)
+        total = client.llen(key(connection_id, "outbox"))
+    else:
+        matching = [e for e in map(json.loads, client.lrange(key(connection_id, "outbox"), 0, -1)) if e["to"] == to]
+        entries, total = matching[offset : offset + limit], len(matching)
+    if entries:
+        revoked = client.hmget(key(connection_id, "revoked"), [entry["waId"] for entry in entries])
+        for entry, at in zip(entries, revoked, strict=True):
+            entry["revokedAt"] = float(at) if at else None
+    return entries, total
 
 
 def read_receipts(client: redis.Redis, connection_id: int, chat: str | None = None) -> list[dict[str, Any]]:
@@ -134,7 +141,7 @@ def read_receipts(client: redis.Redis, connection_id: int, chat: str | None = No
 
 
 def reset(client: redis.Redis, connection_id: int) -> None:
-    names = ("config", "commands", "processing", "outbox", "seen", "receipts", "paired", "read_by_us", "read_receipts")
+    names = ("config", "commands", "processing", "outbox", "seen", "receipts", "paired", "read_by_us", "read_receipts", "revoked")
     client.delete(*(key(connection_id, name) for name in names))
 
 
@@ -262,6 +269,14 @@ class SimulatorTransport:
                    for wa_id, first in zip(wa_ids, new, strict=True) if first]
         if entries:
             self.redis.rpush(key(self.connection_id, "read_receipts"), *entries)
+
+    def revoke(self, chat: str, wa_id: str) -> None:
+        """The message disappears from the contact's phone: kept with when (`outbox`'s `revokedAt`)."""
+        if not self.connected:
+            raise TransportError("the simulated session is not connected")
+        if not self.redis.hexists(key(self.connection_id, "seen"), wa_id):
+            raise TransportError(f"the network never received {wa_id}", permanent=True)
+        self.redis.hsetnx(key(self.connection_id, "revoked"), wa_id, time.time())
 
     # --- the pump: receipts when due, commands when given
     def run_pump(self) -> None:

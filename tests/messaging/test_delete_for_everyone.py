@@ -1,0 +1,65 @@
+"""Deleting a message of ours for everyone: WhatsApp removes it from the contact's phone."""
+
+from __future__ import annotations
+
+from db.messages import Message
+from tests.conftest import running_gateway
+from tests.waiting import wait_for
+from workers.transports import simulator
+
+CUSTOMER = "+5511987654321"
+
+
+def send(client, headers, body: str = "Olá!") -> int:
+    answer = client.post("/api/messages", json={"to": CUSTOMER, "body": body}, headers=headers)
+    assert answer.status_code == 202, answer.get_json()
+    return answer.get_json()["id"]
+
+
+def outbox(redis_client, connection) -> list[dict]:
+    return simulator.outbox(redis_client, connection.id)[0]
+
+
+def test_a_sent_message_deleted_for_everyone_leaves_the_contacts_phone(client, admin_headers, connection,
+                                                                      redis_client, worker, gateway):
+    message_id = send(client, admin_headers)
+    assert wait_for(lambda: Message.get_by_id(message_id).status == "read", timeout=20)
+
+    answer = client.delete(f"/api/messages/{message_id}", headers=admin_headers)
+
+    assert answer.status_code == 200 and answer.get_json()["deletedAt"]
+    assert wait_for(lambda: outbox(redis_client, connection)[0]["revokedAt"] is not None, timeout=20)
+    again = client.delete(f"/api/messages/{message_id}", headers=admin_headers)
+    assert again.status_code == 200 and again.get_json()["deletedAt"] == answer.get_json()["deletedAt"]
+    shown = client.get(f"/api/messages/{message_id}", headers=admin_headers).get_json()
+    assert (shown["status"], shown["body"], shown["deletedAt"]) == ("read", "Olá!", answer.get_json()["deletedAt"])
+
+
+def test_a_message_deleted_before_it_went_out_is_never_sent(client, admin_headers, connection, redis_client, broker):
+    message_id = send(client, admin_headers)  # no gateway yet: it waits on the connection's queue
+    kept_id = send(client, admin_headers, "fica")
+
+    assert client.delete(f"/api/messages/{message_id}", headers=admin_headers).status_code == 200
+
+    with running_gateway(broker):
+        assert wait_for(lambda: Message.get_by_id(kept_id).status == "sent", timeout=20)  # no worker: no receipts
+        assert wait_for(lambda: Message.get_by_id(message_id).status == "failed", timeout=20)
+    assert Message.get_by_id(message_id).error == "deleted before it was sent"
+    assert [entry["body"] for entry in outbox(redis_client, connection)] == ["fica"]
+
+
+def test_only_our_own_messages_of_a_visible_ticket_can_be_deleted(client, app, admin_headers, factories, company,
+                                                                   connection):
+    colleague = factories.user(company, role="agent")
+    ticket = factories.ticket(company, connection=connection, contact=factories.contact(company, phone=CUSTOMER),
+                              status="open", user=colleague)
+    theirs = factories.message(ticket, status="delivered")
+    ours = factories.message(ticket, direction="out", status="sent")
+    agent = factories.auth_headers(app, factories.user(company, role="agent"))
+
+    refused = client.delete(f"/api/messages/{theirs.id}", headers=admin_headers)
+    hidden = client.delete(f"/api/messages/{ours.id}", headers=agent)
+
+    assert refused.status_code == 409 and refused.get_json()["error"] == "conflict"
+    assert hidden.status_code == 404
+    assert Message.select().where(Message.deleted_at.is_null(False)).count() == 0
