@@ -38,7 +38,7 @@ from wharf.media import MediaRejected, media_store
 from wharf.metrics import MESSAGES_RECEIVED
 from wharf.realtime import emitted_together
 from workers.acks import receipt_time
-from workers.events import publish
+from workers.events import announcing, publish
 from workers.flows.engine import hand_to_flow, tickets_a_flow_may_take
 from workers.messages import message_event
 from workers.opt_outs import handle_opt_out_message
@@ -360,3 +360,17 @@ def handle_inbound_batch(events: list[dict]) -> list[dict]:
             handle_inbound.send(event)
             results.append({"retried": event.get("wa_id")})
     return results
+
+
+@dramatiq.actor(queue_name="inbound", max_retries=10)
+def handle_revoke(event: dict) -> dict:
+    """A contact deleted a message of theirs for everyone: it stays, marked deleted, as in WhatsApp's own chat
+    ("this message was deleted"). One not stored (a blocked contact's, say) is nothing to change."""
+    with announcing() as announcements:
+        deleted = [row.id for row in Message.update(deleted_at=utcnow()).where(
+            Message.connection == event["connection_id"], Message.wa_id == event["wa_id"],
+            Message.direction == "in", Message.deleted_at.is_null(),
+        ).returning(Message.id).execute()]  # read before the commit (SQLite insists)
+        for message in Message.select(Message, Ticket).join(Ticket).where(Message.id.in_(deleted)):
+            announcements.add("message:update", message.company_id, message_event(message), ticket=message.ticket)
+    return {"deleted": deleted}

@@ -23,8 +23,11 @@ from workers.transports import simulator
 blueprint = Blueprint("simulator", __name__, url_prefix="/api/simulator")
 
 
-class InboundIn(Schema):
+class FromContact(Schema):
     from_: str = Field(alias="from", description="the contact's phone; the company's default country applies")
+
+
+class InboundIn(FromContact):
     body: str = Field(min_length=1, max_length=65536)
     name: str | None = Field(None, max_length=200)
     wa_id: str | None = Field(None, max_length=128, description="reuse an id to see WhatsApp's duplicates dropped")
@@ -128,6 +131,20 @@ def inbound(connection_id: int, body: InboundIn):
     phone = company_phone(body.from_, "from")
     wa_id = simulator.inject_inbound(redis_client(), connection_id, phone, body.body, body.name, body.wa_id)
     return InboundOut(wa_id=wa_id, from_=phone)
+
+
+class RevokeIn(FromContact):
+    wa_id: str = Field(min_length=1, max_length=128, description="the id of the contact's message")
+
+
+@blueprint.post("/<int:connection_id>/revoke")
+@endpoint(summary="A simulated contact deletes a message of theirs for everyone", tags=["simulator"], body=RevokeIn,
+          response=InboundOut, status=202, roles=("super", "admin", "supervisor"), errors=[404, 409])
+def revoke(connection_id: int, body: RevokeIn):
+    simulated_connection(connection_id)
+    phone = company_phone(body.from_, "from")
+    simulator.inject_revoke(redis_client(), connection_id, phone, body.wa_id)
+    return InboundOut(wa_id=body.wa_id, from_=phone)
 
 
 @blueprint.get("/<int:connection_id>/outbox")

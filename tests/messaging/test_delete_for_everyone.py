@@ -63,3 +63,21 @@ def test_only_our_own_messages_of_a_visible_ticket_can_be_deleted(client, app, a
     assert refused.status_code == 409 and refused.get_json()["error"] == "conflict"
     assert hidden.status_code == 404
     assert Message.select().where(Message.deleted_at.is_null(False)).count() == 0
+
+
+def test_a_message_the_contact_deletes_for_everyone_stays_marked_deleted(client, admin_headers, connection, worker,
+                                                                        gateway):
+    for body, wa_id in (("oi", "3EB0KEPT"), ("número errado", "3EB0REVOKED")):
+        client.post(f"/api/simulator/{connection.id}/inbound", json={"from": CUSTOMER, "body": body, "waId": wa_id},
+                    headers=admin_headers)
+    assert wait_for(lambda: Message.select().where(Message.direction == "in").count() == 2, timeout=20)
+
+    answer = client.post(f"/api/simulator/{connection.id}/revoke", json={"from": CUSTOMER, "waId": "3EB0REVOKED"},
+                         headers=admin_headers)
+
+    assert answer.status_code == 202, answer.get_json()
+    assert wait_for(lambda: Message.get(Message.wa_id == "3EB0REVOKED").deleted_at is not None, timeout=20)
+    assert Message.get(Message.wa_id == "3EB0KEPT").deleted_at is None
+    ticket_id = Message.get(Message.wa_id == "3EB0REVOKED").ticket_id
+    listed = client.get(f"/api/tickets/{ticket_id}/messages", headers=admin_headers).get_json()["items"]
+    assert {(m["body"], m["deletedAt"] is not None) for m in listed} == {("oi", False), ("número errado", True)}

@@ -18,6 +18,7 @@ from workers.transports.base import (
     InboundBatch,
     InboundMessage,
     LoggedOut,
+    MessageRevoked,
     OutgoingMessage,
     PairCode,
     QrCode,
@@ -180,6 +181,14 @@ def test_an_inbound_message_arrives_as_an_event(transport, events, network):
 
     assert (inbound.wa_id, inbound.chat, inbound.body, inbound.sender_name) == (wa_id, "5511987654321", "oi", "Ana")
     assert not inbound.from_me and not inbound.is_group
+
+
+def test_a_message_the_contact_deletes_for_everyone_arrives_as_a_revoke_after_it(transport, events, network):
+    wa_id = simulator.inject_inbound(network, CONNECTION_ID, "+5511987654321", "oops")
+    simulator.inject_revoke(network, CONNECTION_ID, "+5511987654321", wa_id)
+
+    assert events.next(InboundMessage).wa_id == wa_id
+    assert events.next(MessageRevoked) == MessageRevoked(CONNECTION_ID, wa_id=wa_id, chat="5511987654321")
 
 
 def test_a_backlog_of_inbound_messages_arrives_in_batches_in_order_each_once(network):

@@ -14,12 +14,14 @@ import pytest
 from neonize.client import ClientFactory
 from neonize.exc import MarkReadError, SendMessageError
 from neonize.proto import Neonize_pb2 as neonize_proto
+from neonize.proto.waCommon.WACommon_pb2 import MessageKey
 from neonize.proto.waE2E.WAWebProtobufsE2E_pb2 import (
     ContextInfo,
     DocumentMessage,
     ExtendedTextMessage,
     ImageMessage,
     Message,
+    ProtocolMessage,
     ReactionMessage,
 )
 from neonize.utils.enum import ReceiptType
@@ -32,6 +34,7 @@ from workers.transports.base import (
     Disconnected,
     InboundMessage,
     LoggedOut,
+    MessageRevoked,
     OutgoingMessage,
     QrCode,
     Receipt,
@@ -116,6 +119,15 @@ def test_a_hidden_number_sender_is_known_by_the_phone_number_beside_it():
                                                      SenderAlt=CONTACT))
 
     assert (inbound.chat, inbound.sender) == ("5511987654321", "5511987654321")
+
+
+def test_a_message_the_contact_deletes_for_everyone_is_revoked_and_one_we_delete_from_the_phone_is_not_ours_to_map():
+    revoke = Message(protocolMessage=ProtocolMessage(type=ProtocolMessage.REVOKE, key=MessageKey(ID="3EB0GONE")))
+
+    revoked = map_event(CONNECTION_ID, message_event(revoke))
+
+    assert revoked == MessageRevoked(CONNECTION_ID, wa_id="3EB0GONE", chat="5511987654321")
+    assert map_event(CONNECTION_ID, message_event(revoke, IsFromMe=True)) is None
 
 
 def test_reactions_and_status_updates_are_not_messages():

@@ -5,7 +5,15 @@ from __future__ import annotations
 import time
 
 from wharf.redis_client import redis_client
-from workers.transports.base import Connected, InboundBatch, InboundMessage, PairCode, QrCode, Receipt
+from workers.transports.base import (
+    Connected,
+    InboundBatch,
+    InboundMessage,
+    MessageRevoked,
+    PairCode,
+    QrCode,
+    Receipt,
+)
 
 LOGIN_CODE_SECONDS = 120
 
@@ -17,7 +25,7 @@ def login_code_key(connection_id: int) -> str:
 def dispatch_event(event) -> None:
     from workers.acks import apply_receipts
     from workers.connection_events import record_connection_event
-    from workers.inbound import handle_inbound, handle_inbound_batch
+    from workers.inbound import handle_inbound, handle_inbound_batch, handle_revoke
 
     if isinstance(event, InboundMessage):
         handle_inbound.send(event.to_dict())
@@ -25,6 +33,8 @@ def dispatch_event(event) -> None:
         handle_inbound_batch.send([message.to_dict() for message in event.messages])
     elif isinstance(event, Receipt):
         apply_receipts.send(event.to_dict())
+    elif isinstance(event, MessageRevoked):
+        handle_revoke.send(event.to_dict())
     else:
         if isinstance(event, (QrCode, PairCode)):  # the API shows it at once; it changes every ~20 s
             field = "qr" if isinstance(event, QrCode) else "pairCode"

@@ -50,6 +50,15 @@ class InboundBatch(TransportEvent):
 
 
 @dataclasses.dataclass(frozen=True)
+class MessageRevoked(TransportEvent):
+    """A contact deleted a message of theirs for everyone."""
+
+    kind: ClassVar[str] = "revoked"
+    wa_id: str
+    chat: str
+
+
+@dataclasses.dataclass(frozen=True)
 class Receipt(TransportEvent):
     """Messages we sent reached a status on the recipient's side, all at once."""
 

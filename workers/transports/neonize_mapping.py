@@ -24,7 +24,7 @@ from neonize.events import (
     TemporaryBanEv,
 )
 from neonize.proto.Neonize_pb2 import JID, ConnectFailureReason
-from neonize.proto.waE2E.WAWebProtobufsE2E_pb2 import ContextInfo, ExtendedTextMessage
+from neonize.proto.waE2E.WAWebProtobufsE2E_pb2 import ContextInfo, ExtendedTextMessage, ProtocolMessage
 from neonize.proto.waE2E.WAWebProtobufsE2E_pb2 import Message as WAMessage
 
 from workers.transports.base import (
@@ -32,6 +32,7 @@ from workers.transports.base import (
     Disconnected,
     InboundMessage,
     LoggedOut,
+    MessageRevoked,
     QrCode,
     Receipt,
     TransportError,
@@ -170,20 +171,24 @@ def media_size(message: WAMessage) -> int:
     return 0
 
 
-def inbound_message(connection_id: int, event: MessageEv) -> InboundMessage | None:
+def inbound_message(connection_id: int, event: MessageEv) -> InboundMessage | MessageRevoked | None:
     source = event.Info.MessageSource
     if source.Chat.Server not in CHAT_SERVERS or event.IsEdit:
         return None
+    # In a chat with one person the other side's phone number comes as the sender's or the recipient's alternative.
+    chat_alternative = None if source.IsGroup else (source.RecipientAlt if source.IsFromMe else source.SenderAlt)
+    chat = address(source.Chat, chat_alternative)
+    protocol = event.Message.protocolMessage
+    if event.Message.HasField("protocolMessage") and protocol.type == ProtocolMessage.REVOKE and not source.IsFromMe:
+        return MessageRevoked(connection_id, wa_id=protocol.key.ID, chat=chat)
     content = message_content(event.Message)
     if content is None:
         return None
     body, kind, media, context = content
-    # In a chat with one person the other side's phone number comes as the sender's or the recipient's alternative.
-    chat_alternative = None if source.IsGroup else (source.RecipientAlt if source.IsFromMe else source.SenderAlt)
     return InboundMessage(
         connection_id,
         wa_id=event.Info.ID,
-        chat=address(source.Chat, chat_alternative),
+        chat=chat,
         sender=address(source.Sender, source.SenderAlt),
         sender_name=None if source.IsFromMe else (event.Info.Pushname or None),
         body=body,

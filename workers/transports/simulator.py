@@ -35,6 +35,7 @@ from workers.transports.base import (
     InboundBatch,
     InboundMessage,
     LoggedOut,
+    MessageRevoked,
     OutgoingMessage,
     PairCode,
     QrCode,
@@ -85,6 +86,9 @@ return taken
 """
 
 
+CONTACT_OPS = ("inbound", "revoke")  # commands that are a contact's doing, not the session's
+
+
 def key(connection_id: int, name: str) -> str:
     return f"wharf:sim:{connection_id}:{name}"
 
@@ -115,6 +119,11 @@ def inject_inbound(client: redis.Redis, connection_id: int, phone: str, body: st
     push_command(client, connection_id, "inbound", phone=phone.lstrip("+"), body=body, name=name, waId=wa_id,
                  at=time.time())
     return wa_id
+
+
+def inject_revoke(client: redis.Redis, connection_id: int, phone: str, wa_id: str) -> None:
+    """A contact deletes a message of theirs for everyone."""
+    push_command(client, connection_id, "revoke", phone=phone.lstrip("+"), waId=wa_id)
 
 
 def outbox(client: redis.Redis, connection_id: int, to: str | None = None, offset: int = 0,
@@ -320,7 +329,7 @@ class SimulatorTransport:
         if not taken:
             return False
         commands = [json.loads(raw) for raw in taken]
-        if commands[0]["op"] != "inbound":  # session controls run at most once, inbound at least once
+        if commands[0]["op"] not in CONTACT_OPS:  # session controls run at most once, what contacts do at least once
             self.redis.lrem(processing, 1, taken[0])
         try:
             self.run_commands(commands)
@@ -328,7 +337,7 @@ class SimulatorTransport:
             logger.exception("simulator %s: handling %s failed", self.connection_id, commands[0]["op"])
             self.requeue_unfinished_commands()
             return False
-        if commands[0]["op"] == "inbound":
+        if commands[0]["op"] in CONTACT_OPS:
             with self.redis.pipeline(transaction=False) as pipe:
                 for raw in taken:
                     pipe.lrem(processing, 1, raw)
@@ -349,7 +358,9 @@ class SimulatorTransport:
 
     def run_command(self, command: dict[str, Any]) -> None:
         op = command["op"]
-        if op == "disconnect":
+        if op == "revoke":
+            self.emit(MessageRevoked(self.connection_id, wa_id=command["waId"], chat=command["phone"]))
+        elif op == "disconnect":
             self.connected = False
             self.stopping.set()
             self.emit(Disconnected(self.connection_id, reason=command.get("reason") or "simulated disconnect"))
