@@ -49,6 +49,10 @@ def send_read_receipts(connection_id: int, chat: str, wa_ids: list[str]) -> None
         session.mark_read(chat, wa_ids)
 
 
+class DeletionNotCommitted(Exception):
+    """The deletion is not committed yet (or was rolled back): its retry looks again."""
+
+
 @dramatiq.actor(**OPTIONS)
 def revoke_message(connection_id: int, message_id: int) -> None:
     """Delete our message for everyone in the contact's chat, if it went out: one deleted before that is
@@ -56,6 +60,8 @@ def revoke_message(connection_id: int, message_id: int) -> None:
     message = Message.select(Message, Contact).join(Contact).where(Message.id == message_id).first()
     if message is None or message.status not in SENT or not message.wa_id:
         return
+    if message.deleted_at is None:
+        raise DeletionNotCommitted(f"message {message_id} is not deleted (yet)")
     with on_session(connection_id) as session:
         session.revoke(message.contact.phone.lstrip("+"), message.wa_id)
 

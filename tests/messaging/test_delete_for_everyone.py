@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
+
 from db.messages import Message
 from tests.conftest import running_gateway
 from tests.waiting import wait_for
+from workers.chat_actions import DeletionNotCommitted, revoke_message
 from workers.transports import simulator
 
 CUSTOMER = "+5511987654321"
@@ -81,3 +84,11 @@ def test_a_message_the_contact_deletes_for_everyone_stays_marked_deleted(client,
     ticket_id = Message.get(Message.wa_id == "3EB0REVOKED").ticket_id
     listed = client.get(f"/api/tickets/{ticket_id}/messages", headers=admin_headers).get_json()["items"]
     assert {(m["body"], m["deletedAt"] is not None) for m in listed} == {("oi", False), ("número errado", True)}
+
+
+def test_a_revoke_that_overtakes_its_uncommitted_deletion_retries(factories, company, connection):
+    ticket = factories.ticket(company, connection=connection, contact=factories.contact(company, phone=CUSTOMER))
+    sent = factories.message(ticket, direction="out", status="sent")
+
+    with pytest.raises(DeletionNotCommitted):
+        revoke_message.fn(connection.id, sent.id)
