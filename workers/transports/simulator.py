@@ -150,7 +150,8 @@ def read_receipts(client: redis.Redis, connection_id: int, chat: str | None = No
 
 
 def reset(client: redis.Redis, connection_id: int) -> None:
-    names = ("config", "commands", "processing", "outbox", "seen", "receipts", "paired", "read_by_us", "read_receipts", "revoked")
+    names = ("config", "commands", "processing", "outbox", "seen", "receipts", "paired", "read_by_us", "read_receipts",
+             "revoked")
     client.delete(*(key(connection_id, name) for name in names))
 
 
