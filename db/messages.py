@@ -11,6 +11,8 @@ from db.contacts import Contact
 from db.tickets import Ticket
 from db.users import User
 
+DELETED_PREVIEW = "🚫 This message was deleted"  # as WhatsApp's chat list shows it
+
 MESSAGE_STATUSES = ("queued", "sending", "sent", "delivered", "read", "failed")
 MESSAGE_TYPES = ("text", "image", "audio", "video", "document", "sticker", "location", "contact")
 
@@ -42,6 +44,8 @@ class Message(TimestampedModel):
 
     def preview(self) -> str:
         """What a ticket shows of it as its last message."""
+        if self.deleted_at is not None:
+            return DELETED_PREVIEW
         return self.body or f"[{self.type}]"
 
     class Meta:

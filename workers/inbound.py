@@ -40,7 +40,7 @@ from wharf.realtime import emitted_together
 from workers.acks import receipt_time
 from workers.events import announcing, publish
 from workers.flows.engine import hand_to_flow, tickets_a_flow_may_take
-from workers.messages import message_event
+from workers.messages import mark_deleted, message_event
 from workers.opt_outs import handle_opt_out_message
 from workers.routing import answer_new_ticket, route_menu_answer
 
@@ -367,10 +367,6 @@ def handle_revoke(event: dict) -> dict:
     """A contact deleted a message of theirs for everyone: it stays, marked deleted, as in WhatsApp's own chat
     ("this message was deleted"). One not stored (a blocked contact's, say) is nothing to change."""
     with announcing() as announcements:
-        deleted = [row.id for row in Message.update(deleted_at=utcnow()).where(
-            Message.connection == event["connection_id"], Message.wa_id == event["wa_id"],
-            Message.direction == "in", Message.deleted_at.is_null(),
-        ).returning(Message.id).execute()]  # read before the commit (SQLite insists)
-        for message in Message.select(Message, Ticket).join(Ticket).where(Message.id.in_(deleted)):
-            announcements.add("message:update", message.company_id, message_event(message), ticket=message.ticket)
+        deleted = mark_deleted((Message.connection == event["connection_id"]) & (Message.wa_id == event["wa_id"])
+                               & (Message.direction == "in"), announcements)
     return {"deleted": deleted}

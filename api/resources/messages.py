@@ -15,7 +15,7 @@ from api.group_commit import GroupCommit
 from api.schemas import OutSchema, Schema, UtcDateTime
 from api.scoping import get_owned, owned, sees_ticket, visible_ticket
 from api.security import current_principal
-from db.base import database, utcnow
+from db.base import database
 from db.companies import Company
 from db.connections import Connection
 from db.contacts import Contact
@@ -26,7 +26,7 @@ from wharf.phones import InvalidPhone, is_international, to_e164
 from workers.chat_actions import enqueue_on_session, revoke_message
 from workers.events import announcing
 from workers.inbound import upsert_contact
-from workers.messages import OutboundDraft, dispatch_outbounds, message_event, write_outbounds
+from workers.messages import OutboundDraft, dispatch_outbounds, mark_deleted, write_outbounds
 
 blueprint = Blueprint("messages", __name__, url_prefix="/api/messages")
 
@@ -217,13 +217,10 @@ def delete_message(message_id: int):
     if message.direction != "out":
         raise Conflict("only our own messages can be deleted for everyone")
     with announcing() as announcements:
-        deleted = Message.update(deleted_at=utcnow()).where(
-            Message.id == message.id, Message.deleted_at.is_null()).execute()
+        deleted = mark_deleted(Message.id == message.id, announcements)
         message = Message.get_by_id(message.id)
         if deleted and message.status != "failed" and message.connection_id:
             enqueue_on_session(revoke_message, message.connection_id, message.id)  # after its send, on its queue
-        if deleted:
-            announcements.add("message:update", message.company_id, message_event(message), ticket=message.ticket)
     return MessageOut.model_validate(message)
 
 

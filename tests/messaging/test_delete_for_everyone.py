@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from db.messages import Message
+from db.messages import DELETED_PREVIEW, Message
+from db.tickets import Ticket
 from tests.conftest import running_gateway
 from tests.waiting import wait_for
 from workers.chat_actions import DeletionNotCommitted, revoke_message
@@ -36,6 +37,8 @@ def test_a_sent_message_deleted_for_everyone_leaves_the_contacts_phone(client, a
     assert again.status_code == 200 and again.get_json()["deletedAt"] == answer.get_json()["deletedAt"]
     shown = client.get(f"/api/messages/{message_id}", headers=admin_headers).get_json()
     assert (shown["status"], shown["body"], shown["deletedAt"]) == ("read", "Olá!", answer.get_json()["deletedAt"])
+    ticket = client.get(f"/api/tickets/{shown['ticketId']}", headers=admin_headers).get_json()
+    assert ticket["lastMessage"] == DELETED_PREVIEW  # it was the last message: the ticket list shows it deleted
 
 
 def test_a_message_deleted_before_it_went_out_is_never_sent(client, admin_headers, connection, redis_client, broker):
@@ -49,6 +52,7 @@ def test_a_message_deleted_before_it_went_out_is_never_sent(client, admin_header
         assert wait_for(lambda: Message.get_by_id(message_id).status == "failed", timeout=20)
     assert Message.get_by_id(message_id).error == "deleted before it was sent"
     assert [entry["body"] for entry in outbox(redis_client, connection)] == ["fica"]
+    assert Ticket.get_by_id(Message.get_by_id(kept_id).ticket_id).last_message == "fica"  # not the deleted one's
 
 
 def test_only_our_own_messages_of_a_visible_ticket_can_be_deleted(client, app, admin_headers, factories, company,
@@ -84,6 +88,7 @@ def test_a_message_the_contact_deletes_for_everyone_stays_marked_deleted(client,
     ticket_id = Message.get(Message.wa_id == "3EB0REVOKED").ticket_id
     listed = client.get(f"/api/tickets/{ticket_id}/messages", headers=admin_headers).get_json()["items"]
     assert {(m["body"], m["deletedAt"] is not None) for m in listed} == {("oi", False), ("número errado", True)}
+    assert Ticket.get_by_id(ticket_id).last_message == DELETED_PREVIEW
 
 
 def test_a_revoke_that_overtakes_its_uncommitted_deletion_retries(factories, company, connection):
