@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import collections
 import datetime as dt
+import threading
 
 import pytest
 
@@ -127,14 +128,17 @@ def test_a_session_that_ends_just_before_a_crash_still_reaches_the_webhooks(bot,
     factories.webhook(company, events=["flow:*"])
     bot.deploy({**numbered_flow(1), "trigger": {"type": "keyword", "value": "oi"}})
     send = Announcements.send
+    died = threading.Event()
 
     def dies_announcing_the_end(announcements, pipeline=None):
         if any(event == "flow:session_ended" for event, *_ in announcements.realtime):
+            died.set()
             raise SystemError("the worker died after the last step's commit, before its events went out")
         send(announcements, pipeline)
 
     monkeypatch.setattr(Announcements, "send", dies_announcing_the_end)
     bot.say("oi")
+    assert died.wait(15)  # the session shows ended at the commit, a moment before the worker "dies"
     monkeypatch.setattr(Announcements, "send", send)
 
     assert bot.session().end_reason == "completed"
