@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
+from typing import Literal
 
 import peewee
 from flask import Blueprint
 from pydantic import Field, field_validator, model_validator
+from pydantic.alias_generators import to_camel
 
 from api.audit import log_change, snapshot
 from api.csv_export import csv_download
@@ -24,7 +26,14 @@ from api.schemas import OutSchema, PageQuery, Schema, UtcDateTime, UtcDateTimeIn
 from api.scoping import get_owned, owned
 from api.security import current_principal
 from db.base import utcnow
-from db.campaigns import MAX_PAUSE_EVERY, MAX_VARIANTS, Campaign, CampaignShipping
+from db.campaigns import (
+    CAMPAIGN_STATUSES,
+    MAX_PAUSE_EVERY,
+    MAX_VARIANTS,
+    SHIPPING_STATUSES,
+    Campaign,
+    CampaignShipping,
+)
 from db.company_settings import Timezone
 from db.connections import Connection
 from db.contact_lists import ContactList
@@ -129,7 +138,7 @@ class CampaignAccepted(CampaignOut):
 
 
 class CampaignQuery(PageQuery):
-    status: str | None = None
+    status: Literal[CAMPAIGN_STATUSES] | None = None  # type: ignore[valid-type]
     search: str | None = Field(None, max_length=100)
 
 
@@ -159,7 +168,7 @@ class ShippingOut(OutSchema):
 
 
 class ShippingQuery(PageQuery):
-    status: str | None = None
+    status: Literal[SHIPPING_STATUSES] | None = None  # type: ignore[valid-type]
 
 
 def campaign_json(campaign: Campaign, job_id: str | None = None) -> dict:
@@ -175,7 +184,7 @@ def save_campaign(campaign: Campaign, body: CampaignFields) -> None:
     changes = {k: v for k, v in body.model_dump(exclude_unset=True).items() if v is not None or k not in required}
     for field, model in (("connection_id", Connection), ("contact_list_id", ContactList), ("tag_id", Tag)):
         if changes.get(field) is not None:
-            owned_ids(model, [changes[field]], field)
+            owned_ids(model, [changes[field]], to_camel(field))
     if changes.get("connection_ids"):
         changes["connection_ids"] = owned_ids(Connection, changes["connection_ids"], "connectionIds")
         changes.setdefault("connection_id", changes["connection_ids"][0])
@@ -262,6 +271,8 @@ def start(campaign_id: int):
     campaign = get_owned(Campaign, campaign_id, "campaign")
     if campaign.status not in ("draft", "scheduled", "failed"):
         raise Conflict(f"a {campaign.status} campaign cannot be started", {"status": campaign.status})
+    if not (campaign.contact_list_id or campaign.tag_id or campaign.contact_ids):
+        raise Conflict("the campaign has no audience", {"audience": "set contactListId, tagId or contactIds"})
     now = utcnow()
     run_at = first_run_at(campaign, now) if campaign.status != "scheduled" else None
     job_id = None

@@ -8,7 +8,7 @@ version, with scripted answers and sends nothing.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import peewee
 from flask import Blueprint
@@ -34,9 +34,15 @@ from db.queues import Queue
 from db.tickets import find_or_open_ticket
 from db.users import User
 from wharf.phones import InvalidPhone, to_e164
-from workers.flows.definition import InvalidFlow, validate_definition
+from workers.flows.definition import TRIGGER_TYPES, InvalidFlow, validate_definition
 from workers.flows.dry_run import TranscriptEffects, dry_run
-from workers.flows.engine import advance_flow_session, create_session, initial_variables, stop_session
+from workers.flows.engine import (
+    advance_flow_session,
+    create_session,
+    initial_variables,
+    keywords_of,
+    stop_session,
+)
 from workers.flows.queue_menu import queue_menu_definition
 from workers.inbound import upsert_contact
 from workers.jobs import enqueue_job
@@ -80,7 +86,7 @@ class FlowOut(OutSchema):
 
 class FlowQuery(PageQuery):
     search: str | None = Field(None, max_length=100)
-    trigger: str | None = None
+    trigger: Literal[TRIGGER_TYPES] | None = None  # type: ignore[valid-type]
 
 
 class VersionOut(OutSchema):
@@ -145,7 +151,7 @@ class SessionDetail(FlowSessionOut):
 
 class SessionQuery(PageQuery):
     flow_id: int | None = None
-    status: str | None = Field(None, description=" | ".join(SESSION_STATUSES) + " | live")
+    status: Literal[(*SESSION_STATUSES, "live")] | None = None  # type: ignore[valid-type]
     ticket_id: int | None = None
     contact_id: int | None = None
 
@@ -261,6 +267,25 @@ def checked_definition(trigger: dict, nodes: list, edges: list) -> dict:
     return definition
 
 
+def refuse_keyword_clash(flow: Flow, trigger: dict[str, Any]) -> None:
+    """409 when another active, published flow starts on one of this keyword trigger's words on the same
+    connections: the contact would get whichever is older, not what its author meant."""
+    if trigger["type"] != "keyword":
+        return
+    words = keywords_of(trigger)
+    others = (FlowVersion.select(FlowVersion, Flow).join(Flow)
+              .where(Flow.company == flow.company_id, Flow.id != flow.id, Flow.active, Flow.trigger_type == "keyword",
+                     FlowVersion.version == Flow.published_version).order_by(Flow.id))
+    for other in others:
+        theirs = other.definition["trigger"]
+        if None not in (trigger.get("connectionId"), theirs.get("connectionId")) and \
+                trigger["connectionId"] != theirs["connectionId"]:
+            continue
+        if shared := sorted(words & keywords_of(theirs)):
+            raise Conflict(f"the published flow {other.flow.id} ({other.flow.name}) already starts on "
+                           f"{', '.join(shared)}", {"trigger.value": f"taken by flow {other.flow.id}"})
+
+
 def save_flow(flow: Flow, body: FlowFields) -> None:
     current = flow.definition or {}
     flow.definition = checked_definition(
@@ -270,6 +295,9 @@ def save_flow(flow: Flow, body: FlowFields) -> None:
     )
     if body.name is not None:
         flow.name = body.name
+    if body.active and not flow.active and flow.published_version is not None:
+        published = FlowVersion.get(FlowVersion.flow == flow.id, FlowVersion.version == flow.published_version)
+        refuse_keyword_clash(flow, published.definition["trigger"])
     if body.active is not None:
         flow.active = body.active
     flow.save()
@@ -338,7 +366,7 @@ def show_flow(flow_id: int):
     body=FlowFields,
     response=FlowOut,
     roles=MANAGERS,
-    errors=[404],
+    errors=[404, 409],
 )
 def update_flow(flow_id: int, body: FlowFields):
     flow = get_owned(Flow, flow_id, "flow")
@@ -381,6 +409,8 @@ def publish_flow(flow_id: int):
     flow = get_owned(Flow, flow_id, "flow")
     # the ids it names may have been deleted since it was saved
     definition = checked_definition(**flow.definition)
+    if flow.active:
+        refuse_keyword_clash(flow, definition["trigger"])
     principal = current_principal()
     try:
         with database.atomic():

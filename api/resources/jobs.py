@@ -6,7 +6,7 @@ tickets' conversations. Admins, supervisors and programs see all of the company'
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import peewee
 from flask import Blueprint
@@ -18,7 +18,7 @@ from api.schemas import OutSchema, PageQuery, UtcDateTime, page_of
 from api.scoping import owned
 from api.security import current_principal
 from db.api_keys import ENQUEUEING_SCOPES
-from db.jobs import Job
+from db.jobs import JOB_STATUSES, Job
 from db.tickets import ROLES_SEEING_ALL_TICKETS
 
 blueprint = Blueprint("jobs", __name__, url_prefix="/api/jobs")
@@ -38,7 +38,7 @@ class JobOut(OutSchema):
 
 
 class JobQuery(PageQuery):
-    status: str | None = None
+    status: Literal[JOB_STATUSES] | None = None  # type: ignore[valid-type]
     kind: str | None = None
 
 

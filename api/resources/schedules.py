@@ -6,6 +6,9 @@ cancelled while pending; its runs are its history.
 
 from __future__ import annotations
 
+import datetime as dt
+from typing import Literal
+
 from flask import Blueprint
 from pydantic import Field, field_validator
 
@@ -23,10 +26,12 @@ from db.base import utcnow
 from db.company_settings import Timezone
 from db.connections import Connection
 from db.contacts import Contact
-from db.schedules import Schedule, ScheduleRun, next_cron_time
+from db.schedules import SCHEDULE_STATUSES, Schedule, ScheduleRun, next_cron_time
 
 blueprint = Blueprint("schedules", __name__, url_prefix="/api/schedules")
 SCOPE = "campaigns:write"
+# A sendAt this far behind the clock is a mistake (a wrong year, say), not "now": it would go out at once
+PAST_SEND_AT_GRACE = dt.timedelta(minutes=5)
 
 
 class ScheduleFields(Schema):
@@ -74,7 +79,7 @@ class RunOut(OutSchema):
 
 
 class ScheduleQuery(PageQuery):
-    status: str | None = None
+    status: Literal[SCHEDULE_STATUSES] | None = None  # type: ignore[valid-type]
     contact_id: int | None = None
 
 
@@ -94,6 +99,8 @@ def save_schedule(schedule: Schedule, body: ScheduleFields) -> None:
         changes["to"] = None
     elif changes.get("to"):
         changes["to"], changes["contact_id"] = company_phone(changes["to"], "to"), None
+    if changes.get("send_at") is not None and changes["send_at"] < utcnow() - PAST_SEND_AT_GRACE:
+        raise ValidationFailed("sendAt is in the past", {"sendAt": "in the past"})
     for name, value in changes.items():
         setattr(schedule, name, value)
     schedule.timezone = schedule.timezone or "UTC"

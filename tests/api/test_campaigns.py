@@ -79,8 +79,12 @@ def test_agents_cannot_run_campaigns(client, app, factories, admin):
     assert answer.status_code == 403
 
 
+def audience(factories, company) -> list[int]:
+    return [factories.contact(company).id]
+
+
 def test_start_enqueues_the_fan_out_and_answers_202_with_the_job(client, headers, factories, admin, connection):
-    campaign = factories.campaign(admin.company, connection=connection)
+    campaign = factories.campaign(admin.company, connection=connection, contact_ids=audience(factories, admin.company))
 
     answer = client.post(f"/api/campaigns/{campaign.id}/start", headers=headers)
 
@@ -92,7 +96,8 @@ def test_start_enqueues_the_fan_out_and_answers_202_with_the_job(client, headers
 
 
 def test_a_campaign_with_a_cron_is_scheduled_for_its_next_time(client, headers, factories, admin, connection):
-    campaign = factories.campaign(admin.company, connection=connection, cron="0 9 * * *", timezone="Europe/Lisbon")
+    campaign = factories.campaign(admin.company, connection=connection, cron="0 9 * * *", timezone="Europe/Lisbon",
+                                  contact_ids=audience(factories, admin.company))
 
     body = client.post(f"/api/campaigns/{campaign.id}/start", headers=headers).get_json()
 
@@ -147,7 +152,7 @@ def test_the_report_and_the_export_show_each_recipient_from_its_receipts(client,
 
 
 def test_an_api_key_needs_the_campaigns_scope_to_start_one(client, factories, admin, connection):
-    campaign = factories.campaign(admin.company, connection=connection)
+    campaign = factories.campaign(admin.company, connection=connection, contact_ids=audience(factories, admin.company))
     reader = factories.api_key(admin.company, ["contacts:read"])
     runner = factories.api_key(admin.company, ["campaigns:write"])
 
@@ -155,3 +160,28 @@ def test_an_api_key_needs_the_campaigns_scope_to_start_one(client, factories, ad
     started = client.post(f"/api/campaigns/{campaign.id}/start", headers={"X-API-Key": runner})
 
     assert (refused.status_code, started.status_code) == (403, 202)
+
+
+def test_a_campaign_without_an_audience_is_not_started(client, headers, factories, admin, connection):
+    campaign = factories.campaign(admin.company, connection=connection)
+
+    answer = client.post(f"/api/campaigns/{campaign.id}/start", headers=headers)
+
+    assert answer.status_code == 409
+    assert answer.get_json()["details"] == {"audience": "set contactListId, tagId or contactIds"}
+    assert Campaign.get_by_id(campaign.id).status == "draft" and Job.select().count() == 0
+
+
+@pytest.mark.parametrize("path", ["/api/campaigns?status=sent", "/api/campaigns/1/shippings?status=done"])
+def test_an_unknown_status_filter_is_a_400(client, headers, path):
+    answer = client.get(path, headers=headers)
+
+    assert answer.status_code == 400 and list(answer.get_json()["details"]) == ["status"]
+
+
+def test_a_foreign_connection_is_named_by_its_field_in_the_error(client, headers, factories):
+    foreign = factories.connection(factories.user().company)
+
+    answer = create(client, headers, name="C", connectionId=foreign.id, messages=["hi"])
+
+    assert answer.get_json()["details"] == {"connectionId": f"unknown ids: [{foreign.id}]"}

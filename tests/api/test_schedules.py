@@ -51,6 +51,7 @@ def test_a_recurring_schedule_gets_its_first_time_from_the_cron(client, headers,
     ({"to": "+5511987654321", "sendAt": "2030-01-01T00:00:00Z"}, "body"),
     ({"to": "+5511987654321", "body": "x", "cron": "nope"}, "cron"),
     ({"to": "abc", "body": "x", "sendAt": "2030-01-01T00:00:00Z"}, "to"),
+    ({"to": "+5511987654321", "body": "x", "sendAt": "2020-01-01T00:00:00Z"}, "sendAt"),  # a wrong year
 ])
 def test_a_schedule_needs_whom_what_and_when(client, headers, connection, fields, field):
     answer = client.post("/api/schedules", headers=headers, json={"connectionId": connection.id, **fields})

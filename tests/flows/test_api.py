@@ -136,6 +136,40 @@ def test_crud_publish_and_versions(client, headers, factories):
     assert client.get(f"/api/flows/{flow_id}", headers=headers).status_code == 404
 
 
+def test_a_keyword_another_published_flow_starts_on_is_refused_where_their_connections_meet(
+        client, headers, connection, factories):
+    first = client.post("/api/flows", json=MENU, headers=headers).get_json()["id"]
+    assert client.post(f"/api/flows/{first}/publish", headers=headers).status_code == 201
+    clash = {**MENU, "name": "Other", "trigger": {"type": "keyword", "value": "hello, MENU"}}
+    second = client.post("/api/flows", json=clash, headers=headers).get_json()["id"]
+
+    refused = client.post(f"/api/flows/{second}/publish", headers=headers)
+    elsewhere = {"type": "keyword", "value": "menu", "connectionId": factories.connection(connection.company).id}
+    client.patch(f"/api/flows/{second}", json={"trigger": elsewhere}, headers=headers)
+    client.patch(f"/api/flows/{first}", json={"trigger": {**MENU["trigger"], "connectionId": connection.id}},
+                 headers=headers)
+    assert client.post(f"/api/flows/{first}/publish", headers=headers).status_code == 201
+    on_another_number = client.post(f"/api/flows/{second}/publish", headers=headers)
+
+    assert refused.status_code == 409
+    assert refused.get_json()["details"] == {"trigger.value": f"taken by flow {first}"}
+    assert "menu" in refused.get_json()["message"]
+    assert on_another_number.status_code == 201
+
+
+def test_an_inactive_flow_is_not_reactivated_over_another_s_keyword(client, headers):
+    first = client.post("/api/flows", json=MENU, headers=headers).get_json()["id"]
+    client.post(f"/api/flows/{first}/publish", headers=headers)
+    client.patch(f"/api/flows/{first}", json={"active": False}, headers=headers)
+    second = client.post("/api/flows", json={**MENU, "name": "New menu"}, headers=headers).get_json()["id"]
+    assert client.post(f"/api/flows/{second}/publish", headers=headers).status_code == 201
+
+    answer = client.patch(f"/api/flows/{first}", json={"active": True}, headers=headers)
+
+    assert answer.status_code == 409
+    assert client.get(f"/api/flows/{first}", headers=headers).get_json()["active"] is False
+
+
 def test_an_agent_reads_flows_but_cannot_change_them(client, headers, company, factories):
     agent = factories.auth_headers(client.application, factories.user(company, role="agent"))
     flow_id = client.post("/api/flows", json=MENU, headers=headers).get_json()["id"]

@@ -399,10 +399,14 @@ def live_session(ticket_id: int) -> FlowSession | None:
     return FlowSession.get_or_none(FlowSession.ticket == ticket_id, FlowSession.status.in_(LIVE_STATUSES))
 
 
+def keywords_of(trigger: Mapping[str, Any]) -> set[str]:
+    """A keyword trigger's words (comma-separated, compared without case)."""
+    return {word.strip().casefold() for word in str(trigger["value"]).split(",") if word.strip()}
+
+
 def trigger_matches(trigger: Mapping[str, Any], text: str) -> bool:
     if trigger["type"] == "keyword":
-        words = {word.strip().casefold() for word in str(trigger["value"]).split(",") if word.strip()}
-        return text.strip().casefold() in words
+        return text.strip().casefold() in keywords_of(trigger)
     if trigger["type"] == "regex":
         return re.search(trigger["value"], text, re.IGNORECASE) is not None
     return True
