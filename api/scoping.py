@@ -32,6 +32,15 @@ def get_owned(model: type[M], record_id: int, what: str | None = None) -> M:
     return row
 
 
+def owned_or_own(model: type[M]) -> peewee.ModelSelect:
+    """The company's rows of `model` for managers and programs; an agent's own (`model.user`) only, as with
+    tickets an agent sees only some of the company's work."""
+    principal = current_principal()
+    if principal.user is None or principal.role in ROLES_SEEING_ALL_TICKETS:
+        return owned(model)
+    return owned(model).where(model.user == principal.user.id)
+
+
 def get_or_404(model: type[M], record_id: int, what: str | None = None) -> M:
     """A record by id across companies: for the super admin's installation-wide resources."""
     row = model.get_or_none(model.id == record_id)

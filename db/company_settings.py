@@ -35,15 +35,17 @@ def keywords(words: list[str]) -> list[str]:
 
 
 class CampaignThrottle(BaseModel):
-    """How fast a campaign sends unless it says otherwise: the API's `throttle` object."""
+    """How fast a campaign sends: the API's `throttle` object, and the company's default of it (the
+    `campaign_throttle` setting), which fills what a new campaign's throttle leaves out."""
 
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid", strict=True)
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid", strict=True,
+                              allow_inf_nan=False)
 
-    per_minute: int = Field(20, ge=1, le=1000)
-    jitter_seconds: int = Field(10, ge=0, le=3600)
+    per_minute: int = Field(20, ge=1, le=6000)
+    jitter_seconds: float = Field(10, ge=0, le=3600, description="each tick moves by up to ± this")
     pause_every: int = Field(50, ge=0, le=MAX_PAUSE_EVERY,
                              description="a long pause after this many sends; 0 never pauses")
-    pause_seconds: int = Field(60, ge=0, le=86400)
+    pause_seconds: float = Field(60, ge=0, le=86400)
 
 
 @dataclass(frozen=True)

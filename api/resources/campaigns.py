@@ -28,13 +28,12 @@ from api.security import current_principal
 from db.base import utcnow
 from db.campaigns import (
     CAMPAIGN_STATUSES,
-    MAX_PAUSE_EVERY,
     MAX_VARIANTS,
     SHIPPING_STATUSES,
     Campaign,
     CampaignShipping,
 )
-from db.company_settings import Timezone
+from db.company_settings import CampaignThrottle, Timezone, company_setting
 from db.connections import Connection
 from db.contact_lists import ContactList
 from db.contacts import Contact, Tag
@@ -66,13 +65,6 @@ def valid_cron(cron: str | None) -> str | None:
     return cron
 
 
-class Throttle(Schema):
-    per_minute: int = Field(20, ge=1, le=6000)
-    jitter_seconds: float = Field(0, ge=0, le=3600)
-    pause_every: int = Field(0, ge=0, le=MAX_PAUSE_EVERY, description="a long pause after every N sends (0: never)")
-    pause_seconds: float = Field(0, ge=0, le=86_400)
-
-
 class CampaignFields(Schema):
     name: str | None = Field(None, min_length=1, max_length=200)
     connection_id: int | None = None
@@ -88,7 +80,8 @@ class CampaignFields(Schema):
     scheduled_at: UtcDateTimeIn | None = None
     cron: str | None = Field(None, max_length=100)
     timezone: Timezone | None = None
-    throttle: Throttle | None = None
+    throttle: CampaignThrottle | None = Field(None, description="what it leaves out, a new campaign takes from the "
+                                                                "company's campaignThrottle setting; null: that setting")
 
     _cron = field_validator("cron")(valid_cron)
 
@@ -179,6 +172,15 @@ def campaign_json(campaign: Campaign, job_id: str | None = None) -> dict:
                                             "updated_at": campaign.updated_at}).to_json()
 
 
+def pacing_of(campaign: Campaign, given: CampaignThrottle | None) -> dict:
+    """The throttle to store, whole: the fields given over the campaign's own (a new one's, or one set back to
+    null: the company's default), so that a later change of the default does not change a campaign's pace."""
+    own = campaign.throttle if given is not None else None
+    base = own or company_setting(current_principal().company_id, "campaign_throttle")
+    fields = given.model_dump(by_alias=True, exclude_unset=True) if given is not None else {}
+    return CampaignThrottle.model_validate({**base, **fields}).model_dump(by_alias=True)
+
+
 def save_campaign(campaign: Campaign, body: CampaignFields) -> None:
     required = ("name", "connection_id", "messages", "timezone")
     changes = {k: v for k, v in body.model_dump(exclude_unset=True).items() if v is not None or k not in required}
@@ -190,8 +192,8 @@ def save_campaign(campaign: Campaign, body: CampaignFields) -> None:
         changes.setdefault("connection_id", changes["connection_ids"][0])
     if changes.get("contact_ids"):
         changes["contact_ids"] = owned_ids(Contact, changes["contact_ids"], "contactIds")
-    if "throttle" in changes:
-        changes["throttle"] = body.throttle.model_dump(by_alias=True) if body.throttle else {}
+    if "throttle" in changes or not campaign.throttle:
+        changes["throttle"] = pacing_of(campaign, body.throttle)
     for name, value in changes.items():
         setattr(campaign, name, value)
     campaign.save()
@@ -206,7 +208,7 @@ def editable(campaign_id: int) -> Campaign:
 
 @blueprint.get("")
 @endpoint(summary="List the company's campaigns", tags=["campaigns"], query=CampaignQuery,
-          response=page_of(CampaignOut), scope=SCOPE)
+          response=page_of(CampaignOut), roles=MANAGERS, scope=SCOPE)
 def list_campaigns(query: CampaignQuery):
     campaigns = owned(Campaign).order_by(Campaign.created_at.desc(), Campaign.id.desc())
     if query.status:
@@ -227,7 +229,8 @@ def create_campaign(body: CampaignCreate):
 
 
 @blueprint.get("/<int:campaign_id>")
-@endpoint(summary="Show a campaign", tags=["campaigns"], response=CampaignOut, errors=[404], scope=SCOPE)
+@endpoint(summary="Show a campaign", tags=["campaigns"], response=CampaignOut, roles=MANAGERS, errors=[404],
+          scope=SCOPE)
 def show_campaign(campaign_id: int):
     return campaign_json(get_owned(Campaign, campaign_id, "campaign"))
 
@@ -321,7 +324,7 @@ def cancel(campaign_id: int):
 
 @blueprint.get("/<int:campaign_id>/report")
 @endpoint(summary="The campaign's counts, from the ledger and the messages' receipts", tags=["campaigns"],
-          response=ReportOut, errors=[404], scope=SCOPE)
+          response=ReportOut, roles=MANAGERS, errors=[404], scope=SCOPE)
 def report(campaign_id: int):
     get_owned(Campaign, campaign_id, "campaign")
     counts = campaign_report(campaign_id)
@@ -351,15 +354,15 @@ def shipping_json(row) -> dict:
 
 @blueprint.get("/<int:campaign_id>/shippings")
 @endpoint(summary="The campaign's recipients with their status (`status` filters)", tags=["campaigns"],
-          query=ShippingQuery, response=page_of(ShippingOut), errors=[404], scope=SCOPE)
+          query=ShippingQuery, response=page_of(ShippingOut), roles=MANAGERS, errors=[404], scope=SCOPE)
 def list_shippings(campaign_id: int, query: ShippingQuery):
     get_owned(Campaign, campaign_id, "campaign")
     return paginate(shippings_of(campaign_id, query.status), query, shipping_json)
 
 
 @blueprint.get("/<int:campaign_id>/shippings.csv")
-@endpoint(summary="The campaign's recipients with their status, as CSV", tags=["campaigns"], errors=[404],
-          scope=SCOPE)
+@endpoint(summary="The campaign's recipients with their status, as CSV", tags=["campaigns"], roles=MANAGERS,
+          errors=[404], scope=SCOPE)
 def export_shippings(campaign_id: int):
     get_owned(Campaign, campaign_id, "campaign")
     header = ["contactId", "name", "phone", "status", "reason", "messageId", "variant", "sentAt"]

@@ -193,7 +193,7 @@ def logout_connection(connection_id: int):
 
 @blueprint.get("/<int:connection_id>/qr")
 @endpoint(summary="The current login QR (text, or PNG with ?format=png) or pair code", tags=["connections"],
-          query=QrQuery, response=LoginCodeOut, errors=[404])
+          query=QrQuery, response=LoginCodeOut, roles=MANAGERS, errors=[404])
 def login_code(connection_id: int, query: QrQuery):
     get_owned(Connection, connection_id, "connection")
     codes = {k.decode(): v.decode() for k, v in redis_client().hgetall(login_code_key(connection_id)).items()}

@@ -8,18 +8,15 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-import peewee
 from flask import Blueprint
 
 from api.endpoint import endpoint
 from api.errors import NotFound
 from api.pagination import paginate
 from api.schemas import OutSchema, PageQuery, UtcDateTime, page_of
-from api.scoping import owned
-from api.security import current_principal
+from api.scoping import owned_or_own
 from db.api_keys import ENQUEUEING_SCOPES
 from db.jobs import JOB_STATUSES, Job
-from db.tickets import ROLES_SEEING_ALL_TICKETS
 
 blueprint = Blueprint("jobs", __name__, url_prefix="/api/jobs")
 
@@ -42,18 +39,11 @@ class JobQuery(PageQuery):
     kind: str | None = None
 
 
-def visible_jobs() -> peewee.ModelSelect:
-    principal = current_principal()
-    if principal.user is None or principal.role in ROLES_SEEING_ALL_TICKETS:
-        return owned(Job)
-    return owned(Job).where(Job.user == principal.user.id)
-
-
 @blueprint.get("")
-@endpoint(summary="List the company's jobs, newest first", tags=["jobs"], query=JobQuery, response=page_of(JobOut),
+@endpoint(summary="List the jobs, newest first (an agent sees their own)", tags=["jobs"], query=JobQuery, response=page_of(JobOut),
           scope=ENQUEUEING_SCOPES)
 def list_jobs(query: JobQuery):
-    jobs = visible_jobs().order_by(Job.created_at.desc())
+    jobs = owned_or_own(Job).order_by(Job.created_at.desc())
     if query.status:
         jobs = jobs.where(Job.status == query.status)
     if query.kind:
@@ -65,7 +55,7 @@ def list_jobs(query: JobQuery):
 @endpoint(summary="Status, progress, result and error of one job", tags=["jobs"], response=JobOut, errors=[404],
           scope=ENQUEUEING_SCOPES)
 def show_job(job_id: str):
-    job = visible_jobs().where(Job.id == job_id).first()
+    job = owned_or_own(Job).where(Job.id == job_id).first()
     if job is None:
         raise NotFound("job")
     return JobOut.model_validate(job)

@@ -14,13 +14,13 @@ from pydantic import Field, field_validator
 
 from api.audit import log_change, snapshot
 from api.endpoint import endpoint
-from api.errors import Conflict, ValidationFailed
+from api.errors import Conflict, NotFound, ValidationFailed
 from api.pagination import paginate
 from api.resources.campaigns import valid_cron
 from api.resources.queues import owned_ids
 from api.resources.simulator import company_phone
 from api.schemas import OutSchema, PageQuery, Schema, UtcDateTime, UtcDateTimeIn, page_of
-from api.scoping import get_owned, owned
+from api.scoping import owned_or_own
 from api.security import current_principal
 from db.base import utcnow
 from db.company_settings import Timezone
@@ -115,18 +115,25 @@ def save_schedule(schedule: Schedule, body: ScheduleFields) -> None:
     schedule.save()
 
 
+def own_schedule(schedule_id: int) -> Schedule:
+    schedule = owned_or_own(Schedule).where(Schedule.id == schedule_id).first()
+    if schedule is None:
+        raise NotFound("schedule")
+    return schedule
+
+
 def pending(schedule_id: int) -> Schedule:
-    schedule = get_owned(Schedule, schedule_id, "schedule")
+    schedule = own_schedule(schedule_id)
     if schedule.status != "pending":
         raise Conflict(f"a {schedule.status} schedule cannot be changed", {"status": schedule.status})
     return schedule
 
 
 @blueprint.get("")
-@endpoint(summary="List the company's scheduled messages, soonest first", tags=["schedules"], query=ScheduleQuery,
-          response=page_of(ScheduleOut), scope=SCOPE)
+@endpoint(summary="List the scheduled messages, soonest first (an agent sees their own)", tags=["schedules"],
+          query=ScheduleQuery, response=page_of(ScheduleOut), scope=SCOPE)
 def list_schedules(query: ScheduleQuery):
-    schedules = owned(Schedule).order_by(Schedule.send_at, Schedule.id)
+    schedules = owned_or_own(Schedule).order_by(Schedule.send_at, Schedule.id)
     if query.status:
         schedules = schedules.where(Schedule.status == query.status)
     if query.contact_id:
@@ -148,7 +155,7 @@ def create_schedule(body: ScheduleCreate):
 @blueprint.get("/<int:schedule_id>")
 @endpoint(summary="Show a scheduled message", tags=["schedules"], response=ScheduleOut, errors=[404], scope=SCOPE)
 def show_schedule(schedule_id: int):
-    return schedule_json(get_owned(Schedule, schedule_id, "schedule"))
+    return schedule_json(own_schedule(schedule_id))
 
 
 @blueprint.patch("/<int:schedule_id>")
@@ -179,7 +186,7 @@ def cancel_schedule(schedule_id: int):
 @endpoint(summary="Delete a scheduled message and its history", tags=["schedules"], status=204, errors=[404],
           scope=SCOPE)
 def delete_schedule(schedule_id: int):
-    schedule = get_owned(Schedule, schedule_id, "schedule")
+    schedule = own_schedule(schedule_id)
     log_change("deleted", schedule)
     schedule.delete_instance()
 
@@ -188,7 +195,7 @@ def delete_schedule(schedule_id: int):
 @endpoint(summary="The schedule's runs, newest first: the message each queued, or why it could not",
           tags=["schedules"], query=PageQuery, response=page_of(RunOut), errors=[404], scope=SCOPE)
 def list_runs(schedule_id: int, query: PageQuery):
-    get_owned(Schedule, schedule_id, "schedule")
+    own_schedule(schedule_id)
     runs = ScheduleRun.select().where(ScheduleRun.schedule == schedule_id).order_by(ScheduleRun.id.desc())
     return paginate(runs, query, lambda run: RunOut.model_validate(
         {**snapshot(run), "message_id": run.message_id, "created_at": run.created_at}).to_json())

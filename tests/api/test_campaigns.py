@@ -71,12 +71,17 @@ def test_another_company_s_campaigns_and_connections_are_out_of_reach(client, he
     assert client.get("/api/campaigns", headers=headers).get_json()["total"] == 0
 
 
-def test_agents_cannot_run_campaigns(client, app, factories, admin):
-    agent = factories.user(company=admin.company, role="agent")
+def test_agents_neither_run_nor_read_campaigns(client, app, factories, admin):
+    """A campaign's ledger is a bulk list of contacts, which agents do not export either."""
+    agent = factories.auth_headers(app, factories.user(company=admin.company, role="agent"))
+    campaign = factories.campaign(admin.company)
 
-    answer = create(client, factories.auth_headers(app, agent), name="C", connectionId=1, messages=["hi"])
+    answers = [create(client, agent, name="C", connectionId=1, messages=["hi"]),
+               *(client.get(f"/api/campaigns{path}", headers=agent) for path in (
+                   "", f"/{campaign.id}", f"/{campaign.id}/report", f"/{campaign.id}/shippings",
+                   f"/{campaign.id}/shippings.csv"))]
 
-    assert answer.status_code == 403
+    assert [answer.status_code for answer in answers] == [403] * 6
 
 
 def audience(factories, company) -> list[int]:
@@ -185,3 +190,20 @@ def test_a_foreign_connection_is_named_by_its_field_in_the_error(client, headers
     answer = create(client, headers, name="C", connectionId=foreign.id, messages=["hi"])
 
     assert answer.get_json()["details"] == {"connectionId": f"unknown ids: [{foreign.id}]"}
+
+
+def test_a_throttle_left_out_comes_from_the_company_s_default_and_stays_with_the_campaign(
+        client, headers, admin, connection):
+    client.patch("/api/settings", headers=headers, json={"campaignThrottle": {"perMinute": 12, "jitterSeconds": 3}})
+    given = create(client, headers, name="A", connectionId=connection.id, messages=["hi"],
+                   throttle={"perMinute": 30}).get_json()
+    left_out = create(client, headers, name="B", connectionId=connection.id, messages=["hi"]).get_json()
+    client.patch("/api/settings", headers=headers, json={"campaignThrottle": None})
+    changed = client.patch(f"/api/campaigns/{given['id']}", headers=headers, json={"throttle": {"pauseEvery": 0}})
+    reset = client.patch(f"/api/campaigns/{left_out['id']}", headers=headers, json={"throttle": None})
+
+    assert given["throttle"] == {"perMinute": 30, "jitterSeconds": 3, "pauseEvery": 50, "pauseSeconds": 60}
+    assert left_out["throttle"] == {"perMinute": 12, "jitterSeconds": 3, "pauseEvery": 50, "pauseSeconds": 60}
+    assert changed.get_json()["throttle"] == {"perMinute": 30, "jitterSeconds": 3, "pauseEvery": 0, "pauseSeconds": 60}
+    assert reset.get_json()["throttle"] == {"perMinute": 20, "jitterSeconds": 10, "pauseEvery": 50, "pauseSeconds": 60}
+    assert Campaign.get_by_id(given["id"]).pacing() == changed.get_json()["throttle"]

@@ -39,12 +39,14 @@ def test_the_plan_limits_the_connections(client, as_admin):
     assert Connection.select().count() == 2
 
 
-def test_agents_cannot_start_a_connection(app, client, factories, company):
+def test_agents_neither_start_a_connection_nor_see_its_login_qr(app, client, factories, company):
+    """Whoever scans the QR makes their own WhatsApp account the connection's number."""
     connection = factories.connection(company)
     agent = factories.auth_headers(app, factories.user(company, role="agent"))
 
     assert client.post(f"/api/connections/{connection.id}/start", headers=agent).status_code == 403
     assert not Connection.get_by_id(connection.id).enabled
+    assert client.get(f"/api/connections/{connection.id}/qr", headers=agent).status_code == 403
 
 
 def test_start_shows_the_qr_until_it_is_scanned_then_the_session_connects(client, factories, company, as_admin,

@@ -11,18 +11,18 @@ from db.schedules import Schedule, ScheduleRun
 
 
 @pytest.fixture
-def admin(factories):
+def agent(factories):
     return factories.user(role="agent", company=factories.company(default_country="BR"))
 
 
 @pytest.fixture
-def headers(app, factories, admin):
-    return factories.auth_headers(app, admin)
+def headers(app, factories, agent):
+    return factories.auth_headers(app, agent)
 
 
 @pytest.fixture
-def connection(factories, admin):
-    return factories.connection(admin.company)
+def connection(factories, agent):
+    return factories.connection(agent.company)
 
 
 def test_a_one_off_to_a_phone_is_stored_pending_in_utc(client, headers, connection):
@@ -34,8 +34,8 @@ def test_a_one_off_to_a_phone_is_stored_pending_in_utc(client, headers, connecti
     assert (body["to"], body["sendAt"], body["status"]) == ("+5511987654321", "2030-01-02T13:00:00.000Z", "pending")
 
 
-def test_a_recurring_schedule_gets_its_first_time_from_the_cron(client, headers, factories, admin, connection):
-    contact = factories.contact(admin.company)
+def test_a_recurring_schedule_gets_its_first_time_from_the_cron(client, headers, factories, agent, connection):
+    contact = factories.contact(agent.company)
 
     body = client.post("/api/schedules", headers=headers, json={
         "connectionId": connection.id, "contactId": contact.id, "body": "Weekly", "cron": "30 8 * * 1",
@@ -61,8 +61,8 @@ def test_a_schedule_needs_whom_what_and_when(client, headers, connection, fields
     assert Schedule.select().count() == 0
 
 
-def test_a_pending_schedule_is_edited_and_cancelled_then_no_longer(client, headers, factories, admin, connection):
-    schedule = Schedule.create(company=admin.company, connection=connection, to="+5511987654321", body="a",
+def test_a_pending_schedule_is_edited_and_cancelled_then_no_longer(client, headers, factories, agent, connection):
+    schedule = Schedule.create(company=agent.company, user=agent, connection=connection, to="+5511987654321", body="a",
                                send_at=utcnow() + dt.timedelta(hours=1))
     url = f"/api/schedules/{schedule.id}"
 
@@ -75,8 +75,8 @@ def test_a_pending_schedule_is_edited_and_cancelled_then_no_longer(client, heade
     assert client.get("/api/schedules?status=cancelled", headers=headers).get_json()["total"] == 1
 
 
-def test_runs_are_its_history_and_other_companies_see_nothing(client, headers, app, factories, admin, connection):
-    schedule = Schedule.create(company=admin.company, connection=connection, to="+5511987654321", body="a",
+def test_runs_are_its_history_and_other_companies_see_nothing(client, headers, app, factories, agent, connection):
+    schedule = Schedule.create(company=agent.company, user=agent, connection=connection, to="+5511987654321", body="a",
                                send_at=utcnow(), cron="0 * * * *")
     ScheduleRun.create(schedule=schedule, due_at=utcnow(), status="failed", error="the contact opted out")
     stranger = factories.auth_headers(app, factories.user())
@@ -87,3 +87,23 @@ def test_runs_are_its_history_and_other_companies_see_nothing(client, headers, a
     assert client.get(f"/api/schedules/{schedule.id}", headers=stranger).status_code == 404
     assert client.delete(f"/api/schedules/{schedule.id}", headers=stranger).status_code == 404
     assert client.delete(f"/api/schedules/{schedule.id}", headers=headers).status_code == 204
+
+
+def test_an_agent_sees_and_changes_only_their_own_schedules_and_a_supervisor_all(
+        client, app, headers, factories, agent, connection):
+    colleague = factories.user(role="agent", company=agent.company)
+    theirs = Schedule.create(company=agent.company, user=colleague, connection=connection, to="+5511987654321",
+                             body="theirs", send_at=utcnow() + dt.timedelta(hours=1))
+    mine = client.post("/api/schedules", headers=headers, json={
+        "connectionId": connection.id, "to": "+5511987654322", "body": "mine", "sendAt": "2030-01-01T00:00:00Z"})
+    supervisor = factories.auth_headers(app, factories.user(role="supervisor", company=agent.company))
+
+    listed = client.get("/api/schedules", headers=headers).get_json()
+
+    assert [item["body"] for item in listed["items"]] == ["mine"] and mine.status_code == 201
+    for method, suffix in (("get", ""), ("patch", ""), ("post", "/cancel"), ("delete", ""), ("get", "/runs")):
+        answer = client.open(f"/api/schedules/{theirs.id}{suffix}", method=method.upper(), headers=headers,
+                             json={"body": "mine now"} if method == "patch" else None)
+        assert answer.status_code == 404, (method, suffix)
+    assert Schedule.get_by_id(theirs.id).body == "theirs"
+    assert client.get("/api/schedules", headers=supervisor).get_json()["total"] == 2
