@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import sys
 
 import click
@@ -158,6 +159,34 @@ def simulate_outbox(connection_id: int, to: str | None, last: int) -> None:
     for entry in entries:
         click.echo(f"{entry['waId']}  {entry['to']}  [{entry['type']}]  {entry['body']}")
     click.echo(f"{total} received in all")
+
+
+@simulate.command("revoke")
+@click.argument("connection_id", type=int)
+@click.option("--from", "phone", required=True, help="the contact's number, E.164 (+5511...)")
+@click.argument("wa_id")
+def simulate_revoke(connection_id: int, phone: str, wa_id: str) -> None:
+    """A contact deletes their message WA_ID for everyone."""
+    from wharf.redis_client import redis_client
+    from workers.transports import simulator
+
+    simulator.inject_revoke(redis_client(), connection_id, phone, wa_id)
+    click.echo(f"{phone} deleted {wa_id}")
+
+
+@simulate.command("read-receipts")
+@click.argument("connection_id", type=int)
+@click.option("--contact", default=None, help="only the blue ticks this number got (E.164)")
+def simulate_read_receipts(connection_id: int, contact: str | None) -> None:
+    """The blue ticks the contacts got from the connection (agents who read their messages), oldest first."""
+    from wharf.redis_client import redis_client
+    from workers.transports import simulator
+
+    entries = simulator.read_receipts(redis_client(), connection_id, contact.lstrip("+") if contact else None)
+    for entry in entries:
+        at = dt.datetime.fromtimestamp(entry["at"], dt.UTC).isoformat(timespec="seconds")
+        click.echo(f"{entry['waId']}  +{entry['chat']}  {at}")
+    click.echo(f"{len(entries)} read receipts")
 
 
 @simulate.command("configure")

@@ -28,3 +28,20 @@ def test_simulate_inbound_configure_and_outbox(redis_client):
     assert simulator.read_config(redis_client, 3)["readAfterMs"] == -1
     assert simulator.read_config(redis_client, 3)["autoReply"] == "ok"
     assert "3EB0X  +5511987654321  [text]  hello" in listed.output and "1 received in all" in listed.output
+
+
+def test_simulate_revoke_and_read_receipts(redis_client):
+    redis_client.flushdb()
+    runner = CliRunner()
+    redis_client.rpush(simulator.key(3, "read_receipts"), json.dumps({"waId": "IN1", "chat": "5511987654321", "at": 0}),
+                       json.dumps({"waId": "IN2", "chat": "5511900000000", "at": 60}))
+
+    revoked = runner.invoke(main, ["simulate", "revoke", "3", "--from", "+5511987654321", "IN9"])
+    one = runner.invoke(main, ["simulate", "read-receipts", "3", "--contact", "+5511987654321"])
+    every = runner.invoke(main, ["simulate", "read-receipts", "3"])
+
+    assert revoked.exit_code == 0 and "+5511987654321 deleted IN9" in revoked.output
+    command = json.loads(redis_client.lindex(simulator.key(3, "commands"), 0))
+    assert (command["op"], command["phone"], command["waId"]) == ("revoke", "5511987654321", "IN9")
+    assert one.output.splitlines() == ["IN1  +5511987654321  1970-01-01T00:00:00+00:00", "1 read receipts"]
+    assert every.output.splitlines()[-1] == "2 read receipts"
