@@ -6,6 +6,8 @@ A super admin sees every company's; a company admin (`company_id` given) only th
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import operator
 from dataclasses import dataclass
 
 import peewee
@@ -73,14 +75,15 @@ def campaigns_in_progress(company_id: int | None, now: dt.datetime | None = None
         .where(Campaign.status.in_(("running", "paused")))
         .order_by(Campaign.id)
     )
-    ids = [c.id for c in campaigns]
-    if not ids:
+    if not campaigns:
         return []
     totals: dict[int, int] = {}
     left: dict[int, int] = {}
+    current_run = functools.reduce(operator.or_, ((CampaignShipping.campaign == c.id) &
+                                                  (CampaignShipping.run == c.run) for c in campaigns))
     rows = (
         CampaignShipping.select(CampaignShipping.campaign, CampaignShipping.status, peewee.fn.COUNT(1))
-        .where(CampaignShipping.campaign.in_(ids))
+        .where(current_run)
         .group_by(CampaignShipping.campaign, CampaignShipping.status)
         .tuples()
     )
@@ -90,7 +93,7 @@ def campaigns_in_progress(company_id: int | None, now: dt.datetime | None = None
             left[campaign_id] = count
     recent = dict(
         CampaignShipping.select(CampaignShipping.campaign, peewee.fn.COUNT(1))
-        .where(CampaignShipping.campaign.in_(ids), CampaignShipping.sent_at >= now - RATE_WINDOW)
+        .where(current_run, CampaignShipping.sent_at >= now - RATE_WINDOW)
         .group_by(CampaignShipping.campaign)
         .tuples()
     )

@@ -1,4 +1,5 @@
-"""Campaigns and their ledger: one `CampaignShipping` row per recipient, the single truth of who was sent what.
+"""Campaigns and their ledger: one `CampaignShipping` row per recipient and run (a cron campaign runs again and
+again), the single truth of who was sent what.
 
 A campaign's pump claims `queued` rows and links each to the Message it writes in the same
 transaction, so no recipient is sent twice whatever crashes. `pump_seq` numbers the pump's ticks:
@@ -41,7 +42,8 @@ class Campaign(TimestampedModel):
     status = peewee.CharField(max_length=10, default="draft")
     reason = peewee.TextField(null=True)
     pump_seq = peewee.IntegerField(default=0)
-    dispatched = peewee.IntegerField(default=0)  # recipients handed to the pipeline, for "pause every N"
+    run = peewee.IntegerField(default=1)  # the current run: a cron campaign's next one sends to the audience again
+    dispatched = peewee.IntegerField(default=0)  # recipients of the run handed to the pipeline, for "pause every N"
     next_pump_at = peewee.DateTimeField(null=True)
     started_at = peewee.DateTimeField(null=True)
     finished_at = peewee.DateTimeField(null=True)
@@ -61,6 +63,7 @@ class CampaignShipping(TimestampedModel):
     reason = peewee.CharField(max_length=100, null=True)
     variant = peewee.SmallIntegerField(null=True)
     sent_at = peewee.DateTimeField(null=True)
+    run = peewee.IntegerField(default=1)
 
     class Meta:
-        indexes = ((("campaign", "contact"), True), (("campaign", "status", "id"), False))
+        indexes = ((("campaign", "run", "contact"), True), (("campaign", "status", "id"), False))

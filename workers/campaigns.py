@@ -1,7 +1,8 @@
 """Campaigns: fan-out to the ledger, and the pacing pump that sends within the throttle.
 
-`fan_out_campaign` writes one `CampaignShipping` row per recipient in one INSERT ... SELECT (a
-second run adds only the contacts not in the ledger yet). `pump_campaign` is one tick of a chain:
+`fan_out_campaign` writes one `CampaignShipping` row per recipient of the campaign's current run in one
+INSERT ... SELECT (running it again adds only the contacts not in the run's ledger yet; a cron campaign's
+next run is a new run, to the whole audience again). `pump_campaign` is one tick of a chain:
 it claims the next recipients the throttle allows, writes their messages and links them to their
 rows in the same transaction, sends them after the commit, and sends itself again with a delay.
 No delayed job per recipient exists, so pausing is a status change the next tick reads; a tick
@@ -106,15 +107,16 @@ def skip_rules() -> list[tuple[peewee.Expression, str]]:
 
 
 def write_ledger(campaign: Campaign) -> int:
-    """One row per recipient, in one statement; those already in the ledger stay as they are."""
+    """One row per recipient of the current run, in one statement; those already in it stay as they are."""
     rules = skip_rules()
     status = Case(None, [(rule, "skipped") for rule, _ in rules], "queued")
     reason = Case(None, rules, None)
     now = utcnow()
-    recipients = (Contact.select(Value(campaign.id), Contact.id, status, reason, Value(now), Value(now))
+    recipients = (Contact.select(Value(campaign.id), Value(campaign.run), Contact.id, status, reason, Value(now),
+                                 Value(now))
                   .where(Contact.company == campaign.company_id, audience_of(campaign)).order_by(Contact.id))
-    fields = [CampaignShipping.campaign, CampaignShipping.contact, CampaignShipping.status, CampaignShipping.reason,
-              CampaignShipping.created_at, CampaignShipping.updated_at]
+    fields = [CampaignShipping.campaign, CampaignShipping.run, CampaignShipping.contact, CampaignShipping.status,
+              CampaignShipping.reason, CampaignShipping.created_at, CampaignShipping.updated_at]
     return CampaignShipping.insert_from(recipients, fields).on_conflict_ignore().as_rowcount().execute()
 
 
@@ -160,10 +162,14 @@ def personalised(text: str, contact: Contact) -> str:
     return render_template(text, variables)
 
 
-def claim_recipients(campaign_id: int, limit: int) -> list[tuple[int, int]]:
-    """Mark the next `limit` queued rows sent; returns their (row id, contact id). Call in a transaction."""
-    due = locked(CampaignShipping.select(CampaignShipping.id)
-                 .where(CampaignShipping.campaign == campaign_id, CampaignShipping.status == "queued")
+def queued_in_run(campaign: Campaign) -> peewee.ModelSelect:
+    return CampaignShipping.select().where(CampaignShipping.campaign == campaign.id,
+                                           CampaignShipping.run == campaign.run, CampaignShipping.status == "queued")
+
+
+def claim_recipients(campaign: Campaign, limit: int) -> list[tuple[int, int]]:
+    """Mark the run's next `limit` queued rows sent; returns their (row id, contact id). Call in a transaction."""
+    due = locked(queued_in_run(campaign).select(CampaignShipping.id)
                  .order_by(CampaignShipping.id).limit(limit), skip_locked=True)
     claimed = (CampaignShipping.update(status="sent", sent_at=utcnow(), updated_at=utcnow())
                .where(CampaignShipping.id.in_(due))
@@ -270,11 +276,10 @@ def pump_campaign(campaign_id: int, seq: int) -> None:
                 Campaign.id == campaign_id, Campaign.pump_seq == seq, Campaign.status == "running").execute()
             if not owned:  # paused, cancelled, or another copy of this tick got there first
                 return
-            claimed = claim_recipients(campaign_id, len(budget.slots))
+            claimed = claim_recipients(campaign, len(budget.slots))
             outbounds = write_sends(campaign, claimed, budget.slots)
             Campaign.update(dispatched=Campaign.dispatched + len(claimed)).where(Campaign.id == campaign_id).execute()
-            done = len(claimed) < tick.batch and not CampaignShipping.select().where(
-                CampaignShipping.campaign == campaign_id, CampaignShipping.status == "queued").exists()
+            done = len(claimed) < tick.batch and not queued_in_run(campaign).exists()
             if done:  # the last progress, which says so, commits with it; the ticks' progress is only published
                 finish(campaign)
                 announcements.add("campaign:update", campaign.company_id, progress_of(Campaign.get_by_id(campaign_id)))
@@ -305,10 +310,16 @@ def cancel_queued_shippings(campaign_id: int) -> dict:
 
 def start_campaign(campaign: Campaign, user_id: int | None = None) -> str | None:
     """Run now (from draft, scheduled or failed): fan-out and the pump follow; returns the fan-out's job id,
-    or None when the campaign was no longer startable."""
+    or None when the campaign was no longer startable. A cron campaign whose run is over starts its next run;
+    one that failed goes on with the run it left."""
     now = utcnow()
-    started = Campaign.update(status="running", started_at=now, next_pump_at=now, reason=None, updated_at=now).where(
-        Campaign.id == campaign.id, Campaign.status.in_(("draft", "scheduled", "failed"))).execute()
+    run = {}
+    if campaign.cron and campaign.started_at is not None and not queued_in_run(campaign).exists():
+        run = {"run": campaign.run + 1, "dispatched": 0}
+    started = Campaign.update(status="running", started_at=now, next_pump_at=now, reason=None, updated_at=now,
+                              **run).where(
+        Campaign.id == campaign.id, Campaign.status.in_(("draft", "scheduled", "failed")),
+        Campaign.run == campaign.run).execute()
     if not started:
         return None
     return enqueue_job(fan_out_campaign, campaign.id, company_id=campaign.company_id, user_id=user_id).id
@@ -362,7 +373,7 @@ def restart_stalled_campaigns(now: dt.datetime | None = None) -> list[int]:
 
 
 def progress_of(campaign: Campaign) -> dict:
-    return {"id": campaign.id, "status": campaign.status, **campaign_report(campaign.id)}
+    return {"id": campaign.id, "status": campaign.status, "run": campaign.run, **campaign_report(campaign)}
 
 
 DELIVERY_RANK = {"sent": 1, "delivered": 2, "read": 3}
@@ -370,17 +381,18 @@ REPORT_FIELDS = ("total", "queued", "sent", "delivered", "read", "replied", "fai
                  "optedOut")
 
 
-def campaign_report(campaign_id: int) -> dict:
-    """Counts from the ledger and, for those sent, from their messages' receipts (not from send calls).
+def campaign_report(campaign: Campaign, run: int | None = None) -> dict:
+    """Counts of one run (the current one unless given) from the ledger and, for those sent, from their messages' receipts (not from send calls).
 
     sent ≥ delivered ≥ read: a read message was delivered and sent. A row handed to the pipeline whose
     message is not sent yet counts as queued; `optedOut` counts the recipients on the opt-out list now (those
     skipped for it, and those who opted out since, as with a STOP to the campaign); `replied` those who answered.
     """
+    campaign_id, run = campaign.id, run or campaign.run
     counts = dict.fromkeys(REPORT_FIELDS, 0)
     rows = (CampaignShipping.select(CampaignShipping.status, Message.status, peewee.fn.COUNT(CampaignShipping.id))
             .join(Message, peewee.JOIN.LEFT_OUTER, on=(CampaignShipping.message == Message.id))
-            .where(CampaignShipping.campaign == campaign_id)
+            .where(CampaignShipping.campaign == campaign_id, CampaignShipping.run == run)
             .group_by(CampaignShipping.status, Message.status).tuples())
     for status, message_status, count in rows:
         counts["total"] += count
@@ -390,19 +402,20 @@ def campaign_report(campaign_id: int) -> dict:
                 counts[name] += count if rank <= DELIVERY_RANK[effective] else 0
         elif effective in counts:
             counts[effective] += count
-    counts["replied"] = replied_count(campaign_id)
+    counts["replied"] = replied_count(campaign_id, run)
     counts["optedOut"] = (CampaignShipping.select().join(Contact, on=(CampaignShipping.contact == Contact.id))
-                          .where(CampaignShipping.campaign == campaign_id, on_opt_out_list()).count())
+                          .where(CampaignShipping.campaign == campaign_id, CampaignShipping.run == run,
+                                 on_opt_out_list()).count())
     return counts
 
 
-def replied_count(campaign_id: int) -> int:
+def replied_count(campaign_id: int, run: int) -> int:
     """Recipients who wrote to the company after the campaign's message to them (on any of its numbers)."""
     reply = Message.alias()
     answered = reply.select(reply.id).where(reply.contact == CampaignShipping.contact, reply.direction == "in",
                                             reply.created_at > Message.created_at)
     return (CampaignShipping.select().join(Message, on=(CampaignShipping.message == Message.id))
-            .where(CampaignShipping.campaign == campaign_id, fn.EXISTS(answered)).count())
+            .where(CampaignShipping.campaign == campaign_id, CampaignShipping.run == run, fn.EXISTS(answered)).count())
 
 
 def delivery_status(shipping_status: str, message_status: str | None) -> str:

@@ -22,7 +22,7 @@ from api.endpoint import endpoint
 from api.errors import Conflict
 from api.pagination import paginate
 from api.resources.queues import owned_ids
-from api.schemas import OutSchema, PageQuery, Schema, UtcDateTime, UtcDateTimeIn, page_of
+from api.schemas import Int32, OutSchema, PageQuery, QuerySchema, Schema, UtcDateTime, UtcDateTimeIn, page_of
 from api.scoping import get_owned, owned
 from api.security import current_principal
 from db.base import utcnow
@@ -119,6 +119,7 @@ class CampaignOut(OutSchema):
     timezone: str
     throttle: dict
     status: str
+    run: int = Field(description="the current run: a cron campaign's every run sends to the audience again")
     reason: str | None
     started_at: UtcDateTime | None
     finished_at: UtcDateTime | None
@@ -135,7 +136,12 @@ class CampaignQuery(PageQuery):
     search: str | None = Field(None, max_length=100)
 
 
+class RunQuery(QuerySchema):
+    run: Int32 | None = Field(None, ge=1, description="which run of a cron campaign (default: the current one)")
+
+
 class ReportOut(OutSchema):
+    run: int
     total: int
     queued: int
     sent: int = Field(description="sent by the gateway, including those delivered and read since")
@@ -160,7 +166,7 @@ class ShippingOut(OutSchema):
     sent_at: UtcDateTime | None
 
 
-class ShippingQuery(PageQuery):
+class ShippingQuery(PageQuery, RunQuery):
     status: Literal[SHIPPING_STATUSES] | None = None  # type: ignore[valid-type]
 
 
@@ -323,19 +329,21 @@ def cancel(campaign_id: int):
 
 
 @blueprint.get("/<int:campaign_id>/report")
-@endpoint(summary="The campaign's counts, from the ledger and the messages' receipts", tags=["campaigns"],
-          response=ReportOut, roles=MANAGERS, errors=[404], scope=SCOPE)
-def report(campaign_id: int):
-    get_owned(Campaign, campaign_id, "campaign")
-    counts = campaign_report(campaign_id)
-    return ReportOut(**{("opted_out" if name == "optedOut" else name): counts[name] for name in REPORT_FIELDS})
+@endpoint(summary="The counts of the campaign's run, from the ledger and the messages' receipts", tags=["campaigns"],
+          query=RunQuery, response=ReportOut, roles=MANAGERS, errors=[404], scope=SCOPE)
+def report(campaign_id: int, query: RunQuery):
+    campaign = get_owned(Campaign, campaign_id, "campaign")
+    run = query.run or campaign.run
+    counts = campaign_report(campaign, run)
+    return ReportOut(run=run, **{("opted_out" if name == "optedOut" else name): counts[name] for name in REPORT_FIELDS})
 
 
-def shippings_of(campaign_id: int, status: str | None = None) -> peewee.ModelSelect:
+def shippings_of(campaign: Campaign, run: int | None, status: str | None = None) -> peewee.ModelSelect:
     rows = (CampaignShipping.select(CampaignShipping, Contact.name, Contact.phone, Message.status.alias("sent_as"))
             .join(Contact, on=(CampaignShipping.contact == Contact.id))
             .join(Message, peewee.JOIN.LEFT_OUTER, on=(CampaignShipping.message == Message.id))
-            .where(CampaignShipping.campaign == campaign_id).order_by(CampaignShipping.id).objects())
+            .where(CampaignShipping.campaign == campaign.id, CampaignShipping.run == (run or campaign.run))
+            .order_by(CampaignShipping.id).objects())
     if status in ("queued", "sent", "delivered", "read", "failed"):
         rows = rows.where(Message.status == status) if status != "queued" else rows.where(
             (CampaignShipping.status == "queued") | Message.status.in_(("queued", "sending")))
@@ -356,20 +364,20 @@ def shipping_json(row) -> dict:
 @endpoint(summary="The campaign's recipients with their status (`status` filters)", tags=["campaigns"],
           query=ShippingQuery, response=page_of(ShippingOut), roles=MANAGERS, errors=[404], scope=SCOPE)
 def list_shippings(campaign_id: int, query: ShippingQuery):
-    get_owned(Campaign, campaign_id, "campaign")
-    return paginate(shippings_of(campaign_id, query.status), query, shipping_json)
+    campaign = get_owned(Campaign, campaign_id, "campaign")
+    return paginate(shippings_of(campaign, query.run, query.status), query, shipping_json)
 
 
 @blueprint.get("/<int:campaign_id>/shippings.csv")
-@endpoint(summary="The campaign's recipients with their status, as CSV", tags=["campaigns"], roles=MANAGERS,
-          errors=[404], scope=SCOPE)
-def export_shippings(campaign_id: int):
-    get_owned(Campaign, campaign_id, "campaign")
+@endpoint(summary="The campaign's recipients with their status, as CSV", tags=["campaigns"], query=RunQuery,
+          roles=MANAGERS, errors=[404], scope=SCOPE)
+def export_shippings(campaign_id: int, query: RunQuery):
+    campaign = get_owned(Campaign, campaign_id, "campaign")
     header = ["contactId", "name", "phone", "status", "reason", "messageId", "variant", "sentAt"]
     rows = (
         [row.contact_id, row.name, row.phone, delivery_status(row.status, row.sent_as), row.reason or "",
          row.message_id or "", "" if row.variant is None else row.variant,
          row.sent_at.isoformat() + "Z" if row.sent_at else ""]
-        for row in shippings_of(campaign_id).iterator()
+        for row in shippings_of(campaign, query.run).iterator()
     )
     return csv_download(f"campaign-{campaign_id}.csv", header, rows)

@@ -164,7 +164,7 @@ def test_campaign_rates_come_from_receipts_like_the_report(client, factories, co
 
     assert [c["name"] for c in body["campaigns"]] == ["Promo"]
     promo = body["campaigns"][0]
-    report = campaign_report(running.id)
+    report = campaign_report(running)
     assert (
         {name: promo[name] for name in ("total", "sent", "delivered", "read", "failed")}
         == {name: report[name] for name in ("total", "sent", "delivered", "read", "failed")}

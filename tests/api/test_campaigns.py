@@ -146,7 +146,7 @@ def test_the_report_and_the_export_show_each_recipient_from_its_receipts(client,
     page = client.get(f"/api/campaigns/{campaign.id}/shippings?status=read", headers=headers).get_json()
     export = client.get(f"/api/campaigns/{campaign.id}/shippings.csv", headers=headers)
 
-    assert report == {"total": 4, "queued": 1, "sent": 1, "delivered": 1, "read": 1, "replied": 0, "failed": 1,
+    assert report == {"run": 1, "total": 4, "queued": 1, "sent": 1, "delivered": 1, "read": 1, "replied": 0, "failed": 1,
                       "skipped": 1, "cancelled": 0, "optedOut": 1}
     assert page["total"] == 1 and page["items"][0]["contactId"] == read.id and page["items"][0]["status"] == "read"
     rows = list(csv.DictReader(io.StringIO(export.get_data(as_text=True))))
@@ -207,3 +207,20 @@ def test_a_throttle_left_out_comes_from_the_company_s_default_and_stays_with_the
     assert changed.get_json()["throttle"] == {"perMinute": 30, "jitterSeconds": 3, "pauseEvery": 0, "pauseSeconds": 60}
     assert reset.get_json()["throttle"] == {"perMinute": 20, "jitterSeconds": 10, "pauseEvery": 50, "pauseSeconds": 60}
     assert Campaign.get_by_id(given["id"]).pacing() == changed.get_json()["throttle"]
+
+
+def test_the_report_and_the_ledger_of_an_earlier_run_are_asked_for_by_its_number(client, headers, factories, admin):
+    contact = factories.contact(admin.company)
+    campaign = factories.campaign(admin.company, contact_ids=[contact.id], cron="0 9 * * *", status="scheduled", run=2)
+    CampaignShipping.create(campaign=campaign, contact=contact, run=1, status="skipped", reason="blocked")
+    CampaignShipping.create(campaign=campaign, contact=contact, run=2, status="queued")
+    url = f"/api/campaigns/{campaign.id}"
+
+    current, first = (client.get(f"{url}/report{query}", headers=headers).get_json() for query in ("", "?run=1"))
+    ledger = client.get(f"{url}/shippings?run=1", headers=headers).get_json()
+    export = client.get(f"{url}/shippings.csv?run=1", headers=headers).get_data(as_text=True)
+
+    assert (current["run"], current["queued"], first["run"], first["skipped"]) == (2, 1, 1, 1)
+    assert [item["status"] for item in ledger["items"]] == ["skipped"] and ",skipped,blocked," in export
+    assert client.get(f"{url}", headers=headers).get_json()["run"] == 2
+    assert client.get(f"{url}/report?run=0", headers=headers).status_code == 400

@@ -26,7 +26,7 @@ def test_due_schedules_and_campaign_recipients_are_claimed_on_sqlite(tmp_path, f
 
         ran = send_due_schedules()
         with database.atomic():
-            claimed = claim_recipients(campaign.id, 2)
+            claimed = claim_recipients(campaign, 2)
 
         assert ran == 1 and Schedule.get().status != "pending"
         assert [message.body for message in Message.select()] == ["Lembrete"]

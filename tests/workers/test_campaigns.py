@@ -132,6 +132,37 @@ def test_a_campaign_sends_each_recipient_once_with_its_variables_then_completes(
     assert all(row.message_id for row in CampaignShipping.select())
 
 
+def test_each_run_of_a_cron_campaign_sends_to_the_whole_audience_again(
+        factories, company, connection, redis_client, worker, gateway):
+    audience = recipients(factories, company, 3)
+    campaign = factories.campaign(company, connection=connection, contact_ids=audience, cron="0 9 * * *",
+                                  throttle={"perMinute": 6000})
+    run(campaign)
+    assert wait_for(lambda: Campaign.get_by_id(campaign.id).status == "scheduled", timeout=20)
+    Campaign.update(scheduled_at=utcnow()).where(Campaign.id == campaign.id).execute()
+
+    assert campaigns.start_due_campaigns() == [campaign.id]
+
+    assert wait_for(lambda: Campaign.get_by_id(campaign.id).status == "scheduled", timeout=20)
+    assert wait_for(lambda: len(sent_to(redis_client, connection)) == 6, timeout=20)
+    again = Campaign.get_by_id(campaign.id)
+    assert again.run == 2 and again.scheduled_at > utcnow()
+    assert sorted(sent_to(redis_client, connection)) == sorted([c.phone for c in campaign_contacts(campaign)] * 2)
+    assert [campaign_report(again, run)["total"] for run in (1, 2)] == [3, 3]
+    assert CampaignShipping.select().where(CampaignShipping.run == 2, CampaignShipping.status == "sent").count() == 3
+
+
+def test_a_failed_cron_campaign_started_again_goes_on_with_its_run(factories, company):
+    campaign = factories.campaign(company, contact_ids=recipients(factories, company, 2), cron="0 9 * * *",
+                                  status="failed", started_at=utcnow())
+    write_ledger(campaign)
+
+    run(campaign)
+
+    assert Campaign.get_by_id(campaign.id).run == 1
+    assert CampaignShipping.select().where(CampaignShipping.campaign == campaign.id).count() == 2
+
+
 def campaign_contacts(campaign):
     from db.contacts import Contact
 
@@ -192,7 +223,7 @@ def test_cancel_marks_the_rest_cancelled_and_sends_no_more(factories, company, c
                     timeout=20)
     sent = sent_in_ledger(campaign)
     assert not wait_for(lambda: sent_in_ledger(campaign) > sent, timeout=2)
-    assert campaign_report(campaign.id)["cancelled"] == 5 - sent
+    assert campaign_report(campaign)["cancelled"] == 5 - sent
     assert wait_for(lambda: len(sent_to(redis_client, connection)) == sent, timeout=20)
 
 
@@ -205,9 +236,9 @@ def test_the_report_counts_receipts_not_send_calls(factories, company, connectio
 
     run(campaign)
 
-    assert wait_for(lambda: campaign_report(campaign.id)["read"] == 3, timeout=30)
-    assert wait_for(lambda: campaign_report(campaign.id)["failed"] == 1, timeout=30)
-    assert campaign_report(campaign.id) == {"total": 5, "queued": 0, "sent": 3, "delivered": 3, "read": 3,
+    assert wait_for(lambda: campaign_report(campaign)["read"] == 3, timeout=30)
+    assert wait_for(lambda: campaign_report(campaign)["failed"] == 1, timeout=30)
+    assert campaign_report(campaign) == {"total": 5, "queued": 0, "sent": 3, "delivered": 3, "read": 3,
                                             "replied": 0, "failed": 1, "skipped": 1, "cancelled": 0, "optedOut": 1}
 
 
@@ -221,7 +252,7 @@ def test_the_report_counts_a_handed_over_message_as_queued_until_the_gateway_sen
     CampaignShipping.update(status="sent", message=queued).where(CampaignShipping.id == first.id).execute()
     CampaignShipping.update(status="sent", message=delivered).where(CampaignShipping.id == second.id).execute()
 
-    report = campaign_report(campaign.id)
+    report = campaign_report(campaign)
 
     assert (report["queued"], report["sent"], report["delivered"], report["read"]) == (1, 1, 1, 0)
 

@@ -129,12 +129,12 @@ def test_the_report_counts_replies_after_the_campaign_message_and_opt_outs_since
     )
 
     assert campaigns.start_campaign(campaign) is not None
-    assert wait_for(lambda: campaign_report(campaign.id)["sent"] == 3, timeout=20)
+    assert wait_for(lambda: campaign_report(campaign)["sent"] == 3, timeout=20)
 
     simulator.inject_inbound(redis_client, connection.id, replying.phone, "tell me more")
     simulator.inject_inbound(redis_client, connection.id, stopping.phone, "stop")
 
-    assert wait_for(lambda: campaign_report(campaign.id)["replied"] == 2, timeout=20)
-    assert wait_for(lambda: campaign_report(campaign.id)["optedOut"] == 1, timeout=20)
-    report = campaign_report(campaign.id)
+    assert wait_for(lambda: campaign_report(campaign)["replied"] == 2, timeout=20)
+    assert wait_for(lambda: campaign_report(campaign)["optedOut"] == 1, timeout=20)
+    report = campaign_report(campaign)
     assert (report["total"], report["sent"], report["skipped"]) == (3, 3, 0)
