@@ -128,16 +128,19 @@ ROLES_SEEING_ALL_TICKETS = ("super", "admin", "supervisor")
 
 def visible_to(company_id: int, user_id: int, role: str) -> peewee.Expression:
     """The tickets a user may see: all of the company's for admins and supervisors; for an agent,
-    those of their queues, their own, and the pending ones no queue took yet."""
+    those of their queues, their own, and the pending ones no queue took yet (unless the company's
+    `agents_see_unqueued_tickets` is off)."""
+    from db.company_settings import company_setting  # it imports the models this module's depend on
     from db.queues import UserQueue
 
     of_company = Ticket.company == company_id
     if role in ROLES_SEEING_ALL_TICKETS:
         return of_company
     my_queues = UserQueue.select(UserQueue.queue).where(UserQueue.user == user_id)
-    return of_company & (
-        (Ticket.user == user_id) | Ticket.queue.in_(my_queues) | (Ticket.queue.is_null() & (Ticket.status == "pending"))
-    )
+    mine = (Ticket.user == user_id) | Ticket.queue.in_(my_queues)
+    if company_setting(company_id, "agents_see_unqueued_tickets"):
+        mine |= Ticket.queue.is_null() & (Ticket.status == "pending")
+    return of_company & mine
 
 
 def find_or_open_ticket(contact: Contact, connection: Connection | None, is_group: bool = False) -> tuple[Ticket, bool]:

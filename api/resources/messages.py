@@ -17,6 +17,7 @@ from api.scoping import get_owned, owned, sees_ticket, visible_ticket
 from api.security import current_principal
 from db.base import database
 from db.companies import Company
+from db.company_settings import company_setting
 from db.connections import Connection
 from db.contacts import Contact
 from db.messages import Message
@@ -174,6 +175,15 @@ def stored_upload(company_id: int, media_url: str | None) -> tuple[str, str, str
     return key, upload.mimetype, upload.filename or "file"
 
 
+def signed(text: str | None) -> str | None:
+    """An agent's text under their name in bold, as WhatsApp shows `*...*`, when the company signs messages
+    (the `sign_messages` setting); a program's text as it is."""
+    principal = current_principal()
+    if not text or principal.user is None or not company_setting(principal.company_id, "sign_messages"):
+        return text
+    return f"*{principal.user.name}:*\n{text}"
+
+
 @blueprint.post("")
 @endpoint(summary="Send a message to a ticket or a phone; it is queued and sent by the gateway", tags=["messages"],
           body=SendIn, response=SendOut, status=202, enqueues=True, errors=[404, 409, 422],
@@ -195,7 +205,7 @@ def send(body: SendIn):
     if not body.body and not media:
         raise ValidationFailed("say something: give a body, a file or a mediaUrl", {"body": "empty message"})
     outbound = sends.run(OutboundDraft(
-        ticket_for(body), body.body, user_id=principal.user.id if principal.user else None,
+        ticket_for(body), signed(body.body), user_id=principal.user.id if principal.user else None,
         quoted_message_id=body.quoted_message_id, **media,  # its Idempotency-Key is the caller's (api/idempotency.py)
     ))
     return SendOut(id=outbound.message.id, status=outbound.message.status, job_id=outbound.job_id)

@@ -300,3 +300,15 @@ def test_a_closed_ticket_or_a_blocked_contact_is_refused_at_once(client, headers
     assert to_blocked_phone.get_json()["error"] == "contact_blocked"
     assert Message.select().count() == 0
     assert send(client, headers, to=closed.contact.phone, body="hi").status_code == 202  # a new conversation
+
+
+def test_an_agent_s_text_goes_out_under_their_name_when_the_company_signs_messages(
+        client, headers, factories, admin, company, connection):
+    key = {"X-API-Key": factories.api_key(company, ["messages:send"])}
+    client.patch("/api/settings", headers=headers, json={"signMessages": True})
+
+    by_user = send(client, headers, to="+5511987654321", body="Bom dia!").get_json()
+    by_program = send(client, key, to="+5511987654321", body="Pedido enviado").get_json()
+
+    assert Message.get_by_id(by_user["id"]).body == f"*{admin.name}:*\nBom dia!"
+    assert Message.get_by_id(by_program["id"]).body == "Pedido enviado"

@@ -46,6 +46,17 @@ def test_an_agent_sees_the_tickets_of_their_queues_their_own_and_unrouted_pendin
     assert listed["total"] == 3
 
 
+def test_unrouted_pending_tickets_are_hidden_from_agents_when_the_company_says_so(app, client, factories, company,
+                                                                                 connection, as_admin):
+    agent = factories.auth_headers(app, factories.user(company, role="agent"))
+    unrouted = factories.ticket(company, connection=connection)
+    client.patch("/api/settings", headers=as_admin, json={"agentsSeeUnqueuedTickets": False})
+
+    assert client.get("/api/tickets", headers=agent).get_json()["total"] == 0
+    assert client.get(f"/api/tickets/{unrouted.id}", headers=agent).status_code == 404
+    assert client.get("/api/tickets", headers=as_admin).get_json()["total"] == 1
+
+
 def test_lists_filter_by_status_queue_and_search(client, factories, company, connection, as_admin):
     queue = factories.queue(company)
     wanted = factories.ticket(company, connection=connection, queue=queue,
