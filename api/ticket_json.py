@@ -7,6 +7,8 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Collection, Mapping
 
+from pydantic import Field
+
 from api.schemas import OutSchema, UtcDateTime
 from db.contacts import Contact, Tag
 from db.tickets import Ticket, TicketTag
@@ -40,6 +42,9 @@ class TicketOut(OutSchema):
     tags: list[TagBrief]
     first_response_at: UtcDateTime | None
     closed_at: UtcDateTime | None
+    rating: int | None = Field(description="1 to 5: the contact's rating of the service, asked when the ticket "
+                                           "closed (the setting ratingEnabled)")
+    rated_at: UtcDateTime | None
     created_at: UtcDateTime
     updated_at: UtcDateTime
 

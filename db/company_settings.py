@@ -75,7 +75,12 @@ REGISTRY: dict[str, SettingSpec] = {
     "sign_messages": SettingSpec(bool, False, "prefix agents' messages with their name"),
     "send_read_receipts": SettingSpec(bool, True, "show contacts blue ticks when an agent marks their ticket read"),
     "agents_see_unqueued_tickets": SettingSpec(bool, True, "agents see pending tickets that have no queue"),
-    "rating_enabled": SettingSpec(bool, False, "ask the customer to rate the service when a ticket closes"),
+    "rating_enabled": SettingSpec(bool, False, "ask the contact to rate the service (1 to 5) when an agent closes "
+                                                "their ticket; the answer rates that ticket"),
+    "rating_message": SettingSpec(Text, "How would you rate our service? Reply with a number from 1 (poor) to "
+                                        "5 (excellent).", "the question sent when a ticket closes"),
+    "rating_thanks_message": SettingSpec(Text, "Thank you for your rating!", "answered to a rating; empty sends "
+                                                                             "nothing"),
     "reject_calls": SettingSpec(bool, False, "reject WhatsApp calls to the company's numbers"),
     "call_rejected_message": SettingSpec(Text, "", "sent after a rejected call; empty sends nothing"),
     "campaign_throttle": SettingSpec(CampaignThrottle, CampaignThrottle().model_dump(by_alias=True),

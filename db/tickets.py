@@ -31,6 +31,9 @@ class Ticket(TimestampedModel):
     is_group = peewee.BooleanField(default=False)
     first_response_at = peewee.DateTimeField(null=True)
     closed_at = peewee.DateTimeField(null=True)
+    rating_requested_at = peewee.DateTimeField(null=True)  # the close asked the contact to rate the service
+    rating = peewee.SmallIntegerField(null=True)  # 1 to 5 (workers/ratings.py)
+    rated_at = peewee.DateTimeField(null=True)
 
     def record(self, kind: str, user_id: int | None = None, **data) -> None:
         TicketEvent.create(ticket=self, kind=kind, user=user_id, data=data)

@@ -42,6 +42,7 @@ from workers.events import announcing, publish
 from workers.flows.engine import hand_to_flow, tickets_a_flow_may_take
 from workers.messages import mark_deleted, message_event
 from workers.opt_outs import handle_opt_out_message
+from workers.ratings import is_rating_answer, rating_in, record_ratings, thank_for_rating, tickets_rated_by
 from workers.routing import answer_new_ticket, route_menu_answer
 
 logger = logging.getLogger(__name__)
@@ -84,6 +85,7 @@ class Received:
     ticket_created: bool  # this message opened the ticket
     left: dict  # the ticket's fields that its messages change, as this message left them (`as_left`)
     announced: bool = False  # its events went out already (a failed follow-up's retry)
+    rated: bool = False  # it answered a rating question, and rated its closed ticket (workers/ratings.py)
     result: dict = dataclasses.field(default_factory=dict)  # what the actor returns for it
 
 
@@ -194,10 +196,14 @@ def record_inbound(connection: Connection, events: list[dict]) -> tuple[list[Rec
         events = [event for event in events if event["wa_id"] not in blocked]
         if not events:
             return [], pending, blocked
-        contacts = {phone: contact for phone, contact in contacts.items() if not contact.blocked}
-        ticket_ids, opened = find_or_open_tickets(connection, list(contacts.values()))
         contact_of = [contacts[chat_phone(event)] for event in events]
-        messages = [message_for(connection, event, ticket_ids[contact.id], contact)
+        firsts: dict[int, dict] = {}
+        for event, contact in zip(events, contact_of, strict=True):
+            firsts.setdefault(contact.id, event)
+        rated = tickets_rated_by(connection, firsts)  # these messages go to the closed ticket they rate
+        needing = {c.id: c for event, c in zip(events, contact_of, strict=True) if event["wa_id"] not in rated}
+        ticket_ids, opened = find_or_open_tickets(connection, list(needing.values())) if needing else ({}, set())
+        messages = [message_for(connection, event, rated.get(event["wa_id"]) or ticket_ids[contact.id], contact)
                     for event, contact in zip(events, contact_of, strict=True)]
         by_wa_id = {m.wa_id: m for m in messages}
         in_order = sorted(messages, key=lambda m: m.wa_id)  # two batches with an id in common meet in one order
@@ -210,13 +216,18 @@ def record_inbound(connection: Connection, events: list[dict]) -> tuple[list[Rec
         insert_models([PendingFollowUp(message=m.id) for m, _, _ in landed])
         link_quoted(connection, [(m, e["quoted_wa_id"]) for m, e, _ in landed if e.get("quoted_wa_id")])
         tickets = update_tickets([m for m, _, _ in landed])
+        ratings = [m for m, _, _ in landed if m.wa_id in rated]
+        record_ratings(ratings)
+    for message in ratings:
+        ticket = tickets[message.ticket_id]
+        ticket.rating, ticket.rated_at = ticket.rating or rating_in(message.body), ticket.rated_at or utcnow()
     received = []
     for message, _, contact in landed:
         ticket = tickets[message.ticket_id]
         ticket.unread_messages += message.direction == "in"
         ticket.take_last_message(message.preview(), message.created_at)
         received.append(Received(message, ticket, contact, ticket_created=message.ticket_id in opened,
-                                 left=as_left(ticket)))
+                                 left=as_left(ticket), rated=message.wa_id in rated))
         opened.discard(message.ticket_id)  # its next messages only update it
     return received, pending, blocked
 
@@ -240,7 +251,8 @@ def received_before(connection: Connection, wa_ids: list[str]) -> list[Received]
     first = dict(Message.select(Message.ticket, fn.MIN(Message.id)).where(Message.ticket.in_(ticket_ids))
                  .group_by(Message.ticket).tuples())
     return [Received(m, tickets[m.ticket_id], contacts[m.contact_id], ticket_created=first[m.ticket_id] == m.id,
-                     left=as_left(tickets[m.ticket_id]), announced=m.announced)
+                     left=as_left(tickets[m.ticket_id]), announced=m.announced,
+                     rated=is_rating_answer(m, tickets[m.ticket_id]))
             for m in messages if m.ticket_id in tickets and m.contact_id in contacts]  # not deleted since
 
 
@@ -268,11 +280,16 @@ def with_queues(tickets: list[Ticket]) -> None:
 
 
 def follow_up(r: Received, connection: Connection, opt_out_keywords: list[str], flow_may_take: bool) -> None:
-    """What a contact's message sets off, in this order: opt-out by keyword, the bot, greeting or menu.
+    """What a contact's message sets off, in this order: thanks for a rating, opt-out by keyword, the bot,
+    greeting or menu.
     Each may run again for the same message (a redelivery after a crash): the replies carry the message's
     `auto_reply_key`, a session reads a message once, and a menu move ends the message's pending follow-up
     in its own commit."""
     ticket, contact, message = r.ticket, r.contact, r.message
+    if r.rated:
+        thank_for_rating(ticket, message)
+        r.result["rating"] = ticket.rating
+        return
     if handle_opt_out_message(ticket, contact, message, opt_out_keywords):
         r.result["optedOut"] = True
         return

@@ -73,6 +73,8 @@ class TicketFigures(OutSchema):
     avg_resolution_seconds: float | None = Field(
         description="from opening to closing, of those closed in the period"
     )
+    ratings: int = Field(description="ratings the contacts gave in the period (the setting ratingEnabled)")
+    avg_rating: float | None = Field(description="their average, 1 to 5")
 
 
 class AgentTickets(TicketFigures):
@@ -102,6 +104,7 @@ def ticket_figures(period: Period, group: peewee.Field | None = None) -> list[tu
     the tickets opened or closed in the period or still live."""
     opened = Ticket.created_at >= period.since
     closed = Ticket.closed_at >= period.since
+    rated = Ticket.rated_at >= period.since
     figures = [
         count_if(opened),
         count_if(closed),
@@ -112,15 +115,17 @@ def ticket_figures(period: Period, group: peewee.Field | None = None) -> list[tu
             seconds_between(Ticket.created_at, Ticket.first_response_at),
         ),
         average_if(closed, seconds_between(Ticket.created_at, Ticket.closed_at)),
+        count_if(rated),
+        average_if(rated, Ticket.rating),
     ]
     live = Ticket.status != "closed"
     if group is None:
-        return list(owned(Ticket).select(*figures).where(opened | closed | live).tuples())
-    return list(owned(Ticket).select(group, *figures).where(opened | closed | live).group_by(group).tuples())
+        return list(owned(Ticket).select(*figures).where(opened | closed | rated | live).tuples())
+    return list(owned(Ticket).select(group, *figures).where(opened | closed | rated | live).group_by(group).tuples())
 
 
 def figures_json(row: tuple) -> dict:
-    opened, closed, pending, live, first_response, resolution = row
+    opened, closed, pending, live, first_response, resolution, ratings, rating = row
     return {
         "opened": opened or 0,
         "closed": closed or 0,
@@ -128,6 +133,8 @@ def figures_json(row: tuple) -> dict:
         "open": live or 0,
         "avg_first_response_seconds": seconds(first_response),
         "avg_resolution_seconds": seconds(resolution),
+        "ratings": ratings or 0,
+        "avg_rating": None if rating is None else round(float(rating), 2),
     }
 
 

@@ -36,7 +36,8 @@ from db.tickets import Ticket, TicketEvent, TicketNote, TicketTag
 from db.users import User
 from workers.chat_actions import enqueue_on_session, send_read_receipts
 from workers.events import announcing
-from workers.messages import dispatch_outbound, write_outbound
+from workers.messages import dispatch_outbounds, write_outbound
+from workers.ratings import ask_for_rating
 from workers.templating import render_template, standard_variables
 
 blueprint = Blueprint("tickets", __name__, url_prefix="/api/tickets")
@@ -229,7 +230,8 @@ def transfer_ticket(ticket_id: int, body: TransferIn):
 
 
 @blueprint.post("/<int:ticket_id>/close")
-@endpoint(summary="Close the ticket (the connection's farewell message is sent)", tags=["tickets"], body=CloseIn,
+@endpoint(summary="Close the ticket (the connection's farewell is sent, then the rating question when the company "
+                  "asks for ratings)", tags=["tickets"], body=CloseIn,
           optional_body=True, response=TicketOut, errors=[404], scope=WRITE_SCOPE)
 def close_ticket(ticket_id: int, body: CloseIn | None):
     ticket = visible_ticket(ticket_id)
@@ -241,11 +243,12 @@ def close_ticket(ticket_id: int, body: CloseIn | None):
     if farewell:
         agent = current_principal().user or ticket.user  # a program closes in the name of the ticket's agent
         farewell = render_template(farewell, ticket_variables(ticket, agent.name if agent else ""))
-    with announced(ticket) as state:  # closed with its farewell written, or neither
+    with announced(ticket) as state:  # closed with its farewell and rating question written, or neither
         ticket.close(by_user_id)
-        outbound = write_outbound(ticket, farewell, user_id=by_user_id) if farewell else None
-    if outbound is not None:
-        dispatch_outbound(outbound)
+        outbounds = [write_outbound(ticket, farewell, user_id=by_user_id)] if farewell else []
+        outbounds += filter(None, [ask_for_rating(ticket)])
+    if outbounds:
+        dispatch_outbounds(outbounds)
     return state
 
 

@@ -56,6 +56,8 @@ def test_tickets_count_local_days_agents_and_queues(client, factories, company, 
         created_at=late_evening,
         first_response_at=late_evening + MINUTE,
         closed_at=today + 10 * MINUTE,
+        rating=4,
+        rated_at=today + 11 * MINUTE,
     )
     factories.ticket(
         company,
@@ -74,6 +76,8 @@ def test_tickets_count_local_days_agents_and_queues(client, factories, company, 
         status="closed",
         created_at=today - dt.timedelta(days=10),
         closed_at=today - dt.timedelta(days=9),
+        rating=1,
+        rated_at=today - dt.timedelta(days=9),
     )
     factories.ticket(factories.company(), status="pending", created_at=today + MINUTE)  # another company's
 
@@ -87,6 +91,7 @@ def test_tickets_count_local_days_agents_and_queues(client, factories, company, 
     )
     assert (body["opened"], body["closed"], body["pending"], body["open"]) == (3, 1, 2, 1)
     assert body["avgFirstResponseSeconds"] == 90.0 and body["avgResolutionSeconds"] == 100 * 60.0
+    assert (body["ratings"], body["avgRating"]) == (1, 4.0)
     yesterday_date, today_date = local_days(2)
     assert body["perDay"] == [
         {"date": yesterday_date, "opened": 1, "closed": 0},
@@ -102,6 +107,8 @@ def test_tickets_count_local_days_agents_and_queues(client, factories, company, 
             "open": 1,
             "avgFirstResponseSeconds": 90.0,
             "avgResolutionSeconds": 6000.0,
+            "ratings": 1,
+            "avgRating": 4.0,
         },
         {
             "userId": None,
@@ -112,6 +119,8 @@ def test_tickets_count_local_days_agents_and_queues(client, factories, company, 
             "open": 0,
             "avgFirstResponseSeconds": None,
             "avgResolutionSeconds": None,
+            "ratings": 0,
+            "avgRating": None,
         },
     ]
     by_queue = {
