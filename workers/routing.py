@@ -10,7 +10,7 @@ it to that option's queue, which greets in turn.
 from __future__ import annotations
 
 from db.base import database
-from db.companies import Company
+from db.company_settings import company_setting, company_settings
 from db.connections import Connection
 from db.contacts import Contact
 from db.messages import Message, followed_up
@@ -25,10 +25,12 @@ def menu_text(queue: Queue) -> str:
     return "\n".join(f"{option['option']} - {option['label']}" for option in queue.menu_options)
 
 
-def greeting_for(queue: Queue | None, connection: Connection) -> str:
+def greeting_for(queue: Queue | None, connection: Connection, greet: bool = True) -> str:
+    """The queue's (else the connection's) greeting and the queue's menu; only the menu, which routes, when the
+    company sends no greetings (the `greeting_enabled` setting)."""
     if queue is None:
-        return connection.greeting_message
-    parts = [queue.greeting or connection.greeting_message]
+        return connection.greeting_message if greet else ""
+    parts = [queue.greeting or connection.greeting_message] if greet else []
     if queue.menu_options:
         parts.append(menu_text(queue))
     return "\n\n".join(part for part in parts if part)
@@ -41,11 +43,11 @@ def personal(text: str, contact: Contact) -> str:
 
 def answer_new_ticket(ticket: Ticket, connection: Connection, contact: Contact, message: Message) -> None:
     """The greeting (with the queue's menu) or the out-of-hours message for the ticket `message` opened."""
-    queue = ticket.queue
-    if queue is not None and not is_open(queue, message.created_at, Company.get_by_id(ticket.company_id).timezone):
-        reply = queue.out_of_hours_message
+    queue, settings = ticket.queue, company_settings(ticket.company_id)
+    if queue is not None and not is_open(queue, message.created_at, settings["timezone"]):
+        reply = queue.out_of_hours_message if settings["out_of_hours_enabled"] else ""
     else:
-        reply = greeting_for(queue, connection)
+        reply = greeting_for(queue, connection, settings["greeting_enabled"])
     if reply:
         queue_outbound_text(ticket, personal(reply, contact), idempotency_key=auto_reply_key(message))
 
@@ -63,7 +65,8 @@ def route_menu_answer(ticket: Ticket, connection: Connection, contact: Contact, 
     target = Queue.get_or_none(Queue.id == target_id, Queue.company == ticket.company_id) if target_id else None
     if target is None:
         return False
-    reply = greeting_for(target, connection) if target.greeting or target.menu_options else ""
+    greet = company_setting(ticket.company_id, "greeting_enabled")
+    reply = greeting_for(target, connection, greet) if target.greeting or target.menu_options else ""
     with database.atomic():
         ticket.transfer(None, target.id, None)
         followed_up([message.id])

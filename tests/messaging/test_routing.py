@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from db.company_settings import save_company_settings
 from db.messages import Message
 from db.tickets import Ticket
 from workers.inbound import handle_inbound
@@ -72,3 +73,18 @@ def test_without_a_queue_the_connection_greets_once_per_ticket(factories, compan
 
     assert replies() == ["Bem-vindo, Ana Lima!"]
     assert Ticket.get().unread_messages == 2
+
+
+def test_a_company_that_sends_no_greetings_still_sends_the_menu_and_no_out_of_hours_reply(factories, company, broker):
+    save_company_settings(company.id, {"greeting_enabled": False, "out_of_hours_enabled": False})
+    sales = factories.queue(company, greeting="Vendas: um momento.")
+    reception = factories.queue(company, greeting="Olá! Escolha:",
+                                menu_options=[{"option": "1", "label": "Vendas", "queueId": sales.id}])
+    closed = factories.queue(company, business_hours=ALWAYS_CLOSED, out_of_hours_message="Fechado.")
+
+    inbound(factories.connection(company, default_queue=reception, greeting_message="Bem-vindo!"), "oi", "3EB0A")
+    inbound(Ticket.get().connection, "1", "3EB0B")
+    inbound(factories.connection(company, default_queue=closed), "oi", "3EB0C")
+
+    assert replies() == ["1 - Vendas"]
+    assert Ticket.select().order_by(Ticket.id).first().queue_id == sales.id
