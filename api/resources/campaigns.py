@@ -21,11 +21,12 @@ from api.csv_export import csv_download
 from api.endpoint import endpoint
 from api.errors import Conflict
 from api.pagination import paginate
+from api.plan_limits import enforce_plan_limit
 from api.resources.queues import owned_ids
 from api.schemas import Int32, OutSchema, PageQuery, QuerySchema, Schema, UtcDateTime, UtcDateTimeIn, page_of
 from api.scoping import get_owned, owned
 from api.security import current_principal
-from db.base import utcnow
+from db.base import database, utcnow
 from db.campaigns import (
     CAMPAIGN_STATUSES,
     MAX_VARIANTS,
@@ -226,11 +227,14 @@ def list_campaigns(query: CampaignQuery):
 
 @blueprint.post("")
 @endpoint(summary="Create a campaign (a draft until started)", tags=["campaigns"], body=CampaignCreate,
-          response=CampaignOut, status=201, roles=MANAGERS, errors=[404], scope=SCOPE)
+          response=CampaignOut, status=201, roles=MANAGERS, errors=[403, 404], scope=SCOPE)
 def create_campaign(body: CampaignCreate):
-    campaign = Campaign(company=current_principal().company_id, timezone="UTC")
-    save_campaign(campaign, body)
-    log_change("created", campaign)
+    company_id = current_principal().company_id
+    with database.atomic():
+        enforce_plan_limit(company_id, "campaigns", owned(Campaign))
+        campaign = Campaign(company=company_id, timezone="UTC")
+        save_campaign(campaign, body)
+        log_change("created", campaign)
     return campaign_json(campaign)
 
 

@@ -9,13 +9,13 @@ from flask import Blueprint, Response
 from pydantic import Field
 
 from api.endpoint import endpoint
-from api.errors import Conflict, Forbidden, NotFound
+from api.errors import Conflict, NotFound
 from api.pagination import paginate
+from api.plan_limits import enforce_plan_limit
 from api.schemas import OutSchema, PageQuery, QuerySchema, Schema, UtcDateTime, page_of
 from api.scoping import get_owned, owned
 from api.security import current_principal
 from db.base import database
-from db.companies import Company
 from db.connections import Connection
 from db.queues import Queue
 from wharf.redis_client import redis_client
@@ -84,16 +84,6 @@ def connection_json(connection: Connection) -> dict:
     return ConnectionOut.model_validate(connection).to_json()
 
 
-def enforce_connection_limit(company_id: int) -> None:
-    plan = Company.get_by_id(company_id).plan
-    if plan is not None and owned(Connection).count() >= plan.max_connections:
-        raise Forbidden(
-            f"the plan {plan.name!r} allows {plan.max_connections} connections",
-            "plan_limit_reached",
-            {"limit": plan.max_connections, "resource": "connections"},
-        )
-
-
 def save_connection(connection: Connection, changes: dict) -> Connection:
     """Apply changes; a default connection is the company's only one; names are unique."""
     if changes.get("default_queue_id") is not None:
@@ -125,11 +115,12 @@ def list_connections(query: PageQuery):
           response=ConnectionOut, status=201, roles=MANAGERS, errors=[404, 409])
 def create_connection(body: ConnectionCreate):
     company_id = current_principal().company_id
-    enforce_connection_limit(company_id)
-    first = not owned(Connection).exists()
-    fields = body.model_dump()
-    fields["is_default"] = fields["is_default"] or first
-    return ConnectionOut.model_validate(save_connection(Connection(company=company_id), fields))
+    with database.atomic():
+        enforce_plan_limit(company_id, "connections", owned(Connection))
+        first = not owned(Connection).exists()
+        fields = body.model_dump()
+        fields["is_default"] = fields["is_default"] or first
+        return ConnectionOut.model_validate(save_connection(Connection(company=company_id), fields))
 
 
 @blueprint.get("/<int:connection_id>")

@@ -16,12 +16,12 @@ from api.audit import log_change, snapshot
 from api.endpoint import endpoint
 from api.errors import Conflict, Forbidden
 from api.pagination import paginate
+from api.plan_limits import enforce_plan_limit
 from api.resources.queues import linked_ids, set_user_queues
 from api.schemas import Int32, OutSchema, PageQuery, Schema, UtcDateTime, iso_utc, page_of
 from api.scoping import get_owned, owned
 from api.security import current_principal, hash_password, revoke_all_sessions
-from db.base import database, locked, utcnow
-from db.companies import Company
+from db.base import database, utcnow
 from db.queues import UserQueue
 from db.users import ONLINE_STATUSES, User
 from wharf.realtime import emit_event
@@ -134,22 +134,10 @@ def guard_super(user: User) -> None:
         raise Forbidden("only a super admin may change a super admin")
 
 
-def enforce_user_limit(company: Company) -> None:
-    """403 when one more user would take the company over its plan's limit.
-
-    Call it inside the transaction that adds the user: it locks the company's row (`locked`), so
-    two requests racing for the last seat take turns and the second one sees the first one's user.
-    """
-    if company.plan is None:
-        return
-    locked(Company.select(Company.id).where(Company.id == company.id)).execute()
-    count = User.select().where(User.company == company.id, User.active == True).count()  # noqa: E712
-    if count >= company.plan.max_users:
-        raise Forbidden(
-            f"the plan {company.plan.name!r} allows {company.plan.max_users} users",
-            "plan_limit_reached",
-            {"limit": company.plan.max_users, "resource": "users"},
-        )
+def enforce_user_limit(company_id: int) -> None:
+    """In the transaction that adds an active user (`api.plan_limits`)."""
+    enforce_plan_limit(company_id, "users",
+                       User.select().where(User.company == company_id, User.active == True))  # noqa: E712
 
 
 def email_taken(email: str, except_id: int | None = None) -> bool:
@@ -184,7 +172,7 @@ def add_user(body: UserCreate, parent: User | None = None) -> dict:
     password_hash = hash_password(body.password)  # before the company's row is locked: hashing takes a while
     try:
         with database.atomic():
-            enforce_user_limit(principal.user.company)
+            enforce_user_limit(principal.company_id)
             user = User.create(
                 company=principal.company_id,
                 name=body.name,
@@ -264,7 +252,7 @@ def update_user(user_id: int, body: UserUpdate):
         user.password_hash = hash_password(password)
     with database.atomic():
         if reactivated:
-            enforce_user_limit(user.company)
+            enforce_user_limit(user.company_id)
         user.save()
         if queue_ids is not None:
             set_user_queues(user.id, queue_ids)

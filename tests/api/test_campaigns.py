@@ -224,3 +224,14 @@ def test_the_report_and_the_ledger_of_an_earlier_run_are_asked_for_by_its_number
     assert [item["status"] for item in ledger["items"]] == ["skipped"] and ",skipped,blocked," in export
     assert client.get(f"{url}", headers=headers).get_json()["run"] == 2
     assert client.get(f"{url}/report?run=0", headers=headers).status_code == 400
+
+
+def test_the_plan_limits_the_campaigns(client, headers, admin, connection, factories):
+    admin.company.plan = factories.plan(max_campaigns=1)
+    admin.company.save()
+    create(client, headers, name="A", connectionId=connection.id, messages=["hi"])
+
+    over = create(client, headers, name="B", connectionId=connection.id, messages=["hi"])
+
+    assert over.status_code == 403 and over.get_json()["details"] == {"limit": 1, "resource": "campaigns"}
+    assert Campaign.select().count() == 1
