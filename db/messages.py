@@ -14,7 +14,7 @@ from db.users import User
 DELETED_PREVIEW = "🚫 This message was deleted"  # as WhatsApp's chat list shows it
 
 MESSAGE_STATUSES = ("queued", "sending", "sent", "delivered", "read", "failed")
-MESSAGE_TYPES = ("text", "image", "audio", "video", "document", "sticker", "location", "contact")
+MESSAGE_TYPES = ("text", "image", "audio", "video", "document", "sticker", "location", "contact", "call")
 
 
 class Message(TimestampedModel):

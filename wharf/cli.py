@@ -174,6 +174,19 @@ def simulate_revoke(connection_id: int, phone: str, wa_id: str) -> None:
     click.echo(f"{phone} deleted {wa_id}")
 
 
+@simulate.command("call")
+@click.argument("connection_id", type=int)
+@click.option("--from", "phone", required=True, help="the contact's number, E.164 (+5511...)")
+@click.option("--video", is_flag=True, help="a video call (a voice call without)")
+def simulate_call(connection_id: int, phone: str, video: bool) -> None:
+    """A contact calls the connection's number."""
+    from wharf.redis_client import redis_client
+    from workers.transports import simulator
+
+    call_id = simulator.inject_call(redis_client(), connection_id, phone, video)
+    click.echo(f"{phone} is calling ({'video' if video else 'voice'}): call {call_id}")
+
+
 @simulate.command("read-receipts")
 @click.argument("connection_id", type=int)
 @click.option("--contact", default=None, help="only the blue ticks this number got (E.164)")

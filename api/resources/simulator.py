@@ -1,4 +1,5 @@
-"""The simulated WhatsApp network of a `simulator` connection: talk to us as a contact, see what we sent and read."""
+"""The simulated WhatsApp network of a `simulator` connection: talk to (and call) us as a contact, see what we
+sent, read and rejected."""
 
 from __future__ import annotations
 
@@ -145,6 +146,50 @@ def revoke(connection_id: int, body: RevokeIn):
     phone = company_phone(body.from_, "from")
     simulator.inject_revoke(redis_client(), connection_id, phone, body.wa_id)
     return InboundOut(wa_id=body.wa_id, from_=phone)
+
+
+class CallIn(FromContact):
+    video: bool = False
+
+
+class CallOut(OutSchema):
+    call_id: str
+    from_: str = Field(serialization_alias="from")
+    video: bool
+
+
+class Call(CallOut):
+    """A call a contact made to the connection's number."""
+
+    at: NetworkTime
+    rejected_at: NetworkTime | None = Field(None, description="when the session rejected it (the setting "
+                                                              "rejectCalls); null: it rang until the caller hung up")
+
+
+class CallList(OutSchema):
+    items: list[Call]
+
+
+@blueprint.post("/<int:connection_id>/call")
+@endpoint(summary="A simulated contact calls this connection's number", tags=["simulator"], body=CallIn,
+          response=CallOut, status=202, roles=("super", "admin", "supervisor"), errors=[404, 409])
+def call(connection_id: int, body: CallIn):
+    simulated_connection(connection_id)
+    phone = company_phone(body.from_, "from")
+    call_id = simulator.inject_call(redis_client(), connection_id, phone, body.video)
+    return CallOut(call_id=call_id, from_=phone, video=body.video)
+
+
+@blueprint.get("/<int:connection_id>/calls")
+@endpoint(summary="The calls made to this connection's number, oldest first, and whether the session rejected them",
+          tags=["simulator"], response=CallList, errors=[404, 409])
+def calls(connection_id: int):
+    simulated_connection(connection_id)
+    return CallList(items=[
+        Call(call_id=entry["callId"], from_="+" + entry["from"], video=entry["video"], at=entry["at"],
+             rejected_at=entry["rejectedAt"])
+        for entry in simulator.calls(redis_client(), connection_id)
+    ])
 
 
 @blueprint.get("/<int:connection_id>/outbox")

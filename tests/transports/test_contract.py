@@ -17,6 +17,7 @@ from workers.transports.base import (
     Disconnected,
     InboundBatch,
     InboundMessage,
+    IncomingCall,
     LoggedOut,
     MessageRevoked,
     OutgoingMessage,
@@ -121,11 +122,32 @@ def test_a_message_deleted_for_everyone_leaves_the_contacts_phone(transport, eve
     assert never_sent.value.permanent
 
 
-def test_read_receipts_need_a_connected_session(transport, events):
+def test_a_call_arrives_as_an_event_and_rejecting_it_stops_the_ringing_once(transport, events, network):
+    call_id = simulator.inject_call(network, CONNECTION_ID, "+5511987654321", video=True)
+
+    call = events.next(IncomingCall)
+    transport.reject_call("5511987654321", call_id)
+    [rejected] = simulator.calls(network, CONNECTION_ID)
+    transport.reject_call("5511987654321", call_id)
+
+    assert (call.call_id, call.chat, call.video, call.is_group) == (call_id, "5511987654321", True, False)
+    assert (rejected["callId"], rejected["from"], rejected["video"]) == (call_id, "5511987654321", True)
+    assert rejected["rejectedAt"] is not None
+    assert simulator.calls(network, CONNECTION_ID) == [rejected]  # rejected again: nothing changes
+    with pytest.raises(TransportError) as unknown:
+        transport.reject_call("5511900000000", call_id)  # nobody else made this call
+    assert unknown.value.permanent
+
+
+@pytest.mark.parametrize("act", [
+    lambda transport: transport.mark_read("5511987654321", ["3EB0IN1"]),
+    lambda transport: transport.reject_call("5511987654321", "2F1C0B6A9E8D7C6B"),
+], ids=["read receipts", "rejecting a call"])
+def test_session_actions_need_a_connected_session(transport, events, act):
     transport.disconnect()
 
     with pytest.raises(TransportError) as refused:
-        transport.mark_read("5511987654321", ["3EB0IN1"])
+        act(transport)
 
     assert not refused.value.permanent
 

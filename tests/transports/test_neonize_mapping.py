@@ -12,7 +12,7 @@ from types import SimpleNamespace
 
 import pytest
 from neonize.client import ClientFactory
-from neonize.exc import MarkReadError, SendMessageError
+from neonize.exc import MarkReadError, RejectCallError, SendMessageError
 from neonize.proto import Neonize_pb2 as neonize_proto
 from neonize.proto.waCommon.WACommon_pb2 import MessageKey
 from neonize.proto.waE2E.WAWebProtobufsE2E_pb2 import (
@@ -33,6 +33,7 @@ from workers.transports.base import (
     Connected,
     Disconnected,
     InboundMessage,
+    IncomingCall,
     LoggedOut,
     MessageRevoked,
     OutgoingMessage,
@@ -159,6 +160,45 @@ def test_receipts_of_our_own_devices_are_ignored():
     assert map_event(CONNECTION_ID, event) is None
 
 
+# --- calls
+LID_CALLER = neonize_proto.JID(User="98765432101234", Server="lid", RawAgent=0, Device=0, Integrator=0, IsEmpty=False)
+
+
+def call_offer(creator=CONTACT, creator_alt=None, parts=("audio", "audio"), **attributes) -> neonize_proto.CallOffer:
+    """A call offer as neonize hands it over: whatsmeow's `<offer>` node, its media parts as child nodes."""
+    return neonize_proto.CallOffer(
+        basicCallMeta=neonize_proto.BasicCallMeta(**{"from": creator}, timestamp=1_700_000_000, callCreator=creator,
+                                                  callCreatorAlt=creator_alt or neonize_proto.JID(),
+                                                  callID="2F1C0B6A9E8D7C6B5A4F3E2D1C0B9A88"),
+        callRemoteMeta=neonize_proto.CallRemoteMeta(remotePlatform="android", remoteVersion="2.24.1"),
+        data=neonize_proto.Node(
+            Tag="offer",
+            Attrs=[neonize_proto.NodeAttrs(name="call-id", text="2F1C0B6A9E8D7C6B5A4F3E2D1C0B9A88"),
+                   neonize_proto.NodeAttrs(name="call-creator", jid=creator),
+                   *(neonize_proto.NodeAttrs(name=name, **value) for name, value in attributes.items())],
+            Nodes=[neonize_proto.Node(Tag=part, Attrs=[neonize_proto.NodeAttrs(name="enc", text="opus")])
+                   for part in (*parts, "net", "encopt")],
+        ),
+    )
+
+
+def test_a_voice_call_from_a_contact():
+    assert map_event(CONNECTION_ID, call_offer()) == IncomingCall(
+        CONNECTION_ID, call_id="2F1C0B6A9E8D7C6B5A4F3E2D1C0B9A88", chat="5511987654321", video=False,
+        is_group=False, timestamp=1_700_000_000.0)
+
+
+def test_a_video_call_from_a_hidden_number_is_known_by_the_phone_number_beside_it():
+    call = map_event(CONNECTION_ID, call_offer(LID_CALLER, CONTACT, parts=("audio", "video")))
+
+    assert (call.chat, call.video) == ("5511987654321", True)
+
+
+@pytest.mark.parametrize("attribute", [{"group-jid": {"jid": GROUP}}, {"type": {"text": "group"}}])
+def test_a_group_call_says_so(attribute):
+    assert map_event(CONNECTION_ID, call_offer(**attribute)).is_group
+
+
 # --- the session
 def test_session_events():
     assert map_event(CONNECTION_ID, neonize_proto.QR(Codes=["2@abc", "2@def"])) == QrCode(CONNECTION_ID, "2@abc")
@@ -225,6 +265,7 @@ class RecordingClient(SessionClient):
         self.refusal: str | None = None
         self.read: list[tuple] = []
         self.revoked: list[tuple] = []
+        self.rejected: list[tuple] = []
 
     def is_on_whatsapp(self, *numbers):
         return [neonize_proto.IsOnWhatsAppResponse(
@@ -245,6 +286,11 @@ class RecordingClient(SessionClient):
         if self.refusal:
             raise SendMessageError(self.refusal)
         self.revoked.append((chat, sender, message_id))
+
+    def reject_call(self, call_from, call_id):
+        if self.refusal:
+            raise RejectCallError(self.refusal)
+        self.rejected.append((call_from, call_id))
 
     def send_message(self, to, message, *args, **kwargs):
         if self.refusal:
@@ -329,6 +375,7 @@ def test_a_group_is_addressed_by_its_id(session):
 
     to = session.client.sent[0][0]
     assert (to.User, to.Server) == ("120363025246125486", "g.us")
+    assert to.IsInitialized()  # neonize serializes it for whatsmeow: every required field is set
 
 
 def test_refusals_that_no_retry_changes_are_permanent(session):
@@ -402,3 +449,34 @@ def test_a_message_is_deleted_for_everyone_in_the_contacts_chat_as_our_own(sessi
     with pytest.raises(TransportError) as refused:
         session.revoke("5511987654321", "3EB0WHATSAPP1")
     assert not refused.value.permanent
+
+
+def test_a_call_is_rejected_by_its_creator_as_offered(session):
+    events = []
+    session.on_event = events.append
+    session.on_neonize_event(session.client, call_offer(LID_CALLER, CONTACT))
+
+    session.reject_call("5511987654321", "2F1C0B6A9E8D7C6B5A4F3E2D1C0B9A88")
+
+    assert [event.chat for event in events] == ["5511987654321"]
+    assert session.client.rejected == [(LID_CALLER, "2F1C0B6A9E8D7C6B5A4F3E2D1C0B9A88")]
+
+
+def test_a_call_offered_to_an_earlier_session_is_rejected_by_the_callers_number(session):
+    session.reject_call("5511987654321", "3A9B")
+
+    [(caller, call_id)] = session.client.rejected
+    assert (caller.User, caller.Server, call_id) == ("5511987654321", "s.whatsapp.net", "3A9B")
+    assert caller.IsInitialized()  # neonize serializes it for whatsmeow: every required field is set
+
+
+def test_a_call_whatsapp_refuses_to_reject_or_an_offline_session_is_a_transient_error(session):
+    session.client = SessionClient("unused.db", uuid="wharf-test-calls")  # neonize's own call, never logged in
+    with pytest.raises(TransportError) as refused:
+        session.reject_call("5511987654321", "3A9B")
+    session.online = False
+    with pytest.raises(TransportError) as offline:
+        session.reject_call("5511987654321", "3A9B")
+
+    assert "could not reject the call" in str(refused.value) and not refused.value.permanent
+    assert not offline.value.permanent

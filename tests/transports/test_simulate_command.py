@@ -45,3 +45,19 @@ def test_simulate_revoke_and_read_receipts(redis_client):
     assert (command["op"], command["phone"], command["waId"]) == ("revoke", "5511987654321", "IN9")
     assert one.output.splitlines() == ["IN1  +5511987654321  1970-01-01T00:00:00+00:00", "1 read receipts"]
     assert every.output.splitlines()[-1] == "2 read receipts"
+
+
+def test_simulate_call(redis_client):
+    redis_client.flushdb()
+    runner = CliRunner()
+
+    voice = runner.invoke(main, ["simulate", "call", "3", "--from", "+5511987654321"])
+    video = runner.invoke(main, ["simulate", "call", "3", "--from", "+5511987654321", "--video"])
+
+    assert voice.exit_code == 0 and "+5511987654321 is calling (voice)" in voice.output
+    assert video.exit_code == 0 and "(video)" in video.output
+    commands = [json.loads(raw) for raw in redis_client.lrange(simulator.key(3, "commands"), 0, -1)][::-1]
+    assert [(c["op"], c["from"], c["video"]) for c in commands] == [("call", "5511987654321", False),
+                                                                     ("call", "5511987654321", True)]
+    assert [c["callId"] for c in commands] == [c["callId"] for c in simulator.calls(redis_client, 3)]
+    assert voice.output.strip().endswith(commands[0]["callId"])

@@ -9,6 +9,7 @@ from workers.transports.base import (
     Connected,
     InboundBatch,
     InboundMessage,
+    IncomingCall,
     MessageRevoked,
     PairCode,
     QrCode,
@@ -24,6 +25,7 @@ def login_code_key(connection_id: int) -> str:
 
 def dispatch_event(event) -> None:
     from workers.acks import apply_receipts
+    from workers.calls import handle_call
     from workers.connection_events import record_connection_event
     from workers.inbound import handle_inbound, handle_inbound_batch, handle_revoke
 
@@ -35,6 +37,8 @@ def dispatch_event(event) -> None:
         apply_receipts.send(event.to_dict())
     elif isinstance(event, MessageRevoked):
         handle_revoke.send(event.to_dict())
+    elif isinstance(event, IncomingCall):
+        handle_call.send(event.to_dict())
     else:
         if isinstance(event, (QrCode, PairCode)):  # the API shows it at once; it changes every ~20 s
             field = "qr" if isinstance(event, QrCode) else "pairCode"

@@ -98,6 +98,9 @@ class ManagedSession:
     def revoke(self, chat: str, wa_id: str) -> None:
         self.transport.revoke(chat, wa_id)
 
+    def reject_call(self, chat: str, call_id: str) -> None:
+        self.transport.reject_call(chat, call_id)
+
     def logout(self) -> None:
         self.stopping.set()
         self.logged_out = True

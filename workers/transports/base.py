@@ -59,6 +59,18 @@ class MessageRevoked(TransportEvent):
 
 
 @dataclasses.dataclass(frozen=True)
+class IncomingCall(TransportEvent):
+    """Someone rings the session's number (a voice or video call), which only a phone can answer."""
+
+    kind: ClassVar[str] = "call"
+    call_id: str
+    chat: str  # the caller: their number in digits, or their full LID id when WhatsApp gives no number
+    video: bool = False
+    is_group: bool = False  # a group call, rung by `chat`
+    timestamp: float | None = None  # Unix seconds, when the call began
+
+
+@dataclasses.dataclass(frozen=True)
 class Receipt(TransportEvent):
     """Messages we sent reached a status on the recipient's side, all at once."""
 
@@ -151,6 +163,11 @@ class Transport(Protocol):
     def revoke(self, chat: str, wa_id: str) -> None:
         """Delete our message `wa_id` for everyone in a contact's chat (`chat`, the number in digits). Raise
         TransportError when the session cannot (permanent when WhatsApp never will: too old, say)."""
+
+    def reject_call(self, chat: str, call_id: str) -> None:
+        """Decline the call `call_id` that `chat` (as `IncomingCall.chat` names the caller) is ringing us with: it
+        stops ringing on their side. Raise TransportError when the session cannot (permanent for a call WhatsApp
+        does not know)."""
 
 
 def send_each(transport: Transport, messages: list[OutgoingMessage]) -> list[str | TransportError]:

@@ -11,6 +11,7 @@ from pathlib import Path
 from urllib.parse import parse_qsl, quote, urlencode, urlparse, urlunparse
 
 from neonize.events import (
+    CallOfferEv,
     ClientOutdatedEv,
     ConnectedEv,
     ConnectFailureEv,
@@ -26,11 +27,13 @@ from neonize.events import (
 from neonize.proto.Neonize_pb2 import JID, ConnectFailureReason
 from neonize.proto.waE2E.WAWebProtobufsE2E_pb2 import ContextInfo, ExtendedTextMessage, ProtocolMessage
 from neonize.proto.waE2E.WAWebProtobufsE2E_pb2 import Message as WAMessage
+from neonize.utils.jid import build_jid
 
 from workers.transports.base import (
     Connected,
     Disconnected,
     InboundMessage,
+    IncomingCall,
     LoggedOut,
     MessageRevoked,
     QrCode,
@@ -96,16 +99,18 @@ def address(jid: JID, alternative: JID | None = None) -> str:
 
 
 def recipient_jid(to: str) -> JID:
-    """The JID for an `OutgoingMessage.to`: a group or LID id as given, or a phone number (with or without "+")."""
+    """The JID for an `OutgoingMessage.to`: a group or LID id as given, or a phone number (with or without "+").
+    Every field set (`build_jid`): neonize serializes the JIDs it hands to whatsmeow, and a JID missing one of
+    its required fields does not serialize."""
     user, _, server = to.strip().lstrip("+").partition("@")
     if server:
         if server not in CHAT_SERVERS or not user:
             raise TransportError(f"{to!r} is not a WhatsApp chat", permanent=True, reason_code="invalid_jid")
-        return JID(User=user, Server=server)
+        return build_jid(user, server)
     digits = user.replace(" ", "").replace("-", "")
     if not digits.isdigit() or not 7 <= len(digits) <= 15:
         raise TransportError(f"{to!r} is not a phone number", permanent=True, reason_code="invalid_jid")
-    return JID(User=digits, Server=PHONE_SERVER)
+    return build_jid(digits)
 
 
 def jid_text(jid: JID) -> str:
@@ -201,6 +206,21 @@ def inbound_message(connection_id: int, event: MessageEv) -> InboundMessage | Me
     )
 
 
+# --- calls
+def incoming_call(connection_id: int, event: CallOfferEv) -> IncomingCall:
+    """A call offer (the `<offer>` node in `data`): its caller, by the number beside a hidden one; video when the
+    offer has a video part; in a group when the offer names the group (`group-jid`) or says so (`type`)."""
+    meta, offer = event.basicCallMeta, event.data
+    return IncomingCall(
+        connection_id,
+        call_id=meta.callID,
+        chat=address(meta.callCreator, meta.callCreatorAlt),
+        video=any(part.Tag == "video" for part in offer.Nodes),
+        is_group=any(a.name == "group-jid" or (a.name == "type" and a.text == "group") for a in offer.Attrs),
+        timestamp=seconds(meta.timestamp),
+    )
+
+
 # --- messages we send
 def text_message(body: str, context: ContextInfo | None = None) -> WAMessage:
     if context is None:
@@ -262,6 +282,7 @@ def temporary_ban(connection_id: int, event: TemporaryBanEv) -> LoggedOut:
 EVENT_MAPPINGS = {
     MessageEv: inbound_message,
     ReceiptEv: receipt,
+    CallOfferEv: incoming_call,
     QREv: lambda cid, event: QrCode(cid, code=event.Codes[0]) if event.Codes else None,
     PairStatusEv: pair_status,
     ConnectedEv: lambda cid, event: Connected(cid),  # the transport adds the session's number

@@ -9,6 +9,9 @@ WhatsApp message ids: neonize 0.5.2's SendMessage gives whatsmeow no `SendReques
 WhatsApp's id is whatsmeow's random one, not `OutgoingMessage.wa_id`. `send` returns the id
 WhatsApp knows (receipts and quotes use it), and does not send the same `wa_id` twice while
 this transport lives.
+
+Calls: whatsmeow rejects a call by its creator's JID exactly as the offer gave it (a hidden number's
+LID, say), so the transport keeps the creators of the latest offers by call id.
 """
 
 from __future__ import annotations
@@ -44,6 +47,7 @@ from workers.transports.base import (
     Disconnected,
     EventHandler,
     InboundMessage,
+    IncomingCall,
     LoggedOut,
     OutgoingMessage,
     PairCode,
@@ -66,6 +70,7 @@ from workers.transports.neonize_mapping import (
 logger = logging.getLogger(__name__)
 
 SENT_IDS_KEPT = 10_000
+CALLERS_KEPT = 1_000
 UPLOAD_KINDS = {"image": MediaType.MediaImage, "sticker": MediaType.MediaImage, "video": MediaType.MediaVideo,
                 "audio": MediaType.MediaAudio}
 
@@ -159,6 +164,7 @@ class NeonizeTransport:
         self.online = False
         self.sent: OrderedDict[str, str] = OrderedDict()  # our wa_id -> WhatsApp's id
         self.known_jids: dict[str, neonize_proto.JID] = {}  # numbers WhatsApp confirmed, by digits
+        self.callers: OrderedDict[str, neonize_proto.JID] = OrderedDict()  # call id -> its creator, as offered
         self.lock = threading.Lock()
 
     # --- the session
@@ -171,7 +177,7 @@ class NeonizeTransport:
         client.jid, client.new_device = device, device is None
         client.qr(self.on_qr)
         client.on_login_status = self.on_login_status
-        for kind in (neonize_proto.Message, neonize_proto.Receipt, neonize_proto.Connected,
+        for kind in (neonize_proto.Message, neonize_proto.Receipt, neonize_proto.CallOffer, neonize_proto.Connected,
                      neonize_proto.Disconnected, neonize_proto.StreamReplaced, neonize_proto.LoggedOut,
                      neonize_proto.TemporaryBan, neonize_proto.ClientOutdated, neonize_proto.ConnectFailure,
                      neonize_proto.PairStatus):
@@ -244,6 +250,8 @@ class NeonizeTransport:
                 logger.warning("connection %s: media of %s not downloaded: %s", self.connection_id, event.Info.ID,
                                error)
         mapped = map_event(self.connection_id, event)
+        if isinstance(mapped, IncomingCall):
+            self.remember_caller(mapped.call_id, event.basicCallMeta.callCreator)
         if isinstance(mapped, InboundMessage):
             mapped = with_media(mapped, media)
         if isinstance(mapped, Connected):
@@ -252,6 +260,12 @@ class NeonizeTransport:
             self.online = isinstance(mapped, Connected)
         if mapped is not None:
             self.emit(mapped)
+
+    def remember_caller(self, call_id: str, creator: neonize_proto.JID) -> None:
+        with self.lock:
+            self.callers[call_id] = creator
+            while len(self.callers) > CALLERS_KEPT:
+                self.callers.popitem(last=False)
 
     @staticmethod
     def own_phone(client: NewClient) -> str | None:
@@ -265,9 +279,7 @@ class NeonizeTransport:
         with self.lock:
             if message.wa_id in self.sent:
                 return self.sent[message.wa_id]  # WhatsApp has it: a retry must not deliver it again
-        client = self.client
-        if client is None or not self.online:
-            raise TransportError("the WhatsApp session is not connected")
+        client = self.online_client()
         to = recipient_jid(message.to)  # a TransportError (permanent) for what is no WhatsApp address
         if to.Server == PHONE_SERVER:
             to = self.whatsapp_jid(client, to.User)
@@ -302,11 +314,24 @@ class NeonizeTransport:
         except NeonizeError as error:
             raise TransportError(f"could not delete the message: {error}") from error
 
-    def online_chat(self, chat: str) -> tuple[NewClient, neonize_proto.JID]:
-        """The connected client and the JID WhatsApp knows the contact's chat by."""
+    def reject_call(self, chat: str, call_id: str) -> None:
+        client = self.online_client()
+        with self.lock:  # a call offered before this transport started is rejected by the caller's address
+            caller = self.callers.get(call_id) or recipient_jid(chat)
+        try:
+            client.reject_call(caller, call_id)
+        except NeonizeError as error:
+            raise TransportError(f"could not reject the call: {error}") from error
+
+    def online_client(self) -> NewClient:
         client = self.client
         if client is None or not self.online:
             raise TransportError("the WhatsApp session is not connected")
+        return client
+
+    def online_chat(self, chat: str) -> tuple[NewClient, neonize_proto.JID]:
+        """The connected client and the JID WhatsApp knows the contact's chat by."""
+        client = self.online_client()
         jid = recipient_jid(chat)
         return client, self.whatsapp_jid(client, jid.User) if jid.Server == PHONE_SERVER else jid
 

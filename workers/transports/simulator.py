@@ -12,6 +12,7 @@ it, and a gateway crash loses nothing of it:
   crash re-runs them (inbound handling is idempotent on the WhatsApp id). A backlog of inbound
   messages is taken up to `INBOUND_BATCH` at a time and emitted as one `InboundBatch`; they leave
   `processing` only once the handler (the gateway's dispatch) returned.
+- `calls`: the calls contacts made to the number, with when the session rejected each (`rejected_calls`).
 - `config`: delays, failure rate, numbers not on WhatsApp, auto-reply; read on every send.
 """
 
@@ -34,6 +35,7 @@ from workers.transports.base import (
     EventHandler,
     InboundBatch,
     InboundMessage,
+    IncomingCall,
     LoggedOut,
     MessageRevoked,
     OutgoingMessage,
@@ -86,7 +88,7 @@ return taken
 """
 
 
-CONTACT_OPS = ("inbound", "revoke")  # commands that are a contact's doing, not the session's
+CONTACT_OPS = ("inbound", "revoke", "call")  # commands that are a contact's doing, not the session's
 
 
 def key(connection_id: int, name: str) -> str:
@@ -126,6 +128,26 @@ def inject_revoke(client: redis.Redis, connection_id: int, phone: str, wa_id: st
     push_command(client, connection_id, "revoke", phone=phone.lstrip("+"), waId=wa_id)
 
 
+def inject_call(client: redis.Redis, connection_id: int, phone: str, video: bool = False) -> str:
+    """A contact calls the number; returns the call's id. The network keeps the call (`calls`)."""
+    call = {"callId": secrets.token_hex(16).upper(), "from": phone.lstrip("+"), "video": video, "at": time.time()}
+    with client.pipeline() as pipe:
+        pipe.hset(key(connection_id, "calls"), call["callId"], json.dumps(call))
+        push_command(pipe, connection_id, "call", **call)
+        pipe.execute()
+    return call["callId"]
+
+
+def calls(client: redis.Redis, connection_id: int) -> list[dict[str, Any]]:
+    """The calls made to the number, oldest first, each with when the session rejected it (`rejectedAt`), if it did."""
+    entries = sorted(map(json.loads, client.hvals(key(connection_id, "calls"))), key=lambda call: call["at"])
+    if entries:
+        rejected = client.hmget(key(connection_id, "rejected_calls"), [call["callId"] for call in entries])
+        for call, at in zip(entries, rejected, strict=True):
+            call["rejectedAt"] = float(at) if at else None
+    return entries
+
+
 def outbox(client: redis.Redis, connection_id: int, to: str | None = None, offset: int = 0,
            limit: int = 50) -> tuple[list[dict[str, Any]], int]:
     """What the network received from us, oldest first: (page of entries, total); an entry we deleted for
@@ -151,7 +173,7 @@ def read_receipts(client: redis.Redis, connection_id: int, chat: str | None = No
 
 def reset(client: redis.Redis, connection_id: int) -> None:
     names = ("config", "commands", "processing", "outbox", "seen", "receipts", "paired", "read_by_us", "read_receipts",
-             "revoked")
+             "revoked", "calls", "rejected_calls")
     client.delete(*(key(connection_id, name) for name in names))
 
 
@@ -288,6 +310,15 @@ class SimulatorTransport:
             raise TransportError(f"the network never received {wa_id}", permanent=True)
         self.redis.hsetnx(key(self.connection_id, "revoked"), wa_id, time.time())
 
+    def reject_call(self, chat: str, call_id: str) -> None:
+        """The caller's phone stops ringing: kept with when (`calls`' `rejectedAt`), the first time."""
+        if not self.connected:
+            raise TransportError("the simulated session is not connected")
+        call = self.redis.hget(key(self.connection_id, "calls"), call_id)
+        if call is None or json.loads(call)["from"] != chat:
+            raise TransportError(f"+{chat} made no call {call_id}", permanent=True)
+        self.redis.hsetnx(key(self.connection_id, "rejected_calls"), call_id, time.time())
+
     # --- the pump: receipts when due, commands when given
     def run_pump(self) -> None:
         self.requeue_unfinished_commands()
@@ -361,6 +392,9 @@ class SimulatorTransport:
         op = command["op"]
         if op == "revoke":
             self.emit(MessageRevoked(self.connection_id, wa_id=command["waId"], chat=command["phone"]))
+        elif op == "call":
+            self.emit(IncomingCall(self.connection_id, call_id=command["callId"], chat=command["from"],
+                                   video=command["video"], timestamp=command["at"]))
         elif op == "disconnect":
             self.connected = False
             self.stopping.set()
