@@ -30,10 +30,19 @@ from jwt import ExpiredSignatureError
 
 from api.security import is_revoked
 from db.base import database, utcnow
+from db.company_settings import company_setting
 from db.queues import UserQueue
 from db.tickets import ROLES_SEEING_ALL_TICKETS, Ticket, visible_to
 from db.users import User
-from wharf.realtime import CHANNEL, company_room, queue_room, supervisors_room, ticket_room, user_room
+from wharf.realtime import (
+    CHANNEL,
+    company_room,
+    queue_room,
+    supervisors_room,
+    ticket_room,
+    unrouted_room,
+    user_room,
+)
 from wharf.settings import settings
 
 log = logging.getLogger(__name__)
@@ -171,6 +180,8 @@ def attach_realtime(app: Flask) -> SocketIO:
             rooms.append(supervisors_room(who.company_id))
         else:
             rooms.extend(queue_room(queue_id) for queue_id in sorted(queue_ids_of(who.user_id)))
+            if company_setting(who.company_id, "agents_see_unqueued_tickets"):
+                rooms.append(unrouted_room(who.company_id))
         for room in rooms:
             socketio_server.server.enter_room(request.sid, room)
         if presence.arrive(who.user_id):

@@ -9,9 +9,10 @@ Who gets what (the rooms are joined by the server, see `api/realtime.py`):
 
 - a ticket event (`ticket_id` given) goes to `ticket:{id}` (whoever joined that ticket),
   `company:{id}:supervisors` (the company's admins and supervisors, who see every ticket),
-  `queue:{id}` when `queue_id` is given (the agents of that queue) and `user:{id}` when
-  `user_id` is given (say, the agent the ticket is assigned to). It does NOT go to the whole
-  company room: agents see only the tickets of their queues and their own;
+  `queue:{id}` when `queue_id` is given (the agents of that queue), `company:{id}:unrouted` for
+  a pending ticket no queue took (the agents who see those) and `user:{id}` when `user_id` is
+  given (say, the agent the ticket is assigned to). It does NOT go to the whole company room:
+  agents see only the tickets of their queues and their own;
 - any other event with a `user_id` is personal: it goes only to `user:{id}`;
 - any other event (connection QR/ready/disconnected, user online/offline) goes to `company:{id}`,
   which every user of the company joins.
@@ -60,6 +61,11 @@ def supervisors_room(company_id: int) -> str:
     return f"company:{company_id}:supervisors"
 
 
+def unrouted_room(company_id: int) -> str:
+    """The agents who see the company's pending tickets that no queue took (`agents_see_unqueued_tickets`)."""
+    return f"company:{company_id}:unrouted"
+
+
 def queue_room(queue_id: int) -> str:
     return f"queue:{queue_id}"
 
@@ -73,12 +79,14 @@ def user_room(user_id: int) -> str:
 
 
 def rooms_for(company_id: int, ticket_id: int | None = None, user_id: int | None = None,
-              queue_id: int | None = None) -> list[str]:
+              queue_id: int | None = None, unrouted: bool = False) -> list[str]:
     """The rooms an event goes to (the rules in the module docstring)."""
     if ticket_id is not None:
         rooms = [ticket_room(ticket_id), supervisors_room(company_id)]
         if queue_id is not None:
             rooms.append(queue_room(queue_id))
+        if unrouted:
+            rooms.append(unrouted_room(company_id))
         if user_id is not None:
             rooms.append(user_room(user_id))
         return rooms
@@ -144,10 +152,10 @@ def _manager() -> _RedisManager:
 
 
 def emit_event(event: str, data: dict[str, Any], *, company_id: int, ticket_id: int | None = None,
-               user_id: int | None = None, queue_id: int | None = None) -> None:
+               user_id: int | None = None, queue_id: int | None = None, unrouted: bool = False) -> None:
     """Send `event` with `data` to the clients allowed to see it; never raises."""
     try:
-        _manager().emit(event, data, room=rooms_for(company_id, ticket_id, user_id, queue_id))
+        _manager().emit(event, data, room=rooms_for(company_id, ticket_id, user_id, queue_id, unrouted))
     except Exception:  # the manager logs Redis errors itself; this catches bad data and the unexpected
         log.exception("realtime event %s for company %s was not published", event, company_id)
 

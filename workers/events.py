@@ -29,11 +29,12 @@ logger = logging.getLogger(__name__)
 
 
 def emit(event: str, company_id: int, data: dict[str, Any], ticket: Ticket | None, user_id: int | None) -> None:
-    """A ticket's event reaches those who may see the ticket (its queue, its agent, supervisors);
+    """A ticket's event reaches those who may see the ticket (its queue, or the agents who see unrouted pending
+    tickets, its agent, supervisors);
     one with only `user_id` reaches that user; any other, the whole company (wharf/realtime.py)."""
     if ticket is not None:
         emit_event(event, data, company_id=company_id, ticket_id=ticket.id, queue_id=ticket.queue_id,
-                   user_id=ticket.user_id)
+                   user_id=ticket.user_id, unrouted=ticket.queue_id is None and ticket.status == "pending")
     else:
         emit_event(event, data, company_id=company_id, user_id=user_id)
 

@@ -21,11 +21,13 @@ import pytest
 import socketio
 
 from api.security import issue_tokens, revoke_token
+from db.company_settings import save_company_settings
 from db.queues import UserQueue
 from db.users import User
 from tests.conftest import ROOT, free_port
 from tests.waiting import wait_for
 from wharf.realtime import channel_for, emit_event
+from workers.events import emit
 
 
 @pytest.fixture(scope="module")
@@ -202,6 +204,20 @@ def test_a_ticket_event_reaches_supervisors_its_queue_its_agent_and_its_room_but
         sync(helpers, company.id, "after-ticket")
         sync(strangers, stranger.company_id, "after-ticket")
         assert helpers.received("ticket:update") == strangers.received("ticket:update") == []
+
+
+def test_an_unrouted_pending_ticket_s_events_reach_the_agents_who_see_those(realtime_url, factories, app):
+    seeing, hiding = factories.company(), factories.company()
+    save_company_settings(hiding.id, {"agents_see_unqueued_tickets": False})
+    agent, other = factories.user(company=seeing, role="agent"), factories.user(company=hiding, role="agent")
+    tickets = {company.id: factories.ticket(company) for company in (seeing, hiding)}
+    with connected(realtime_url, app, agent) as agents, connected(realtime_url, app, other) as others:
+        for company_id, ticket in tickets.items():
+            emit("ticket:new", company_id, {"id": ticket.id}, ticket, None)
+
+        assert agents.wait("ticket:new") == [{"id": tickets[seeing.id].id}]
+        sync(others, hiding.id, "after-ticket")
+        assert others.received("ticket:new") == []
 
 
 def test_ticket_join_is_scoped_to_what_the_caller_may_see(realtime_url, factories, app):
