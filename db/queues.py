@@ -17,6 +17,7 @@ class Queue(TimestampedModel):
     business_hours = JSONField(default=dict)
     out_of_hours_message = peewee.TextField(default="")
     menu_options = JSONField(default=list)
+    auto_assign = peewee.BooleanField(default=False)  # waiting tickets go to an available agent (workers/assignment.py)
 
     class Meta:
         indexes = ((("company", "name"), True),)

@@ -21,6 +21,7 @@ class User(TimestampedModel):
     parent = peewee.ForeignKeyField("self", null=True, backref="sub_users", on_delete="SET NULL")
     active = peewee.BooleanField(default=True)
     last_seen_at = peewee.DateTimeField(null=True)
+    last_assigned_at = peewee.DateTimeField(null=True)  # the last ticket a queue gave them (workers/assignment.py)
     preferences = JSONField(default=dict)  # only what the user changed; defaults live in api/resources/profile.py
 
     class Meta:

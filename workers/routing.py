@@ -17,6 +17,7 @@ from db.messages import Message, followed_up
 from db.queue_rules import is_open, route_menu_choice
 from db.queues import Queue
 from db.tickets import Ticket
+from workers.assignment import announce_ticket, assign_waiting_ticket
 from workers.messages import auto_reply_key, dispatch_outbound, queue_outbound_text, write_outbound
 from workers.templating import render_template
 
@@ -50,6 +51,8 @@ def answer_new_ticket(ticket: Ticket, connection: Connection, contact: Contact, 
         reply = greeting_for(queue, connection, settings["greeting_enabled"])
     if reply:
         queue_outbound_text(ticket, personal(reply, contact), idempotency_key=auto_reply_key(message))
+    if assign_waiting_ticket(ticket):
+        announce_ticket(ticket)
 
 
 def route_menu_answer(ticket: Ticket, connection: Connection, contact: Contact, message: Message) -> bool:
@@ -69,9 +72,11 @@ def route_menu_answer(ticket: Ticket, connection: Connection, contact: Contact, 
     reply = greeting_for(target, connection, greet) if target.greeting or target.menu_options else ""
     with database.atomic():
         ticket.transfer(None, target.id, None)
+        assign_waiting_ticket(ticket)
         followed_up([message.id])
         key = auto_reply_key(message)
         greeting = write_outbound(ticket, personal(reply, contact), idempotency_key=key) if reply else None
+    announce_ticket(ticket)
     if greeting is not None:
         dispatch_outbound(greeting)
     return True

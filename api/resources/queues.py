@@ -50,6 +50,9 @@ class QueueFields(Schema):
     business_hours: BusinessHours | None = None
     out_of_hours_message: str | None = Field(None, max_length=4096)
     menu_options: list[MenuOption] | None = None
+    auto_assign: bool | None = Field(None, description="give each ticket that comes to wait here to the online "
+                                                       "agent with the fewest open tickets (within their "
+                                                       "maxOpenTickets); a queue with a menu routes instead")
 
     _unique_options = field_validator("menu_options")(unique_options)
 
@@ -68,6 +71,7 @@ class QueueOut(OutSchema):
     business_hours: dict[str, list[list[str]]]
     out_of_hours_message: str
     menu_options: list[dict]
+    auto_assign: bool
     open_now: bool
     created_at: UtcDateTime
     updated_at: UtcDateTime

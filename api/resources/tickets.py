@@ -34,6 +34,7 @@ from db.messages import Message
 from db.queues import Queue
 from db.tickets import Ticket, TicketEvent, TicketNote, TicketTag
 from db.users import User
+from workers.assignment import assign_waiting_ticket
 from workers.chat_actions import enqueue_on_session, send_read_receipts
 from workers.events import announcing
 from workers.messages import dispatch_outbounds, write_outbound
@@ -224,6 +225,7 @@ def transfer_ticket(ticket_id: int, body: TransferIn):
     by_user_id = acting_user_id()
     with announced(ticket) as state:
         ticket.transfer(by_user_id, body.queue_id, body.user_id)
+        assign_waiting_ticket(ticket)  # to a queue that gives its tickets to its agents
         if body.note:
             TicketNote.create(ticket=ticket, user=by_user_id, body=body.note)
     return state

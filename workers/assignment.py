@@ -1,0 +1,67 @@
+"""Automatic assignment, as Chatwoot's auto-assignment: a ticket that comes to wait in a queue with
+`auto_assign` goes at once to one of the queue's available agents (active, online, under their
+`max_open_tickets`): the one with the fewest open tickets, and of those the one given a ticket longest ago.
+With no agent available it waits, pending, as before.
+
+A ticket comes to wait in a queue when a contact opens it in the connection's default queue, when their
+menu answer routes it, and when an agent, a program or a bot transfers it to a queue without naming an
+agent. A queue with a menu is left alone while its menu is still to be answered.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from peewee import fn
+
+from api.ticket_json import tickets_json
+from db.base import database, locked, utcnow
+from db.queues import Queue, UserQueue
+from db.tickets import Ticket
+from db.users import User
+from workers.events import publish
+
+
+def available_agent(queue_id: int) -> int | None:
+    """The queue's agent to give the next ticket, or None. Call in a transaction: the candidates' rows are
+    locked (in id order), so two tickets assigned at once count each other's agent's open tickets."""
+    members = UserQueue.select(UserQueue.user).where(UserQueue.queue == queue_id)
+    candidates = list(locked(User.select(User.id, User.max_open_tickets, User.last_assigned_at).where(
+        User.id.in_(members), User.active == True, User.online_status == "online"  # noqa: E712 (SQL)
+    ).order_by(User.id)))
+    if not candidates:
+        return None
+    open_counts = dict(Ticket.select(Ticket.user, fn.COUNT(Ticket.id)).where(
+        Ticket.user.in_([c.id for c in candidates]), Ticket.status == "open").group_by(Ticket.user).tuples())
+    free = [c for c in candidates if c.max_open_tickets is None or open_counts.get(c.id, 0) < c.max_open_tickets]
+    if not free:
+        return None
+    return min(free, key=lambda c: (open_counts.get(c.id, 0), c.last_assigned_at or dt.datetime.min, c.id)).id
+
+
+def announce_ticket(ticket: Ticket) -> None:
+    """After the commit: the ticket as it is now, to its realtime clients and webhooks (`ticket:update`)."""
+    publish("ticket:update", ticket.company_id, tickets_json([ticket])[ticket.id], ticket=ticket)
+
+
+def assign_waiting_ticket(ticket: Ticket) -> bool:
+    """In the caller's transaction: give a ticket waiting in an auto-assigning queue (and past its menu) to an
+    available agent, on the row and on `ticket`; False when it stays waiting. The caller announces it."""
+    if ticket.status != "pending" or ticket.user_id is not None or ticket.queue_id is None:
+        return False
+    queue = Queue.get_or_none(Queue.id == ticket.queue_id)
+    if queue is None or not queue.auto_assign or queue.menu_options:
+        return False
+    with database.atomic():
+        agent_id = available_agent(queue.id)
+        if agent_id is None:
+            return False
+        now = utcnow()
+        taken = Ticket.update(status="open", user=agent_id, updated_at=now).where(
+            Ticket.id == ticket.id, Ticket.status == "pending", Ticket.user.is_null()).execute()
+        if not taken:
+            return False
+        User.update(last_assigned_at=now).where(User.id == agent_id).execute()
+        ticket.status, ticket.user, ticket.updated_at = "open", agent_id, now
+        ticket.record("assigned", None, userId=agent_id, queueId=queue.id, reason="auto")
+    return True
