@@ -13,6 +13,7 @@ from db.connections import Connection
 from db.jobs import Job
 from scheduler.status import check_dependencies
 from wharf.settings import settings
+from workers.assignment import assign_waiting_tickets
 from workers.broker import broker
 from workers.campaigns import restart_stalled_campaigns, start_due_campaigns
 from workers.flows.engine import resume_due_sessions
@@ -86,4 +87,5 @@ PERIODIC_JOBS = [
     PeriodicJob("check_connections", check_connections.send, seconds=30),
     PeriodicJob("flag_overdue_acks", flag_overdue_acks.send, seconds=60),
     PeriodicJob("close_inactive_tickets", enqueue_ticket_auto_close, seconds=300),
+    PeriodicJob("assign_waiting_tickets", assign_waiting_tickets, seconds=10),
 ]

@@ -1,7 +1,8 @@
 """Automatic assignment, as Chatwoot's auto-assignment: a ticket that comes to wait in a queue with
 `auto_assign` goes at once to one of the queue's available agents (active, online, under their
 `max_open_tickets`): the one with the fewest open tickets, and of those the one given a ticket longest ago.
-With no agent available it waits, pending, as before.
+With no agent available it waits, pending, until the scheduler finds one (`assign_waiting_tickets`: an agent
+who came online, or whose open tickets went under their limit).
 
 A ticket comes to wait in a queue when a contact opens it in the connection's default queue, when their
 menu answer routes it, and when an agent, a program or a bot transfers it to a queue without naming an
@@ -65,3 +66,21 @@ def assign_waiting_ticket(ticket: Ticket) -> bool:
         ticket.status, ticket.user, ticket.updated_at = "open", agent_id, now
         ticket.record("assigned", None, userId=agent_id, queueId=queue.id, reason="auto")
     return True
+
+
+def assign_waiting_tickets(limit: int = 200) -> int:
+    """Scheduler job: the tickets waiting in auto-assigning queues, oldest first, to the agents available now;
+    a queue with no agent left is not asked again this run. Returns how many were assigned."""
+    waiting = (Ticket.select().join(Queue, on=(Ticket.queue == Queue.id))
+               .where(Queue.auto_assign == True, Ticket.status == "pending", Ticket.user.is_null())  # noqa: E712
+               .order_by(Ticket.created_at, Ticket.id).limit(limit))
+    assigned, exhausted = 0, set()
+    for ticket in waiting:
+        if ticket.queue_id in exhausted:
+            continue
+        if assign_waiting_ticket(ticket):
+            announce_ticket(ticket)
+            assigned += 1
+        else:
+            exhausted.add(ticket.queue_id)
+    return assigned

@@ -10,6 +10,8 @@ import pytest
 from db.base import utcnow
 from db.queues import UserQueue
 from db.tickets import Ticket, TicketEvent
+from db.users import User
+from workers.assignment import assign_waiting_tickets
 from workers.inbound import handle_inbound
 from workers.transports.base import InboundMessage
 
@@ -90,3 +92,16 @@ def test_a_menu_answer_and_a_transfer_to_the_queue_assign_too(client, admin_head
 
     assert (Ticket.get_by_id(routed).user_id, Ticket.get_by_id(routed).queue_id) == (seller.id, queue.id)
     assert (transferred["status"], transferred["userId"]) == ("open", seller.id)
+
+
+def test_a_waiting_ticket_goes_to_an_agent_who_comes_online_on_the_scheduler_s_next_round(factories, company, queue,
+                                                                                           broker):
+    later = agent(factories, company, queue, online_status="offline")
+    connection = factories.connection(company, default_queue=queue)
+    first, second = (inbound(connection, "oi", f"IN{n}", f"55119000000{n}")["ticketId"] for n in (1, 2))
+    assert assign_waiting_tickets() == 0
+
+    User.update(online_status="online", max_open_tickets=1).where(User.id == later.id).execute()
+
+    assert assign_waiting_tickets() == 1
+    assert [Ticket.get_by_id(t).user_id for t in (first, second)] == [later.id, None]  # the oldest, then full
