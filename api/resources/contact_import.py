@@ -22,7 +22,7 @@ from typing import Any
 from flask import Blueprint
 from pydantic import Field, Json
 
-from api.csv_export import csv_download
+from api.csv_export import csv_download, in_id_batches
 from api.csv_upload import UPLOAD_MEDIA_TYPES, accept_upload, upload_options
 from api.endpoint import endpoint
 from api.errors import Forbidden, NotFound
@@ -37,7 +37,6 @@ from workers.jobs import enqueue_job
 
 blueprint = Blueprint("contact_import", __name__)
 IMPORT_ROLES = ("super", "admin", "supervisor")
-ERRORS_BATCH = 1000
 SCOPE_OF_KIND = {"import_contacts": "contacts:write", "import_leads": "leads:write"}
 
 
@@ -81,11 +80,8 @@ def import_errors(job_id: str):
                         {"required": [SCOPE_OF_KIND[job.kind]]})
 
     def rows() -> Iterator[list[Any]]:
-        last_id = 0
-        errors = ImportRowError.select().where(ImportRowError.job == job_id)
-        while batch := list(errors.where(ImportRowError.id > last_id).order_by(ImportRowError.id).limit(ERRORS_BATCH)):
+        for batch in in_id_batches(ImportRowError.select().where(ImportRowError.job == job_id)):
             for error in batch:
                 yield [error.line, error.message, *error.cells]
-            last_id = batch[-1].id
 
     return csv_download(f"import-{job_id}-errors.csv", ["line", "error", *header], rows())

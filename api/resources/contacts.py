@@ -18,7 +18,7 @@ import peewee
 from flask import Blueprint
 from pydantic import EmailStr, Field, computed_field
 
-from api.csv_export import csv_download
+from api.csv_export import csv_download, in_id_batches
 from api.endpoint import endpoint
 from api.errors import Conflict, NotFound, ValidationFailed
 from api.pagination import paginate
@@ -37,7 +37,6 @@ from workers.events import Announcements, announcing
 blueprint = Blueprint("contacts", __name__, url_prefix="/api/contacts")
 DELETERS = ("super", "admin", "supervisor")
 BULK_ROLES = ("super", "admin", "supervisor")
-EXPORT_BATCH = 1000
 NOT_NULL = frozenset({"phone", "tag_ids", "custom_fields", "blocked"})
 SORTABLE = {
     "name": peewee.fn.LOWER(Contact.name),
@@ -220,15 +219,13 @@ def export_contacts(query: ContactFilters):
     contacts = filtered(query)
 
     def rows() -> Iterator[list[Any]]:
-        last_id = 0
-        while batch := list(contacts.where(Contact.id > last_id).order_by(Contact.id).limit(EXPORT_BATCH)):
+        for batch in in_id_batches(contacts):
             tags = tags_by_contact([contact.id for contact in batch])
             for contact in batch:
                 values = [contact.custom_fields.get(key) for key in keys]
                 yield [contact.id, contact.name, contact.phone, contact.email,
                        ", ".join(tag["name"] for tag in tags[contact.id]), contact.blocked,
                        iso_utc(contact.created_at), iso_utc(contact.updated_at), *values]
-            last_id = batch[-1].id
 
     return csv_download(f"contacts-{iso_utc(utcnow())[:10]}.csv", header, (map(csv_text, row) for row in rows()))
 

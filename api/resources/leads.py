@@ -16,7 +16,7 @@ from flask import Blueprint
 from pydantic import BeforeValidator, EmailStr, Field, PlainSerializer
 from pydantic.alias_generators import to_camel
 
-from api.csv_export import csv_download
+from api.csv_export import csv_download, in_id_batches
 from api.endpoint import endpoint
 from api.errors import Conflict, Forbidden, ValidationFailed
 from api.pagination import paginate
@@ -212,15 +212,10 @@ def export_leads(query: LeadFilters):
     columns = [key for key in LeadOut.model_json_schema(by_alias=True)["properties"]]
 
     def rows() -> Iterator[list[Any]]:
-        last_id = 0
-        while True:
-            batch = list(filtered(query).where(Lead.id > last_id).order_by(Lead.id).limit(1000))
+        for batch in in_id_batches(filtered(query)):
             for lead in batch:
                 values = lead_json(lead)
                 yield [values[column] for column in columns]
-            if len(batch) < 1000:
-                return
-            last_id = batch[-1].id
 
     return csv_download(f"leads-{iso_utc(utcnow())[:10]}.csv", columns, rows())
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import csv
+import io
+
 import pytest
 
 from db.contacts import Tag
@@ -198,3 +201,20 @@ def test_another_companys_ticket_is_a_404(client, factories, connection, as_admi
 
     assert client.get(f"/api/tickets/{foreign.id}", headers=as_admin).status_code == 404
     assert client.post(f"/api/tickets/{foreign.id}/accept", headers=as_admin).status_code == 404
+
+
+def test_the_export_is_the_list_s_tickets_as_csv_for_supervisors_only(app, client, factories, company, connection,
+                                                                      as_admin):
+    agent = factories.user(company, role="agent", name="Ana")
+    queue = factories.queue(company, name="Vendas")
+    rated = factories.ticket(company, connection=connection, queue=queue, user=agent, status="closed", rating=5,
+                             contact=factories.contact(company, name="=HYPERLINK(1)", phone="+5511911112222"))
+    factories.ticket(company, connection=connection, status="pending")
+
+    export = client.get("/api/tickets/export?status=closed", headers=as_admin)
+    refused = client.get("/api/tickets/export", headers=factories.auth_headers(app, agent))
+
+    rows = list(csv.DictReader(io.StringIO(export.get_data(as_text=True))))
+    assert export.mimetype == "text/csv" and refused.status_code == 403
+    assert [(row["id"], row["contactName"], row["phone"], row["queue"], row["agent"], row["rating"])
+            for row in rows] == [(str(rated.id), "'=HYPERLINK(1)", "+5511911112222", "Vendas", "Ana", "5")]
