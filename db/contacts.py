@@ -4,6 +4,7 @@ import peewee
 
 from db.base import BaseModel, JSONField, TimestampedModel
 from db.companies import Company
+from db.users import User
 
 
 class Tag(TimestampedModel):
@@ -25,6 +26,8 @@ class Contact(TimestampedModel):
     is_group = peewee.BooleanField(default=False)
     opted_out_at = peewee.DateTimeField(null=True)
     profile_pic_url = peewee.TextField(null=True)
+    # The agent whose contact it is (a portfolio): they get its new tickets at once (workers/assignment.py)
+    owner = peewee.ForeignKeyField(User, null=True, on_delete="SET NULL")
 
     class Meta:
         indexes = ((("company", "phone"), True), (("company", "name"), False))

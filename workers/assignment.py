@@ -7,6 +7,9 @@ who came online, or whose open tickets went under their limit).
 A ticket comes to wait in a queue when a contact opens it in the connection's default queue, when their
 menu answer routes it, and when an agent, a program or a bot transfers it to a queue without naming an
 agent. A queue with a menu is left alone while its menu is still to be answered.
+
+Before any queue, a contact with an owner (`Contact.owner`, Whaticket's portfolio) has their new tickets
+given to that agent (`assign_to_owner`).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from peewee import fn
 
 from api.ticket_json import tickets_json
 from db.base import database, locked, utcnow
+from db.contacts import Contact
 from db.queues import Queue, UserQueue
 from db.tickets import Ticket
 from db.users import User
@@ -55,16 +59,31 @@ def assign_waiting_ticket(ticket: Ticket) -> bool:
         return False
     with database.atomic():
         agent_id = available_agent(queue.id)
-        if agent_id is None:
-            return False
-        now = utcnow()
-        taken = Ticket.update(status="open", user=agent_id, updated_at=now).where(
-            Ticket.id == ticket.id, Ticket.status == "pending", Ticket.user.is_null()).execute()
-        if not taken:
-            return False
-        User.update(last_assigned_at=now).where(User.id == agent_id).execute()
-        ticket.status, ticket.user, ticket.updated_at = "open", agent_id, now
-        ticket.record("assigned", None, userId=agent_id, queueId=queue.id, reason="auto")
+        return agent_id is not None and give(ticket, agent_id, "auto")
+
+
+def assign_to_owner(ticket: Ticket, contact: Contact) -> bool:
+    """In the caller's transaction: a new ticket of a contact with an owner (an active user) goes to them at
+    once, whatever queue it is in and whatever their limit: the contact is theirs. The caller announces it."""
+    if contact.owner_id is None or ticket.status != "pending" or ticket.user_id is not None:
+        return False
+    if not User.select().where(User.id == contact.owner_id, User.active == True).exists():  # noqa: E712
+        return False
+    with database.atomic():
+        return give(ticket, contact.owner_id, "owner")
+
+
+def give(ticket: Ticket, agent_id: int, reason: str) -> bool:
+    """The waiting ticket opens as the agent's (on the row and on `ticket`), recorded with the reason; False
+    when someone took it meanwhile."""
+    now = utcnow()
+    taken = Ticket.update(status="open", user=agent_id, updated_at=now).where(
+        Ticket.id == ticket.id, Ticket.status == "pending", Ticket.user.is_null()).execute()
+    if not taken:
+        return False
+    User.update(last_assigned_at=now).where(User.id == agent_id).execute()
+    ticket.status, ticket.user, ticket.updated_at = "open", agent_id, now
+    ticket.record("assigned", None, userId=agent_id, queueId=ticket.queue_id, reason=reason)
     return True
 
 

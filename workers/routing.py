@@ -17,7 +17,7 @@ from db.messages import Message, followed_up
 from db.queue_rules import is_open, route_menu_choice
 from db.queues import Queue
 from db.tickets import Ticket
-from workers.assignment import announce_ticket, assign_waiting_ticket
+from workers.assignment import announce_ticket, assign_to_owner, assign_waiting_ticket
 from workers.messages import auto_reply_key, dispatch_outbound, queue_outbound_text, write_outbound
 from workers.templating import render_template
 
@@ -43,15 +43,17 @@ def personal(text: str, contact: Contact) -> str:
 
 
 def answer_new_ticket(ticket: Ticket, connection: Connection, contact: Contact, message: Message) -> None:
-    """The greeting (with the queue's menu) or the out-of-hours message for the ticket `message` opened."""
+    """The greeting (with the queue's menu) or the out-of-hours message for the ticket `message` opened, which
+    goes to the contact's owner, or else to an available agent of an auto-assigning queue."""
+    owned = assign_to_owner(ticket, contact)
     queue, settings = ticket.queue, company_settings(ticket.company_id)
     if queue is not None and not is_open(queue, message.created_at, settings["timezone"]):
         reply = queue.out_of_hours_message if settings["out_of_hours_enabled"] else ""
-    else:
-        reply = greeting_for(queue, connection, settings["greeting_enabled"])
+    else:  # a contact's own agent has the ticket: no menu to route it
+        reply = greeting_for(None if owned else queue, connection, settings["greeting_enabled"])
     if reply:
         queue_outbound_text(ticket, personal(reply, contact), idempotency_key=auto_reply_key(message))
-    if assign_waiting_ticket(ticket):
+    if owned or assign_waiting_ticket(ticket):
         announce_ticket(ticket)
 
 

@@ -20,9 +20,10 @@ from pydantic import EmailStr, Field, computed_field
 
 from api.csv_export import csv_download, in_id_batches
 from api.endpoint import endpoint
-from api.errors import Conflict, NotFound, ValidationFailed
+from api.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from api.pagination import paginate
 from api.resources.contact_fields import checked_custom_fields
+from api.resources.queues import owned_ids
 from api.schemas import OutSchema, PageQuery, Schema, UtcDateTime, iso_utc, page_of
 from api.scoping import get_owned, owned
 from api.security import current_principal
@@ -31,6 +32,7 @@ from db.base import utcnow
 from db.companies import Company
 from db.contact_lists import ContactList, ContactListItem
 from db.contacts import Contact, ContactField, ContactTag, Tag
+from db.users import User
 from wharf.phones import InvalidPhone, to_e164
 from workers.events import Announcements, announcing
 
@@ -57,6 +59,8 @@ class ContactFields(Schema):
     custom_fields: dict[str, Any] | None = Field(
         None, description="{key: value} of fields defined at /api/contact-fields; null removes a value")
     blocked: bool | None = None
+    owner_id: int | None = Field(None, description="the agent whose contact it is: they get its new tickets at once; "
+                                                   "set by admins and supervisors")
 
 
 class ContactCreate(ContactFields):
@@ -72,6 +76,7 @@ class ContactOut(OutSchema):
     tags: list[TagBrief]
     custom_fields: dict[str, Any]
     blocked: bool
+    owner_id: int | None
     is_group: bool
     opted_out_at: UtcDateTime | None = Field(None, description="when the contact opted out of campaigns, scheduled "
                                              "messages and flows (POST /api/contacts/:id/opt-in undoes it)")
@@ -88,6 +93,7 @@ class ContactFilters(PageQuery):
     tag: int | None = Field(None, description="a tag id")
     list_id: int | None = Field(None, alias="list", description="a contact list id")
     blocked: bool | None = None
+    owner_id: int | None = Field(None, description="the contacts of this owner (a user id)")
     sort: Sort = Field("name", description="a field, with - for descending")
 
 
@@ -127,6 +133,8 @@ def filtered(query: ContactFilters) -> peewee.ModelSelect:
         contacts = contacts.where(Contact.id.in_(members))
     if query.blocked is not None:
         contacts = contacts.where(Contact.blocked == query.blocked)
+    if query.owner_id is not None:
+        contacts = contacts.where(Contact.owner == query.owner_id)
     if query.search:
         text = query.search
         matches = Contact.name.contains(text) | Contact.email.contains(text) | Contact.phone.contains(text)
@@ -164,6 +172,13 @@ def apply_changes(contact: Contact, body: ContactFields) -> list[int] | None:
         contact.email = changes["email"].lower() if changes["email"] else None
     if "blocked" in changes:
         contact.blocked = changes["blocked"]
+    if "owner_id" in changes and changes["owner_id"] != contact.owner_id:
+        principal = current_principal()
+        if principal.user is not None and principal.role not in BULK_ROLES:
+            raise Forbidden("only admins and supervisors give contacts to agents", "insufficient_role")
+        if changes["owner_id"] is not None:
+            owned_ids(User, [changes["owner_id"]], "ownerId")
+        contact.owner = changes["owner_id"]
     if changes.get("custom_fields"):
         values = {**(contact.custom_fields or {}), **checked_custom_fields(contact.company_id, changes["custom_fields"])}
         contact.custom_fields = {key: value for key, value in values.items() if value is not None}

@@ -378,3 +378,21 @@ class TestCustomFieldDefinitions:
 
         assert client.get(f"/api/contact-fields/{foreign.id}", headers=headers).status_code == 404
         assert client.delete(f"/api/contact-fields/{foreign.id}", headers=headers).status_code == 404
+
+
+def test_admins_give_a_contact_to_an_agent_and_agents_cannot(client, factories, app):
+    admin = factories.user(role="admin")
+    agent = factories.user(admin.company, role="agent")
+    contact = factories.contact(admin.company)
+    url = f"/api/contacts/{contact.id}"
+
+    given = client.patch(url, json={"ownerId": agent.id}, headers=factories.auth_headers(app, admin))
+    taken = client.patch(url, json={"ownerId": None}, headers=factories.auth_headers(app, agent))
+    stranger = client.patch(url, json={"ownerId": factories.user().id}, headers=factories.auth_headers(app, admin))
+    renamed = client.patch(url, json={"name": "Ana", "ownerId": agent.id}, headers=factories.auth_headers(app, agent))
+    theirs = client.get(f"/api/contacts?ownerId={agent.id}", headers=factories.auth_headers(app, admin)).get_json()
+
+    assert given.get_json()["ownerId"] == agent.id and taken.status_code == 403
+    assert stranger.status_code == 400 and "ownerId" in stranger.get_json()["details"]
+    assert renamed.status_code == 200  # the same owner sent back is no change
+    assert [item["id"] for item in theirs["items"]] == [contact.id]

@@ -8,6 +8,7 @@ import datetime as dt
 import pytest
 
 from db.base import utcnow
+from db.messages import Message
 from db.queues import UserQueue
 from db.tickets import Ticket, TicketEvent
 from db.users import User
@@ -105,3 +106,18 @@ def test_a_waiting_ticket_goes_to_an_agent_who_comes_online_on_the_scheduler_s_n
 
     assert assign_waiting_tickets() == 1
     assert [Ticket.get_by_id(t).user_id for t in (first, second)] == [later.id, None]  # the oldest, then full
+
+
+def test_a_contact_s_owner_gets_their_new_tickets_with_no_menu_to_answer(factories, company, broker):
+    owner = factories.user(company, role="agent", online_status="offline", max_open_tickets=1)
+    factories.ticket(company, user=owner, status="open")  # their limit does not count: the contact is theirs
+    reception = factories.queue(company, greeting="Olá!", menu_options=[
+        {"option": "1", "label": "Vendas", "queueId": factories.queue(company).id}])
+    connection = factories.connection(company, default_queue=reception)
+    factories.contact(company, phone="+5511987654321", owner=owner)
+
+    ticket = Ticket.get_by_id(inbound(connection, "oi", "IN1")["ticketId"])
+
+    assert (ticket.status, ticket.user_id) == ("open", owner.id)
+    assert TicketEvent.get(TicketEvent.kind == "assigned").data["reason"] == "owner"
+    assert not Message.select().where(Message.direction == "out").exists()  # neither the queue's greeting nor its menu
