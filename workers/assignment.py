@@ -50,7 +50,7 @@ def announce_ticket(ticket: Ticket) -> None:
 
 
 def assign_waiting_ticket(ticket: Ticket) -> bool:
-    """In the caller's transaction: give a ticket waiting in an auto-assigning queue (and past its menu) to an
+    """In the caller's transaction: give a ticket waiting in an auto-assigning queue without a menu to an
     available agent, on the row and on `ticket`; False when it stays waiting. The caller announces it."""
     if ticket.status != "pending" or ticket.user_id is not None or ticket.queue_id is None:
         return False
