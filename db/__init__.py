@@ -17,7 +17,7 @@ from db.flows import Flow, FlowSession, FlowStep, FlowVersion
 from db.imports import ImportRowError
 from db.jobs import IdempotencyKey, Job
 from db.leads import Lead
-from db.messages import Message, PendingFollowUp, QuickMessage
+from db.messages import Message, MessageReaction, PendingFollowUp, QuickMessage
 from db.opt_outs import OptOut
 from db.queues import Queue, UserQueue
 from db.schedules import Schedule, ScheduleRun
@@ -47,6 +47,7 @@ ALL_MODELS: list[type[BaseModel]] = [
     TicketNote,
     Message,
     PendingFollowUp,
+    MessageReaction,
     QuickMessage,
     Job,
     IdempotencyKey,

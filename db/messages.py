@@ -12,6 +12,7 @@ from db.tickets import Ticket
 from db.users import User
 
 DELETED_PREVIEW = "🚫 This message was deleted"  # as WhatsApp's chat list shows it
+OUR_REACTOR = "me"  # who reacted, when it was the connection's own number (an agent, or the phone)
 
 MESSAGE_STATUSES = ("queued", "sending", "sent", "delivered", "read", "failed")
 MESSAGE_TYPES = ("text", "image", "audio", "video", "document", "sticker", "location", "contact", "call")
@@ -40,6 +41,7 @@ class Message(TimestampedModel):
     delivered_at = peewee.DateTimeField(null=True)
     read_at = peewee.DateTimeField(null=True)
     deleted_at = peewee.DateTimeField(null=True)  # deleted for everyone (api/resources/messages.py)
+    edited_at = peewee.DateTimeField(null=True)  # its text was last edited (workers/message_changes.py)
     ack_overdue = peewee.BooleanField(default=False)  # sent, and no receipt came in time (workers/watchdogs.py)
 
     def preview(self) -> str:
@@ -65,6 +67,20 @@ def newest_by_ticket(messages: Iterable[Message]) -> dict[int, Message]:
         if message.ticket_id not in newest or message.created_at >= newest[message.ticket_id].created_at:
             newest[message.ticket_id] = message
     return newest
+
+
+class MessageReaction(BaseModel):
+    """A person's reaction to a message, as WhatsApp keeps it: one per person and message, replaced by their
+    next. A removed one stays, with no emoji, so that an older reaction delivered late does not come back."""
+
+    message = peewee.ForeignKeyField(Message, on_delete="CASCADE")
+    reactor = peewee.CharField(max_length=128)  # the contact's phone, a group member's, or OUR_REACTOR
+    emoji = peewee.CharField(max_length=32)  # "" once removed
+    at = peewee.DateTimeField()  # when the reaction was made
+
+    class Meta:
+        table_name = "message_reaction"
+        indexes = ((("message", "reactor"), True),)
 
 
 class QuickMessage(TimestampedModel):

@@ -157,7 +157,8 @@ def simulate_outbox(connection_id: int, to: str | None, last: int) -> None:
     _, total = simulator.outbox(redis_client(), connection_id, to, 0, 1)
     entries, _ = simulator.outbox(redis_client(), connection_id, to, max(0, total - last), last)
     for entry in entries:
-        click.echo(f"{entry['waId']}  {entry['to']}  [{entry['type']}]  {entry['body']}")
+        edited = "  (edited)" if entry["editedAt"] else ""
+        click.echo(f"{entry['waId']}  {entry['to']}  [{entry['type']}]  {entry['body']}{edited}")
     click.echo(f"{total} received in all")
 
 
@@ -172,6 +173,34 @@ def simulate_revoke(connection_id: int, phone: str, wa_id: str) -> None:
 
     simulator.inject_revoke(redis_client(), connection_id, phone, wa_id)
     click.echo(f"{phone} deleted {wa_id}")
+
+
+@simulate.command("edit")
+@click.argument("connection_id", type=int)
+@click.option("--from", "phone", required=True, help="the contact's number, E.164 (+5511...)")
+@click.argument("wa_id")
+@click.argument("body")
+def simulate_edit(connection_id: int, phone: str, wa_id: str, body: str) -> None:
+    """A contact edits their message WA_ID: its text becomes BODY."""
+    from wharf.redis_client import redis_client
+    from workers.transports import simulator
+
+    simulator.inject_edit(redis_client(), connection_id, phone, wa_id, body)
+    click.echo(f"{phone} edited {wa_id}")
+
+
+@simulate.command("react")
+@click.argument("connection_id", type=int)
+@click.option("--from", "phone", required=True, help="the contact's number, E.164 (+5511...)")
+@click.argument("wa_id")
+@click.argument("emoji")
+def simulate_react(connection_id: int, phone: str, wa_id: str, emoji: str) -> None:
+    """A contact reacts to the message WA_ID (theirs or ours) with EMOJI; "" takes their reaction back."""
+    from wharf.redis_client import redis_client
+    from workers.transports import simulator
+
+    simulator.inject_reaction(redis_client(), connection_id, phone, wa_id, emoji)
+    click.echo(f"{phone} reacted to {wa_id} with {emoji}" if emoji else f"{phone} took back their reaction to {wa_id}")
 
 
 @simulate.command("call")

@@ -17,6 +17,7 @@ from workers import (  # noqa: F401
     inbound,
     lead_import,
     maintenance,
+    message_changes,
     messages,
     watchdogs,
     webhooks,

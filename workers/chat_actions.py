@@ -1,23 +1,26 @@
-"""What an agent does to a conversation on WhatsApp besides sending: read receipts (the contact's blue ticks)
-and deleting our messages for everyone.
+"""What an agent does to a conversation on WhatsApp besides sending: read receipts (the contact's blue ticks),
+deleting or editing our messages for everyone, and reacting to messages.
 
 They go on the connection's own send queue (`gateway_queue`), since only the gateway holding its session
 can do them; the gateway runs them after the sends of the same batch (`SendConsumer`), so a deletion never
-overtakes its message. They are enqueued in the transaction of the change, before it commits: one whose
-change then rolls back only does what the agent asked for, and either done twice changes nothing more.
+overtakes its message. They are enqueued in the transaction of the change, before it commits: one that runs
+first finds the change not committed and retries (`NotCommitted`); one whose change then rolls back only does
+what the agent asked for. An edit or a reaction makes on WhatsApp what is stored when it runs, the latest, so
+any done twice, or after a later one, changes nothing more.
 A refusal for good (a message too old to delete, say) is logged, not retried.
 """
 
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import logging
 from collections.abc import Iterator
 
 import dramatiq
 
 from db.contacts import Contact
-from db.messages import Message
+from db.messages import OUR_REACTOR, Message, MessageReaction
 from workers.messages import SessionUnavailable, gateway_queue
 from workers.transports.base import TransportError
 
@@ -49,21 +52,55 @@ def send_read_receipts(connection_id: int, chat: str, wa_ids: list[str]) -> None
         session.mark_read(chat, wa_ids)
 
 
-class DeletionNotCommitted(Exception):
-    """The deletion is not committed yet (or was rolled back): its retry looks again."""
+class NotCommitted(Exception):
+    """The change is not committed yet (or was rolled back): its retry looks again."""
+
+
+def with_contact(message_id: int) -> Message | None:
+    return Message.select(Message, Contact).join(Contact).where(Message.id == message_id).first()
+
+
+def require_committed(stored_at: dt.datetime | None, made_at: str, change: str) -> None:
+    """NotCommitted while the change made at `made_at` (ISO) is not stored: what is stored is older (`stored_at`)."""
+    if stored_at is None or stored_at < dt.datetime.fromisoformat(made_at):
+        raise NotCommitted(f"{change} is not committed (yet)")
 
 
 @dramatiq.actor(**OPTIONS)
 def revoke_message(connection_id: int, message_id: int) -> None:
     """Delete our message for everyone in the contact's chat, if it went out: one deleted before that is
     failed by the send instead (`send_messages`), which comes first on the queue."""
-    message = Message.select(Message, Contact).join(Contact).where(Message.id == message_id).first()
+    message = with_contact(message_id)
     if message is None or message.status not in SENT or not message.wa_id:
         return
     if message.deleted_at is None:
-        raise DeletionNotCommitted(f"message {message_id} is not deleted (yet)")
+        raise NotCommitted(f"the deletion of message {message_id} is not committed (yet)")
     with on_session(connection_id) as session:
         session.revoke(message.contact.phone.lstrip("+"), message.wa_id)
+
+
+@dramatiq.actor(**OPTIONS)
+def edit_on_whatsapp(connection_id: int, message_id: int, edited_at: str) -> None:
+    """Show the contact the text of our message as it is now, the edit made at `edited_at` (ISO) or a later one."""
+    message = with_contact(message_id)
+    if message is None or message.deleted_at is not None:
+        return
+    require_committed(message.edited_at, edited_at, f"the edit of message {message_id}")
+    with on_session(connection_id) as session:
+        session.edit(message.contact.phone.lstrip("+"), message.wa_id, message.body)
+
+
+@dramatiq.actor(**OPTIONS)
+def react_on_whatsapp(connection_id: int, message_id: int, reacted_at: str) -> None:
+    """Show the contact our reaction to the message as it is now, the one made at `reacted_at` (ISO) or a later one
+    (none: an empty emoji)."""
+    message = with_contact(message_id)
+    if message is None:
+        return
+    ours = MessageReaction.get_or_none(MessageReaction.message == message_id, MessageReaction.reactor == OUR_REACTOR)
+    require_committed(ours.at if ours else None, reacted_at, f"our reaction to message {message_id}")
+    with on_session(connection_id) as session:
+        session.react(message.contact.phone.lstrip("+"), message.wa_id, ours.emoji, from_me=message.direction == "out")
 
 
 def enqueue_on_session(actor: dramatiq.Actor, connection_id: int, *args) -> None:

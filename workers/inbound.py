@@ -38,9 +38,9 @@ from wharf.media import MediaRejected, media_store
 from wharf.metrics import MESSAGES_RECEIVED
 from wharf.realtime import emitted_together
 from workers.acks import receipt_time
-from workers.events import announcing, publish
+from workers.events import publish
 from workers.flows.engine import hand_to_flow, tickets_a_flow_may_take
-from workers.messages import mark_deleted, message_event
+from workers.messages import message_event
 from workers.opt_outs import handle_opt_out_message
 from workers.ratings import is_rating_answer, rating_in, record_ratings, thank_for_rating, tickets_rated_by
 from workers.routing import answer_new_ticket, route_menu_answer
@@ -377,13 +377,3 @@ def handle_inbound_batch(events: list[dict]) -> list[dict]:
             handle_inbound.send(event)
             results.append({"retried": event.get("wa_id")})
     return results
-
-
-@dramatiq.actor(queue_name="inbound", max_retries=10)
-def handle_revoke(event: dict) -> dict:
-    """A contact deleted a message of theirs for everyone: it stays, marked deleted, as in WhatsApp's own chat
-    ("this message was deleted"). One not stored (a blocked contact's, say) is nothing to change."""
-    with announcing() as announcements:
-        deleted = mark_deleted((Message.connection == event["connection_id"]) & (Message.wa_id == event["wa_id"])
-                               & (Message.direction == "in"), announcements)
-    return {"deleted": deleted}

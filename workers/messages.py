@@ -15,11 +15,9 @@ import uuid
 from collections.abc import Sequence
 
 import dramatiq
-import peewee
 from peewee import Case, fn
 
 from api.schemas import iso_utc
-from api.ticket_json import ticket_out
 from db.base import database, locked_in_id_order, utcnow
 from db.bulk import insert_models
 from db.contacts import Contact
@@ -197,6 +195,7 @@ def message_event(message: Message) -> dict:
         "body": message.body,
         "type": message.type,
         "deletedAt": iso_utc(message.deleted_at),
+        "editedAt": iso_utc(message.edited_at),
     }
 
 
@@ -239,20 +238,6 @@ def mark_failed(message_id: int, reason: str) -> None:
         if updated:
             message = Message.get_by_id(message_id)
             announcements.add("message:update", message.company_id, message_event(message), ticket=message.ticket)
-
-
-def mark_deleted(which: peewee.Expression, announcements: Announcements) -> list[int]:
-    """Mark the messages `which` selects deleted for everyone (those not yet), in the caller's transaction,
-    with their events; a ticket whose last message one of them was shows it deleted. Returns their ids."""
-    deleted = [row.id for row in Message.update(deleted_at=utcnow()).where(
-        which & Message.deleted_at.is_null()).returning(Message.id).execute()]  # read before the commit (SQLite insists)
-    for message in Message.select(Message, Ticket).join(Ticket).where(Message.id.in_(deleted)):
-        announcements.add("message:update", message.company_id, message_event(message), ticket=message.ticket)
-        if Ticket.update(last_message=message.preview()).where(
-                Ticket.id == message.ticket_id, Ticket.last_message_at == message.created_at).execute():
-            ticket = Ticket.get_by_id(message.ticket_id)
-            announcements.add("ticket:update", ticket.company_id, ticket_out(ticket).to_json(), ticket=ticket)
-    return deleted
 
 
 def fail_unsent_of(connection_id: int, reason: str, announcements: Announcements) -> None:

@@ -64,7 +64,8 @@ logger = logging.getLogger(__name__)
 TEST_EVENT = "webhook:test"
 EVENTS = {
     "message:new": "a message was received, or written to be sent (queued)",
-    "message:update": "a message's status moved: sent, delivered, read or failed",
+    "message:update": "a message changed: its status moved (sent, delivered, read or failed), it was edited or "
+                      "deleted for everyone, or a reaction to it came or went",
     "message:ack_overdue": "a sent message got no delivery receipt in time",
     "ticket:new": "a contact's message opened a new ticket",
     "ticket:update": "a ticket changed: a new message, accepted, transferred, tagged, read, closed or reopened",

@@ -1,13 +1,17 @@
-"""Sending a message (enqueued, 202) and reading one back with its delivery status."""
+"""Sending a message (enqueued, 202), reading one back with its delivery status, and what we do to one sent:
+delete it for everyone, edit it, react to it (each made on WhatsApp by the connection's session)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import mimetypes
-from typing import Any
+import unicodedata
+from collections.abc import Callable
+from typing import Annotated, Any
 from urllib.parse import urlparse
 
 from flask import Blueprint, request
-from pydantic import Field, model_validator
+from pydantic import AfterValidator, Field, model_validator
 
 from api.endpoint import endpoint
 from api.errors import ApiError, Conflict, NotFound, ValidationFailed
@@ -15,25 +19,35 @@ from api.group_commit import GroupCommit
 from api.schemas import OutSchema, Schema, UtcDateTime
 from api.scoping import get_owned, owned, sees_ticket, visible_ticket
 from api.security import current_principal
-from db.base import database
+from db.base import database, utcnow
 from db.companies import Company
 from db.company_settings import company_setting
 from db.connections import Connection
 from db.contacts import Contact
-from db.messages import Message
+from db.messages import OUR_REACTOR, Message
 from db.tickets import Ticket, find_conversation, find_or_open_ticket
 from wharf.media import MediaRejected, check_media_url, media_store, message_type_for
 from wharf.phones import InvalidPhone, is_international, to_e164
-from workers.chat_actions import enqueue_on_session, revoke_message
+from workers.chat_actions import SENT, edit_on_whatsapp, enqueue_on_session, react_on_whatsapp, revoke_message
 from workers.events import announcing
 from workers.inbound import upsert_contact
-from workers.messages import OutboundDraft, dispatch_outbounds, mark_deleted, write_outbounds
+from workers.message_changes import mark_deleted, mark_edited, reactions_of, record_reaction
+from workers.messages import OutboundDraft, dispatch_outbounds, write_outbounds
 
 blueprint = Blueprint("messages", __name__, url_prefix="/api/messages")
 
 # The message and its Job commit with those of the process's other sends of the moment, then go to the
 # gateway together: a send's transaction and round trips were most of its cost (BENCHMARKS.md).
 sends = GroupCommit(write_outbounds, dispatch_outbounds)
+EDIT_WINDOW = dt.timedelta(minutes=15)  # WhatsApp's: how long after its send a message may be edited
+KEYCAP = "\u20e3"  # what makes "1️⃣" an emoji
+
+
+class ReactionOut(OutSchema):
+    emoji: str
+    from_: str = Field(alias="from", description='who reacted: their phone (or WhatsApp id, for a hidden number), or '
+                                                 '"me", the connection\'s own number')
+    at: UtcDateTime
 
 
 class MessageOut(OutSchema):
@@ -56,6 +70,8 @@ class MessageOut(OutSchema):
     delivered_at: UtcDateTime | None
     read_at: UtcDateTime | None
     deleted_at: UtcDateTime | None = Field(description="when it was deleted for everyone")
+    edited_at: UtcDateTime | None = Field(description="when its text was last edited (by its contact, or by us)")
+    reactions: list[ReactionOut] = Field([], description="one per person who reacted, oldest first")
 
 
 class SendIn(Schema):
@@ -79,8 +95,29 @@ class SendOut(OutSchema):
     job_id: str
 
 
-def message_json(message: Message) -> dict[str, Any]:
-    return MessageOut.model_validate(message).to_json()
+def messages_out(messages: list[Message]) -> list[MessageOut]:
+    """The messages as the API shows them; their reactions are read in one query."""
+    reactions = reactions_of([message.id for message in messages])
+    return [MessageOut.model_validate(message).model_copy(
+        update={"reactions": [ReactionOut.model_validate(reaction) for reaction in reactions[message.id]]})
+        for message in messages]
+
+
+def message_out(message: Message) -> MessageOut:
+    return messages_out([message])[0]
+
+
+class MessageJson:
+    """A message as JSON; a page of them at once (`api.pagination.paginate`), to read their reactions in one query."""
+
+    def __call__(self, message: Message) -> dict[str, Any]:
+        return self.page([message])[0]
+
+    def page(self, messages: list[Message]) -> list[dict[str, Any]]:
+        return [out.to_json() for out in messages_out(messages)]
+
+
+message_json = MessageJson()
 
 
 def pick_connection(connection_id: int | None) -> Connection:
@@ -215,7 +252,7 @@ def send(body: SendIn):
 @endpoint(summary="A message with its delivery status", tags=["messages"], response=MessageOut, errors=[404],
           scope="messages:read")
 def show_message(message_id: int):
-    return MessageOut.model_validate(visible_message(message_id))
+    return message_out(visible_message(message_id))
 
 
 @blueprint.delete("/<int:message_id>")
@@ -231,7 +268,90 @@ def delete_message(message_id: int):
         message = Message.get_by_id(message.id)
         if deleted and message.status != "failed" and message.connection_id:
             enqueue_on_session(revoke_message, message.connection_id, message.id)  # after its send, on its queue
-    return MessageOut.model_validate(message)
+    return message_out(message)
+
+
+class EditIn(Schema):
+    body: str = Field(min_length=1, max_length=65536, description="the new text")
+
+
+def edit_refusal(message: Message) -> str | None:
+    """Why WhatsApp would not let us edit the message, if it would not: only a text of ours that went out, for
+    15 minutes."""
+    if message.direction != "out":
+        return "only our own messages can be edited"
+    if message.type != "text":
+        return "only text messages can be edited"
+    if message.deleted_at is not None:
+        return "the message was deleted for everyone"
+    if message.status not in SENT or message.connection_id is None:
+        return "the message did not reach WhatsApp (yet): only a sent message can be edited"
+    if utcnow() - (message.sent_at or message.created_at) > EDIT_WINDOW:
+        return "WhatsApp lets a message be edited for 15 minutes after it was sent"
+    return None
+
+
+@blueprint.patch("/<int:message_id>")
+@endpoint(summary="Edit the text of a message of ours, on the contact's phone too (for 15 minutes after its send)",
+          tags=["messages"], body=EditIn, response=MessageOut, errors=[404, 409, 422], scope="messages:send")
+def edit_message(message_id: int, body: EditIn):
+    message = message_to_change(message_id, edit_refusal)
+    now = utcnow()
+    with announcing() as announcements:
+        if mark_edited(Message.id == message.id, signed(body.body), now, announcements):
+            enqueue_on_session(edit_on_whatsapp, message.connection_id, message.id, now.isoformat())
+    return message_out(Message.get_by_id(message.id))
+
+
+def one_emoji(text: str) -> str:
+    """An emoji, or nothing: letters, spaces or text without a pictograph are no reaction WhatsApp shows."""
+    if text and (any(c.isalpha() or c.isspace() for c in text)
+                 or not any(unicodedata.category(c) == "So" or c == KEYCAP for c in text)):
+        raise ValueError("give an emoji, or an empty text to remove the reaction")
+    return text
+
+
+Emoji = Annotated[str, Field(max_length=32), AfterValidator(one_emoji)]
+
+
+class ReactIn(Schema):
+    emoji: Emoji = Field(description="the reaction; an empty text removes ours")
+
+
+def reaction_refusal(message: Message) -> str | None:
+    """Why WhatsApp would not take our reaction to the message, if it would not."""
+    if message.deleted_at is not None:
+        return "the message was deleted for everyone"
+    if message.type == "call":
+        return "a call takes no reactions"
+    if (message.direction == "out" and message.status not in SENT) or message.connection_id is None:
+        return "the message did not reach WhatsApp (yet)"
+    if message.direction == "in" and message.ticket.is_group:
+        return "a reaction in a group names the member who wrote the message, which Wharf does not keep"
+    return None
+
+
+@blueprint.post("/<int:message_id>/reactions")
+@endpoint(summary="React to a message with an emoji, or remove our reaction (an empty one), on WhatsApp too",
+          tags=["messages"], body=ReactIn, response=MessageOut, errors=[404, 409, 422], scope="messages:send")
+def react(message_id: int, body: ReactIn):
+    message = message_to_change(message_id, reaction_refusal)
+    now = utcnow()
+    with announcing() as announcements:
+        if record_reaction(message, OUR_REACTOR, body.emoji, now, announcements):
+            enqueue_on_session(react_on_whatsapp, message.connection_id, message.id, now.isoformat())
+    return message_out(message)
+
+
+def message_to_change(message_id: int, refusal: Callable[[Message], str | None]) -> Message:
+    """The caller's message, if WhatsApp would take the change (else 409, saying why: `refusal`) and its contact is
+    not blocked (else 422)."""
+    message = visible_message(message_id)
+    if why := refusal(message):
+        raise Conflict(why)
+    if message.contact is not None and message.contact.blocked:
+        raise contact_blocked()
+    return message
 
 
 def visible_message(message_id: int) -> Message:

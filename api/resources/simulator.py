@@ -1,5 +1,5 @@
 """The simulated WhatsApp network of a `simulator` connection: talk to (and call) us as a contact, see what we
-sent, read and rejected."""
+sent, read, reacted to and rejected."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from pydantic.alias_generators import to_camel
 
 from api.endpoint import endpoint
 from api.errors import ApiError, ValidationFailed
+from api.resources.messages import Emoji
 from api.schemas import OutSchema, PageQuery, QuerySchema, Schema, UtcDateTime, naive_utc
 from api.scoping import get_owned
 from api.security import current_principal
@@ -63,6 +64,7 @@ class OutboxEntry(NetworkEntry):
     type: str
     quoted_wa_id: str | None = None
     revoked_at: NetworkTime | None = Field(None, description="when we deleted it for everyone")
+    edited_at: NetworkTime | None = Field(None, description="when we last edited it (`body` is the text it has now)")
 
 
 class ReadReceiptsQuery(QuerySchema):
@@ -146,6 +148,57 @@ def revoke(connection_id: int, body: RevokeIn):
     phone = company_phone(body.from_, "from")
     simulator.inject_revoke(redis_client(), connection_id, phone, body.wa_id)
     return InboundOut(wa_id=body.wa_id, from_=phone)
+
+
+class ContactEditIn(RevokeIn):
+    body: str = Field(min_length=1, max_length=65536, description="the message's new text")
+
+
+@blueprint.post("/<int:connection_id>/edit")
+@endpoint(summary="A simulated contact edits the text of a message of theirs", tags=["simulator"],
+          body=ContactEditIn, response=InboundOut, status=202, roles=("super", "admin", "supervisor"), errors=[404, 409])
+def edit(connection_id: int, body: ContactEditIn):
+    simulated_connection(connection_id)
+    phone = company_phone(body.from_, "from")
+    simulator.inject_edit(redis_client(), connection_id, phone, body.wa_id, body.body)
+    return InboundOut(wa_id=body.wa_id, from_=phone)
+
+
+class ContactReactionIn(FromContact):
+    wa_id: str = Field(min_length=1, max_length=128, description="the message reacted to: the contact's, or ours")
+    emoji: Emoji = Field(description="an empty text takes their reaction back")
+
+
+@blueprint.post("/<int:connection_id>/react")
+@endpoint(summary="A simulated contact reacts to a message of their chat", tags=["simulator"],
+          body=ContactReactionIn, response=InboundOut, status=202, roles=("super", "admin", "supervisor"), errors=[404, 409])
+def react(connection_id: int, body: ContactReactionIn):
+    simulated_connection(connection_id)
+    phone = company_phone(body.from_, "from")
+    simulator.inject_reaction(redis_client(), connection_id, phone, body.wa_id, body.emoji)
+    return InboundOut(wa_id=body.wa_id, from_=phone)
+
+
+class OurReaction(NetworkEntry):
+    """The contact sees our reaction to their message `wa_id` (or to ours)."""
+
+    contact: str
+    emoji: str
+
+
+class OurReactionList(OutSchema):
+    items: list[OurReaction]
+
+
+@blueprint.get("/<int:connection_id>/reactions")
+@endpoint(summary="Our reactions the simulated contacts see, oldest first", tags=["simulator"],
+          response=OurReactionList, errors=[404, 409])
+def reactions(connection_id: int):
+    simulated_connection(connection_id)
+    return OurReactionList(items=[
+        OurReaction(wa_id=entry["waId"], contact="+" + entry["chat"], emoji=entry["emoji"], at=entry["at"])
+        for entry in simulator.reactions(redis_client(), connection_id)
+    ])
 
 
 class CallIn(FromContact):

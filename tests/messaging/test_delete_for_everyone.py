@@ -7,9 +7,12 @@ import pytest
 from db.messages import DELETED_PREVIEW, Message
 from db.tickets import Ticket
 from tests.conftest import running_gateway
+from tests.messaging.test_edits import on_last_retry
 from tests.waiting import wait_for
-from workers.chat_actions import DeletionNotCommitted, revoke_message
+from workers.chat_actions import NotCommitted, revoke_message
+from workers.message_changes import MessageNotStoredYet, handle_revoke
 from workers.transports import simulator
+from workers.transports.base import MessageRevoked
 
 CUSTOMER = "+5511987654321"
 
@@ -95,5 +98,14 @@ def test_a_revoke_that_overtakes_its_uncommitted_deletion_retries(factories, com
     ticket = factories.ticket(company, connection=connection, contact=factories.contact(company, phone=CUSTOMER))
     sent = factories.message(ticket, direction="out", status="sent")
 
-    with pytest.raises(DeletionNotCommitted):
+    with pytest.raises(NotCommitted):
         revoke_message.fn(connection.id, sent.id)
+
+
+def test_a_contacts_revoke_before_its_message_retries_and_is_given_up_once_the_retries_are_spent(connection, broker):
+    event = MessageRevoked(connection.id, wa_id="3EB0EARLY", chat=CUSTOMER.lstrip("+")).to_dict()
+
+    with pytest.raises(MessageNotStoredYet):
+        handle_revoke.fn(event)
+
+    assert on_last_retry(broker, handle_revoke, event) == {"missing": "3EB0EARLY"}

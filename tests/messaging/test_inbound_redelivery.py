@@ -61,7 +61,7 @@ def test_a_redelivery_after_the_commit_publishes_greets_and_routes_once(menu, br
     assert replies() == ["Olá! Escolha:\n\n1 - Vendas", "Vendas.\n\n1 - Suporte"]
     assert ticket.queue_id == sales.id
     assert [e for e, _ in realtime()] == ["ticket:new", "message:new", "ticket:update", "message:new",
-                                          "message:new", "message:new"]  # the two replies
+                                          "message:new", "ticket:update", "message:new"]  # greeting, move, Sales' greeting
     assert pending() == []
     assert handle_inbound_batch.fn(backlog) == [{"duplicate": "3EB01"}, {"duplicate": "3EB02"}]
     assert len(replies()) == 2

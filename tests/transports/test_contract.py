@@ -19,6 +19,8 @@ from workers.transports.base import (
     InboundMessage,
     IncomingCall,
     LoggedOut,
+    MessageEdited,
+    MessageReacted,
     MessageRevoked,
     OutgoingMessage,
     PairCode,
@@ -122,6 +124,38 @@ def test_a_message_deleted_for_everyone_leaves_the_contacts_phone(transport, eve
     assert never_sent.value.permanent
 
 
+def test_a_message_edited_shows_its_new_text_on_the_contacts_phone(transport, events, network):
+    message = outgoing(body="see you at 5")
+    transport.send(message)
+
+    transport.edit("5511987654321", message.wa_id, "see you at 6")
+    transport.edit("5511987654321", message.wa_id, "see you at 7")
+
+    [entry] = simulator.outbox(network, CONNECTION_ID)[0]
+    assert (entry["waId"], entry["body"]) == (message.wa_id, "see you at 7") and entry["editedAt"] is not None
+    with pytest.raises(TransportError) as never_sent:
+        transport.edit("5511987654321", deterministic_wa_id(CONNECTION_ID, "never sent"), "hi")
+    assert never_sent.value.permanent
+
+
+def test_our_reaction_shows_on_the_contacts_phone_until_we_take_it_back(transport, events, network):
+    ours = outgoing()
+    transport.send(ours)
+
+    transport.react("5511987654321", "3EB0THEIRS", "👍", from_me=False)
+    transport.react("5511987654321", "3EB0THEIRS", "❤️", from_me=False)
+    transport.react("5511987654321", ours.wa_id, "🙏", from_me=True)
+    shown = simulator.reactions(network, CONNECTION_ID)
+    transport.react("5511987654321", "3EB0THEIRS", "", from_me=False)
+
+    assert [(r["waId"], r["chat"], r["emoji"]) for r in shown] == [("3EB0THEIRS", "5511987654321", "❤️"),
+                                                                   (ours.wa_id, "5511987654321", "🙏")]
+    assert [r["waId"] for r in simulator.reactions(network, CONNECTION_ID)] == [ours.wa_id]
+    with pytest.raises(TransportError) as never_sent:
+        transport.react("5511987654321", deterministic_wa_id(CONNECTION_ID, "never sent"), "👍", from_me=True)
+    assert never_sent.value.permanent
+
+
 def test_a_call_arrives_as_an_event_and_rejecting_it_stops_the_ringing_once(transport, events, network):
     call_id = simulator.inject_call(network, CONNECTION_ID, "+5511987654321", video=True)
 
@@ -142,7 +176,10 @@ def test_a_call_arrives_as_an_event_and_rejecting_it_stops_the_ringing_once(tran
 @pytest.mark.parametrize("act", [
     lambda transport: transport.mark_read("5511987654321", ["3EB0IN1"]),
     lambda transport: transport.reject_call("5511987654321", "2F1C0B6A9E8D7C6B"),
-], ids=["read receipts", "rejecting a call"])
+    lambda transport: transport.revoke("5511987654321", "3EB0OURS"),
+    lambda transport: transport.edit("5511987654321", "3EB0OURS", "hi"),
+    lambda transport: transport.react("5511987654321", "3EB0THEIRS", "👍", from_me=False),
+], ids=["read receipts", "rejecting a call", "deleting", "editing", "reacting"])
 def test_session_actions_need_a_connected_session(transport, events, act):
     transport.disconnect()
 
@@ -211,6 +248,22 @@ def test_a_message_the_contact_deletes_for_everyone_arrives_as_a_revoke_after_it
 
     assert events.next(InboundMessage).wa_id == wa_id
     assert events.next(MessageRevoked) == MessageRevoked(CONNECTION_ID, wa_id=wa_id, chat="5511987654321")
+
+
+def test_what_a_contact_edits_or_reacts_to_arrives_after_it_in_order(transport, events, network):
+    wa_id = simulator.inject_inbound(network, CONNECTION_ID, "+5511987654321", "see you at 5")
+    simulator.inject_edit(network, CONNECTION_ID, "+5511987654321", wa_id, "see you at 6")
+    simulator.inject_reaction(network, CONNECTION_ID, "+5511987654321", "3EB0OURS", "👍")
+    simulator.inject_reaction(network, CONNECTION_ID, "+5511987654321", "3EB0OURS", "")
+
+    assert events.next(InboundMessage).wa_id == wa_id
+    edited = events.next(MessageEdited)
+    reacted, taken_back = events.next(MessageReacted), events.next(MessageReacted)
+
+    assert (edited.wa_id, edited.chat, edited.body) == (wa_id, "5511987654321", "see you at 6") and edited.timestamp
+    assert (reacted.wa_id, reacted.chat, reacted.sender, reacted.emoji, reacted.from_me) == (
+        "3EB0OURS", "5511987654321", "5511987654321", "👍", False)
+    assert taken_back.emoji == "" and taken_back.timestamp >= reacted.timestamp
 
 
 def test_a_backlog_of_inbound_messages_arrives_in_batches_in_order_each_once(network):

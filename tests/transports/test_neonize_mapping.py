@@ -35,6 +35,8 @@ from workers.transports.base import (
     InboundMessage,
     IncomingCall,
     LoggedOut,
+    MessageEdited,
+    MessageReacted,
     MessageRevoked,
     OutgoingMessage,
     QrCode,
@@ -131,12 +133,53 @@ def test_a_message_the_contact_deletes_for_everyone_is_revoked_and_one_we_delete
     assert map_event(CONNECTION_ID, message_event(revoke, IsFromMe=True)) is None
 
 
-def test_reactions_and_status_updates_are_not_messages():
-    reaction = Message(reactionMessage=ReactionMessage(text="👍"))
-    status = neonize_proto.JID(User="status", Server="broadcast")
+def edit(text: Message, key_id: str = "3EB0MINE") -> Message:
+    return Message(protocolMessage=ProtocolMessage(type=ProtocolMessage.MESSAGE_EDIT, key=MessageKey(ID=key_id),
+                                                   editedMessage=text, timestampMS=1_700_000_060_500))
 
-    assert map_event(CONNECTION_ID, message_event(reaction)) is None
+
+def test_a_message_the_contact_edits_comes_as_its_new_text_with_when_and_one_we_edit_from_the_phone_does_not():
+    event = message_event(edit(Message(conversation="see you at 5")))
+    event.IsEdit = True  # whatsmeow unwrapped it from its `editedMessage`
+
+    unwrapped = map_event(CONNECTION_ID, event)
+    with_reply = map_event(CONNECTION_ID, message_event(
+        edit(Message(extendedTextMessage=ExtendedTextMessage(text="at 6, then")))))
+    captioned = map_event(CONNECTION_ID, message_event(edit(Message(imageMessage=ImageMessage(caption="the bill")))))
+
+    assert unwrapped == MessageEdited(CONNECTION_ID, wa_id="3EB0MINE", chat="5511987654321", body="see you at 5",
+                                      timestamp=1_700_000_060.5)
+    assert (with_reply.body, captioned.body) == ("at 6, then", "the bill")
+    assert map_event(CONNECTION_ID, message_event(edit(Message()))) is None  # nothing we can read: no blank text
+    assert map_event(CONNECTION_ID, message_event(edit(Message(conversation="x")), sender=ME, IsFromMe=True)) is None
+
+
+def reaction(emoji: str, key_id: str = "3EB0OURS", **key) -> Message:
+    return Message(reactionMessage=ReactionMessage(key=MessageKey(ID=key_id, **key), text=emoji,
+                                                   senderTimestampMS=1_700_000_090_000))
+
+
+def test_a_reaction_names_the_message_and_who_reacted_and_an_empty_one_takes_it_back():
+    reacted = map_event(CONNECTION_ID, message_event(reaction("👍")))
+    taken_back = map_event(CONNECTION_ID, message_event(reaction("")))
+    in_group = map_event(CONNECTION_ID, message_event(reaction("❤️", key_id="3A0THEIRS"), chat=GROUP, sender=CONTACT,
+                                                      IsGroup=True))
+    from_our_phone = map_event(CONNECTION_ID, message_event(reaction("🙏", fromMe=True), sender=ME, IsFromMe=True))
+
+    assert reacted == MessageReacted(CONNECTION_ID, wa_id="3EB0OURS", chat="5511987654321", sender="5511987654321",
+                                     emoji="👍", timestamp=1_700_000_090.0)
+    assert (taken_back.emoji, taken_back.wa_id) == ("", "3EB0OURS")
+    assert (in_group.chat, in_group.sender, in_group.wa_id) == ("120363025246125486@g.us", "5511987654321", "3A0THEIRS")
+    assert (from_our_phone.chat, from_our_phone.emoji, from_our_phone.from_me) == ("5511987654321", "🙏", True)
+
+
+def test_status_updates_and_other_protocol_messages_are_not_messages():
+    status = neonize_proto.JID(User="status", Server="broadcast")
+    ephemeral = Message(protocolMessage=ProtocolMessage(type=ProtocolMessage.EPHEMERAL_SETTING))
+
     assert map_event(CONNECTION_ID, message_event(Message(conversation="story"), chat=status)) is None
+    assert map_event(CONNECTION_ID, message_event(reaction("👍"), chat=status)) is None
+    assert map_event(CONNECTION_ID, message_event(ephemeral)) is None
 
 
 # --- receipts
@@ -264,7 +307,6 @@ class RecordingClient(SessionClient):
         self.not_on_whatsapp: set[str] = set()
         self.refusal: str | None = None
         self.read: list[tuple] = []
-        self.revoked: list[tuple] = []
         self.rejected: list[tuple] = []
 
     def is_on_whatsapp(self, *numbers):
@@ -281,11 +323,6 @@ class RecordingClient(SessionClient):
         if self.refusal:
             raise MarkReadError(self.refusal)
         self.read.append((message_ids, chat, sender, receipt))
-
-    def revoke_message(self, chat, sender, message_id):
-        if self.refusal:
-            raise SendMessageError(self.refusal)
-        self.revoked.append((chat, sender, message_id))
 
     def reject_call(self, call_from, call_id):
         if self.refusal:
@@ -442,13 +479,50 @@ def test_a_read_receipt_whatsapp_refuses_or_an_offline_session_is_a_transient_er
 def test_a_message_is_deleted_for_everyone_in_the_contacts_chat_as_our_own(session):
     session.revoke("5511987654321", "3EB0WHATSAPP1")
 
-    [(chat, sender, message_id)] = session.client.revoked
-    assert (chat.User, chat.Server, message_id) == ("5511987654321", "s.whatsapp.net", "3EB0WHATSAPP1")
-    assert sender == neonize_proto.JID()  # whatsmeow's "our own message"
+    [(chat, message)] = session.client.sent
+    assert (chat.User, chat.Server) == ("5511987654321", "s.whatsapp.net")
+    assert message.protocolMessage.type == ProtocolMessage.REVOKE
+    assert message.protocolMessage.key == MessageKey(remoteJID="5511987654321@s.whatsapp.net", fromMe=True,
+                                                     ID="3EB0WHATSAPP1")
+
+
+def test_a_message_of_ours_is_edited_in_the_contacts_chat(session):
+    session.edit("5511987654321", "3EB0WHATSAPP1", "at 6, then")
+
+    [(chat, message)] = session.client.sent
+    protocol = message.editedMessage.message.protocolMessage  # as neonize's edit_message builds it
+    assert (chat.User, chat.Server) == ("5511987654321", "s.whatsapp.net")
+    assert (protocol.type, protocol.key.ID, protocol.key.fromMe) == (ProtocolMessage.MESSAGE_EDIT, "3EB0WHATSAPP1", True)
+    assert protocol.editedMessage == Message(conversation="at 6, then")
+
+
+@pytest.mark.parametrize("from_me", [False, True], ids=["their message", "ours"])
+def test_a_reaction_names_the_message_as_ours_or_theirs_and_an_empty_one_removes_it(session, from_me):
+    session.react("5511987654321", "3A0MESSAGE", "👍", from_me=from_me)
+    session.react("5511987654321", "3A0MESSAGE", "", from_me=from_me)
+
+    [(chat, added), (_, removed)] = session.client.sent
+    assert (chat.User, chat.Server) == ("5511987654321", "s.whatsapp.net")
+    assert added.reactionMessage.key == MessageKey(remoteJID="5511987654321@s.whatsapp.net", fromMe=from_me,
+                                                   ID="3A0MESSAGE")
+    assert (added.reactionMessage.text, removed.reactionMessage.text) == ("👍", "")
+    assert added.reactionMessage.senderTimestampMS > 0
+
+
+@pytest.mark.parametrize("act", [
+    lambda session: session.revoke("5511987654321", "3EB0WHATSAPP1"),
+    lambda session: session.edit("5511987654321", "3EB0WHATSAPP1", "at 6"),
+    lambda session: session.react("5511987654321", "3EB0WHATSAPP1", "👍", from_me=True),
+], ids=["deleting", "editing", "reacting"])
+def test_a_change_whatsapp_refuses_or_an_offline_session_is_a_transient_error(session, act):
     session.client.refusal = "websocket not connected"
     with pytest.raises(TransportError) as refused:
-        session.revoke("5511987654321", "3EB0WHATSAPP1")
-    assert not refused.value.permanent
+        act(session)
+    session.online = False
+    with pytest.raises(TransportError) as offline:
+        act(session)
+
+    assert not refused.value.permanent and not offline.value.permanent
 
 
 def test_a_call_is_rejected_by_its_creator_as_offered(session):

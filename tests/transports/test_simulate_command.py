@@ -61,3 +61,33 @@ def test_simulate_call(redis_client):
                                                                      ("call", "5511987654321", True)]
     assert [c["callId"] for c in commands] == [c["callId"] for c in simulator.calls(redis_client, 3)]
     assert voice.output.strip().endswith(commands[0]["callId"])
+
+
+def test_simulate_edit_and_react(redis_client):
+    redis_client.flushdb()
+    runner = CliRunner()
+
+    edited = runner.invoke(main, ["simulate", "edit", "3", "--from", "+5511987654321", "IN9", "at 6, then"])
+    reacted = runner.invoke(main, ["simulate", "react", "3", "--from", "+5511987654321", "3EB0OURS", "👍"])
+    taken_back = runner.invoke(main, ["simulate", "react", "3", "--from", "+5511987654321", "3EB0OURS", ""])
+
+    assert edited.exit_code == 0 and "+5511987654321 edited IN9" in edited.output
+    assert reacted.exit_code == 0 and "reacted to 3EB0OURS with 👍" in reacted.output
+    assert taken_back.exit_code == 0 and "took back their reaction to 3EB0OURS" in taken_back.output
+    commands = [json.loads(raw) for raw in redis_client.lrange(simulator.key(3, "commands"), 0, -1)][::-1]
+    assert [(c["op"], c["phone"], c["waId"], c.get("body"), c.get("emoji")) for c in commands] == [
+        ("edit", "5511987654321", "IN9", "at 6, then", None),
+        ("react", "5511987654321", "3EB0OURS", None, "👍"),
+        ("react", "5511987654321", "3EB0OURS", None, ""),
+    ]
+
+
+def test_simulate_outbox_marks_what_we_edited(redis_client):
+    redis_client.flushdb()
+    redis_client.rpush(simulator.key(3, "outbox"), json.dumps({"waId": "3EB0X", "to": "+5511987654321", "body": "at 5",
+                                                               "type": "text", "at": 1}))
+    redis_client.hset(simulator.key(3, "edited"), "3EB0X", json.dumps({"body": "at 6", "editedAt": 2}))
+
+    listed = CliRunner().invoke(main, ["simulate", "outbox", "3"])
+
+    assert "3EB0X  +5511987654321  [text]  at 6  (edited)" in listed.output

@@ -10,6 +10,8 @@ from workers.transports.base import (
     InboundBatch,
     InboundMessage,
     IncomingCall,
+    MessageEdited,
+    MessageReacted,
     MessageRevoked,
     PairCode,
     QrCode,
@@ -27,7 +29,8 @@ def dispatch_event(event) -> None:
     from workers.acks import apply_receipts
     from workers.calls import handle_call
     from workers.connection_events import record_connection_event
-    from workers.inbound import handle_inbound, handle_inbound_batch, handle_revoke
+    from workers.inbound import handle_inbound, handle_inbound_batch
+    from workers.message_changes import handle_edit, handle_reaction, handle_revoke
 
     if isinstance(event, InboundMessage):
         handle_inbound.send(event.to_dict())
@@ -37,6 +40,10 @@ def dispatch_event(event) -> None:
         apply_receipts.send(event.to_dict())
     elif isinstance(event, MessageRevoked):
         handle_revoke.send(event.to_dict())
+    elif isinstance(event, MessageEdited):
+        handle_edit.send(event.to_dict())
+    elif isinstance(event, MessageReacted):
+        handle_reaction.send(event.to_dict())
     elif isinstance(event, IncomingCall):
         handle_call.send(event.to_dict())
     else:

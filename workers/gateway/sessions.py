@@ -98,6 +98,12 @@ class ManagedSession:
     def revoke(self, chat: str, wa_id: str) -> None:
         self.transport.revoke(chat, wa_id)
 
+    def edit(self, chat: str, wa_id: str, body: str) -> None:
+        self.transport.edit(chat, wa_id, body)
+
+    def react(self, chat: str, wa_id: str, emoji: str, *, from_me: bool) -> None:
+        self.transport.react(chat, wa_id, emoji, from_me=from_me)
+
     def reject_call(self, chat: str, call_id: str) -> None:
         self.transport.reject_call(chat, call_id)
 

@@ -59,6 +59,30 @@ class MessageRevoked(TransportEvent):
 
 
 @dataclasses.dataclass(frozen=True)
+class MessageEdited(TransportEvent):
+    """A contact edited the text of a message of theirs (WhatsApp allows it for 15 minutes)."""
+
+    kind: ClassVar[str] = "edited"
+    wa_id: str
+    chat: str
+    body: str  # the text as it is now
+    timestamp: float | None = None  # Unix seconds, when it was edited
+
+
+@dataclasses.dataclass(frozen=True)
+class MessageReacted(TransportEvent):
+    """Someone in a chat reacted to a message with an emoji, or removed their reaction (an empty emoji)."""
+
+    kind: ClassVar[str] = "reaction"
+    wa_id: str  # the message reacted to, whoever wrote it
+    chat: str
+    sender: str  # who reacted: the chat itself, a member of the group, or our own phone (`from_me`)
+    emoji: str
+    from_me: bool = False
+    timestamp: float | None = None  # Unix seconds, when the reaction was made
+
+
+@dataclasses.dataclass(frozen=True)
 class IncomingCall(TransportEvent):
     """Someone rings the session's number (a voice or video call), which only a phone can answer."""
 
@@ -163,6 +187,14 @@ class Transport(Protocol):
     def revoke(self, chat: str, wa_id: str) -> None:
         """Delete our message `wa_id` for everyone in a contact's chat (`chat`, the number in digits). Raise
         TransportError when the session cannot (permanent when WhatsApp never will: too old, say)."""
+
+    def edit(self, chat: str, wa_id: str, body: str) -> None:
+        """Replace the text of our message `wa_id` in a contact's chat (`chat`, the number in digits) with `body`, on
+        their phone. Raise TransportError when the session cannot (permanent when WhatsApp never will)."""
+
+    def react(self, chat: str, wa_id: str, emoji: str, *, from_me: bool) -> None:
+        """React with `emoji` (empty: remove our reaction) to the message `wa_id` of a contact's chat, ours
+        (`from_me`) or theirs: WhatsApp names a message by whose it is. Raise TransportError when the session cannot."""
 
     def reject_call(self, chat: str, call_id: str) -> None:
         """Decline the call `call_id` that `chat` (as `IncomingCall.chat` names the caller) is ringing us with: it

@@ -7,6 +7,7 @@ it, keeps the full LID ("123456789@lid"). An `OutgoingMessage.to` of either form
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from urllib.parse import parse_qsl, quote, urlencode, urlparse, urlunparse
 
@@ -25,7 +26,13 @@ from neonize.events import (
     TemporaryBanEv,
 )
 from neonize.proto.Neonize_pb2 import JID, ConnectFailureReason
-from neonize.proto.waE2E.WAWebProtobufsE2E_pb2 import ContextInfo, ExtendedTextMessage, ProtocolMessage
+from neonize.proto.waCommon.WACommon_pb2 import MessageKey
+from neonize.proto.waE2E.WAWebProtobufsE2E_pb2 import (
+    ContextInfo,
+    ExtendedTextMessage,
+    ProtocolMessage,
+    ReactionMessage,
+)
 from neonize.proto.waE2E.WAWebProtobufsE2E_pb2 import Message as WAMessage
 from neonize.utils.jid import build_jid
 
@@ -35,6 +42,8 @@ from workers.transports.base import (
     InboundMessage,
     IncomingCall,
     LoggedOut,
+    MessageEdited,
+    MessageReacted,
     MessageRevoked,
     QrCode,
     Receipt,
@@ -176,16 +185,18 @@ def media_size(message: WAMessage) -> int:
     return 0
 
 
-def inbound_message(connection_id: int, event: MessageEv) -> InboundMessage | MessageRevoked | None:
+MessageChange = MessageRevoked | MessageEdited | MessageReacted
+
+
+def inbound_message(connection_id: int, event: MessageEv) -> InboundMessage | MessageChange | None:
     source = event.Info.MessageSource
-    if source.Chat.Server not in CHAT_SERVERS or event.IsEdit:
+    if source.Chat.Server not in CHAT_SERVERS:
         return None
     # In a chat with one person the other side's phone number comes as the sender's or the recipient's alternative.
     chat_alternative = None if source.IsGroup else (source.RecipientAlt if source.IsFromMe else source.SenderAlt)
     chat = address(source.Chat, chat_alternative)
-    protocol = event.Message.protocolMessage
-    if event.Message.HasField("protocolMessage") and protocol.type == ProtocolMessage.REVOKE and not source.IsFromMe:
-        return MessageRevoked(connection_id, wa_id=protocol.key.ID, chat=chat)
+    if event.Message.HasField("protocolMessage") or event.Message.HasField("reactionMessage"):
+        return message_change(connection_id, event, chat)
     content = message_content(event.Message)
     if content is None:
         return None
@@ -204,6 +215,29 @@ def inbound_message(connection_id: int, event: MessageEv) -> InboundMessage | Me
         from_me=source.IsFromMe,
         timestamp=seconds(event.Info.Timestamp),
     )
+
+
+def message_change(connection_id: int, event: MessageEv, chat: str) -> MessageChange | None:
+    """What someone did to a message of the chat: reacted to it (anyone, our own phone included), or, a contact to
+    a message of theirs, deleted it for everyone or edited it (whatsmeow unwraps an edit to its protocol message).
+    What our own phone deletes or edits is left alone."""
+    source, message = event.Info.MessageSource, event.Message
+    if message.HasField("reactionMessage"):
+        reaction = message.reactionMessage
+        return MessageReacted(connection_id, wa_id=reaction.key.ID, chat=chat,
+                              sender=address(source.Sender, source.SenderAlt), emoji=reaction.text,
+                              from_me=source.IsFromMe,
+                              timestamp=seconds(reaction.senderTimestampMS) or seconds(event.Info.Timestamp))
+    protocol = message.protocolMessage
+    if source.IsFromMe:
+        return None
+    if protocol.type == ProtocolMessage.REVOKE:
+        return MessageRevoked(connection_id, wa_id=protocol.key.ID, chat=chat)
+    content = message_content(protocol.editedMessage) if protocol.type == ProtocolMessage.MESSAGE_EDIT else None
+    if content is not None:  # the text or caption as it is now
+        return MessageEdited(connection_id, wa_id=protocol.key.ID, chat=chat, body=content[0],
+                             timestamp=seconds(protocol.timestampMS) or seconds(event.Info.Timestamp))
+    return None
 
 
 # --- calls
@@ -226,6 +260,25 @@ def text_message(body: str, context: ContextInfo | None = None) -> WAMessage:
     if context is None:
         return WAMessage(conversation=body)
     return WAMessage(extendedTextMessage=ExtendedTextMessage(text=body, contextInfo=context))
+
+
+def message_key(chat: JID, wa_id: str, from_me: bool) -> MessageKey:
+    """How WhatsApp names a message of a contact's chat: by its id and whether it is ours (`fromMe`, as the side
+    that sends the key sees it)."""
+    return MessageKey(remoteJID=jid_text(chat), fromMe=from_me, ID=wa_id)
+
+
+def revocation_message(chat: JID, wa_id: str) -> WAMessage:
+    """Deletes our message `wa_id` for everyone. Built here: neonize's `revoke_message` takes "ours" from an empty
+    sender's number, which is never our own, and would ask WhatsApp to delete the contact's message."""
+    return WAMessage(protocolMessage=ProtocolMessage(type=ProtocolMessage.REVOKE, key=message_key(chat, wa_id, True)))
+
+
+def reaction_message(chat: JID, wa_id: str, emoji: str, from_me: bool) -> WAMessage:
+    """Our reaction to a message of a contact's chat (an empty emoji removes it). Built here, as neonize's
+    `build_reaction` tells ours from theirs by comparing JIDs, which we know without."""
+    return WAMessage(reactionMessage=ReactionMessage(key=message_key(chat, wa_id, from_me), text=emoji,
+                                                     senderTimestampMS=int(time.time() * 1000)))
 
 
 def quote_context(stanza_id: str, participant: JID | None) -> ContextInfo:

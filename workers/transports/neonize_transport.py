@@ -24,6 +24,7 @@ import secrets
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from io import BytesIO
 
 from neonize.client import ClientFactory, NewClient
@@ -61,7 +62,9 @@ from workers.transports.neonize_mapping import (
     map_event,
     media_size,
     quote_context,
+    reaction_message,
     recipient_jid,
+    revocation_message,
     send_failure,
     session_store,
     text_message,
@@ -308,11 +311,24 @@ class NeonizeTransport:
             raise TransportError(f"could not mark messages read: {error}") from error
 
     def revoke(self, chat: str, wa_id: str) -> None:
+        self.send_to_chat(chat, "delete the message", lambda client, jid: client.send_message(
+            jid, revocation_message(jid, wa_id)))
+
+    def edit(self, chat: str, wa_id: str, body: str) -> None:
+        self.send_to_chat(chat, "edit the message", lambda client, jid: client.edit_message(
+            jid, wa_id, text_message(body)))
+
+    def react(self, chat: str, wa_id: str, emoji: str, *, from_me: bool) -> None:
+        self.send_to_chat(chat, "react to the message", lambda client, jid: client.send_message(
+            jid, reaction_message(jid, wa_id, emoji, from_me)))
+
+    def send_to_chat(self, chat: str, doing: str, send: Callable[[NewClient, neonize_proto.JID], object]) -> None:
+        """`send(client, jid)` on the connected client, for the JID WhatsApp knows the contact's chat by."""
         client, jid = self.online_chat(chat)
-        try:  # whatsmeow takes an empty sender for a message of our own
-            client.revoke_message(jid, neonize_proto.JID(), wa_id)
+        try:
+            send(client, jid)
         except NeonizeError as error:
-            raise TransportError(f"could not delete the message: {error}") from error
+            raise TransportError(f"could not {doing}: {error}") from error
 
     def reject_call(self, chat: str, call_id: str) -> None:
         client = self.online_client()

@@ -4,11 +4,13 @@ The network lives in Redis, so the API (which never holds a session) can look at
 it, and a gateway crash loses nothing of it:
 
 - `outbox`: what the network received from us, once per WhatsApp id (a resend of the same id is
-  dropped, as WhatsApp does). Tests count it to prove no loss and no duplicates.
+  dropped, as WhatsApp does), with the edits (`edited`) and deletions (`revoked`) we made to it since.
+  Tests count it to prove no loss and no duplicates.
+- `reactions`: our reactions the contacts see, by message.
 - `receipts`: delivered/read receipts due at a time (a sorted set), sent in batches by the
   session's pump thread when due.
-- `commands`: what users and tests ask of the network (a contact sends a message, the session
-  drops, a QR login is needed, the number is banned), moved to `processing` while handled so a
+- `commands`: what users and tests ask of the network (a contact sends, edits or reacts to a message,
+  the session drops, a QR login is needed, the number is banned), moved to `processing` while handled so a
   crash re-runs them (inbound handling is idempotent on the WhatsApp id). A backlog of inbound
   messages is taken up to `INBOUND_BATCH` at a time and emitted as one `InboundBatch`; they leave
   `processing` only once the handler (the gateway's dispatch) returned.
@@ -37,6 +39,8 @@ from workers.transports.base import (
     InboundMessage,
     IncomingCall,
     LoggedOut,
+    MessageEdited,
+    MessageReacted,
     MessageRevoked,
     OutgoingMessage,
     PairCode,
@@ -88,7 +92,8 @@ return taken
 """
 
 
-CONTACT_OPS = ("inbound", "revoke", "call")  # commands that are a contact's doing, not the session's
+# Commands that are a contact's doing, not the session's.
+CONTACT_OPS = ("inbound", "revoke", "edit", "react", "call")
 
 
 def key(connection_id: int, name: str) -> str:
@@ -128,6 +133,16 @@ def inject_revoke(client: redis.Redis, connection_id: int, phone: str, wa_id: st
     push_command(client, connection_id, "revoke", phone=phone.lstrip("+"), waId=wa_id)
 
 
+def inject_edit(client: redis.Redis, connection_id: int, phone: str, wa_id: str, body: str) -> None:
+    """A contact edits the text of a message of theirs."""
+    push_command(client, connection_id, "edit", phone=phone.lstrip("+"), waId=wa_id, body=body, at=time.time())
+
+
+def inject_reaction(client: redis.Redis, connection_id: int, phone: str, wa_id: str, emoji: str) -> None:
+    """A contact reacts to a message of the chat, theirs or ours, with `emoji` (empty: removes their reaction)."""
+    push_command(client, connection_id, "react", phone=phone.lstrip("+"), waId=wa_id, emoji=emoji, at=time.time())
+
+
 def inject_call(client: redis.Redis, connection_id: int, phone: str, video: bool = False) -> str:
     """A contact calls the number; returns the call's id. The network keeps the call (`calls`)."""
     call = {"callId": secrets.token_hex(16).upper(), "from": phone.lstrip("+"), "video": video, "at": time.time()}
@@ -151,7 +166,7 @@ def calls(client: redis.Redis, connection_id: int) -> list[dict[str, Any]]:
 def outbox(client: redis.Redis, connection_id: int, to: str | None = None, offset: int = 0,
            limit: int = 50) -> tuple[list[dict[str, Any]], int]:
     """What the network received from us, oldest first: (page of entries, total); an entry we deleted for
-    everyone says when (`revokedAt`)."""
+    everyone says when (`revokedAt`), one we edited has the text the contact sees and when we edited it (`editedAt`)."""
     if to is None:
         entries = [json.loads(raw) for raw in client.lrange(key(connection_id, "outbox"), offset, offset + limit - 1)]
         total = client.llen(key(connection_id, "outbox"))
@@ -159,10 +174,18 @@ def outbox(client: redis.Redis, connection_id: int, to: str | None = None, offse
         matching = [e for e in map(json.loads, client.lrange(key(connection_id, "outbox"), 0, -1)) if e["to"] == to]
         entries, total = matching[offset : offset + limit], len(matching)
     if entries:
-        revoked = client.hmget(key(connection_id, "revoked"), [entry["waId"] for entry in entries])
-        for entry, at in zip(entries, revoked, strict=True):
+        wa_ids = [entry["waId"] for entry in entries]
+        revoked = client.hmget(key(connection_id, "revoked"), wa_ids)
+        edited = client.hmget(key(connection_id, "edited"), wa_ids)
+        for entry, at, edit in zip(entries, revoked, edited, strict=True):
             entry["revokedAt"] = float(at) if at else None
+            entry.update(json.loads(edit) if edit else {"editedAt": None})
     return entries, total
+
+
+def reactions(client: redis.Redis, connection_id: int) -> list[dict[str, Any]]:
+    """Our reactions the contacts see (`waId`: the message, in `chat`), oldest first."""
+    return sorted(map(json.loads, client.hvals(key(connection_id, "reactions"))), key=lambda reaction: reaction["at"])
 
 
 def read_receipts(client: redis.Redis, connection_id: int, chat: str | None = None) -> list[dict[str, Any]]:
@@ -173,7 +196,7 @@ def read_receipts(client: redis.Redis, connection_id: int, chat: str | None = No
 
 def reset(client: redis.Redis, connection_id: int) -> None:
     names = ("config", "commands", "processing", "outbox", "seen", "receipts", "paired", "read_by_us", "read_receipts",
-             "revoked", "calls", "rejected_calls")
+             "revoked", "edited", "reactions", "calls", "rejected_calls")
     client.delete(*(key(connection_id, name) for name in names))
 
 
@@ -288,10 +311,19 @@ class SimulatorTransport:
                     inject_inbound(self.redis, self.connection_id, message.to.lstrip("+"), config["autoReply"])
         return outcomes
 
-    def mark_read(self, chat: str, wa_ids: list[str]) -> None:
-        """The contact's phone shows them read: kept once per message, in order, with when (`read_receipts`)."""
+    def require_connected(self) -> None:
         if not self.connected:
             raise TransportError("the simulated session is not connected")
+
+    def require_received(self, wa_id: str) -> None:
+        """The session is up and the network has our message `wa_id` (else a permanent TransportError)."""
+        self.require_connected()
+        if not self.redis.hexists(key(self.connection_id, "seen"), wa_id):
+            raise TransportError(f"the network never received {wa_id}", permanent=True)
+
+    def mark_read(self, chat: str, wa_ids: list[str]) -> None:
+        """The contact's phone shows them read: kept once per message, in order, with when (`read_receipts`)."""
+        self.require_connected()
         with self.redis.pipeline(transaction=False) as pipe:
             for wa_id in wa_ids:
                 pipe.hsetnx(key(self.connection_id, "read_by_us"), wa_id, chat)
@@ -304,16 +336,29 @@ class SimulatorTransport:
 
     def revoke(self, chat: str, wa_id: str) -> None:
         """The message disappears from the contact's phone: kept with when (`outbox`'s `revokedAt`)."""
-        if not self.connected:
-            raise TransportError("the simulated session is not connected")
-        if not self.redis.hexists(key(self.connection_id, "seen"), wa_id):
-            raise TransportError(f"the network never received {wa_id}", permanent=True)
+        self.require_received(wa_id)
         self.redis.hsetnx(key(self.connection_id, "revoked"), wa_id, time.time())
+
+    def edit(self, chat: str, wa_id: str, body: str) -> None:
+        """The contact's phone shows the message's new text: kept with when (`outbox`'s `body` and `editedAt`)."""
+        self.require_received(wa_id)
+        self.redis.hset(key(self.connection_id, "edited"), wa_id, json.dumps({"body": body, "editedAt": time.time()}))
+
+    def react(self, chat: str, wa_id: str, emoji: str, *, from_me: bool) -> None:
+        """The contact sees our reaction on the message, or none (`reactions`)."""
+        if from_me:
+            self.require_received(wa_id)
+        else:
+            self.require_connected()
+        if emoji:
+            reaction = {"waId": wa_id, "chat": chat, "emoji": emoji, "at": time.time()}
+            self.redis.hset(key(self.connection_id, "reactions"), wa_id, json.dumps(reaction))
+        else:
+            self.redis.hdel(key(self.connection_id, "reactions"), wa_id)
 
     def reject_call(self, chat: str, call_id: str) -> None:
         """The caller's phone stops ringing: kept with when (`calls`' `rejectedAt`), the first time."""
-        if not self.connected:
-            raise TransportError("the simulated session is not connected")
+        self.require_connected()
         call = self.redis.hget(key(self.connection_id, "calls"), call_id)
         if call is None or json.loads(call)["from"] != chat:
             raise TransportError(f"+{chat} made no call {call_id}", permanent=True)
@@ -392,6 +437,12 @@ class SimulatorTransport:
         op = command["op"]
         if op == "revoke":
             self.emit(MessageRevoked(self.connection_id, wa_id=command["waId"], chat=command["phone"]))
+        elif op == "edit":
+            self.emit(MessageEdited(self.connection_id, wa_id=command["waId"], chat=command["phone"], body=command["body"],
+                                    timestamp=command["at"]))
+        elif op == "react":
+            self.emit(MessageReacted(self.connection_id, wa_id=command["waId"], chat=command["phone"],
+                                     sender=command["phone"], emoji=command["emoji"], timestamp=command["at"]))
         elif op == "call":
             self.emit(IncomingCall(self.connection_id, call_id=command["callId"], chat=command["from"],
                                    video=command["video"], timestamp=command["at"]))
