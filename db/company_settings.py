@@ -7,6 +7,7 @@ company resource shows them too); the others are `Setting` rows holding JSON.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -121,8 +122,32 @@ def company_setting(company_id: int, key: str) -> Any:
     return spec.default if row is None else row.value
 
 
+RECENT_SECONDS = 10.0
+_recent: dict[tuple[int, str], tuple[float, Any]] = {}
+
+
+def recent_company_setting(company_id: int, key: str) -> Any:
+    """`company_setting` as this process read it within the last `RECENT_SECONDS`: for a request's hot path
+    (`POST /api/messages` reads `sign_messages`), where a query per request costs more than a change that
+    takes a few seconds to reach every process."""
+    now = time.monotonic()
+    read_at, value = _recent.get((company_id, key), (0.0, None))
+    if now - read_at > RECENT_SECONDS:
+        value = company_setting(company_id, key)
+        _recent[(company_id, key)] = (now, value)
+    return value
+
+
+def forget_recent_settings(company_id: int | None = None) -> None:
+    """Drop what `recent_company_setting` keeps of the company (of every company: None) in this process."""
+    for cached in [cached for cached in _recent if company_id is None or cached[0] == company_id]:
+        _recent.pop(cached, None)
+
+
 def save_company_settings(company_id: int, changes: dict[str, Any]) -> None:
-    """Write validated values (JSON form); None puts a setting back to its default."""
+    """Write validated values (JSON form); None puts a setting back to its default. This process forgets what
+    it kept of the company's settings (`recent_company_setting`); the others, within seconds."""
+    forget_recent_settings(company_id)
     company_columns = {}
     for key, value in changes.items():
         spec = REGISTRY[key]

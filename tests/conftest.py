@@ -145,6 +145,9 @@ def clean_state(request):
         from wharf.redis_client import redis_client
 
         redis_client().flushdb()
+        from db.company_settings import forget_recent_settings
+
+        forget_recent_settings()  # ids start again: company 1 is another company now
     yield
 
 

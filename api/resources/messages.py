@@ -21,7 +21,7 @@ from api.scoping import get_owned, owned, sees_ticket, visible_ticket
 from api.security import current_principal
 from db.base import database, utcnow
 from db.companies import Company
-from db.company_settings import company_setting
+from db.company_settings import recent_company_setting
 from db.connections import Connection
 from db.contacts import Contact
 from db.messages import OUR_REACTOR, Message
@@ -216,7 +216,7 @@ def signed(text: str | None) -> str | None:
     """An agent's text under their name in bold, as WhatsApp shows `*...*`, when the company signs messages
     (the `sign_messages` setting); a program's text as it is."""
     principal = current_principal()
-    if not text or principal.user is None or not company_setting(principal.company_id, "sign_messages"):
+    if not text or principal.user is None or not recent_company_setting(principal.company_id, "sign_messages"):
         return text
     return f"*{principal.user.name}:*\n{text}"
 

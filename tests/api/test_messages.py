@@ -310,5 +310,9 @@ def test_an_agent_s_text_goes_out_under_their_name_when_the_company_signs_messag
     by_user = send(client, headers, to="+5511987654321", body="Bom dia!").get_json()
     by_program = send(client, key, to="+5511987654321", body="Pedido enviado").get_json()
 
+    client.patch("/api/settings", headers=headers, json={"signMessages": False})  # read afresh by this process
+    unsigned = send(client, headers, to="+5511987654321", body="Até logo").get_json()
+
     assert Message.get_by_id(by_user["id"]).body == f"*{admin.name}:*\nBom dia!"
     assert Message.get_by_id(by_program["id"]).body == "Pedido enviado"
+    assert Message.get_by_id(unsigned["id"]).body == "Até logo"
