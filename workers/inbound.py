@@ -224,7 +224,7 @@ def record_inbound(connection: Connection, events: list[dict]) -> tuple[list[Rec
     received = []
     for message, _, contact in landed:
         ticket = tickets[message.ticket_id]
-        ticket.unread_messages += message.direction == "in"
+        ticket.unread_messages += message.direction == "in" and message.wa_id not in rated  # `record_ratings`
         ticket.take_last_message(message.preview(), message.created_at)
         received.append(Received(message, ticket, contact, ticket_created=message.ticket_id in opened,
                                  left=as_left(ticket), rated=message.wa_id in rated))

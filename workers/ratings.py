@@ -64,10 +64,11 @@ def tickets_rated_by(connection: Connection, first_events: dict[int, dict]) -> d
 
 
 def record_ratings(messages: list[Message]) -> None:
-    """In the inbound transaction: the stored answers rate their tickets (once: a rated ticket stays so)."""
+    """In the inbound transaction, after the answers were counted in their tickets: they rate them (once: a
+    rated ticket stays so), and a closed ticket has nothing unread, its rating included."""
     now = utcnow()
     for message in messages:
-        Ticket.update(rating=rating_in(message.body), rated_at=now, updated_at=now).where(
+        Ticket.update(rating=rating_in(message.body), rated_at=now, unread_messages=0, updated_at=now).where(
             Ticket.id == message.ticket_id, Ticket.rating.is_null()).execute()
 
 

@@ -50,7 +50,7 @@ def test_closing_asks_for_a_rating_and_the_answer_rates_the_closed_ticket(client
     rated = Ticket.get_by_id(closed.id)
     assert replies() == ["Tchau!", QUESTION, "Obrigado!"]
     assert (result["ticketId"], result["rating"], result["ticketCreated"]) == (closed.id, 5, False)
-    assert (rated.status, rated.rating, Ticket.select().count()) == ("closed", 5, 1)
+    assert (rated.status, rated.rating, rated.unread_messages, Ticket.select().count()) == ("closed", 5, 0, 1)
     shown = client.get(f"/api/tickets/{closed.id}", headers=admin_headers).get_json()
     assert shown["rating"] == 5 and shown["ratedAt"]
 
