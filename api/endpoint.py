@@ -62,18 +62,17 @@ def validation_details(error: ValidationError) -> dict[str, str]:
 
 
 def parse_body(schema: type[BaseModel], media_types: tuple[str, ...] = ("application/json",)) -> BaseModel:
-    """The body as `schema`: JSON, or the fields of a multipart form where the view allows one."""
-    if request.mimetype == "multipart/form-data" and "multipart/form-data" in media_types:
-        payload = request.form.to_dict()
-    elif not request.is_json:
-        raise ApiError(415, f"send the body as {' or '.join(media_types)}", "unsupported_media_type")
-    else:
-        payload = request.get_json(silent=True)
-    if payload is None:
-        raise ApiError(400, "the body is not valid JSON", "invalid_json")
+    """The body as `schema`: JSON, whose values keep their types ("5" is no number, "yes" no boolean, 1 no id
+    given as true), or the fields of a multipart form, all text, where the view allows one."""
     try:
-        return schema.model_validate(payload)
+        if request.mimetype == "multipart/form-data" and "multipart/form-data" in media_types:
+            return schema.model_validate(request.form.to_dict())
+        if not request.is_json:
+            raise ApiError(415, f"send the body as {' or '.join(media_types)}", "unsupported_media_type")
+        return schema.model_validate_json(request.get_data(), strict=True)
     except ValidationError as error:
+        if any(item["type"] == "json_invalid" for item in error.errors()):
+            raise ApiError(400, "the body is not valid JSON", "invalid_json") from None
         raise ValidationFailed("the body has invalid fields", validation_details(error)) from None
 
 

@@ -31,6 +31,21 @@ def test_wrong_types_and_missing_fields_name_each_field(client):
     assert User.select().count() == 0
 
 
+@pytest.mark.parametrize("path, body, field", [
+    ("/api/queues", {"name": "Q", "autoAssign": "yes"}, "autoAssign"),  # no boolean
+    ("/api/messages", {"ticketId": True, "body": "hi"}, "ticketId"),  # no id
+    ("/api/contacts", {"phone": 5511987654321}, "phone"),  # no text
+    ("/api/schedules", {"connectionId": "1", "to": "+5511987654321", "body": "x", "sendAt": "2030-01-01T00:00:00Z"},
+     "connectionId"),  # no number
+])
+def test_json_values_keep_their_types(client, factories, app, path, body, field):
+    headers = factories.auth_headers(app, factories.user(role="admin"))
+
+    response = client.post(path, json=body, headers=headers)
+
+    assert assert_error(response, 400, "validation_error")["details"].keys() == {field}
+
+
 def test_unknown_fields_are_refused(client):
     response = client.post(
         "/api/auth/signup",
