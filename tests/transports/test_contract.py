@@ -11,7 +11,7 @@ import queue
 import pytest
 
 from wharf.settings import settings
-from workers.transports import build_transport, simulator
+from workers.transports import build_transport, simulator, simulator_session
 from workers.transports.base import (
     Connected,
     Disconnected,
@@ -269,7 +269,7 @@ def test_what_a_contact_edits_or_reacts_to_arrives_after_it_in_order(transport, 
 def test_a_backlog_of_inbound_messages_arrives_in_batches_in_order_each_once(network):
     with network.pipeline(transaction=False) as pipe:
         sent = [simulator.inject_inbound(pipe, CONNECTION_ID, "+5511987654321", f"m{n}")
-                for n in range(simulator.INBOUND_BATCH * 2 + 50)]
+                for n in range(simulator_session.INBOUND_BATCH * 2 + 50)]
         pipe.execute()
     transport = build_transport("simulator", CONNECTION_ID, redis_url=settings.redis_url)
     events = Events()
@@ -278,7 +278,7 @@ def test_a_backlog_of_inbound_messages_arrives_in_batches_in_order_each_once(net
     batches = [events.next(InboundBatch) for _ in range(3)]
     transport.disconnect()
 
-    assert [len(batch.messages) for batch in batches] == [simulator.INBOUND_BATCH, simulator.INBOUND_BATCH, 50]
+    assert [len(batch.messages) for batch in batches] == [simulator_session.INBOUND_BATCH, simulator_session.INBOUND_BATCH, 50]
     assert [message.wa_id for batch in batches for message in batch.messages] == sent
     assert network.llen(simulator.key(CONNECTION_ID, "processing")) == 0
 

@@ -12,7 +12,7 @@ TRANSPORT_KINDS = ("simulator", "neonize")
 def build_transport(kind: str, connection_id: int, **options: Any) -> Transport:
     """A new, unconnected transport. Options: `redis_url` (simulator); `database`, `pair_phone` (neonize)."""
     if kind == "simulator":
-        from workers.transports.simulator import SimulatorTransport
+        from workers.transports.simulator_session import SimulatorTransport
 
         return SimulatorTransport(connection_id, redis_url=options["redis_url"], pair_phone=options.get("pair_phone"))
     if kind == "neonize":

@@ -1,0 +1,335 @@
+"""One simulated WhatsApp session (`workers/transports/simulator.py` is the network it talks to): sends go to
+the network's outbox, once per WhatsApp id, with their receipts due later; a pump thread brings back what is
+due (receipts in batches) and what users and tests asked of the network (its commands), as transport events.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import secrets
+import threading
+import time
+from typing import Any
+
+import redis
+
+from wharf.media import message_type_for
+from workers.transports.base import (
+    Connected,
+    Disconnected,
+    EventHandler,
+    InboundBatch,
+    InboundMessage,
+    IncomingCall,
+    LoggedOut,
+    MessageEdited,
+    MessageReacted,
+    MessageRevoked,
+    OutgoingMessage,
+    PairCode,
+    QrCode,
+    Receipt,
+    TransportError,
+)
+from workers.transports.simulator import configure, inject_inbound, key, read_config
+
+logger = logging.getLogger(__name__)
+
+PUMP_SECONDS = 0.02
+RECEIPT_BATCH = 5000
+INBOUND_BATCH = 200
+
+# Record a send once per WhatsApp id, with its receipts, in one atomic step.
+RECORD_SEND = """
+if redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2]) == 0 then return 0 end
+redis.call('RPUSH', KEYS[2], ARGV[2])
+if tonumber(ARGV[4]) >= 0 then redis.call('ZADD', KEYS[3], ARGV[3] + ARGV[4], 'delivered|' .. ARGV[1]) end
+if tonumber(ARGV[5]) >= 0 then redis.call('ZADD', KEYS[3], ARGV[3] + ARGV[5], 'read|' .. ARGV[1]) end
+return 1
+"""
+
+
+# Move the oldest commands to `processing` in one atomic step: a run of up to ARGV[1] inbound
+# messages, or one session control (it runs alone, in its turn).
+TAKE_COMMANDS = """
+local taken = {}
+while #taken < tonumber(ARGV[1]) do
+  local raw = redis.call('LINDEX', KEYS[1], -1)
+  if not raw then break end
+  local inbound = cjson.decode(raw)['op'] == 'inbound'
+  if #taken > 0 and not inbound then break end
+  redis.call('RPOPLPUSH', KEYS[1], KEYS[2])
+  taken[#taken + 1] = raw
+  if not inbound then break end
+end
+return taken
+"""
+
+
+# Commands that are a contact's doing, not the session's.
+CONTACT_OPS = ("inbound", "revoke", "edit", "react", "call")
+
+
+def refusal(config: dict[str, Any], to: str) -> TransportError | None:
+    """Why the network refuses a send to `to` (digits), if it does."""
+    if config["banned"]:
+        return TransportError("the number is banned", permanent=True, reason_code="banned")
+    if to in {n.lstrip("+") for n in config["notOnWhatsapp"]}:
+        return TransportError(f"+{to} is not on WhatsApp", permanent=True, reason_code="not_on_whatsapp")
+    if config["failRate"] and random.random() < config["failRate"]:
+        return TransportError("simulated network failure")
+    return None
+
+
+class SimulatorTransport:
+    """One simulated session: sends go to the network's outbox, a pump thread brings events back."""
+
+    def __init__(self, connection_id: int, redis_url: str, pair_phone: str | None = None) -> None:
+        self.connection_id = connection_id
+        self.pair_phone = pair_phone
+        self.redis = redis.Redis.from_url(redis_url)
+        self.record_send = self.redis.register_script(RECORD_SEND)
+        self.take_commands = self.redis.register_script(TAKE_COMMANDS)
+        self.on_event: EventHandler | None = None
+        self.connected = False
+        self.stopping = threading.Event()
+        self.pump: threading.Thread | None = None
+
+    @property
+    def phone(self) -> str:
+        return f"1555{self.connection_id:07d}"
+
+    # --- the session
+    def connect(self, on_event: EventHandler) -> None:
+        if self.pump is not None and self.pump is not threading.current_thread():
+            self.pump.join(timeout=5)  # the previous session's pump has finished what it was doing
+        self.on_event = on_event
+        self.stopping.clear()
+        config = read_config(self.redis, self.connection_id)
+        if config["banned"]:
+            self.emit(LoggedOut(self.connection_id, reason="banned"))
+            return
+        if config["requireQr"] and not self.redis.exists(key(self.connection_id, "paired")):
+            self.ask_for_login()
+        else:
+            self.go_online()
+        self.pump = threading.Thread(target=self.run_pump, name=f"sim-{self.connection_id}", daemon=True)
+        self.pump.start()
+
+    def ask_for_login(self) -> None:
+        """A QR to scan, or a pair code to type on the phone when the connection asked for one."""
+        self.connected = False
+        if self.pair_phone:
+            code = f"{secrets.randbelow(10**4):04d}-{secrets.randbelow(10**4):04d}"
+            self.emit(PairCode(self.connection_id, code=code))
+        else:
+            self.emit(QrCode(self.connection_id, code=f"2@sim{self.connection_id},{secrets.token_urlsafe(24)}"))
+
+    def go_online(self) -> None:
+        self.redis.set(key(self.connection_id, "paired"), "1")
+        self.connected = True
+        self.emit(Connected(self.connection_id, phone=self.phone))
+
+    def disconnect(self) -> None:
+        self.stopping.set()
+        self.connected = False
+        if self.pump is not None and self.pump is not threading.current_thread():
+            self.pump.join(timeout=5)
+
+    def logout(self) -> None:
+        self.redis.delete(key(self.connection_id, "paired"))
+        self.disconnect()
+        self.emit(LoggedOut(self.connection_id, reason="logged out by request"))
+
+    def emit(self, event) -> None:
+        if self.on_event is not None:
+            self.on_event(event)
+
+    # --- sending
+    def send(self, message: OutgoingMessage) -> str:
+        outcome = self.send_many([message])[0]
+        if isinstance(outcome, TransportError):
+            raise outcome
+        return outcome
+
+    def send_many(self, messages: list[OutgoingMessage]) -> list[str | TransportError]:
+        """The network's config read once, the sends recorded in one pipeline."""
+        if not self.connected:
+            return [TransportError("the simulated session is not connected")] * len(messages)
+        config = read_config(self.redis, self.connection_id)
+        outcomes: list[str | TransportError] = [refusal(config, message.to.lstrip("+")) or message.wa_id
+                                                for message in messages]
+        accepted = [message for message, outcome in zip(messages, outcomes, strict=True) if outcome == message.wa_id]
+        now = time.time()
+        keys = [key(self.connection_id, name) for name in ("seen", "outbox", "receipts")]
+        with self.redis.pipeline(transaction=False) as pipe:
+            for message in accepted:
+                entry = {
+                    "waId": message.wa_id,
+                    "to": message.to,
+                    "body": message.body,
+                    "type": message_type_for(message.media["mimetype"]) if message.media else "text",
+                    "quotedWaId": message.quoted_wa_id,
+                    "at": now,
+                }
+                self.record_send(keys=keys, args=[message.wa_id, json.dumps(entry), int(now * 1000),
+                                                  config["deliveredAfterMs"], config["readAfterMs"]], client=pipe)
+            recorded = pipe.execute()
+        if config["autoReply"]:
+            for message, new in zip(accepted, recorded, strict=True):
+                if new:
+                    inject_inbound(self.redis, self.connection_id, message.to.lstrip("+"), config["autoReply"])
+        return outcomes
+
+    def require_connected(self) -> None:
+        if not self.connected:
+            raise TransportError("the simulated session is not connected")
+
+    def require_received(self, wa_id: str) -> None:
+        """The session is up and the network has our message `wa_id` (else a permanent TransportError)."""
+        self.require_connected()
+        if not self.redis.hexists(key(self.connection_id, "seen"), wa_id):
+            raise TransportError(f"the network never received {wa_id}", permanent=True)
+
+    def mark_read(self, chat: str, wa_ids: list[str]) -> None:
+        """The contact's phone shows them read: kept once per message, in order, with when (`read_receipts`)."""
+        self.require_connected()
+        with self.redis.pipeline(transaction=False) as pipe:
+            for wa_id in wa_ids:
+                pipe.hsetnx(key(self.connection_id, "read_by_us"), wa_id, chat)
+            new = pipe.execute()
+        now = time.time()
+        entries = [json.dumps({"waId": wa_id, "chat": chat, "at": now})
+                   for wa_id, first in zip(wa_ids, new, strict=True) if first]
+        if entries:
+            self.redis.rpush(key(self.connection_id, "read_receipts"), *entries)
+
+    def revoke(self, chat: str, wa_id: str) -> None:
+        """The message disappears from the contact's phone: kept with when (`outbox`'s `revokedAt`)."""
+        self.require_received(wa_id)
+        self.redis.hsetnx(key(self.connection_id, "revoked"), wa_id, time.time())
+
+    def edit(self, chat: str, wa_id: str, body: str) -> None:
+        """The contact's phone shows the message's new text: kept with when (`outbox`'s `body` and `editedAt`)."""
+        self.require_received(wa_id)
+        self.redis.hset(key(self.connection_id, "edited"), wa_id, json.dumps({"body": body, "editedAt": time.time()}))
+
+    def react(self, chat: str, wa_id: str, emoji: str, *, from_me: bool) -> None:
+        """The contact sees our reaction on the message, or none (`reactions`)."""
+        if from_me:
+            self.require_received(wa_id)
+        else:
+            self.require_connected()
+        if emoji:
+            reaction = {"waId": wa_id, "chat": chat, "emoji": emoji, "at": time.time()}
+            self.redis.hset(key(self.connection_id, "reactions"), wa_id, json.dumps(reaction))
+        else:
+            self.redis.hdel(key(self.connection_id, "reactions"), wa_id)
+
+    def reject_call(self, chat: str, call_id: str) -> None:
+        """The caller's phone stops ringing: kept with when (`calls`' `rejectedAt`), the first time."""
+        self.require_connected()
+        call = self.redis.hget(key(self.connection_id, "calls"), call_id)
+        if call is None or json.loads(call)["from"] != chat:
+            raise TransportError(f"+{chat} made no call {call_id}", permanent=True)
+        self.redis.hsetnx(key(self.connection_id, "rejected_calls"), call_id, time.time())
+
+    # --- the pump: receipts when due, commands when given
+    def run_pump(self) -> None:
+        self.requeue_unfinished_commands()
+        while not self.stopping.is_set():
+            try:
+                busy = self.pump_receipts()
+                busy = self.pump_command() or busy
+            except redis.RedisError as error:
+                logger.warning("simulator %s: %s", self.connection_id, error)
+                busy = False
+            if not busy:
+                self.stopping.wait(PUMP_SECONDS)
+
+    def pump_receipts(self) -> bool:
+        if not self.connected:
+            return False
+        now_ms = int(time.time() * 1000)
+        due = self.redis.zrangebyscore(key(self.connection_id, "receipts"), 0, now_ms, start=0, num=RECEIPT_BATCH)
+        if not due:
+            return False
+        by_status: dict[str, list[str]] = {}
+        for member in due:
+            status, wa_id = member.decode().split("|", 1)
+            by_status.setdefault(status, []).append(wa_id)
+        for status in ("delivered", "read"):  # delivered first, as WhatsApp does
+            if by_status.get(status):
+                self.emit(Receipt(self.connection_id, wa_ids=tuple(by_status[status]), status=status,
+                                  timestamp=time.time()))
+        self.redis.zrem(key(self.connection_id, "receipts"), *due)
+        return True
+
+    def requeue_unfinished_commands(self) -> None:
+        """Put what a crashed or failed pass had in hand back at the head of `commands`, oldest first."""
+        while self.redis.lmove(key(self.connection_id, "processing"), key(self.connection_id, "commands"), "LEFT", "RIGHT"):
+            pass
+
+    def pump_command(self) -> bool:
+        processing = key(self.connection_id, "processing")
+        taken = self.take_commands(keys=[key(self.connection_id, "commands"), processing], args=[INBOUND_BATCH])
+        if not taken:
+            return False
+        commands = [json.loads(raw) for raw in taken]
+        if commands[0]["op"] not in CONTACT_OPS:  # session controls run at most once, what contacts do at least once
+            self.redis.lrem(processing, 1, taken[0])
+        try:
+            self.run_commands(commands)
+        except Exception:  # the handler could not take them (Redis down?): they come again next tick
+            logger.exception("simulator %s: handling %s failed", self.connection_id, commands[0]["op"])
+            self.requeue_unfinished_commands()
+            return False
+        if commands[0]["op"] in CONTACT_OPS:
+            with self.redis.pipeline(transaction=False) as pipe:
+                for raw in taken:
+                    pipe.lrem(processing, 1, raw)
+                pipe.execute()
+        return True
+
+    def run_commands(self, commands: list[dict[str, Any]]) -> None:
+        """One session control, or a run of inbound messages: one event for one, a batch for more."""
+        if commands[0]["op"] != "inbound":
+            self.run_command(commands[0])
+            return
+        messages = tuple(
+            InboundMessage(self.connection_id, wa_id=command["waId"], chat=command["phone"], sender=command["phone"],
+                           sender_name=command.get("name"), body=command["body"], timestamp=command.get("at"))
+            for command in commands
+        )
+        self.emit(messages[0] if len(messages) == 1 else InboundBatch(self.connection_id, messages=messages))
+
+    def run_command(self, command: dict[str, Any]) -> None:
+        op = command["op"]
+        if op == "revoke":
+            self.emit(MessageRevoked(self.connection_id, wa_id=command["waId"], chat=command["phone"]))
+        elif op == "edit":
+            self.emit(MessageEdited(self.connection_id, wa_id=command["waId"], chat=command["phone"], body=command["body"],
+                                    timestamp=command["at"]))
+        elif op == "react":
+            self.emit(MessageReacted(self.connection_id, wa_id=command["waId"], chat=command["phone"],
+                                     sender=command["phone"], emoji=command["emoji"], timestamp=command["at"]))
+        elif op == "call":
+            self.emit(IncomingCall(self.connection_id, call_id=command["callId"], chat=command["from"],
+                                   video=command["video"], timestamp=command["at"]))
+        elif op == "disconnect":
+            self.connected = False
+            self.stopping.set()
+            self.emit(Disconnected(self.connection_id, reason=command.get("reason") or "simulated disconnect"))
+        elif op == "scan" and not self.connected:
+            self.go_online()
+        elif op == "qr":
+            self.redis.delete(key(self.connection_id, "paired"))
+            self.ask_for_login()
+        elif op == "ban":
+            configure(self.redis, self.connection_id, banned=True)
+            self.connected = False
+            self.stopping.set()
+            self.emit(LoggedOut(self.connection_id, reason="banned"))
+
