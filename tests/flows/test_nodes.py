@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from zoneinfo import ZoneInfo
+
 from db.contacts import Contact, ContactTag, Tag
 from db.flows import FlowStep
 from db.tickets import Ticket
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
 def keyword_flow(nodes: list[dict], edges: list[dict], keyword: str = "oi") -> dict:
@@ -183,7 +188,8 @@ def test_conditions_on_variables_regex_tags_fields_and_business_hours(bot, compa
     )
     vip = factories.tag(company, name="vip")
     ContactTag.create(contact=contact, tag=vip)
-    closed = factories.queue(company, business_hours={"mon": [["00:00", "00:01"]]})
+    days_hence = dt.datetime.now(ZoneInfo(company.timezone)).weekday() + 3  # open one minute on another day
+    closed = factories.queue(company, business_hours={WEEKDAYS[days_hence % 7]: [["00:00", "00:01"]]})
 
     def condition(node_id: str, rule: dict) -> dict:
         return {"id": node_id, "type": "condition", "rules": [rule]}
