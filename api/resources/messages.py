@@ -157,8 +157,7 @@ def ticket_for(body: SendIn) -> Ticket:
     check_quoted(body.quoted_message_id, conversation.contact_id, conversation.connection_id)
     if conversation.ticket is not None:  # the common case: one statement found it all
         if not sees_ticket(conversation.ticket):
-            raise Conflict("the conversation with this number is in a ticket of another agent or queue: "
-                           "have it transferred to you", {"ticketId": conversation.ticket.id})
+            raise in_another_agents_ticket(conversation.ticket)
         return conversation.ticket
     with database.atomic():  # the conversation opens in a commit of its own, before its first message's
         if conversation.contact_id is not None:
@@ -169,6 +168,12 @@ def ticket_for(body: SendIn) -> Ticket:
         if created and principal.user is not None:  # whoever starts a conversation answers it
             ticket.accept(principal.user.id)
     return ticket
+
+
+def in_another_agents_ticket(ticket: Ticket) -> Conflict:
+    """An agent writes only into conversations they may see: this number's is another agent's or queue's."""
+    return Conflict("the conversation with this number is in a ticket of another agent or queue: have it "
+                    "transferred to you", {"ticketId": ticket.id})
 
 
 def contact_blocked() -> ApiError:

@@ -17,16 +17,18 @@ from api.endpoint import endpoint
 from api.errors import Conflict, NotFound, ValidationFailed
 from api.pagination import paginate
 from api.resources.campaigns import valid_cron
+from api.resources.messages import in_another_agents_ticket
 from api.resources.queues import owned_ids
 from api.resources.simulator import company_phone
 from api.schemas import OutSchema, PageQuery, Schema, UtcDateTime, UtcDateTimeIn, page_of
-from api.scoping import owned_or_own
+from api.scoping import owned_or_own, sees_ticket
 from api.security import current_principal
 from db.base import utcnow
 from db.company_settings import Timezone
 from db.connections import Connection
 from db.contacts import Contact
 from db.schedules import SCHEDULE_STATUSES, Schedule, ScheduleRun, next_cron_time
+from db.tickets import Ticket
 
 blueprint = Blueprint("schedules", __name__, url_prefix="/api/schedules")
 SCOPE = "campaigns:write"
@@ -112,7 +114,18 @@ def save_schedule(schedule: Schedule, body: ScheduleFields) -> None:
         if not schedule.cron:
             raise ValidationFailed("say when: a sendAt or a cron", {"sendAt": "missing"})
         schedule.send_at = next_cron_time(schedule.cron, schedule.timezone, utcnow())
+    refuse_others_conversation(schedule)
     schedule.save()
+
+
+def refuse_others_conversation(schedule: Schedule) -> None:
+    """An agent schedules into the conversations they may write in, as they send (`POST /api/messages`)."""
+    contact_id = schedule.contact_id or Contact.select(Contact.id).where(
+        Contact.company == schedule.company_id, Contact.phone == schedule.to).scalar()
+    live = Ticket.get_or_none(Ticket.contact == contact_id, Ticket.connection == schedule.connection_id,
+                              Ticket.status != "closed") if contact_id else None
+    if live is not None and not sees_ticket(live):
+        raise in_another_agents_ticket(live)
 
 
 def own_schedule(schedule_id: int) -> Schedule:

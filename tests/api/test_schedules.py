@@ -107,3 +107,17 @@ def test_an_agent_sees_and_changes_only_their_own_schedules_and_a_supervisor_all
         assert answer.status_code == 404, (method, suffix)
     assert Schedule.get_by_id(theirs.id).body == "theirs"
     assert client.get("/api/schedules", headers=supervisor).get_json()["total"] == 2
+
+
+def test_an_agent_schedules_nothing_into_another_agent_s_conversation(client, headers, factories, agent, connection):
+    colleague = factories.user(role="agent", company=agent.company)
+    contact = factories.contact(agent.company, phone="+5511987654321")
+    theirs = factories.ticket(agent.company, contact=contact, connection=connection, user=colleague, status="open")
+
+    by_id = client.post("/api/schedules", headers=headers, json={
+        "connectionId": connection.id, "contactId": contact.id, "body": "x", "sendAt": "2030-01-01T00:00:00Z"})
+    by_phone = client.post("/api/schedules", headers=headers, json={
+        "connectionId": connection.id, "to": "(11) 98765-4321", "body": "x", "sendAt": "2030-01-01T00:00:00Z"})
+
+    assert by_id.status_code == by_phone.status_code == 409
+    assert by_id.get_json()["details"] == {"ticketId": theirs.id} and Schedule.select().count() == 0
