@@ -31,6 +31,7 @@ from jwt import ExpiredSignatureError
 from api.security import is_revoked
 from db.base import database, utcnow
 from db.company_settings import company_setting
+from db.contacts import Contact
 from db.queues import UserQueue
 from db.tickets import ROLES_SEEING_ALL_TICKETS, Ticket, visible_to
 from db.users import User
@@ -44,6 +45,7 @@ from wharf.realtime import (
     user_room,
 )
 from wharf.settings import settings
+from workers.chat_actions import enqueue_on_session, show_typing
 
 log = logging.getLogger(__name__)
 
@@ -215,8 +217,10 @@ def attach_realtime(app: Flask) -> SocketIO:
         return {"ok": True, "ticketId": ticket_id}
 
     @socketio_server.on("typing")
+    @with_database
     def typing(data: Any = None) -> dict[str, Any]:
-        """Relayed to the others in the ticket's room; only from a client that joined it."""
+        """Relayed to the others in the ticket's room, and shown to the contact on WhatsApp ("typing…"); only from
+        a client that joined it."""
         ticket_id = ticket_id_of(data)
         if not isinstance(data.get("typing"), bool):
             raise EventRefused("validation_error", "send {ticketId: <integer>, typing: <boolean>}")
@@ -226,6 +230,9 @@ def attach_realtime(app: Flask) -> SocketIO:
         who = caller()
         emit("typing", {"ticketId": ticket_id, "userId": who.user_id, "name": who.name, "typing": data["typing"]},
              to=room, include_self=False)
+        ticket = Ticket.select(Ticket, Contact).join(Contact).where(Ticket.id == ticket_id).first()
+        if ticket is not None and ticket.status != "closed" and not ticket.is_group and ticket.connection_id:
+            enqueue_on_session(show_typing, ticket.connection_id, ticket.contact.phone.lstrip("+"), data["typing"])
         return {"ok": True}
 
     @socketio_server.on_error_default

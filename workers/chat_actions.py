@@ -52,6 +52,14 @@ def send_read_receipts(connection_id: int, chat: str, wa_ids: list[str]) -> None
         session.mark_read(chat, wa_ids)
 
 
+@dramatiq.actor(queue_name="gateway", max_retries=0, time_limit=10_000)
+def show_typing(connection_id: int, chat: str, typing: bool) -> None:
+    """Show the contact that an agent is typing, or stopped: a moment's sign, so never retried (a late one
+    would show what is no longer true), and lost without harm."""
+    with on_session(connection_id) as session:
+        session.set_typing(chat, typing)
+
+
 class NotCommitted(Exception):
     """The change is not committed yet (or was rolled back): its retry looks again."""
 

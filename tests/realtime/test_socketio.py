@@ -22,12 +22,14 @@ import socketio
 
 from api.security import issue_tokens, revoke_token
 from db.company_settings import save_company_settings
+from db.connections import Connection
 from db.queues import UserQueue
 from db.users import User
 from tests.conftest import ROOT, free_port
 from tests.waiting import wait_for
 from wharf.realtime import channel_for, emit_event
 from workers.events import emit
+from workers.transports import simulator
 
 
 @pytest.fixture(scope="module")
@@ -276,6 +278,24 @@ def test_typing_is_relayed_to_the_others_in_the_ticket_room(realtime_url, factor
         sync(agents, company.id, "after-typing")
         sync(bystanders, company.id, "after-typing")
         assert agents.received("typing") == bystanders.received("typing") == []
+
+
+def test_an_agent_typing_shows_the_contact_typing_on_whatsapp(realtime_url, factories, app, redis_client, worker,
+                                                               gateway):
+    company = factories.company()
+    agent = factories.user(company=company, role="agent")
+    connection = factories.connection(company, enabled=True, is_default=True)
+    contact = factories.contact(company, phone="+5511987654321")
+    ticket = factories.ticket(company, connection=connection, contact=contact, user=agent, status="open")
+    assert wait_for(lambda: Connection.get_by_id(connection.id).status == "connected", timeout=20)
+    with connected(realtime_url, app, agent) as agents:
+        agents.call("ticket:join", {"ticketId": ticket.id})
+
+        agents.call("typing", {"ticketId": ticket.id, "typing": True})
+        assert wait_for(lambda: simulator.typing(redis_client, connection.id).get("5511987654321", {}).get("typing"))
+        agents.call("typing", {"ticketId": ticket.id, "typing": False})
+
+        assert wait_for(lambda: simulator.typing(redis_client, connection.id)["5511987654321"]["typing"] is False)
 
 
 def test_presence_goes_online_with_the_first_connection_and_offline_with_the_last(realtime_url, factories, app):

@@ -111,6 +111,14 @@ def test_marking_a_contacts_messages_read_shows_them_read_on_their_phone_once(tr
     assert simulator.read_receipts(network, CONNECTION_ID, chat="5511900000000") == []
 
 
+def test_the_contact_sees_us_typing_then_stop(transport, events, network):
+    transport.set_typing("5511987654321", True)
+    shown = simulator.typing(network, CONNECTION_ID)["5511987654321"]["typing"]
+    transport.set_typing("5511987654321", False)
+
+    assert (shown, simulator.typing(network, CONNECTION_ID)["5511987654321"]["typing"]) == (True, False)
+
+
 def test_a_message_deleted_for_everyone_leaves_the_contacts_phone(transport, events, network):
     message = outgoing()
     transport.send(message)
@@ -179,7 +187,8 @@ def test_a_call_arrives_as_an_event_and_rejecting_it_stops_the_ringing_once(tran
     lambda transport: transport.revoke("5511987654321", "3EB0OURS"),
     lambda transport: transport.edit("5511987654321", "3EB0OURS", "hi"),
     lambda transport: transport.react("5511987654321", "3EB0THEIRS", "👍", from_me=False),
-], ids=["read receipts", "rejecting a call", "deleting", "editing", "reacting"])
+    lambda transport: transport.set_typing("5511987654321", True),
+], ids=["read receipts", "rejecting a call", "deleting", "editing", "reacting", "typing"])
 def test_session_actions_need_a_connected_session(transport, events, act):
     transport.disconnect()
 

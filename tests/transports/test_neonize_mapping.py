@@ -12,7 +12,7 @@ from types import SimpleNamespace
 
 import pytest
 from neonize.client import ClientFactory
-from neonize.exc import MarkReadError, RejectCallError, SendMessageError
+from neonize.exc import MarkReadError, RejectCallError, SendMessageError, SendPresenceError
 from neonize.proto import Neonize_pb2 as neonize_proto
 from neonize.proto.waCommon.WACommon_pb2 import MessageKey
 from neonize.proto.waE2E.WAWebProtobufsE2E_pb2 import (
@@ -24,7 +24,7 @@ from neonize.proto.waE2E.WAWebProtobufsE2E_pb2 import (
     ProtocolMessage,
     ReactionMessage,
 )
-from neonize.utils.enum import ReceiptType
+from neonize.utils.enum import ChatPresence, ChatPresenceMedia, ReceiptType
 from PIL import Image
 
 from wharf.media import MAX_BYTES
@@ -308,6 +308,7 @@ class RecordingClient(SessionClient):
         self.refusal: str | None = None
         self.read: list[tuple] = []
         self.rejected: list[tuple] = []
+        self.presences: list[tuple] = []
 
     def is_on_whatsapp(self, *numbers):
         return [neonize_proto.IsOnWhatsAppResponse(
@@ -323,6 +324,11 @@ class RecordingClient(SessionClient):
         if self.refusal:
             raise MarkReadError(self.refusal)
         self.read.append((message_ids, chat, sender, receipt))
+
+    def send_chat_presence(self, jid, state, media):
+        if self.refusal:
+            raise SendPresenceError(self.refusal)
+        self.presences.append((jid, state, media))
 
     def reject_call(self, call_from, call_id):
         if self.refusal:
@@ -463,6 +469,15 @@ def test_read_receipts_go_to_the_contacts_chat_as_read(session):
     assert message_ids == ("3EB0IN1", "3EB0IN2")
     assert (chat.User, chat.Server) == ("5511987654321", "s.whatsapp.net") and sender == chat
     assert receipt == ReceiptType.READ
+
+
+def test_typing_is_shown_in_the_contacts_chat_as_composing_then_paused(session):
+    session.set_typing("5511987654321", True)
+    session.set_typing("5511987654321", False)
+
+    assert [(jid.User, state, media) for jid, state, media in session.client.presences] == [
+        ("5511987654321", ChatPresence.CHAT_PRESENCE_COMPOSING, ChatPresenceMedia.CHAT_PRESENCE_MEDIA_TEXT),
+        ("5511987654321", ChatPresence.CHAT_PRESENCE_PAUSED, ChatPresenceMedia.CHAT_PRESENCE_MEDIA_TEXT)]
 
 
 def test_a_read_receipt_whatsapp_refuses_or_an_offline_session_is_a_transient_error(session):

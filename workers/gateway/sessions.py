@@ -104,6 +104,9 @@ class ManagedSession:
     def react(self, chat: str, wa_id: str, emoji: str, *, from_me: bool) -> None:
         self.transport.react(chat, wa_id, emoji, from_me=from_me)
 
+    def set_typing(self, chat: str, typing: bool) -> None:
+        self.transport.set_typing(chat, typing)
+
     def reject_call(self, chat: str, call_id: str) -> None:
         self.transport.reject_call(chat, call_id)
 

@@ -196,6 +196,10 @@ class Transport(Protocol):
         """React with `emoji` (empty: remove our reaction) to the message `wa_id` of a contact's chat, ours
         (`from_me`) or theirs: WhatsApp names a message by whose it is. Raise TransportError when the session cannot."""
 
+    def set_typing(self, chat: str, typing: bool) -> None:
+        """Show a contact (`chat`, the number in digits) that we are typing ("typing…" under our name), or that
+        we stopped. Raise TransportError when the session cannot."""
+
     def reject_call(self, chat: str, call_id: str) -> None:
         """Decline the call `call_id` that `chat` (as `IncomingCall.chat` names the caller) is ringing us with: it
         stops ringing on their side. Raise TransportError when the session cannot (permanent for a call WhatsApp

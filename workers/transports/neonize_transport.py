@@ -39,7 +39,7 @@ from neonize.proto.waE2E.WAWebProtobufsE2E_pb2 import (
     StickerMessage,
     VideoMessage,
 )
-from neonize.utils.enum import MediaType, ReceiptType
+from neonize.utils.enum import ChatPresence, ChatPresenceMedia, MediaType, ReceiptType
 from PIL import Image
 
 from wharf.media import MAX_BYTES, message_type_for
@@ -321,6 +321,11 @@ class NeonizeTransport:
     def react(self, chat: str, wa_id: str, emoji: str, *, from_me: bool) -> None:
         self.send_to_chat(chat, "react to the message", lambda client, jid: client.send_message(
             jid, reaction_message(jid, wa_id, emoji, from_me)))
+
+    def set_typing(self, chat: str, typing: bool) -> None:
+        state = ChatPresence.CHAT_PRESENCE_COMPOSING if typing else ChatPresence.CHAT_PRESENCE_PAUSED
+        self.send_to_chat(chat, "show that we are typing", lambda client, jid: client.send_chat_presence(
+            jid, state, ChatPresenceMedia.CHAT_PRESENCE_MEDIA_TEXT))
 
     def send_to_chat(self, chat: str, doing: str, send: Callable[[NewClient, neonize_proto.JID], object]) -> None:
         """`send(client, jid)` on the connected client, for the JID WhatsApp knows the contact's chat by."""

@@ -14,6 +14,7 @@ it, and a gateway crash loses nothing of it:
   crash re-runs them (inbound handling is idempotent on the WhatsApp id). A backlog of inbound
   messages is taken up to `simulator_session.INBOUND_BATCH` at a time and emitted as one `InboundBatch`; they leave
   `processing` only once the handler (the gateway's dispatch) returned.
+- `typing`: whether each contact's phone shows us typing (our agents' typing, `set_typing`).
 - `calls`: the calls contacts made to the number, with when the session rejected each (`rejected_calls`).
 - `config`: delays, failure rate, numbers not on WhatsApp, auto-reply; read on every send.
 
@@ -140,7 +141,12 @@ def read_receipts(client: redis.Redis, connection_id: int, chat: str | None = No
     return [entry for entry in entries if chat is None or entry["chat"] == chat]
 
 
+def typing(client: redis.Redis, connection_id: int) -> dict[str, dict[str, Any]]:
+    """{chat: whether the contact sees us typing now, and since when} (`set_typing`)."""
+    return {chat.decode(): json.loads(state) for chat, state in client.hgetall(key(connection_id, "typing")).items()}
+
+
 def reset(client: redis.Redis, connection_id: int) -> None:
     names = ("config", "commands", "processing", "outbox", "seen", "receipts", "paired", "read_by_us", "read_receipts",
-             "revoked", "edited", "reactions", "calls", "rejected_calls")
+             "revoked", "edited", "reactions", "calls", "rejected_calls", "typing")
     client.delete(*(key(connection_id, name) for name in names))

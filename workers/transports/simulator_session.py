@@ -228,6 +228,11 @@ class SimulatorTransport:
         else:
             self.redis.hdel(key(self.connection_id, "reactions"), wa_id)
 
+    def set_typing(self, chat: str, typing: bool) -> None:
+        """The contact's phone shows us typing, or not: kept per chat with when (`typing`)."""
+        self.require_connected()
+        self.redis.hset(key(self.connection_id, "typing"), chat, json.dumps({"typing": typing, "at": time.time()}))
+
     def reject_call(self, chat: str, call_id: str) -> None:
         """The caller's phone stops ringing: kept with when (`calls`' `rejectedAt`), the first time."""
         self.require_connected()
