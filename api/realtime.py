@@ -232,7 +232,8 @@ def attach_realtime(app: Flask) -> SocketIO:
              to=room, include_self=False)
         ticket = Ticket.select(Ticket, Contact).join(Contact).where(Ticket.id == ticket_id).first()
         if ticket is not None and ticket.status != "closed" and not ticket.is_group and ticket.connection_id:
-            enqueue_on_session(show_typing, ticket.connection_id, ticket.contact.phone.lstrip("+"), data["typing"])
+            enqueue_on_session(show_typing, ticket.connection_id, ticket.contact.phone.lstrip("+"), data["typing"],
+                               utcnow().isoformat())
         return {"ok": True}
 
     @socketio_server.on_error_default

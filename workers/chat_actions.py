@@ -19,6 +19,7 @@ from collections.abc import Iterator
 
 import dramatiq
 
+from db.base import utcnow
 from db.contacts import Contact
 from db.messages import OUR_REACTOR, Message, MessageReaction
 from workers.messages import SessionUnavailable, gateway_queue
@@ -52,10 +53,16 @@ def send_read_receipts(connection_id: int, chat: str, wa_ids: list[str]) -> None
         session.mark_read(chat, wa_ids)
 
 
+TYPING_STALE_AFTER = dt.timedelta(seconds=10)
+
+
 @dramatiq.actor(queue_name="gateway", max_retries=0, time_limit=10_000)
-def show_typing(connection_id: int, chat: str, typing: bool) -> None:
-    """Show the contact that an agent is typing, or stopped: a moment's sign, so never retried (a late one
-    would show what is no longer true), and lost without harm."""
+def show_typing(connection_id: int, chat: str, typing: bool, at: str) -> None:
+    """Show the contact that an agent is typing, or stopped, as of `at` (ISO): a moment's sign, so never retried
+    and dropped when it waited too long (a session that was down): a late one would show what is no longer
+    true. Lost without harm."""
+    if utcnow() - dt.datetime.fromisoformat(at) > TYPING_STALE_AFTER:
+        return
     with on_session(connection_id) as session:
         session.set_typing(chat, typing)
 

@@ -83,3 +83,4 @@ def test_a_group_gets_no_read_receipts(client, admin_headers, factories, company
 
     assert Message.get(Message.wa_id == "3EB0INGROUP").status == "read"
     assert queued_on_session(broker, connection) == []
+
