@@ -269,6 +269,29 @@ def read_receipts(connection_id: int, query: ReadReceiptsQuery):
     ])
 
 
+class TypingState(OutSchema):
+    """Whether a contact's phone shows us typing ("typing…" under our name), since when."""
+
+    contact: str
+    typing: bool
+    at: NetworkTime
+
+
+class TypingList(OutSchema):
+    items: list[TypingState]
+
+
+@blueprint.get("/<int:connection_id>/typing")
+@endpoint(summary="Whether each simulated contact sees us typing (our agents' typing), as the network last heard",
+          tags=["simulator"], response=TypingList, errors=[404, 409])
+def typing(connection_id: int):
+    simulated_connection(connection_id)
+    return TypingList(items=[
+        TypingState(contact="+" + chat, typing=state["typing"], at=state["at"])
+        for chat, state in sorted(simulator.typing(redis_client(), connection_id).items())
+    ])
+
+
 @blueprint.patch("/<int:connection_id>")
 @endpoint(summary="Change how the simulated network behaves, or make something happen to the session",
           tags=["simulator"], body=NetworkIn, response=NetworkOut, roles=("super", "admin"), errors=[404, 409])
