@@ -23,6 +23,7 @@ from wharf.redis_client import redis_client
 from workers.transports import simulator
 
 blueprint = Blueprint("simulator", __name__, url_prefix="/api/simulator")
+CONTACT_ROLES = ("super", "admin", "supervisor")  # who may play a simulated contact
 
 
 class FromContact(Schema):
@@ -118,6 +119,12 @@ def simulated_connection(connection_id: int) -> Connection:
     return connection
 
 
+def acting_contact(connection_id: int, body: FromContact) -> str:
+    """The phone (E.164) of the simulated contact who does something to the connection's number."""
+    simulated_connection(connection_id)
+    return company_phone(body.from_, "from")
+
+
 def company_phone(raw: str, field: str) -> str:
     company = Company.get_by_id(current_principal().company_id)
     try:
@@ -128,10 +135,9 @@ def company_phone(raw: str, field: str) -> str:
 
 @blueprint.post("/<int:connection_id>/inbound")
 @endpoint(summary="A simulated contact sends a message to this connection", tags=["simulator"], body=InboundIn,
-          response=InboundOut, status=202, roles=("super", "admin", "supervisor"), errors=[404, 409])
+          response=InboundOut, status=202, roles=CONTACT_ROLES, errors=[404, 409])
 def inbound(connection_id: int, body: InboundIn):
-    simulated_connection(connection_id)
-    phone = company_phone(body.from_, "from")
+    phone = acting_contact(connection_id, body)
     wa_id = simulator.inject_inbound(redis_client(), connection_id, phone, body.body, body.name, body.wa_id)
     return InboundOut(wa_id=wa_id, from_=phone)
 
@@ -142,10 +148,9 @@ class RevokeIn(FromContact):
 
 @blueprint.post("/<int:connection_id>/revoke")
 @endpoint(summary="A simulated contact deletes a message of theirs for everyone", tags=["simulator"], body=RevokeIn,
-          response=InboundOut, status=202, roles=("super", "admin", "supervisor"), errors=[404, 409])
+          response=InboundOut, status=202, roles=CONTACT_ROLES, errors=[404, 409])
 def revoke(connection_id: int, body: RevokeIn):
-    simulated_connection(connection_id)
-    phone = company_phone(body.from_, "from")
+    phone = acting_contact(connection_id, body)
     simulator.inject_revoke(redis_client(), connection_id, phone, body.wa_id)
     return InboundOut(wa_id=body.wa_id, from_=phone)
 
@@ -156,10 +161,9 @@ class ContactEditIn(RevokeIn):
 
 @blueprint.post("/<int:connection_id>/edit")
 @endpoint(summary="A simulated contact edits the text of a message of theirs", tags=["simulator"],
-          body=ContactEditIn, response=InboundOut, status=202, roles=("super", "admin", "supervisor"), errors=[404, 409])
+          body=ContactEditIn, response=InboundOut, status=202, roles=CONTACT_ROLES, errors=[404, 409])
 def edit(connection_id: int, body: ContactEditIn):
-    simulated_connection(connection_id)
-    phone = company_phone(body.from_, "from")
+    phone = acting_contact(connection_id, body)
     simulator.inject_edit(redis_client(), connection_id, phone, body.wa_id, body.body)
     return InboundOut(wa_id=body.wa_id, from_=phone)
 
@@ -171,10 +175,9 @@ class ContactReactionIn(FromContact):
 
 @blueprint.post("/<int:connection_id>/react")
 @endpoint(summary="A simulated contact reacts to a message of their chat", tags=["simulator"],
-          body=ContactReactionIn, response=InboundOut, status=202, roles=("super", "admin", "supervisor"), errors=[404, 409])
+          body=ContactReactionIn, response=InboundOut, status=202, roles=CONTACT_ROLES, errors=[404, 409])
 def react(connection_id: int, body: ContactReactionIn):
-    simulated_connection(connection_id)
-    phone = company_phone(body.from_, "from")
+    phone = acting_contact(connection_id, body)
     simulator.inject_reaction(redis_client(), connection_id, phone, body.wa_id, body.emoji)
     return InboundOut(wa_id=body.wa_id, from_=phone)
 
@@ -225,10 +228,9 @@ class CallList(OutSchema):
 
 @blueprint.post("/<int:connection_id>/call")
 @endpoint(summary="A simulated contact calls this connection's number", tags=["simulator"], body=CallIn,
-          response=CallOut, status=202, roles=("super", "admin", "supervisor"), errors=[404, 409])
+          response=CallOut, status=202, roles=CONTACT_ROLES, errors=[404, 409])
 def call(connection_id: int, body: CallIn):
-    simulated_connection(connection_id)
-    phone = company_phone(body.from_, "from")
+    phone = acting_contact(connection_id, body)
     call_id = simulator.inject_call(redis_client(), connection_id, phone, body.video)
     return CallOut(call_id=call_id, from_=phone, video=body.video)
 
