@@ -146,15 +146,19 @@ def visible_to(company_id: int, user_id: int, role: str) -> peewee.Expression:
     return of_company & mine
 
 
+def live_tickets(contact_id: int, connection_id: int | None) -> peewee.ModelSelect:
+    """The contact's live (pending or open) ticket on the connection: one at most (a partial unique index)."""
+    return Ticket.select().where(Ticket.contact == contact_id, Ticket.connection == connection_id,
+                                 Ticket.status != "closed")
+
+
 def find_or_open_ticket(contact: Contact, connection: Connection | None, is_group: bool = False) -> tuple[Ticket, bool]:
     """The contact's live (pending or open) ticket on this connection, or a new pending one.
 
     Returns (ticket, created). A partial unique index allows one live ticket per contact and
     connection, so two messages racing for a new contact end up in the same ticket.
     """
-    live = Ticket.select().where(
-        Ticket.contact == contact, Ticket.connection == connection, Ticket.status != "closed"
-    )
+    live = live_tickets(contact.id, connection.id if connection else None)
     ticket = live.first()
     if ticket is not None:
         return ticket, False

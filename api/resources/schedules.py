@@ -28,7 +28,7 @@ from db.company_settings import Timezone
 from db.connections import Connection
 from db.contacts import Contact
 from db.schedules import SCHEDULE_STATUSES, Schedule, ScheduleRun, next_cron_time
-from db.tickets import Ticket
+from db.tickets import live_tickets
 
 blueprint = Blueprint("schedules", __name__, url_prefix="/api/schedules")
 SCOPE = "campaigns:write"
@@ -122,8 +122,7 @@ def refuse_others_conversation(schedule: Schedule) -> None:
     """An agent schedules into the conversations they may write in, as they send (`POST /api/messages`)."""
     contact_id = schedule.contact_id or Contact.select(Contact.id).where(
         Contact.company == schedule.company_id, Contact.phone == schedule.to).scalar()
-    live = Ticket.get_or_none(Ticket.contact == contact_id, Ticket.connection == schedule.connection_id,
-                              Ticket.status != "closed") if contact_id else None
+    live = live_tickets(contact_id, schedule.connection_id).first() if contact_id else None
     if live is not None and not sees_ticket(live):
         raise in_another_agents_ticket(live)
 
