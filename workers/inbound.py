@@ -42,7 +42,7 @@ from workers.events import publish
 from workers.flows.engine import hand_to_flow, tickets_a_flow_may_take
 from workers.messages import message_event
 from workers.opt_outs import handle_opt_out_message
-from workers.ratings import is_rating_answer, rating_in, record_ratings, thank_for_rating, tickets_rated_by
+from workers.ratings import is_rating_answer, record_ratings, thank_for_rating, tickets_rated_by
 from workers.routing import answer_new_ticket, route_menu_answer
 
 logger = logging.getLogger(__name__)
@@ -216,11 +216,7 @@ def record_inbound(connection: Connection, events: list[dict]) -> tuple[list[Rec
         insert_models([PendingFollowUp(message=m.id) for m, _, _ in landed])
         link_quoted(connection, [(m, e["quoted_wa_id"]) for m, e, _ in landed if e.get("quoted_wa_id")])
         tickets = update_tickets([m for m, _, _ in landed])
-        ratings = [m for m, _, _ in landed if m.wa_id in rated]
-        record_ratings(ratings)
-    for message in ratings:
-        ticket = tickets[message.ticket_id]
-        ticket.rating, ticket.rated_at = ticket.rating or rating_in(message.body), ticket.rated_at or utcnow()
+        record_ratings([m for m, _, _ in landed if m.wa_id in rated], tickets)
     received = []
     for message, _, contact in landed:
         ticket = tickets[message.ticket_id]

@@ -63,13 +63,17 @@ def tickets_rated_by(connection: Connection, first_events: dict[int, dict]) -> d
     return {answers[contact_id]["wa_id"]: ticket_id for contact_id, ticket_id in tickets.items()}
 
 
-def record_ratings(messages: list[Message]) -> None:
+def record_ratings(messages: list[Message], tickets: dict[int, Ticket]) -> None:
     """In the inbound transaction, after the answers were counted in their tickets: they rate them (once: a
-    rated ticket stays so), and a closed ticket has nothing unread, its rating included."""
+    rated ticket stays so), and a closed ticket has nothing unread, its rating included; on the rows and on
+    `tickets` ({id: the ticket as the transaction read it})."""
     now = utcnow()
     for message in messages:
-        Ticket.update(rating=rating_in(message.body), rated_at=now, unread_messages=0, updated_at=now).where(
-            Ticket.id == message.ticket_id, Ticket.rating.is_null()).execute()
+        rating = rating_in(message.body)
+        if Ticket.update(rating=rating, rated_at=now, unread_messages=0, updated_at=now).where(
+                Ticket.id == message.ticket_id, Ticket.rating.is_null()).execute():
+            ticket = tickets[message.ticket_id]
+            ticket.rating, ticket.rated_at, ticket.unread_messages = rating, now, 0
 
 
 def is_rating_answer(message: Message, ticket: Ticket) -> bool:
