@@ -49,12 +49,17 @@ def get_or_404(model: type[M], record_id: int, what: str | None = None) -> M:
     return row
 
 
-def visible_tickets() -> peewee.ModelSelect:
-    """The caller's tickets; a program (API key with `tickets:read`) sees all of its company's."""
+def ticket_visibility() -> peewee.Expression:
+    """The condition on `Ticket` of the caller's tickets; a program (API key) sees all of its company's."""
     principal = current_principal()
-    visible = (Ticket.company == principal.company_id if principal.user is None
-               else visible_to(principal.company_id, principal.user.id, principal.role))
-    return Ticket.select(Ticket, Contact).join(Contact).switch(Ticket).where(visible)
+    if principal.user is None:
+        return Ticket.company == principal.company_id
+    return visible_to(principal.company_id, principal.user.id, principal.role)
+
+
+def visible_tickets() -> peewee.ModelSelect:
+    """The caller's tickets, with their contacts."""
+    return Ticket.select(Ticket, Contact).join(Contact).switch(Ticket).where(ticket_visibility())
 
 
 def visible_ticket(ticket_id: int) -> Ticket:

@@ -26,6 +26,9 @@ class Contact(TimestampedModel):
     is_group = peewee.BooleanField(default=False)
     opted_out_at = peewee.DateTimeField(null=True)
     profile_pic_url = peewee.TextField(null=True)
+    # Whether the number is on WhatsApp, as a session last found it (None: never checked): campaigns skip a False
+    on_whatsapp = peewee.BooleanField(null=True)
+    whatsapp_checked_at = peewee.DateTimeField(null=True)
     # The agent whose contact it is (a portfolio): they get its new tickets at once (workers/assignment.py)
     owner = peewee.ForeignKeyField(User, null=True, on_delete="SET NULL")
 

@@ -4,7 +4,7 @@ from collections.abc import Iterable
 
 import peewee
 
-from db.base import BaseModel, TimestampedModel
+from db.base import BaseModel, JSONField, TimestampedModel
 from db.companies import Company
 from db.connections import Connection
 from db.contacts import Contact
@@ -30,6 +30,9 @@ class Message(TimestampedModel):
     media_path = peewee.TextField(null=True)
     media_mimetype = peewee.CharField(max_length=100, null=True)
     media_name = peewee.CharField(max_length=255, null=True)
+    # A shared place or contact card, as sent again after a crash (the body is its text, or its vCard)
+    location = JSONField(null=True)  # {latitude, longitude, name, address}
+    contact_card = JSONField(null=True)  # {name, phone}
     status = peewee.CharField(max_length=10, default="queued")
     error = peewee.TextField(null=True)
     wa_id = peewee.CharField(max_length=128, null=True)
@@ -57,6 +60,17 @@ class Message(TimestampedModel):
             (("ticket", "created_at"), False),
             (("company", "status"), False),
         )
+
+
+SHORTEST_SEARCH = 3  # a trigram index narrows a search only by the three-letter groups of its text
+
+
+def saying(text: str) -> peewee.Expression:
+    """The messages whose text holds `text`, in any case (on SQLite, for ASCII letters only), its `%`, `_` and `\\`
+    taken literally (Peewee's `contains` escapes them). A message deleted for everyone is not found by the text it
+    had: the chat no longer shows it. An edited one is found by its latest text, the only one kept. On PostgreSQL
+    the trigram index of migration 028 serves it, where the server has pg_trgm."""
+    return Message.body.contains(text) & Message.deleted_at.is_null()
 
 
 def newest_by_ticket(messages: Iterable[Message]) -> dict[int, Message]:

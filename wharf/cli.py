@@ -158,8 +158,19 @@ def simulate_outbox(connection_id: int, to: str | None, last: int) -> None:
     entries, _ = simulator.outbox(redis_client(), connection_id, to, max(0, total - last), last)
     for entry in entries:
         edited = "  (edited)" if entry["editedAt"] else ""
-        click.echo(f"{entry['waId']}  {entry['to']}  [{entry['type']}]  {entry['body']}{edited}")
+        click.echo(f"{entry['waId']}  {entry['to']}  [{entry['type']}]  {outbox_text(entry)}{edited}")
     click.echo(f"{total} received in all")
+
+
+def outbox_text(entry: dict) -> str:
+    """What an outbox entry says, on its line: a place or a contact card in a few words, not its body's lines."""
+    from workers.transports.base import Location
+
+    if entry.get("location"):
+        return Location(**entry["location"]).text().replace("\n", " · ")
+    if entry.get("contact"):
+        return f"{entry['contact']['name']} {entry['contact']['phone']}"
+    return entry["body"]
 
 
 @simulate.command("revoke")

@@ -6,6 +6,8 @@ import mimetypes
 import uuid
 from pathlib import Path
 
+from itsdangerous import URLSafeTimedSerializer
+
 MAX_BYTES = 16 * 1024 * 1024  # WhatsApp's own limit for most media
 
 _OLE2 = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # the legacy Office formats' container
@@ -97,6 +99,23 @@ class MediaStore:
 
     def read(self, key: str) -> bytes:
         return self.path(key).read_bytes()
+
+
+MEDIA_LINK_SECONDS = 24 * 3600
+
+
+def media_link_signer() -> URLSafeTimedSerializer:
+    from wharf.settings import settings
+
+    return URLSafeTimedSerializer(settings.jwt_secret, salt="message-media")
+
+
+def media_link(message_id: int) -> str:
+    """A link to the file of message `message_id` that opens without the API's Authorization, for
+    `MEDIA_LINK_SECONDS` (signed; `GET /api/media/<token>`, api/resources/media.py); absolute (PUBLIC_URL)."""
+    from wharf.settings import settings
+
+    return f"{settings.public_url.rstrip('/')}/api/media/{media_link_signer().dumps(message_id)}"
 
 
 def media_store() -> MediaStore:

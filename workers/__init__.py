@@ -19,6 +19,7 @@ from workers import (  # noqa: F401
     maintenance,
     message_changes,
     messages,
+    number_check,
     watchdogs,
     webhooks,
 )

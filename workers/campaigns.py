@@ -103,6 +103,7 @@ def skip_rules() -> list[tuple[peewee.Expression, str]]:
         (Contact.blocked == True, "blocked"),  # noqa: E712 (SQL, not Python)
         (Contact.is_group == True, "invalid_number"),  # noqa: E712
         (~Contact.phone.startswith("+"), "invalid_number"),
+        (Contact.on_whatsapp == False, "not_on_whatsapp"),  # noqa: E712 (never checked: null, sent to)
     ]
 
 

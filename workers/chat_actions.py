@@ -16,6 +16,7 @@ import contextlib
 import datetime as dt
 import logging
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import dramatiq
 
@@ -25,21 +26,29 @@ from db.messages import OUR_REACTOR, Message, MessageReaction
 from workers.messages import SessionUnavailable, gateway_queue
 from workers.transports.base import TransportError
 
+if TYPE_CHECKING:
+    from workers.gateway.sessions import ManagedSession
+
 logger = logging.getLogger(__name__)
 SENT = ("sent", "delivered", "read")
 OPTIONS = {"queue_name": "gateway", "max_retries": 5, "min_backoff": 1000, "max_backoff": 60_000, "time_limit": 60_000}
 
 
-@contextlib.contextmanager
-def on_session(connection_id: int) -> Iterator:
+def live_session(connection_id: int) -> ManagedSession:
     """The connection's session in this gateway (else SessionUnavailable, to retry where it is)."""
     from workers.gateway.sessions import registry
 
     session = registry.get(connection_id)
     if session is None:
         raise SessionUnavailable(f"no live session for connection {connection_id} in this gateway")
+    return session
+
+
+@contextlib.contextmanager
+def on_session(connection_id: int) -> Iterator:
+    """The connection's session in this gateway, where a refusal for good is logged, not retried."""
     try:
-        yield session
+        yield live_session(connection_id)
     except TransportError as error:
         if not error.permanent:
             raise

@@ -116,12 +116,17 @@ def contacts_of(company_id: int, events: list[dict]) -> dict[str, Contact]:
             names.setdefault(phone, event["sender_name"])
     phones = sorted(groups)  # in one order, so two batches meet on the unique index without a deadlock
     known = {c.phone: c for c in Contact.select().where(Contact.company == company_id, Contact.phone.in_(phones))}
-    missing = [Contact(company=company_id, phone=p, name=names.get(p, ""), is_group=groups[p])
+    now = utcnow()  # whoever writes is on WhatsApp
+    missing = [Contact(company=company_id, phone=p, name=names.get(p, ""), is_group=groups[p],
+                       on_whatsapp=None if groups[p] else True, whatsapp_checked_at=None if groups[p] else now)
                for p in phones if p not in known]
     if missing:
         insert_models(missing, 'ON CONFLICT DO NOTHING')
         known |= {c.phone: c for c in Contact.select().where(Contact.company == company_id,
                                                              Contact.phone.in_([c.phone for c in missing]))}
+    found_again = [contact.id for contact in known.values() if contact.on_whatsapp is False]
+    if found_again:  # a number WhatsApp once refused, on it since
+        Contact.update(on_whatsapp=True, whatsapp_checked_at=now).where(Contact.id.in_(found_again)).execute()
     for phone in phones:
         if names.get(phone) and not known[phone].name:
             Contact.update(name=names[phone]).where(Contact.id == known[phone].id, Contact.name == "").execute()

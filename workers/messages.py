@@ -26,13 +26,19 @@ from db.messages import Message, newest_by_ticket
 from db.raw import execute
 from db.tickets import Ticket, last_message_assignments
 from wharf.logs import request_id_var
-from wharf.media import MediaRejected, MediaUnavailable, media_store
+from wharf.media import MediaRejected, MediaUnavailable, media_link, media_store
 from wharf.metrics import MESSAGES_SENT
 from workers.ban_signals import report_send_error
 from workers.events import Announcements, announcing
 from workers.jobs import job_for, sending_tracked
 from workers.remote_media import remote_media
-from workers.transports.base import OutgoingMessage, TransportError, deterministic_wa_id
+from workers.transports.base import (
+    ContactCard,
+    Location,
+    OutgoingMessage,
+    TransportError,
+    deterministic_wa_id,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -81,6 +87,8 @@ class OutboundDraft:
     media_mimetype: str | None = None
     media_name: str | None = None
     message_type: str = "text"
+    location: Location | None = None  # a shared place: `message_type` "location", `body` its text
+    contact_card: ContactCard | None = None  # a shared contact: `message_type` "contact", `body` its vCard
     quoted_message_id: int | None = None
     idempotency_key: str | None = None
     # The request (or job) it was drafted in, whose id its send's logs carry: taken where it is drafted,
@@ -101,6 +109,8 @@ class OutboundDraft:
             media_path=self.media_key,
             media_mimetype=self.media_mimetype,
             media_name=self.media_name,
+            location=dataclasses.asdict(self.location) if self.location else None,
+            contact_card=dataclasses.asdict(self.contact_card) if self.contact_card else None,
             quoted_message=self.quoted_message_id,
             idempotency_key=self.idempotency_key,
             wa_id=deterministic_wa_id(ticket.connection_id, uuid.uuid4().hex),
@@ -196,6 +206,9 @@ def message_event(message: Message) -> dict:
         "type": message.type,
         "deletedAt": iso_utc(message.deleted_at),
         "editedAt": iso_utc(message.edited_at),
+        "location": message.location,
+        "contact": message.contact_card,
+        "mediaUrl": media_link(message.id) if message.media_path else None,
     }
 
 
@@ -211,6 +224,8 @@ def outgoing_for(message: Message, contact: Contact, media_by_path: dict[str, di
     return OutgoingMessage(
         to=contact.phone, body=message.body, wa_id=message.wa_id, media=media,
         quoted_wa_id=quoted.wa_id if quoted else None,
+        location=Location(**message.location) if message.location else None,
+        contact_card=ContactCard(**message.contact_card) if message.contact_card else None,
     )
 
 
@@ -353,6 +368,9 @@ def settled_failure(message: Message, error: Exception) -> Exception:
     (a PermanentSendError: none)."""
     if isinstance(error, TransportError):
         report_send_error(message.connection_id, error)
+        if error.reason_code == "not_on_whatsapp":  # campaigns skip the number from now on
+            Contact.update(on_whatsapp=False, whatsapp_checked_at=utcnow()).where(
+                Contact.id == message.contact_id).execute()
     if isinstance(error, PermanentSendError) or is_permanent(error):
         mark_failed(message.id, str(error))
         if isinstance(error, PermanentSendError):

@@ -78,6 +78,9 @@ class ContactOut(OutSchema):
     blocked: bool
     owner_id: int | None
     is_group: bool
+    on_whatsapp: bool | None = Field(description="whether the number is on WhatsApp, as a session last found it "
+                                     "(POST /api/contacts/check-whatsapp, or a send WhatsApp refused); null: unknown")
+    whatsapp_checked_at: UtcDateTime | None
     opted_out_at: UtcDateTime | None = Field(None, description="when the contact opted out of campaigns, scheduled "
                                              "messages and flows (POST /api/contacts/:id/opt-in undoes it)")
     created_at: UtcDateTime
@@ -94,6 +97,8 @@ class ContactFilters(PageQuery):
     list_id: int | None = Field(None, alias="list", description="a contact list id")
     blocked: bool | None = None
     owner_id: int | None = Field(None, description="the contacts of this owner (a user id)")
+    on_whatsapp: Literal["true", "false", "unknown"] | None = Field(None, description="on WhatsApp, not on it, or "
+                                                                    "never checked")
     sort: Sort = Field("name", description="a field, with - for descending")
 
 
@@ -135,6 +140,9 @@ def filtered(query: ContactFilters) -> peewee.ModelSelect:
         contacts = contacts.where(Contact.blocked == query.blocked)
     if query.owner_id is not None:
         contacts = contacts.where(Contact.owner == query.owner_id)
+    if query.on_whatsapp is not None:
+        known = {"true": True, "false": False}.get(query.on_whatsapp)
+        contacts = contacts.where(Contact.on_whatsapp.is_null() if known is None else Contact.on_whatsapp == known)
     if query.search:
         text = query.search
         matches = Contact.name.contains(text) | Contact.email.contains(text) | Contact.phone.contains(text)

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 from urllib.parse import urlparse
 
 from flask import Blueprint, request
-from pydantic import AfterValidator, Field, model_validator
+from pydantic import AfterValidator, Field, computed_field, model_validator
 
 from api.endpoint import endpoint
 from api.errors import ApiError, Conflict, NotFound, ValidationFailed
@@ -26,13 +26,14 @@ from db.connections import Connection
 from db.contacts import Contact
 from db.messages import OUR_REACTOR, Message
 from db.tickets import Ticket, find_conversation, find_or_open_ticket
-from wharf.media import MediaRejected, check_media_url, media_store, message_type_for
+from wharf.media import MediaRejected, check_media_url, media_link, media_store, message_type_for
 from wharf.phones import InvalidPhone, is_international, to_e164
 from workers.chat_actions import SENT, edit_on_whatsapp, enqueue_on_session, react_on_whatsapp, revoke_message
 from workers.events import announcing
 from workers.inbound import upsert_contact
 from workers.message_changes import mark_deleted, mark_edited, reactions_of, record_reaction
 from workers.messages import OutboundDraft, dispatch_outbounds, write_outbounds
+from workers.transports.base import ContactCard, Location
 
 blueprint = Blueprint("messages", __name__, url_prefix="/api/messages")
 
@@ -50,6 +51,18 @@ class ReactionOut(OutSchema):
     at: UtcDateTime
 
 
+class LocationOut(OutSchema):
+    latitude: float
+    longitude: float
+    name: str | None = None
+    address: str | None = None
+
+
+class ContactCardOut(OutSchema):
+    name: str
+    phone: str = Field(description="E.164")
+
+
 class MessageOut(OutSchema):
     id: int
     ticket_id: int | None
@@ -63,6 +76,12 @@ class MessageOut(OutSchema):
     private: bool
     media_mimetype: str | None
     media_name: str | None
+    media_path: str | None = Field(exclude=True)
+    location: LocationOut | None = Field(None, description="the place shared (type `location`; `body` says it in "
+                                                           "words)")
+    contact_card: ContactCardOut | None = Field(None, serialization_alias="contact",
+                                                description="the contact card shared (type `contact`; `body` is its "
+                                                            "vCard)")
     quoted_message_id: int | None
     created_at: UtcDateTime
     sending_at: UtcDateTime | None
@@ -73,6 +92,23 @@ class MessageOut(OutSchema):
     edited_at: UtcDateTime | None = Field(description="when its text was last edited (by its contact, or by us)")
     reactions: list[ReactionOut] = Field([], description="one per person who reacted, oldest first")
 
+    @computed_field(description="the file, by a link that opens without Authorization for 24 hours "
+                                "(GET /api/media/:token); null: no file")
+    def media_url(self) -> str | None:
+        return media_link(self.id) if self.media_path else None
+
+
+class LocationIn(Schema):
+    latitude: float = Field(ge=-90, le=90)
+    longitude: float = Field(ge=-180, le=180)
+    name: str | None = Field(None, max_length=1000, description="the place's name, shown above its address")
+    address: str | None = Field(None, max_length=1000)
+
+
+class ContactCardIn(Schema):
+    name: str = Field(min_length=1, max_length=256)
+    phone: str = Field(max_length=64, description="a phone number; the company's default country applies")
+
 
 class SendIn(Schema):
     connection_id: int | None = None
@@ -80,6 +116,8 @@ class SendIn(Schema):
     to: str | None = Field(None, description="a phone number; the company's default country applies")
     body: str = Field("", max_length=65536)
     media_url: str | None = Field(None, pattern=r"^https?://", max_length=2048)
+    location: LocationIn | None = Field(None, description="a place to share, instead of a text or media")
+    contact: ContactCardIn | None = Field(None, description="a contact card to share, instead of a text or media")
     quoted_message_id: int | None = None
 
     @model_validator(mode="after")
@@ -193,12 +231,18 @@ def check_quoted(message_id: int | None, contact_id: int | None, connection_id: 
 
 
 def recipient_phone(to: str, company_id: int) -> str:
-    """`to` in E.164; the company's default country is read only for a number without its country code."""
-    country = None if is_international(to) else Company.get_by_id(company_id).default_country
+    """`to` in E.164 (`company_phone`)."""
+    return company_phone(to, company_id, "to", "the recipient is not a valid phone number")
+
+
+def company_phone(text: str, company_id: int, field: str, refusal: str) -> str:
+    """`text` in E.164; the company's default country is read only for a number without its country code. Not a
+    number: a 400 saying `refusal`, with the reason under `field`."""
+    country = None if is_international(text) else Company.get_by_id(company_id).default_country
     try:
-        return to_e164(to, country)
+        return to_e164(text, country)
     except InvalidPhone as error:
-        raise ValidationFailed("the recipient is not a valid phone number", {"to": str(error)}) from None
+        raise ValidationFailed(refusal, {field: str(error)}) from None
 
 
 def stored_upload(company_id: int, media_url: str | None) -> tuple[str, str, str] | None:
@@ -232,8 +276,18 @@ def signed(text: str | None) -> str | None:
           body_media_types=("application/json", "multipart/form-data"), scope="messages:send")
 def send(body: SendIn):
     principal = current_principal()
-    upload = stored_upload(principal.company_id, body.media_url)
-    media: dict[str, Any] = {}  # OutboundDraft's media fields
+    content = shared_content(body, principal.company_id) or text_or_media(body, principal.company_id)
+    outbound = sends.run(OutboundDraft(
+        ticket_for(body), user_id=principal.user.id if principal.user else None,
+        quoted_message_id=body.quoted_message_id, **content,  # its Idempotency-Key is the caller's (api/idempotency.py)
+    ))
+    return SendOut(id=outbound.message.id, status=outbound.message.status, job_id=outbound.job_id)
+
+
+def text_or_media(body: SendIn, company_id: int) -> dict[str, Any]:
+    """OutboundDraft's fields for a text, a file (stored now) or a media URL, with or without a caption."""
+    upload = stored_upload(company_id, body.media_url)
+    media: dict[str, Any] = {}
     if upload is not None:
         key, mimetype, name = upload
         media = {"media_key": key, "media_mimetype": mimetype, "media_name": name, "message_type": message_type_for(mimetype)}
@@ -245,12 +299,29 @@ def send(body: SendIn):
         guessed = mimetypes.guess_type(urlparse(body.media_url).path)[0] or "application/octet-stream"
         media = {"media_key": body.media_url, "message_type": message_type_for(guessed)}
     if not body.body and not media:
-        raise ValidationFailed("say something: give a body, a file or a mediaUrl", {"body": "empty message"})
-    outbound = sends.run(OutboundDraft(
-        ticket_for(body), signed(body.body), user_id=principal.user.id if principal.user else None,
-        quoted_message_id=body.quoted_message_id, **media,  # its Idempotency-Key is the caller's (api/idempotency.py)
-    ))
-    return SendOut(id=outbound.message.id, status=outbound.message.status, job_id=outbound.job_id)
+        raise ValidationFailed("say something: give a body, a file, a mediaUrl, a location or a contact",
+                               {"body": "empty message"})
+    return {"body": signed(body.body), **media}
+
+
+def shared_content(body: SendIn, company_id: int) -> dict[str, Any] | None:
+    """OutboundDraft's fields for a location or a contact card, or None when the message is a text or media.
+    WhatsApp sends either alone: no caption, no media, not both. (Both come in JSON only: a form's fields are text.)"""
+    if body.location is None and body.contact is None:
+        return None
+    others = {"body": bool(body.body), "mediaUrl": bool(body.media_url),
+              "contact": body.location is not None and body.contact is not None}
+    if clashes := [field for field, given in others.items() if given]:
+        raise ValidationFailed("send a text or media, a location or a contact card: one of them",
+                               dict.fromkeys(clashes, "not with a location or contact card"))
+    if body.location is not None:
+        place = Location(body.location.latitude, body.location.longitude, body.location.name or None,
+                         body.location.address or None)
+        return {"body": place.text(), "message_type": "location", "location": place}
+    phone = company_phone(body.contact.phone, company_id, "contact.phone", "the contact card's phone is not a valid "
+                                                                          "phone number")
+    card = ContactCard(body.contact.name, phone)
+    return {"body": card.vcard(), "message_type": "contact", "contact_card": card}
 
 
 @blueprint.get("/<int:message_id>")

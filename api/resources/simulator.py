@@ -12,7 +12,7 @@ from pydantic.alias_generators import to_camel
 
 from api.endpoint import endpoint
 from api.errors import ApiError, ValidationFailed
-from api.resources.messages import Emoji
+from api.resources.messages import ContactCardOut, Emoji, LocationOut
 from api.schemas import OutSchema, PageQuery, QuerySchema, Schema, UtcDateTime, naive_utc
 from api.scoping import get_owned
 from api.security import current_principal
@@ -63,6 +63,8 @@ class OutboxEntry(NetworkEntry):
     to: str
     body: str
     type: str
+    location: LocationOut | None = Field(None, description="the place we shared (type `location`)")
+    contact: ContactCardOut | None = Field(None, description="the contact card we shared (type `contact`)")
     quoted_wa_id: str | None = None
     revoked_at: NetworkTime | None = Field(None, description="when we deleted it for everyone")
     edited_at: NetworkTime | None = Field(None, description="when we last edited it (`body` is the text it has now)")

@@ -1,7 +1,10 @@
 """Fixtures the API tests share: an admin of a new company, their request headers, their company and its
-default connection (a module may define its own company or connection)."""
+default connection (a module may define its own company or connection), and `database_kind`, which runs the
+tests that ask for it on PostgreSQL, then on SQLite (the embedded default)."""
 
 import pytest
+
+from tests.workers.import_helpers import on_sqlite
 
 
 @pytest.fixture
@@ -22,3 +25,13 @@ def company(admin):
 @pytest.fixture
 def connection(factories, company):
     return factories.connection(company, is_default=True)
+
+
+@pytest.fixture(params=["postgresql", "sqlite"])
+def database_kind(request, tmp_path, database):
+    """The test on PostgreSQL, then on SQLite: the rows it makes after asking for this are in that database."""
+    if request.param == "sqlite":
+        with on_sqlite(tmp_path):
+            yield request.param
+    else:
+        yield request.param

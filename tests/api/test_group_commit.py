@@ -16,7 +16,6 @@ from db.base import database
 from db.jobs import Job
 from db.messages import Message
 from db.tickets import Ticket
-from tests.workers.import_helpers import on_sqlite
 from wharf.logs import request_id_var
 from workers.jobs import enqueued_marker
 from workers.messages import OutboundDraft, dispatch_outbounds, write_outbounds
@@ -40,16 +39,6 @@ class HeldWrites:
 
     def release(self) -> None:
         self._released.set()
-
-
-@pytest.fixture(params=["postgresql", "sqlite"])
-def database_kind(request, tmp_path, database):
-    """The test on PostgreSQL, then on SQLite (the embedded default), whose writes take one lock."""
-    if request.param == "sqlite":
-        with on_sqlite(tmp_path):
-            yield request.param
-    else:
-        yield request.param
 
 
 @pytest.fixture

@@ -7,10 +7,12 @@ import io
 
 import pytest
 
+from db.base import utcnow
 from db.contacts import Tag
 from db.messages import Message
 from db.queues import UserQueue
 from db.tickets import Ticket, TicketNote
+from tests.workers.import_helpers import on_sqlite
 
 
 @pytest.fixture
@@ -75,17 +77,76 @@ def test_lists_filter_by_status_queue_and_search(client, factories, company, con
     assert [t["contact"]["name"] for t in by_name["items"]] == ["Maria Souza"]
 
 
+def found_tickets(client, headers, text: str, **filters) -> list[int]:
+    answer = client.get("/api/tickets", query_string={"search": text, **filters}, headers=headers)
+    assert answer.status_code == 200, answer.get_json()
+    return [ticket["id"] for ticket in answer.get_json()["items"]]
+
+
 def test_a_search_takes_wildcards_literally(client, factories, company, connection, as_admin):
     maria = factories.ticket(company, connection=connection, contact=factories.contact(company, name="Maria Souza"))
-    discount = factories.ticket(company, connection=connection, last_message="50% off_today")
+    discount = factories.ticket(company, connection=connection)
+    factories.message(discount, body="50% off_today \\o/")
+    factories.message(factories.ticket(company, connection=connection), body="500 fat offers today")
 
-    def found(text: str) -> list[int]:
-        return [t["id"] for t in client.get("/api/tickets", query_string={"search": text}, headers=as_admin)
-                .get_json()["items"]]
+    assert found_tickets(client, as_admin, "0% o") == found_tickets(client, as_admin, "f_t") == [discount.id]
+    assert found_tickets(client, as_admin, "\\o/") == [discount.id]
+    assert found_tickets(client, as_admin, "SOUZA") == [maria.id]
 
-    assert found("%") == found("0% off_") == [discount.id]
-    assert found("_") == [discount.id]
-    assert found("SOUZA") == [maria.id]
+
+def test_a_search_shorter_than_three_characters_reads_names_and_phones_only(client, factories, company, connection,
+                                                                            as_admin):
+    bia = factories.ticket(company, connection=connection, contact=factories.contact(company, name="Bia"))
+    factories.message(factories.ticket(company, connection=connection), body="a Bia disse oi")
+
+    assert found_tickets(client, as_admin, "bi") == [bia.id]
+    assert len(found_tickets(client, as_admin, "bia")) == 2
+
+
+def test_a_search_finds_a_ticket_by_any_of_its_messages_in_any_case(client, factories, company, connection, as_admin):
+    order = factories.ticket(company, connection=connection, status="open")
+    factories.message(order, body="Meu pedido 1042 não chegou")
+    factories.message(order, direction="out", body="Vamos verificar, um momento")  # its last message now
+    cancel = factories.ticket(company, connection=connection)
+    factories.message(cancel, body="Quero cancelar o pedido 1043")
+
+    assert found_tickets(client, as_admin, "PEDIDO 1042") == [order.id]
+    assert sorted(found_tickets(client, as_admin, "pedido 104")) == [order.id, cancel.id]
+    assert found_tickets(client, as_admin, "pedido 1042", status="closed") == []
+
+
+def test_a_search_does_not_find_a_message_by_the_text_it_had_before_it_was_deleted_or_edited(
+        client, factories, company, connection, as_admin):
+    ticket = factories.ticket(company, connection=connection)
+    factories.message(ticket, direction="out", body="the code is 9911", deleted_at=utcnow())
+    factories.message(ticket, body="sorry, I meant 7733", edited_at=utcnow())  # an edit keeps the latest text only
+
+    assert found_tickets(client, as_admin, "9911") == []
+    assert found_tickets(client, as_admin, "7733") == [ticket.id]
+
+
+def test_a_search_by_what_was_said_runs_on_sqlite_too(app, client, factories, tmp_path):
+    with on_sqlite(tmp_path):
+        company = factories.company()
+        as_admin = factories.auth_headers(app, factories.user(company))
+        ticket = factories.ticket(company, connection=factories.connection(company))
+        factories.message(ticket, body="50% OFF no pedido 1042")
+        factories.message(ticket, body="o código é 9911", deleted_at=utcnow())
+
+        assert found_tickets(client, as_admin, "off no") == found_tickets(client, as_admin, "50%") == [ticket.id]
+        assert found_tickets(client, as_admin, "1_42") == found_tickets(client, as_admin, "9911") == []
+
+
+def test_an_agent_s_search_finds_only_the_tickets_they_may_see(app, client, factories, company, connection, as_admin):
+    as_agent = factories.auth_headers(app, factories.user(company, role="agent"))  # in no queue
+    unrouted = factories.ticket(company, connection=connection)  # pending, no queue: any agent may take it
+    anothers = factories.ticket(company, connection=connection, status="open", user=factories.user(company, role="agent"))
+    elsewhere = factories.company()
+    for ticket in (unrouted, anothers, factories.ticket(elsewhere, connection=factories.connection(elsewhere))):
+        factories.message(ticket, body="my card number is 4111")
+
+    assert found_tickets(client, as_agent, "card number") == [unrouted.id]
+    assert sorted(found_tickets(client, as_admin, "card number")) == [unrouted.id, anothers.id]
 
 
 def test_accept_opens_the_ticket_for_the_caller_within_their_limit(app, client, factories, company, connection):

@@ -14,10 +14,12 @@ from wharf.settings import settings
 from workers.transports import build_transport, simulator, simulator_session
 from workers.transports.base import (
     Connected,
+    ContactCard,
     Disconnected,
     InboundBatch,
     InboundMessage,
     IncomingCall,
+    Location,
     LoggedOut,
     MessageEdited,
     MessageReacted,
@@ -100,6 +102,26 @@ def test_a_resend_of_the_same_id_is_dropped_by_the_network(transport, events, ne
     transport.send(message)
 
     assert simulator.outbox(network, CONNECTION_ID)[1] == 1
+
+
+def test_a_location_and_a_contact_card_reach_the_contacts_phone_with_their_fields_once(transport, events, network):
+    place = Location(-23.5613, -46.6565, "Loja Paulista", "Av. Paulista, 1000")
+    card = ContactCard("Ana Souza", "+5511912345678")
+    location = OutgoingMessage(to="+5511987654321", body=place.text(), wa_id=deterministic_wa_id(CONNECTION_ID, "L"),
+                               location=place)
+    contact = OutgoingMessage(to="+5511987654321", body=card.vcard(), wa_id=deterministic_wa_id(CONNECTION_ID, "C"),
+                              contact_card=card, quoted_wa_id="3EB0IN1")
+
+    assert transport.send_many([location, contact, location]) == [location.wa_id, contact.wa_id, location.wa_id]
+
+    shown, total = simulator.outbox(network, CONNECTION_ID)
+    assert total == 2
+    assert [(entry["waId"], entry["type"], entry["body"]) for entry in shown] == [
+        (location.wa_id, "location", place.text()), (contact.wa_id, "contact", card.vcard())]
+    assert (shown[0]["location"], shown[0]["contact"]) == (
+        {"latitude": -23.5613, "longitude": -46.6565, "name": "Loja Paulista", "address": "Av. Paulista, 1000"}, None)
+    assert (shown[1]["contact"], shown[1]["location"]) == ({"name": "Ana Souza", "phone": "+5511912345678"}, None)
+    assert shown[1]["quotedWaId"] == "3EB0IN1"
 
 
 def test_marking_a_contacts_messages_read_shows_them_read_on_their_phone_once(transport, events, network):
@@ -188,7 +210,8 @@ def test_a_call_arrives_as_an_event_and_rejecting_it_stops_the_ringing_once(tran
     lambda transport: transport.edit("5511987654321", "3EB0OURS", "hi"),
     lambda transport: transport.react("5511987654321", "3EB0THEIRS", "👍", from_me=False),
     lambda transport: transport.set_typing("5511987654321", True),
-], ids=["read receipts", "rejecting a call", "deleting", "editing", "reacting", "typing"])
+    lambda transport: transport.on_whatsapp(["5511987654321"]),
+], ids=["read receipts", "rejecting a call", "deleting", "editing", "reacting", "typing", "checking numbers"])
 def test_session_actions_need_a_connected_session(transport, events, act):
     transport.disconnect()
 
@@ -196,6 +219,14 @@ def test_session_actions_need_a_connected_session(transport, events, act):
         act(transport)
 
     assert not refused.value.permanent
+
+
+def test_which_numbers_are_on_whatsapp_is_answered_for_each_number_asked(transport, events, network):
+    simulator.configure(network, CONNECTION_ID, notOnWhatsapp=["+5511900000002"])
+
+    found = transport.on_whatsapp(["5511900000001", "5511900000002"])
+
+    assert found == {"5511900000001": True, "5511900000002": False}
 
 
 def test_send_many_answers_each_message_in_order_and_a_refusal_stops_only_its_own(transport, events, network):

@@ -16,10 +16,13 @@ from neonize.exc import MarkReadError, RejectCallError, SendMessageError, SendPr
 from neonize.proto import Neonize_pb2 as neonize_proto
 from neonize.proto.waCommon.WACommon_pb2 import MessageKey
 from neonize.proto.waE2E.WAWebProtobufsE2E_pb2 import (
+    ContactMessage,
     ContextInfo,
     DocumentMessage,
     ExtendedTextMessage,
     ImageMessage,
+    LiveLocationMessage,
+    LocationMessage,
     Message,
     ProtocolMessage,
     ReactionMessage,
@@ -31,9 +34,11 @@ from wharf.media import MAX_BYTES
 from wharf.settings import settings
 from workers.transports.base import (
     Connected,
+    ContactCard,
     Disconnected,
     InboundMessage,
     IncomingCall,
+    Location,
     LoggedOut,
     MessageEdited,
     MessageReacted,
@@ -99,6 +104,27 @@ def test_a_document_keeps_its_name_and_media_over_16_mb_are_not_inlined():
 
     assert inbound.type == "document"
     assert inbound.media == {"mimetype": "application/pdf", "filename": "invoice.pdf"}
+
+
+def test_a_location_says_its_place_then_its_coordinates_and_a_live_one_its_coordinates():
+    place = LocationMessage(degreesLatitude=-23.5613, degreesLongitude=-46.6565, name="Loja Paulista",
+                            address="Av. Paulista, 1000", contextInfo=ContextInfo(stanzaID="3EB0Q"))
+    live = LiveLocationMessage(degreesLatitude=-22.9, degreesLongitude=-43.2)
+
+    pinned = map_event(CONNECTION_ID, message_event(Message(locationMessage=place)))
+    moving = map_event(CONNECTION_ID, message_event(Message(liveLocationMessage=live)))
+
+    assert (pinned.type, pinned.body, pinned.quoted_wa_id) == (
+        "location", "Loja Paulista\nAv. Paulista, 1000\n-23.5613,-46.6565", "3EB0Q")
+    assert (moving.type, moving.body) == ("location", "-22.9,-43.2")
+
+
+def test_a_contact_card_comes_as_its_vcard():
+    card = ContactMessage(displayName="Ana", vcard="BEGIN:VCARD\nFN:Ana\nEND:VCARD")
+
+    inbound = map_event(CONNECTION_ID, message_event(Message(contactMessage=card)))
+
+    assert (inbound.type, inbound.body) == ("contact", "BEGIN:VCARD\nFN:Ana\nEND:VCARD")
 
 
 def test_a_group_message_is_in_the_group_chat_from_its_participant():
@@ -413,6 +439,41 @@ def test_media_by_mimetype(session, mimetype, field, upload_kind):
         assert message.audioMessage.PTT  # Ogg is a voice note
 
 
+def test_a_location_goes_as_whatsapps_location_message_with_its_quote(session):
+    place = Location(-23.5613, -46.6565, "Loja Paulista", "Av. Paulista, 1000")
+
+    wa_id = session.send(OutgoingMessage(to="+5511987654321", body=place.text(), wa_id="3EB0L", quoted_wa_id="3A0Q",
+                                         location=place))
+    session.send(OutgoingMessage(to="+5511987654321", body="-1.5,2.25", wa_id="3EB0P", location=Location(-1.5, 2.25)))
+
+    [(to, located), (_, pinned)] = session.client.sent
+    assert (to.User, wa_id) == ("5511987654321", "3EB0WHATSAPP1")
+    assert located == Message(locationMessage=LocationMessage(
+        degreesLatitude=-23.5613, degreesLongitude=-46.6565, name="Loja Paulista", address="Av. Paulista, 1000",
+        contextInfo=ContextInfo(stanzaID="3A0Q")))
+    assert pinned == Message(locationMessage=LocationMessage(degreesLatitude=-1.5, degreesLongitude=2.25))
+    assert not pinned.locationMessage.HasField("name")  # no empty name shown above the pin
+    assert Message.FromString(located.SerializeToString()) == located  # as neonize hands it to whatsmeow
+
+
+def test_a_contact_card_goes_as_a_vcard_whose_name_cannot_break_it(session):
+    card = ContactCard("Souza, Ana; Vendas\nEND:VCARD\\", "+5511912345678")
+
+    session.send(OutgoingMessage(to="+5511987654321", body=card.vcard(), wa_id="3EB0C", contact_card=card))
+
+    [(_, message)] = session.client.sent
+    assert message.contactMessage.displayName == "Souza, Ana; Vendas\nEND:VCARD\\"
+    assert message.contactMessage.vcard.split("\n") == [
+        "BEGIN:VCARD",
+        "VERSION:3.0",
+        "N:;Souza\\, Ana\\; Vendas\\nEND:VCARD\\\\;;;",
+        "FN:Souza\\, Ana\\; Vendas\\nEND:VCARD\\\\",
+        "TEL;type=CELL;type=VOICE;waid=5511912345678:+5511912345678",
+        "END:VCARD",
+    ]
+    assert Message.FromString(message.SerializeToString()) == message
+
+
 def test_a_group_is_addressed_by_its_id(session):
     session.send(OutgoingMessage(to="120363025246125486@g.us", body="hi all", wa_id="3EB0G"))
 
@@ -568,4 +629,28 @@ def test_a_call_whatsapp_refuses_to_reject_or_an_offline_session_is_a_transient_
         session.reject_call("5511987654321", "3A9B")
 
     assert "could not reject the call" in str(refused.value) and not refused.value.permanent
+    assert not offline.value.permanent
+
+
+# --- which numbers are on WhatsApp
+def test_numbers_are_asked_of_whatsapp_at_once_and_those_found_are_sent_to_without_asking_again(session):
+    session.client.not_on_whatsapp = {"5511900000002"}
+
+    found = session.on_whatsapp(["5511900000001", "5511900000002"])
+    session.client.not_on_whatsapp = {"5511900000001"}  # were it asked again, it would refuse the send
+    session.send(OutgoingMessage(to="+5511900000001", body="hello", wa_id="3EB0OURS"))
+
+    assert found == {"5511900000001": True, "5511900000002": False}
+    assert session.client.sent[0][0].User == "5511900000001"
+
+
+def test_numbers_whatsapp_cannot_be_asked_about_are_a_transient_error(session):
+    session.client = SessionClient("unused.db", uuid="wharf-test-numbers")  # neonize's own query, never logged in
+    with pytest.raises(TransportError) as refused:
+        session.on_whatsapp(["5511900000001"])
+    session.online = False
+    with pytest.raises(TransportError) as offline:
+        session.on_whatsapp(["5511900000001"])
+
+    assert "could not check numbers" in str(refused.value) and not refused.value.permanent
     assert not offline.value.permanent

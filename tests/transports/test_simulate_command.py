@@ -30,6 +30,25 @@ def test_simulate_inbound_configure_and_outbox(redis_client):
     assert "3EB0X  +5511987654321  [text]  hello" in listed.output and "1 received in all" in listed.output
 
 
+def test_the_outbox_shows_a_location_and_a_contact_card_on_one_line_each(redis_client):
+    redis_client.flushdb()
+    place = {"latitude": -23.5613, "longitude": -46.6565, "name": "Loja Paulista", "address": "Av. Paulista, 1000"}
+    redis_client.rpush(simulator.key(3, "outbox"), *(json.dumps({"to": "+5511987654321", "at": 1, **entry}) for entry in [
+        {"waId": "3EB0L", "type": "location", "body": "Loja Paulista\nAv. Paulista, 1000\n-23.5613,-46.6565",
+         "location": place},
+        {"waId": "3EB0C", "type": "contact", "body": "BEGIN:VCARD\nVERSION:3.0\nEND:VCARD",
+         "contact": {"name": "Ana Souza", "phone": "+5511912345678"}},
+    ]))
+
+    listed = CliRunner().invoke(main, ["simulate", "outbox", "3"])
+
+    assert listed.output.splitlines() == [
+        "3EB0L  +5511987654321  [location]  Loja Paulista · Av. Paulista, 1000 · -23.5613,-46.6565",
+        "3EB0C  +5511987654321  [contact]  Ana Souza +5511912345678",
+        "2 received in all",
+    ]
+
+
 def test_simulate_revoke_and_read_receipts(redis_client):
     redis_client.flushdb()
     runner = CliRunner()

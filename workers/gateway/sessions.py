@@ -107,6 +107,9 @@ class ManagedSession:
     def set_typing(self, chat: str, typing: bool) -> None:
         self.transport.set_typing(chat, typing)
 
+    def on_whatsapp(self, numbers: list[str]) -> dict[str, bool]:
+        return self.transport.on_whatsapp(numbers)
+
     def reject_call(self, chat: str, call_id: str) -> None:
         self.transport.reject_call(chat, call_id)
 

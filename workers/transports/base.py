@@ -140,12 +140,52 @@ class LoggedOut(TransportEvent):
 
 
 @dataclasses.dataclass(frozen=True)
+class Location:
+    """A place shared in a chat: a pin on the map, with the place's name and address when known."""
+
+    latitude: float
+    longitude: float
+    name: str | None = None
+    address: str | None = None
+
+    def text(self) -> str:
+        """The place in words, as a message's body keeps it: its name, its address, then its coordinates."""
+        return "\n".join(filter(None, [self.name, self.address, f"{self.latitude},{self.longitude}"]))
+
+
+@dataclasses.dataclass(frozen=True)
+class ContactCard:
+    """A contact shared in a chat: a card with their name and number, which WhatsApp shows with a button to
+    message them (the vCard's `waid`)."""
+
+    name: str
+    phone: str  # E.164
+
+    def vcard(self) -> str:
+        """The card as WhatsApp's own clients write it (vCard 3.0, one line a property), its name escaped."""
+        name = vcard_text(self.name)
+        return "\n".join([
+            "BEGIN:VCARD", "VERSION:3.0", f"N:;{name};;;", f"FN:{name}",
+            f"TEL;type=CELL;type=VOICE;waid={self.phone.lstrip('+')}:{self.phone}", "END:VCARD",
+        ])
+
+
+def vcard_text(value: str) -> str:
+    """A vCard text value (RFC 2426): a backslash, comma or semicolon escaped and a line break written `\\n`, so that
+    a name can neither end its property nor add one."""
+    escaped = value.replace("\\", "\\\\").replace(",", "\\,").replace(";", "\\;")
+    return escaped.replace("\r\n", "\\n").replace("\r", "\\n").replace("\n", "\\n")
+
+
+@dataclasses.dataclass(frozen=True)
 class OutgoingMessage:
     to: str  # E.164 ("+5511...") for a contact, or a group id
-    body: str
+    body: str  # a location's `text()`, a contact card's vCard
     wa_id: str  # chosen by us before the first attempt: a resend of the same id is dropped by WhatsApp
     media: dict[str, Any] | None = None  # {"mimetype", "filename", "data": bytes}
     quoted_wa_id: str | None = None
+    location: Location | None = None  # a location or a contact card goes alone: no text, no media
+    contact_card: ContactCard | None = None
 
 
 class TransportError(Exception):
@@ -175,7 +215,8 @@ class Transport(Protocol):
         """Unlink the device: the next connect needs a new QR or pair-code login."""
 
     def send(self, message: OutgoingMessage) -> str:
-        """Send with `message.wa_id` and return it; raise TransportError when WhatsApp refuses."""
+        """Send with `message.wa_id` (a text, media, a location or a contact card) and return it; raise
+        TransportError when WhatsApp refuses."""
 
     def send_many(self, messages: list[OutgoingMessage]) -> list[str | TransportError]:
         """Send several, in order (a batch of the gateway's): for each, what `send` returns or raises."""
@@ -199,6 +240,10 @@ class Transport(Protocol):
     def set_typing(self, chat: str, typing: bool) -> None:
         """Show a contact (`chat`, the number in digits) that we are typing ("typing…" under our name), or that
         we stopped. Raise TransportError when the session cannot."""
+
+    def on_whatsapp(self, numbers: list[str]) -> dict[str, bool]:
+        """{number: whether it is on WhatsApp} for numbers in digits (no "+"); a number WhatsApp did not answer for
+        is left out. A TransportError when WhatsApp cannot be asked."""
 
     def reject_call(self, chat: str, call_id: str) -> None:
         """Decline the call `call_id` that `chat` (as `IncomingCall.chat` names the caller) is ringing us with: it

@@ -28,8 +28,10 @@ from neonize.events import (
 from neonize.proto.Neonize_pb2 import JID, ConnectFailureReason
 from neonize.proto.waCommon.WACommon_pb2 import MessageKey
 from neonize.proto.waE2E.WAWebProtobufsE2E_pb2 import (
+    ContactMessage,
     ContextInfo,
     ExtendedTextMessage,
+    LocationMessage,
     ProtocolMessage,
     ReactionMessage,
 )
@@ -38,9 +40,11 @@ from neonize.utils.jid import build_jid
 
 from workers.transports.base import (
     Connected,
+    ContactCard,
     Disconnected,
     InboundMessage,
     IncomingCall,
+    Location,
     LoggedOut,
     MessageEdited,
     MessageReacted,
@@ -150,10 +154,10 @@ def message_content(message: WAMessage) -> tuple[str, str, dict | None, ContextI
             return getattr(part, "caption", ""), kind, media, part.contextInfo
     for field in ("locationMessage", "liveLocationMessage"):
         if message.HasField(field):
-            part = getattr(message, field)
-            place = "\n".join(filter(None, [getattr(part, "name", ""), getattr(part, "address", "")]))
-            coordinates = f"{part.degreesLatitude},{part.degreesLongitude}"
-            return "\n".join(filter(None, [place, coordinates])), "location", None, part.contextInfo
+            part = getattr(message, field)  # a live location has no name or address
+            place = Location(part.degreesLatitude, part.degreesLongitude, getattr(part, "name", "") or None,
+                             getattr(part, "address", "") or None)
+            return place.text(), "location", None, part.contextInfo
     if message.HasField("contactMessage"):
         return message.contactMessage.vcard, "contact", None, message.contactMessage.contextInfo
     if message.HasField("contactsArrayMessage"):
@@ -260,6 +264,17 @@ def text_message(body: str, context: ContextInfo | None = None) -> WAMessage:
     if context is None:
         return WAMessage(conversation=body)
     return WAMessage(extendedTextMessage=ExtendedTextMessage(text=body, contextInfo=context))
+
+
+def location_message(place: Location, context: ContextInfo | None = None) -> WAMessage:
+    return WAMessage(locationMessage=LocationMessage(
+        degreesLatitude=place.latitude, degreesLongitude=place.longitude, name=place.name, address=place.address,
+        contextInfo=context))
+
+
+def contact_message(card: ContactCard, context: ContextInfo | None = None) -> WAMessage:
+    """A contact card, its vCard ours (`ContactCard.vcard`): neonize's `send_contact` escapes nothing."""
+    return WAMessage(contactMessage=ContactMessage(displayName=card.name, vcard=card.vcard(), contextInfo=context))
 
 
 def message_key(chat: JID, wa_id: str, from_me: bool) -> MessageKey:

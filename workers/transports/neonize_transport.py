@@ -59,6 +59,8 @@ from workers.transports.base import (
 )
 from workers.transports.neonize_mapping import (
     PHONE_SERVER,
+    contact_message,
+    location_message,
     map_event,
     media_size,
     quote_context,
@@ -94,6 +96,10 @@ def build_message(message: OutgoingMessage, upload=None) -> Message:
     and audio (duration, thumbnail) and guess the type from the bytes; WhatsApp plays both without.
     """
     context = quote_context(message.quoted_wa_id, None) if message.quoted_wa_id else None
+    if message.location is not None:
+        return location_message(message.location, context)
+    if message.contact_card is not None:
+        return contact_message(message.contact_card, context)
     if message.media is None:
         return text_message(message.body, context)
     mimetype = message.media["mimetype"]
@@ -355,6 +361,21 @@ class NeonizeTransport:
         client = self.online_client()
         jid = recipient_jid(chat)
         return client, self.whatsapp_jid(client, jid.User) if jid.Server == PHONE_SERVER else jid
+
+    def on_whatsapp(self, numbers: list[str]) -> dict[str, bool]:
+        """Asked of WhatsApp in one query; the numbers found are remembered by the JID WhatsApp knows them by."""
+        client = self.online_client()
+        try:
+            answers = client.is_on_whatsapp(*(f"+{number}" for number in numbers))
+        except NeonizeError as error:
+            raise TransportError(f"could not check numbers on WhatsApp: {error}") from error
+        found: dict[str, bool] = {}
+        for answer in answers:  # each names the number as asked ("+5511..."), found or not
+            number = "".join(filter(str.isdigit, answer.Query))
+            found[number] = answer.IsIn
+            if answer.IsIn:
+                self.known_jids[number] = answer.JID
+        return found
 
     def whatsapp_jid(self, client: NewClient, phone: str) -> neonize_proto.JID:
         """The JID WhatsApp knows the number by (it may differ from the digits, e.g. Brazil's ninth digit)."""

@@ -5,6 +5,7 @@ due (receipts in batches) and what users and tests asked of the network (its com
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import random
@@ -81,6 +82,26 @@ def refusal(config: dict[str, Any], to: str) -> TransportError | None:
     if config["failRate"] and random.random() < config["failRate"]:
         return TransportError("simulated network failure")
     return None
+
+
+def outbox_entry(message: OutgoingMessage, at: float) -> dict[str, Any]:
+    """What the network keeps of a send: what the contact's phone shows, a location or contact card with its fields."""
+    if message.location is not None:
+        kind = "location"
+    elif message.contact_card is not None:
+        kind = "contact"
+    else:
+        kind = message_type_for(message.media["mimetype"]) if message.media else "text"
+    return {
+        "waId": message.wa_id,
+        "to": message.to,
+        "body": message.body,
+        "type": kind,
+        "quotedWaId": message.quoted_wa_id,
+        "location": dataclasses.asdict(message.location) if message.location else None,
+        "contact": dataclasses.asdict(message.contact_card) if message.contact_card else None,
+        "at": at,
+    }
 
 
 class SimulatorTransport:
@@ -166,14 +187,7 @@ class SimulatorTransport:
         keys = [key(self.connection_id, name) for name in ("seen", "outbox", "receipts")]
         with self.redis.pipeline(transaction=False) as pipe:
             for message in accepted:
-                entry = {
-                    "waId": message.wa_id,
-                    "to": message.to,
-                    "body": message.body,
-                    "type": message_type_for(message.media["mimetype"]) if message.media else "text",
-                    "quotedWaId": message.quoted_wa_id,
-                    "at": now,
-                }
+                entry = outbox_entry(message, now)
                 self.record_send(keys=keys, args=[message.wa_id, json.dumps(entry), int(now * 1000),
                                                   config["deliveredAfterMs"], config["readAfterMs"]], client=pipe)
             recorded = pipe.execute()
@@ -232,6 +246,12 @@ class SimulatorTransport:
         """The contact's phone shows us typing, or not: kept per chat with when (`typing`)."""
         self.require_connected()
         self.redis.hset(key(self.connection_id, "typing"), chat, json.dumps({"typing": typing, "at": time.time()}))
+
+    def on_whatsapp(self, numbers: list[str]) -> dict[str, bool]:
+        """Every number is on the simulated network but those configured `notOnWhatsapp`."""
+        self.require_connected()
+        absent = {number.lstrip("+") for number in read_config(self.redis, self.connection_id)["notOnWhatsapp"]}
+        return {number: number not in absent for number in numbers}
 
     def reject_call(self, chat: str, call_id: str) -> None:
         """The caller's phone stops ringing: kept with when (`calls`' `rejectedAt`), the first time."""
