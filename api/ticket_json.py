@@ -6,12 +6,15 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Collection, Mapping
+from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from api.schemas import OutSchema, UtcDateTime
 from db.contacts import Contact, Tag
-from db.tickets import Ticket, TicketTag
+from db.tickets import PRIORITIES, Ticket, TicketTag, priority_name
+
+Priority = Literal[PRIORITIES]  # type: ignore[valid-type]
 
 
 class ContactBrief(OutSchema):
@@ -34,7 +37,7 @@ class TicketOut(OutSchema):
     connection_id: int | None
     queue_id: int | None
     user_id: int | None
-    priority: int
+    priority: Priority | None = Field(description="how soon it needs an answer; null: not set")
     unread_messages: int
     last_message: str
     last_message_at: UtcDateTime | None
@@ -47,6 +50,11 @@ class TicketOut(OutSchema):
     rated_at: UtcDateTime | None
     created_at: UtcDateTime
     updated_at: UtcDateTime
+
+    @field_validator("priority", mode="before")
+    @classmethod
+    def named(cls, rank: int | str | None) -> str | None:
+        return priority_name(rank) if isinstance(rank, int) else rank
 
 
 def tickets_out(tickets: Collection[Ticket], contacts: Mapping[int, Contact] | None = None) -> dict[int, TicketOut]:

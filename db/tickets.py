@@ -15,6 +15,15 @@ from db.raw import Prepared, select_one
 from db.users import User
 
 TICKET_STATUSES = ("pending", "open", "closed")
+PRIORITIES = ("low", "medium", "high", "urgent")  # `Ticket.priority` 1 to 4, so that it sorts; 0: none
+
+
+def priority_name(rank: int) -> str | None:
+    return PRIORITIES[rank - 1] if rank else None
+
+
+def priority_rank(name: str | None) -> int:
+    return PRIORITIES.index(name) + 1 if name else 0
 
 
 class Ticket(TimestampedModel):
@@ -24,7 +33,7 @@ class Ticket(TimestampedModel):
     queue = peewee.ForeignKeyField(Queue, null=True, backref="tickets", on_delete="SET NULL")
     user = peewee.ForeignKeyField(User, null=True, backref="tickets", on_delete="SET NULL")
     status = peewee.CharField(max_length=10, default="pending")
-    priority = peewee.IntegerField(default=0)
+    priority = peewee.IntegerField(default=0)  # PRIORITIES' rank
     unread_messages = peewee.IntegerField(default=0)
     last_message = peewee.TextField(default="")
     last_message_at = peewee.DateTimeField(null=True)
@@ -42,6 +51,14 @@ class Ticket(TimestampedModel):
         """On this instance, what `last_message_assignments` does to its row."""
         if self.last_message_at is None or self.last_message_at <= at:
             self.last_message, self.last_message_at = preview, at
+
+    def prioritise(self, by_user_id: int | None, priority: str | None) -> None:
+        before = priority_name(self.priority)
+        if priority == before:
+            return
+        self.priority, self.updated_at = priority_rank(priority), utcnow()
+        self.save(only=[Ticket.priority, Ticket.updated_at])
+        self.record("prioritised", by_user_id, **{"from": before, "to": priority})
 
     def accept(self, user_id: int) -> None:
         """The agent takes the conversation: open and theirs."""

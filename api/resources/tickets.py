@@ -26,7 +26,7 @@ from api.resources.messages import MessageOut, message_json
 from api.schemas import OutSchema, PageQuery, Schema, UtcDateTime, iso_utc, page_of
 from api.scoping import get_owned, owned, visible_ticket, visible_tickets
 from api.security import current_principal
-from api.ticket_json import TicketOut, ticket_out
+from api.ticket_json import Priority, TicketOut, ticket_out
 from db.base import utcnow
 from db.companies import Company
 from db.company_settings import company_setting
@@ -34,7 +34,7 @@ from db.connections import Connection
 from db.contacts import Contact, Tag
 from db.messages import SHORTEST_SEARCH, Message, saying
 from db.queues import Queue
-from db.tickets import ROLES_SEEING_ALL_TICKETS, Ticket, TicketEvent, TicketNote, TicketTag
+from db.tickets import ROLES_SEEING_ALL_TICKETS, Ticket, TicketEvent, TicketNote, TicketTag, priority_name, priority_rank
 from db.users import User
 from workers.assignment import assign_waiting_ticket
 from workers.chat_actions import enqueue_on_session, send_read_receipts
@@ -45,6 +45,13 @@ from workers.templating import render_template, standard_variables
 
 blueprint = Blueprint("tickets", __name__, url_prefix="/api/tickets")
 READ_SCOPE, WRITE_SCOPE = "tickets:read", "tickets:write"
+SORTS = {
+    "-updatedAt": (Ticket.updated_at.desc(), Ticket.id.desc()),
+    "updatedAt": (Ticket.updated_at, Ticket.id),
+    "-createdAt": (Ticket.created_at.desc(), Ticket.id.desc()),
+    "createdAt": (Ticket.created_at, Ticket.id),
+    "-priority": (Ticket.priority.desc(), Ticket.updated_at.desc(), Ticket.id.desc()),
+}
 
 
 class TicketQuery(PageQuery):
@@ -57,6 +64,13 @@ class TicketQuery(PageQuery):
                                   "from 3 characters, also the text of any of the ticket's messages (as GET "
                                   "/api/messages?search= finds them)")
     unread: bool | None = None
+    priority: Priority | Literal["none"] | None = Field(None, description="one priority, or none set")
+    sort: Literal[tuple(SORTS)] = Field(  # type: ignore[valid-type]
+        "-updatedAt", description="newest activity first; `-priority`: the most urgent first, then the newest")
+
+
+class TicketChange(Schema):
+    priority: Priority | None = Field(None, description="null clears it")
 
 
 class TransferIn(Schema):
@@ -166,7 +180,7 @@ def check_ticket_limit(user: User) -> None:
 @endpoint(summary="List tickets, newest activity first", tags=["tickets"], query=TicketQuery,
           response=page_of(TicketOut), scope=READ_SCOPE)
 def list_tickets(query: TicketQuery):
-    ordered = filtered_tickets(query).order_by(Ticket.updated_at.desc(), Ticket.id.desc())
+    ordered = filtered_tickets(query).order_by(*SORTS[query.sort])
     return paginate(ordered, query, lambda ticket: ticket_out(ticket).to_json())
 
 
@@ -181,6 +195,8 @@ def filtered_tickets(query: TicketQuery) -> peewee.ModelSelect:
         tickets = tickets.where(Ticket.id.in_(TicketTag.select(TicketTag.ticket).where(TicketTag.tag == query.tag)))
     if query.unread is not None:
         tickets = tickets.where((Ticket.unread_messages > 0) if query.unread else (Ticket.unread_messages == 0))
+    if query.priority is not None:
+        tickets = tickets.where(Ticket.priority == priority_rank(None if query.priority == "none" else query.priority))
     if query.search:
         text = query.search
         matches = Contact.name.contains(text) | Contact.phone.contains(text)
@@ -197,19 +213,32 @@ def filtered_tickets(query: TicketQuery) -> peewee.ModelSelect:
           "reports", tags=["tickets"], query=TicketQuery, roles=ROLES_SEEING_ALL_TICKETS, scope=READ_SCOPE)
 def export_tickets(query: TicketQuery):
     names = {model: dict(owned(model).select(model.id, model.name).tuples()) for model in (Connection, Queue, User)}
-    header = ["id", "status", "contactName", "phone", "connection", "queue", "agent", "createdAt", "firstResponseAt",
+    header = ["id", "status", "priority", "contactName", "phone", "connection", "queue", "agent", "createdAt", "firstResponseAt",
               "closedAt", "rating", "lastMessage"]
     tickets = filtered_tickets(query)
 
     def rows() -> Iterator[list[Any]]:
         for batch in in_id_batches(tickets):
             for ticket in batch:
-                yield [ticket.id, ticket.status, ticket.contact.name, ticket.contact.phone,
+                yield [ticket.id, ticket.status, priority_name(ticket.priority) or "", ticket.contact.name, ticket.contact.phone,
                        names[Connection].get(ticket.connection_id), names[Queue].get(ticket.queue_id),
                        names[User].get(ticket.user_id), iso_utc(ticket.created_at), iso_utc(ticket.first_response_at),
                        iso_utc(ticket.closed_at), ticket.rating, ticket.last_message]
 
     return csv_download(f"tickets-{iso_utc(utcnow())[:10]}.csv", header, rows())
+
+
+@blueprint.patch("/<int:ticket_id>")
+@endpoint(summary="Change the ticket's priority (recorded in its history)", tags=["tickets"], body=TicketChange,
+          response=TicketOut, errors=[404], scope=WRITE_SCOPE)
+def change_ticket(ticket_id: int, body: TicketChange):
+    ticket = visible_ticket(ticket_id)
+    changes = body.changes()
+    if "priority" not in changes:
+        return ticket_out(ticket)
+    with announced(ticket) as state:
+        ticket.prioritise(acting_user_id(), changes["priority"])
+    return state
 
 
 @blueprint.get("/<int:ticket_id>")
