@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Flask, jsonify
+from flask import Flask, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 logger = logging.getLogger(__name__)
@@ -89,6 +89,8 @@ def register_error_handlers(app: Flask) -> None:
     def handle_http_error(error: HTTPException):
         status = error.code or 500
         message = error.description or HTTP_CODES.get(status, "error")
+        if status == 413:  # Werkzeug's words name no limit
+            message = f"the body is over {request.max_content_length} bytes, the most the API takes (MAX_BODY_BYTES)"
         response = error_response(ApiError(status, message))
         if status == 405 and error.valid_methods:
             response.headers["Allow"] = ", ".join(error.valid_methods)

@@ -8,17 +8,29 @@ from collections import defaultdict
 from collections.abc import Collection, Mapping
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, computed_field, field_validator
 
 from api.schemas import OutSchema, UtcDateTime
 from db.contacts import Contact, Tag
 from db.tickets import PRIORITIES, Ticket, TicketTag, priority_name
+from wharf.media import profile_picture_link
 
 Priority = Literal[PRIORITIES]  # type: ignore[valid-type]
 
 
-class ContactBrief(OutSchema):
+class WithProfilePicture(OutSchema):
+    """A contact's shape with its WhatsApp profile picture (workers/profile_pictures.py), by a signed link."""
+
     id: int
+    profile_pic_path: str | None = Field(None, exclude=True)
+
+    @computed_field(description="the contact's WhatsApp profile picture, by a link that opens without Authorization "
+                                "for 24 hours (GET /api/media/:token); null: none, or not fetched yet")
+    def profile_pic_url(self) -> str | None:
+        return profile_picture_link(self.id) if self.profile_pic_path else None
+
+
+class ContactBrief(WithProfilePicture):
     name: str
     phone: str
     is_group: bool

@@ -18,6 +18,7 @@ from db.imports import ImportRowError
 from db.jobs import IdempotencyKey, Job
 from db.leads import Lead
 from db.messages import Message, MessageReaction, PendingFollowUp, QuickMessage
+from db.notifications import Notification
 from db.opt_outs import OptOut
 from db.queues import Queue, UserQueue
 from db.schedules import Schedule, ScheduleRun
@@ -45,6 +46,7 @@ ALL_MODELS: list[type[BaseModel]] = [
     TicketTag,
     TicketEvent,
     TicketNote,
+    Notification,
     Message,
     PendingFollowUp,
     MessageReaction,

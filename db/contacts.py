@@ -25,7 +25,11 @@ class Contact(TimestampedModel):
     blocked = peewee.BooleanField(default=False)
     is_group = peewee.BooleanField(default=False)
     opted_out_at = peewee.DateTimeField(null=True)
-    profile_pic_url = peewee.TextField(null=True)
+    # Its WhatsApp profile picture, kept in the media store (workers/profile_pictures.py): the file's key, WhatsApp's id
+    # of the picture, and when WhatsApp was last asked
+    profile_pic_path = peewee.TextField(null=True)
+    profile_pic_id = peewee.CharField(max_length=64, null=True)
+    profile_pic_checked_at = peewee.DateTimeField(null=True)
     # Whether the number is on WhatsApp, as a session last found it (None: never checked): campaigns skip a False
     on_whatsapp = peewee.BooleanField(null=True)
     whatsapp_checked_at = peewee.DateTimeField(null=True)

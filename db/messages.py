@@ -48,9 +48,14 @@ class Message(TimestampedModel):
     ack_overdue = peewee.BooleanField(default=False)  # sent, and no receipt came in time (workers/watchdogs.py)
 
     def preview(self) -> str:
-        """What a ticket shows of it as its last message."""
+        """What a ticket shows of it as its last message: a shared place or card by its name, not its vCard."""
         if self.deleted_at is not None:
             return DELETED_PREVIEW
+        if self.contact_card:
+            return f"👤 {self.contact_card['name']}"
+        if self.location:
+            place = self.location.get("name") or self.location.get("address")
+            return f"📍 {place or '{latitude},{longitude}'.format(**self.location)}"
         return self.body or f"[{self.type}]"
 
     class Meta:

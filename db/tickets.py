@@ -76,6 +76,10 @@ class Ticket(TimestampedModel):
         self.updated_at = utcnow()
         self.save(only=[Ticket.queue, Ticket.user, Ticket.status, Ticket.updated_at])
         self.record("transferred", by_user_id, before=before, after={"queueId": self.queue_id, "userId": self.user_id})
+        if user_id is not None:
+            from db.notifications import notify  # it imports this module
+
+            notify([user_id], "assigned", self, by_user_id, reason="transfer")
 
     def close(self, user_id: int | None) -> None:
         self.status, self.closed_at, self.unread_messages, self.updated_at = "closed", utcnow(), 0, utcnow()

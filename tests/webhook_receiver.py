@@ -1,4 +1,5 @@
-"""A real HTTP server on loopback that receives webhook deliveries, for the webhook tests."""
+"""A real HTTP server on loopback that receives webhook deliveries, for the webhook tests, and answers GETs alike,
+for files to fetch (media URLs)."""
 
 from __future__ import annotations
 
@@ -62,6 +63,8 @@ class Receiver:
                     self.wfile.write(chunk)
                     self.wfile.flush()
                     time.sleep(answer.drip_seconds)
+
+            do_GET = do_POST  # noqa: N815 (the name http.server calls)
 
             def log_message(self, *args) -> None:
                 pass

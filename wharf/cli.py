@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import datetime as dt
+import mimetypes
 import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from wharf.settings import settings
+
+if TYPE_CHECKING:
+    from workers.transports.base import ContactCard
 
 
 def log_as_a_service() -> None:
@@ -131,17 +137,66 @@ def simulate() -> None:
     """Talk to the simulated WhatsApp network of a `simulator` connection (the gateway must run)."""
 
 
+def coordinates(ctx: click.Context, param: click.Parameter, value: str | None) -> tuple[float, float] | None:
+    """LAT,LNG as two numbers on the globe."""
+    if value is None:
+        return None
+    try:
+        latitude, longitude = (float(part) for part in value.split(","))
+    except ValueError:
+        raise click.BadParameter("give LAT,LNG, two numbers: -23.5613,-46.6565") from None
+    if not (-90 <= latitude <= 90 and -180 <= longitude <= 180):
+        raise click.BadParameter("a latitude is within ±90 and a longitude within ±180")
+    return latitude, longitude
+
+
+def shared_card(ctx: click.Context, param: click.Parameter, value: tuple[str, str] | None) -> ContactCard | None:
+    """NAME PHONE as a contact card, its number in E.164."""
+    from wharf.phones import InvalidPhone, to_e164
+    from workers.transports.base import ContactCard
+
+    if value is None:
+        return None
+    try:
+        return ContactCard(value[0], to_e164(value[1], None))
+    except InvalidPhone as error:
+        raise click.BadParameter(str(error)) from None
+
+
 @simulate.command("inbound")
 @click.argument("connection_id", type=int)
 @click.option("--from", "phone", required=True, help="the contact's number, E.164 (+5511...)")
 @click.option("--name", default=None, help="the contact's WhatsApp name")
-@click.argument("body")
-def simulate_inbound(connection_id: int, phone: str, name: str | None, body: str) -> None:
-    """A contact sends BODY to the connection."""
+@click.option("--file", "path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="a file to send (its type by its name: .jpg, .ogg, .pdf...), BODY its caption")
+@click.option("--location", metavar="LAT,LNG", callback=coordinates, help="a place to share, with no BODY")
+@click.option("--place", default=None, help="the shared place's name")
+@click.option("--address", default=None, help="the shared place's address")
+@click.option("--contact-card", nargs=2, metavar="NAME PHONE", callback=shared_card,
+              help="a contact card to share (PHONE in E.164), with no BODY")
+@click.argument("body", default="")
+def simulate_inbound(connection_id: int, phone: str, name: str | None, path: Path | None,
+                     location: tuple[float, float] | None, place: str | None, address: str | None,
+                     contact_card: ContactCard | None, body: str) -> None:
+    """A contact sends BODY to the connection, or a file (BODY its caption), a location or a contact card."""
+    from wharf.media import MediaRejected
     from wharf.redis_client import redis_client
     from workers.transports import simulator
+    from workers.transports.base import Location
 
-    wa_id = simulator.inject_inbound(redis_client(), connection_id, phone, body, name)
+    if (place or address) and location is None:
+        raise click.UsageError("--place and --address describe a --location")
+    media = None
+    if path is not None:
+        media = {"mimetype": mimetypes.guess_type(path.name)[0], "filename": path.name, "data": path.read_bytes()}
+    try:
+        wa_id = simulator.inject_inbound(redis_client(), connection_id, phone, body, name, media=media,
+                                         location=Location(*location, place, address) if location else None,
+                                         contact_card=contact_card)
+    except MediaRejected as error:
+        raise click.BadParameter(str(error), param_hint="--file") from None
+    except ValueError as error:
+        raise click.UsageError(str(error)) from None
     click.echo(f"sent {wa_id} from {phone}")
 
 

@@ -100,6 +100,9 @@ class MediaStore:
     def read(self, key: str) -> bytes:
         return self.path(key).read_bytes()
 
+    def delete(self, key: str) -> None:
+        self.path(key).unlink(missing_ok=True)
+
 
 MEDIA_LINK_SECONDS = 24 * 3600
 
@@ -110,12 +113,22 @@ def media_link_signer() -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(settings.jwt_secret, salt="message-media")
 
 
-def media_link(message_id: int) -> str:
-    """A link to the file of message `message_id` that opens without the API's Authorization, for
-    `MEDIA_LINK_SECONDS` (signed; `GET /api/media/<token>`, api/resources/media.py); absolute (PUBLIC_URL)."""
+def signed_link(kind: str, record_id: int) -> str:
+    """A link that opens a stored file without the API's Authorization, for `MEDIA_LINK_SECONDS`: its signed token
+    names what it opens (`kind`, api/resources/media.py) and which (`GET /api/media/<token>`); absolute (PUBLIC_URL)."""
     from wharf.settings import settings
 
-    return f"{settings.public_url.rstrip('/')}/api/media/{media_link_signer().dumps(message_id)}"
+    return f"{settings.public_url.rstrip('/')}/api/media/{media_link_signer().dumps([kind, record_id])}"
+
+
+def media_link(message_id: int) -> str:
+    """A link to the file of message `message_id` (`signed_link`)."""
+    return signed_link("message", message_id)
+
+
+def profile_picture_link(contact_id: int) -> str:
+    """A link to the profile picture of contact `contact_id` (`signed_link`)."""
+    return signed_link("profile-picture", contact_id)
 
 
 def media_store() -> MediaStore:

@@ -20,6 +20,7 @@ from workers import (  # noqa: F401
     message_changes,
     messages,
     number_check,
+    profile_pictures,
     watchdogs,
     webhooks,
 )

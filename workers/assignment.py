@@ -21,6 +21,7 @@ from peewee import fn
 from api.ticket_json import tickets_json
 from db.base import database, locked, utcnow
 from db.contacts import Contact
+from db.notifications import notify
 from db.queues import Queue, UserQueue
 from db.tickets import Ticket
 from db.users import User
@@ -84,6 +85,7 @@ def give(ticket: Ticket, agent_id: int, reason: str) -> bool:
     User.update(last_assigned_at=now).where(User.id == agent_id).execute()
     ticket.status, ticket.user, ticket.updated_at = "open", agent_id, now
     ticket.record("assigned", None, userId=agent_id, queueId=ticket.queue_id, reason=reason)
+    notify([agent_id], "assigned", ticket, reason=reason)
     return True
 
 

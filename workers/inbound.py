@@ -42,6 +42,7 @@ from workers.events import publish
 from workers.flows.engine import hand_to_flow, tickets_a_flow_may_take
 from workers.messages import message_event
 from workers.opt_outs import handle_opt_out_message
+from workers.profile_pictures import check_pictures_of
 from workers.ratings import is_rating_answer, record_ratings, thank_for_rating, tickets_rated_by
 from workers.routing import answer_new_ticket, route_menu_answer
 
@@ -145,7 +146,8 @@ def message_for(connection: Connection, event: dict, ticket_id: int, contact: Co
         direction="out" if from_me else "in", type=kind if kind in MESSAGE_TYPES else "text",
         body=event.get("body") or "", status="sent" if from_me else "delivered", wa_id=event["wa_id"],
         media_path=stored_media(connection.company_id, event.get("media")), media_mimetype=media.get("mimetype"),
-        media_name=media.get("filename"), created_at=at, sent_at=at, delivered_at=None if from_me else at,
+        media_name=media.get("filename"), location=event.get("location"), contact_card=event.get("contact_card"),
+        created_at=at, sent_at=at, delivered_at=None if from_me else at,
     )
 
 
@@ -334,7 +336,7 @@ def receive_inbound(events: list[dict]) -> list[dict]:
     A message is stored with a `PendingFollowUp`, deleted once its events are published and its
     follow-up has run. A redelivery (the worker died after the commit) finds the pending messages and
     does their part again, events included (they may go out twice); the retry of a failed follow-up
-    runs only the follow-up."""
+    runs only the follow-up. The writers' profile pictures are then checked where due (at most once a day)."""
     connection = Connection.get_or_none(Connection.id == events[0]["connection_id"])
     if connection is None:
         return [{"skipped": "connection deleted"} for _ in events]
@@ -344,6 +346,7 @@ def receive_inbound(events: list[dict]) -> list[dict]:
     publish_received([r for r in received if not r.announced])
     failed = {r.message.id for r in follow_up_all(received, connection)}
     followed_up([r.message.id for r in received if r.message.id not in failed])
+    check_pictures_of(connection.id, [r.contact for r in new])  # after the replies, which go first on the session
     if failed:
         announced(list(failed))
         raise FollowUpFailed(f"the follow-up of messages {sorted(failed)} failed")

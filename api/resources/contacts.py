@@ -24,10 +24,10 @@ from api.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from api.pagination import paginate
 from api.resources.contact_fields import checked_custom_fields
 from api.resources.queues import owned_ids
-from api.schemas import OutSchema, PageQuery, Schema, UtcDateTime, iso_utc, page_of
+from api.schemas import PageQuery, Schema, UtcDateTime, iso_utc, page_of
 from api.scoping import get_owned, owned
 from api.security import current_principal
-from api.ticket_json import TagBrief
+from api.ticket_json import TagBrief, WithProfilePicture
 from db.base import utcnow
 from db.companies import Company
 from db.contact_lists import ContactList, ContactListItem
@@ -68,8 +68,7 @@ class ContactCreate(ContactFields):
                        "country)")
 
 
-class ContactOut(OutSchema):
-    id: int
+class ContactOut(WithProfilePicture):
     name: str
     phone: str
     email: str | None

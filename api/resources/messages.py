@@ -12,6 +12,7 @@ from urllib.parse import urlparse
 
 from flask import Blueprint, request
 from pydantic import AfterValidator, Field, computed_field, model_validator
+from werkzeug.datastructures import FileStorage
 
 from api.endpoint import endpoint
 from api.errors import ApiError, Conflict, NotFound, ValidationFailed
@@ -103,6 +104,9 @@ class LocationIn(Schema):
     longitude: float = Field(ge=-180, le=180)
     name: str | None = Field(None, max_length=1000, description="the place's name, shown above its address")
     address: str | None = Field(None, max_length=1000)
+
+    def place(self) -> Location:
+        return Location(self.latitude, self.longitude, self.name or None, self.address or None)
 
 
 class ContactCardIn(Schema):
@@ -245,15 +249,20 @@ def company_phone(text: str, company_id: int, field: str, refusal: str) -> str:
         raise ValidationFailed(refusal, {field: str(error)}) from None
 
 
-def stored_upload(company_id: int, media_url: str | None) -> tuple[str, str, str] | None:
+def uploaded_file() -> FileStorage | None:
+    """The request's multipart `file`, if it has one; more than one is a 400 (a message carries one file)."""
     uploads = request.files.getlist("file")
-    if not uploads:
-        return None
     if len(uploads) > 1:
         raise ValidationFailed("send one file per message", {"file": "more than one file"})
+    return uploads[0] if uploads else None
+
+
+def stored_upload(company_id: int, media_url: str | None) -> tuple[str, str, str] | None:
+    upload = uploaded_file()
+    if upload is None:
+        return None
     if media_url:
         raise ValidationFailed("give a file or a mediaUrl, not both", {"mediaUrl": "a file is given too"})
-    upload = uploads[0]
     try:
         key = media_store().save(company_id, upload.read(), upload.mimetype, upload.filename)
     except MediaRejected as error:
@@ -315,8 +324,7 @@ def shared_content(body: SendIn, company_id: int) -> dict[str, Any] | None:
         raise ValidationFailed("send a text or media, a location or a contact card: one of them",
                                dict.fromkeys(clashes, "not with a location or contact card"))
     if body.location is not None:
-        place = Location(body.location.latitude, body.location.longitude, body.location.name or None,
-                         body.location.address or None)
+        place = body.location.place()
         return {"body": place.text(), "message_type": "location", "location": place}
     phone = company_phone(body.contact.phone, company_id, "contact.phone", "the contact card's phone is not a valid "
                                                                           "phone number")

@@ -17,6 +17,7 @@ from api.resources.messages import pick_connection
 from api.schemas import JobAccepted, Schema
 from api.security import current_principal
 from db.companies import Company
+from db.connections import Connection
 from wharf.phones import InvalidPhone, to_e164
 from workers.jobs import enqueue_job
 from workers.messages import gateway_queue
@@ -30,6 +31,14 @@ class NumberCheckIn(Schema):
                               "country code is read in the company's default country")
     connection_id: int | None = Field(None, description="the number that asks WhatsApp; default: the company's "
                                       "default connection")
+
+
+def connection_to_ask(connection_id: int | None) -> Connection:
+    """The connection whose session asks WhatsApp: the one named, else the company's default; 409 if it is stopped."""
+    connection = pick_connection(connection_id)
+    if not connection.enabled:
+        raise Conflict("the connection is stopped: start it to ask WhatsApp", {"connectionId": "stopped"})
+    return connection
 
 
 def e164_phones(raw_phones: list[str], company_id: int) -> list[str]:
@@ -53,9 +62,7 @@ def e164_phones(raw_phones: list[str], company_id: int) -> list[str]:
 def check_whatsapp(body: NumberCheckIn):
     principal = current_principal()
     phones = e164_phones(body.phones, principal.company_id)
-    connection = pick_connection(body.connection_id)
-    if not connection.enabled:
-        raise Conflict("the connection is stopped: start it to ask WhatsApp", {"connectionId": "stopped"})
+    connection = connection_to_ask(body.connection_id)
     job = enqueue_job(check_numbers, connection.id, principal.company_id, phones, company_id=principal.company_id,
                       user_id=principal.user.id if principal.user else None, queue_name=gateway_queue(connection.id))
     return JobAccepted(job_id=job.id)

@@ -3,24 +3,35 @@ sent, read, reacted to and rejected."""
 
 from __future__ import annotations
 
+import base64
+import binascii
 import datetime as dt
-from typing import Annotated
+from typing import Annotated, Any
 
 from flask import Blueprint
-from pydantic import BeforeValidator, Field
+from pydantic import BeforeValidator, Field, StringConstraints
 from pydantic.alias_generators import to_camel
 
 from api.endpoint import endpoint
 from api.errors import ApiError, ValidationFailed
-from api.resources.messages import ContactCardOut, Emoji, LocationOut
+from api.resources.messages import (
+    ContactCardIn,
+    ContactCardOut,
+    Emoji,
+    LocationIn,
+    LocationOut,
+    uploaded_file,
+)
 from api.schemas import OutSchema, PageQuery, QuerySchema, Schema, UtcDateTime, naive_utc
 from api.scoping import get_owned
 from api.security import current_principal
 from db.companies import Company
 from db.connections import Connection
+from wharf.media import MediaRejected
 from wharf.phones import InvalidPhone, to_e164
 from wharf.redis_client import redis_client
 from workers.transports import simulator
+from workers.transports.base import ContactCard
 
 blueprint = Blueprint("simulator", __name__, url_prefix="/api/simulator")
 CONTACT_ROLES = ("super", "admin", "supervisor")  # who may play a simulated contact
@@ -30,10 +41,20 @@ class FromContact(Schema):
     from_: str = Field(alias="from", description="the contact's phone; the company's default country applies")
 
 
+class SentFileIn(Schema):
+    data: str = Field(description="the file's bytes in base64, which the body's limit (MAX_BODY_BYTES, 16 MB) holds "
+                                  "up to 12 MB of: a larger file goes as a multipart `file`")
+    mimetype: str = Field(max_length=255, description="image/jpeg, audio/ogg (a voice note), application/pdf, ...")
+    filename: str | None = Field(None, max_length=255, description="kept for a document, as WhatsApp does")
+
+
 class InboundIn(FromContact):
-    body: str = Field(min_length=1, max_length=65536)
+    body: str = Field("", max_length=65536, description="the text, or a file's caption")
     name: str | None = Field(None, max_length=200)
     wa_id: str | None = Field(None, max_length=128, description="reuse an id to see WhatsApp's duplicates dropped")
+    media: SentFileIn | None = Field(None, description="a file the contact sends (or a multipart `file`)")
+    location: LocationIn | None = Field(None, description="a place the contact shares, alone")
+    contact: ContactCardIn | None = Field(None, description="a contact card the contact shares, alone")
 
 
 class InboundOut(OutSchema):
@@ -91,11 +112,17 @@ class OutboxPage(OutSchema):
     total: int
 
 
+PictureUrl = Annotated[str, StringConstraints(pattern=r"^https?://\S+$", max_length=2048)]
+
+
 class NetworkIn(Schema):
     delivered_after_ms: int | None = Field(None, ge=-1, le=86_400_000, description="-1: never")
     read_after_ms: int | None = Field(None, ge=-1, le=86_400_000, description="-1: never")
     fail_rate: float | None = Field(None, ge=0, le=1)
     not_on_whatsapp: list[str] | None = Field(None, max_length=1000)
+    profile_pictures: dict[str, PictureUrl | None] | None = Field(
+        None, max_length=1000, description="{number: its profile picture's URL, or null: it shows none}; the other "
+                                           "numbers show one drawn for them")
     require_qr: bool | None = None
     auto_reply: str | None = Field(None, max_length=4096)
     disconnect: bool = Field(False, description="drop the session once; the gateway reconnects")
@@ -109,6 +136,7 @@ class NetworkOut(OutSchema):
     read_after_ms: int
     fail_rate: float
     not_on_whatsapp: list[str]
+    profile_pictures: dict[str, str | None]
     require_qr: bool
     auto_reply: str | None
     banned: bool
@@ -136,12 +164,35 @@ def company_phone(raw: str, field: str) -> str:
 
 
 @blueprint.post("/<int:connection_id>/inbound")
-@endpoint(summary="A simulated contact sends a message to this connection", tags=["simulator"], body=InboundIn,
-          response=InboundOut, status=202, roles=CONTACT_ROLES, errors=[404, 409])
+@endpoint(summary="A simulated contact sends a message to this connection: a text, a file (with a caption), a "
+                  "location or a contact card", tags=["simulator"], body=InboundIn, response=InboundOut, status=202,
+          roles=CONTACT_ROLES, errors=[404, 409], body_media_types=("application/json", "multipart/form-data"))
 def inbound(connection_id: int, body: InboundIn):
     phone = acting_contact(connection_id, body)
-    wa_id = simulator.inject_inbound(redis_client(), connection_id, phone, body.body, body.name, body.wa_id)
+    card = ContactCard(body.contact.name, company_phone(body.contact.phone, "contact.phone")) if body.contact else None
+    try:
+        wa_id = simulator.inject_inbound(redis_client(), connection_id, phone, body.body, body.name, body.wa_id,
+                                         media=sent_file(body.media), contact_card=card,
+                                         location=body.location.place() if body.location else None)
+    except MediaRejected as error:
+        field = "media" if body.media else "file"
+        raise ValidationFailed("WhatsApp would not carry this file", {field: str(error)}) from None
+    except ValueError as error:
+        raise ValidationFailed(str(error), {"body": str(error)}) from None
     return InboundOut(wa_id=wa_id, from_=phone)
+
+
+def sent_file(media: SentFileIn | None) -> dict[str, Any] | None:
+    """The file the contact sends, as the network takes it: given in JSON (base64), or as a multipart `file`."""
+    if media is None:
+        upload = uploaded_file()
+        return None if upload is None else {"mimetype": upload.mimetype, "filename": upload.filename,
+                                            "data": upload.read()}
+    try:
+        data = base64.b64decode(media.data, validate=True)
+    except binascii.Error:
+        raise ValidationFailed("the file's data is not base64", {"media.data": "not base64"}) from None
+    return {"mimetype": media.mimetype, "filename": media.filename, "data": data}
 
 
 class RevokeIn(FromContact):

@@ -23,6 +23,8 @@ from api.endpoint import endpoint
 from api.errors import Conflict, NotFound, ValidationFailed
 from api.pagination import paginate
 from api.resources.messages import MessageOut, message_json
+from api.resources.notifications import notification_json
+from api.resources.queues import owned_ids
 from api.schemas import OutSchema, PageQuery, Schema, UtcDateTime, iso_utc, page_of
 from api.scoping import get_owned, owned, visible_ticket, visible_tickets
 from api.security import current_principal
@@ -33,8 +35,18 @@ from db.company_settings import company_setting
 from db.connections import Connection
 from db.contacts import Contact, Tag
 from db.messages import SHORTEST_SEARCH, Message, saying
+from db.notifications import notify
 from db.queues import Queue
-from db.tickets import ROLES_SEEING_ALL_TICKETS, Ticket, TicketEvent, TicketNote, TicketTag, priority_name, priority_rank
+from db.tickets import (
+    ROLES_SEEING_ALL_TICKETS,
+    Ticket,
+    TicketEvent,
+    TicketNote,
+    TicketTag,
+    priority_name,
+    priority_rank,
+    visible_to,
+)
 from db.users import User
 from workers.assignment import assign_waiting_ticket
 from workers.chat_actions import enqueue_on_session, send_read_receipts
@@ -96,6 +108,9 @@ class CloseIn(Schema):
 
 class NoteIn(Schema):
     body: str = Field(min_length=1, max_length=8192)
+    mentioned_user_ids: list[int] = Field([], max_length=50, description="colleagues to notify (`notification:new`, "
+                                                                         "GET /api/notifications); each must see "
+                                                                         "the ticket")
 
 
 class NoteOut(OutSchema):
@@ -228,6 +243,12 @@ def export_tickets(query: TicketQuery):
     return csv_download(f"tickets-{iso_utc(utcnow())[:10]}.csv", header, rows())
 
 
+@blueprint.get("/<int:ticket_id>")
+@endpoint(summary="Show a ticket", tags=["tickets"], response=TicketOut, errors=[404], scope=READ_SCOPE)
+def show_ticket(ticket_id: int):
+    return ticket_out(visible_ticket(ticket_id))
+
+
 @blueprint.patch("/<int:ticket_id>")
 @endpoint(summary="Change the ticket's priority (recorded in its history)", tags=["tickets"], body=TicketChange,
           response=TicketOut, errors=[404], scope=WRITE_SCOPE)
@@ -239,12 +260,6 @@ def change_ticket(ticket_id: int, body: TicketChange):
     with announced(ticket) as state:
         ticket.prioritise(acting_user_id(), changes["priority"])
     return state
-
-
-@blueprint.get("/<int:ticket_id>")
-@endpoint(summary="Show a ticket", tags=["tickets"], response=TicketOut, errors=[404], scope=READ_SCOPE)
-def show_ticket(ticket_id: int):
-    return ticket_out(visible_ticket(ticket_id))
 
 
 @blueprint.get("/<int:ticket_id>/messages")
@@ -361,11 +376,28 @@ def send_read_receipts_of(ticket: Ticket, wa_ids: list[str]) -> None:
           response=TicketOut, errors=[404], scope=WRITE_SCOPE)
 def add_note(ticket_id: int, body: NoteIn):
     ticket = visible_ticket(ticket_id)
+    mentioned = seeing_the_ticket(ticket, body.mentioned_user_ids)
+    author_id = acting_user_id()
     with announcing() as announcements:
-        note = TicketNote.create(ticket=ticket, user=acting_user_id(), body=body.body)
+        note = TicketNote.create(ticket=ticket, user=author_id, body=body.body)
         announcements.add("ticket:note", ticket.company_id,
                           NoteOut.model_validate(note).to_json() | {"ticketId": ticket.id}, ticket=ticket)
+        for notification in notify(mentioned, "mention", ticket, author_id, noteId=note.id, text=body.body[:280]):
+            announcements.tell(notification.user_id, "notification:new", ticket.company_id,
+                               notification_json(notification))
     return ticket_out(ticket)
+
+
+def seeing_the_ticket(ticket: Ticket, user_ids: list[int]) -> list[int]:
+    """The users named, each an active user of the company who may see the ticket (a mention they could not
+    follow is a 409: transfer the ticket or add them to its queue first)."""
+    users = list(owned(User).where(User.id.in_(owned_ids(User, user_ids, "mentionedUserIds")), User.active == True))  # noqa: E712
+    blind = [user.id for user in users if not Ticket.select().where(
+        Ticket.id == ticket.id, visible_to(ticket.company_id, user.id, user.role)).exists()]
+    if blind or len(users) < len(set(user_ids)):
+        raise Conflict("some of those mentioned cannot see this ticket: transfer it or add them to its queue",
+                       {"mentionedUserIds": sorted(blind or set(user_ids) - {user.id for user in users})})
+    return [user.id for user in users]
 
 
 @blueprint.get("/<int:ticket_id>/notes")

@@ -30,7 +30,7 @@ def test_a_location_is_stored_as_its_place_in_words_with_its_coordinates_and_sho
     assert (shown["type"], shown["location"], shown["contact"]) == ("location", SHOP, None)
     [(event, data)] = realtime()
     assert (event, data["type"], data["location"], data["contact"]) == ("message:new", "location", SHOP, None)
-    assert Ticket.get_by_id(message.ticket_id).last_message == message.body
+    assert Ticket.get_by_id(message.ticket_id).last_message == "📍 Loja Paulista"
 
 
 def test_a_location_with_coordinates_only_says_just_them(client, headers, connection):

@@ -1,5 +1,6 @@
-"""A message's file by its signed link (api/resources/media.py): opens without Authorization, that file only, for a
-day; shown inline only when it is an image, audio, video or PDF, and never as a page of the API."""
+"""A message's file or a contact's profile picture by its signed link (api/resources/media.py): opens without
+Authorization, that file only, for a day; shown inline only when it is an image, audio, video or PDF, and never as a
+page of the API."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import time
 
 import pytest
 
-from wharf.media import media_link, media_store
+from wharf.media import media_link, media_store, profile_picture_link
 from wharf.settings import settings
 
 PNG = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000")
@@ -102,3 +103,18 @@ def test_a_message_with_a_file_shows_its_link_and_one_without_shows_none(client,
 
     assert client.get(path_of(shown["mediaUrl"])).data == PNG
     assert plain["mediaUrl"] is None and "mediaPath" not in shown
+
+
+def test_a_contacts_profile_picture_opens_inline_by_its_link_and_a_contact_without_one_has_none(client, factories,
+                                                                                                  ticket):
+    key = media_store().save(ticket.company_id, PNG, "image/png")
+    contact = factories.contact(ticket.company, profile_pic_path=key, profile_pic_id="1691585656")
+
+    answer = client.get(path_of(profile_picture_link(contact.id)))
+    none = client.get(path_of(profile_picture_link(ticket.contact_id)))
+
+    assert (answer.status_code, answer.data, answer.mimetype) == (200, PNG, "image/png")
+    assert answer.headers["Content-Disposition"].startswith("inline")
+    assert answer.headers["X-Content-Type-Options"] == "nosniff"
+    assert "sandbox" in answer.headers["Content-Security-Policy"]
+    assert none.status_code == 404

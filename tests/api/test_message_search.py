@@ -62,7 +62,7 @@ def test_a_search_finds_messages_in_any_case_newest_first_with_their_conversatio
     assert {**first, "ticket": None} == {**shown, "ticket": None}  # the message as shown, and its conversation
     assert (first["ticketId"], first["direction"], first["body"]) == (ana.id, "out", "O pedido 1042 sai hoje")
     assert first["ticket"] == {"id": ana.id, "status": "pending", "contact": {
-        "id": ana.contact_id, "name": "Ana Lima", "phone": "+5511912345678", "isGroup": False}}
+        "id": ana.contact_id, "name": "Ana Lima", "phone": "+5511912345678", "isGroup": False, "profilePicUrl": None}}
 
 
 def test_the_filters_narrow_a_search(client, factories, company, connection, ana, as_admin):

@@ -9,6 +9,7 @@ import pytest
 
 from db.base import database
 from db.contacts import Contact
+from db.messages import Message
 from db.tickets import Ticket
 from tests.workers.import_helpers import on_sqlite
 from workers.inbound import handle_inbound_batch
@@ -85,3 +86,13 @@ def test_the_last_message_moves_only_forward_on_sqlite_too(tmp_path, factories, 
         handle_inbound_batch.fn([inbound(connection, "3EB03", "msg 3", at - 0.5)])
 
         assert (ticket_of_ana().unread_messages, ticket_of_ana().last_message) == (3, "Olá, Ana!")
+
+
+def test_a_shared_card_or_place_shows_in_its_ticket_by_its_name_not_its_vcard():
+    card = Message(type="contact", body="BEGIN:VCARD\nFN:Ana\nEND:VCARD", contact_card={"name": "Ana", "phone": "+5511"})
+    place = Message(type="location", body="Av. Paulista\n-23.5,-46.6",
+                    location={"latitude": -23.5, "longitude": -46.6, "name": None, "address": "Av. Paulista"})
+    pin = Message(type="location", body="-23.5,-46.6",
+                  location={"latitude": -23.5, "longitude": -46.6, "name": None, "address": None})
+
+    assert [message.preview() for message in (card, place, pin)] == ["👤 Ana", "📍 Av. Paulista", "📍 -23.5,-46.6"]

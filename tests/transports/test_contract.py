@@ -6,6 +6,7 @@ sending up to the client are tested in test_neonize_mapping.py.
 
 from __future__ import annotations
 
+import base64
 import queue
 
 import pytest
@@ -33,6 +34,9 @@ from workers.transports.base import (
 )
 
 CONNECTION_ID = 7
+PNG = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000")
+PDF = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
+OGG = b"OggS\x00\x02" + bytes(20) + b"OpusHead"
 
 
 class Events:
@@ -211,7 +215,9 @@ def test_a_call_arrives_as_an_event_and_rejecting_it_stops_the_ringing_once(tran
     lambda transport: transport.react("5511987654321", "3EB0THEIRS", "👍", from_me=False),
     lambda transport: transport.set_typing("5511987654321", True),
     lambda transport: transport.on_whatsapp(["5511987654321"]),
-], ids=["read receipts", "rejecting a call", "deleting", "editing", "reacting", "typing", "checking numbers"])
+    lambda transport: transport.profile_picture("5511987654321"),
+], ids=["read receipts", "rejecting a call", "deleting", "editing", "reacting", "typing", "checking numbers",
+        "profile pictures"])
 def test_session_actions_need_a_connected_session(transport, events, act):
     transport.disconnect()
 
@@ -227,6 +233,19 @@ def test_which_numbers_are_on_whatsapp_is_answered_for_each_number_asked(transpo
     found = transport.on_whatsapp(["5511900000001", "5511900000002"])
 
     assert found == {"5511900000001": True, "5511900000002": False}
+
+
+def test_each_number_shows_a_profile_picture_of_its_own_the_same_until_it_changes(transport, events, network):
+    first, again, other = (transport.profile_picture(chat) for chat in ("5511900000001", "5511900000001",
+                                                                        "5511900000002"))
+    simulator.configure(network, CONNECTION_ID, profilePictures={"+5511900000001": "https://example.com/ana.jpg",
+                                                                 "5511900000002": None})
+    changed, hidden = transport.profile_picture("5511900000001"), transport.profile_picture("5511900000002")
+
+    assert first == again and first.png.startswith(b"\x89PNG") and first.url is None
+    assert other.id != first.id and other.png != first.png
+    assert (changed.url, changed.png) == ("https://example.com/ana.jpg", None) and changed.id != first.id
+    assert hidden is None
 
 
 def test_send_many_answers_each_message_in_order_and_a_refusal_stops_only_its_own(transport, events, network):
@@ -280,6 +299,55 @@ def test_an_inbound_message_arrives_as_an_event(transport, events, network):
 
     assert (inbound.wa_id, inbound.chat, inbound.body, inbound.sender_name) == (wa_id, "5511987654321", "oi", "Ana")
     assert not inbound.from_me and not inbound.is_group
+
+
+def inbound_messages(events: Events, count: int) -> list[InboundMessage]:
+    """The next `count` messages from contacts, whether they came one by one or in batches."""
+    messages: list[InboundMessage] = []
+    while len(messages) < count:
+        event = events.next(InboundMessage | InboundBatch)
+        messages.extend(getattr(event, "messages", (event,)))
+    return messages
+
+
+def test_what_a_contact_shares_arrives_as_whatsapp_carries_it(transport, events, network):
+    place = Location(-23.5613, -46.6565, "Loja Paulista", "Av. Paulista, 1000")
+    card = ContactCard("Ana Souza", "+5511912345678")
+    photo = simulator.inject_inbound(network, CONNECTION_ID, "+5511987654321", "the receipt",
+                                     media={"mimetype": "image/png", "filename": "receipt.png", "data": PNG})
+    invoice = simulator.inject_inbound(network, CONNECTION_ID, "+5511987654321",
+                                       media={"mimetype": "application/pdf", "filename": "invoice.pdf", "data": PDF})
+    simulator.inject_inbound(network, CONNECTION_ID, "+5511987654321", location=place)
+    simulator.inject_inbound(network, CONNECTION_ID, "+5511987654321", contact_card=card)
+
+    image, document, located, carded = inbound_messages(events, 4)
+
+    assert (image.wa_id, image.type, image.body) == (photo, "image", "the receipt")
+    assert image.media == {"mimetype": "image/png", "filename": None, "data": base64.b64encode(PNG).decode()}
+    assert (document.wa_id, document.type, document.body, document.media["filename"]) == (
+        invoice, "document", "", "invoice.pdf")
+    assert (located.type, located.body, located.location, located.media) == ("location", place.text(), place, None)
+    assert (carded.type, carded.body, carded.contact_card) == ("contact", card.vcard(), card)
+
+
+def test_a_message_with_a_file_goes_to_the_handler_alone_in_its_turn_and_the_network_forgets_the_file(network):
+    sent = [simulator.inject_inbound(network, CONNECTION_ID, "+5511987654321", "one"),
+            simulator.inject_inbound(network, CONNECTION_ID, "+5511987654321", "two"),
+            simulator.inject_inbound(network, CONNECTION_ID, "+5511987654321",
+                                     media={"mimetype": "audio/ogg; codecs=opus", "data": OGG}),
+            simulator.inject_inbound(network, CONNECTION_ID, "+5511987654321", "three")]
+    transport = build_transport("simulator", CONNECTION_ID, redis_url=settings.redis_url)
+    events = Events()
+
+    transport.connect(events)
+    arrived = [events.next(InboundMessage | InboundBatch) for _ in range(3)]
+    transport.disconnect()
+
+    assert [wa_ids(event) for event in arrived] == [sent[:2], sent[2:3], sent[3:]]
+    voice_note = arrived[1]
+    assert (voice_note.type, voice_note.media["mimetype"], base64.b64decode(voice_note.media["data"])) == (
+        "audio", "audio/ogg", OGG)
+    assert not network.exists(simulator.key(CONNECTION_ID, "media"))
 
 
 def test_a_message_the_contact_deletes_for_everyone_arrives_as_a_revoke_after_it(transport, events, network):

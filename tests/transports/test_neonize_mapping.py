@@ -12,11 +12,18 @@ from types import SimpleNamespace
 
 import pytest
 from neonize.client import ClientFactory
-from neonize.exc import MarkReadError, RejectCallError, SendMessageError, SendPresenceError
+from neonize.exc import (
+    GetProfilePictureError,
+    MarkReadError,
+    RejectCallError,
+    SendMessageError,
+    SendPresenceError,
+)
 from neonize.proto import Neonize_pb2 as neonize_proto
 from neonize.proto.waCommon.WACommon_pb2 import MessageKey
 from neonize.proto.waE2E.WAWebProtobufsE2E_pb2 import (
     ContactMessage,
+    ContactsArrayMessage,
     ContextInfo,
     DocumentMessage,
     ExtendedTextMessage,
@@ -44,6 +51,7 @@ from workers.transports.base import (
     MessageReacted,
     MessageRevoked,
     OutgoingMessage,
+    ProfilePicture,
     QrCode,
     Receipt,
     TransportError,
@@ -116,15 +124,52 @@ def test_a_location_says_its_place_then_its_coordinates_and_a_live_one_its_coord
 
     assert (pinned.type, pinned.body, pinned.quoted_wa_id) == (
         "location", "Loja Paulista\nAv. Paulista, 1000\n-23.5613,-46.6565", "3EB0Q")
-    assert (moving.type, moving.body) == ("location", "-22.9,-43.2")
+    assert pinned.location == Location(-23.5613, -46.6565, "Loja Paulista", "Av. Paulista, 1000")
+    assert (moving.type, moving.body, moving.location) == ("location", "-22.9,-43.2", Location(-22.9, -43.2))
 
 
-def test_a_contact_card_comes_as_its_vcard():
-    card = ContactMessage(displayName="Ana", vcard="BEGIN:VCARD\nFN:Ana\nEND:VCARD")
+IPHONE_VCARD = ("BEGIN:VCARD\r\nVERSION:3.0\r\nN:Souza;Ana;;;\r\nFN:Ana Souza\r\n"
+                "item1.TEL;waid=5511912345678:+55 11 91234-5678\r\nitem1.X-ABLabel:Celular\r\nEND:VCARD")
+
+
+def test_a_contact_card_comes_as_its_vcard_and_the_card_it_describes():
+    card = ContactMessage(displayName="Ana", vcard=IPHONE_VCARD, contextInfo=ContextInfo(stanzaID="3EB0Q"))
 
     inbound = map_event(CONNECTION_ID, message_event(Message(contactMessage=card)))
 
-    assert (inbound.type, inbound.body) == ("contact", "BEGIN:VCARD\nFN:Ana\nEND:VCARD")
+    assert (inbound.type, inbound.body, inbound.quoted_wa_id) == ("contact", IPHONE_VCARD, "3EB0Q")
+    assert inbound.contact_card == ContactCard("Ana Souza", "+5511912345678")
+
+
+@pytest.mark.parametrize("vcard, display_name, card", [
+    (ContactCard("Souza, Ana; \"filha\"", "+5511912345678").vcard(), "", ContactCard("Souza, Ana; \"filha\"",
+                                                                                       "+5511912345678")),
+    ("BEGIN:VCARD\nVERSION:3.0\nTEL;TYPE=CELL:+55 11 9123\n 4-5678\nEND:VCARD", "Ana",
+     ContactCard("Ana", "+5511912345678")),  # no waid, a folded line, the name WhatsApp gave the card
+    ("BEGIN:VCARD\nVERSION:3.0\nFN:Ana\nTEL;TYPE=HOME:(11) 3123-4567\nTEL;waid=5511912345678:+55 11 91234-5678\n"
+     "END:VCARD", "", ContactCard("Ana", "+5511912345678")),  # a local number says no country: the next one does
+    ("BEGIN:VCARD\nVERSION:3.0\nFN:Ana\nEMAIL:ana@example.com\nEND:VCARD", "Ana", None),  # no number at all
+    ("BEGIN:VCARD\nVERSION:3.0\nFN:Ana\nTEL:(11) 91234-5678\nEND:VCARD", "Ana", None),  # whose country is unknown
+], ids=["ours", "no waid", "a local number first", "no number", "only a local number"])
+def test_a_contact_cards_number_is_its_whatsapp_id_or_an_international_number_and_without_one_there_is_no_card(
+        vcard, display_name, card):
+    inbound = map_event(CONNECTION_ID, message_event(Message(contactMessage=ContactMessage(displayName=display_name,
+                                                                                           vcard=vcard))))
+
+    assert (inbound.type, inbound.body, inbound.contact_card) == ("contact", vcard, card)
+
+
+def test_several_cards_at_once_are_one_message_with_every_vcard_and_the_first_card_that_has_a_number():
+    no_number = "BEGIN:VCARD\nVERSION:3.0\nFN:Reception\nEND:VCARD"
+    second = ContactCard("Bruno", "+5521987654321").vcard()
+    cards = ContactsArrayMessage(displayName="3 contacts", contacts=[
+        ContactMessage(displayName="Reception", vcard=no_number), ContactMessage(displayName="Ana", vcard=IPHONE_VCARD),
+        ContactMessage(displayName="Bruno", vcard=second)])
+
+    inbound = map_event(CONNECTION_ID, message_event(Message(contactsArrayMessage=cards)))
+
+    assert (inbound.type, inbound.body) == ("contact", "\n".join([no_number, IPHONE_VCARD, second]))
+    assert inbound.contact_card == ContactCard("Ana Souza", "+5511912345678")
 
 
 def test_a_group_message_is_in_the_group_chat_from_its_participant():
@@ -335,6 +380,7 @@ class RecordingClient(SessionClient):
         self.read: list[tuple] = []
         self.rejected: list[tuple] = []
         self.presences: list[tuple] = []
+        self.pictures_asked: list[tuple] = []
 
     def is_on_whatsapp(self, *numbers):
         return [neonize_proto.IsOnWhatsAppResponse(
@@ -360,6 +406,13 @@ class RecordingClient(SessionClient):
         if self.refusal:
             raise RejectCallError(self.refusal)
         self.rejected.append((call_from, call_id))
+
+    def get_profile_picture(self, jid, extra):
+        if self.refusal:
+            raise GetProfilePictureError(neonize_proto.GetProfilePictureReturnFunction(Error=self.refusal))  # as neonize
+        self.pictures_asked.append((jid, extra))
+        return neonize_proto.ProfilePictureInfo(URL="https://pps.whatsapp.net/v/t61/abc.jpg?oe=6700", ID="1691585656",
+                                                Type="image", DirectPath="/v/t61/abc.jpg")
 
     def send_message(self, to, message, *args, **kwargs):
         if self.refusal:
@@ -653,4 +706,33 @@ def test_numbers_whatsapp_cannot_be_asked_about_are_a_transient_error(session):
         session.on_whatsapp(["5511900000001"])
 
     assert "could not check numbers" in str(refused.value) and not refused.value.permanent
+    assert not offline.value.permanent
+
+
+# --- profile pictures
+def test_a_profile_picture_is_asked_in_full_of_the_jid_whatsapp_knows_the_number_by(session):
+    picture = session.profile_picture("5511987654321")
+
+    [(jid, params)] = session.client.pictures_asked
+    assert (jid.User, jid.Server, params.Preview) == ("5511987654321", "s.whatsapp.net", False)
+    assert picture == ProfilePicture("1691585656", url="https://pps.whatsapp.net/v/t61/abc.jpg?oe=6700")
+
+
+@pytest.mark.parametrize("refusal", ["that user or group does not have a profile picture",
+                                     "the user has hidden their profile picture from you"], ids=["none", "hidden"])
+def test_a_contact_with_no_picture_or_one_hidden_from_us_has_none(session, refusal):
+    session.client.refusal = refusal
+
+    assert session.profile_picture("5511987654321") is None
+
+
+def test_a_picture_whatsapp_cannot_be_asked_for_or_an_offline_session_is_a_transient_error(session):
+    session.client.refusal = "info query timed out"
+    with pytest.raises(TransportError) as refused:
+        session.profile_picture("5511987654321")
+    session.online = False
+    with pytest.raises(TransportError) as offline:
+        session.profile_picture("5511987654321")
+
+    assert "could not get the profile picture" in str(refused.value) and not refused.value.permanent
     assert not offline.value.permanent

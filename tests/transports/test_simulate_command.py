@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from click.testing import CliRunner
 
 from wharf.cli import main
 from workers.transports import simulator
+
+PDF = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
 
 
 def test_simulate_inbound_configure_and_outbox(redis_client):
@@ -28,6 +31,49 @@ def test_simulate_inbound_configure_and_outbox(redis_client):
     assert simulator.read_config(redis_client, 3)["readAfterMs"] == -1
     assert simulator.read_config(redis_client, 3)["autoReply"] == "ok"
     assert "3EB0X  +5511987654321  [text]  hello" in listed.output and "1 received in all" in listed.output
+
+
+def test_simulate_inbound_sends_a_file_with_its_caption_a_location_or_a_contact_card(redis_client, tmp_path):
+    redis_client.flushdb()
+    runner = CliRunner()
+    (tmp_path / "invoice.pdf").write_bytes(PDF)
+    contact = ["simulate", "inbound", "3", "--from", "+5511987654321"]
+
+    sent = [runner.invoke(main, [*contact, "--file", str(tmp_path / "invoice.pdf"), "the invoice"]),
+            runner.invoke(main, [*contact, "--location", "-23.5613,-46.6565", "--place", "Loja Paulista",
+                                 "--address", "Av. Paulista, 1000"]),
+            runner.invoke(main, [*contact, "--contact-card", "Ana Souza", "+55 11 91234-5678"])]
+
+    assert [result.exit_code for result in sent] == [0, 0, 0], [result.output for result in sent]
+    document, place, card = [json.loads(raw) for raw in redis_client.lrange(simulator.key(3, "commands"), 0, -1)][::-1]
+    assert (document["type"], document["body"], document["media"]) == (
+        "document", "the invoice", {"mimetype": "application/pdf", "filename": "invoice.pdf"})
+    assert redis_client.hget(simulator.key(3, "media"), document["waId"]) == PDF
+    assert (place["type"], place["location"]) == ("location", {"latitude": -23.5613, "longitude": -46.6565,
+                                                                "name": "Loja Paulista", "address": "Av. Paulista, 1000"})
+    assert (card["type"], card["contact"]) == ("contact", {"name": "Ana Souza", "phone": "+5511912345678"})
+    assert f"sent {card['waId']} from +5511987654321" in sent[2].output
+
+
+@pytest.mark.parametrize("arguments, says", [
+    (["--file", "{tmp}/photo.png"], "content is not image/png"),
+    (["--location", "-23.5613"], "give LAT,LNG"),
+    (["--location", "-123.5,10"], "within ±90"),
+    (["--place", "Loja Paulista"], "describe a --location"),
+    (["--location", "-23.5613,-46.6565", "here"], "goes alone"),
+    (["--contact-card", "Ana", "912345678"], "not a phone number"),
+    ([], "say something"),
+], ids=["a program named a picture", "one number", "off the globe", "a place with no location", "a location with text",
+        "a local number", "nothing"])
+def test_simulate_inbound_refuses_what_whatsapp_would_not_carry(redis_client, tmp_path, arguments, says):
+    redis_client.flushdb()
+    (tmp_path / "photo.png").write_bytes(b"MZ\x90\x00")
+
+    refused = CliRunner().invoke(main, ["simulate", "inbound", "3", "--from", "+5511987654321",
+                                        *(argument.format(tmp=tmp_path) for argument in arguments)])
+
+    assert refused.exit_code == 2 and says in refused.output, refused.output
+    assert not redis_client.exists(simulator.key(3, "commands"))
 
 
 def test_the_outbox_shows_a_location_and_a_contact_card_on_one_line_each(redis_client):

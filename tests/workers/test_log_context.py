@@ -74,8 +74,9 @@ def test_jobs_enqueued_by_a_job_carry_the_request_id_on(factories, broker, worke
         )
     finally:
         request_id_var.reset(token)
-    greetings = f"dramatiq:{gateway_queue(connection.id)}.msgs"
+    on_session = f"dramatiq:{gateway_queue(connection.id)}.msgs"
 
-    assert wait_for(lambda: redis_client.hlen(greetings) == 1, timeout=20)
-    greeting = dramatiq.Message.decode(redis_client.hvals(greetings)[0])
-    assert greeting.actor_name == "send_message" and greeting.options[REQUEST_ID_OPTION] == "req-from-the-api"
+    assert wait_for(lambda: redis_client.hlen(on_session) == 2, timeout=20)
+    queued = [dramatiq.Message.decode(data) for data in redis_client.hvals(on_session)]
+    assert sorted(m.actor_name for m in queued) == ["check_profile_picture", "send_message"]  # the greeting, a picture
+    assert all(m.options[REQUEST_ID_OPTION] == "req-from-the-api" for m in queued)

@@ -14,6 +14,7 @@ from workers.transports.base import (
     Disconnected,
     LoggedOut,
     OutgoingMessage,
+    ProfilePicture,
     Transport,
     TransportError,
 )
@@ -112,6 +113,9 @@ class ManagedSession:
 
     def reject_call(self, chat: str, call_id: str) -> None:
         self.transport.reject_call(chat, call_id)
+
+    def profile_picture(self, chat: str) -> ProfilePicture | None:
+        return self.transport.profile_picture(chat)
 
     def logout(self) -> None:
         self.stopping.set()

@@ -34,6 +34,8 @@ class InboundMessage(TransportEvent):
     body: str = ""
     type: str = "text"  # text, image, audio, video, document, sticker, location, contact
     media: dict[str, Any] | None = None  # {"mimetype", "filename", "data": base64} when downloaded
+    location: Location | None = None  # the place shared (type location; `body` says it in words)
+    contact_card: ContactCard | None = None  # the card shared (type contact; `body` is its vCard), if it has a number
     quoted_wa_id: str | None = None
     is_group: bool = False
     from_me: bool = False
@@ -188,6 +190,16 @@ class OutgoingMessage:
     contact_card: ContactCard | None = None
 
 
+@dataclasses.dataclass(frozen=True)
+class ProfilePicture:
+    """A chat's profile picture as WhatsApp shows it now. Its `id` changes when the picture does. The image is at
+    `url` (WhatsApp's CDN: the link expires), or comes as `png` where the network has no CDN (the simulator)."""
+
+    id: str
+    url: str | None = None
+    png: bytes | None = None
+
+
 class TransportError(Exception):
     """A send or a session call failed. `permanent` errors are not retried (bad number, banned)."""
 
@@ -244,6 +256,10 @@ class Transport(Protocol):
     def on_whatsapp(self, numbers: list[str]) -> dict[str, bool]:
         """{number: whether it is on WhatsApp} for numbers in digits (no "+"); a number WhatsApp did not answer for
         is left out. A TransportError when WhatsApp cannot be asked."""
+
+    def profile_picture(self, chat: str) -> ProfilePicture | None:
+        """The profile picture of a chat (`chat`: a number in digits, or a group's id), in full size; None when it
+        has none or hides it from us. A TransportError when WhatsApp cannot be asked."""
 
     def reject_call(self, chat: str, call_id: str) -> None:
         """Decline the call `call_id` that `chat` (as `IncomingCall.chat` names the caller) is ringing us with: it

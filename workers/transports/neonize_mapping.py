@@ -7,6 +7,7 @@ it, keeps the full LID ("123456789@lid"). An `OutgoingMessage.to` of either form
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from pathlib import Path
 from urllib.parse import parse_qsl, quote, urlencode, urlparse, urlunparse
@@ -29,6 +30,7 @@ from neonize.proto.Neonize_pb2 import JID, ConnectFailureReason
 from neonize.proto.waCommon.WACommon_pb2 import MessageKey
 from neonize.proto.waE2E.WAWebProtobufsE2E_pb2 import (
     ContactMessage,
+    ContactsArrayMessage,
     ContextInfo,
     ExtendedTextMessage,
     LocationMessage,
@@ -54,6 +56,7 @@ from workers.transports.base import (
     TransportError,
     TransportEvent,
 )
+from workers.transports.vcards import contact_card_from_vcard
 
 PHONE_SERVER = "s.whatsapp.net"
 GROUP_SERVER = "g.us"
@@ -140,31 +143,52 @@ def seconds(timestamp: int) -> float | None:
 
 
 # --- messages we receive
-def message_content(message: WAMessage) -> tuple[str, str, dict | None, ContextInfo | None] | None:
-    """(body, type, media, context) of a WhatsApp message, or None for what is not a chat message
-    (reactions, revokes, edits, polls, protocol messages)."""
+@dataclasses.dataclass(frozen=True)
+class Content:
+    """What a chat message says, as an `InboundMessage` keeps it."""
+
+    body: str  # the text, a caption, the place in words, the vCards
+    type: str
+    context: ContextInfo | None = None  # a reply's quote
+    media: dict | None = None  # {"mimetype", "filename"}, to download
+    location: Location | None = None
+    contact_card: ContactCard | None = None
+
+
+def message_content(message: WAMessage) -> Content | None:
+    """What a WhatsApp message says, or None for what is not a chat message (reactions, revokes, edits, polls,
+    protocol messages)."""
     if message.HasField("extendedTextMessage"):
-        return message.extendedTextMessage.text, "text", None, message.extendedTextMessage.contextInfo
+        return Content(message.extendedTextMessage.text, "text", message.extendedTextMessage.contextInfo)
     if message.HasField("conversation"):
-        return message.conversation, "text", None, None
+        return Content(message.conversation, "text")
     for kind, field in MEDIA_PARTS.items():
         if message.HasField(field):
             part = getattr(message, field)
             media = {"mimetype": part.mimetype or None, "filename": getattr(part, "fileName", "") or None}
-            return getattr(part, "caption", ""), kind, media, part.contextInfo
+            return Content(getattr(part, "caption", ""), kind, part.contextInfo, media=media)
     for field in ("locationMessage", "liveLocationMessage"):
         if message.HasField(field):
             part = getattr(message, field)  # a live location has no name or address
             place = Location(part.degreesLatitude, part.degreesLongitude, getattr(part, "name", "") or None,
                              getattr(part, "address", "") or None)
-            return place.text(), "location", None, part.contextInfo
+            return Content(place.text(), "location", part.contextInfo, location=place)
     if message.HasField("contactMessage"):
-        return message.contactMessage.vcard, "contact", None, message.contactMessage.contextInfo
+        part = message.contactMessage
+        return Content(part.vcard, "contact", part.contextInfo,
+                       contact_card=contact_card_from_vcard(part.vcard, part.displayName))
     if message.HasField("contactsArrayMessage"):
-        part = message.contactsArrayMessage
-        return "\n".join(contact.vcard for contact in part.contacts), "contact", None, part.contextInfo
+        return shared_contacts(message.contactsArrayMessage)
     answer = menu_answer(message)
-    return answer if answer is None else (answer[0], "text", None, answer[1])
+    return answer if answer is None else Content(answer[0], "text", answer[1])
+
+
+def shared_contacts(part: ContactsArrayMessage) -> Content:
+    """Several cards sent at once: one message whose body holds every vCard; its structured card is the first that
+    has a number (a message keeps one)."""
+    cards = (contact_card_from_vcard(contact.vcard, contact.displayName) for contact in part.contacts)
+    return Content("\n".join(contact.vcard for contact in part.contacts), "contact", part.contextInfo,
+                   contact_card=next(filter(None, cards), None))
 
 
 def menu_answer(message: WAMessage) -> tuple[str, ContextInfo] | None:
@@ -204,17 +228,18 @@ def inbound_message(connection_id: int, event: MessageEv) -> InboundMessage | Me
     content = message_content(event.Message)
     if content is None:
         return None
-    body, kind, media, context = content
     return InboundMessage(
         connection_id,
         wa_id=event.Info.ID,
         chat=chat,
         sender=address(source.Sender, source.SenderAlt),
         sender_name=None if source.IsFromMe else (event.Info.Pushname or None),
-        body=body,
-        type=kind,
-        media=media,
-        quoted_wa_id=(context.stanzaID or None) if context is not None else None,
+        body=content.body,
+        type=content.type,
+        media=content.media,
+        location=content.location,
+        contact_card=content.contact_card,
+        quoted_wa_id=(content.context.stanzaID or None) if content.context is not None else None,
         is_group=source.IsGroup,
         from_me=source.IsFromMe,
         timestamp=seconds(event.Info.Timestamp),
@@ -239,7 +264,7 @@ def message_change(connection_id: int, event: MessageEv, chat: str) -> MessageCh
         return MessageRevoked(connection_id, wa_id=protocol.key.ID, chat=chat)
     content = message_content(protocol.editedMessage) if protocol.type == ProtocolMessage.MESSAGE_EDIT else None
     if content is not None:  # the text or caption as it is now
-        return MessageEdited(connection_id, wa_id=protocol.key.ID, chat=chat, body=content[0],
+        return MessageEdited(connection_id, wa_id=protocol.key.ID, chat=chat, body=content.body,
                              timestamp=seconds(protocol.timestampMS) or seconds(event.Info.Timestamp))
     return None
 

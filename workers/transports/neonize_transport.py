@@ -52,6 +52,7 @@ from workers.transports.base import (
     LoggedOut,
     OutgoingMessage,
     PairCode,
+    ProfilePicture,
     QrCode,
     TransportError,
     TransportEvent,
@@ -76,6 +77,8 @@ logger = logging.getLogger(__name__)
 
 SENT_IDS_KEPT = 10_000
 CALLERS_KEPT = 1_000
+# whatsmeow's ErrProfilePictureNotSet and ErrProfilePictureUnauthorized: no picture to show us, either way
+NO_PICTURE = ("does not have a profile picture", "has hidden their profile picture")
 UPLOAD_KINDS = {"image": MediaType.MediaImage, "sticker": MediaType.MediaImage, "video": MediaType.MediaVideo,
                 "audio": MediaType.MediaAudio}
 
@@ -376,6 +379,16 @@ class NeonizeTransport:
             if answer.IsIn:
                 self.known_jids[number] = answer.JID
         return found
+
+    def profile_picture(self, chat: str) -> ProfilePicture | None:
+        client, jid = self.online_chat(chat)
+        try:
+            info = client.get_profile_picture(jid, neonize_proto.GetProfilePictureParams(Preview=False))
+        except NeonizeError as error:
+            if any(reason in str(error) for reason in NO_PICTURE):
+                return None
+            raise TransportError(f"could not get the profile picture: {error}") from error
+        return ProfilePicture(info.ID, url=info.URL) if info.URL else None
 
     def whatsapp_jid(self, client: NewClient, phone: str) -> neonize_proto.JID:
         """The JID WhatsApp knows the number by (it may differ from the digits, e.g. Brazil's ninth digit)."""

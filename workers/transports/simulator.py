@@ -14,15 +14,22 @@ it, and a gateway crash loses nothing of it:
   crash re-runs them (inbound handling is idempotent on the WhatsApp id). A backlog of inbound
   messages is taken up to `simulator_session.INBOUND_BATCH` at a time and emitted as one `InboundBatch`; they leave
   `processing` only once the handler (the gateway's dispatch) returned.
+- `media`: the files contacts send (up to `wharf.media.MAX_BYTES`), by WhatsApp id, out of their commands: the
+  commands stay small (a backlog is read and batched by a script that decodes each), and the session fetches a file
+  as a phone downloads one, when it takes its message. A message with a file goes to the handler alone, its file
+  inline in base64, as neonize's downloaded media do: one file per Dramatiq message, never a batch of them; the file
+  leaves the network with its command.
 - `typing`: whether each contact's phone shows us typing (our agents' typing, `set_typing`).
 - `calls`: the calls contacts made to the number, with when the session rejected each (`rejected_calls`).
-- `config`: delays, failure rate, numbers not on WhatsApp, auto-reply; read on every send.
+- `config`: delays, failure rate, numbers not on WhatsApp, contacts' profile pictures, auto-reply; read on every
+  send.
 
 The session that sends into it and brings its events back is `workers/transports/simulator_session.py`.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import secrets
 import time
@@ -30,13 +37,15 @@ from typing import Any
 
 import redis
 
-from workers.transports.base import deterministic_wa_id
+from wharf.media import MediaRejected, check_media, message_type_for
+from workers.transports.base import ContactCard, Location, deterministic_wa_id
 
 DEFAULT_CONFIG: dict[str, Any] = {
     "deliveredAfterMs": 300,
     "readAfterMs": 1500,
     "failRate": 0.0,  # share of sends that fail with a transient network error
     "notOnWhatsapp": [],  # numbers whose sends fail for good
+    "profilePictures": {},  # {number: its picture's URL, or None: it shows none}; the others show one drawn for them
     "requireQr": False,  # a new session must be "scanned" (a `scan` command) before it connects
     "autoReply": None,  # every contact answers each message with this text
     "banned": False,
@@ -66,13 +75,51 @@ def push_command(client: redis.Redis, connection_id: int, op: str, **fields: Any
     client.lpush(key(connection_id, "commands"), json.dumps({"op": op, **fields}))
 
 
-def inject_inbound(client: redis.Redis, connection_id: int, phone: str, body: str, name: str | None = None,
-                   wa_id: str | None = None) -> str:
-    """A contact sends us a message; returns its WhatsApp id (given ids let tests send duplicates)."""
+def inject_inbound(client: redis.Redis, connection_id: int, phone: str, body: str = "", name: str | None = None,
+                   wa_id: str | None = None, *, media: dict[str, Any] | None = None, location: Location | None = None,
+                   contact_card: ContactCard | None = None) -> str:
+    """A contact sends us a message (`sent_content`); returns its WhatsApp id (given ids let tests send duplicates).
+    A ValueError for what WhatsApp would not carry: a MediaRejected for a file the platform does not take."""
+    content = sent_content(body, media, location, contact_card)
     wa_id = wa_id or deterministic_wa_id(connection_id, "in:" + secrets.token_hex(8))
-    push_command(client, connection_id, "inbound", phone=phone.lstrip("+"), body=body, name=name, waId=wa_id,
-                 at=time.time())
+    if media is not None:  # before its command, which never comes without it
+        client.hset(key(connection_id, "media"), wa_id, media["data"])
+    push_command(client, connection_id, "inbound", phone=phone.lstrip("+"), name=name, waId=wa_id, at=time.time(),
+                 **content)
     return wa_id
+
+
+def sent_content(body: str, media: dict[str, Any] | None, location: Location | None,
+                 contact_card: ContactCard | None) -> dict[str, Any]:
+    """An inbound command's fields for what a contact sends, as WhatsApp carries it: a text; a file (`media`:
+    {"mimetype", "filename", "data": bytes}) with `body` its caption, but for audio and stickers, which have none, and
+    its name only if it is a document; or a location or a contact card alone, `body` the place in words or the vCard."""
+    given = [what for what, value in (("a file", media), ("a location", location), ("a contact card", contact_card))
+             if value is not None]
+    if len(given) > 1:
+        raise ValueError(f"a message carries one thing: not {' and '.join(given)}")
+    if body and (location is not None or contact_card is not None):
+        raise ValueError("a location or a contact card goes alone, with no text")
+    if location is not None:
+        return {"type": "location", "body": location.text(), "location": dataclasses.asdict(location)}
+    if contact_card is not None:
+        return {"type": "contact", "body": contact_card.vcard(), "contact": dataclasses.asdict(contact_card)}
+    if media is not None:
+        return file_content(body, media)
+    if not body:
+        raise ValueError("say something: a text, a file, a location or a contact card")
+    return {"type": "text", "body": body}
+
+
+def file_content(caption: str, media: dict[str, Any]) -> dict[str, Any]:
+    """An inbound command's fields for a file: checked as any file we keep (wharf.media), its data left out."""
+    mimetype = (media.get("mimetype") or "").split(";")[0].strip().lower()
+    check_media(media["data"], mimetype)
+    kind = message_type_for(mimetype)
+    if caption and kind in ("audio", "sticker"):
+        raise MediaRejected(f"WhatsApp sends {kind} without a caption")
+    filename = media.get("filename") if kind == "document" else None
+    return {"type": kind, "body": caption, "media": {"mimetype": mimetype, "filename": filename}}
 
 
 def inject_revoke(client: redis.Redis, connection_id: int, phone: str, wa_id: str) -> None:
@@ -148,5 +195,5 @@ def typing(client: redis.Redis, connection_id: int) -> dict[str, dict[str, Any]]
 
 def reset(client: redis.Redis, connection_id: int) -> None:
     names = ("config", "commands", "processing", "outbox", "seen", "receipts", "paired", "read_by_us", "read_receipts",
-             "revoked", "edited", "reactions", "calls", "rejected_calls", "typing")
+             "revoked", "edited", "reactions", "calls", "rejected_calls", "typing", "media")
     client.delete(*(key(connection_id, name) for name in names))

@@ -5,7 +5,11 @@ due (receipts in batches) and what users and tests asked of the network (its com
 
 from __future__ import annotations
 
+import base64
+import colorsys
 import dataclasses
+import hashlib
+import io
 import json
 import logging
 import random
@@ -15,21 +19,25 @@ import time
 from typing import Any
 
 import redis
+from PIL import Image, ImageDraw
 
 from wharf.media import message_type_for
 from workers.transports.base import (
     Connected,
+    ContactCard,
     Disconnected,
     EventHandler,
     InboundBatch,
     InboundMessage,
     IncomingCall,
+    Location,
     LoggedOut,
     MessageEdited,
     MessageReacted,
     MessageRevoked,
     OutgoingMessage,
     PairCode,
+    ProfilePicture,
     QrCode,
     Receipt,
     TransportError,
@@ -53,17 +61,18 @@ return 1
 
 
 # Move the oldest commands to `processing` in one atomic step: a run of up to ARGV[1] inbound
-# messages, or one session control (it runs alone, in its turn).
+# messages, or one that carries a file, or one session control (each of these two alone, in its turn).
 TAKE_COMMANDS = """
 local taken = {}
 while #taken < tonumber(ARGV[1]) do
   local raw = redis.call('LINDEX', KEYS[1], -1)
   if not raw then break end
-  local inbound = cjson.decode(raw)['op'] == 'inbound'
-  if #taken > 0 and not inbound then break end
+  local command = cjson.decode(raw)
+  local alone = command['op'] ~= 'inbound' or type(command['media']) == 'table'
+  if #taken > 0 and alone then break end
   redis.call('RPOPLPUSH', KEYS[1], KEYS[2])
   taken[#taken + 1] = raw
-  if not inbound then break end
+  if alone then break end
 end
 return taken
 """
@@ -102,6 +111,33 @@ def outbox_entry(message: OutgoingMessage, at: float) -> dict[str, Any]:
         "contact": dataclasses.asdict(message.contact_card) if message.contact_card else None,
         "at": at,
     }
+
+
+def profile_picture_of(config: dict[str, Any], chat: str) -> ProfilePicture | None:
+    """What the network shows as `chat`'s picture: the one configured (`profilePictures`: a URL, or None for none),
+    else one drawn for it. A picture's id is its source's, so a new URL is a new picture."""
+    configured = {number.lstrip("+"): url for number, url in config["profilePictures"].items()}
+    if chat not in configured:
+        return ProfilePicture(picture_id(chat), png=drawn_picture(chat))
+    url = configured[chat]
+    return ProfilePicture(picture_id(url), url=url) if url else None
+
+
+def picture_id(source: str) -> str:
+    return hashlib.sha256(source.encode()).hexdigest()[:16]
+
+
+def drawn_picture(chat: str) -> bytes:
+    """A small PNG avatar, the same every time: a light silhouette on a colour of the chat's own."""
+    hue = int.from_bytes(hashlib.sha256(chat.encode()).digest()[:2]) / 0xFFFF
+    colour = tuple(round(255 * part) for part in colorsys.hsv_to_rgb(hue, 0.5, 0.8))
+    image = Image.new("RGB", (96, 96), colour)
+    draw = ImageDraw.Draw(image)
+    draw.ellipse((30, 16, 66, 52), fill="white")  # the head
+    draw.ellipse((14, 58, 82, 126), fill="white")  # the shoulders
+    out = io.BytesIO()
+    image.save(out, format="PNG")
+    return out.getvalue()
 
 
 class SimulatorTransport:
@@ -253,6 +289,10 @@ class SimulatorTransport:
         absent = {number.lstrip("+") for number in read_config(self.redis, self.connection_id)["notOnWhatsapp"]}
         return {number: number not in absent for number in numbers}
 
+    def profile_picture(self, chat: str) -> ProfilePicture | None:
+        self.require_connected()
+        return profile_picture_of(read_config(self.redis, self.connection_id), chat)
+
     def reject_call(self, chat: str, call_id: str) -> None:
         """The caller's phone stops ringing: kept with when (`calls`' `rejectedAt`), the first time."""
         self.require_connected()
@@ -313,8 +353,10 @@ class SimulatorTransport:
             return False
         if commands[0]["op"] in CONTACT_OPS:
             with self.redis.pipeline(transaction=False) as pipe:
-                for raw in taken:
+                for raw, command in zip(taken, commands, strict=True):
                     pipe.lrem(processing, 1, raw)
+                    if command.get("media"):  # the handler has the file now
+                        pipe.hdel(key(self.connection_id, "media"), command["waId"])
                 pipe.execute()
         return True
 
@@ -323,12 +365,22 @@ class SimulatorTransport:
         if commands[0]["op"] != "inbound":
             self.run_command(commands[0])
             return
-        messages = tuple(
-            InboundMessage(self.connection_id, wa_id=command["waId"], chat=command["phone"], sender=command["phone"],
-                           sender_name=command.get("name"), body=command["body"], timestamp=command.get("at"))
-            for command in commands
-        )
+        messages = tuple(map(self.inbound_message, commands))
         self.emit(messages[0] if len(messages) == 1 else InboundBatch(self.connection_id, messages=messages))
+
+    def inbound_message(self, command: dict[str, Any]) -> InboundMessage:
+        """What a contact sent, with its file fetched from the network as a phone downloads one (a file the network
+        lost comes without its data, as a failed download does)."""
+        media = command.get("media")
+        data = self.redis.hget(key(self.connection_id, "media"), command["waId"]) if media else None
+        return InboundMessage(
+            self.connection_id, wa_id=command["waId"], chat=command["phone"], sender=command["phone"],
+            sender_name=command.get("name"), body=command["body"], type=command.get("type", "text"),
+            media={**media, "data": base64.b64encode(data).decode()} if data is not None else media,
+            location=Location(**command["location"]) if command.get("location") else None,
+            contact_card=ContactCard(**command["contact"]) if command.get("contact") else None,
+            timestamp=command.get("at"),
+        )
 
     def run_command(self, command: dict[str, Any]) -> None:
         op = command["op"]

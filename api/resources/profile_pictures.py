@@ -1,0 +1,43 @@
+"""Contacts' WhatsApp profile pictures on demand (Evolution API's `fetchProfilePictureUrl`).
+
+`POST /api/contacts/:id/profile-picture` answers 202 with a job: the connection's session asks WhatsApp for the
+contact's picture now (workers/profile_pictures.py), which is otherwise checked when the contact writes, once a day
+at most. The job's result says which picture WhatsApp shows (`pictureId`, null for none or hidden) and whether it
+is new (`downloading`); the contact's `profilePicUrl` opens it once downloaded.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint
+from pydantic import Field
+
+from api.endpoint import endpoint
+from api.resources.number_check import connection_to_ask
+from api.schemas import JobAccepted, Schema
+from api.scoping import get_owned
+from api.security import current_principal
+from db.contacts import Contact
+from workers.jobs import enqueue_job
+from workers.messages import gateway_queue
+from workers.profile_pictures import check_profile_picture
+
+blueprint = Blueprint("profile_pictures", __name__)
+
+
+class ProfilePictureCheckIn(Schema):
+    connection_id: int | None = Field(None, description="the number that asks WhatsApp; default: the company's "
+                                      "default connection")
+
+
+@blueprint.post("/api/contacts/<int:contact_id>/profile-picture")
+@endpoint(summary="Fetch the contact's WhatsApp profile picture now: 202 with a job whose result says which picture "
+          "WhatsApp shows (`pictureId`, null: none or hidden); the contact's `profilePicUrl` opens it",
+          tags=["contacts"], body=ProfilePictureCheckIn, optional_body=True, response=JobAccepted, status=202,
+          errors=[404, 409, 422], enqueues=True, scope="contacts:write")
+def fetch_profile_picture(contact_id: int, body: ProfilePictureCheckIn | None):
+    principal = current_principal()
+    contact = get_owned(Contact, contact_id, "contact")
+    connection = connection_to_ask(body.connection_id if body else None)
+    job = enqueue_job(check_profile_picture, connection.id, contact.id, company_id=principal.company_id,
+                      user_id=principal.user.id if principal.user else None, queue_name=gateway_queue(connection.id))
+    return JobAccepted(job_id=job.id)
