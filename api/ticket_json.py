@@ -60,6 +60,10 @@ class TicketOut(OutSchema):
     rating: int | None = Field(description="1 to 5: the contact's rating of the service, asked when the ticket "
                                            "closed (the setting ratingEnabled)")
     rated_at: UtcDateTime | None
+    snoozed_at: UtcDateTime | None = Field(description="when it was snoozed (POST /api/tickets/:id/snooze); null: "
+                                                       "not snoozed")
+    snoozed_until: UtcDateTime | None = Field(description="when it wakes; null while snoozed: when the contact "
+                                                          "writes")
     created_at: UtcDateTime
     updated_at: UtcDateTime
 

@@ -26,7 +26,7 @@ class Contact(TimestampedModel):
     is_group = peewee.BooleanField(default=False)
     opted_out_at = peewee.DateTimeField(null=True)
     # Its WhatsApp profile picture, kept in the media store (workers/profile_pictures.py): the file's key, WhatsApp's id
-    # of the picture, and when WhatsApp was last asked
+    # of the picture, and when WhatsApp was last asked (for the picture and, of a group, its subject: its name)
     profile_pic_path = peewee.TextField(null=True)
     profile_pic_id = peewee.CharField(max_length=64, null=True)
     profile_pic_checked_at = peewee.DateTimeField(null=True)

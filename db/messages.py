@@ -46,6 +46,15 @@ class Message(TimestampedModel):
     deleted_at = peewee.DateTimeField(null=True)  # deleted for everyone (api/resources/messages.py)
     edited_at = peewee.DateTimeField(null=True)  # its text was last edited (workers/message_changes.py)
     ack_overdue = peewee.BooleanField(default=False)  # sent, and no receipt came in time (workers/watchdogs.py)
+    # Who in a group wrote it (an inbound message of a group only): the member's phone in E.164, or WhatsApp's id of
+    # a member whose number it hides (…@lid), and the name they gave WhatsApp (push name)
+    sender_phone = peewee.CharField(max_length=128, null=True)
+    sender_name = peewee.TextField(null=True)
+
+    @property
+    def sender(self) -> dict | None:
+        """Who in the group wrote it, as the API and events show it: `{phone, name}`; None for any other message."""
+        return {"phone": self.sender_phone, "name": self.sender_name} if self.sender_phone else None
 
     def preview(self) -> str:
         """What a ticket shows of it as its last message: a shared place or card by its name, not its vCard."""

@@ -43,6 +43,8 @@ class Ticket(TimestampedModel):
     rating_requested_at = peewee.DateTimeField(null=True)  # the close asked the contact to rate the service
     rating = peewee.SmallIntegerField(null=True)  # 1 to 5 (workers/ratings.py)
     rated_at = peewee.DateTimeField(null=True)
+    snoozed_at = peewee.DateTimeField(null=True)  # an open ticket out of the way until it wakes (`snooze`)
+    snoozed_until = peewee.DateTimeField(null=True)  # None while snoozed: until the contact writes
 
     def record(self, kind: str, user_id: int | None = None, **data) -> None:
         TicketEvent.create(ticket=self, kind=kind, user=user_id, data=data)
@@ -60,21 +62,42 @@ class Ticket(TimestampedModel):
         self.save(only=[Ticket.priority, Ticket.updated_at])
         self.record("prioritised", by_user_id, **{"from": before, "to": priority})
 
+    def snooze(self, by_user_id: int | None, until: dt.datetime | None) -> bool:
+        """Out of the way (still open, still its agent's) until `until`, or, with None, until the contact writes;
+        it wakes then (`wake`, `wake_on_contact_assignments`), or when it is accepted, transferred or closed.
+        False for a ticket that is not open (closed meanwhile, say): a closed ticket is never snoozed."""
+        now = utcnow()
+        if not Ticket.update(snoozed_at=now, snoozed_until=until, updated_at=now).where(
+                Ticket.id == self.id, Ticket.status == "open").execute():
+            return False
+        self.snoozed_at, self.snoozed_until, self.updated_at = now, until, now
+        self.record("snoozed", by_user_id, until=until.isoformat(timespec="milliseconds") + "Z" if until else None)
+        return True
+
+    def end_snooze(self, by_user_id: int | None, reason: str) -> None:
+        """A change that takes the ticket in hand wakes it: on this instance (the caller saves the snooze fields
+        with its change) and in its history."""
+        if self.snoozed_at is not None:
+            record_woken([self], reason, by_user_id)
+
     def accept(self, user_id: int) -> None:
         """The agent takes the conversation: open and theirs."""
+        self.end_snooze(user_id, "accepted")
         self.status, self.user, self.updated_at = "open", user_id, utcnow()
-        self.save(only=[Ticket.status, Ticket.user, Ticket.updated_at])
+        self.save(only=[Ticket.status, Ticket.user, Ticket.updated_at, Ticket.snoozed_at, Ticket.snoozed_until])
         self.record("accepted", user_id)
 
     def transfer(self, by_user_id: int | None, queue_id: int | None, user_id: int | None) -> None:
         """To another queue (back to pending there) and/or straight to another agent (open, theirs)."""
         before = {"queueId": self.queue_id, "userId": self.user_id}
+        self.end_snooze(by_user_id, "transferred")
         if queue_id is not None:
             self.queue = queue_id
         self.user = user_id
         self.status = "open" if user_id is not None else "pending"
         self.updated_at = utcnow()
-        self.save(only=[Ticket.queue, Ticket.user, Ticket.status, Ticket.updated_at])
+        self.save(only=[Ticket.queue, Ticket.user, Ticket.status, Ticket.updated_at, Ticket.snoozed_at,
+                        Ticket.snoozed_until])
         self.record("transferred", by_user_id, before=before, after={"queueId": self.queue_id, "userId": self.user_id})
         if user_id is not None:
             from db.notifications import notify  # it imports this module
@@ -82,8 +105,11 @@ class Ticket(TimestampedModel):
             notify([user_id], "assigned", self, by_user_id, reason="transfer")
 
     def close(self, user_id: int | None) -> None:
+        """Closed, and so no longer snoozed: a reopened ticket never is."""
+        self.end_snooze(user_id, "closed")
         self.status, self.closed_at, self.unread_messages, self.updated_at = "closed", utcnow(), 0, utcnow()
-        self.save(only=[Ticket.status, Ticket.closed_at, Ticket.unread_messages, Ticket.updated_at])
+        self.save(only=[Ticket.status, Ticket.closed_at, Ticket.unread_messages, Ticket.updated_at, Ticket.snoozed_at,
+                        Ticket.snoozed_until])
         self.record("closed", user_id)
 
     def reopen(self, user_id: int) -> None:
@@ -117,6 +143,38 @@ def last_message_assignments(preview: str, at: str) -> str:
     newer = f'("ticket"."last_message_at" IS NULL OR "ticket"."last_message_at" <= {at})'
     return (f'"last_message" = CASE WHEN {newer} THEN {preview} ELSE "ticket"."last_message" END, '
             f'"last_message_at" = CASE WHEN {newer} THEN {at} ELSE "ticket"."last_message_at" END')
+
+
+def wake_on_contact_assignments(unread: str) -> str:
+    """The SET assignments of an UPDATE "ticket" that wake a snoozed ticket when `unread` (an SQL expression of
+    how many of its new messages are the contact's) is not 0: the contact wrote (or called), as Chatwoot's
+    snooze "until the next reply". The caller records it (`record_woken`)."""
+    return ", ".join(f'"{column}" = CASE WHEN {unread} > 0 THEN NULL ELSE "ticket"."{column}" END'
+                     for column in ("snoozed_at", "snoozed_until"))
+
+
+def wake(tickets: list[Ticket], reason: str, by_user_id: int | None = None) -> None:
+    """The snoozed ones of `tickets` wake now (their time came, someone unsnoozed them), on their rows and these
+    instances, recorded with the reason; two statements whatever their number. One that woke meanwhile (its
+    contact wrote) is not woken twice."""
+    now = utcnow()
+    woke = {ticket_id for (ticket_id,) in Ticket.update(snoozed_at=None, snoozed_until=None, updated_at=now).where(
+        Ticket.id.in_([ticket.id for ticket in tickets]), Ticket.snoozed_at.is_null(False)
+    ).returning(Ticket.id).tuples().execute()}
+    woken = [ticket for ticket in tickets if ticket.id in woke]
+    for ticket in woken:
+        ticket.updated_at = now
+    record_woken(woken, reason, by_user_id)
+
+
+def record_woken(tickets: list[Ticket], reason: str, by_user_id: int | None = None) -> None:
+    """That the tickets woke, their rows changed by the caller's transaction: on these instances, and in their
+    histories as `woke` with why (`time`, `contact`, `unsnoozed`, `accepted`, `transferred`, `closed`), in one
+    statement."""
+    for ticket in tickets:
+        ticket.snoozed_at = ticket.snoozed_until = None
+    insert_models([TicketEvent(ticket=ticket.id, kind="woke", user=by_user_id, data={"reason": reason})
+                   for ticket in tickets])
 
 
 class TicketTag(BaseModel):

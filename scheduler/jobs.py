@@ -18,7 +18,12 @@ from workers.broker import broker
 from workers.campaigns import restart_stalled_campaigns, start_due_campaigns
 from workers.flows.engine import resume_due_sessions
 from workers.jobs import enqueued_marker, resend_job, without_marker
-from workers.maintenance import close_inactive_tickets, prune_finished_jobs, prune_orphan_media
+from workers.maintenance import (
+    close_inactive_tickets,
+    prune_finished_jobs,
+    prune_orphan_media,
+    wake_snoozed_tickets,
+)
 from workers.messages import gateway_queue
 from workers.schedules import send_due_schedules
 from workers.stranded_delays import requeue_stranded_delays
@@ -87,5 +92,6 @@ PERIODIC_JOBS = [
     PeriodicJob("check_connections", check_connections.send, seconds=30),
     PeriodicJob("flag_overdue_acks", flag_overdue_acks.send, seconds=60),
     PeriodicJob("close_inactive_tickets", enqueue_ticket_auto_close, seconds=300),
+    PeriodicJob("wake_snoozed_tickets", wake_snoozed_tickets.send, seconds=60),
     PeriodicJob("assign_waiting_tickets", assign_waiting_tickets, seconds=10),
 ]

@@ -167,6 +167,9 @@ def shared_card(ctx: click.Context, param: click.Parameter, value: tuple[str, st
 @click.argument("connection_id", type=int)
 @click.option("--from", "phone", required=True, help="the contact's number, E.164 (+5511...)")
 @click.option("--name", default=None, help="the contact's WhatsApp name")
+@click.option("--group", default=None, metavar="ID",
+              help="the group the contact writes in, as a member (its id, 120363012345678901@g.us, or its digits)")
+@click.option("--group-name", default=None, help="the group's subject (its name), from now on")
 @click.option("--file", "path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="a file to send (its type by its name: .jpg, .ogg, .pdf...), BODY its caption")
 @click.option("--location", metavar="LAT,LNG", callback=coordinates, help="a place to share, with no BODY")
@@ -175,10 +178,11 @@ def shared_card(ctx: click.Context, param: click.Parameter, value: tuple[str, st
 @click.option("--contact-card", nargs=2, metavar="NAME PHONE", callback=shared_card,
               help="a contact card to share (PHONE in E.164), with no BODY")
 @click.argument("body", default="")
-def simulate_inbound(connection_id: int, phone: str, name: str | None, path: Path | None,
-                     location: tuple[float, float] | None, place: str | None, address: str | None,
+def simulate_inbound(connection_id: int, phone: str, name: str | None, group: str | None, group_name: str | None,
+                     path: Path | None, location: tuple[float, float] | None, place: str | None, address: str | None,
                      contact_card: ContactCard | None, body: str) -> None:
-    """A contact sends BODY to the connection, or a file (BODY its caption), a location or a contact card."""
+    """A contact sends BODY to the connection, or a file (BODY its caption), a location or a contact card; in a group
+    with --group."""
     from wharf.media import MediaRejected
     from wharf.redis_client import redis_client
     from workers.transports import simulator
@@ -186,18 +190,20 @@ def simulate_inbound(connection_id: int, phone: str, name: str | None, path: Pat
 
     if (place or address) and location is None:
         raise click.UsageError("--place and --address describe a --location")
+    if group_name and group is None:
+        raise click.UsageError("--group-name names a --group")
     media = None
     if path is not None:
         media = {"mimetype": mimetypes.guess_type(path.name)[0], "filename": path.name, "data": path.read_bytes()}
     try:
         wa_id = simulator.inject_inbound(redis_client(), connection_id, phone, body, name, media=media,
                                          location=Location(*location, place, address) if location else None,
-                                         contact_card=contact_card)
+                                         contact_card=contact_card, group=group, group_name=group_name)
     except MediaRejected as error:
         raise click.BadParameter(str(error), param_hint="--file") from None
     except ValueError as error:
         raise click.UsageError(str(error)) from None
-    click.echo(f"sent {wa_id} from {phone}")
+    click.echo(f"sent {wa_id} from {phone}" + (f" in {simulator.group_id(group)}" if group else ""))
 
 
 @simulate.command("outbox")

@@ -12,6 +12,7 @@ from workers import (  # noqa: F401
     campaigns,
     chat_actions,
     connection_events,
+    contact_details,
     contact_import,
     emails,
     inbound,

@@ -33,18 +33,25 @@ from db.connections import Connection
 from db.contacts import Contact
 from db.messages import MESSAGE_TYPES, Message, PendingFollowUp, announced, followed_up, newest_by_ticket
 from db.queues import Queue
-from db.tickets import Ticket, find_or_open_tickets, last_message_assignments
+from db.tickets import (
+    Ticket,
+    find_or_open_tickets,
+    last_message_assignments,
+    record_woken,
+    wake_on_contact_assignments,
+)
 from wharf.media import MediaRejected, media_store
 from wharf.metrics import MESSAGES_RECEIVED
 from wharf.realtime import emitted_together
 from workers.acks import receipt_time
+from workers.contact_details import check_details_of
 from workers.events import publish
 from workers.flows.engine import hand_to_flow, tickets_a_flow_may_take
 from workers.messages import message_event
 from workers.opt_outs import handle_opt_out_message
-from workers.profile_pictures import check_pictures_of
 from workers.ratings import is_rating_answer, record_ratings, thank_for_rating, tickets_rated_by
 from workers.routing import answer_new_ticket, route_menu_answer
+from workers.transports.base import e164_or_id
 
 logger = logging.getLogger(__name__)
 
@@ -136,8 +143,9 @@ def contacts_of(company_id: int, events: list[dict]) -> dict[str, Contact]:
 
 
 def message_for(connection: Connection, event: dict, ticket_id: int, contact: Contact) -> Message:
-    """The event's message row, not inserted yet (its media kept already)."""
+    """The event's message row, not inserted yet (its media kept already); one a group's member wrote says who."""
     from_me = bool(event.get("from_me"))
+    by_member = bool(event.get("is_group")) and not from_me
     at = receipt_time(event.get("timestamp"))
     kind = event.get("type") or "text"
     media = event.get("media") or {}
@@ -147,6 +155,8 @@ def message_for(connection: Connection, event: dict, ticket_id: int, contact: Co
         body=event.get("body") or "", status="sent" if from_me else "delivered", wa_id=event["wa_id"],
         media_path=stored_media(connection.company_id, event.get("media")), media_mimetype=media.get("mimetype"),
         media_name=media.get("filename"), location=event.get("location"), contact_card=event.get("contact_card"),
+        sender_phone=e164_or_id(event["sender"]) if by_member else None,
+        sender_name=(event.get("sender_name") or None) if by_member else None,
         created_at=at, sent_at=at, delivered_at=None if from_me else at,
     )
 
@@ -164,9 +174,10 @@ def link_quoted(connection: Connection, quoting: list[tuple[Message, str]]) -> N
 
 
 def update_tickets(messages: list[Message]) -> dict[int, Ticket]:
-    """Count the new messages from contacts as unread and make the newest one each ticket's last message
-    (unless the ticket's is newer: `last_message_assignments`), in one statement; returns the tickets as
-    they were just before it.
+    """Count the new messages from contacts as unread, make the newest one each ticket's last message
+    (unless the ticket's is newer: `last_message_assignments`) and wake the snoozed tickets a contact's message
+    came to (`wake_on_contact_assignments`), in one statement; returns the tickets as they were just before it,
+    but woken (recorded, in one more statement when any woke).
 
     The rows are locked in id order (batches that share tickets queue up instead of deadlocking) with
     FOR NO KEY UPDATE (the message inserts' foreign keys do not wait for it), at the end of the
@@ -178,13 +189,16 @@ def update_tickets(messages: list[Message]) -> dict[int, Ticket]:
     now = utcnow()
     execute_with_values(
         'UPDATE "ticket" SET "unread_messages" = "ticket"."unread_messages" + v.column2, '
-        f'{last_message_assignments("v.column3", "v.column4")}, "updated_at" = v.column5 '
+        f'{last_message_assignments("v.column3", "v.column4")}, {wake_on_contact_assignments("v.column2")}, '
+        '"updated_at" = v.column5 '
         'FROM (VALUES %s) AS v WHERE "ticket"."id" = v.column1',
         [(ticket_id, unread[ticket_id], newest[ticket_id].preview(), newest[ticket_id].created_at, now)
          for ticket_id in ids],
     )
     for ticket in before.values():
         ticket.updated_at = now
+    record_woken([ticket for ticket in before.values() if ticket.snoozed_at is not None and unread[ticket.id]],
+                 "contact")
     return before
 
 
@@ -336,7 +350,8 @@ def receive_inbound(events: list[dict]) -> list[dict]:
     A message is stored with a `PendingFollowUp`, deleted once its events are published and its
     follow-up has run. A redelivery (the worker died after the commit) finds the pending messages and
     does their part again, events included (they may go out twice); the retry of a failed follow-up
-    runs only the follow-up. The writers' profile pictures are then checked where due (at most once a day)."""
+    runs only the follow-up. The writers' details (picture, a group's subject) are then checked where due (at most
+    once a day)."""
     connection = Connection.get_or_none(Connection.id == events[0]["connection_id"])
     if connection is None:
         return [{"skipped": "connection deleted"} for _ in events]
@@ -346,7 +361,7 @@ def receive_inbound(events: list[dict]) -> list[dict]:
     publish_received([r for r in received if not r.announced])
     failed = {r.message.id for r in follow_up_all(received, connection)}
     followed_up([r.message.id for r in received if r.message.id not in failed])
-    check_pictures_of(connection.id, [r.contact for r in new])  # after the replies, which go first on the session
+    check_details_of(connection.id, [r.contact for r in new])  # after the replies, which go first on the session
     if failed:
         announced(list(failed))
         raise FollowUpFailed(f"the follow-up of messages {sorted(failed)} failed")

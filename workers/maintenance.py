@@ -5,8 +5,10 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import itertools
+from collections.abc import Callable
 
 import dramatiq
+import peewee
 from peewee import fn
 
 from api.ticket_json import tickets_json
@@ -16,13 +18,13 @@ from db.connection_events import ConnectionEvent
 from db.contacts import Contact
 from db.jobs import IDEMPOTENCY_WINDOW, IdempotencyKey, Job
 from db.messages import Message, QuickMessage
-from db.tickets import Ticket
+from db.tickets import Ticket, wake
 from wharf.media import media_store
 from wharf.settings import settings
 from workers.csv_import import UPLOADS_DIR
 from workers.events import announcing
 
-CLOSE_BATCH = 200
+TICKET_BATCH = 200
 CONNECTION_HISTORY = dt.timedelta(days=400)  # longer than the longest analytics period (366 days, api/periods.py)
 MEDIA_GRACE = dt.timedelta(days=1)  # far longer than from a file's save to its message's commit
 MEDIA_PAGE = 500
@@ -87,30 +89,45 @@ def prune_orphan_media() -> int:
     return pruned
 
 
+def change_in_batches(tickets: peewee.ModelSelect, change: Callable[[list[Ticket]], object],
+                      **announced_with: str) -> int:
+    """`change` the tickets the query finds, a batch at a time, each announced (`ticket:update`, with
+    `announced_with`) in its batch's transaction; `change` takes them out of the query. The batch is locked,
+    skipping the tickets another transaction holds (they are coming alive). Returns how many changed."""
+    changed = 0
+    while True:
+        with announcing() as announcements:  # the changes' webhooks commit with them
+            batch = list(locked(tickets.order_by(Ticket.id).limit(TICKET_BATCH), skip_locked=True))
+            change(batch)
+            shapes = tickets_json(batch)
+            for ticket in batch:
+                announcements.add("ticket:update", ticket.company_id, {**shapes[ticket.id], **announced_with},
+                                  ticket=ticket)
+        changed += len(batch)
+        if len(batch) < TICKET_BATCH:
+            return changed
+
+
 @dramatiq.actor(queue_name="maintenance", max_retries=3)
 def close_inactive_tickets(company_id: int) -> dict[str, int]:
     """Close the company's tickets idle past its `auto_close_after_hours`, through Ticket.close (history,
-    events); a ticket that came alive meanwhile (locked, or touched since) is left open."""
+    events); a ticket that came alive meanwhile (locked, or touched since) is left open. A snoozed ticket is
+    not idle but waiting: it is left alone until it wakes, which touches it, so its idle hours count from then."""
     hours = company_setting(company_id, "auto_close_after_hours")
     if not hours:
         return {"closed": 0}
-    idle_since = utcnow() - dt.timedelta(hours=hours)
-    closed = 0
-    while True:
-        with announcing() as announcements:  # the closes' webhooks commit with them
-            batch = list(locked(
-                Ticket.select()
-                .where(Ticket.company == company_id, Ticket.status != "closed", Ticket.updated_at < idle_since)
-                .order_by(Ticket.id)
-                .limit(CLOSE_BATCH),
-                skip_locked=True,
-            ))
-            for ticket in batch:
-                ticket.close(None)
-            shapes = tickets_json(batch)
-            for ticket in batch:
-                announcements.add("ticket:update", company_id, {**shapes[ticket.id], "closedBy": "auto-close"},
-                                  ticket=ticket)
-        closed += len(batch)
-        if len(batch) < CLOSE_BATCH:
-            return {"closed": closed}
+    idle = Ticket.select().where(Ticket.company == company_id, Ticket.status != "closed", Ticket.snoozed_at.is_null(),
+                                 Ticket.updated_at < utcnow() - dt.timedelta(hours=hours))
+
+    def close(batch: list[Ticket]) -> None:
+        for ticket in batch:
+            ticket.close(None)
+
+    return {"closed": change_in_batches(idle, close, closedBy="auto-close")}
+
+
+@dramatiq.actor(queue_name="maintenance", max_retries=3)
+def wake_snoozed_tickets() -> dict[str, int]:
+    """Wake the tickets whose snooze time has come (recorded as `woke` for `time`), every company's."""
+    due = Ticket.select().where(Ticket.snoozed_until <= utcnow())
+    return {"woken": change_in_batches(due, lambda batch: wake(batch, "time"))}

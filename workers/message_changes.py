@@ -31,6 +31,7 @@ from db.tickets import Ticket
 from workers.acks import receipt_time
 from workers.events import Announcements, announcing
 from workers.messages import message_event
+from workers.transports.base import e164_or_id
 
 WAITING_RETRIES = 10  # with this backoff, about five minutes for a change's message to be stored
 WAITING = {"queue_name": "inbound", "max_retries": WAITING_RETRIES, "min_backoff": 1000, "max_backoff": 60_000}
@@ -110,10 +111,7 @@ def changed_message(event: dict) -> Message | None:
 
 def reactor_of(event: dict) -> str:
     """Who reacted, as `MessageReaction.reactor` keeps them: a phone in E.164, a hidden number's id, or us."""
-    sender = event["sender"]
-    if event.get("from_me"):
-        return OUR_REACTOR
-    return sender if "@" in sender or sender.startswith("+") else f"+{sender}"
+    return OUR_REACTOR if event.get("from_me") else e164_or_id(event["sender"])
 
 
 @dramatiq.actor(**WAITING)

@@ -209,6 +209,7 @@ def message_event(message: Message) -> dict:
         "location": message.location,
         "contact": message.contact_card,
         "mediaUrl": media_link(message.id) if message.media_path else None,
+        "sender": message.sender,
     }
 
 

@@ -1,15 +1,13 @@
 """Contacts' WhatsApp profile pictures (Whaticket's avatars, Evolution API's `fetchProfilePictureUrl`), kept in the
 media store under the contact's company: WhatsApp's links to them expire.
 
-Only the gateway holding a session can ask WhatsApp, so `check_profile_picture` runs on the connection's send queue,
-after the sends waiting there. A download there would hold the connection's sends for as long as the CDN takes (the
-queue has one thread: workers/remote_media.py), so a new picture is downloaded by `store_profile_picture`, on a queue
-of the workers. WhatsApp gives each picture an id: one kept already is not downloaded again. A contact with no
-picture, or one hidden from us, keeps none. Any step may run twice, or late: what WhatsApp showed is recorded only
-over an older check (`keep_picture`).
-
-A contact's picture is checked when the contact first writes, when they write again `REFRESH_AFTER` the last check
-(`check_pictures_of`, after an inbound batch), and when a user asks (`POST /api/contacts/:id/profile-picture`).
+The session asks WhatsApp for a contact's picture (`check_picture`) when it checks the contact's details
+(workers/contact_details.py: when they first write, daily after, and on request), on the connection's send queue. A
+download there would hold the connection's sends for as long as the CDN takes (the queue has one thread:
+workers/remote_media.py), so a new picture is downloaded by `store_profile_picture`, on a queue of the workers.
+WhatsApp gives each picture an id: one kept already is not downloaded again. A contact with no picture, or one hidden
+from us, keeps none. Any step may run twice, or late: what WhatsApp showed is recorded only over an older check
+(`keep_picture`).
 """
 
 from __future__ import annotations
@@ -17,7 +15,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import logging
-from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 import dramatiq
 import peewee
@@ -25,43 +23,40 @@ import peewee
 from db.base import database, locked, utcnow
 from db.contacts import Contact
 from wharf.media import MediaRejected, MediaUnavailable, fetch_remote, media_store
-from workers.chat_actions import OPTIONS, enqueue_on_session, live_session
 from workers.transports.base import TransportError
 
+if TYPE_CHECKING:
+    from workers.gateway.sessions import ManagedSession
+
 logger = logging.getLogger(__name__)
-REFRESH_AFTER = dt.timedelta(hours=24)
 
 
 def checked_before(at: dt.datetime) -> peewee.Expression:
-    """The contact's picture was last checked before `at`, or never."""
+    """WhatsApp was last asked about the contact (its picture, of a group its subject too) before `at`, or never."""
     return Contact.profile_pic_checked_at.is_null() | (Contact.profile_pic_checked_at < at)
 
 
-@dramatiq.actor(**OPTIONS)
-def check_profile_picture(connection_id: int, contact_id: int) -> dict:
+def check_picture(session: ManagedSession, contact: Contact) -> dict:
     """Ask WhatsApp for the contact's picture: none is recorded at once, a new one queued to be downloaded. A chat
-    that WhatsApp refuses for good (a number not on it) has none."""
-    contact = Contact.get_or_none(Contact.id == contact_id)
-    if contact is None:
-        return {"contactId": contact_id, "skipped": "contact deleted"}
+    that WhatsApp refuses for good (a number not on it) has none. Says which picture it is, and whether it is new."""
     asked_at = utcnow()
     try:
-        picture = live_session(connection_id).profile_picture(contact.phone.lstrip("+"))
+        picture = session.profile_picture(contact.phone.lstrip("+"))
     except TransportError as error:
         if not error.permanent:
             raise
-        logger.info("connection %s: no profile picture of contact %s: %s", connection_id, contact_id, error)
+        logger.info("connection %s: no profile picture of contact %s: %s", session.connection_id, contact.id, error)
         picture = None
     new = picture is not None and picture.id != contact.profile_pic_id
     if picture is None:
-        keep_picture(contact_id, None, None, asked_at)
+        keep_picture(contact.id, None, None, asked_at)
     elif new:
-        store_profile_picture.send(contact_id, picture.id, asked_at.isoformat(), picture.url,
+        store_profile_picture.send(contact.id, picture.id, asked_at.isoformat(), picture.url,
                                    base64.b64encode(picture.png).decode() if picture.png else None)
     else:
-        Contact.update(profile_pic_checked_at=asked_at).where(Contact.id == contact_id,
+        Contact.update(profile_pic_checked_at=asked_at).where(Contact.id == contact.id,
                                                               checked_before(asked_at)).execute()
-    return {"contactId": contact_id, "pictureId": picture.id if picture else None, "downloading": new}
+    return {"pictureId": picture.id if picture else None, "downloading": new}
 
 
 @dramatiq.actor(queue_name="profile-pictures", max_retries=5, min_backoff=5000, max_backoff=300_000)
@@ -99,19 +94,3 @@ def keep_picture(contact_id: int, key: str | None, picture_id: str | None, seen_
     if contact.profile_pic_path not in (None, key):
         media_store().delete(contact.profile_pic_path)
     return True
-
-
-def check_pictures_of(connection_id: int, contacts: Iterable[Contact]) -> None:
-    """Queue a check of the pictures of these contacts, who just wrote on the connection, that were never checked or
-    not in `REFRESH_AFTER`: read from the rows in hand, so a contact checked lately costs nothing. Each is claimed by
-    marking it checked now (a conditional update), so their messages that keep coming do not queue it again."""
-    now = utcnow()
-    due = {contact.id for contact in contacts
-           if contact.profile_pic_checked_at is None or contact.profile_pic_checked_at < now - REFRESH_AFTER}
-    if not due:
-        return
-    with database.atomic():  # the claimed ids read before the commit (SQLite insists)
-        claimed = [contact_id for (contact_id,) in Contact.update(profile_pic_checked_at=now).where(
-            Contact.id.in_(due), checked_before(now - REFRESH_AFTER)).returning(Contact.id).tuples().execute()]
-    for contact_id in claimed:
-        enqueue_on_session(check_profile_picture, connection_id, contact_id)

@@ -68,7 +68,8 @@ EVENTS = {
                       "deleted for everyone, or a reaction to it came or went",
     "message:ack_overdue": "a sent message got no delivery receipt in time",
     "ticket:new": "a contact's message opened a new ticket",
-    "ticket:update": "a ticket changed: a new message, accepted, transferred, tagged, read, closed or reopened",
+    "ticket:update": "a ticket changed: a new message, accepted, transferred, tagged, read, snoozed, woke, closed "
+                     "or reopened",
     "ticket:note": "a private note was added to a ticket",
     "ticket:delete": "a ticket was deleted",
     "contact:new": "a contact was created",

@@ -64,6 +64,11 @@ class ContactCardOut(OutSchema):
     phone: str = Field(description="E.164")
 
 
+class SenderOut(OutSchema):
+    phone: str = Field(description="E.164, or WhatsApp's id of a member whose number it hides (…@lid)")
+    name: str | None = Field(description="the name they gave WhatsApp (push name)")
+
+
 class MessageOut(OutSchema):
     id: int
     ticket_id: int | None
@@ -83,6 +88,8 @@ class MessageOut(OutSchema):
     contact_card: ContactCardOut | None = Field(None, serialization_alias="contact",
                                                 description="the contact card shared (type `contact`; `body` is its "
                                                             "vCard)")
+    sender: SenderOut | None = Field(None, description="who in the group wrote it (a group's message from a member); "
+                                                       "null for any other message")
     quoted_message_id: int | None
     created_at: UtcDateTime
     sending_at: UtcDateTime | None

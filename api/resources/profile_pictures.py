@@ -1,9 +1,10 @@
 """Contacts' WhatsApp profile pictures on demand (Evolution API's `fetchProfilePictureUrl`).
 
 `POST /api/contacts/:id/profile-picture` answers 202 with a job: the connection's session asks WhatsApp for the
-contact's picture now (workers/profile_pictures.py), which is otherwise checked when the contact writes, once a day
+contact's details now (workers/contact_details.py), which are otherwise checked when the contact writes, once a day
 at most. The job's result says which picture WhatsApp shows (`pictureId`, null for none or hidden) and whether it
-is new (`downloading`); the contact's `profilePicUrl` opens it once downloaded.
+is new (`downloading`), and of a group its subject (`name`), its name from then on; the contact's `profilePicUrl`
+opens the picture once downloaded.
 """
 
 from __future__ import annotations
@@ -17,9 +18,9 @@ from api.schemas import JobAccepted, Schema
 from api.scoping import get_owned
 from api.security import current_principal
 from db.contacts import Contact
+from workers.contact_details import check_contact_details
 from workers.jobs import enqueue_job
 from workers.messages import gateway_queue
-from workers.profile_pictures import check_profile_picture
 
 blueprint = Blueprint("profile_pictures", __name__)
 
@@ -31,13 +32,14 @@ class ProfilePictureCheckIn(Schema):
 
 @blueprint.post("/api/contacts/<int:contact_id>/profile-picture")
 @endpoint(summary="Fetch the contact's WhatsApp profile picture now: 202 with a job whose result says which picture "
-          "WhatsApp shows (`pictureId`, null: none or hidden); the contact's `profilePicUrl` opens it",
+          "WhatsApp shows (`pictureId`, null: none or hidden), and of a group its subject (`name`), its name from then "
+          "on; the contact's `profilePicUrl` opens the picture",
           tags=["contacts"], body=ProfilePictureCheckIn, optional_body=True, response=JobAccepted, status=202,
           errors=[404, 409, 422], enqueues=True, scope="contacts:write")
 def fetch_profile_picture(contact_id: int, body: ProfilePictureCheckIn | None):
     principal = current_principal()
     contact = get_owned(Contact, contact_id, "contact")
     connection = connection_to_ask(body.connection_id if body else None)
-    job = enqueue_job(check_profile_picture, connection.id, contact.id, company_id=principal.company_id,
+    job = enqueue_job(check_contact_details, connection.id, contact.id, company_id=principal.company_id,
                       user_id=principal.user.id if principal.user else None, queue_name=gateway_queue(connection.id))
     return JobAccepted(job_id=job.id)

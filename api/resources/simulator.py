@@ -1,5 +1,5 @@
-"""The simulated WhatsApp network of a `simulator` connection: talk to (and call) us as a contact, see what we
-sent, read, reacted to and rejected."""
+"""The simulated WhatsApp network of a `simulator` connection: talk to (and call) us as a contact, or as a member of a
+group, see what we sent, read, reacted to and rejected."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import datetime as dt
 from typing import Annotated, Any
 
 from flask import Blueprint
-from pydantic import BeforeValidator, Field, StringConstraints
+from pydantic import AfterValidator, BeforeValidator, Field, StringConstraints
 from pydantic.alias_generators import to_camel
 
 from api.endpoint import endpoint
@@ -48,9 +48,17 @@ class SentFileIn(Schema):
     filename: str | None = Field(None, max_length=255, description="kept for a document, as WhatsApp does")
 
 
+class GroupIn(Schema):
+    id: Annotated[str, AfterValidator(simulator.group_id)] = Field(
+        max_length=64, description="the group's id (120363012345678901@g.us), or its digits")
+    name: str | None = Field(None, max_length=200, description="its subject, from now on (another one renames it); "
+                                                              "WhatsApp gives it as the group's name")
+
+
 class InboundIn(FromContact):
     body: str = Field("", max_length=65536, description="the text, or a file's caption")
-    name: str | None = Field(None, max_length=200)
+    name: str | None = Field(None, max_length=200, description="the name the contact gave WhatsApp (push name)")
+    group: GroupIn | None = Field(None, description="the group the contact writes in, as its member (JSON only)")
     wa_id: str | None = Field(None, max_length=128, description="reuse an id to see WhatsApp's duplicates dropped")
     media: SentFileIn | None = Field(None, description="a file the contact sends (or a multipart `file`)")
     location: LocationIn | None = Field(None, description="a place the contact shares, alone")
@@ -60,6 +68,10 @@ class InboundIn(FromContact):
 class InboundOut(OutSchema):
     wa_id: str
     from_: str = Field(serialization_alias="from")
+
+
+class SentOut(InboundOut):
+    group: str | None = Field(description="the group's id, where the message was written in one")
 
 
 class OutboxQuery(PageQuery):
@@ -164,22 +176,25 @@ def company_phone(raw: str, field: str) -> str:
 
 
 @blueprint.post("/<int:connection_id>/inbound")
-@endpoint(summary="A simulated contact sends a message to this connection: a text, a file (with a caption), a "
-                  "location or a contact card", tags=["simulator"], body=InboundIn, response=InboundOut, status=202,
-          roles=CONTACT_ROLES, errors=[404, 409], body_media_types=("application/json", "multipart/form-data"))
+@endpoint(summary="A simulated contact sends a message to this connection, in their chat or in a group: a text, a "
+                  "file (with a caption), a location or a contact card", tags=["simulator"], body=InboundIn,
+          response=SentOut, status=202, roles=CONTACT_ROLES, errors=[404, 409],
+          body_media_types=("application/json", "multipart/form-data"))
 def inbound(connection_id: int, body: InboundIn):
     phone = acting_contact(connection_id, body)
     card = ContactCard(body.contact.name, company_phone(body.contact.phone, "contact.phone")) if body.contact else None
     try:
         wa_id = simulator.inject_inbound(redis_client(), connection_id, phone, body.body, body.name, body.wa_id,
                                          media=sent_file(body.media), contact_card=card,
-                                         location=body.location.place() if body.location else None)
+                                         location=body.location.place() if body.location else None,
+                                         group=body.group.id if body.group else None,
+                                         group_name=body.group.name if body.group else None)
     except MediaRejected as error:
         field = "media" if body.media else "file"
         raise ValidationFailed("WhatsApp would not carry this file", {field: str(error)}) from None
     except ValueError as error:
         raise ValidationFailed(str(error), {"body": str(error)}) from None
-    return InboundOut(wa_id=wa_id, from_=phone)
+    return SentOut(wa_id=wa_id, from_=phone, group=body.group.id if body.group else None)
 
 
 def sent_file(media: SentFileIn | None) -> dict[str, Any] | None:

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 import peewee
 from flask import Blueprint
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from api.csv_export import csv_download, in_id_batches
 from api.endpoint import endpoint
@@ -25,7 +25,7 @@ from api.pagination import paginate
 from api.resources.messages import MessageOut, message_json
 from api.resources.notifications import notification_json
 from api.resources.queues import owned_ids
-from api.schemas import OutSchema, PageQuery, Schema, UtcDateTime, iso_utc, page_of
+from api.schemas import OutSchema, PageQuery, Schema, UtcDateTime, UtcDateTimeIn, iso_utc, page_of
 from api.scoping import get_owned, owned, visible_ticket, visible_tickets
 from api.security import current_principal
 from api.ticket_json import Priority, TicketOut, ticket_out
@@ -46,6 +46,7 @@ from db.tickets import (
     priority_name,
     priority_rank,
     visible_to,
+    wake,
 )
 from db.users import User
 from workers.assignment import assign_waiting_ticket
@@ -64,6 +65,7 @@ SORTS = {
     "createdAt": (Ticket.created_at, Ticket.id),
     "-priority": (Ticket.priority.desc(), Ticket.updated_at.desc(), Ticket.id.desc()),
 }
+LONGEST_SNOOZE = dt.timedelta(days=90)
 
 
 class TicketQuery(PageQuery):
@@ -77,6 +79,8 @@ class TicketQuery(PageQuery):
                                   "/api/messages?search= finds them)")
     unread: bool | None = None
     priority: Priority | Literal["none"] | None = Field(None, description="one priority, or none set")
+    snoozed: bool | None = Field(None, description="true: the snoozed tickets only; false: those not snoozed (an "
+                                 "open tab's); not given: both")
     sort: Literal[tuple(SORTS)] = Field(  # type: ignore[valid-type]
         "-updatedAt", description="newest activity first; `-priority`: the most urgent first, then the newest")
 
@@ -95,6 +99,20 @@ class TransferIn(Schema):
         if self.queue_id is None and self.user_id is None:
             raise ValueError("say where to: give queueId, userId or both")
         return self
+
+
+class SnoozeIn(Schema):
+    until: UtcDateTimeIn | None = Field(None, description="when it wakes, in the next 90 days; not given or null: "
+                                                          "when the contact writes")
+
+    @field_validator("until")
+    @classmethod
+    def ahead(cls, until: dt.datetime | None) -> dt.datetime | None:
+        if until is not None and until <= utcnow():
+            raise ValueError("must be in the future")
+        if until is not None and until > utcnow() + LONGEST_SNOOZE:
+            raise ValueError(f"must be within {LONGEST_SNOOZE.days} days")
+        return until
 
 
 class AssignIn(Schema):
@@ -212,6 +230,8 @@ def filtered_tickets(query: TicketQuery) -> peewee.ModelSelect:
         tickets = tickets.where((Ticket.unread_messages > 0) if query.unread else (Ticket.unread_messages == 0))
     if query.priority is not None:
         tickets = tickets.where(Ticket.priority == priority_rank(None if query.priority == "none" else query.priority))
+    if query.snoozed is not None:
+        tickets = tickets.where(Ticket.snoozed_at.is_null(not query.snoozed))
     if query.search:
         text = query.search
         matches = Contact.name.contains(text) | Contact.phone.contains(text)
@@ -344,6 +364,30 @@ def reopen_ticket(ticket_id: int, body: AssignIn | None):
             ticket.reopen(user.id)
     except peewee.IntegrityError:
         raise Conflict("the contact has another live ticket on this connection") from None
+    return state
+
+
+@blueprint.post("/<int:ticket_id>/snooze")
+@endpoint(summary="Snooze the open ticket until a time, or until the contact writes: it stays open and its agent's, "
+                  "out of the way of lists that ask for snoozed=false (accepting, transferring or closing it wakes "
+                  "it too)", tags=["tickets"], body=SnoozeIn, optional_body=True, response=TicketOut,
+          errors=[404, 409], scope=WRITE_SCOPE)
+def snooze_ticket(ticket_id: int, body: SnoozeIn | None):
+    ticket = visible_ticket(ticket_id)
+    with announced(ticket) as state:
+        if not ticket.snooze(acting_user_id(), body.until if body else None):
+            raise Conflict("only an open ticket can be snoozed")
+    return state
+
+
+@blueprint.post("/<int:ticket_id>/unsnooze")
+@endpoint(summary="Wake a snoozed ticket now", tags=["tickets"], response=TicketOut, errors=[404], scope=WRITE_SCOPE)
+def unsnooze_ticket(ticket_id: int):
+    ticket = visible_ticket(ticket_id)
+    if ticket.snoozed_at is None:
+        return ticket_out(ticket)
+    with announced(ticket) as state:
+        wake([ticket], "unsnoozed", acting_user_id())
     return state
 
 

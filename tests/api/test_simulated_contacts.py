@@ -58,7 +58,7 @@ def test_a_file_goes_with_its_caption_and_the_network_keeps_its_bytes_beside_the
     assert (voice_note["type"], voice_note["body"], voice_note["media"]) == ("audio", "",
                                                                              {"mimetype": "audio/ogg", "filename": None})
     assert redis_client.hmget(simulator.key(connection.id, "media"), [photo["waId"], voice_note["waId"]]) == [PNG, OGG]
-    assert uploaded.get_json() == {"waId": photo["waId"], "from": "+5511987654321"}
+    assert uploaded.get_json() == {"waId": photo["waId"], "from": "+5511987654321", "group": None}
 
 
 def test_a_location_and_a_contact_card_go_alone_saying_what_they_are(inbound, connection, redis_client):
@@ -108,4 +108,35 @@ def test_a_50_mb_file_is_a_413_before_it_is_read(inbound, connection, redis_clie
     answer = inbound(file=(bytes(50 * 1024 * 1024), "video.mp4", "video/mp4"))
 
     assert "the most the API takes" in assert_error(answer, 413, "payload_too_large")["message"]
+    assert commands(redis_client, connection) == []
+
+
+def test_a_member_writes_in_a_group_named_by_its_id_or_its_digits_and_the_network_remembers_its_subject(
+        inbound, connection, redis_client):
+    redis_client.delete(simulator.key(connection.id, "groups"))
+
+    named = inbound(body="bom dia", name="Ana", group={"id": "120363012345678901", "name": "Equipe de vendas"})
+    again = inbound(body="tudo certo?", group={"id": "120363012345678901@g.us"})
+
+    assert (named.status_code, again.status_code) == (202, 202)
+    first, second = commands(redis_client, connection)
+    assert (first["group"], first["phone"], first["name"]) == ("120363012345678901@g.us", "5511987654321", "Ana")
+    assert second["group"] == "120363012345678901@g.us"
+    assert named.get_json() == {"waId": first["waId"], "from": "+5511987654321", "group": "120363012345678901@g.us"}
+    assert redis_client.hgetall(simulator.key(connection.id, "groups")) == {
+        b"120363012345678901@g.us": b"Equipe de vendas"}
+
+
+@pytest.mark.parametrize("group, field", [
+    ({}, "group.id"),
+    ({"id": "sales team"}, "group.id"),
+    ({"id": "5511987654321@s.whatsapp.net"}, "group.id"),  # a person's chat
+    ({"id": ""}, "group.id"),
+    ({"id": "120363012345678901", "name": "x" * 201}, "group.name"),
+], ids=["no id", "no group id", "a person's id", "empty", "a subject too long"])
+def test_a_group_that_is_no_whatsapp_group_is_a_400_naming_the_field_and_reaches_no_one(inbound, connection,
+                                                                                      redis_client, group, field):
+    answer = inbound(body="oi", group=group)
+
+    assert assert_error(answer, 400, "validation_error")["details"].keys() == {field}
     assert commands(redis_client, connection) == []

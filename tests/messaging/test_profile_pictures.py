@@ -20,9 +20,10 @@ from tests import webhook_receiver
 from tests.messaging.test_read_receipts import queued_on_session
 from tests.waiting import wait_for
 from wharf.media import media_store
+from workers.contact_details import check_contact_details
 from workers.inbound import handle_inbound_batch
 from workers.messages import gateway_queue
-from workers.profile_pictures import check_profile_picture, store_profile_picture
+from workers.profile_pictures import store_profile_picture
 from workers.transports import simulator
 from workers.transports.base import InboundMessage
 from workers.transports.simulator_session import drawn_picture
@@ -97,8 +98,8 @@ def test_a_contacts_picture_is_checked_when_they_first_write_then_once_a_day_how
     written(connection, CUSTOMER, checked_long_ago.phone)
 
     new = Contact.get(Contact.phone == CUSTOMER)
-    checks = [m.args for m in queued_on_session(broker, connection, picture_checks=True)
-              if m.actor_name == check_profile_picture.actor_name]
+    checks = [m.args for m in queued_on_session(broker, connection, details_checks=True)
+              if m.actor_name == check_contact_details.actor_name]
     assert sorted(checks) == sorted([(connection.id, new.id), (connection.id, checked_long_ago.id)])
 
 

@@ -7,8 +7,8 @@ import dramatiq
 from db.messages import Message
 from db.tickets import Ticket
 from tests.waiting import wait_for
+from workers.contact_details import check_contact_details
 from workers.messages import gateway_queue
-from workers.profile_pictures import check_profile_picture
 
 CUSTOMER = "+5511987654321"
 
@@ -20,11 +20,11 @@ def read_receipts(client, headers, connection, contact: str = CUSTOMER) -> list[
     return [entry["waId"] for entry in answer.get_json()["items"]]
 
 
-def queued_on_session(broker, connection, *, picture_checks: bool = False) -> list[dramatiq.Message]:
-    """What waits on the connection's send queue (no gateway is running to take it); the profile picture checks that a
-    new contact's messages queue (workers/profile_pictures.py) only if asked for."""
+def queued_on_session(broker, connection, *, details_checks: bool = False) -> list[dramatiq.Message]:
+    """What waits on the connection's send queue (no gateway is running to take it); the checks of contacts' details
+    that a new contact's messages queue (workers/contact_details.py) only if asked for."""
     queued = [dramatiq.Message.decode(data) for data in broker.client.hvals(f"dramatiq:{gateway_queue(connection.id)}.msgs")]
-    return [message for message in queued if picture_checks or message.actor_name != check_profile_picture.actor_name]
+    return [message for message in queued if details_checks or message.actor_name != check_contact_details.actor_name]
 
 
 def test_marking_a_ticket_read_shows_the_contact_blue_ticks_once(client, admin_headers, connection, worker, gateway):

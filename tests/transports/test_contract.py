@@ -216,8 +216,9 @@ def test_a_call_arrives_as_an_event_and_rejecting_it_stops_the_ringing_once(tran
     lambda transport: transport.set_typing("5511987654321", True),
     lambda transport: transport.on_whatsapp(["5511987654321"]),
     lambda transport: transport.profile_picture("5511987654321"),
+    lambda transport: transport.group_subject("120363012345678901@g.us"),
 ], ids=["read receipts", "rejecting a call", "deleting", "editing", "reacting", "typing", "checking numbers",
-        "profile pictures"])
+        "profile pictures", "group subjects"])
 def test_session_actions_need_a_connected_session(transport, events, act):
     transport.disconnect()
 
@@ -299,6 +300,37 @@ def test_an_inbound_message_arrives_as_an_event(transport, events, network):
 
     assert (inbound.wa_id, inbound.chat, inbound.body, inbound.sender_name) == (wa_id, "5511987654321", "oi", "Ana")
     assert not inbound.from_me and not inbound.is_group
+
+
+def test_a_group_members_message_arrives_in_the_groups_chat_from_them_and_the_group_has_its_subject(
+        transport, events, network):
+    named = simulator.inject_inbound(network, CONNECTION_ID, "+5511987654321", "bom dia", name="Ana",
+                                     group="120363012345678901", group_name="Equipe de vendas")
+    first = events.next(InboundMessage)
+    subject = transport.group_subject("120363012345678901@g.us")
+    simulator.inject_inbound(network, CONNECTION_ID, "+5511912345678", "oi", group="120363012345678901@g.us")
+    unnamed = events.next(InboundMessage)
+    kept = transport.group_subject("120363012345678901@g.us")
+    simulator.inject_inbound(network, CONNECTION_ID, "+5511912345678", "novo nome", group="120363012345678901",
+                             group_name="Vendas 2025")
+    events.next(InboundMessage)
+
+    assert (first.wa_id, first.chat, first.sender, first.sender_name, first.is_group) == (
+        named, "120363012345678901@g.us", "5511987654321", "Ana", True)
+    assert (unnamed.chat, unnamed.sender, unnamed.sender_name) == ("120363012345678901@g.us", "5511912345678", None)
+    assert (subject, kept) == ("Equipe de vendas", "Equipe de vendas")
+    assert transport.group_subject("120363012345678901@g.us") == "Vendas 2025"
+    with pytest.raises(TransportError) as not_ours:
+        transport.group_subject("120363099999999999@g.us")  # no member of it ever wrote: we are not in it
+    assert not_ours.value.permanent
+
+
+def test_a_group_is_named_by_its_id_or_its_digits_and_nothing_else_is_a_group():
+    assert simulator.group_id("120363012345678901") == "120363012345678901@g.us"
+    assert simulator.group_id("5511987654321-1600000000@g.us") == "5511987654321-1600000000@g.us"
+    for not_a_group in ("", "sales", "5511987654321@s.whatsapp.net", "123@lid"):
+        with pytest.raises(ValueError):
+            simulator.group_id(not_a_group)
 
 
 def inbound_messages(events: Events, count: int) -> list[InboundMessage]:

@@ -13,6 +13,7 @@ from types import SimpleNamespace
 import pytest
 from neonize.client import ClientFactory
 from neonize.exc import (
+    GetGroupInfoError,
     GetProfilePictureError,
     MarkReadError,
     RejectCallError,
@@ -43,6 +44,7 @@ from workers.transports.base import (
     Connected,
     ContactCard,
     Disconnected,
+    GroupRenamed,
     InboundMessage,
     IncomingCall,
     Location,
@@ -172,11 +174,19 @@ def test_several_cards_at_once_are_one_message_with_every_vcard_and_the_first_ca
     assert inbound.contact_card == ContactCard("Ana Souza", "+5511912345678")
 
 
-def test_a_group_message_is_in_the_group_chat_from_its_participant():
+def test_a_group_message_is_in_the_group_chat_from_its_participant_by_their_number_and_push_name():
     inbound = map_event(CONNECTION_ID, message_event(Message(conversation="hi all"), chat=GROUP, sender=CONTACT,
                                                      IsGroup=True))
+    hidden = neonize_proto.JID(User="98765432101234", Server="lid")
+    by_lid = map_event(CONNECTION_ID, message_event(Message(conversation="oi"), chat=GROUP, sender=hidden,
+                                                    IsGroup=True))
+    beside = map_event(CONNECTION_ID, message_event(Message(conversation="oi"), chat=GROUP, sender=hidden,
+                                                    SenderAlt=CONTACT, IsGroup=True))
 
-    assert (inbound.chat, inbound.sender, inbound.is_group) == ("120363025246125486@g.us", "5511987654321", True)
+    assert (inbound.chat, inbound.sender, inbound.sender_name, inbound.is_group) == (
+        "120363025246125486@g.us", "5511987654321", "Ana", True)
+    assert (by_lid.chat, by_lid.sender, by_lid.sender_name) == ("120363025246125486@g.us", "98765432101234@lid", "Ana")
+    assert beside.sender == "5511987654321"  # the number WhatsApp sent beside the member's LID
 
 
 def test_a_message_sent_from_the_phone_is_from_me_in_the_contacts_chat():
@@ -251,6 +261,18 @@ def test_status_updates_and_other_protocol_messages_are_not_messages():
     assert map_event(CONNECTION_ID, message_event(Message(conversation="story"), chat=status)) is None
     assert map_event(CONNECTION_ID, message_event(reaction("👍"), chat=status)) is None
     assert map_event(CONNECTION_ID, message_event(ephemeral)) is None
+
+
+# --- groups
+def test_a_groups_new_subject_renames_it_and_its_other_changes_are_not_ours_to_map():
+    renamed = map_event(CONNECTION_ID, neonize_proto.GroupInfoEvent(
+        JID=GROUP, Sender=CONTACT, Timestamp=1_700_000_200,
+        Name=neonize_proto.GroupName(Name="Equipe de vendas", NameSetAt=1_700_000_200, NameSetBy=CONTACT)))
+    described = neonize_proto.GroupInfoEvent(JID=GROUP, Sender=CONTACT, Topic=neonize_proto.GroupTopic(Topic="news"))
+
+    assert renamed == GroupRenamed(CONNECTION_ID, chat="120363025246125486@g.us", name="Equipe de vendas",
+                                   timestamp=1_700_000_200.0)
+    assert map_event(CONNECTION_ID, described) is None
 
 
 # --- receipts
@@ -381,6 +403,7 @@ class RecordingClient(SessionClient):
         self.rejected: list[tuple] = []
         self.presences: list[tuple] = []
         self.pictures_asked: list[tuple] = []
+        self.groups_asked: list[neonize_proto.JID] = []
 
     def is_on_whatsapp(self, *numbers):
         return [neonize_proto.IsOnWhatsAppResponse(
@@ -413,6 +436,12 @@ class RecordingClient(SessionClient):
         self.pictures_asked.append((jid, extra))
         return neonize_proto.ProfilePictureInfo(URL="https://pps.whatsapp.net/v/t61/abc.jpg?oe=6700", ID="1691585656",
                                                 Type="image", DirectPath="/v/t61/abc.jpg")
+
+    def get_group_info(self, jid):
+        if self.refusal:
+            raise GetGroupInfoError(self.refusal)
+        self.groups_asked.append(jid)
+        return neonize_proto.GroupInfo(JID=jid, GroupName=neonize_proto.GroupName(Name="Equipe de vendas"))
 
     def send_message(self, to, message, *args, **kwargs):
         if self.refusal:
@@ -735,4 +764,29 @@ def test_a_picture_whatsapp_cannot_be_asked_for_or_an_offline_session_is_a_trans
         session.profile_picture("5511987654321")
 
     assert "could not get the profile picture" in str(refused.value) and not refused.value.permanent
+    assert not offline.value.permanent
+
+
+# --- group subjects
+def test_a_groups_subject_is_asked_of_whatsapp_by_the_groups_id(session):
+    subject = session.group_subject("120363025246125486@g.us")
+
+    [jid] = session.client.groups_asked
+    assert (jid.User, jid.Server, subject) == ("120363025246125486", "g.us", "Equipe de vendas")
+    assert jid.IsInitialized()  # neonize serializes it for whatsmeow: every required field is set
+
+
+def test_a_group_we_are_not_in_is_a_permanent_error_and_a_failed_query_or_an_offline_session_a_transient_one(session):
+    session.client.refusal = "you're not participating in that group"
+    with pytest.raises(TransportError) as left:
+        session.group_subject("120363025246125486@g.us")
+    session.client.refusal = "info query timed out"
+    with pytest.raises(TransportError) as refused:
+        session.group_subject("120363025246125486@g.us")
+    session.online = False
+    with pytest.raises(TransportError) as offline:
+        session.group_subject("120363025246125486@g.us")
+
+    assert (left.value.permanent, left.value.reason_code) == (True, "not_in_group")
+    assert "could not read the group" in str(refused.value) and not refused.value.permanent
     assert not offline.value.permanent

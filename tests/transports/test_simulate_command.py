@@ -55,6 +55,19 @@ def test_simulate_inbound_sends_a_file_with_its_caption_a_location_or_a_contact_
     assert f"sent {card['waId']} from +5511987654321" in sent[2].output
 
 
+def test_simulate_inbound_in_a_group_as_its_member(redis_client):
+    redis_client.flushdb()
+
+    sent = CliRunner().invoke(main, ["simulate", "inbound", "3", "--from", "+5511987654321", "--name", "Ana",
+                                     "--group", "120363012345678901", "--group-name", "Equipe de vendas", "bom dia"])
+
+    assert sent.exit_code == 0 and "from +5511987654321 in 120363012345678901@g.us" in sent.output, sent.output
+    command = json.loads(redis_client.lindex(simulator.key(3, "commands"), 0))
+    assert (command["group"], command["phone"], command["name"], command["body"]) == (
+        "120363012345678901@g.us", "5511987654321", "Ana", "bom dia")
+    assert redis_client.hget(simulator.key(3, "groups"), "120363012345678901@g.us") == b"Equipe de vendas"
+
+
 @pytest.mark.parametrize("arguments, says", [
     (["--file", "{tmp}/photo.png"], "content is not image/png"),
     (["--location", "-23.5613"], "give LAT,LNG"),
@@ -63,8 +76,10 @@ def test_simulate_inbound_sends_a_file_with_its_caption_a_location_or_a_contact_
     (["--location", "-23.5613,-46.6565", "here"], "goes alone"),
     (["--contact-card", "Ana", "912345678"], "not a phone number"),
     ([], "say something"),
+    (["--group", "sales team", "oi"], "no group id"),
+    (["--group-name", "Equipe de vendas", "oi"], "--group-name names a --group"),
 ], ids=["a program named a picture", "one number", "off the globe", "a place with no location", "a location with text",
-        "a local number", "nothing"])
+        "a local number", "nothing", "no group id", "a subject of no group"])
 def test_simulate_inbound_refuses_what_whatsapp_would_not_carry(redis_client, tmp_path, arguments, says):
     redis_client.flushdb()
     (tmp_path / "photo.png").write_bytes(b"MZ\x90\x00")

@@ -78,5 +78,5 @@ def test_jobs_enqueued_by_a_job_carry_the_request_id_on(factories, broker, worke
 
     assert wait_for(lambda: redis_client.hlen(on_session) == 2, timeout=20)
     queued = [dramatiq.Message.decode(data) for data in redis_client.hvals(on_session)]
-    assert sorted(m.actor_name for m in queued) == ["check_profile_picture", "send_message"]  # the greeting, a picture
+    assert sorted(m.actor_name for m in queued) == ["check_contact_details", "send_message"]  # the greeting, a check
     assert all(m.options[REQUEST_ID_OPTION] == "req-from-the-api" for m in queued)

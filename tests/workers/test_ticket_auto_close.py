@@ -10,6 +10,7 @@ from db.company_settings import save_company_settings
 from db.tickets import Ticket, TicketEvent
 from db.webhooks import WebhookDelivery
 from scheduler.jobs import enqueue_ticket_auto_close
+from workers.maintenance import close_inactive_tickets, wake_snoozed_tickets
 
 
 def idle_ticket(factories, company, hours: float, **fields) -> Ticket:
@@ -52,3 +53,21 @@ def test_a_company_that_turns_auto_close_off_enqueues_nothing(factories, broker)
     save_company_settings(company.id, {"auto_close_after_hours": 0})
 
     assert enqueue_ticket_auto_close() == 0
+
+
+def test_a_snoozed_ticket_is_not_idle_before_it_wakes_and_its_idle_hours_count_from_then(factories, broker):
+    company = factories.company()
+    save_company_settings(company.id, {"auto_close_after_hours": 2})
+    until_a_reply, until_a_time = factories.ticket(company, status="open"), factories.ticket(company, status="open")
+    until_a_reply.snooze(None, None)
+    until_a_time.snooze(None, utcnow() + dt.timedelta(hours=1))
+    Ticket.update(updated_at=utcnow() - dt.timedelta(hours=30)).execute()  # snoozed long ago
+    Ticket.update(snoozed_until=utcnow() - dt.timedelta(minutes=1)).where(Ticket.id == until_a_time.id).execute()
+
+    assert close_inactive_tickets(company.id) == {"closed": 0}
+    wake_snoozed_tickets()
+
+    assert close_inactive_tickets(company.id) == {"closed": 0}  # just woken: touched now
+    Ticket.update(updated_at=utcnow() - dt.timedelta(hours=3)).execute()
+    assert close_inactive_tickets(company.id) == {"closed": 1}
+    assert Ticket.get_by_id(until_a_time.id).status == "closed" and Ticket.get_by_id(until_a_reply.id).status == "open"

@@ -117,6 +117,9 @@ class ManagedSession:
     def profile_picture(self, chat: str) -> ProfilePicture | None:
         return self.transport.profile_picture(chat)
 
+    def group_subject(self, group: str) -> str | None:
+        return self.transport.group_subject(group)
+
     def logout(self) -> None:
         self.stopping.set()
         self.logged_out = True

@@ -97,6 +97,16 @@ class IncomingCall(TransportEvent):
 
 
 @dataclasses.dataclass(frozen=True)
+class GroupRenamed(TransportEvent):
+    """Someone in a group the session is in changed its subject (the group's name)."""
+
+    kind: ClassVar[str] = "group_renamed"
+    chat: str  # the group's id
+    name: str  # the subject as it is now
+    timestamp: float | None = None  # Unix seconds, when it was changed
+
+
+@dataclasses.dataclass(frozen=True)
 class Receipt(TransportEvent):
     """Messages we sent reached a status on the recipient's side, all at once."""
 
@@ -261,6 +271,10 @@ class Transport(Protocol):
         """The profile picture of a chat (`chat`: a number in digits, or a group's id), in full size; None when it
         has none or hides it from us. A TransportError when WhatsApp cannot be asked."""
 
+    def group_subject(self, group: str) -> str | None:
+        """The subject (the name) of a group the session is in (`group`: its id, "…@g.us"); None when it has none. A
+        TransportError when WhatsApp cannot be asked, permanent for a group we are not in (or that is gone)."""
+
     def reject_call(self, chat: str, call_id: str) -> None:
         """Decline the call `call_id` that `chat` (as `IncomingCall.chat` names the caller) is ringing us with: it
         stops ringing on their side. Raise TransportError when the session cannot (permanent for a call WhatsApp
@@ -276,6 +290,12 @@ def send_each(transport: Transport, messages: list[OutgoingMessage]) -> list[str
         except TransportError as error:
             outcomes.append(error)
     return outcomes
+
+
+def e164_or_id(address: str) -> str:
+    """A person as a transport names them (a number in digits, or WhatsApp's full id of one whose number it hides,
+    "…@lid") as Wharf keeps them: a number in E.164, an id as it is."""
+    return address if "@" in address or address.startswith("+") else f"+{address}"
 
 
 def deterministic_wa_id(connection_id: int, key: str) -> str:

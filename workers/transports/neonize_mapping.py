@@ -18,6 +18,7 @@ from neonize.events import (
     ConnectedEv,
     ConnectFailureEv,
     DisconnectedEv,
+    GroupInfoEv,
     LoggedOutEv,
     MessageEv,
     PairStatusEv,
@@ -44,6 +45,7 @@ from workers.transports.base import (
     Connected,
     ContactCard,
     Disconnected,
+    GroupRenamed,
     InboundMessage,
     IncomingCall,
     Location,
@@ -284,6 +286,23 @@ def incoming_call(connection_id: int, event: CallOfferEv) -> IncomingCall:
     )
 
 
+# --- groups
+def group_info(connection_id: int, event: GroupInfoEv) -> GroupRenamed | None:
+    """A change to a group we are in: its new subject, the one change Wharf keeps (the group's name); None for the
+    others (its description, settings, members)."""
+    if not event.HasField("Name") or not event.Name.Name:
+        return None
+    return GroupRenamed(connection_id, chat=address(event.JID), name=event.Name.Name,
+                        timestamp=seconds(event.Timestamp))
+
+
+def group_failure(error: str) -> TransportError:
+    """A whatsmeow error about a group as a TransportError: permanent for a group we are not in, or that is gone."""
+    gone = any(text in error.lower() for text in PERMANENT_SEND_ERRORS["not_in_group"])
+    return TransportError(f"could not read the group: {error}", permanent=gone,
+                          reason_code="not_in_group" if gone else None)
+
+
 # --- messages we send
 def text_message(body: str, context: ContextInfo | None = None) -> WAMessage:
     if context is None:
@@ -376,6 +395,7 @@ EVENT_MAPPINGS = {
     MessageEv: inbound_message,
     ReceiptEv: receipt,
     CallOfferEv: incoming_call,
+    GroupInfoEv: group_info,
     QREv: lambda cid, event: QrCode(cid, code=event.Codes[0]) if event.Codes else None,
     PairStatusEv: pair_status,
     ConnectedEv: lambda cid, event: Connected(cid),  # the transport adds the session's number

@@ -61,6 +61,7 @@ from workers.transports.base import (
 from workers.transports.neonize_mapping import (
     PHONE_SERVER,
     contact_message,
+    group_failure,
     location_message,
     map_event,
     media_size,
@@ -189,10 +190,10 @@ class NeonizeTransport:
         client.jid, client.new_device = device, device is None
         client.qr(self.on_qr)
         client.on_login_status = self.on_login_status
-        for kind in (neonize_proto.Message, neonize_proto.Receipt, neonize_proto.CallOffer, neonize_proto.Connected,
-                     neonize_proto.Disconnected, neonize_proto.StreamReplaced, neonize_proto.LoggedOut,
-                     neonize_proto.TemporaryBan, neonize_proto.ClientOutdated, neonize_proto.ConnectFailure,
-                     neonize_proto.PairStatus):
+        for kind in (neonize_proto.Message, neonize_proto.Receipt, neonize_proto.CallOffer,
+                     neonize_proto.GroupInfoEvent, neonize_proto.Connected, neonize_proto.Disconnected,
+                     neonize_proto.StreamReplaced, neonize_proto.LoggedOut, neonize_proto.TemporaryBan,
+                     neonize_proto.ClientOutdated, neonize_proto.ConnectFailure, neonize_proto.PairStatus):
             client.event.list_func[EVENT_TO_INT[kind]] = self.on_neonize_event
         self.client, self.pair_code_asked = client, False
         self.runner = threading.Thread(target=self.run_client, args=(client,), daemon=True,
@@ -389,6 +390,14 @@ class NeonizeTransport:
                 return None
             raise TransportError(f"could not get the profile picture: {error}") from error
         return ProfilePicture(info.ID, url=info.URL) if info.URL else None
+
+    def group_subject(self, group: str) -> str | None:
+        client, jid = self.online_chat(group)
+        try:
+            info = client.get_group_info(jid)
+        except NeonizeError as error:
+            raise group_failure(str(error)) from error
+        return info.GroupName.Name or None
 
     def whatsapp_jid(self, client: NewClient, phone: str) -> neonize_proto.JID:
         """The JID WhatsApp knows the number by (it may differ from the digits, e.g. Brazil's ninth digit)."""

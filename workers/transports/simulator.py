@@ -20,6 +20,7 @@ it, and a gateway crash loses nothing of it:
   inline in base64, as neonize's downloaded media do: one file per Dramatiq message, never a batch of them; the file
   leaves the network with its command.
 - `typing`: whether each contact's phone shows us typing (our agents' typing, `set_typing`).
+- `groups`: the groups whose members wrote to us, with their subjects (names) as last given (`group_subject`).
 - `calls`: the calls contacts made to the number, with when the session rejected each (`rejected_calls`).
 - `config`: delays, failure rate, numbers not on WhatsApp, contacts' profile pictures, auto-reply; read on every
   send.
@@ -31,6 +32,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import secrets
 import time
 from typing import Any
@@ -77,16 +79,39 @@ def push_command(client: redis.Redis, connection_id: int, op: str, **fields: Any
 
 def inject_inbound(client: redis.Redis, connection_id: int, phone: str, body: str = "", name: str | None = None,
                    wa_id: str | None = None, *, media: dict[str, Any] | None = None, location: Location | None = None,
-                   contact_card: ContactCard | None = None) -> str:
-    """A contact sends us a message (`sent_content`); returns its WhatsApp id (given ids let tests send duplicates).
+                   contact_card: ContactCard | None = None, group: str | None = None,
+                   group_name: str | None = None) -> str:
+    """A contact sends us a message (`sent_content`), in their chat or, as a member, in the group `group` (its id,
+    `group_id`; `group_name` its subject, from now on); returns its WhatsApp id (given ids let tests send duplicates).
     A ValueError for what WhatsApp would not carry: a MediaRejected for a file the platform does not take."""
     content = sent_content(body, media, location, contact_card)
+    if group is not None:
+        content["group"] = group_id(group)
     wa_id = wa_id or deterministic_wa_id(connection_id, "in:" + secrets.token_hex(8))
     if media is not None:  # before its command, which never comes without it
         client.hset(key(connection_id, "media"), wa_id, media["data"])
+    if group is not None:
+        remember_group(client, connection_id, content["group"], group_name)
     push_command(client, connection_id, "inbound", phone=phone.lstrip("+"), name=name, waId=wa_id, at=time.time(),
                  **content)
     return wa_id
+
+
+def group_id(raw: str) -> str:
+    """A group's id as WhatsApp writes it ("120363012345678901@g.us"; an old group's "5511987654321-1600000000@g.us"),
+    from itself or from its part before the "@"; a ValueError for anything else."""
+    user = raw.strip().removesuffix("@g.us")
+    if not re.fullmatch(r"\d{5,30}(-\d{5,20})?", user):
+        raise ValueError(f"{raw!r} is no group id: digits (120363012345678901), with or without @g.us")
+    return f"{user}@g.us"
+
+
+def remember_group(client: redis.Redis, connection_id: int, group: str, name: str | None) -> None:
+    """The network knows the group from now on, by the subject given (a new one renames it) or by the one it had."""
+    if name:
+        client.hset(key(connection_id, "groups"), group, name)
+    else:
+        client.hsetnx(key(connection_id, "groups"), group, "")
 
 
 def sent_content(body: str, media: dict[str, Any] | None, location: Location | None,
@@ -195,5 +220,5 @@ def typing(client: redis.Redis, connection_id: int) -> dict[str, dict[str, Any]]
 
 def reset(client: redis.Redis, connection_id: int) -> None:
     names = ("config", "commands", "processing", "outbox", "seen", "receipts", "paired", "read_by_us", "read_receipts",
-             "revoked", "edited", "reactions", "calls", "rejected_calls", "typing", "media")
+             "revoked", "edited", "reactions", "calls", "rejected_calls", "typing", "media", "groups")
     client.delete(*(key(connection_id, name) for name in names))

@@ -293,6 +293,14 @@ class SimulatorTransport:
         self.require_connected()
         return profile_picture_of(read_config(self.redis, self.connection_id), chat)
 
+    def group_subject(self, group: str) -> str | None:
+        """The subject last given for the group (`inject_inbound`); a group no member wrote from is none of ours."""
+        self.require_connected()
+        subject = self.redis.hget(key(self.connection_id, "groups"), group)
+        if subject is None:
+            raise TransportError(f"not in the group {group}", permanent=True, reason_code="not_in_group")
+        return subject.decode() or None
+
     def reject_call(self, chat: str, call_id: str) -> None:
         """The caller's phone stops ringing: kept with when (`calls`' `rejectedAt`), the first time."""
         self.require_connected()
@@ -369,13 +377,14 @@ class SimulatorTransport:
         self.emit(messages[0] if len(messages) == 1 else InboundBatch(self.connection_id, messages=messages))
 
     def inbound_message(self, command: dict[str, Any]) -> InboundMessage:
-        """What a contact sent, with its file fetched from the network as a phone downloads one (a file the network
-        lost comes without its data, as a failed download does)."""
+        """What a contact sent, in their chat or in a group (`group`), with its file fetched from the network as a
+        phone downloads one (a file the network lost comes without its data, as a failed download does)."""
         media = command.get("media")
         data = self.redis.hget(key(self.connection_id, "media"), command["waId"]) if media else None
         return InboundMessage(
-            self.connection_id, wa_id=command["waId"], chat=command["phone"], sender=command["phone"],
-            sender_name=command.get("name"), body=command["body"], type=command.get("type", "text"),
+            self.connection_id, wa_id=command["waId"], chat=command.get("group") or command["phone"],
+            sender=command["phone"], sender_name=command.get("name"), is_group="group" in command,
+            body=command["body"], type=command.get("type", "text"),
             media={**media, "data": base64.b64encode(data).decode()} if data is not None else media,
             location=Location(**command["location"]) if command.get("location") else None,
             contact_card=ContactCard(**command["contact"]) if command.get("contact") else None,
