@@ -22,6 +22,7 @@ from db.base import database, utcnow
 from db.connections import Connection
 from db.contacts import Contact
 from workers.chat_actions import OPTIONS, enqueue_on_session, live_session
+from workers.contact_events import announce_contact_change
 from workers.profile_pictures import check_picture, checked_before
 from workers.transports.base import TransportError
 
@@ -55,8 +56,8 @@ def check_subject(session: ManagedSession, group: Contact) -> str | None:
             raise
         logger.info("connection %s: no subject of group %s: %s", session.connection_id, group.id, error)
         return None
-    if subject:
-        Contact.update(name=subject).where(Contact.id == group.id, Contact.name != subject).execute()
+    if subject and Contact.update(name=subject).where(Contact.id == group.id, Contact.name != subject).execute():
+        announce_contact_change(group.id)
     return subject
 
 
@@ -67,10 +68,13 @@ def handle_group_renamed(event: dict) -> dict:
     connection = Connection.get_or_none(Connection.id == event["connection_id"])
     if connection is None:
         return {"skipped": "connection deleted"}
-    renamed = Contact.update(name=event["name"]).where(
-        Contact.company == connection.company_id, Contact.phone == event["chat"],
-        Contact.is_group == True, Contact.name != event["name"]).execute()  # noqa: E712
-    return {"renamed": renamed}
+    with database.atomic():  # the renamed ids read before the commit (SQLite insists)
+        renamed = [contact_id for (contact_id,) in Contact.update(name=event["name"]).where(
+            Contact.company == connection.company_id, Contact.phone == event["chat"],
+            Contact.is_group == True, Contact.name != event["name"]).returning(Contact.id).tuples().execute()]  # noqa: E712
+    for contact_id in renamed:
+        announce_contact_change(contact_id)
+    return {"renamed": len(renamed)}
 
 
 def check_details_of(connection_id: int, contacts: Iterable[Contact]) -> None:

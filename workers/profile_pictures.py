@@ -23,6 +23,7 @@ import peewee
 from db.base import database, locked, utcnow
 from db.contacts import Contact
 from wharf.media import MediaRejected, MediaUnavailable, fetch_remote, media_store
+from workers.contact_events import announce_contact_change
 from workers.transports.base import TransportError
 
 if TYPE_CHECKING:
@@ -83,7 +84,7 @@ def store_profile_picture(contact_id: int, picture_id: str, seen_at: str, url: s
 
 def keep_picture(contact_id: int, key: str | None, picture_id: str | None, seen_at: dt.datetime) -> bool:
     """Record the contact's picture as WhatsApp showed it at `seen_at` (none: `key` None) unless a later check is
-    recorded already, and delete the file it replaces. Whether it was recorded."""
+    recorded already, and delete the file it replaces; a change is told to the clients. Whether it was recorded."""
     with database.atomic():
         contact = locked(Contact.select(Contact.id, Contact.profile_pic_path)
                          .where(Contact.id == contact_id, checked_before(seen_at)), no_key=True).first()
@@ -93,4 +94,6 @@ def keep_picture(contact_id: int, key: str | None, picture_id: str | None, seen_
             Contact.id == contact_id).execute()
     if contact.profile_pic_path not in (None, key):
         media_store().delete(contact.profile_pic_path)
+    if contact.profile_pic_path != key:
+        announce_contact_change(contact_id)
     return True

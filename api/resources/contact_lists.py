@@ -12,10 +12,11 @@ from flask import Blueprint
 from pydantic import Field
 
 from api.audit import log_change, snapshot
+from api.contact_json import ContactOut
 from api.endpoint import endpoint
 from api.errors import ApiError, Conflict, NotFound
 from api.pagination import paginate
-from api.resources.contacts import ContactOut, contact_page
+from api.resources.contacts import contact_page
 from api.schemas import OutSchema, PageQuery, Schema, UtcDateTime, page_of
 from api.scoping import get_owned, owned
 from api.security import current_principal

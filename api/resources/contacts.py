@@ -16,18 +16,18 @@ from typing import Any, Literal
 
 import peewee
 from flask import Blueprint
-from pydantic import EmailStr, Field, computed_field
+from pydantic import EmailStr, Field
 
+from api.contact_json import ContactOut, contact_json, tags_by_contact
 from api.csv_export import csv_download, in_id_batches
 from api.endpoint import endpoint
 from api.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from api.pagination import paginate
 from api.resources.contact_fields import checked_custom_fields
 from api.resources.queues import owned_ids
-from api.schemas import PageQuery, Schema, UtcDateTime, iso_utc, page_of
+from api.schemas import PageQuery, Schema, iso_utc, page_of
 from api.scoping import get_owned, owned
 from api.security import current_principal
-from api.ticket_json import TagBrief, WithProfilePicture
 from db.base import utcnow
 from db.companies import Company
 from db.contact_lists import ContactList, ContactListItem
@@ -68,28 +68,6 @@ class ContactCreate(ContactFields):
                        "country)")
 
 
-class ContactOut(WithProfilePicture):
-    name: str
-    phone: str
-    email: str | None
-    tags: list[TagBrief]
-    custom_fields: dict[str, Any]
-    blocked: bool
-    owner_id: int | None
-    is_group: bool
-    on_whatsapp: bool | None = Field(description="whether the number is on WhatsApp, as a session last found it "
-                                     "(POST /api/contacts/check-whatsapp, or a send WhatsApp refused); null: unknown")
-    whatsapp_checked_at: UtcDateTime | None
-    opted_out_at: UtcDateTime | None = Field(None, description="when the contact opted out of campaigns, scheduled "
-                                             "messages and flows (POST /api/contacts/:id/opt-in undoes it)")
-    created_at: UtcDateTime
-    updated_at: UtcDateTime
-
-    @computed_field
-    def opted_out(self) -> bool:
-        return self.opted_out_at is not None
-
-
 class ContactFilters(PageQuery):
     search: str | None = Field(None, max_length=200, description="name, phone or e-mail, ignoring case")
     tag: int | None = Field(None, description="a tag id")
@@ -99,23 +77,6 @@ class ContactFilters(PageQuery):
     on_whatsapp: Literal["true", "false", "unknown"] | None = Field(None, description="on WhatsApp, not on it, or "
                                                                     "never checked")
     sort: Sort = Field("name", description="a field, with - for descending")
-
-
-def tags_by_contact(contact_ids: list[int]) -> dict[int, list[dict]]:
-    """{contact id: its tags by name} for many contacts in one query."""
-    tags: dict[int, list[dict]] = {contact_id: [] for contact_id in contact_ids}
-    rows = (Tag.select(ContactTag.contact, Tag.id, Tag.name, Tag.color).join(ContactTag)
-            .where(ContactTag.contact.in_(contact_ids)).order_by(Tag.name).tuples())
-    for contact_id, tag_id, name, color in rows:
-        tags[contact_id].append({"id": tag_id, "name": name, "color": color})
-    return tags
-
-
-def contact_json(contact: Contact, tags: list[dict] | None = None) -> dict:
-    if tags is None:
-        tags = tags_by_contact([contact.id])[contact.id]
-    columns = {name: getattr(contact, name) for name in ContactOut.model_fields if name != "tags"}
-    return ContactOut.model_validate({**columns, "tags": tags}).to_json()
 
 
 def contact_page(contacts: peewee.ModelSelect, page: PageQuery) -> dict[str, Any]:

@@ -12,9 +12,10 @@ from flask import Blueprint
 from pydantic import Field
 
 from api.audit import log_change, snapshot
+from api.contact_json import ContactOut
 from api.endpoint import endpoint
 from api.pagination import paginate
-from api.resources.contacts import ContactOut, announce
+from api.resources.contacts import announce
 from api.schemas import OutSchema, PageQuery, Schema, UtcDateTime, page_of
 from api.scoping import get_owned, owned
 from db.contacts import Contact

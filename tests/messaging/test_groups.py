@@ -111,8 +111,9 @@ def test_a_group_we_are_no_longer_in_keeps_its_name(client, admin_headers, facto
 
 
 def test_a_rename_the_session_hears_of_renames_the_group_of_that_connections_company_only(factories, company,
-                                                                                          connection):
+                                                                                          connection, realtime):  # noqa: F811
     ours = factories.contact(company, phone=GROUP, name="Equipe de vendas", is_group=True)
+    live = factories.ticket(company, connection=connection, contact=ours, status="open")
     theirs = factories.contact(factories.company(), phone=GROUP, name="Família", is_group=True)
     renamed = GroupRenamed(connection.id, chat=GROUP, name="Vendas 2025", timestamp=1_800_000_000.0).to_dict()
 
@@ -121,3 +122,5 @@ def test_a_rename_the_session_hears_of_renames_the_group_of_that_connections_com
 
     assert (first, again, unknown) == ({"renamed": 1}, {"renamed": 0}, {"renamed": 0})
     assert (Contact.get_by_id(ours.id).name, Contact.get_by_id(theirs.id).name) == ("Vendas 2025", "Família")
+    told = [(event, data.get("name") or data["contact"]["name"], data["id"]) for event, data in realtime()]
+    assert told == [("contact:update", "Vendas 2025", ours.id), ("ticket:update", "Vendas 2025", live.id)]

@@ -17,6 +17,7 @@ from db.base import utcnow
 from db.contacts import Contact
 from db.jobs import Job
 from tests import webhook_receiver
+from tests.messaging.test_inbound_batch import realtime  # noqa: F401 (a fixture)
 from tests.messaging.test_read_receipts import queued_on_session
 from tests.waiting import wait_for
 from wharf.media import media_store
@@ -71,7 +72,7 @@ def opened(client, link: str) -> bytes:
 
 
 def test_a_new_contact_who_writes_in_shows_the_picture_whatsapp_shows_of_them(
-        client, admin_headers, connection, worker, gateway):
+        client, admin_headers, connection, worker, gateway, realtime):  # noqa: F811
     client.post(f"/api/simulator/{connection.id}/inbound", json={"from": CUSTOMER, "body": "oi"}, headers=admin_headers)
 
     assert wait_for(lambda: Contact.get_or_none(Contact.profile_pic_path.is_null(False)) is not None, timeout=20)
@@ -81,6 +82,12 @@ def test_a_new_contact_who_writes_in_shows_the_picture_whatsapp_shows_of_them(
     assert opened(client, shown["profilePicUrl"]) == drawn_picture(CUSTOMER.lstrip("+"))
     assert opened(client, ticket["contact"]["profilePicUrl"]) == drawn_picture(CUSTOMER.lstrip("+"))
     assert contact.profile_pic_path.startswith(f"{connection.company_id}/") and contact.profile_pic_checked_at
+    told: list = []  # published just after the picture's commit: gathered until it is there
+    assert wait_for(lambda: told.extend(realtime()) or any(
+        event == "ticket:update" and data["contact"]["profilePicUrl"] for event, data in told), timeout=10)
+    assert [data["id"] for event, data in told if event == "contact:update" and data["profilePicUrl"]] == [contact.id]
+    assert [data["id"] for event, data in told if event == "ticket:update" and data["contact"]["profilePicUrl"]] == [
+        ticket["id"]]
 
 
 def written(connection, *phones: str) -> None:
