@@ -248,15 +248,15 @@ def filtered_tickets(query: TicketQuery) -> peewee.ModelSelect:
           "reports", tags=["tickets"], query=TicketQuery, roles=ROLES_SEEING_ALL_TICKETS, scope=READ_SCOPE)
 def export_tickets(query: TicketQuery):
     names = {model: dict(owned(model).select(model.id, model.name).tuples()) for model in (Connection, Queue, User)}
-    header = ["id", "status", "priority", "contactName", "phone", "connection", "queue", "agent", "createdAt", "firstResponseAt",
-              "closedAt", "rating", "lastMessage"]
+    header = ["id", "status", "priority", "contactName", "phone", "connection", "queue", "agent", "createdAt",
+              "firstResponseAt", "closedAt", "rating", "lastMessage"]
     tickets = filtered_tickets(query)
 
     def rows() -> Iterator[list[Any]]:
         for batch in in_id_batches(tickets):
             for ticket in batch:
-                yield [ticket.id, ticket.status, priority_name(ticket.priority) or "", ticket.contact.name, ticket.contact.phone,
-                       names[Connection].get(ticket.connection_id), names[Queue].get(ticket.queue_id),
+                yield [ticket.id, ticket.status, priority_name(ticket.priority) or "", ticket.contact.name,
+                       ticket.contact.phone, names[Connection].get(ticket.connection_id), names[Queue].get(ticket.queue_id),
                        names[User].get(ticket.user_id), iso_utc(ticket.created_at), iso_utc(ticket.first_response_at),
                        iso_utc(ticket.closed_at), ticket.rating, ticket.last_message]
 
@@ -435,12 +435,13 @@ def add_note(ticket_id: int, body: NoteIn):
 def seeing_the_ticket(ticket: Ticket, user_ids: list[int]) -> list[int]:
     """The users named, each an active user of the company who may see the ticket (a mention they could not
     follow is a 409: transfer the ticket or add them to its queue first)."""
-    users = list(owned(User).where(User.id.in_(owned_ids(User, user_ids, "mentionedUserIds")), User.active == True))  # noqa: E712
+    named = owned_ids(User, user_ids, "mentionedUserIds")
+    users = list(owned(User).where(User.id.in_(named), User.active == True))  # noqa: E712
     blind = [user.id for user in users if not Ticket.select().where(
         Ticket.id == ticket.id, visible_to(ticket.company_id, user.id, user.role)).exists()]
-    if blind or len(users) < len(set(user_ids)):
+    if blind or len(users) < len(named):
         raise Conflict("some of those mentioned cannot see this ticket: transfer it or add them to its queue",
-                       {"mentionedUserIds": sorted(blind or set(user_ids) - {user.id for user in users})})
+                       {"mentionedUserIds": sorted(blind or set(named) - {user.id for user in users})})
     return [user.id for user in users]
 
 
