@@ -1,6 +1,7 @@
 """What an agent is told about, for the bell of their client: a colleague mentioned them in a ticket's note, or a
 ticket was given to them by someone else (a transfer, a queue's automatic assignment, the contact's owner).
-Each is kept until read, as Chatwoot's notifications are."""
+Each is kept until read, as Chatwoot's notifications are; `workers/notifications.py` writes them, pushes them and
+has them e-mailed."""
 
 import peewee
 
@@ -21,16 +22,8 @@ class Notification(BaseModel):
     data = JSONField(default=dict)  # a mention's noteId and text; an assignment's reason
     created_at = peewee.DateTimeField(default=utcnow)
     read_at = peewee.DateTimeField(null=True)
+    emailed_at = peewee.DateTimeField(null=True)  # its e-mail was claimed (workers/emails.py)
 
     class Meta:
         indexes = ((("user", "read_at", "created_at"), False),)
 
-
-def notify(user_ids: list[int], kind: str, ticket: Ticket, actor_id: int | None = None, **data) -> list[Notification]:
-    """Tell each of `user_ids` (never the actor themselves), in the caller's transaction."""
-    notifications = [Notification(company=ticket.company_id, user=user_id, kind=kind, ticket=ticket.id,
-                                  actor=actor_id, data=data) for user_id in dict.fromkeys(user_ids)
-                     if user_id != actor_id]
-    for notification in notifications:
-        notification.save()
-    return notifications

@@ -99,10 +99,6 @@ class Ticket(TimestampedModel):
         self.save(only=[Ticket.queue, Ticket.user, Ticket.status, Ticket.updated_at, Ticket.snoozed_at,
                         Ticket.snoozed_until])
         self.record("transferred", by_user_id, before=before, after={"queueId": self.queue_id, "userId": self.user_id})
-        if user_id is not None:
-            from db.notifications import notify  # it imports this module
-
-            notify([user_id], "assigned", self, by_user_id, reason="transfer")
 
     def close(self, user_id: int | None) -> None:
         """Closed, and so no longer snoozed: a reopened ticket never is."""

@@ -22,7 +22,7 @@ class User(TimestampedModel):
     active = peewee.BooleanField(default=True)
     last_seen_at = peewee.DateTimeField(null=True)
     last_assigned_at = peewee.DateTimeField(null=True)  # the last ticket a queue gave them (workers/assignment.py)
-    preferences = JSONField(default=dict)  # only what the user changed; defaults live in api/resources/profile.py
+    preferences = JSONField(default=dict)  # only what the user changed; defaults live in api/preferences.py
 
     class Meta:
         indexes = ((("company", "role"), False),)

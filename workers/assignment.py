@@ -21,11 +21,11 @@ from peewee import fn
 from api.ticket_json import tickets_json
 from db.base import database, locked, utcnow
 from db.contacts import Contact
-from db.notifications import notify
 from db.queues import Queue, UserQueue
 from db.tickets import Ticket
 from db.users import User
 from workers.events import publish
+from workers.notifications import notify
 
 
 def available_agent(queue_id: int) -> int | None:
@@ -61,6 +61,16 @@ def assign_waiting_ticket(ticket: Ticket) -> bool:
     with database.atomic():
         agent_id = available_agent(queue.id)
         return agent_id is not None and give(ticket, agent_id, "auto")
+
+
+def transfer(ticket: Ticket, by_user_id: int | None, queue_id: int | None, user_id: int | None) -> None:
+    """In the caller's transaction: `Ticket.transfer`, and then the agent named is told, or else a queue that gives
+    its tickets to its agents gives it to one. The caller announces it."""
+    ticket.transfer(by_user_id, queue_id, user_id)
+    if user_id is not None:
+        notify([user_id], "assigned", ticket, by_user_id, reason="transfer")
+    else:
+        assign_waiting_ticket(ticket)
 
 
 def assign_to_owner(ticket: Ticket, contact: Contact) -> bool:

@@ -1,4 +1,4 @@
-"""E-mail over SMTP: password-reset codes for now."""
+"""E-mail over SMTP: password-reset codes, and agents' notifications for those who want them by e-mail."""
 
 from __future__ import annotations
 
@@ -8,8 +8,10 @@ from email.message import EmailMessage
 
 import dramatiq
 
+from api.preferences import effective_preferences
 from db.base import utcnow
-from db.users import PasswordReset
+from db.notifications import Notification
+from db.users import PasswordReset, User
 from wharf.settings import settings
 
 logger = logging.getLogger(__name__)
@@ -47,3 +49,49 @@ def send_password_reset_code(reset_id: int, code: str) -> None:
     )
     PasswordReset.update(emailed_at=utcnow()).where(PasswordReset.id == reset_id).execute()
     logger.info("password reset code e-mailed for reset %s", reset_id)
+
+
+ASSIGNED_BECAUSE = {
+    "transfer": "{who} transferred it to you",
+    "auto": "it was given to you automatically, from its queue",
+    "owner": "it was given to you as the contact's owner",
+}
+
+
+def wants_email(user: User, kind: str) -> bool:
+    """An active user who keeps this kind of notification e-mailed (`emailNotifications` preferences)."""
+    return user.active and getattr(effective_preferences(user.preferences or {}).email_notifications, kind)
+
+
+def notification_email(notification: Notification) -> tuple[str, str]:
+    """The subject and text of a notification's e-mail: who did what, on which ticket and contact. No link: the
+    platform's public address (PUBLIC_URL) is the API's, and agents open tickets in their own client."""
+    ticket = notification.ticket
+    who = notification.actor.name if notification.actor_id else "Wharf"
+    about = f"ticket #{ticket.id} with {ticket.contact.name or ticket.contact.phone}"
+    if notification.kind == "mention":
+        return (f"{who} mentioned you on {about}",
+                f"{who} mentioned you in a note on {about}:\n\n{notification.data.get('text', '')}\n")
+    because = ASSIGNED_BECAUSE.get(notification.data.get("reason"), "it was given to you").format(who=who)
+    return f"You were assigned {about}", f"You were assigned {about}: {because}.\n"
+
+
+@dramatiq.actor(queue_name="emails", max_retries=5)
+def email_notification(notification_id: int) -> None:
+    """E-mail a notification to its user, unless they do not want it, are inactive or have read it already.
+
+    The e-mail is claimed on the row before it goes (`emailed_at`): a redelivered job finds it claimed and sends
+    nothing again; a failed send gives the claim back for the retry.
+    """
+    notification = Notification.get_or_none(Notification.id == notification_id)
+    if notification is None or notification.read_at or not wants_email(notification.user, notification.kind):
+        return
+    if not Notification.update(emailed_at=utcnow()).where(
+            Notification.id == notification_id, Notification.emailed_at.is_null()).execute():
+        return
+    try:
+        deliver_email(notification.user.email, *notification_email(notification))
+    except Exception:
+        Notification.update(emailed_at=None).where(Notification.id == notification_id).execute()
+        raise
+    logger.info("notification %s e-mailed", notification_id)

@@ -62,10 +62,6 @@ class Announcements:
         self.realtime.append((event, company_id, data, ticket, user_id))
         self.deliveries += write_deliveries(company_id, event, data)
 
-    def tell(self, user_id: int, event: str, company_id: int, data: dict[str, Any]) -> None:
-        """An event for one user's realtime clients only, such as their notifications: no webhook takes it."""
-        self.realtime.append((event, company_id, data, None, user_id))
-
     def send(self, pipeline: redis.client.Pipeline | None = None) -> None:
         """Never raises, as `publish`: a delivery that could not be enqueued is the sweep's."""
         with emitted_together(pipeline):

@@ -17,7 +17,7 @@ from db.messages import Message, followed_up
 from db.queue_rules import is_open, route_menu_choice
 from db.queues import Queue
 from db.tickets import Ticket
-from workers.assignment import announce_ticket, assign_to_owner, assign_waiting_ticket
+from workers.assignment import announce_ticket, assign_to_owner, assign_waiting_ticket, transfer
 from workers.messages import auto_reply_key, dispatch_outbound, queue_outbound_text, write_outbound
 from workers.templating import render_template
 
@@ -73,8 +73,7 @@ def route_menu_answer(ticket: Ticket, connection: Connection, contact: Contact, 
     greet = company_setting(ticket.company_id, "greeting_enabled")
     reply = greeting_for(target, connection, greet) if target.greeting or target.menu_options else ""
     with database.atomic():
-        ticket.transfer(None, target.id, None)
-        assign_waiting_ticket(ticket)
+        transfer(ticket, None, target.id, None)
         followed_up([message.id])
         key = auto_reply_key(message)
         greeting = write_outbound(ticket, personal(reply, contact), idempotency_key=key) if reply else None

@@ -9,24 +9,14 @@ from flask import Blueprint
 from pydantic import Field
 
 from api.endpoint import endpoint
+from api.notification_json import NotificationOut, notification_json
 from api.pagination import paginate
-from api.schemas import OutSchema, PageQuery, Schema, UtcDateTime, page_of
+from api.schemas import OutSchema, PageQuery, Schema, page_of
 from api.security import current_principal
 from db.base import utcnow
 from db.notifications import Notification
 
 blueprint = Blueprint("notifications", __name__, url_prefix="/api/notifications")
-
-
-class NotificationOut(OutSchema):
-    id: int
-    kind: str = Field(description="`mention`: a colleague mentioned you in a ticket's note; `assigned`: a ticket was "
-                                  "given to you by someone else (`data.reason`: transfer, auto, owner)")
-    ticket_id: int | None
-    actor_id: int | None = Field(description="who did it; null: the platform")
-    data: dict
-    created_at: UtcDateTime
-    read_at: UtcDateTime | None
 
 
 class NotificationQuery(PageQuery):
@@ -40,10 +30,6 @@ class ReadIn(Schema):
 class ReadOut(OutSchema):
     read: int = Field(description="how many were unread and are read now")
     unread: int = Field(description="how many are left unread")
-
-
-def notification_json(notification: Notification) -> dict:
-    return NotificationOut.model_validate(notification).to_json()
 
 
 def yours() -> peewee.Expression:

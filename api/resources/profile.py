@@ -8,7 +8,7 @@ current password, as a new password does: a stolen token must not be enough to t
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 from flask import Blueprint
 from pydantic import EmailStr, Field, ValidationError
@@ -17,9 +17,10 @@ from pydantic.alias_generators import to_camel
 from api.audit import log_change, record, snapshot
 from api.endpoint import endpoint, validation_details
 from api.errors import ApiError, Conflict, ValidationFailed
+from api.preferences import Preferences, effective_preferences
 from api.resources.auth import TokensOut
 from api.resources.users import Password, UserDetailOut, email_taken, user_json
-from api.schemas import Schema, StrictSchema
+from api.schemas import Schema
 from api.security import (
     current_principal,
     hash_password,
@@ -31,41 +32,6 @@ from api.security import (
 from db.users import User
 
 blueprint = Blueprint("profile", __name__, url_prefix="/api/profile")
-
-
-class NotificationPreferences(StrictSchema):
-    new_leads: bool = True
-    follow_ups: bool = True
-    hot_leads: bool = True
-    conversions: bool = True
-    new_tickets: bool = True
-    ticket_transfers: bool = True
-    daily_summary: bool = False
-    weekly_report: bool = False
-    browser_push: bool = False
-    sound: bool = True
-
-
-class SecurityPreferences(StrictSchema):
-    two_factor: bool = False
-    login_notifications: bool = True
-    session_timeout_minutes: int = Field(60, ge=5, le=1440)
-
-
-class AppPreferences(StrictSchema):
-    default_view: Literal["list", "kanban", "table"] = "list"
-    items_per_page: int = Field(25, ge=5, le=500)
-    export_format: Literal["csv", "xlsx", "json"] = "csv"
-    export_notes: bool = True
-    auto_save: bool = True
-    compact_mode: bool = False
-    language: Literal["en", "pt-BR", "es"] = "en"
-
-
-class Preferences(Schema):
-    notifications: NotificationPreferences = NotificationPreferences()
-    security: SecurityPreferences = SecurityPreferences()
-    app: AppPreferences = AppPreferences()
 
 
 class ProfileOut(UserDetailOut):
@@ -91,11 +57,6 @@ def merged_preferences(stored: dict, changes: dict) -> dict:
     for group, values in changes.items():
         merged[group] = {**merged.get(group, {}), **{to_camel(key): value for key, value in values.items()}}
     return merged
-
-
-def effective_preferences(stored: dict) -> Preferences:
-    """Every preference: the user's own values over the defaults. Raises ValidationError for bad ones."""
-    return Preferences.model_validate(stored)
 
 
 def overrides(preferences: Preferences) -> dict:

@@ -23,7 +23,6 @@ from api.endpoint import endpoint
 from api.errors import Conflict, NotFound, ValidationFailed
 from api.pagination import paginate
 from api.resources.messages import MessageOut, message_json
-from api.resources.notifications import notification_json
 from api.resources.queues import owned_ids
 from api.schemas import OutSchema, PageQuery, Schema, UtcDateTime, UtcDateTimeIn, iso_utc, page_of
 from api.scoping import get_owned, owned, visible_ticket, visible_tickets
@@ -35,7 +34,6 @@ from db.company_settings import company_setting
 from db.connections import Connection
 from db.contacts import Contact, Tag
 from db.messages import SHORTEST_SEARCH, Message, saying
-from db.notifications import notify
 from db.queues import Queue
 from db.tickets import (
     ROLES_SEEING_ALL_TICKETS,
@@ -49,10 +47,11 @@ from db.tickets import (
     wake,
 )
 from db.users import User
-from workers.assignment import assign_waiting_ticket
+from workers.assignment import transfer
 from workers.chat_actions import enqueue_on_session, send_read_receipts
 from workers.events import announcing
 from workers.messages import dispatch_outbounds, write_outbound
+from workers.notifications import notify
 from workers.ratings import ask_for_rating
 from workers.templating import render_template, standard_variables
 
@@ -321,8 +320,7 @@ def transfer_ticket(ticket_id: int, body: TransferIn):
         check_ticket_limit(target)
     by_user_id = acting_user_id()
     with announced(ticket) as state:
-        ticket.transfer(by_user_id, body.queue_id, body.user_id)
-        assign_waiting_ticket(ticket)  # to a queue that gives its tickets to its agents
+        transfer(ticket, by_user_id, body.queue_id, body.user_id)
         if body.note:
             TicketNote.create(ticket=ticket, user=by_user_id, body=body.note)
     return state
@@ -426,9 +424,7 @@ def add_note(ticket_id: int, body: NoteIn):
         note = TicketNote.create(ticket=ticket, user=author_id, body=body.body)
         announcements.add("ticket:note", ticket.company_id,
                           NoteOut.model_validate(note).to_json() | {"ticketId": ticket.id}, ticket=ticket)
-        for notification in notify(mentioned, "mention", ticket, author_id, noteId=note.id, text=body.body[:280]):
-            announcements.tell(notification.user_id, "notification:new", ticket.company_id,
-                               notification_json(notification))
+        notify(mentioned, "mention", ticket, author_id, noteId=note.id, text=body.body[:280])
     return ticket_out(ticket)
 
 

@@ -7,7 +7,9 @@ from zoneinfo import ZoneInfo
 
 from db.contacts import Contact, ContactTag, Tag
 from db.flows import FlowStep
+from db.notifications import Notification
 from db.tickets import Ticket
+from tests.messaging.test_inbound_batch import realtime  # noqa: F401 (a fixture)
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
@@ -251,6 +253,17 @@ def test_transfer_hands_the_ticket_to_a_queue_and_the_bot_lets_go(bot, company, 
     assert (ticket.queue_id, ticket.status, ticket.user_id) == (sales.id, "pending", None)
     assert bot.replies() == ["Transferindo..."]
     assert bot.session().end_reason == "transferred"
+
+
+def test_a_transfer_to_an_agent_tells_them_once_it_commits(bot, company, factories, realtime):  # noqa: F811
+    agent = factories.user(company, role="agent")
+    bot.deploy(keyword_flow([{"id": "go", "type": "transfer", "userId": agent.id}], []))
+
+    bot.say("oi")
+
+    told = Notification.get()
+    assert (told.user_id, told.actor_id, told.data) == (agent.id, None, {"reason": "transfer"})
+    assert [data["id"] for event, data in realtime() if event == "notification:new"] == [told.id]
 
 
 def test_close_ends_the_ticket_with_a_farewell(bot):

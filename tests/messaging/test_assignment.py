@@ -9,9 +9,11 @@ import pytest
 
 from db.base import utcnow
 from db.messages import Message
+from db.notifications import Notification
 from db.queues import UserQueue
 from db.tickets import Ticket, TicketEvent
 from db.users import User
+from tests.messaging.test_inbound_batch import realtime  # noqa: F401 (a fixture)
 from workers.assignment import assign_waiting_tickets
 from workers.inbound import handle_inbound
 from workers.transports.base import InboundMessage
@@ -121,3 +123,19 @@ def test_a_contact_s_owner_gets_their_new_tickets_with_no_menu_to_answer(factori
     assert (ticket.status, ticket.user_id) == ("open", owner.id)
     assert TicketEvent.get(TicketEvent.kind == "assigned").data["reason"] == "owner"
     assert not Message.select().where(Message.direction == "out").exists()  # neither the queue's greeting nor its menu
+
+
+def test_a_ticket_given_by_its_menu_or_to_the_contact_s_owner_is_pushed_to_them_once(factories, company, queue, broker,
+                                                                                  realtime):  # noqa: F811
+    seller, owner = agent(factories, company, queue), factories.user(company, role="agent")
+    reception = factories.queue(company, menu_options=[{"option": "1", "label": "Vendas", "queueId": queue.id}])
+    connection = factories.connection(company, default_queue=reception)
+    factories.contact(company, phone="+5511900000002", owner=owner)
+
+    routed = inbound(connection, "oi", "IN1", "5511900000001")["ticketId"]
+    inbound(connection, "1", "IN2", "5511900000001")
+    owned = inbound(connection, "oi", "IN3", "5511900000002")["ticketId"]
+
+    told = {(n.user_id, n.ticket_id, n.data["reason"]): n.id for n in Notification.select()}
+    assert set(told) == {(seller.id, routed, "auto"), (owner.id, owned, "owner")}
+    assert sorted(data["id"] for event, data in realtime() if event == "notification:new") == sorted(told.values())

@@ -41,7 +41,7 @@ from db.queue_rules import is_open
 from db.queues import Queue
 from db.tickets import Ticket
 from wharf.media import message_type_for
-from workers.assignment import assign_waiting_ticket
+from workers.assignment import transfer
 from workers.events import Announcements, announcing
 from workers.flows.ai_reply import DEFAULT_HISTORY_WINDOW, generate_ai_reply
 from workers.flows.definition import entry_node
@@ -167,8 +167,7 @@ class SessionEffects(ContactLookups):
             and not Queue.select().where(Queue.id == queue_id, Queue.company == self.company.id).exists()
         ):
             queue_id = None
-        self.ticket.transfer(None, queue_id, user_id)
-        assign_waiting_ticket(self.ticket)
+        transfer(self.ticket, None, queue_id, user_id)
         self.ticket_changed = True
         self.log.append({"transferred": {"queueId": self.ticket.queue_id, "userId": self.ticket.user_id}})
 

@@ -1,0 +1,23 @@
+"""A notification as the API answers it and its realtime `notification:new` carries it."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from api.schemas import OutSchema, UtcDateTime
+from db.notifications import Notification
+
+
+class NotificationOut(OutSchema):
+    id: int
+    kind: str = Field(description="`mention`: a colleague mentioned you in a ticket's note; `assigned`: a ticket was "
+                                  "given to you by someone else (`data.reason`: transfer, auto, owner)")
+    ticket_id: int | None
+    actor_id: int | None = Field(description="who did it; null: the platform")
+    data: dict
+    created_at: UtcDateTime
+    read_at: UtcDateTime | None
+
+
+def notification_json(notification: Notification) -> dict:
+    return NotificationOut.model_validate(notification).to_json()
