@@ -15,6 +15,7 @@ from db.base import database, locked, utcnow
 from db.contacts import Contact
 from db.opt_outs import is_opted_out
 from db.schedules import Schedule, ScheduleRun, next_cron_time
+from db.tickets import ROLES_SEEING_ALL_TICKETS, Ticket, live_tickets, visible_to
 from workers.campaigns import media_options, personalised, sending_ticket
 from workers.inbound import upsert_contact
 from workers.messages import Outbound, dispatch_outbound, write_outbound
@@ -49,7 +50,21 @@ def recipient_of(schedule: Schedule) -> Contact:
         raise CannotSend("the contact is blocked")
     if schedule.connection_id is None:
         raise CannotSend("the schedule has no connection")
+    refuse_others_conversation(schedule, contact)
     return contact
+
+
+def refuse_others_conversation(schedule: Schedule, contact: Contact) -> None:
+    """An agent's schedule goes only into a conversation they may still write in: the API checked it when the
+    schedule was written, and the ticket may have gone to another agent since (skipped, as their send would be
+    refused; a recurring schedule tries again at its next time)."""
+    author = schedule.user if schedule.user_id else None
+    if author is None or author.role in ROLES_SEEING_ALL_TICKETS:
+        return
+    live = live_tickets(contact.id, schedule.connection_id).first()
+    if live is not None and live.user_id != author.id and not Ticket.select().where(
+            Ticket.id == live.id, visible_to(schedule.company_id, author.id, author.role)).exists():
+        raise Skipped("another_agent: the conversation is another agent's now")
 
 
 def fire(schedule: Schedule, now: dt.datetime) -> Outbound | None:

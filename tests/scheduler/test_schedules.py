@@ -90,6 +90,22 @@ def test_a_schedule_to_an_opted_out_contact_is_skipped_with_the_reason(factories
     assert ScheduleRun.get().status == "skipped" and Message.select().count() == 0
 
 
+def test_an_agents_schedule_into_a_conversation_given_to_another_agent_since_is_skipped(factories, company,
+                                                                                       connection, broker):
+    author, other = factories.user(company, role="agent"), factories.user(company, role="agent")
+    contact = factories.contact(company)
+    factories.ticket(company, connection=connection, contact=contact, status="open", user=other)
+    refused = schedule(company, connection, contact=contact, to=None, user=author)
+    theirs = schedule(company, connection, contact=factories.contact(company), to=None, user=author)
+
+    send_due_schedules()
+
+    assert (Schedule.get_by_id(refused.id).status, Schedule.get_by_id(refused.id).reason) == (
+        "skipped", "another_agent: the conversation is another agent's now")
+    assert Schedule.get_by_id(theirs.id).status == "sent"
+    assert [m.contact_id for m in Message.select()] == [theirs.contact_id]
+
+
 def test_a_scheduled_campaign_is_started_once_when_due(factories, company, connection, broker):
     due = factories.campaign(company, connection=connection, status="scheduled",
                              scheduled_at=utcnow() - dt.timedelta(seconds=1))
