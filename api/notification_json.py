@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field
 
 from api.schemas import OutSchema, UtcDateTime
-from db.notifications import Notification
+from db.notifications import NOTIFICATION_KINDS, Notification
 
 
 class NotificationOut(OutSchema):
     id: int
-    kind: str = Field(description="`mention`: a colleague mentioned you in a ticket's note; `assigned`: a ticket was "
-                                  "given to you by someone else (`data.reason`: transfer, auto, owner)")
+    kind: Literal[NOTIFICATION_KINDS] = Field(  # type: ignore[valid-type]
+        description="`mention`: a colleague mentioned you in a ticket's note; `assigned`: a ticket was given to you "
+                    "by someone else (`data.reason`: transfer, auto, owner)")
     ticket_id: int | None
     actor_id: int | None = Field(description="who did it; null: the platform")
     data: dict
