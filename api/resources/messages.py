@@ -418,7 +418,7 @@ def reaction_refusal(message: Message) -> str | None:
     if (message.direction == "out" and message.status not in SENT) or message.connection_id is None:
         return "the message did not reach WhatsApp (yet)"
     if message.direction == "in" and message.ticket.is_group:
-        return "a reaction in a group names the member who wrote the message, which Wharf does not keep"
+        return "a reaction in a group names the member who wrote the message, which Wharf does not pass to WhatsApp yet"
     return None
 
 
