@@ -295,11 +295,13 @@ def simulate_read_receipts(connection_id: int, contact: str | None) -> None:
     """The blue ticks the contacts got from the connection (agents who read their messages), oldest first."""
     from wharf.redis_client import redis_client
     from workers.transports import simulator
+    from workers.transports.base import e164_or_id
 
     entries = simulator.read_receipts(redis_client(), connection_id, contact.lstrip("+") if contact else None)
     for entry in entries:
         at = dt.datetime.fromtimestamp(entry["at"], dt.UTC).isoformat(timespec="seconds")
-        click.echo(f"{entry['waId']}  +{entry['chat']}  {at}")
+        member = f"  (member {e164_or_id(entry['sender'])})" if entry.get("sender") else ""
+        click.echo(f"{entry['waId']}  {e164_or_id(entry['chat'])}{member}  {at}")
     click.echo(f"{len(entries)} read receipts")
 
 

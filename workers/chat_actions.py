@@ -56,10 +56,10 @@ def on_session(connection_id: int) -> Iterator:
 
 
 @dramatiq.actor(**OPTIONS)
-def send_read_receipts(connection_id: int, chat: str, wa_ids: list[str]) -> None:
-    """Mark the contact's messages read."""
+def send_read_receipts(connection_id: int, chat: str, wa_ids: list[str], sender: str | None = None) -> None:
+    """Mark the contact's messages read; in a group, those of one member (`sender`)."""
     with on_session(connection_id) as session:
-        session.mark_read(chat, wa_ids)
+        session.mark_read(chat, wa_ids, sender)
 
 
 TYPING_STALE_AFTER = dt.timedelta(seconds=10)
@@ -124,7 +124,13 @@ def react_on_whatsapp(connection_id: int, message_id: int, reacted_at: str) -> N
     ours = MessageReaction.get_or_none(MessageReaction.message == message_id, MessageReaction.reactor == OUR_REACTOR)
     require_committed(ours.at if ours else None, reacted_at, f"our reaction to message {message_id}")
     with on_session(connection_id) as session:
-        session.react(message.contact.phone.lstrip("+"), message.wa_id, ours.emoji, from_me=message.direction == "out")
+        session.react(message.contact.phone.lstrip("+"), message.wa_id, ours.emoji, from_me=message.direction == "out",
+                      sender=member_of(message))
+
+
+def member_of(message: Message) -> str | None:
+    """The group member who wrote the message, as a transport names a chat (None for any other message)."""
+    return message.sender_phone.lstrip("+") if message.direction == "in" and message.sender_phone else None
 
 
 def enqueue_on_session(actor: dramatiq.Actor, connection_id: int, *args) -> None:

@@ -417,8 +417,8 @@ def reaction_refusal(message: Message) -> str | None:
         return "a call takes no reactions"
     if (message.direction == "out" and message.status not in SENT) or message.connection_id is None:
         return "the message did not reach WhatsApp (yet)"
-    if message.direction == "in" and message.ticket.is_group:
-        return "a reaction in a group names the member who wrote the message, which Wharf does not pass to WhatsApp yet"
+    if message.direction == "in" and message.ticket.is_group and not message.sender_phone:
+        return "a reaction in a group names the member who wrote the message, which was not kept for this one"
     return None
 
 

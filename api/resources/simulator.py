@@ -31,7 +31,7 @@ from wharf.media import MediaRejected
 from wharf.phones import InvalidPhone, to_e164
 from wharf.redis_client import redis_client
 from workers.transports import simulator
-from workers.transports.base import ContactCard
+from workers.transports.base import ContactCard, e164_or_id
 
 blueprint = Blueprint("simulator", __name__, url_prefix="/api/simulator")
 CONTACT_ROLES = ("super", "admin", "supervisor")  # who may play a simulated contact
@@ -107,10 +107,21 @@ class ReadReceiptsQuery(QuerySchema):
     contact: str | None = Field(None, description="only the receipts of this contact's messages (a phone)")
 
 
-class ReadReceipt(NetworkEntry):
-    """The contact's phone shows their message `wa_id` read by us (blue ticks)."""
+class GroupEntry(NetworkEntry):
+    """Of a chat that may be a group's: the chat, and in a group the member whose message it was."""
 
-    contact: str
+    contact: str = Field(description="the contact's number, or a group's id")
+    member: str | None = Field(None, description="in a group, the member who wrote the message")
+
+    @classmethod
+    def of(cls, entry: dict, **fields) -> GroupEntry:
+        sender = entry.get("sender")
+        return cls(wa_id=entry["waId"], at=entry["at"], contact=e164_or_id(entry["chat"]),
+                   member=e164_or_id(sender) if sender else None, **fields)
+
+
+class ReadReceipt(GroupEntry):
+    """The contact's phone shows their message `wa_id` read by us (blue ticks)."""
 
 
 class ReadReceiptList(OutSchema):
@@ -250,10 +261,9 @@ def react(connection_id: int, body: ContactReactionIn):
     return InboundOut(wa_id=body.wa_id, from_=phone)
 
 
-class OurReaction(NetworkEntry):
+class OurReaction(GroupEntry):
     """The contact sees our reaction to their message `wa_id` (or to ours)."""
 
-    contact: str
     emoji: str
 
 
@@ -267,8 +277,7 @@ class OurReactionList(OutSchema):
 def reactions(connection_id: int):
     simulated_connection(connection_id)
     return OurReactionList(items=[
-        OurReaction(wa_id=entry["waId"], contact="+" + entry["chat"], emoji=entry["emoji"], at=entry["at"])
-        for entry in simulator.reactions(redis_client(), connection_id)
+        OurReaction.of(entry, emoji=entry["emoji"]) for entry in simulator.reactions(redis_client(), connection_id)
     ])
 
 
@@ -334,8 +343,7 @@ def read_receipts(connection_id: int, query: ReadReceiptsQuery):
     simulated_connection(connection_id)
     chat = company_phone(query.contact, "contact").lstrip("+") if query.contact else None
     return ReadReceiptList(items=[
-        ReadReceipt(wa_id=entry["waId"], contact="+" + entry["chat"], at=entry["at"])
-        for entry in simulator.read_receipts(redis_client(), connection_id, chat)
+        ReadReceipt.of(entry) for entry in simulator.read_receipts(redis_client(), connection_id, chat)
     ])
 
 

@@ -48,7 +48,7 @@ from db.tickets import (
 )
 from db.users import User
 from workers.assignment import transfer
-from workers.chat_actions import enqueue_on_session, send_read_receipts
+from workers.chat_actions import enqueue_on_session, member_of, send_read_receipts
 from workers.events import announcing
 from workers.messages import dispatch_outbounds, write_outbound
 from workers.notifications import notify
@@ -398,19 +398,23 @@ def mark_read(ticket_id: int):
         Ticket.update(unread_messages=0).where(Ticket.id == ticket.id).execute()
         read = Message.update(status="read", read_at=utcnow()).where(
             Message.ticket == ticket.id, Message.direction == "in", Message.status == "delivered"
-        ).returning(Message.wa_id).execute()
-        send_read_receipts_of(ticket, [message.wa_id for message in read if message.wa_id])
+        ).returning(Message.wa_id, Message.direction, Message.sender_phone).execute()
+        send_read_receipts_of(ticket, list(read))
     return state
 
 
-def send_read_receipts_of(ticket: Ticket, wa_ids: list[str]) -> None:
-    """The contact's blue ticks for what was just read, unless the company keeps them off. Not in groups,
-    where WhatsApp wants each message's member, which we do not keep."""
-    if not wa_ids or not ticket.connection_id or not company_setting(ticket.company_id, "send_read_receipts"):
+def send_read_receipts_of(ticket: Ticket, read: list[Message]) -> None:
+    """The contact's blue ticks for what was just read, unless the company keeps them off; in a group, one
+    receipt per member, as WhatsApp wants (a group's message kept without its member gets none)."""
+    if not read or not ticket.connection_id or not company_setting(ticket.company_id, "send_read_receipts"):
         return
-    contact = Contact.get_by_id(ticket.contact_id)
-    if not contact.is_group:
-        enqueue_on_session(send_read_receipts, ticket.connection_id, contact.phone.lstrip("+"), wa_ids)
+    chat = Contact.get_by_id(ticket.contact_id).phone.lstrip("+")
+    by_member: dict[str | None, list[str]] = {}
+    for message in read:
+        if message.wa_id and (member_of(message) or not ticket.is_group):
+            by_member.setdefault(member_of(message), []).append(message.wa_id)
+    for member, wa_ids in by_member.items():
+        enqueue_on_session(send_read_receipts, ticket.connection_id, chat, wa_ids, member)
 
 
 @blueprint.post("/<int:ticket_id>/notes")

@@ -54,6 +54,29 @@ def test_a_simulated_group_shows_who_wrote_each_message_and_the_groups_name(
     assert first["sender"] == {"phone": ANA, "name": "Ana"}
 
 
+def test_an_agent_reads_a_group_and_reacts_to_a_members_message_on_their_phones(
+        client, admin_headers, connection, worker, gateway):
+    written_in_group(client, admin_headers, connection, ANA, "Ana", "bom dia")
+    written_in_group(client, admin_headers, connection, BRUNO, "Bruno", "oi, pessoal")
+    assert wait_for(lambda: [ticket["unreadMessages"] for ticket in client.get(
+        "/api/tickets", headers=admin_headers).get_json()["items"]] == [2], timeout=20)
+    [ticket] = client.get("/api/tickets", headers=admin_headers).get_json()["items"]
+    brunos = client.get(f"/api/tickets/{ticket['id']}/messages", headers=admin_headers).get_json()["items"][1]
+
+    client.post(f"/api/tickets/{ticket['id']}/read", headers=admin_headers)
+    reacted = client.post(f"/api/messages/{brunos['id']}/reactions", json={"emoji": "👍"}, headers=admin_headers)
+
+    def on_the_phones(what: str) -> list[tuple]:
+        items = client.get(f"/api/simulator/{connection.id}/{what}", headers=admin_headers).get_json()["items"]
+        return sorted((item["waId"], item["contact"], item["member"]) for item in items)
+
+    assert reacted.status_code == 200, reacted.get_json()
+    assert wait_for(lambda: len(on_the_phones("read-receipts")) == 2, timeout=20)
+    assert on_the_phones("read-receipts") == sorted([(message["waId"], GROUP, message["sender"]["phone"]) for message in
+        client.get(f"/api/tickets/{ticket['id']}/messages", headers=admin_headers).get_json()["items"]])
+    assert wait_for(lambda: on_the_phones("reactions") == [(brunos["waId"], GROUP, BRUNO)], timeout=20)
+
+
 def neonize_group_message(connection, wa_id: str, sender: neonize_proto.JID, push_name: str) -> dict:
     """A member's message as neonize gives it (a real protobuf event), mapped as the gateway maps it."""
     group = neonize_proto.JID(User=GROUP.removesuffix("@g.us"), Server="g.us")

@@ -155,7 +155,7 @@ def test_we_react_only_to_messages_of_visible_tickets_that_reached_whatsapp(clie
         "not sent": factories.message(ticket, direction="out", status="queued"),
         "a call": factories.message(ticket, type="call", body="📞 Voice call"),
         "deleted": factories.message(ticket, deleted_at=utcnow()),
-        "a group member's": factories.message(group),
+        "a group member's kept without its member": factories.message(group),
     }
     theirs = factories.message(ticket, status="delivered")
     agent, program, reader = other_callers(app, factories, company)

@@ -62,7 +62,7 @@ def test_only_what_was_unread_is_sent_and_a_ticket_read_again_sends_nothing(clie
 
     [queued] = queued_on_session(broker, connection)
     assert queued.actor_name == "send_read_receipts"
-    assert list(queued.args) == [connection.id, "5511987654321", ["3EB0DELIVERED"]]
+    assert list(queued.args) == [connection.id, "5511987654321", ["3EB0DELIVERED"], None]
 
 
 def test_a_company_may_keep_read_receipts_off(client, admin_headers, factories, company, connection, broker):
@@ -77,13 +77,18 @@ def test_a_company_may_keep_read_receipts_off(client, admin_headers, factories, 
     assert queued_on_session(broker, connection) == []
 
 
-def test_a_group_gets_no_read_receipts(client, admin_headers, factories, company, connection, broker):
+def test_a_groups_read_receipts_go_to_each_member_who_wrote(client, admin_headers, factories, company, connection,
+                                                            broker):
     group = factories.contact(company, phone="120363025555555555@g.us", is_group=True)
-    ticket = factories.ticket(company, connection=connection, contact=group)
-    factories.message(ticket, wa_id="3EB0INGROUP", status="delivered")
+    ticket = factories.ticket(company, connection=connection, contact=group, is_group=True)
+    factories.message(ticket, wa_id="3EB0ANA1", status="delivered", sender_phone="+5511911111111")
+    factories.message(ticket, wa_id="3EB0HIDDEN", status="delivered", sender_phone="93847561029384@lid")
+    factories.message(ticket, wa_id="3EB0ANA2", status="delivered", sender_phone="+5511911111111")
+    factories.message(ticket, wa_id="3EB0UNKNOWN", status="delivered")  # kept before members were
 
     client.post(f"/api/tickets/{ticket.id}/read", headers=admin_headers)
 
-    assert Message.get(Message.wa_id == "3EB0INGROUP").status == "read"
-    assert queued_on_session(broker, connection) == []
-
+    assert Message.select().where(Message.status == "read").count() == 4
+    assert sorted(list(queued.args) for queued in queued_on_session(broker, connection)) == [
+        [connection.id, "120363025555555555@g.us", ["3EB0ANA1", "3EB0ANA2"], "5511911111111"],
+        [connection.id, "120363025555555555@g.us", ["3EB0HIDDEN"], "93847561029384@lid"]]

@@ -137,6 +137,17 @@ def test_marking_a_contacts_messages_read_shows_them_read_on_their_phone_once(tr
     assert simulator.read_receipts(network, CONNECTION_ID, chat="5511900000000") == []
 
 
+def test_in_a_group_read_receipts_and_reactions_go_to_the_member_who_wrote(transport, events, network):
+    group = "120363025246125486@g.us"
+    transport.mark_read(group, ["3A0ANA1", "3A0ANA2"], "5511911111111")
+    transport.react(group, "3A0ANA1", "🙏", from_me=False, sender="5511911111111")
+
+    assert [(r["waId"], r["chat"], r["sender"]) for r in simulator.read_receipts(network, CONNECTION_ID, group)] == [
+        ("3A0ANA1", group, "5511911111111"), ("3A0ANA2", group, "5511911111111")]
+    assert [(r["waId"], r["chat"], r["sender"], r["emoji"]) for r in simulator.reactions(network, CONNECTION_ID)] == [
+        ("3A0ANA1", group, "5511911111111", "🙏")]
+
+
 def test_the_contact_sees_us_typing_then_stop(transport, events, network):
     transport.set_typing("5511987654321", True)
     shown = simulator.typing(network, CONNECTION_ID)["5511987654321"]["typing"]

@@ -614,6 +614,21 @@ def test_read_receipts_go_to_the_contacts_chat_as_read(session):
     assert receipt == ReceiptType.READ
 
 
+def test_in_a_group_read_receipts_and_reactions_name_the_member_who_wrote(session):
+    session.mark_read("120363025246125486@g.us", ["3A0IN1"], "5511911111111")
+    session.mark_read("120363025246125486@g.us", ["3A0IN2"], "98765432101234@lid")
+    session.react("120363025246125486@g.us", "3A0IN1", "👍", from_me=False, sender="5511911111111")
+
+    [(_, chat, by_number, _), (_, _, hidden, _)] = session.client.read
+    assert (chat.User, chat.Server) == ("120363025246125486", "g.us")
+    assert [(jid.User, jid.Server) for jid in (by_number, hidden)] == [
+        ("5511911111111", "s.whatsapp.net"), ("98765432101234", "lid")]
+    [(to, reacted)] = session.client.sent
+    assert (to.User, to.Server) == ("120363025246125486", "g.us")
+    assert reacted.reactionMessage.key == MessageKey(remoteJID="120363025246125486@g.us", fromMe=False, ID="3A0IN1",
+                                                     participant="5511911111111@s.whatsapp.net")
+
+
 def test_typing_is_shown_in_the_contacts_chat_as_composing_then_paused(session):
     session.set_typing("5511987654321", True)
     session.set_typing("5511987654321", False)

@@ -93,8 +93,8 @@ class ManagedSession:
     def send_many(self, messages: list[OutgoingMessage]) -> list[str | TransportError]:
         return self.transport.send_many(messages)
 
-    def mark_read(self, chat: str, wa_ids: list[str]) -> None:
-        self.transport.mark_read(chat, wa_ids)
+    def mark_read(self, chat: str, wa_ids: list[str], sender: str | None = None) -> None:
+        self.transport.mark_read(chat, wa_ids, sender)
 
     def revoke(self, chat: str, wa_id: str) -> None:
         self.transport.revoke(chat, wa_id)
@@ -102,8 +102,8 @@ class ManagedSession:
     def edit(self, chat: str, wa_id: str, body: str) -> None:
         self.transport.edit(chat, wa_id, body)
 
-    def react(self, chat: str, wa_id: str, emoji: str, *, from_me: bool) -> None:
-        self.transport.react(chat, wa_id, emoji, from_me=from_me)
+    def react(self, chat: str, wa_id: str, emoji: str, *, from_me: bool, sender: str | None = None) -> None:
+        self.transport.react(chat, wa_id, emoji, from_me=from_me, sender=sender)
 
     def set_typing(self, chat: str, typing: bool) -> None:
         self.transport.set_typing(chat, typing)

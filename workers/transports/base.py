@@ -243,9 +243,10 @@ class Transport(Protocol):
     def send_many(self, messages: list[OutgoingMessage]) -> list[str | TransportError]:
         """Send several, in order (a batch of the gateway's): for each, what `send` returns or raises."""
 
-    def mark_read(self, chat: str, wa_ids: list[str]) -> None:
-        """Tell a contact (`chat`, the number in digits) that we read these messages of theirs: their blue
-        ticks. Raise TransportError when the session cannot."""
+    def mark_read(self, chat: str, wa_ids: list[str], sender: str | None = None) -> None:
+        """Tell a contact (`chat`, the number in digits, or a group's id) that we read these messages of theirs:
+        their blue ticks. In a group, WhatsApp wants the member who wrote them (`sender`, as
+        `InboundMessage.sender` names them). Raise TransportError when the session cannot."""
 
     def revoke(self, chat: str, wa_id: str) -> None:
         """Delete our message `wa_id` for everyone in a contact's chat (`chat`, the number in digits). Raise
@@ -255,9 +256,10 @@ class Transport(Protocol):
         """Replace the text of our message `wa_id` in a contact's chat (`chat`, the number in digits) with `body`, on
         their phone. Raise TransportError when the session cannot (permanent when WhatsApp never will)."""
 
-    def react(self, chat: str, wa_id: str, emoji: str, *, from_me: bool) -> None:
-        """React with `emoji` (empty: remove our reaction) to the message `wa_id` of a contact's chat, ours
-        (`from_me`) or theirs: WhatsApp names a message by whose it is. Raise TransportError when the session cannot."""
+    def react(self, chat: str, wa_id: str, emoji: str, *, from_me: bool, sender: str | None = None) -> None:
+        """React with `emoji` (empty: remove our reaction) to the message `wa_id` of a chat, ours (`from_me`) or
+        theirs: WhatsApp names a message by whose it is, in a group by the member who wrote it (`sender`). Raise
+        TransportError when the session cannot."""
 
     def set_typing(self, chat: str, typing: bool) -> None:
         """Show a contact (`chat`, the number in digits) that we are typing ("typing…" under our name), or that

@@ -321,10 +321,11 @@ def contact_message(card: ContactCard, context: ContextInfo | None = None) -> WA
     return WAMessage(contactMessage=ContactMessage(displayName=card.name, vcard=card.vcard(), contextInfo=context))
 
 
-def message_key(chat: JID, wa_id: str, from_me: bool) -> MessageKey:
-    """How WhatsApp names a message of a contact's chat: by its id and whether it is ours (`fromMe`, as the side
-    that sends the key sees it)."""
-    return MessageKey(remoteJID=jid_text(chat), fromMe=from_me, ID=wa_id)
+def message_key(chat: JID, wa_id: str, from_me: bool, participant: JID | None = None) -> MessageKey:
+    """How WhatsApp names a message of a chat: by its id and whether it is ours (`fromMe`, as the side that sends
+    the key sees it), and in a group, a member's by the member who wrote it (`participant`)."""
+    return MessageKey(remoteJID=jid_text(chat), fromMe=from_me, ID=wa_id,
+                      participant=jid_text(participant) if participant is not None else None)
 
 
 def revocation_message(chat: JID, wa_id: str) -> WAMessage:
@@ -333,10 +334,11 @@ def revocation_message(chat: JID, wa_id: str) -> WAMessage:
     return WAMessage(protocolMessage=ProtocolMessage(type=ProtocolMessage.REVOKE, key=message_key(chat, wa_id, True)))
 
 
-def reaction_message(chat: JID, wa_id: str, emoji: str, from_me: bool) -> WAMessage:
-    """Our reaction to a message of a contact's chat (an empty emoji removes it). Built here, as neonize's
-    `build_reaction` tells ours from theirs by comparing JIDs, which we know without."""
-    return WAMessage(reactionMessage=ReactionMessage(key=message_key(chat, wa_id, from_me), text=emoji,
+def reaction_message(chat: JID, wa_id: str, emoji: str, from_me: bool, participant: JID | None = None) -> WAMessage:
+    """Our reaction to a message of a chat (an empty emoji removes it); a group member's names them
+    (`participant`). Built here, as neonize's `build_reaction` tells ours from theirs by comparing JIDs, which we
+    know without."""
+    return WAMessage(reactionMessage=ReactionMessage(key=message_key(chat, wa_id, from_me, participant), text=emoji,
                                                      senderTimestampMS=int(time.time() * 1000)))
 
 

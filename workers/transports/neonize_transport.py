@@ -313,10 +313,11 @@ class NeonizeTransport:
     def send_many(self, messages: list[OutgoingMessage]) -> list[str | TransportError]:
         return send_each(self, messages)
 
-    def mark_read(self, chat: str, wa_ids: list[str]) -> None:
+    def mark_read(self, chat: str, wa_ids: list[str], sender: str | None = None) -> None:
         client, jid = self.online_chat(chat)
-        try:
-            client.mark_read(*wa_ids, chat=jid, sender=jid, receipt=ReceiptType.READ)
+        try:  # whatsmeow: the sender is the chat's own JID but in a group, where it is the member who wrote them
+            client.mark_read(*wa_ids, chat=jid, sender=recipient_jid(sender) if sender else jid,
+                             receipt=ReceiptType.READ)
         except NeonizeError as error:
             raise TransportError(f"could not mark messages read: {error}") from error
 
@@ -328,9 +329,10 @@ class NeonizeTransport:
         self.send_to_chat(chat, "edit the message", lambda client, jid: client.edit_message(
             jid, wa_id, text_message(body)))
 
-    def react(self, chat: str, wa_id: str, emoji: str, *, from_me: bool) -> None:
+    def react(self, chat: str, wa_id: str, emoji: str, *, from_me: bool, sender: str | None = None) -> None:
+        participant = recipient_jid(sender) if sender else None
         self.send_to_chat(chat, "react to the message", lambda client, jid: client.send_message(
-            jid, reaction_message(jid, wa_id, emoji, from_me)))
+            jid, reaction_message(jid, wa_id, emoji, from_me, participant)))
 
     def set_typing(self, chat: str, typing: bool) -> None:
         state = ChatPresence.CHAT_PRESENCE_COMPOSING if typing else ChatPresence.CHAT_PRESENCE_PAUSED

@@ -243,15 +243,16 @@ class SimulatorTransport:
         if not self.redis.hexists(key(self.connection_id, "seen"), wa_id):
             raise TransportError(f"the network never received {wa_id}", permanent=True)
 
-    def mark_read(self, chat: str, wa_ids: list[str]) -> None:
-        """The contact's phone shows them read: kept once per message, in order, with when (`read_receipts`)."""
+    def mark_read(self, chat: str, wa_ids: list[str], sender: str | None = None) -> None:
+        """The contact's phone shows them read: kept once per message, in order, with when and, in a group, the
+        member they went to (`read_receipts`)."""
         self.require_connected()
         with self.redis.pipeline(transaction=False) as pipe:
             for wa_id in wa_ids:
                 pipe.hsetnx(key(self.connection_id, "read_by_us"), wa_id, chat)
             new = pipe.execute()
         now = time.time()
-        entries = [json.dumps({"waId": wa_id, "chat": chat, "at": now})
+        entries = [json.dumps({"waId": wa_id, "chat": chat, "sender": sender, "at": now})
                    for wa_id, first in zip(wa_ids, new, strict=True) if first]
         if entries:
             self.redis.rpush(key(self.connection_id, "read_receipts"), *entries)
@@ -266,14 +267,15 @@ class SimulatorTransport:
         self.require_received(wa_id)
         self.redis.hset(key(self.connection_id, "edited"), wa_id, json.dumps({"body": body, "editedAt": time.time()}))
 
-    def react(self, chat: str, wa_id: str, emoji: str, *, from_me: bool) -> None:
-        """The contact sees our reaction on the message, or none (`reactions`)."""
+    def react(self, chat: str, wa_id: str, emoji: str, *, from_me: bool, sender: str | None = None) -> None:
+        """The contact sees our reaction on the message, or none (`reactions`; in a group, with the member whose
+        message it is)."""
         if from_me:
             self.require_received(wa_id)
         else:
             self.require_connected()
         if emoji:
-            reaction = {"waId": wa_id, "chat": chat, "emoji": emoji, "at": time.time()}
+            reaction = {"waId": wa_id, "chat": chat, "sender": sender, "emoji": emoji, "at": time.time()}
             self.redis.hset(key(self.connection_id, "reactions"), wa_id, json.dumps(reaction))
         else:
             self.redis.hdel(key(self.connection_id, "reactions"), wa_id)
