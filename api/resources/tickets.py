@@ -4,13 +4,16 @@ Every change is recorded in the ticket's history (TicketEvent) and announced as 
 Programs read tickets with an API key's `tickets:read` and act on them with `tickets:write`; a program
 has no user, so it accepts or reopens a ticket for the agent it names (`userId`), and its transfers,
 closes and notes are recorded without one.
+
+Each action is a `TicketWork` made from its body (`accepting`, `closing`...), which its endpoint applies to one
+ticket and `POST /api/tickets/bulk` (api/resources/ticket_bulk.py) to many.
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
@@ -65,6 +68,9 @@ SORTS = {
     "-priority": (Ticket.priority.desc(), Ticket.updated_at.desc(), Ticket.id.desc()),
 }
 LONGEST_SNOOZE = dt.timedelta(days=90)
+# An action on one ticket the caller may see, in a transaction of its own: its new state (the answer), or a
+# Conflict when the ticket's state forbids it. Made from the action's body, checked once (`accepting`...).
+TicketWork = Callable[[Ticket], dict]
 
 
 class TicketQuery(PageQuery):
@@ -276,9 +282,16 @@ def change_ticket(ticket_id: int, body: TicketChange):
     changes = body.changes()
     if "priority" not in changes:
         return ticket_out(ticket)
-    with announced(ticket) as state:
-        ticket.prioritise(acting_user_id(), changes["priority"])
-    return state
+    return prioritising(changes["priority"])(ticket)
+
+
+def prioritising(priority: str | None) -> TicketWork:
+    def prioritise(ticket: Ticket) -> dict:
+        with announced(ticket) as state:
+            ticket.prioritise(acting_user_id(), priority)
+        return state
+
+    return prioritise
 
 
 @blueprint.get("/<int:ticket_id>/messages")
@@ -295,15 +308,23 @@ def ticket_messages(ticket_id: int, query: PageQuery):
           optional_body=True, response=TicketOut, errors=[404, 409], scope=WRITE_SCOPE)
 def accept_ticket(ticket_id: int, body: AssignIn | None):
     ticket = visible_ticket(ticket_id)
+    return accepting(body)(ticket)
+
+
+def accepting(body: AssignIn | None) -> TicketWork:
     user = assignee(body)
-    if ticket.status == "open" and ticket.user_id == user.id:
-        return ticket_out(ticket)
-    if ticket.status == "closed":
-        raise Conflict("the ticket is closed; reopen it instead")
-    check_ticket_limit(user)
-    with announced(ticket) as state:
-        ticket.accept(user.id)
-    return state
+
+    def accept(ticket: Ticket) -> dict:
+        if ticket.status == "open" and ticket.user_id == user.id:
+            return ticket_out(ticket).to_json()
+        if ticket.status == "closed":
+            raise Conflict("the ticket is closed; reopen it instead")
+        check_ticket_limit(user)
+        with announced(ticket) as state:
+            ticket.accept(user.id)
+        return state
+
+    return accept
 
 
 @blueprint.post("/<int:ticket_id>/transfer")
@@ -311,19 +332,29 @@ def accept_ticket(ticket_id: int, body: AssignIn | None):
           response=TicketOut, errors=[404, 409], scope=WRITE_SCOPE)
 def transfer_ticket(ticket_id: int, body: TransferIn):
     ticket = visible_ticket(ticket_id)
-    if ticket.status == "closed":
-        raise Conflict("the ticket is closed; reopen it instead")
+    return transferring(body)(ticket)
+
+
+def transferring(body: TransferIn) -> TicketWork:
+    """The queue and agent named are the company's (a 404 otherwise); each ticket given to the agent counts
+    against their limit."""
     if body.queue_id is not None:
         get_owned(Queue, body.queue_id, "queue")
-    if body.user_id is not None:
-        target = get_owned(User, body.user_id, "user")
-        check_ticket_limit(target)
+    target = get_owned(User, body.user_id, "user") if body.user_id is not None else None
     by_user_id = acting_user_id()
-    with announced(ticket) as state:
-        transfer(ticket, by_user_id, body.queue_id, body.user_id)
-        if body.note:
-            TicketNote.create(ticket=ticket, user=by_user_id, body=body.note)
-    return state
+
+    def move(ticket: Ticket) -> dict:
+        if ticket.status == "closed":
+            raise Conflict("the ticket is closed; reopen it instead")
+        if target is not None:
+            check_ticket_limit(target)
+        with announced(ticket) as state:
+            transfer(ticket, by_user_id, body.queue_id, body.user_id)
+            if body.note:
+                TicketNote.create(ticket=ticket, user=by_user_id, body=body.note)
+        return state
+
+    return move
 
 
 @blueprint.post("/<int:ticket_id>/close")
@@ -332,21 +363,30 @@ def transfer_ticket(ticket_id: int, body: TransferIn):
           optional_body=True, response=TicketOut, errors=[404], scope=WRITE_SCOPE)
 def close_ticket(ticket_id: int, body: CloseIn | None):
     ticket = visible_ticket(ticket_id)
-    if ticket.status == "closed":
-        return ticket_out(ticket)
+    return closing(body)(ticket)
+
+
+def closing(body: CloseIn | None) -> TicketWork:
+    send_farewell = body is None or body.send_farewell
     by_user_id = acting_user_id()
-    connection = ticket.connection
-    farewell = connection.farewell_message if (body is None or body.send_farewell) and connection is not None else ""
-    if farewell:
-        agent = current_principal().user or ticket.user  # a program closes in the name of the ticket's agent
-        farewell = render_template(farewell, ticket_variables(ticket, agent.name if agent else ""))
-    with announced(ticket) as state:  # closed with its farewell and rating question written, or neither
-        ticket.close(by_user_id)
-        outbounds = [write_outbound(ticket, farewell, user_id=by_user_id)] if farewell else []
-        outbounds += filter(None, [ask_for_rating(ticket)])
-    if outbounds:
-        dispatch_outbounds(outbounds)
-    return state
+
+    def close(ticket: Ticket) -> dict:
+        if ticket.status == "closed":
+            return ticket_out(ticket).to_json()
+        connection = ticket.connection
+        farewell = connection.farewell_message if send_farewell and connection is not None else ""
+        if farewell:
+            agent = current_principal().user or ticket.user  # a program closes in the name of the ticket's agent
+            farewell = render_template(farewell, ticket_variables(ticket, agent.name if agent else ""))
+        with announced(ticket) as state:  # closed with its farewell and rating question written, or neither
+            ticket.close(by_user_id)
+            outbounds = [write_outbound(ticket, farewell, user_id=by_user_id)] if farewell else []
+            outbounds += filter(None, [ask_for_rating(ticket)])
+        if outbounds:
+            dispatch_outbounds(outbounds)
+        return state
+
+    return close
 
 
 @blueprint.post("/<int:ticket_id>/reopen")
@@ -354,15 +394,23 @@ def close_ticket(ticket_id: int, body: CloseIn | None):
           body=AssignIn, optional_body=True, response=TicketOut, errors=[404, 409], scope=WRITE_SCOPE)
 def reopen_ticket(ticket_id: int, body: AssignIn | None):
     ticket = visible_ticket(ticket_id)
+    return reopening(body)(ticket)
+
+
+def reopening(body: AssignIn | None) -> TicketWork:
     user = assignee(body)
-    if ticket.status != "closed":
-        raise Conflict("the ticket is not closed")
-    try:
-        with announced(ticket) as state:
-            ticket.reopen(user.id)
-    except peewee.IntegrityError:
-        raise Conflict("the contact has another live ticket on this connection") from None
-    return state
+
+    def reopen(ticket: Ticket) -> dict:
+        if ticket.status != "closed":
+            raise Conflict("the ticket is not closed")
+        try:
+            with announced(ticket) as state:
+                ticket.reopen(user.id)
+        except peewee.IntegrityError:
+            raise Conflict("the contact has another live ticket on this connection") from None
+        return state
+
+    return reopen
 
 
 @blueprint.post("/<int:ticket_id>/snooze")
@@ -372,18 +420,30 @@ def reopen_ticket(ticket_id: int, body: AssignIn | None):
           errors=[404, 409], scope=WRITE_SCOPE)
 def snooze_ticket(ticket_id: int, body: SnoozeIn | None):
     ticket = visible_ticket(ticket_id)
-    with announced(ticket) as state:
-        if not ticket.snooze(acting_user_id(), body.until if body else None):
-            raise Conflict("only an open ticket can be snoozed")
-    return state
+    return snoozing(body)(ticket)
+
+
+def snoozing(body: SnoozeIn | None) -> TicketWork:
+    until = body.until if body else None
+
+    def snooze(ticket: Ticket) -> dict:
+        with announced(ticket) as state:
+            if not ticket.snooze(acting_user_id(), until):
+                raise Conflict("only an open ticket can be snoozed")
+        return state
+
+    return snooze
 
 
 @blueprint.post("/<int:ticket_id>/unsnooze")
 @endpoint(summary="Wake a snoozed ticket now", tags=["tickets"], response=TicketOut, errors=[404], scope=WRITE_SCOPE)
 def unsnooze_ticket(ticket_id: int):
-    ticket = visible_ticket(ticket_id)
+    return unsnooze(visible_ticket(ticket_id))
+
+
+def unsnooze(ticket: Ticket) -> dict:
     if ticket.snoozed_at is None:
-        return ticket_out(ticket)
+        return ticket_out(ticket).to_json()
     with announced(ticket) as state:
         wake([ticket], "unsnoozed", acting_user_id())
     return state
@@ -393,7 +453,10 @@ def unsnooze_ticket(ticket_id: int):
 @endpoint(summary="Mark the ticket's messages read", tags=["tickets"], response=TicketOut, errors=[404],
           scope=WRITE_SCOPE)
 def mark_read(ticket_id: int):
-    ticket = visible_ticket(ticket_id)
+    return read_ticket(visible_ticket(ticket_id))
+
+
+def read_ticket(ticket: Ticket) -> dict:
     with announced(ticket) as state:
         Ticket.update(unread_messages=0).where(Ticket.id == ticket.id).execute()
         read = Message.update(status="read", read_at=utcnow()).where(
@@ -459,13 +522,22 @@ def list_notes(ticket_id: int, query: PageQuery):
           scope=WRITE_SCOPE)
 def set_tags(ticket_id: int, body: TagsIn):
     ticket = visible_ticket(ticket_id)
+    return tagging(body)(ticket)
+
+
+def tagging(body: TagsIn) -> TicketWork:
+    """The tags named are the company's (a 404 otherwise); they replace the ticket's."""
     tag_ids = set(body.tag_ids)
     if owned(Tag).where(Tag.id.in_(tag_ids)).count() != len(tag_ids):
         raise NotFound("tag")
-    with announced(ticket) as state:
-        TicketTag.delete().where(TicketTag.ticket == ticket.id).execute()
-        TicketTag.insert_many([{"ticket": ticket.id, "tag": tag_id} for tag_id in tag_ids]).execute()
-    return state
+
+    def tag(ticket: Ticket) -> dict:
+        with announced(ticket) as state:
+            TicketTag.delete().where(TicketTag.ticket == ticket.id).execute()
+            TicketTag.insert_many([{"ticket": ticket.id, "tag": tag_id} for tag_id in tag_ids]).execute()
+        return state
+
+    return tag
 
 
 @blueprint.get("/<int:ticket_id>/history")

@@ -29,6 +29,7 @@ VALID_BODIES = {
                                  "throttle": {"perMinute": 20, "jitterSeconds": 1, "pauseEvery": 5, "pauseSeconds": 3}},
     ("post", "/api/schedules"): {"connectionId": 1, "contactId": 1, "body": "hi", "sendAt": "2030-01-01T00:00:00Z"},
     ("post", "/api/messages"): {"to": "+5511987654321", "body": "hi"},
+    ("post", "/api/simulator/{connection_id}/vote"): {"from": "+5511987654321", "waId": "3EB0P", "options": ["a"]},
     ("post", "/api/webhooks"): {"url": "https://93.184.215.14/h", "events": ["*"]},
     ("post", "/api/queues"): {"name": "q", "businessHours": {"mon": [["08:00", "18:00"]]}},
     ("post", "/api/users"): {"name": "u", "email": "u@example.com", "password": "password123", "role": "agent"},
@@ -36,6 +37,7 @@ VALID_BODIES = {
     ("post", "/api/leads"): {"name": "l", "phone": "+5511911113333"},
     ("post", "/api/quick-messages"): {"shortcut": "oi", "body": "Olá {{firstName}}"},
     ("post", "/api/tickets/{ticket_id}/transfer"): {"queueId": 1, "note": "n"},
+    ("post", "/api/tickets/bulk"): {"ticketIds": [1], "action": "transfer", "queueId": 1, "note": "n"},
     ("post", "/api/flows/{flow_id}/dry-run"): {"answers": ["1"], "variables": {}},
 }
 
