@@ -254,7 +254,7 @@ def filtered_tickets(query: TicketQuery) -> peewee.ModelSelect:
 def export_tickets(query: TicketQuery):
     names = {model: dict(owned(model).select(model.id, model.name).tuples()) for model in (Connection, Queue, User)}
     header = ["id", "status", "priority", "contactName", "phone", "connection", "queue", "agent", "createdAt",
-              "firstResponseAt", "closedAt", "rating", "lastMessage"]
+              "firstResponseAt", "closedAt", "rating", "snoozedAt", "snoozedUntil", "lastMessage"]
     tickets = filtered_tickets(query)
 
     def rows() -> Iterator[list[Any]]:
@@ -263,7 +263,8 @@ def export_tickets(query: TicketQuery):
                 yield [ticket.id, ticket.status, priority_name(ticket.priority) or "", ticket.contact.name,
                        ticket.contact.phone, names[Connection].get(ticket.connection_id), names[Queue].get(ticket.queue_id),
                        names[User].get(ticket.user_id), iso_utc(ticket.created_at), iso_utc(ticket.first_response_at),
-                       iso_utc(ticket.closed_at), ticket.rating, ticket.last_message]
+                       iso_utc(ticket.closed_at), ticket.rating, iso_utc(ticket.snoozed_at),
+                       iso_utc(ticket.snoozed_until), ticket.last_message]
 
     return csv_download(f"tickets-{iso_utc(utcnow())[:10]}.csv", header, rows())
 

@@ -3,7 +3,9 @@ set by whoever may act on it, recorded, announced and filtered on; taking it in 
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import io
 
 import pytest
 
@@ -114,3 +116,17 @@ def test_the_list_shows_both_or_filters_by_snoozed(client, factories, company, h
     assert ids("status=open") == {snoozed.id, awake.id}  # no filter: as before snoozing existed
     assert ids("status=open&snoozed=true") == {snoozed.id}
     assert ids("status=open&snoozed=false") == {awake.id}
+
+
+def test_the_export_says_which_tickets_sleep_and_until_when(client, factories, company, headers):
+    until_a_time, until_a_reply, awake = (factories.ticket(company, status="open") for _ in range(3))
+    until = in_hours(20)
+    client.post(f"/api/tickets/{until_a_time.id}/snooze", json={"until": until}, headers=headers)
+    client.post(f"/api/tickets/{until_a_reply.id}/snooze", headers=headers)
+
+    export = client.get("/api/tickets/export", headers=headers)
+
+    rows = {int(row["id"]): row for row in csv.DictReader(io.StringIO(export.get_data(as_text=True)))}
+    assert rows[until_a_time.id]["snoozedUntil"] == until and rows[until_a_time.id]["snoozedAt"]
+    assert rows[until_a_reply.id]["snoozedAt"] and rows[until_a_reply.id]["snoozedUntil"] == ""
+    assert rows[awake.id]["snoozedAt"] == rows[awake.id]["snoozedUntil"] == ""
