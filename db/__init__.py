@@ -17,7 +17,7 @@ from db.flows import Flow, FlowSession, FlowStep, FlowVersion
 from db.imports import ImportRowError
 from db.jobs import IdempotencyKey, Job
 from db.leads import Lead
-from db.messages import Message, MessageReaction, PendingFollowUp, QuickMessage
+from db.messages import Message, MessageReaction, PendingFollowUp, PollVote, QuickMessage
 from db.notifications import Notification
 from db.opt_outs import OptOut
 from db.queues import Queue, UserQueue
@@ -50,6 +50,7 @@ ALL_MODELS: list[type[BaseModel]] = [
     Message,
     PendingFollowUp,
     MessageReaction,
+    PollVote,
     QuickMessage,
     Job,
     IdempotencyKey,

@@ -15,7 +15,7 @@ DELETED_PREVIEW = "🚫 This message was deleted"  # as WhatsApp's chat list sho
 OUR_REACTOR = "me"  # who reacted, when it was the connection's own number (an agent, or the phone)
 
 MESSAGE_STATUSES = ("queued", "sending", "sent", "delivered", "read", "failed")
-MESSAGE_TYPES = ("text", "image", "audio", "video", "document", "sticker", "location", "contact", "call")
+MESSAGE_TYPES = ("text", "image", "audio", "video", "document", "sticker", "location", "contact", "poll", "call")
 
 
 class Message(TimestampedModel):
@@ -30,9 +30,10 @@ class Message(TimestampedModel):
     media_path = peewee.TextField(null=True)
     media_mimetype = peewee.CharField(max_length=100, null=True)
     media_name = peewee.CharField(max_length=255, null=True)
-    # A shared place or contact card, as sent again after a crash (the body is its text, or its vCard)
+    # A shared place, contact card or poll, as sent again after a crash (the body is its text, or its vCard)
     location = JSONField(null=True)  # {latitude, longitude, name, address}
     contact_card = JSONField(null=True)  # {name, phone}
+    poll = JSONField(null=True)  # {name, options, selectable_count}; its votes are PollVote rows
     status = peewee.CharField(max_length=10, default="queued")
     error = peewee.TextField(null=True)
     wa_id = peewee.CharField(max_length=128, null=True)
@@ -62,6 +63,8 @@ class Message(TimestampedModel):
             return DELETED_PREVIEW
         if self.contact_card:
             return f"👤 {self.contact_card['name']}"
+        if self.poll:
+            return f"📊 {self.poll['name']}"
         if self.location:
             place = self.location.get("name") or self.location.get("address")
             return f"📍 {place or '{latitude},{longitude}'.format(**self.location)}"
@@ -109,6 +112,36 @@ class MessageReaction(BaseModel):
     class Meta:
         table_name = "message_reaction"
         indexes = ((("message", "reactor"), True),)
+
+
+class PollVote(BaseModel):
+    """A person's vote on a poll, as WhatsApp keeps it: one per person and poll, replaced by their next. A withdrawn
+    one stays, with no options, so that an older vote delivered late does not come back."""
+
+    message = peewee.ForeignKeyField(Message, on_delete="CASCADE")
+    voter = peewee.CharField(max_length=128)  # as MessageReaction.reactor
+    options = JSONField()  # the options chosen, by their text, in the poll's order; [] once withdrawn
+    at = peewee.DateTimeField()  # when the vote was cast
+
+    class Meta:
+        table_name = "poll_vote"
+        indexes = ((("message", "voter"), True),)
+
+
+def polls_shown(messages: Iterable[Message]) -> dict[int, dict]:
+    """{message id: its poll as the API shows it, `{name, selectableCount, options: [{name, votes, voters}]}`} for the
+    messages that are polls, their votes read in one query (none when none is a poll)."""
+    polls = {message.id: message.poll for message in messages if message.poll}
+    voters: dict[int, dict[str, list[str]]] = {message_id: {} for message_id in polls}
+    if polls:
+        for vote in PollVote.select().where(PollVote.message.in_(list(polls))).order_by(PollVote.at, PollVote.id):
+            for option in vote.options:
+                voters[vote.message_id].setdefault(option, []).append(vote.voter)
+    return {message_id: {
+        "name": poll["name"], "selectableCount": poll["selectable_count"],
+        "options": [{"name": option, "votes": len(voters[message_id].get(option, [])),
+                     "voters": voters[message_id].get(option, [])} for option in poll["options"]],
+    } for message_id, poll in polls.items()}
 
 
 class QuickMessage(TimestampedModel):

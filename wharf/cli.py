@@ -231,6 +231,8 @@ def outbox_text(entry: dict) -> str:
         return Location(**entry["location"]).text().replace("\n", " · ")
     if entry.get("contact"):
         return f"{entry['contact']['name']} {entry['contact']['phone']}"
+    if entry.get("poll"):
+        return entry["body"].replace("\n", " · ")
     return entry["body"]
 
 
@@ -273,6 +275,21 @@ def simulate_react(connection_id: int, phone: str, wa_id: str, emoji: str) -> No
 
     simulator.inject_reaction(redis_client(), connection_id, phone, wa_id, emoji)
     click.echo(f"{phone} reacted to {wa_id} with {emoji}" if emoji else f"{phone} took back their reaction to {wa_id}")
+
+
+@simulate.command("vote")
+@click.argument("connection_id", type=int)
+@click.option("--from", "phone", required=True, help="the contact's number, E.164 (+5511...)")
+@click.argument("wa_id")
+@click.argument("options", nargs=-1)
+def simulate_vote(connection_id: int, phone: str, wa_id: str, options: tuple[str, ...]) -> None:
+    """A contact votes on the poll WA_ID (theirs or ours) for OPTIONS, by their text; none withdraws their vote."""
+    from wharf.redis_client import redis_client
+    from workers.transports import simulator
+
+    simulator.inject_vote(redis_client(), connection_id, phone, wa_id, list(options))
+    click.echo(f"{phone} voted on {wa_id} for {', '.join(options)}" if options
+               else f"{phone} withdrew their vote on {wa_id}")
 
 
 @simulate.command("call")

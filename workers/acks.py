@@ -46,7 +46,8 @@ def advance(connection_id: int, wa_ids: list[str], status: str, at: dt.datetime)
     # The rows are locked as they are read, so a status that moved meanwhile is seen: no second check.
     moved = list(Message.update(fields).where(locked_in_id_order(Message, moving)).returning(
         Message.id, Message.company, Message.ticket, Message.direction, Message.status, Message.wa_id, Message.body,
-        Message.type, Message.deleted_at, Message.edited_at, Message.location, Message.contact_card).execute())
+        Message.type, Message.deleted_at, Message.edited_at, Message.location, Message.contact_card,
+        Message.poll).execute())
     tickets = {ticket.id: ticket for ticket in Ticket.select(Ticket.id, Ticket.queue, Ticket.user).where(
         Ticket.id.in_({message.ticket_id for message in moved}))} if moved else {}
     for message in moved:

@@ -1,15 +1,15 @@
-"""Changes to messages already in a chat: deleted for everyone, edited, reacted to.
+"""Changes to messages already in a chat: deleted for everyone, edited, reacted to, voted on (a poll).
 
 A contact's change comes from the session as an event that names its message by WhatsApp id (`MessageRevoked`,
-`MessageEdited`, `MessageReacted`). The inbound queue runs it in parallel with the messages, so it may come
+`MessageEdited`, `MessageReacted`, `PollVoted`). The inbound queue runs it in parallel with the messages, so it may come
 before its message is stored: its actor then retries with backoff (Dramatiq's `Retry`, which is not logged as an
 error) for about five minutes, and gives up quietly after that, as for a message never stored (one from before
 the connection was made, a blocked contact's).
 
-Each change happens once, the latest winning: a deletion once; an edit or a reaction only over an older one (by
-WhatsApp's time), so a redelivered or late event changes nothing. Each is announced as `message:update` (a
-reaction's with the message's `reactions`), and a ticket whose last message changed shows it as it is now. A
-reaction is no message: no row, no unread count, no ticket, greeting or bot.
+Each change happens once, the latest winning: a deletion once; an edit, a reaction or a vote only over an older one
+(by WhatsApp's time), so a redelivered or late event changes nothing. Each is announced as `message:update` (a
+reaction's with the message's `reactions`, a vote's with the poll's tally), and a ticket whose last message changed
+shows it as it is now. A reaction or a vote is no message: no row, no unread count, no ticket, greeting or bot.
 
 Our own changes (`api/resources/messages.py`) are written here too; the session then makes them on WhatsApp
 (`workers/chat_actions.py`).
@@ -26,16 +26,16 @@ from dramatiq.middleware import CurrentMessage
 from api.schemas import iso_utc
 from api.ticket_json import ticket_out
 from db.base import locked, utcnow
-from db.messages import OUR_REACTOR, Message, MessageReaction
+from db.messages import OUR_REACTOR, Message, MessageReaction, PollVote
 from db.tickets import Ticket
 from workers.acks import receipt_time
 from workers.events import Announcements, announcing
 from workers.messages import message_event
-from workers.transports.base import e164_or_id
+from workers.transports.base import e164_or_id, option_hash
 
 WAITING_RETRIES = 10  # with this backoff, about five minutes for a change's message to be stored
 WAITING = {"queue_name": "inbound", "max_retries": WAITING_RETRIES, "min_backoff": 1000, "max_backoff": 60_000}
-NO_REACTION = dt.datetime(1970, 1, 1)  # the time of the empty reaction a person's first one replaces
+NOTHING_YET = dt.datetime(1970, 1, 1)  # the time of the empty reaction (or vote) a person's first one replaces
 
 
 class MessageNotStoredYet(dramatiq.Retry):
@@ -73,7 +73,7 @@ def record_reaction(message: Message, reactor: str, emoji: str, at: dt.datetime,
                     announcements: Announcements) -> bool:
     """Keep `reactor`'s reaction to the message made at `at` (an empty emoji: none), in the caller's transaction,
     unless one they made later is kept; announced when the message's reactions changed, which it returns."""
-    MessageReaction.insert(message=message.id, reactor=reactor, emoji="", at=NO_REACTION).on_conflict_ignore().execute()
+    MessageReaction.insert(message=message.id, reactor=reactor, emoji="", at=NOTHING_YET).on_conflict_ignore().execute()
     kept = locked(MessageReaction.select().where(MessageReaction.message == message.id,
                                                  MessageReaction.reactor == reactor)).get()
     if kept.at >= at:
@@ -98,6 +98,27 @@ def reactions_of(message_ids: list[int]) -> dict[int, list[dict]]:
     return reactions
 
 
+def chosen_options(poll: dict, option_hashes: list[str]) -> list[str]:
+    """The poll's options a vote names by hash (`option_hash`), in the poll's order; a hash of none is ignored."""
+    chosen = set(option_hashes)
+    return [option for option in poll["options"] if option_hash(option) in chosen]
+
+
+def record_vote(message: Message, voter: str, options: list[str], at: dt.datetime,
+                announcements: Announcements) -> bool:
+    """Keep `voter`'s vote on the poll cast at `at` (no options: withdrawn), in the caller's transaction, unless one
+    they cast later is kept; announced with the poll's tally when the votes changed, which it returns."""
+    PollVote.insert(message=message.id, voter=voter, options=[], at=NOTHING_YET).on_conflict_ignore().execute()
+    kept = locked(PollVote.select().where(PollVote.message == message.id, PollVote.voter == voter)).get()
+    if kept.at >= at:
+        return False
+    PollVote.update(options=options, at=at).where(PollVote.id == kept.id).execute()
+    if kept.options == options:
+        return False
+    announcements.add("message:update", message.company_id, message_event(message), ticket=message.ticket)
+    return True
+
+
 def changed_message(event: dict) -> Message | None:
     """The stored message (with its ticket) that a contact's change names; MessageNotStoredYet while it may still be
     stored, None once the retries are spent."""
@@ -109,8 +130,8 @@ def changed_message(event: dict) -> Message | None:
     return message
 
 
-def reactor_of(event: dict) -> str:
-    """Who reacted, as `MessageReaction.reactor` keeps them: a phone in E.164, a hidden number's id, or us."""
+def person_of(event: dict) -> str:
+    """Who reacted or voted, as `MessageReaction.reactor` keeps them: a phone in E.164, a hidden number's id, or us."""
     return OUR_REACTOR if event.get("from_me") else e164_or_id(event["sender"])
 
 
@@ -145,6 +166,20 @@ def handle_reaction(event: dict) -> dict:
     if message is None:
         return {"missing": event["wa_id"]}
     with announcing() as announcements:
-        changed = record_reaction(message, reactor_of(event), event["emoji"], receipt_time(event.get("timestamp")),
+        changed = record_reaction(message, person_of(event), event["emoji"], receipt_time(event.get("timestamp")),
                                   announcements)
+    return {"messageId": message.id, "changed": changed}
+
+
+@dramatiq.actor(**WAITING)
+def handle_poll_vote(event: dict) -> dict:
+    """Someone in the chat voted on one of its polls, changed their vote or withdrew it."""
+    message = changed_message(event)
+    if message is None:
+        return {"missing": event["wa_id"]}
+    if not message.poll:
+        return {"notAPoll": message.id}
+    with announcing() as announcements:
+        changed = record_vote(message, person_of(event), chosen_options(message.poll, event["option_hashes"]),
+                              receipt_time(event.get("timestamp")), announcements)
     return {"messageId": message.id, "changed": changed}

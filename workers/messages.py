@@ -22,7 +22,7 @@ from db.base import database, locked_in_id_order, utcnow
 from db.bulk import insert_models
 from db.contacts import Contact
 from db.jobs import Job
-from db.messages import Message, newest_by_ticket
+from db.messages import Message, newest_by_ticket, polls_shown
 from db.raw import execute
 from db.tickets import Ticket, last_message_assignments
 from wharf.logs import request_id_var
@@ -36,6 +36,7 @@ from workers.transports.base import (
     ContactCard,
     Location,
     OutgoingMessage,
+    Poll,
     TransportError,
     deterministic_wa_id,
 )
@@ -89,6 +90,7 @@ class OutboundDraft:
     message_type: str = "text"
     location: Location | None = None  # a shared place: `message_type` "location", `body` its text
     contact_card: ContactCard | None = None  # a shared contact: `message_type` "contact", `body` its vCard
+    poll: Poll | None = None  # a question to vote on: `message_type` "poll", `body` its text
     quoted_message_id: int | None = None
     idempotency_key: str | None = None
     # The request (or job) it was drafted in, whose id its send's logs carry: taken where it is drafted,
@@ -111,6 +113,7 @@ class OutboundDraft:
             media_name=self.media_name,
             location=dataclasses.asdict(self.location) if self.location else None,
             contact_card=dataclasses.asdict(self.contact_card) if self.contact_card else None,
+            poll=dataclasses.asdict(self.poll) if self.poll else None,
             quoted_message=self.quoted_message_id,
             idempotency_key=self.idempotency_key,
             wa_id=deterministic_wa_id(ticket.connection_id, uuid.uuid4().hex),
@@ -196,6 +199,7 @@ def auto_reply_key(inbound: Message) -> str:
 
 
 def message_event(message: Message) -> dict:
+    """A message as its realtime events and webhooks show it; a poll with its votes (read in a query of its own)."""
     return {
         "id": message.id,
         "ticketId": message.ticket_id,
@@ -208,6 +212,7 @@ def message_event(message: Message) -> dict:
         "editedAt": iso_utc(message.edited_at),
         "location": message.location,
         "contact": message.contact_card,
+        "poll": polls_shown([message]).get(message.id),
         "mediaUrl": media_link(message.id) if message.media_path else None,
         "sender": message.sender,
     }
@@ -227,6 +232,7 @@ def outgoing_for(message: Message, contact: Contact, media_by_path: dict[str, di
         quoted_wa_id=quoted.wa_id if quoted else None,
         location=Location(**message.location) if message.location else None,
         contact_card=ContactCard(**message.contact_card) if message.contact_card else None,
+        poll=Poll(**message.poll) if message.poll else None,
     )
 
 

@@ -11,7 +11,14 @@ from typing import Annotated, Any
 from urllib.parse import urlparse
 
 from flask import Blueprint, request
-from pydantic import AfterValidator, Field, computed_field, model_validator
+from pydantic import (
+    AfterValidator,
+    Field,
+    StringConstraints,
+    computed_field,
+    field_validator,
+    model_validator,
+)
 from werkzeug.datastructures import FileStorage
 
 from api.endpoint import endpoint
@@ -25,7 +32,7 @@ from db.companies import Company
 from db.company_settings import recent_company_setting
 from db.connections import Connection
 from db.contacts import Contact
-from db.messages import OUR_REACTOR, Message
+from db.messages import OUR_REACTOR, Message, polls_shown
 from db.tickets import Ticket, find_conversation, find_or_open_ticket
 from wharf.media import MediaRejected, check_media_url, media_link, media_store, message_type_for
 from wharf.phones import InvalidPhone, is_international, to_e164
@@ -34,7 +41,7 @@ from workers.events import announcing
 from workers.inbound import upsert_contact
 from workers.message_changes import mark_deleted, mark_edited, reactions_of, record_reaction
 from workers.messages import OutboundDraft, dispatch_outbounds, write_outbounds
-from workers.transports.base import ContactCard, Location
+from workers.transports.base import ContactCard, Location, Poll
 
 blueprint = Blueprint("messages", __name__, url_prefix="/api/messages")
 
@@ -64,6 +71,19 @@ class ContactCardOut(OutSchema):
     phone: str = Field(description="E.164")
 
 
+class PollOptionOut(OutSchema):
+    name: str
+    votes: int
+    voters: list[str] = Field(description='who chose it, first voter first: their phone (or WhatsApp id, for a hidden '
+                                          'number), or "me", the connection\'s own number')
+
+
+class PollOut(OutSchema):
+    name: str = Field(description="the question")
+    selectable_count: int = Field(description="how many options a person may choose; 0: any number")
+    options: list[PollOptionOut] = Field(description="in the poll's order, each with its votes as they are now")
+
+
 class SenderOut(OutSchema):
     phone: str = Field(description="E.164, or WhatsApp's id of a member whose number it hides (…@lid)")
     name: str | None = Field(description="the name they gave WhatsApp (push name)")
@@ -88,6 +108,9 @@ class MessageOut(OutSchema):
     contact_card: ContactCardOut | None = Field(None, serialization_alias="contact",
                                                 description="the contact card shared (type `contact`; `body` is its "
                                                             "vCard)")
+    poll_shown: PollOut | None = Field(None, serialization_alias="poll", validation_alias="pollShown",
+                                       description="the poll asked (type `poll`; `body` says it in words), with its "
+                                                   "votes: one per person, their latest")
     sender: SenderOut | None = Field(None, description="who in the group wrote it (a group's message from a member); "
                                                        "null for any other message")
     quoted_message_id: int | None
@@ -121,6 +144,31 @@ class ContactCardIn(Schema):
     phone: str = Field(max_length=64, description="a phone number; the company's default country applies")
 
 
+PollOption = Annotated[str, StringConstraints(min_length=1, max_length=100)]
+
+
+class PollIn(Schema):
+    name: str = Field(min_length=1, max_length=255, description="the question")
+    options: list[PollOption] = Field(min_length=2, max_length=12, description="2 to 12 different answers")
+    selectable_count: int = Field(1, ge=0, le=12, description="how many options a person may choose; 0: any number")
+
+    @field_validator("options")
+    @classmethod
+    def different(cls, options: list[str]) -> list[str]:
+        if len(set(options)) < len(options):  # WhatsApp tells the options apart by their text alone
+            raise ValueError("the options must differ from each other")
+        return options
+
+    @model_validator(mode="after")
+    def choosable(self) -> PollIn:
+        if self.selectable_count > len(self.options):
+            raise ValueError("selectableCount cannot exceed the number of options")
+        return self
+
+    def poll(self) -> Poll:
+        return Poll(self.name, tuple(self.options), self.selectable_count)
+
+
 class SendIn(Schema):
     connection_id: int | None = None
     ticket_id: int | None = None
@@ -129,6 +177,7 @@ class SendIn(Schema):
     media_url: str | None = Field(None, pattern=r"^https?://", max_length=2048)
     location: LocationIn | None = Field(None, description="a place to share, instead of a text or media")
     contact: ContactCardIn | None = Field(None, description="a contact card to share, instead of a text or media")
+    poll: PollIn | None = Field(None, description="a poll to ask, instead of a text or media")
     quoted_message_id: int | None = None
 
     @model_validator(mode="after")
@@ -145,11 +194,13 @@ class SendOut(OutSchema):
 
 
 def messages_out(messages: list[Message]) -> list[MessageOut]:
-    """The messages as the API shows them; their reactions are read in one query."""
+    """The messages as the API shows them; their reactions are read in one query, their polls' votes in another."""
     reactions = reactions_of([message.id for message in messages])
-    return [MessageOut.model_validate(message).model_copy(
-        update={"reactions": [ReactionOut.model_validate(reaction) for reaction in reactions[message.id]]})
-        for message in messages]
+    polls = polls_shown(messages)
+    return [MessageOut.model_validate(message).model_copy(update={
+        "reactions": [ReactionOut.model_validate(reaction) for reaction in reactions[message.id]],
+        "poll_shown": PollOut.model_validate(polls[message.id]) if message.id in polls else None,
+    }) for message in messages]
 
 
 def message_out(message: Message) -> MessageOut:
@@ -315,24 +366,27 @@ def text_or_media(body: SendIn, company_id: int) -> dict[str, Any]:
         guessed = mimetypes.guess_type(urlparse(body.media_url).path)[0] or "application/octet-stream"
         media = {"media_key": body.media_url, "message_type": message_type_for(guessed)}
     if not body.body and not media:
-        raise ValidationFailed("say something: give a body, a file, a mediaUrl, a location or a contact",
+        raise ValidationFailed("say something: give a body, a file, a mediaUrl, a location, a contact or a poll",
                                {"body": "empty message"})
     return {"body": signed(body.body), **media}
 
 
 def shared_content(body: SendIn, company_id: int) -> dict[str, Any] | None:
-    """OutboundDraft's fields for a location or a contact card, or None when the message is a text or media.
-    WhatsApp sends either alone: no caption, no media, not both. (Both come in JSON only: a form's fields are text.)"""
-    if body.location is None and body.contact is None:
+    """OutboundDraft's fields for a location, a contact card or a poll, or None when the message is a text or media.
+    WhatsApp sends each alone: no caption, no media, no other. (They come in JSON only: a form's fields are text.)"""
+    shared = [field for field in ("location", "contact", "poll") if getattr(body, field) is not None]
+    if not shared:
         return None
-    others = {"body": bool(body.body), "mediaUrl": bool(body.media_url),
-              "contact": body.location is not None and body.contact is not None}
+    others = {"body": bool(body.body), "mediaUrl": bool(body.media_url)} | dict.fromkeys(shared[1:], True)
     if clashes := [field for field, given in others.items() if given]:
-        raise ValidationFailed("send a text or media, a location or a contact card: one of them",
-                               dict.fromkeys(clashes, "not with a location or contact card"))
+        raise ValidationFailed("send a text or media, a location, a contact card or a poll: one of them",
+                               dict.fromkeys(clashes, f"not with a {shared[0]}"))
     if body.location is not None:
         place = body.location.place()
         return {"body": place.text(), "message_type": "location", "location": place}
+    if body.poll is not None:
+        poll = body.poll.poll()
+        return {"body": poll.text(), "message_type": "poll", "poll": poll}
     phone = company_phone(body.contact.phone, company_id, "contact.phone", "the contact card's phone is not a valid "
                                                                           "phone number")
     card = ContactCard(body.contact.name, phone)

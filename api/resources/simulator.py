@@ -1,5 +1,5 @@
 """The simulated WhatsApp network of a `simulator` connection: talk to (and call) us as a contact, or as a member of a
-group, see what we sent, read, reacted to and rejected."""
+group, vote on polls, see what we sent, read, reacted to and rejected."""
 
 from __future__ import annotations
 
@@ -20,6 +20,8 @@ from api.resources.messages import (
     Emoji,
     LocationIn,
     LocationOut,
+    PollIn,
+    PollOption,
     uploaded_file,
 )
 from api.schemas import OutSchema, PageQuery, QuerySchema, Schema, UtcDateTime, naive_utc
@@ -63,6 +65,7 @@ class InboundIn(FromContact):
     media: SentFileIn | None = Field(None, description="a file the contact sends (or a multipart `file`)")
     location: LocationIn | None = Field(None, description="a place the contact shares, alone")
     contact: ContactCardIn | None = Field(None, description="a contact card the contact shares, alone")
+    poll: PollIn | None = Field(None, description="a poll the contact asks, alone")
 
 
 class InboundOut(OutSchema):
@@ -92,12 +95,19 @@ class NetworkEntry(OutSchema):
     at: NetworkTime
 
 
+class SentPoll(OutSchema):
+    name: str
+    options: list[str]
+    selectable_count: int = Field(description="how many options a person may choose; 0: any number")
+
+
 class OutboxEntry(NetworkEntry):
     to: str
     body: str
     type: str
     location: LocationOut | None = Field(None, description="the place we shared (type `location`)")
     contact: ContactCardOut | None = Field(None, description="the contact card we shared (type `contact`)")
+    poll: SentPoll | None = Field(None, description="the poll we asked (type `poll`)")
     quoted_wa_id: str | None = None
     revoked_at: NetworkTime | None = Field(None, description="when we deleted it for everyone")
     edited_at: NetworkTime | None = Field(None, description="when we last edited it (`body` is the text it has now)")
@@ -188,7 +198,7 @@ def company_phone(raw: str, field: str) -> str:
 
 @blueprint.post("/<int:connection_id>/inbound")
 @endpoint(summary="A simulated contact sends a message to this connection, in their chat or in a group: a text, a "
-                  "file (with a caption), a location or a contact card", tags=["simulator"], body=InboundIn,
+                  "file (with a caption), a location, a contact card or a poll", tags=["simulator"], body=InboundIn,
           response=SentOut, status=202, roles=CONTACT_ROLES, errors=[404, 409],
           body_media_types=("application/json", "multipart/form-data"))
 def inbound(connection_id: int, body: InboundIn):
@@ -197,6 +207,7 @@ def inbound(connection_id: int, body: InboundIn):
     try:
         wa_id = simulator.inject_inbound(redis_client(), connection_id, phone, body.body, body.name, body.wa_id,
                                          media=sent_file(body.media), contact_card=card,
+                                         poll=body.poll.poll() if body.poll else None,
                                          location=body.location.place() if body.location else None,
                                          group=body.group.id if body.group else None,
                                          group_name=body.group.name if body.group else None)
@@ -258,6 +269,21 @@ class ContactReactionIn(FromContact):
 def react(connection_id: int, body: ContactReactionIn):
     phone = acting_contact(connection_id, body)
     simulator.inject_reaction(redis_client(), connection_id, phone, body.wa_id, body.emoji)
+    return InboundOut(wa_id=body.wa_id, from_=phone)
+
+
+class VoteIn(FromContact):
+    wa_id: str = Field(min_length=1, max_length=128, description="the poll: the contact's, or ours")
+    options: list[PollOption] = Field(max_length=12, description="the options chosen, by their text; none withdraws "
+                                                                 "the contact's vote")
+
+
+@blueprint.post("/<int:connection_id>/vote")
+@endpoint(summary="A simulated contact votes on a poll of their chat, changes their vote or withdraws it",
+          tags=["simulator"], body=VoteIn, response=InboundOut, status=202, roles=CONTACT_ROLES, errors=[404, 409])
+def vote(connection_id: int, body: VoteIn):
+    phone = acting_contact(connection_id, body)
+    simulator.inject_vote(redis_client(), connection_id, phone, body.wa_id, body.options)
     return InboundOut(wa_id=body.wa_id, from_=phone)
 
 

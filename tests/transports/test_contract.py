@@ -27,10 +27,13 @@ from workers.transports.base import (
     MessageRevoked,
     OutgoingMessage,
     PairCode,
+    Poll,
+    PollVoted,
     QrCode,
     Receipt,
     TransportError,
     deterministic_wa_id,
+    option_hash,
 )
 
 CONNECTION_ID = 7
@@ -126,6 +129,27 @@ def test_a_location_and_a_contact_card_reach_the_contacts_phone_with_their_field
         {"latitude": -23.5613, "longitude": -46.6565, "name": "Loja Paulista", "address": "Av. Paulista, 1000"}, None)
     assert (shown[1]["contact"], shown[1]["location"]) == ({"name": "Ana Souza", "phone": "+5511912345678"}, None)
     assert shown[1]["quotedWaId"] == "3EB0IN1"
+
+
+def test_a_poll_reaches_the_contacts_phone_with_its_options_and_their_votes_come_back_as_whatsapp_sends_them(
+        transport, events, network):
+    lunch = Poll("Lunch?", ("Pizza", "Sushi", "Salad"), 2)
+    poll = OutgoingMessage(to="+5511987654321", body=lunch.text(), wa_id=deterministic_wa_id(CONNECTION_ID, "P"),
+                           poll=lunch)
+
+    assert transport.send_many([poll, poll]) == [poll.wa_id, poll.wa_id]
+    simulator.inject_vote(network, CONNECTION_ID, "+5511987654321", poll.wa_id, ["Salad", "Pizza"])
+    simulator.inject_vote(network, CONNECTION_ID, "+5511987654321", poll.wa_id, [])
+
+    [shown], total = simulator.outbox(network, CONNECTION_ID)
+    voted, withdrawn = events.next(PollVoted), events.next(PollVoted)
+    assert total == 1
+    assert (shown["type"], shown["body"], shown["location"], shown["contact"]) == ("poll", lunch.text(), None, None)
+    assert shown["poll"] == {"name": "Lunch?", "options": ["Pizza", "Sushi", "Salad"], "selectableCount": 2}
+    assert (voted.wa_id, voted.chat, voted.sender, voted.from_me) == (poll.wa_id, "5511987654321", "5511987654321",
+                                                                      False)
+    assert voted.option_hashes == (option_hash("Salad"), option_hash("Pizza"))  # by hash, as WhatsApp names them
+    assert withdrawn.option_hashes == () and withdrawn.timestamp >= voted.timestamp
 
 
 def test_marking_a_contacts_messages_read_shows_them_read_on_their_phone_once(transport, events, network):
@@ -371,6 +395,19 @@ def test_what_a_contact_shares_arrives_as_whatsapp_carries_it(transport, events,
         invoice, "document", "", "invoice.pdf")
     assert (located.type, located.body, located.location, located.media) == ("location", place.text(), place, None)
     assert (carded.type, carded.body, carded.contact_card) == ("contact", card.vcard(), card)
+
+
+def test_a_contacts_poll_arrives_with_its_question_and_options_and_goes_alone(transport, events, network):
+    meet = Poll("Meet?", ("Mon", "Tue"), 0)
+
+    wa_id = simulator.inject_inbound(network, CONNECTION_ID, "+5511987654321", poll=meet)
+
+    [asked] = inbound_messages(events, 1)
+    assert (asked.wa_id, asked.type, asked.body, asked.poll) == (wa_id, "poll", meet.text(), meet)
+    with pytest.raises(ValueError, match="a poll goes alone"):
+        simulator.inject_inbound(network, CONNECTION_ID, "+5511987654321", "vote!", poll=meet)
+    with pytest.raises(ValueError, match="not a location and a poll"):
+        simulator.inject_inbound(network, CONNECTION_ID, "+5511987654321", location=Location(1, 2), poll=meet)
 
 
 def test_a_message_with_a_file_goes_to_the_handler_alone_in_its_turn_and_the_network_forgets_the_file(network):

@@ -6,6 +6,7 @@ session store opened by neonize's own Go code in our database.
 from __future__ import annotations
 
 import base64
+import hashlib
 from io import BytesIO
 from pathlib import Path
 from types import SimpleNamespace
@@ -13,6 +14,7 @@ from types import SimpleNamespace
 import pytest
 from neonize.client import ClientFactory
 from neonize.exc import (
+    DecryptPollVoteError,
     GetGroupInfoError,
     GetProfilePictureError,
     MarkReadError,
@@ -32,6 +34,9 @@ from neonize.proto.waE2E.WAWebProtobufsE2E_pb2 import (
     LiveLocationMessage,
     LocationMessage,
     Message,
+    PollCreationMessage,
+    PollUpdateMessage,
+    PollVoteMessage,
     ProtocolMessage,
     ReactionMessage,
 )
@@ -53,10 +58,13 @@ from workers.transports.base import (
     MessageReacted,
     MessageRevoked,
     OutgoingMessage,
+    Poll,
+    PollVoted,
     ProfilePicture,
     QrCode,
     Receipt,
     TransportError,
+    option_hash,
 )
 from workers.transports.neonize_mapping import map_event, session_store
 from workers.transports.neonize_transport import NeonizeTransport, SessionClient, with_media
@@ -172,6 +180,24 @@ def test_several_cards_at_once_are_one_message_with_every_vcard_and_the_first_ca
 
     assert (inbound.type, inbound.body) == ("contact", "\n".join([no_number, IPHONE_VCARD, second]))
     assert inbound.contact_card == ContactCard("Ana Souza", "+5511912345678")
+
+
+def poll_creation(name: str, *options: str, selectable: int = 1, **fields) -> PollCreationMessage:
+    return PollCreationMessage(name=name, options=[PollCreationMessage.Option(optionName=o) for o in options],
+                               selectableOptionsCount=selectable, **fields)
+
+
+@pytest.mark.parametrize("version", ["pollCreationMessage", "pollCreationMessageV2", "pollCreationMessageV3",
+                                     "pollCreationMessageV5", "pollCreationMessageV6"])
+def test_a_contacts_poll_of_any_version_comes_as_its_question_and_options(version):
+    asked = poll_creation("Meet?", "Mon", "Tue", selectable=0, contextInfo=ContextInfo(stanzaID="3EB0Q"))
+
+    inbound = map_event(CONNECTION_ID, message_event(Message(**{version: asked}), chat=GROUP, sender=CONTACT,
+                                                     IsGroup=True))
+
+    assert (inbound.type, inbound.body, inbound.quoted_wa_id) == ("poll", "Meet?\n○ Mon\n○ Tue", "3EB0Q")
+    assert (inbound.poll, inbound.chat, inbound.sender) == (Poll("Meet?", ("Mon", "Tue"), 0),
+                                                            "120363025246125486@g.us", "5511987654321")
 
 
 def test_a_group_message_is_in_the_group_chat_from_its_participant_by_their_number_and_push_name():
@@ -404,6 +430,8 @@ class RecordingClient(SessionClient):
         self.presences: list[tuple] = []
         self.pictures_asked: list[tuple] = []
         self.groups_asked: list[neonize_proto.JID] = []
+        self.votes = PollVoteMessage()  # what every vote decrypts to
+        self.decrypted: list[neonize_proto.Message] = []
 
     def is_on_whatsapp(self, *numbers):
         return [neonize_proto.IsOnWhatsAppResponse(
@@ -442,6 +470,12 @@ class RecordingClient(SessionClient):
             raise GetGroupInfoError(self.refusal)
         self.groups_asked.append(jid)
         return neonize_proto.GroupInfo(JID=jid, GroupName=neonize_proto.GroupName(Name="Equipe de vendas"))
+
+    def decrypt_poll_vote(self, message):
+        if self.refusal:
+            raise DecryptPollVoteError(self.refusal)
+        self.decrypted.append(message)
+        return self.votes
 
     def send_message(self, to, message, *args, **kwargs):
         if self.refusal:
@@ -554,6 +588,58 @@ def test_a_contact_card_goes_as_a_vcard_whose_name_cannot_break_it(session):
         "END:VCARD",
     ]
     assert Message.FromString(message.SerializeToString()) == message
+
+
+def test_a_poll_goes_as_whatsapps_poll_with_a_secret_of_its_own_to_decrypt_its_votes_by(session):
+    lunch = Poll("Lunch?", ("Pizza", "Sushi", "Salad"), 2)
+
+    session.send(OutgoingMessage(to="+5511987654321", body=lunch.text(), wa_id="3EB0P1", quoted_wa_id="3A0Q",
+                                 poll=lunch))
+    session.send(OutgoingMessage(to="+5511987654321", body=lunch.text(), wa_id="3EB0P2", poll=lunch))
+
+    [(_, first), (_, second)] = session.client.sent
+    assert first.pollCreationMessage == poll_creation("Lunch?", "Pizza", "Sushi", "Salad", selectable=2,
+                                                      contextInfo=ContextInfo(stanzaID="3A0Q"))
+    secrets = first.messageContextInfo.messageSecret, second.messageContextInfo.messageSecret
+    assert len(secrets[0]) == len(secrets[1]) == 32 and secrets[0] != secrets[1]
+    assert Message.FromString(first.SerializeToString()) == first
+
+
+def poll_vote(key_id: str = "3EB0POLL", **source) -> neonize_proto.Message:
+    update = PollUpdateMessage(pollCreationMessageKey=MessageKey(ID=key_id, fromMe=True),
+                               senderTimestampMS=1_700_000_090_000)
+    return message_event(Message(pollUpdateMessage=update), **source)
+
+
+def test_a_vote_is_decrypted_by_the_session_and_names_its_options_by_hash(session):
+    events = []
+    session.on_event = events.append
+    session.client.votes = PollVoteMessage(selectedOptions=[hashlib.sha256(b"Sushi").digest(),
+                                                            hashlib.sha256(b"Salad").digest()])
+
+    session.on_neonize_event(session.client, poll_vote())
+    session.on_neonize_event(session.client, poll_vote("3A0THEIRS", chat=GROUP, sender=ME, IsGroup=True,
+                                                       IsFromMe=True))
+
+    assert map_event(CONNECTION_ID, poll_vote()) is None  # the mapping alone cannot read it
+    assert events[0] == PollVoted(CONNECTION_ID, wa_id="3EB0POLL", chat="5511987654321", sender="5511987654321",
+                                  option_hashes=(option_hash("Sushi"), option_hash("Salad")), timestamp=1_700_000_090.0)
+    assert (events[1].wa_id, events[1].chat, events[1].sender, events[1].from_me) == (
+        "3A0THEIRS", "120363025246125486@g.us", "5511900000000", True)
+    assert session.client.decrypted == [poll_vote(), poll_vote("3A0THEIRS", chat=GROUP, sender=ME, IsGroup=True,
+                                                              IsFromMe=True)]
+
+
+def test_a_vote_the_session_cannot_decrypt_is_left_out_and_an_empty_one_withdraws(session):
+    events = []
+    session.on_event = events.append
+
+    session.client.refusal = "failed to get message secret"
+    session.on_neonize_event(session.client, poll_vote())
+    session.client.refusal, session.client.votes = None, PollVoteMessage()
+    session.on_neonize_event(session.client, poll_vote())
+
+    assert [event.option_hashes for event in events] == [()]
 
 
 def test_a_group_is_addressed_by_its_id(session):

@@ -9,6 +9,7 @@ from click.testing import CliRunner
 
 from wharf.cli import main
 from workers.transports import simulator
+from workers.transports.base import option_hash
 
 PDF = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
 
@@ -159,6 +160,22 @@ def test_simulate_edit_and_react(redis_client):
         ("edit", "5511987654321", "IN9", "at 6, then", None),
         ("react", "5511987654321", "3EB0OURS", None, "👍"),
         ("react", "5511987654321", "3EB0OURS", None, ""),
+    ]
+
+
+def test_simulate_vote_sends_the_options_by_hash_and_none_withdraws(redis_client):
+    redis_client.flushdb()
+    runner = CliRunner()
+
+    voted = runner.invoke(main, ["simulate", "vote", "3", "--from", "+5511987654321", "3EB0POLL", "Pizza", "Sushi"])
+    withdrawn = runner.invoke(main, ["simulate", "vote", "3", "--from", "+5511987654321", "3EB0POLL"])
+
+    assert voted.exit_code == 0 and "voted on 3EB0POLL for Pizza, Sushi" in voted.output
+    assert withdrawn.exit_code == 0 and "withdrew their vote on 3EB0POLL" in withdrawn.output
+    commands = [json.loads(raw) for raw in redis_client.lrange(simulator.key(3, "commands"), 0, -1)][::-1]
+    assert [(c["op"], c["phone"], c["waId"], c["optionHashes"]) for c in commands] == [
+        ("vote", "5511987654321", "3EB0POLL", [option_hash("Pizza"), option_hash("Sushi")]),
+        ("vote", "5511987654321", "3EB0POLL", []),
     ]
 
 

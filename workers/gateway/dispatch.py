@@ -15,6 +15,7 @@ from workers.transports.base import (
     MessageReacted,
     MessageRevoked,
     PairCode,
+    PollVoted,
     QrCode,
     Receipt,
 )
@@ -32,7 +33,7 @@ def dispatch_event(event) -> None:
     from workers.connection_events import record_connection_event
     from workers.contact_details import handle_group_renamed
     from workers.inbound import handle_inbound, handle_inbound_batch
-    from workers.message_changes import handle_edit, handle_reaction, handle_revoke
+    from workers.message_changes import handle_edit, handle_poll_vote, handle_reaction, handle_revoke
 
     if isinstance(event, InboundMessage):
         handle_inbound.send(event.to_dict())
@@ -46,6 +47,8 @@ def dispatch_event(event) -> None:
         handle_edit.send(event.to_dict())
     elif isinstance(event, MessageReacted):
         handle_reaction.send(event.to_dict())
+    elif isinstance(event, PollVoted):
+        handle_poll_vote.send(event.to_dict())
     elif isinstance(event, IncomingCall):
         handle_call.send(event.to_dict())
     elif isinstance(event, GroupRenamed):

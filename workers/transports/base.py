@@ -32,10 +32,11 @@ class InboundMessage(TransportEvent):
     sender: str  # who wrote it: the chat itself, or a member of the group
     sender_name: str | None = None
     body: str = ""
-    type: str = "text"  # text, image, audio, video, document, sticker, location, contact
+    type: str = "text"  # text, image, audio, video, document, sticker, location, contact, poll
     media: dict[str, Any] | None = None  # {"mimetype", "filename", "data": base64} when downloaded
     location: Location | None = None  # the place shared (type location; `body` says it in words)
     contact_card: ContactCard | None = None  # the card shared (type contact; `body` is its vCard), if it has a number
+    poll: Poll | None = None  # the poll asked (type poll; `body` says it in words)
     quoted_wa_id: str | None = None
     is_group: bool = False
     from_me: bool = False
@@ -82,6 +83,20 @@ class MessageReacted(TransportEvent):
     emoji: str
     from_me: bool = False
     timestamp: float | None = None  # Unix seconds, when the reaction was made
+
+
+@dataclasses.dataclass(frozen=True)
+class PollVoted(TransportEvent):
+    """Someone in a chat voted on a poll, or changed their vote; no options chosen: they withdrew it. WhatsApp names
+    the options by hash (`option_hash`): only the poll's options tell which they are."""
+
+    kind: ClassVar[str] = "poll_vote"
+    wa_id: str  # the poll, whoever asked it
+    chat: str
+    sender: str  # who voted: the chat itself, a member of the group, or our own phone (`from_me`)
+    option_hashes: tuple[str, ...]  # the chosen options' `option_hash`es
+    from_me: bool = False
+    timestamp: float | None = None  # Unix seconds, when the vote was cast
 
 
 @dataclasses.dataclass(frozen=True)
@@ -182,6 +197,28 @@ class ContactCard:
         ])
 
 
+@dataclasses.dataclass(frozen=True)
+class Poll:
+    """A question with options to vote on, as WhatsApp shows it: each person votes for up to `selectable_count` of
+    the options (0: as many as they like), and may change their vote."""
+
+    name: str
+    options: tuple[str, ...]
+    selectable_count: int = 1
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "options", tuple(self.options))  # also when read back from JSON's list
+
+    def text(self) -> str:
+        """The poll in words, as a message's body keeps it: the question, then an option a line."""
+        return "\n".join([self.name, *(f"○ {option}" for option in self.options)])
+
+
+def option_hash(option: str) -> str:
+    """How a vote names a poll's option: the SHA-256 of its text, in hex (WhatsApp sends the digest's bytes)."""
+    return hashlib.sha256(option.encode()).hexdigest()
+
+
 def vcard_text(value: str) -> str:
     """A vCard text value (RFC 2426): a backslash, comma or semicolon escaped and a line break written `\\n`, so that
     a name can neither end its property nor add one."""
@@ -196,8 +233,9 @@ class OutgoingMessage:
     wa_id: str  # chosen by us before the first attempt: a resend of the same id is dropped by WhatsApp
     media: dict[str, Any] | None = None  # {"mimetype", "filename", "data": bytes}
     quoted_wa_id: str | None = None
-    location: Location | None = None  # a location or a contact card goes alone: no text, no media
+    location: Location | None = None  # a location, a contact card or a poll goes alone: no text, no media
     contact_card: ContactCard | None = None
+    poll: Poll | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -237,7 +275,7 @@ class Transport(Protocol):
         """Unlink the device: the next connect needs a new QR or pair-code login."""
 
     def send(self, message: OutgoingMessage) -> str:
-        """Send with `message.wa_id` (a text, media, a location or a contact card) and return it; raise
+        """Send with `message.wa_id` (a text, media, a location, a contact card or a poll) and return it; raise
         TransportError when WhatsApp refuses."""
 
     def send_many(self, messages: list[OutgoingMessage]) -> list[str | TransportError]:

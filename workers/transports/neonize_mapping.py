@@ -8,6 +8,7 @@ it, keeps the full LID ("123456789@lid"). An `OutgoingMessage.to` of either form
 from __future__ import annotations
 
 import dataclasses
+import secrets
 import time
 from pathlib import Path
 from urllib.parse import parse_qsl, quote, urlencode, urlparse, urlunparse
@@ -35,6 +36,9 @@ from neonize.proto.waE2E.WAWebProtobufsE2E_pb2 import (
     ContextInfo,
     ExtendedTextMessage,
     LocationMessage,
+    MessageContextInfo,
+    PollCreationMessage,
+    PollVoteMessage,
     ProtocolMessage,
     ReactionMessage,
 )
@@ -53,6 +57,8 @@ from workers.transports.base import (
     MessageEdited,
     MessageReacted,
     MessageRevoked,
+    Poll,
+    PollVoted,
     QrCode,
     Receipt,
     TransportError,
@@ -73,6 +79,10 @@ MEDIA_PARTS = {
     "document": "documentMessage",
     "sticker": "stickerMessage",
 }
+# The versions of a poll a contact's app may send, each a PollCreationMessage (V4 wraps one more level: not read).
+POLL_PARTS = ("pollCreationMessage", "pollCreationMessageV2", "pollCreationMessageV3", "pollCreationMessageV5",
+              "pollCreationMessageV6")
+MESSAGE_SECRET_BYTES = 32  # whatsmeow's: the key a poll's voters encrypt their votes with
 RECEIPT_STATUSES = {ReceiptEv.DELIVERED: "delivered", ReceiptEv.READ: "read", ReceiptEv.PLAYED: "played"}
 
 # whatsmeow's errors that retrying cannot cure, by our reason code.
@@ -155,10 +165,11 @@ class Content:
     media: dict | None = None  # {"mimetype", "filename"}, to download
     location: Location | None = None
     contact_card: ContactCard | None = None
+    poll: Poll | None = None
 
 
 def message_content(message: WAMessage) -> Content | None:
-    """What a WhatsApp message says, or None for what is not a chat message (reactions, revokes, edits, polls,
+    """What a WhatsApp message says, or None for what is not a chat message (reactions, revokes, edits, votes,
     protocol messages)."""
     if message.HasField("extendedTextMessage"):
         return Content(message.extendedTextMessage.text, "text", message.extendedTextMessage.contextInfo)
@@ -181,6 +192,11 @@ def message_content(message: WAMessage) -> Content | None:
                        contact_card=contact_card_from_vcard(part.vcard, part.displayName))
     if message.HasField("contactsArrayMessage"):
         return shared_contacts(message.contactsArrayMessage)
+    for field in POLL_PARTS:
+        if message.HasField(field):
+            part = getattr(message, field)
+            poll = Poll(part.name, tuple(option.optionName for option in part.options), part.selectableOptionsCount)
+            return Content(poll.text(), "poll", part.contextInfo, poll=poll)
     answer = menu_answer(message)
     return answer if answer is None else Content(answer[0], "text", answer[1])
 
@@ -218,13 +234,20 @@ def media_size(message: WAMessage) -> int:
 MessageChange = MessageRevoked | MessageEdited | MessageReacted
 
 
-def inbound_message(connection_id: int, event: MessageEv) -> InboundMessage | MessageChange | None:
+def chat_of(event: MessageEv) -> str | None:
+    """The chat a message is in, as Wharf keeps it; None for what is no chat of ours (status updates, newsletters)."""
     source = event.Info.MessageSource
     if source.Chat.Server not in CHAT_SERVERS:
         return None
     # In a chat with one person the other side's phone number comes as the sender's or the recipient's alternative.
     chat_alternative = None if source.IsGroup else (source.RecipientAlt if source.IsFromMe else source.SenderAlt)
-    chat = address(source.Chat, chat_alternative)
+    return address(source.Chat, chat_alternative)
+
+
+def inbound_message(connection_id: int, event: MessageEv) -> InboundMessage | MessageChange | None:
+    source, chat = event.Info.MessageSource, chat_of(event)
+    if chat is None:
+        return None
     if event.Message.HasField("protocolMessage") or event.Message.HasField("reactionMessage"):
         return message_change(connection_id, event, chat)
     content = message_content(event.Message)
@@ -241,6 +264,7 @@ def inbound_message(connection_id: int, event: MessageEv) -> InboundMessage | Me
         media=content.media,
         location=content.location,
         contact_card=content.contact_card,
+        poll=content.poll,
         quoted_wa_id=(content.context.stanzaID or None) if content.context is not None else None,
         is_group=source.IsGroup,
         from_me=source.IsFromMe,
@@ -269,6 +293,24 @@ def message_change(connection_id: int, event: MessageEv, chat: str) -> MessageCh
         return MessageEdited(connection_id, wa_id=protocol.key.ID, chat=chat, body=content.body,
                              timestamp=seconds(protocol.timestampMS) or seconds(event.Info.Timestamp))
     return None
+
+
+def is_poll_vote(event) -> bool:
+    """A vote on a poll, which only the session can read (`poll_vote`): it comes encrypted with the poll's secret."""
+    return isinstance(event, MessageEv) and event.Message.HasField("pollUpdateMessage")
+
+
+def poll_vote(connection_id: int, event: MessageEv, vote: PollVoteMessage) -> PollVoted | None:
+    """A vote on a poll of the chat (anyone's, our own phone's included), its options as the session decrypted them
+    (whatsmeow's DecryptPollVote): by hash, which only the poll's options tell apart."""
+    chat = chat_of(event)
+    if chat is None:
+        return None
+    source, update = event.Info.MessageSource, event.Message.pollUpdateMessage
+    return PollVoted(connection_id, wa_id=update.pollCreationMessageKey.ID, chat=chat,
+                     sender=address(source.Sender, source.SenderAlt),
+                     option_hashes=tuple(option.hex() for option in vote.selectedOptions), from_me=source.IsFromMe,
+                     timestamp=seconds(update.senderTimestampMS) or seconds(event.Info.Timestamp))
 
 
 # --- calls
@@ -319,6 +361,17 @@ def location_message(place: Location, context: ContextInfo | None = None) -> WAM
 def contact_message(card: ContactCard, context: ContextInfo | None = None) -> WAMessage:
     """A contact card, its vCard ours (`ContactCard.vcard`): neonize's `send_contact` escapes nothing."""
     return WAMessage(contactMessage=ContactMessage(displayName=card.name, vcard=card.vcard(), contextInfo=context))
+
+
+def poll_message(poll: Poll, context: ContextInfo | None = None) -> WAMessage:
+    """A poll, as whatsmeow's BuildPollCreation makes one: with a secret of its own, which the voters' phones encrypt
+    their votes with and whatsmeow keeps to decrypt them. Built here: neonize's `build_poll_vote_creation` lets a
+    person choose one option or any number, not two or three."""
+    return WAMessage(
+        pollCreationMessage=PollCreationMessage(
+            name=poll.name, options=[PollCreationMessage.Option(optionName=option) for option in poll.options],
+            selectableOptionsCount=poll.selectable_count, contextInfo=context),
+        messageContextInfo=MessageContextInfo(messageSecret=secrets.token_bytes(MESSAGE_SECRET_BYTES)))
 
 
 def message_key(chat: JID, wa_id: str, from_me: bool, participant: JID | None = None) -> MessageKey:

@@ -52,6 +52,7 @@ from workers.transports.base import (
     LoggedOut,
     OutgoingMessage,
     PairCode,
+    PollVoted,
     ProfilePicture,
     QrCode,
     TransportError,
@@ -62,9 +63,12 @@ from workers.transports.neonize_mapping import (
     PHONE_SERVER,
     contact_message,
     group_failure,
+    is_poll_vote,
     location_message,
     map_event,
     media_size,
+    poll_message,
+    poll_vote,
     quote_context,
     reaction_message,
     recipient_jid,
@@ -104,6 +108,8 @@ def build_message(message: OutgoingMessage, upload=None) -> Message:
         return location_message(message.location, context)
     if message.contact_card is not None:
         return contact_message(message.contact_card, context)
+    if message.poll is not None:
+        return poll_message(message.poll, context)
     if message.media is None:
         return text_message(message.body, context)
     mimetype = message.media["mimetype"]
@@ -262,7 +268,7 @@ class NeonizeTransport:
             except NeonizeError as error:  # the message still counts, without its file
                 logger.warning("connection %s: media of %s not downloaded: %s", self.connection_id, event.Info.ID,
                                error)
-        mapped = map_event(self.connection_id, event)
+        mapped = self.decrypted_vote(client, event) if is_poll_vote(event) else map_event(self.connection_id, event)
         if isinstance(mapped, IncomingCall):
             self.remember_caller(mapped.call_id, event.basicCallMeta.callCreator)
         if isinstance(mapped, InboundMessage):
@@ -273,6 +279,16 @@ class NeonizeTransport:
             self.online = isinstance(mapped, Connected)
         if mapped is not None:
             self.emit(mapped)
+
+    def decrypted_vote(self, client: NewClient, event: neonize_proto.Message) -> PollVoted | None:
+        """A vote, decrypted with its poll's secret, which whatsmeow keeps of the polls it sent or received; one on a
+        poll from before the session was linked cannot be read, and is left out."""
+        try:
+            vote = client.decrypt_poll_vote(event)
+        except NeonizeError as error:
+            logger.warning("connection %s: vote %s not decrypted: %s", self.connection_id, event.Info.ID, error)
+            return None
+        return poll_vote(self.connection_id, event, vote)
 
     def remember_caller(self, call_id: str, creator: neonize_proto.JID) -> None:
         with self.lock:

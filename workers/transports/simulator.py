@@ -9,7 +9,7 @@ it, and a gateway crash loses nothing of it:
 - `reactions`: our reactions the contacts see, by message.
 - `receipts`: delivered/read receipts due at a time (a sorted set), sent in batches by the
   session's pump thread when due.
-- `commands`: what users and tests ask of the network (a contact sends, edits or reacts to a message,
+- `commands`: what users and tests ask of the network (a contact sends, edits or reacts to a message, votes on a poll,
   the session drops, a QR login is needed, the number is banned), moved to `processing` while handled so a
   crash re-runs them (inbound handling is idempotent on the WhatsApp id). A backlog of inbound
   messages is taken up to `simulator_session.INBOUND_BATCH` at a time and emitted as one `InboundBatch`; they leave
@@ -40,7 +40,7 @@ from typing import Any
 import redis
 
 from wharf.media import MediaRejected, check_media, message_type_for
-from workers.transports.base import ContactCard, Location, deterministic_wa_id
+from workers.transports.base import ContactCard, Location, Poll, deterministic_wa_id, option_hash
 
 DEFAULT_CONFIG: dict[str, Any] = {
     "deliveredAfterMs": 300,
@@ -79,12 +79,12 @@ def push_command(client: redis.Redis, connection_id: int, op: str, **fields: Any
 
 def inject_inbound(client: redis.Redis, connection_id: int, phone: str, body: str = "", name: str | None = None,
                    wa_id: str | None = None, *, media: dict[str, Any] | None = None, location: Location | None = None,
-                   contact_card: ContactCard | None = None, group: str | None = None,
+                   contact_card: ContactCard | None = None, poll: Poll | None = None, group: str | None = None,
                    group_name: str | None = None) -> str:
     """A contact sends us a message (`sent_content`), in their chat or, as a member, in the group `group` (its id,
     `group_id`; `group_name` its subject, from now on); returns its WhatsApp id (given ids let tests send duplicates).
     A ValueError for what WhatsApp would not carry: a MediaRejected for a file the platform does not take."""
-    content = sent_content(body, media, location, contact_card)
+    content = sent_content(body, media, location, contact_card, poll)
     if group is not None:
         content["group"] = group_id(group)
     wa_id = wa_id or deterministic_wa_id(connection_id, "in:" + secrets.token_hex(8))
@@ -115,24 +115,27 @@ def remember_group(client: redis.Redis, connection_id: int, group: str, name: st
 
 
 def sent_content(body: str, media: dict[str, Any] | None, location: Location | None,
-                 contact_card: ContactCard | None) -> dict[str, Any]:
+                 contact_card: ContactCard | None, poll: Poll | None = None) -> dict[str, Any]:
     """An inbound command's fields for what a contact sends, as WhatsApp carries it: a text; a file (`media`:
     {"mimetype", "filename", "data": bytes}) with `body` its caption, but for audio and stickers, which have none, and
-    its name only if it is a document; or a location or a contact card alone, `body` the place in words or the vCard."""
-    given = [what for what, value in (("a file", media), ("a location", location), ("a contact card", contact_card))
-             if value is not None]
+    its name only if it is a document; or a location, a contact card or a poll alone, `body` the place in words, the
+    vCard or the poll in words."""
+    shared = {"a location": location, "a contact card": contact_card, "a poll": poll}
+    given = [what for what, value in {"a file": media, **shared}.items() if value is not None]
     if len(given) > 1:
         raise ValueError(f"a message carries one thing: not {' and '.join(given)}")
-    if body and (location is not None or contact_card is not None):
-        raise ValueError("a location or a contact card goes alone, with no text")
+    if body and given and given[0] in shared:
+        raise ValueError(f"{given[0]} goes alone, with no text")
     if location is not None:
         return {"type": "location", "body": location.text(), "location": dataclasses.asdict(location)}
     if contact_card is not None:
         return {"type": "contact", "body": contact_card.vcard(), "contact": dataclasses.asdict(contact_card)}
+    if poll is not None:
+        return {"type": "poll", "body": poll.text(), "poll": dataclasses.asdict(poll)}
     if media is not None:
         return file_content(body, media)
     if not body:
-        raise ValueError("say something: a text, a file, a location or a contact card")
+        raise ValueError("say something: a text, a file, a location, a contact card or a poll")
     return {"type": "text", "body": body}
 
 
@@ -160,6 +163,13 @@ def inject_edit(client: redis.Redis, connection_id: int, phone: str, wa_id: str,
 def inject_reaction(client: redis.Redis, connection_id: int, phone: str, wa_id: str, emoji: str) -> None:
     """A contact reacts to a message of the chat, theirs or ours, with `emoji` (empty: removes their reaction)."""
     push_command(client, connection_id, "react", phone=phone.lstrip("+"), waId=wa_id, emoji=emoji, at=time.time())
+
+
+def inject_vote(client: redis.Redis, connection_id: int, phone: str, wa_id: str, options: list[str]) -> None:
+    """A contact votes on the poll `wa_id` for `options` (none: withdraws their vote); the network carries each as
+    WhatsApp does, by its hash (`option_hash`), so an option the poll does not have is no vote."""
+    push_command(client, connection_id, "vote", phone=phone.lstrip("+"), waId=wa_id,
+                 optionHashes=[option_hash(option) for option in options], at=time.time())
 
 
 def inject_call(client: redis.Redis, connection_id: int, phone: str, video: bool = False) -> str:

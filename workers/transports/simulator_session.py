@@ -37,6 +37,8 @@ from workers.transports.base import (
     MessageRevoked,
     OutgoingMessage,
     PairCode,
+    Poll,
+    PollVoted,
     ProfilePicture,
     QrCode,
     Receipt,
@@ -79,7 +81,7 @@ return taken
 
 
 # Commands that are a contact's doing, not the session's.
-CONTACT_OPS = ("inbound", "revoke", "edit", "react", "call")
+CONTACT_OPS = ("inbound", "revoke", "edit", "react", "vote", "call")
 
 
 def refusal(config: dict[str, Any], to: str) -> TransportError | None:
@@ -94,11 +96,15 @@ def refusal(config: dict[str, Any], to: str) -> TransportError | None:
 
 
 def outbox_entry(message: OutgoingMessage, at: float) -> dict[str, Any]:
-    """What the network keeps of a send: what the contact's phone shows, a location or contact card with its fields."""
+    """What the network keeps of a send: what the contact's phone shows, a location, contact card or poll with its
+    fields."""
+    poll = message.poll
     if message.location is not None:
         kind = "location"
     elif message.contact_card is not None:
         kind = "contact"
+    elif poll is not None:
+        kind = "poll"
     else:
         kind = message_type_for(message.media["mimetype"]) if message.media else "text"
     return {
@@ -109,6 +115,8 @@ def outbox_entry(message: OutgoingMessage, at: float) -> dict[str, Any]:
         "quotedWaId": message.quoted_wa_id,
         "location": dataclasses.asdict(message.location) if message.location else None,
         "contact": dataclasses.asdict(message.contact_card) if message.contact_card else None,
+        "poll": {"name": poll.name, "options": list(poll.options), "selectableCount": poll.selectable_count}
+        if poll else None,
         "at": at,
     }
 
@@ -390,6 +398,7 @@ class SimulatorTransport:
             media={**media, "data": base64.b64encode(data).decode()} if data is not None else media,
             location=Location(**command["location"]) if command.get("location") else None,
             contact_card=ContactCard(**command["contact"]) if command.get("contact") else None,
+            poll=Poll(**command["poll"]) if command.get("poll") else None,
             timestamp=command.get("at"),
         )
 
@@ -403,6 +412,9 @@ class SimulatorTransport:
         elif op == "react":
             self.emit(MessageReacted(self.connection_id, wa_id=command["waId"], chat=command["phone"],
                                      sender=command["phone"], emoji=command["emoji"], timestamp=command["at"]))
+        elif op == "vote":
+            self.emit(PollVoted(self.connection_id, wa_id=command["waId"], chat=command["phone"], sender=command["phone"],
+                                option_hashes=tuple(command["optionHashes"]), timestamp=command["at"]))
         elif op == "call":
             self.emit(IncomingCall(self.connection_id, call_id=command["callId"], chat=command["from"],
                                    video=command["video"], timestamp=command["at"]))
