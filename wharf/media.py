@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import mimetypes
 import uuid
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from itsdangerous import URLSafeTimedSerializer
@@ -54,16 +55,16 @@ class MediaRejected(ValueError):
     """The file is of a type or size we do not send; the message says which."""
 
 
-def check_media(data: bytes, mimetype: str) -> None:
-    """Raise `MediaRejected` for a file we do not send: of a type not allowed, too big, empty, or whose
-    bytes are not of the type it claims (an executable named photo.png is not sent as an image)."""
-    if mimetype not in ALLOWED_TYPES:
+def check_media(data: bytes, mimetype: str, types: Mapping[str, Callable[[bytes], bool]] = ALLOWED_TYPES) -> None:
+    """Raise `MediaRejected` for a file we do not send: of a type not allowed (not one of `types`), too big, empty,
+    or whose bytes are not of the type it claims (an executable named photo.png is not sent as an image)."""
+    if mimetype not in types:
         raise MediaRejected(f"files of type {mimetype} cannot be sent")
     if len(data) > MAX_BYTES:
         raise MediaRejected(f"the file has {len(data)} bytes; the limit is {MAX_BYTES}")
     if not data:
         raise MediaRejected("the file is empty")
-    if not ALLOWED_TYPES[mimetype](data):
+    if not types[mimetype](data):
         raise MediaRejected(f"the file's content is not {mimetype}")
 
 
@@ -158,9 +159,10 @@ def check_media_url(url: str) -> None:
         raise MediaRejected(str(error)) from None
 
 
-def fetch_remote(url: str, timeout: float = 30.0) -> tuple[bytes, str, str]:
-    """Download a media URL within the size limit, from public addresses only (wharf.public_http);
-    returns (data, mimetype, filename)."""
+def fetch_remote(url: str, timeout: float = 30.0,
+                 types: Mapping[str, Callable[[bytes], bool]] = ALLOWED_TYPES) -> tuple[bytes, str, str]:
+    """Download a media URL within the size limit, from public addresses only (wharf.public_http), of one of
+    `types`; returns (data, mimetype, filename)."""
     from urllib.parse import urlparse
 
     from wharf.public_http import UnsafeUrl, request
@@ -178,10 +180,10 @@ def fetch_remote(url: str, timeout: float = 30.0) -> tuple[bytes, str, str]:
         raise MediaRejected(f"the file at {url} is over {MAX_BYTES} bytes")
     path = urlparse(url).path
     mimetype = answer.headers.get("content-type", "application/octet-stream").split(";")[0].strip().lower()
-    if mimetype not in ALLOWED_TYPES:  # many servers say octet-stream; the name may say better
+    if mimetype not in types:  # many servers say octet-stream; the name may say better
         mimetype = mimetypes.guess_type(path)[0] or mimetype
     try:
-        check_media(answer.body, mimetype)
+        check_media(answer.body, mimetype, types)
     except MediaRejected as error:
         raise MediaRejected(f"{url}: {error}") from None
     return answer.body, mimetype, path.rsplit("/", 1)[-1] or "file"

@@ -28,10 +28,11 @@ from db.tickets import Ticket, last_message_assignments
 from wharf.logs import request_id_var
 from wharf.media import MediaRejected, MediaUnavailable, media_link, media_store
 from wharf.metrics import MESSAGES_SENT
+from wharf.voice_notes import is_voice_note
 from workers.ban_signals import report_send_error
 from workers.events import Announcements, announcing
 from workers.jobs import job_for, sending_tracked
-from workers.remote_media import remote_media
+from workers.remote_media import RemoteFile, remote_media
 from workers.transports.base import (
     ContactCard,
     Location,
@@ -240,9 +241,15 @@ def is_remote(media_path: str | None) -> bool:
     return media_path is not None and media_path.startswith(("http://", "https://"))
 
 
+def remote_file(message: Message) -> RemoteFile:
+    """The message's media URL, and whether its file goes as a voice note: a URL's file has no type until it is
+    fetched, so one set beforehand (by `POST /api/messages` `voiceNote`) is the type it is made."""
+    return message.media_path, is_voice_note(message.media_mimetype)
+
+
 def media_of(message: Message) -> dict:
     if is_remote(message.media_path):
-        return remote_media.take(message.media_path)  # downloaded off this thread (workers/remote_media.py)
+        return remote_media.take(*remote_file(message))  # downloaded off this thread (workers/remote_media.py)
     return {"mimetype": message.media_mimetype, "filename": message.media_name,
             "data": media_store().read(message.media_path)}
 
@@ -356,7 +363,7 @@ def hand_to_sessions(messages: list[Message]) -> list[str | Exception]:
             unavailable = SessionUnavailable(f"no live session for connection {connection_id} in this gateway")
             outcomes.update((message.id, unavailable) for message in batch)
             continue
-        remote_media.prefetch(message.media_path for message in batch if is_remote(message.media_path))
+        remote_media.prefetch(remote_file(message) for message in batch if is_remote(message.media_path))
         ready, media_by_path = [], {}
         for message in batch:
             try:

@@ -36,6 +36,7 @@ from db.messages import OUR_REACTOR, Message, polls_shown
 from db.tickets import Ticket, find_conversation, find_or_open_ticket
 from wharf.media import MediaRejected, check_media_url, media_link, media_store, message_type_for
 from wharf.phones import InvalidPhone, is_international, to_e164
+from wharf.voice_notes import VOICE_NOTE_TYPE, sendable_audio
 from workers.chat_actions import SENT, edit_on_whatsapp, enqueue_on_session, react_on_whatsapp, revoke_message
 from workers.events import announcing
 from workers.inbound import upsert_contact
@@ -178,6 +179,8 @@ class SendIn(Schema):
     location: LocationIn | None = Field(None, description="a place to share, instead of a text or media")
     contact: ContactCardIn | None = Field(None, description="a contact card to share, instead of a text or media")
     poll: PollIn | None = Field(None, description="a poll to ask, instead of a text or media")
+    voice_note: bool = Field(False, description="send the audio file or mediaUrl as a voice note (Ogg/Opus, made from "
+                                                "any audio; a WebM or WAV recording always goes as one); no body")
     quoted_message_id: int | None = None
 
     @model_validator(mode="after")
@@ -315,17 +318,21 @@ def uploaded_file() -> FileStorage | None:
     return uploads[0] if uploads else None
 
 
-def stored_upload(company_id: int, media_url: str | None) -> tuple[str, str, str] | None:
+def stored_upload(company_id: int, body: SendIn) -> tuple[str, str, str] | None:
+    """The uploaded file, stored as it goes to WhatsApp (a voice note made now: `sendable_audio`): its key, type and
+    name; None without one."""
     upload = uploaded_file()
     if upload is None:
         return None
-    if media_url:
+    if body.media_url:
         raise ValidationFailed("give a file or a mediaUrl, not both", {"mediaUrl": "a file is given too"})
     try:
-        key = media_store().save(company_id, upload.read(), upload.mimetype, upload.filename)
+        data, mimetype, name = sendable_audio(upload.read(), upload.mimetype, upload.filename or "file",
+                                              body.voice_note)
+        key = media_store().save(company_id, data, mimetype, name)
     except MediaRejected as error:
         raise ValidationFailed("the file cannot be sent", {"file": str(error)}) from None
-    return key, upload.mimetype, upload.filename or "file"
+    return key, mimetype, name
 
 
 def signed(text: str | None) -> str | None:
@@ -353,7 +360,9 @@ def send(body: SendIn):
 
 def text_or_media(body: SendIn, company_id: int) -> dict[str, Any]:
     """OutboundDraft's fields for a text, a file (stored now) or a media URL, with or without a caption."""
-    upload = stored_upload(company_id, body.media_url)
+    if body.voice_note and body.body:
+        raise ValidationFailed("a voice note goes without text", {"body": "not with voiceNote"})
+    upload = stored_upload(company_id, body)
     media: dict[str, Any] = {}
     if upload is not None:
         key, mimetype, name = upload
@@ -365,6 +374,10 @@ def text_or_media(body: SendIn, company_id: int) -> dict[str, Any]:
             raise ValidationFailed("the mediaUrl cannot be fetched", {"mediaUrl": str(error)}) from None
         guessed = mimetypes.guess_type(urlparse(body.media_url).path)[0] or "application/octet-stream"
         media = {"media_key": body.media_url, "message_type": message_type_for(guessed)}
+        if body.voice_note:  # the type it is made once fetched (workers/messages.py remote_file)
+            media |= {"media_mimetype": VOICE_NOTE_TYPE, "message_type": "audio"}
+    elif body.voice_note:
+        raise ValidationFailed("a voice note needs a sound: a file or a mediaUrl", {"voiceNote": "no file given"})
     if not body.body and not media:
         raise ValidationFailed("say something: give a body, a file, a mediaUrl, a location, a contact or a poll",
                                {"body": "empty message"})
@@ -377,7 +390,8 @@ def shared_content(body: SendIn, company_id: int) -> dict[str, Any] | None:
     shared = [field for field in ("location", "contact", "poll") if getattr(body, field) is not None]
     if not shared:
         return None
-    others = {"body": bool(body.body), "mediaUrl": bool(body.media_url)} | dict.fromkeys(shared[1:], True)
+    others = ({"body": bool(body.body), "mediaUrl": bool(body.media_url), "voiceNote": body.voice_note}
+              | dict.fromkeys(shared[1:], True))
     if clashes := [field for field, given in others.items() if given]:
         raise ValidationFailed("send a text or media, a location, a contact card or a poll: one of them",
                                dict.fromkeys(clashes, f"not with a {shared[0]}"))

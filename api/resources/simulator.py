@@ -105,6 +105,8 @@ class OutboxEntry(NetworkEntry):
     to: str
     body: str
     type: str
+    mimetype: str | None = Field(None, description="the file's type, for media")
+    voice_note: bool = Field(False, description="audio the phone shows as a voice note (Ogg/Opus), not as a file")
     location: LocationOut | None = Field(None, description="the place we shared (type `location`)")
     contact: ContactCardOut | None = Field(None, description="the contact card we shared (type `contact`)")
     poll: SentPoll | None = Field(None, description="the poll we asked (type `poll`)")

@@ -2,31 +2,17 @@
 
 from __future__ import annotations
 
-import collections
-import http.server
 import io
-import threading
 
 import pytest
 
 from db.messages import Message
+from tests.file_server import EXE, PDF, PNG, served, slow_file_released
 from tests.waiting import wait_for
 from wharf.media import MediaUnavailable
 from workers import remote_media
 from workers.transports import simulator
 from workers.watchdogs import oldest_sending_by_connection
-
-PNG = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000")
-PDF = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
-EXE = b"MZ\x90\x00\x03\x00\x00\x00\x04\x00"
-slow_file_released = threading.Event()  # /slow.pdf answers once this is set
-FILES = {  # path (before any query) -> what the file server answers
-    "/invoice.pdf": ("application/pdf", PDF),
-    "/slow.pdf": ("application/pdf", PDF),
-    "/download.pdf": ("application/octet-stream", PDF),  # as many servers say
-    "/photo.png": ("image/png", EXE),
-}
-served: collections.Counter[str] = collections.Counter()  # requests per path
 
 
 @pytest.fixture
@@ -44,46 +30,6 @@ def connection(factories, company, redis_client):
     connection = factories.connection(company, enabled=True, is_default=True)
     simulator.configure(redis_client, connection.id, deliveredAfterMs=-1, readAfterMs=-1)
     return connection
-
-
-@pytest.fixture
-def file_server(monkeypatch):
-    """A real HTTP server on loopback serving `FILES` (/slow.pdf once `slow_file_released` is set), and
-    404 for anything else; loopback allowed."""
-    import dataclasses
-    import ipaddress
-
-    import wharf.settings
-
-    loopback = (ipaddress.ip_network("127.0.0.1/32"),)
-    monkeypatch.setattr(wharf.settings, "settings",
-                        dataclasses.replace(wharf.settings.settings, http_allow_private_networks=loopback))
-
-    class Files(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):  # noqa: N802 (the http.server API)
-            served[self.path] += 1
-            if self.path == "/slow.pdf":
-                slow_file_released.wait(20)
-            if self.path.partition("?")[0] not in FILES:
-                self.send_error(404)
-                return
-            mimetype, data = FILES[self.path.partition("?")[0]]
-            self.send_response(200)
-            self.send_header("Content-Type", mimetype)
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        def log_message(self, *args):
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Files)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    slow_file_released.clear()
-    served.clear()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    slow_file_released.set()
-    server.shutdown()
 
 
 def test_an_uploaded_image_is_sent_as_an_image_with_its_caption(client, as_admin, connection, redis_client,
@@ -136,15 +82,15 @@ def test_a_downloaded_file_serves_later_batches_and_a_failed_download_is_tried_a
     media = remote_media.RemoteMedia()
     invoice, missing = f"{file_server}/invoice.pdf", f"{file_server}/missing.pdf"
 
-    media.prefetch([invoice, missing])
-    media.prefetch([invoice])  # a later batch of the same campaign
+    media.prefetch([(invoice, False), (missing, False)])
+    media.prefetch([(invoice, False)])  # a later batch of the same campaign
     assert media.take(invoice) == {"mimetype": "application/pdf", "filename": "invoice.pdf", "data": PDF}
     with pytest.raises(MediaUnavailable, match="404"):
         media.take(missing)
     assert (served["/invoice.pdf"], served["/missing.pdf"]) == (1, 1)
 
     monkeypatch.setattr(remote_media, "FAILED_KEEP_SECONDS", 0)  # the retry comes after the failure is let go
-    media.prefetch([invoice, missing])
+    media.prefetch([(invoice, False), (missing, False)])
     assert (served["/invoice.pdf"], served["/missing.pdf"]) == (1, 2)
 
 
@@ -153,10 +99,8 @@ def test_past_its_byte_budget_the_least_recently_used_download_is_let_go(file_se
     media = remote_media.RemoteMedia()
     first, second = f"{file_server}/invoice.pdf?a", f"{file_server}/invoice.pdf?b"
 
-    media.prefetch([first])
-    media.prefetch([second])
-    media.prefetch([second])
-    media.prefetch([first])
+    for url in (first, second, second, first):
+        media.prefetch([(url, False)])
 
     assert (served["/invoice.pdf?a"], served["/invoice.pdf?b"]) == (2, 1)
 

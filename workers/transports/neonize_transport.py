@@ -43,6 +43,7 @@ from neonize.utils.enum import ChatPresence, ChatPresenceMedia, MediaType, Recei
 from PIL import Image
 
 from wharf.media import MAX_BYTES, message_type_for
+from wharf.voice_notes import is_voice_note
 from workers.transports.base import (
     Connected,
     Disconnected,
@@ -127,7 +128,7 @@ def build_message(message: OutgoingMessage, upload=None) -> Message:
     if kind == "video":
         return Message(videoMessage=VideoMessage(caption=caption, **stored))
     if kind == "audio":  # an Ogg/Opus file is a voice note; other audio is a file to play
-        return Message(audioMessage=AudioMessage(PTT=mimetype == "audio/ogg", **stored))
+        return Message(audioMessage=AudioMessage(PTT=is_voice_note(mimetype), **stored))
     filename = message.media.get("filename") or "file"
     return Message(documentMessage=DocumentMessage(caption=caption, fileName=filename, title=filename, **stored))
 

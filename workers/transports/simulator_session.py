@@ -22,6 +22,7 @@ import redis
 from PIL import Image, ImageDraw
 
 from wharf.media import message_type_for
+from wharf.voice_notes import is_voice_note
 from workers.transports.base import (
     Connected,
     ContactCard,
@@ -98,7 +99,7 @@ def refusal(config: dict[str, Any], to: str) -> TransportError | None:
 def outbox_entry(message: OutgoingMessage, at: float) -> dict[str, Any]:
     """What the network keeps of a send: what the contact's phone shows, a location, contact card or poll with its
     fields."""
-    poll = message.poll
+    poll, mimetype = message.poll, message.media["mimetype"] if message.media else None
     if message.location is not None:
         kind = "location"
     elif message.contact_card is not None:
@@ -106,12 +107,14 @@ def outbox_entry(message: OutgoingMessage, at: float) -> dict[str, Any]:
     elif poll is not None:
         kind = "poll"
     else:
-        kind = message_type_for(message.media["mimetype"]) if message.media else "text"
+        kind = message_type_for(mimetype) if mimetype else "text"
     return {
         "waId": message.wa_id,
         "to": message.to,
         "body": message.body,
         "type": kind,
+        "mimetype": mimetype,
+        "voiceNote": kind == "audio" and is_voice_note(mimetype),
         "quotedWaId": message.quoted_wa_id,
         "location": dataclasses.asdict(message.location) if message.location else None,
         "contact": dataclasses.asdict(message.contact_card) if message.contact_card else None,
