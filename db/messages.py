@@ -15,7 +15,9 @@ DELETED_PREVIEW = "🚫 This message was deleted"  # as WhatsApp's chat list sho
 OUR_REACTOR = "me"  # who reacted, when it was the connection's own number (an agent, or the phone)
 
 MESSAGE_STATUSES = ("queued", "sending", "sent", "delivered", "read", "failed")
-MESSAGE_TYPES = ("text", "image", "audio", "video", "document", "sticker", "location", "contact", "poll", "call")
+# "unsupported": a kind WhatsApp shows that Wharf does not (a product, an event...), its body saying what it was
+MESSAGE_TYPES = ("text", "image", "audio", "video", "document", "sticker", "location", "contact", "poll", "call",
+                 "unsupported")
 
 
 class Message(TimestampedModel):

@@ -56,8 +56,9 @@ class Bot:
         self.publish(flow_id)
         return flow_id
 
-    def say(self, body: str, phone: str = PHONE, name: str = "Ana Lima") -> dict:
-        """The contact sends `body`; returns once the bot has done all it does now."""
+    def say(self, body: str, phone: str = PHONE, name: str = "Ana Lima", **fields) -> dict:
+        """The contact sends `body` (a message of another type with `fields`); returns once the bot has done all it
+        does now."""
         event = InboundMessage(
             self.connection.id,
             wa_id=f"IN{next(_wa_ids):06d}",
@@ -66,6 +67,7 @@ class Bot:
             sender_name=name,
             body=body,
             timestamp=1_800_000_000.0,
+            **fields,
         )
         result = handle_inbound.fn(event.to_dict())
         self.settle()

@@ -131,6 +131,26 @@ def test_a_question_validates_retries_and_stores_the_answer(bot):
     ]
 
 
+def test_a_kind_wharf_does_not_show_is_no_answer_as_a_photo_without_a_caption_is_none(bot):
+    bot.deploy(
+        keyword_flow(
+            [
+                {"id": "name", "type": "question", "text": "Seu nome?", "variable": "name",
+                 "retryMessage": "Escreva seu nome, por favor."},
+                {"id": "done", "type": "message", "text": "Olá {{name}}!"},
+            ],
+            chain("name", "done"),
+        )
+    )
+
+    bot.say("oi")
+    bot.say("📦 A product — open WhatsApp on the phone to see it", type="unsupported")
+    bot.say("", type="image")
+    bot.say("Ana")
+
+    assert bot.replies() == ["Seu nome?", "Escreva seu nome, por favor.", "Escreva seu nome, por favor.", "Olá Ana!"]
+
+
 def test_a_question_out_of_retries_takes_its_invalid_branch_or_ends(bot):
     bot.deploy(
         keyword_flow(

@@ -136,3 +136,19 @@ def test_a_batch_is_recorded_on_sqlite_too(tmp_path, factories, broker):
         assert [r.get("duplicate") for r in results] == ["3EB01", None, None]
         assert {phone: ticket_of(phone).unread_messages for phone in (ANA, BIA)} == {ANA: 2, BIA: 1}
         assert Message.get(Message.wa_id == "3EB03").quoted_message.wa_id == "3EB02"
+
+
+def test_a_kind_wharf_does_not_show_is_a_message_like_any_other(connection, broker, realtime):
+    product = "📦 A product — open WhatsApp on the phone to see it"
+
+    handle_inbound_batch.fn([inbound(connection, "3EB01", ANA, "bom dia"),
+                             inbound(connection, "3EB02", ANA, product, type="unsupported", quoted_wa_id="3EB01")])
+
+    message = Message.get(Message.wa_id == "3EB02")
+    assert (message.type, message.body, message.quoted_message.wa_id) == ("unsupported", product, "3EB01")
+    assert ticket_of(ANA).unread_messages == 2
+    events = realtime()
+    assert [(data["type"], data["body"]) for event, data in events
+            if event == "message:new" and data["waId"] == "3EB02"] == [("unsupported", product)]
+    assert [(data["unreadMessages"], data["lastMessage"]) for event, data in events
+            if event == "ticket:update" and data["id"] == ticket_of(ANA).id][:1] == [(2, product)]

@@ -25,20 +25,47 @@ from neonize.exc import (
 from neonize.proto import Neonize_pb2 as neonize_proto
 from neonize.proto.waCommon.WACommon_pb2 import MessageKey
 from neonize.proto.waE2E.WAWebProtobufsE2E_pb2 import (
+    AlbumMessage,
+    ButtonsMessage,
+    CallLogMessage,
     ContactMessage,
     ContactsArrayMessage,
     ContextInfo,
     DocumentMessage,
+    EncReactionMessage,
+    EventMessage,
     ExtendedTextMessage,
+    FutureProofMessage,
+    GroupInviteMessage,
+    HighlyStructuredMessage,
     ImageMessage,
+    InteractiveMessage,
+    InvoiceMessage,
+    KeepInChatMessage,
+    ListMessage,
     LiveLocationMessage,
     LocationMessage,
     Message,
+    MessageContextInfo,
+    NewsletterAdminInviteMessage,
+    NewsletterFollowerInviteMessage,
+    OrderMessage,
+    PaymentInviteMessage,
+    PinInChatMessage,
     PollCreationMessage,
+    PollResultSnapshotMessage,
     PollUpdateMessage,
     PollVoteMessage,
+    ProductMessage,
     ProtocolMessage,
     ReactionMessage,
+    RequestPaymentMessage,
+    ScheduledCallCreationMessage,
+    SenderKeyDistributionMessage,
+    SendPaymentMessage,
+    StickerPackMessage,
+    TemplateMessage,
+    VideoMessage,
 )
 from neonize.utils.enum import ChatPresence, ChatPresenceMedia, ReceiptType
 from PIL import Image
@@ -280,13 +307,74 @@ def test_a_reaction_names_the_message_and_who_reacted_and_an_empty_one_takes_it_
     assert (from_our_phone.chat, from_our_phone.emoji, from_our_phone.from_me) == ("5511987654321", "🙏", True)
 
 
+QUOTE = ContextInfo(stanzaID="3EB0Q")
+
+
+@pytest.mark.parametrize("message, label, quoted", [
+    (Message(eventMessage=EventMessage(name="Launch", startTime=1_700_000_000, contextInfo=QUOTE)),
+     "📅 An event", "3EB0Q"),
+    (Message(productMessage=ProductMessage(contextInfo=QUOTE)), "📦 A product", "3EB0Q"),
+    (Message(orderMessage=OrderMessage(orderID="1042", itemCount=2, contextInfo=QUOTE)), "🛒 An order", "3EB0Q"),
+    (Message(invoiceMessage=InvoiceMessage(note="March")), "🧾 An invoice", None),
+    (Message(groupInviteMessage=GroupInviteMessage(groupJID="120363025246125486@g.us", inviteCode="AbC",
+                                                   groupName="Vendas", contextInfo=QUOTE)),
+     "👥 An invitation to a group", "3EB0Q"),
+    (Message(newsletterAdminInviteMessage=NewsletterAdminInviteMessage(newsletterName="News", contextInfo=QUOTE)),
+     "📣 An invitation to a channel", "3EB0Q"),
+    (Message(newsletterFollowerInviteMessageV2=NewsletterFollowerInviteMessage(newsletterName="News",
+                                                                               contextInfo=QUOTE)),
+     "📣 An invitation to a channel", "3EB0Q"),
+    (Message(listMessage=ListMessage(title="Menu", buttonText="Open", contextInfo=QUOTE)),
+     "📋 A list to choose from", "3EB0Q"),
+    (Message(buttonsMessage=ButtonsMessage(contentText="Choose", contextInfo=QUOTE)),
+     "🔘 A message with buttons", "3EB0Q"),
+    (Message(templateMessage=TemplateMessage(templateID="t1", contextInfo=QUOTE)),
+     "🔘 A message with buttons", "3EB0Q"),
+    (Message(interactiveMessage=InteractiveMessage(contextInfo=QUOTE)), "🔘 A message with buttons", "3EB0Q"),
+    (Message(highlyStructuredMessage=HighlyStructuredMessage(namespace="shop", elementName="receipt")),
+     "💼 A business template message", None),
+    (Message(paymentInviteMessage=PaymentInviteMessage(expiryTimestamp=1_700_086_400)),
+     "💳 An invitation to WhatsApp payments", None),
+    (Message(requestPaymentMessage=RequestPaymentMessage(currencyCodeIso4217="BRL", amount1000=50_000)),
+     "💳 A payment request", None),
+    (Message(sendPaymentMessage=SendPaymentMessage(transactionData="x")), "💳 A payment", None),
+    (Message(stickerPackMessage=StickerPackMessage(name="Cats", contextInfo=QUOTE)), "🗂️ A sticker pack", "3EB0Q"),
+    (Message(pollCreationMessageV4=FutureProofMessage(message=Message(pollCreationMessage=PollCreationMessage(
+        name="Lunch?")))), "📊 A poll", None),
+    (Message(pollResultSnapshotMessage=PollResultSnapshotMessage(name="Lunch?", contextInfo=QUOTE)),
+     "📊 A poll's results", "3EB0Q"),
+    (Message(pollResultSnapshotMessageV3=PollResultSnapshotMessage(name="Lunch?", contextInfo=QUOTE)),
+     "📊 A poll's results", "3EB0Q"),
+    (Message(scheduledCallCreationMessage=ScheduledCallCreationMessage(title="Demo")), "📅 A scheduled call", None),
+])
+def test_a_kind_wharf_does_not_show_comes_as_unsupported_saying_what_it_was_with_its_quote(message, label, quoted):
+    inbound = map_event(CONNECTION_ID, message_event(message))
+
+    assert (inbound.type, inbound.body, inbound.quoted_wa_id) == (
+        "unsupported", f"{label} — open WhatsApp on the phone to see it", quoted)
+    assert (inbound.sender, inbound.media) == ("5511987654321", None)
+
+
 def test_status_updates_and_other_protocol_messages_are_not_messages():
     status = neonize_proto.JID(User="status", Server="broadcast")
-    ephemeral = Message(protocolMessage=ProtocolMessage(type=ProtocolMessage.EPHEMERAL_SETTING))
 
     assert map_event(CONNECTION_ID, message_event(Message(conversation="story"), chat=status)) is None
     assert map_event(CONNECTION_ID, message_event(reaction("👍"), chat=status)) is None
-    assert map_event(CONNECTION_ID, message_event(ephemeral)) is None
+
+
+@pytest.mark.parametrize("message", [
+    Message(protocolMessage=ProtocolMessage(type=ProtocolMessage.EPHEMERAL_SETTING)),
+    Message(senderKeyDistributionMessage=SenderKeyDistributionMessage(groupID="120363025246125486@g.us")),
+    Message(messageContextInfo=MessageContextInfo(messageSecret=b"s" * 32)),
+    Message(keepInChatMessage=KeepInChatMessage(key=MessageKey(ID="3EB0A"))),
+    Message(pinInChatMessage=PinInChatMessage(key=MessageKey(ID="3EB0A"), type=PinInChatMessage.PIN_FOR_ALL)),
+    Message(encReactionMessage=EncReactionMessage(targetMessageKey=MessageKey(ID="3EB0A"))),
+    Message(pollUpdateMessage=PollUpdateMessage(pollCreationMessageKey=MessageKey(ID="3EB0POLL"))),
+    Message(albumMessage=AlbumMessage(expectedImageCount=2)),  # its photos come as messages of their own
+    Message(callLogMesssage=CallLogMessage(isVideo=False)),  # calls are recorded from their offer
+])
+def test_protocol_and_system_messages_are_no_messages_and_no_placeholders(message):
+    assert map_event(CONNECTION_ID, message_event(message)) is None
 
 
 # --- groups
@@ -432,6 +520,7 @@ class RecordingClient(SessionClient):
         self.groups_asked: list[neonize_proto.JID] = []
         self.votes = PollVoteMessage()  # what every vote decrypts to
         self.decrypted: list[neonize_proto.Message] = []
+        self.downloaded: list[Message] = []
 
     def is_on_whatsapp(self, *numbers):
         return [neonize_proto.IsOnWhatsAppResponse(
@@ -470,6 +559,10 @@ class RecordingClient(SessionClient):
             raise GetGroupInfoError(self.refusal)
         self.groups_asked.append(jid)
         return neonize_proto.GroupInfo(JID=jid, GroupName=neonize_proto.GroupName(Name="Equipe de vendas"))
+
+    def download_any(self, message):
+        self.downloaded.append(message)
+        return b"\x00\x00\x00\x18ftypmp42"
 
     def decrypt_poll_vote(self, message):
         if self.refusal:
@@ -609,6 +702,20 @@ def poll_vote(key_id: str = "3EB0POLL", **source) -> neonize_proto.Message:
     update = PollUpdateMessage(pollCreationMessageKey=MessageKey(ID=key_id, fromMe=True),
                                senderTimestampMS=1_700_000_090_000)
     return message_event(Message(pollUpdateMessage=update), **source)
+
+
+def test_a_video_note_comes_as_a_video_with_its_quote_and_its_media_downloaded_as_a_videos(session):
+    events = []
+    session.on_event = events.append
+    note = VideoMessage(mimetype="video/mp4", fileLength=12, seconds=5, mediaKey=b"k", directPath="/v/ptv",
+                        contextInfo=ContextInfo(stanzaID="3EB0Q"))
+
+    session.on_neonize_event(session.client, message_event(Message(ptvMessage=note)))
+
+    assert (events[0].type, events[0].body, events[0].quoted_wa_id) == ("video", "", "3EB0Q")
+    assert events[0].media == {"mimetype": "video/mp4", "filename": None,
+                               "data": base64.b64encode(b"\x00\x00\x00\x18ftypmp42").decode()}
+    assert session.client.downloaded == [Message(videoMessage=note)]  # whatsmeow's DownloadAny knows no video notes
 
 
 def test_a_vote_is_decrypted_by_the_session_and_names_its_options_by_hash(session):

@@ -224,8 +224,14 @@ def end_row(session: FlowSession, reason: str) -> None:
     session.waiting = session.wait_until = session.pending_event = None
 
 
+def contact_words(message: Message) -> str:
+    """What the contact wrote, which the bot reads: the text or caption; a kind Wharf does not show (`unsupported`)
+    carries none, like a photo without a caption, its body being Wharf's words about it."""
+    return "" if message.type == "unsupported" else message.body or ""
+
+
 def input_event(message: Message) -> dict:
-    return {"kind": "input", "text": message.body, "messageId": message.id}
+    return {"kind": "input", "text": contact_words(message), "messageId": message.id}
 
 
 def unread_input(session: FlowSession) -> Message | None:
@@ -530,10 +536,11 @@ def hand_to_flow(ticket: Ticket, contact: Contact, message: Message, ticket_crea
         return False
     if read_by_a_session(ticket.id, message.id):
         return True  # a redelivery of a message that started a session, since ended
-    version = triggered_version(ticket, contact, message.body or "", ticket_created)
+    words = contact_words(message)
+    version = triggered_version(ticket, contact, words, ticket_created)
     if version is None:
         return False
-    start_session(version, ticket, contact, version.flow.trigger_type, {"triggerMessage": message.body}, message.id)
+    start_session(version, ticket, contact, version.flow.trigger_type, {"triggerMessage": words}, message.id)
     return True  # started, or a message racing this one started a session first
 
 

@@ -32,7 +32,7 @@ class InboundMessage(TransportEvent):
     sender: str  # who wrote it: the chat itself, or a member of the group
     sender_name: str | None = None
     body: str = ""
-    type: str = "text"  # text, image, audio, video, document, sticker, location, contact, poll
+    type: str = "text"  # text, image, audio, video, document, sticker, location, contact, poll, unsupported
     media: dict[str, Any] | None = None  # {"mimetype", "filename", "data": base64} when downloaded
     location: Location | None = None  # the place shared (type location; `body` says it in words)
     contact_card: ContactCard | None = None  # the card shared (type contact; `body` is its vCard), if it has a number

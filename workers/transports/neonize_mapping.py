@@ -71,17 +71,48 @@ GROUP_SERVER = "g.us"
 LID_SERVER = "lid"
 CHAT_SERVERS = (PHONE_SERVER, GROUP_SERVER, LID_SERVER)  # not status@broadcast, newsletters, broadcast lists
 
-# The message's part that holds each kind of media, by Wharf message type.
+# The message's parts that hold media, each with the Wharf message type it is received as; a video note (the round
+# video) is a video in a part of its own.
 MEDIA_PARTS = {
-    "image": "imageMessage",
-    "video": "videoMessage",
-    "audio": "audioMessage",
-    "document": "documentMessage",
-    "sticker": "stickerMessage",
+    "imageMessage": "image",
+    "videoMessage": "video",
+    "ptvMessage": "video",
+    "audioMessage": "audio",
+    "documentMessage": "document",
+    "stickerMessage": "sticker",
 }
-# The versions of a poll a contact's app may send, each a PollCreationMessage (V4 wraps one more level: not read).
+# The versions of a poll a contact's app may send, each a PollCreationMessage (V4 wraps one more level: not read,
+# but said in words, UNSUPPORTED_KINDS).
 POLL_PARTS = ("pollCreationMessage", "pollCreationMessageV2", "pollCreationMessageV3", "pollCreationMessageV5",
               "pollCreationMessageV6")
+# What a person sees on their phone that Wharf does not show, as it says it in words (type `unsupported`). A message
+# with none of these nor anything read above is protocol or system traffic (key exchanges, pins, keep-in-chat,
+# votes, a bare messageContextInfo...), and no message. Not here: a call's log (calls are recorded from their offer,
+# workers/calls.py), an album (its photos and videos come as messages of their own), a comment on a community's
+# announcement (not in the chat).
+UNSUPPORTED_KINDS = {
+    "eventMessage": "📅 An event",
+    "productMessage": "📦 A product",
+    "orderMessage": "🛒 An order",
+    "invoiceMessage": "🧾 An invoice",
+    "groupInviteMessage": "👥 An invitation to a group",
+    "newsletterAdminInviteMessage": "📣 An invitation to a channel",
+    "newsletterFollowerInviteMessageV2": "📣 An invitation to a channel",
+    "listMessage": "📋 A list to choose from",
+    "buttonsMessage": "🔘 A message with buttons",
+    "templateMessage": "🔘 A message with buttons",
+    "interactiveMessage": "🔘 A message with buttons",
+    "highlyStructuredMessage": "💼 A business template message",
+    "paymentInviteMessage": "💳 An invitation to WhatsApp payments",
+    "requestPaymentMessage": "💳 A payment request",
+    "sendPaymentMessage": "💳 A payment",
+    "stickerPackMessage": "🗂️ A sticker pack",
+    "pollCreationMessageV4": "📊 A poll",
+    "pollResultSnapshotMessage": "📊 A poll's results",
+    "pollResultSnapshotMessageV3": "📊 A poll's results",
+    "scheduledCallCreationMessage": "📅 A scheduled call",
+}
+UNSUPPORTED_HINT = "open WhatsApp on the phone to see it"
 MESSAGE_SECRET_BYTES = 32  # whatsmeow's: the key a poll's voters encrypt their votes with
 RECEIPT_STATUSES = {ReceiptEv.DELIVERED: "delivered", ReceiptEv.READ: "read", ReceiptEv.PLAYED: "played"}
 
@@ -169,13 +200,13 @@ class Content:
 
 
 def message_content(message: WAMessage) -> Content | None:
-    """What a WhatsApp message says, or None for what is not a chat message (reactions, revokes, edits, votes,
-    protocol messages)."""
+    """What a WhatsApp message says (a kind Wharf does not show, in words: `unsupported`), or None for what is not a
+    chat message (reactions, revokes, edits, votes, protocol messages)."""
     if message.HasField("extendedTextMessage"):
         return Content(message.extendedTextMessage.text, "text", message.extendedTextMessage.contextInfo)
     if message.HasField("conversation"):
         return Content(message.conversation, "text")
-    for kind, field in MEDIA_PARTS.items():
+    for field, kind in MEDIA_PARTS.items():
         if message.HasField(field):
             part = getattr(message, field)
             media = {"mimetype": part.mimetype or None, "filename": getattr(part, "fileName", "") or None}
@@ -198,7 +229,7 @@ def message_content(message: WAMessage) -> Content | None:
             poll = Poll(part.name, tuple(option.optionName for option in part.options), part.selectableOptionsCount)
             return Content(poll.text(), "poll", part.contextInfo, poll=poll)
     answer = menu_answer(message)
-    return answer if answer is None else Content(answer[0], "text", answer[1])
+    return unsupported(message) if answer is None else Content(answer[0], "text", answer[1])
 
 
 def shared_contacts(part: ContactsArrayMessage) -> Content:
@@ -223,12 +254,29 @@ def menu_answer(message: WAMessage) -> tuple[str, ContextInfo] | None:
     return None
 
 
+def unsupported(message: WAMessage) -> Content | None:
+    """A kind of message Wharf does not show, said in words with the quote its part carries; None for what is no
+    message (`UNSUPPORTED_KINDS`)."""
+    for field, what in UNSUPPORTED_KINDS.items():
+        if message.HasField(field):
+            part = getattr(message, field)
+            context = part.contextInfo if "contextInfo" in part.DESCRIPTOR.fields_by_name else None
+            return Content(f"{what} — {UNSUPPORTED_HINT}", "unsupported", context)
+    return None
+
+
 def media_size(message: WAMessage) -> int:
     """The size WhatsApp announces for the message's media, in bytes (0 when it has none)."""
-    for field in MEDIA_PARTS.values():
+    for field in MEDIA_PARTS:
         if message.HasField(field):
             return getattr(message, field).fileLength
     return 0
+
+
+def downloadable(message: WAMessage) -> WAMessage:
+    """The message as whatsmeow's DownloadAny reads its media: a video note, which it does not know, as the video
+    it is (the same keys)."""
+    return WAMessage(videoMessage=message.ptvMessage) if message.HasField("ptvMessage") else message
 
 
 MessageChange = MessageRevoked | MessageEdited | MessageReacted

@@ -63,6 +63,7 @@ from workers.transports.base import (
 from workers.transports.neonize_mapping import (
     PHONE_SERVER,
     contact_message,
+    downloadable,
     group_failure,
     is_poll_vote,
     location_message,
@@ -265,7 +266,7 @@ class NeonizeTransport:
         media = None
         if isinstance(event, neonize_proto.Message) and 0 < media_size(event.Message) <= MAX_BYTES:
             try:
-                media = client.download_any(event.Message)
+                media = client.download_any(downloadable(event.Message))
             except NeonizeError as error:  # the message still counts, without its file
                 logger.warning("connection %s: media of %s not downloaded: %s", self.connection_id, event.Info.ID,
                                error)
