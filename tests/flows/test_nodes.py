@@ -6,10 +6,11 @@ import datetime as dt
 from zoneinfo import ZoneInfo
 
 from db.contacts import Contact, ContactTag, Tag
-from db.flows import FlowStep
+from db.flows import FlowSession, FlowStep
 from db.notifications import Notification
 from db.tickets import Ticket
 from tests.messaging.test_inbound_batch import realtime  # noqa: F401 (a fixture)
+from workers.flows.engine import unread_input
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
@@ -149,6 +150,16 @@ def test_a_kind_wharf_does_not_show_is_no_answer_as_a_photo_without_a_caption_is
     bot.say("Ana")
 
     assert bot.replies() == ["Seu nome?", "Escreva seu nome, por favor.", "Escreva seu nome, por favor.", "Olá Ana!"]
+
+
+def test_a_call_that_came_while_the_bot_was_busy_is_not_read_as_the_answer(bot, factories):
+    bot.deploy(keyword_flow([{"id": "name", "type": "question", "text": "Seu nome?", "variable": "name"}], []))
+    bot.say("oi")
+    session, ticket = FlowSession.get(), Ticket.get()
+    factories.message(ticket, type="call", body="📞 Voice call")
+    answer = factories.message(ticket, body="Ana")
+
+    assert unread_input(session) == answer
 
 
 def test_a_question_out_of_retries_takes_its_invalid_branch_or_ends(bot):

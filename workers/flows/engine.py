@@ -235,10 +235,12 @@ def input_event(message: Message) -> dict:
 
 
 def unread_input(session: FlowSession) -> Message | None:
-    """The contact's first message the bot has not read: it came while the bot was busy stepping."""
+    """The contact's first message the bot has not read: it came while the bot was busy stepping. A call is none
+    (workers/calls.py): its "📞 Voice call" is no answer."""
     return (
         Message.select()
-        .where(Message.ticket == session.ticket_id, Message.direction == "in", Message.id > session.last_input_id)
+        .where(Message.ticket == session.ticket_id, Message.direction == "in", Message.id > session.last_input_id,
+               Message.type != "call")
         .order_by(Message.id)
         .first()
     )
