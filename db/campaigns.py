@@ -35,6 +35,7 @@ class Campaign(TimestampedModel):
     contact_ids = JSONField(null=True)
     messages = JSONField(default=list)  # up to MAX_VARIANTS texts, one picked at random per recipient
     media_url = peewee.TextField(null=True)
+    voice_note = peewee.BooleanField(default=False)  # the media URL's audio goes as a voice note, with no text
     scheduled_at = peewee.DateTimeField(null=True)
     cron = peewee.CharField(max_length=100, null=True)
     timezone = peewee.CharField(max_length=64, default="UTC")

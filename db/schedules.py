@@ -41,6 +41,7 @@ class Schedule(TimestampedModel):
     user = peewee.ForeignKeyField(User, null=True, on_delete="SET NULL")
     body = peewee.TextField(default="")
     media_url = peewee.TextField(null=True)
+    voice_note = peewee.BooleanField(default=False)  # the media URL's audio goes as a voice note, with no text
     send_at = peewee.DateTimeField()
     cron = peewee.CharField(max_length=100, null=True)
     timezone = peewee.CharField(max_length=64, default="UTC")

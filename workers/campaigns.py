@@ -16,11 +16,9 @@ import functools
 import itertools
 import logging
 import math
-import mimetypes
 import operator
 import random
 from dataclasses import dataclass
-from urllib.parse import urlparse
 
 import dramatiq
 import peewee
@@ -35,11 +33,10 @@ from db.messages import Message
 from db.opt_outs import listed
 from db.schedules import next_cron_time
 from db.tickets import Ticket
-from wharf.media import message_type_for
 from wharf.metrics import CAMPAIGN_SENDS
 from workers.events import Announcements, announcing, publish
 from workers.jobs import enqueue_job
-from workers.messages import Outbound, dispatch_outbound, write_outbound
+from workers.messages import Outbound, dispatch_outbound, media_options, write_outbound
 from workers.number_limits import acquire, give_back, jitter_of
 from workers.templating import render_template, standard_variables
 
@@ -149,14 +146,6 @@ def sending_ticket(contact: Contact, connection_id: int) -> Ticket:
     return ticket
 
 
-def media_options(media_url: str | None) -> dict:
-    """A media URL is fetched by the gateway when it sends; its extension says what it is until then."""
-    if not media_url:
-        return {}
-    guessed = mimetypes.guess_type(urlparse(media_url).path)[0] or "application/octet-stream"
-    return {"media_key": media_url, "message_type": message_type_for(guessed)}
-
-
 def personalised(text: str, contact: Contact) -> str:
     variables = {**(contact.custom_fields or {}),
                  **standard_variables(name=contact.name, phone=contact.phone, email=contact.email or "")}
@@ -226,13 +215,13 @@ def write_sends(campaign: Campaign, claimed: list[tuple[int, int]], slots: list[
     """A message per claimed row on its slot's number, linked to the row, in the caller's transaction."""
     rng = rng or random
     contacts = {contact.id: contact for contact in Contact.select().where(Contact.id.in_([c for _, c in claimed]))}
-    media = media_options(campaign.media_url)
+    media = media_options(campaign.media_url, campaign.voice_note)
     outbounds = []
     for (shipping_id, contact_id), number in zip(claimed, slots, strict=False):
-        variant = rng.randrange(len(campaign.messages))
+        variant = rng.randrange(len(campaign.messages)) if campaign.messages else None  # a voice note has no text
         contact = contacts[contact_id]
-        outbound = write_outbound(sending_ticket(contact, number.id),
-                                  personalised(campaign.messages[variant], contact), **media)
+        text = personalised(campaign.messages[variant], contact) if variant is not None else ""
+        outbound = write_outbound(sending_ticket(contact, number.id), text, **media)
         CampaignShipping.update(message=outbound.message.id, variant=variant).where(
             CampaignShipping.id == shipping_id).execute()
         outbounds.append(outbound)

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import mimetypes
 import uuid
 from collections.abc import Sequence
+from urllib.parse import urlparse
 
 import dramatiq
 from peewee import Case, fn
@@ -26,9 +28,9 @@ from db.messages import Message, newest_by_ticket, polls_shown
 from db.raw import execute
 from db.tickets import Ticket, last_message_assignments
 from wharf.logs import request_id_var
-from wharf.media import MediaRejected, MediaUnavailable, media_link, media_store
+from wharf.media import MediaRejected, MediaUnavailable, media_link, media_store, message_type_for
 from wharf.metrics import MESSAGES_SENT
-from wharf.voice_notes import is_voice_note
+from wharf.voice_notes import VOICE_NOTE_TYPE, is_voice_note
 from workers.ban_signals import report_send_error
 from workers.events import Announcements, announcing
 from workers.jobs import job_for, sending_tracked
@@ -239,6 +241,17 @@ def outgoing_for(message: Message, contact: Contact, media_by_path: dict[str, di
 
 def is_remote(media_path: str | None) -> bool:
     return media_path is not None and media_path.startswith(("http://", "https://"))
+
+
+def media_options(media_url: str | None, as_voice_note: bool = False) -> dict:
+    """OutboundDraft's fields for a media URL, which the gateway fetches when it sends: its extension says what it is
+    until then; a voice note's type is the one it is made (`remote_file`)."""
+    if not media_url:
+        return {}
+    if as_voice_note:
+        return {"media_key": media_url, "media_mimetype": VOICE_NOTE_TYPE, "message_type": "audio"}
+    guessed = mimetypes.guess_type(urlparse(media_url).path)[0] or "application/octet-stream"
+    return {"media_key": media_url, "message_type": message_type_for(guessed)}
 
 
 def remote_file(message: Message) -> RemoteFile:

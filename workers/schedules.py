@@ -16,9 +16,9 @@ from db.contacts import Contact
 from db.opt_outs import is_opted_out
 from db.schedules import Schedule, ScheduleRun, next_cron_time
 from db.tickets import ROLES_SEEING_ALL_TICKETS, Ticket, live_tickets, visible_to
-from workers.campaigns import media_options, personalised, sending_ticket
+from workers.campaigns import personalised, sending_ticket
 from workers.inbound import upsert_contact
-from workers.messages import Outbound, dispatch_outbound, write_outbound
+from workers.messages import Outbound, dispatch_outbound, media_options, write_outbound
 from workers.number_limits import Grant, acquire
 
 logger = logging.getLogger(__name__)
@@ -78,7 +78,7 @@ def fire(schedule: Schedule, now: dt.datetime) -> Outbound | None:
                 raise Deferred(grant)
             outbound = write_outbound(sending_ticket(contact, schedule.connection_id),
                                       personalised(schedule.body, contact), user_id=schedule.user_id,
-                                      **media_options(schedule.media_url))
+                                      **media_options(schedule.media_url, schedule.voice_note))
     except Deferred as deferred:  # not a run: the same run, later
         Schedule.update(send_at=now + dt.timedelta(seconds=deferred.wait), reason=str(deferred), updated_at=now).where(
             Schedule.id == schedule.id).execute()

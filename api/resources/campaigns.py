@@ -19,7 +19,7 @@ from pydantic.alias_generators import to_camel
 from api.audit import log_change, snapshot
 from api.csv_export import csv_download
 from api.endpoint import endpoint
-from api.errors import Conflict
+from api.errors import Conflict, ValidationFailed
 from api.pagination import paginate
 from api.plan_limits import enforce_plan_limit
 from api.resources.queues import owned_ids
@@ -75,9 +75,12 @@ class CampaignFields(Schema):
     contact_list_id: int | None = None
     tag_id: int | None = None
     contact_ids: list[int] | None = Field(None, max_length=MAX_CONTACT_IDS)
-    messages: list[str] | None = Field(None, min_length=1, max_length=MAX_VARIANTS,
-                                       description="variants, one picked at random per recipient")
+    messages: list[str] | None = Field(None, max_length=MAX_VARIANTS,
+                                       description="1 to 5 variants, one picked at random per recipient; none for a "
+                                                   "voice note")
     media_url: str | None = Field(None, pattern=r"^https?://", max_length=2048)
+    voice_note: bool = Field(False, description="send mediaUrl's audio as a voice note, made Ogg/Opus from any "
+                                                      "audio when fetched; it goes without text (no messages)")
     scheduled_at: UtcDateTimeIn | None = None
     cron: str | None = Field(None, max_length=100)
     timezone: Timezone | None = None
@@ -96,7 +99,6 @@ class CampaignFields(Schema):
 
 class CampaignCreate(CampaignFields):
     name: str = Field(min_length=1, max_length=200)
-    messages: list[str] = Field(min_length=1, max_length=MAX_VARIANTS)
 
     @model_validator(mode="after")
     def sends_on_a_number(self) -> CampaignCreate:
@@ -115,6 +117,7 @@ class CampaignOut(OutSchema):
     contact_ids: list[int] | None
     messages: list[str]
     media_url: str | None
+    voice_note: bool
     scheduled_at: UtcDateTime | None
     cron: str | None
     timezone: str
@@ -203,7 +206,19 @@ def save_campaign(campaign: Campaign, body: CampaignFields) -> None:
         changes["throttle"] = pacing_of(campaign, body.throttle)
     for name, value in changes.items():
         setattr(campaign, name, value)
+    check_content(campaign)
     campaign.save()
+
+
+def check_content(campaign: Campaign) -> None:
+    """A campaign says something: 1 to 5 text variants, with or without a file, or a voice note, which WhatsApp
+    sends without text."""
+    if not campaign.voice_note and not campaign.messages:
+        raise ValidationFailed("say something: 1 to 5 variants in messages", {"messages": "give 1 to 5 variants"})
+    if campaign.voice_note and not campaign.media_url:
+        raise ValidationFailed("a voice note needs its audio: a mediaUrl", {"mediaUrl": "missing"})
+    if campaign.voice_note and campaign.messages:
+        raise ValidationFailed("a voice note goes without text", {"messages": "not with voiceNote"})
 
 
 def editable(campaign_id: int) -> Campaign:

@@ -4,11 +4,9 @@ delete it for everyone, edit it, react to it (each made on WhatsApp by the conne
 from __future__ import annotations
 
 import datetime as dt
-import mimetypes
 import unicodedata
 from collections.abc import Callable
 from typing import Annotated, Any
-from urllib.parse import urlparse
 
 from flask import Blueprint, request
 from pydantic import (
@@ -36,12 +34,12 @@ from db.messages import OUR_REACTOR, Message, polls_shown
 from db.tickets import Ticket, find_conversation, find_or_open_ticket
 from wharf.media import MediaRejected, check_media_url, media_link, media_store, message_type_for
 from wharf.phones import InvalidPhone, is_international, to_e164
-from wharf.voice_notes import VOICE_NOTE_TYPE, sendable_audio
+from wharf.voice_notes import sendable_audio
 from workers.chat_actions import SENT, edit_on_whatsapp, enqueue_on_session, react_on_whatsapp, revoke_message
 from workers.events import announcing
 from workers.inbound import upsert_contact
 from workers.message_changes import mark_deleted, mark_edited, reactions_of, record_reaction
-from workers.messages import OutboundDraft, dispatch_outbounds, write_outbounds
+from workers.messages import OutboundDraft, dispatch_outbounds, media_options, write_outbounds
 from workers.transports.base import ContactCard, Location, Poll
 
 blueprint = Blueprint("messages", __name__, url_prefix="/api/messages")
@@ -367,15 +365,12 @@ def text_or_media(body: SendIn, company_id: int) -> dict[str, Any]:
     if upload is not None:
         key, mimetype, name = upload
         media = {"media_key": key, "media_mimetype": mimetype, "media_name": name, "message_type": message_type_for(mimetype)}
-    elif body.media_url:  # fetched by the gateway when it sends; the extension says what it is until then
+    elif body.media_url:
         try:
             check_media_url(body.media_url)
         except MediaRejected as error:
             raise ValidationFailed("the mediaUrl cannot be fetched", {"mediaUrl": str(error)}) from None
-        guessed = mimetypes.guess_type(urlparse(body.media_url).path)[0] or "application/octet-stream"
-        media = {"media_key": body.media_url, "message_type": message_type_for(guessed)}
-        if body.voice_note:  # the type it is made once fetched (workers/messages.py remote_file)
-            media |= {"media_mimetype": VOICE_NOTE_TYPE, "message_type": "audio"}
+        media = media_options(body.media_url, body.voice_note)
     elif body.voice_note:
         raise ValidationFailed("a voice note needs a sound: a file or a mediaUrl", {"voiceNote": "no file given"})
     if not body.body and not media:

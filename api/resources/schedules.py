@@ -42,6 +42,8 @@ class ScheduleFields(Schema):
     to: str | None = Field(None, max_length=40, description="a phone, when no contactId is given")
     body: str | None = Field(None, max_length=4096)
     media_url: str | None = Field(None, pattern=r"^https?://", max_length=2048)
+    voice_note: bool = Field(False, description="send mediaUrl's audio as a voice note, made Ogg/Opus from any "
+                                                      "audio when fetched; it goes without a body")
     send_at: UtcDateTimeIn | None = None
     cron: str | None = Field(None, max_length=100, description="recurring: the next sendAt follows it")
     timezone: Timezone | None = None
@@ -60,6 +62,7 @@ class ScheduleOut(OutSchema):
     to: str | None
     body: str
     media_url: str | None
+    voice_note: bool
     send_at: UtcDateTime
     cron: str | None
     timezone: str
@@ -110,6 +113,10 @@ def save_schedule(schedule: Schedule, body: ScheduleFields) -> None:
         raise ValidationFailed("say to whom: a contactId or a phone in `to`", {"to": "missing"})
     if not schedule.body and not schedule.media_url:
         raise ValidationFailed("say something: a body or a mediaUrl", {"body": "empty message"})
+    if schedule.voice_note and not schedule.media_url:
+        raise ValidationFailed("a voice note needs its audio: a mediaUrl", {"mediaUrl": "missing"})
+    if schedule.voice_note and schedule.body:
+        raise ValidationFailed("a voice note goes without a body", {"body": "not with voiceNote"})
     if schedule.send_at is None or ("cron" in changes and "send_at" not in changes and schedule.cron):
         if not schedule.cron:
             raise ValidationFailed("say when: a sendAt or a cron", {"sendAt": "missing"})

@@ -7,13 +7,18 @@ import io
 
 import pytest
 
+from api.schemas import iso_utc
+from db.base import utcnow
+from db.campaigns import Campaign, CampaignShipping
 from db.messages import Message
-from tests.file_server import FILES, PNG
+from tests.file_server import FILES, PNG, served
 from tests.voice_tones import sound_of, tone
 from tests.waiting import wait_for
 from wharf import voice_notes
 from wharf.media import MediaRejected, media_store
 from wharf.voice_notes import sendable_audio, voice_note
+from workers import campaigns
+from workers.schedules import send_due_schedules
 from workers.transports import simulator
 
 
@@ -128,3 +133,62 @@ def test_an_image_uploaded_as_a_voice_note_is_a_400_saying_why(client, admin_hea
 
     assert answer.status_code == 400 and "made of audio" in answer.get_json()["details"]["file"]
     assert Message.select().count() == 0
+
+
+# --- campaigns and schedules
+def test_a_voice_note_campaign_sends_each_recipient_the_audio_made_once(factories, company, connection, redis_client,
+                                                                       file_server, monkeypatch, worker, gateway):
+    monkeypatch.setitem(FILES, "/promo.mp3", ("audio/mpeg", tone("mp3", "libmp3lame", rate=44_100)))
+    audience = [factories.contact(company).id for _ in range(3)]
+    campaign = factories.campaign(company, connection=connection, contact_ids=audience, messages=[],
+                                  media_url=f"{file_server}/promo.mp3", voice_note=True, throttle={"perMinute": 6000})
+
+    assert campaigns.start_campaign(campaign) is not None
+
+    assert wait_for(lambda: Campaign.get_by_id(campaign.id).status == "completed", timeout=20)
+    assert wait_for(lambda: simulator.outbox(redis_client, connection.id)[1] == 3, timeout=20)
+    entries = simulator.outbox(redis_client, connection.id)[0]
+    assert {(e["type"], e["mimetype"], e["voiceNote"], e["body"]) for e in entries} == {("audio", "audio/ogg", True, "")}
+    assert served["/promo.mp3"] == 1  # fetched and made a voice note once, for every recipient
+    assert [row.variant for row in CampaignShipping.select()] == [None] * 3
+
+
+@pytest.mark.parametrize("fields, field", [
+    ({"voiceNote": True, "messages": ["Hi!"], "mediaUrl": "https://example.com/promo.mp3"}, "messages"),
+    ({"voiceNote": True}, "mediaUrl"),
+    ({"messages": []}, "messages"),
+], ids=["with text", "without audio", "saying nothing"])
+def test_a_campaign_is_text_or_a_voice_note(client, admin_headers, connection, fields, field):
+    answer = client.post("/api/campaigns", headers=admin_headers,
+                         json={"name": "Promo", "connectionId": connection.id, **fields})
+
+    assert (answer.status_code, list(answer.get_json()["details"])) == (400, [field])
+    assert Campaign.select().count() == 0
+
+
+def test_a_draft_campaign_becomes_a_voice_note_campaign(client, admin_headers, connection):
+    draft = client.post("/api/campaigns", headers=admin_headers,
+                        json={"name": "Promo", "connectionId": connection.id, "messages": ["Hi!"]}).get_json()
+
+    changed = client.patch(f"/api/campaigns/{draft['id']}", headers=admin_headers, json={
+        "voiceNote": True, "messages": [], "mediaUrl": "https://example.com/promo.mp3"})
+
+    assert changed.status_code == 200, changed.get_json()
+    assert (changed.get_json()["voiceNote"], changed.get_json()["messages"]) == (True, [])
+
+
+def test_a_scheduled_voice_note_is_queued_as_one(client, admin_headers, factories, company, connection):
+    contact = factories.contact(company)
+    with_text = client.post("/api/schedules", headers=admin_headers, json={
+        "connectionId": connection.id, "contactId": contact.id, "body": "listen", "voiceNote": True,
+        "mediaUrl": "https://example.com/hello.mp3", "sendAt": iso_utc(utcnow())})
+    created = client.post("/api/schedules", headers=admin_headers, json={
+        "connectionId": connection.id, "contactId": contact.id, "voiceNote": True,
+        "mediaUrl": "https://example.com/hello.mp3", "sendAt": iso_utc(utcnow())})
+
+    assert (with_text.status_code, list(with_text.get_json()["details"])) == (400, ["body"])
+    assert created.status_code == 201 and created.get_json()["voiceNote"] is True
+    assert send_due_schedules() == 1
+    message = Message.get()
+    assert (message.type, message.media_mimetype, message.media_path, message.body) == (
+        "audio", "audio/ogg", "https://example.com/hello.mp3", "")
