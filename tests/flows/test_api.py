@@ -92,6 +92,22 @@ def with_changes(nodes=None, edges=None, trigger=None) -> dict:
             "nodes.thanks.queueId",
             "needs a queueId or a userId",
         ),
+        (
+            with_changes(nodes=[{**MENU["nodes"][0], "voiceNote": True}, *MENU["nodes"][1:]]),
+            "nodes.start.mediaUrl",
+            "needs its audio's URL",
+        ),
+        (
+            with_changes(nodes=[{**MENU["nodes"][0], "voiceNote": True, "mediaUrl": "https://example.com/hi.mp3"},
+                                *MENU["nodes"][1:]]),
+            "nodes.start.text",
+            "without text",
+        ),
+        (
+            with_changes(nodes=[*MENU["nodes"][:2], {**MENU["nodes"][2], "voiceNote": "yes"}, *MENU["nodes"][3:]]),
+            "nodes.sales.voiceNote",
+            "on a message node",
+        ),
     ],
 )
 def test_an_invalid_flow_is_a_400_naming_the_node(client, headers, definition, where, says):

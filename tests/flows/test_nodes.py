@@ -69,6 +69,22 @@ def test_a_message_node_sends_media_and_quick_messages(bot, company):
     assert text.body == "Abrimos às 8h, Ana."
 
 
+def test_a_message_node_sends_a_voice_note_and_the_dry_run_says_so(bot, client, headers):
+    from db.messages import Message
+
+    hello = {"id": "hello", "type": "message", "mediaUrl": "https://example.com/ola.mp3", "voiceNote": True}
+    bot.deploy(keyword_flow([hello], []))
+
+    bot.say("oi")
+    flow_id = client.get("/api/flows", headers=headers).get_json()["items"][0]["id"]
+    transcript = client.post(f"/api/flows/{flow_id}/dry-run", json={"answers": []}, headers=headers).get_json()
+
+    [note] = Message.select().where(Message.direction == "out")
+    assert (note.type, note.media_mimetype, note.media_path, note.body) == (
+        "audio", "audio/ogg", "https://example.com/ola.mp3", "")
+    assert [line.get("voiceNote") for line in transcript["transcript"] if line["from"] == "bot"] == [True]
+
+
 def test_a_question_validates_retries_and_stores_the_answer(bot):
     bot.deploy(
         keyword_flow(

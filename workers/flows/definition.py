@@ -129,6 +129,16 @@ def _check_rule(where: str, rule: Any) -> None:
         raise InvalidFlow(f"{where}.operator", f"one of {', '.join(OPERATORS)}")
 
 
+def _check_voice_note(node: Mapping[str, Any], where: str) -> None:
+    """A message node's `voiceNote: true` sends its mediaUrl's audio as a voice note, which goes without text."""
+    if node.get("voiceNote") is not True or node["type"] != "message":
+        raise InvalidFlow(f"{where}.voiceNote", "true, on a message node, or left out")
+    if not node.get("mediaUrl"):
+        raise InvalidFlow(f"{where}.mediaUrl", "a voice note needs its audio's URL")
+    if node.get("text") or node.get("quickMessageId") is not None:
+        raise InvalidFlow(f"{where}.text", "a voice note goes without text")
+
+
 def check_node(node: Mapping[str, Any]) -> None:  # noqa: C901 (one branch per node type reads best)
     node_id = node["id"]
     kind = node["type"]
@@ -140,6 +150,8 @@ def check_node(node: Mapping[str, Any]) -> None:  # noqa: C901 (one branch per n
         raise InvalidFlow(f"{where}.text", "a message node needs text, mediaUrl or quickMessageId")
     if node.get("mediaUrl") is not None and not str(node["mediaUrl"]).startswith(("http://", "https://")):
         raise InvalidFlow(f"{where}.mediaUrl", "an http(s) URL is required")
+    if node.get("voiceNote") not in (None, False):
+        _check_voice_note(node, where)
     if kind in ("question", "set_variable") and not _VARIABLE.match(str(node["variable"])):
         raise InvalidFlow(
             f"{where}.variable", "a variable name: letters, digits, _ and dots, starting with a letter"

@@ -32,8 +32,9 @@ class TranscriptEffects(ContactLookups):
     def line(self, **entry: Any) -> None:
         self.transcript.append({"node": self.node_id, **entry})
 
-    def send(self, text: str, media_url: str | None = None) -> None:
-        self.line(**{"from": "bot", "text": text, **({"mediaUrl": media_url} if media_url else {})})
+    def send(self, text: str, media_url: str | None = None, voice_note: bool = False) -> None:
+        self.line(**{"from": "bot", "text": text, **({"mediaUrl": media_url} if media_url else {}),
+                     **({"voiceNote": True} if voice_note else {})})
 
     def change_tag(self, name: str, add: bool) -> None:
         self.line(**{"from": "system", "action": "add_tag" if add else "remove_tag", "tag": name})

@@ -19,12 +19,10 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import mimetypes
 import re
 from collections.abc import Mapping
 from types import SimpleNamespace
 from typing import Any
-from urllib.parse import urlparse
 
 import dramatiq
 import peewee
@@ -40,14 +38,13 @@ from db.opt_outs import is_opted_out
 from db.queue_rules import is_open
 from db.queues import Queue
 from db.tickets import Ticket
-from wharf.media import message_type_for
 from workers.assignment import transfer
 from workers.events import Announcements, announcing
 from workers.flows.ai_reply import DEFAULT_HISTORY_WINDOW, generate_ai_reply
 from workers.flows.definition import entry_node
 from workers.flows.http_request import perform_http_request
 from workers.flows.interpreter import ExternalOutcome, FlowState, run_step
-from workers.messages import Outbound, dispatch_outbound, write_outbound
+from workers.messages import Outbound, dispatch_outbound, media_options, write_outbound
 from workers.templating import standard_variables
 
 logger = logging.getLogger(__name__)
@@ -120,11 +117,6 @@ class ContactLookups:
         return is_open(SimpleNamespace(business_hours=hours or {}), utcnow(), self.company.timezone)
 
 
-def media_type(url: str) -> str:
-    """The message type a media URL is sent as, from its extension until the gateway fetches it."""
-    return message_type_for(mimetypes.guess_type(urlparse(url).path)[0] or "application/octet-stream")
-
-
 class SessionEffects(ContactLookups):
     """A step's effects on the real ticket, written in the step's transaction and logged with it."""
 
@@ -137,13 +129,11 @@ class SessionEffects(ContactLookups):
         self.log: list[dict] = []
         self.ticket_changed = False
 
-    def send(self, text: str, media_url: str | None = None) -> None:
-        media = {"media_key": media_url, "message_type": media_type(media_url)} if media_url else {}
-        outbound = write_outbound(self.ticket, text, **media)
+    def send(self, text: str, media_url: str | None = None, voice_note: bool = False) -> None:
+        outbound = write_outbound(self.ticket, text, **media_options(media_url, voice_note))
         self.outbounds.append(outbound)
-        self.log.append(
-            {"sent": text, "messageId": outbound.message.id, **({"mediaUrl": media_url} if media else {})}
-        )
+        self.log.append({"sent": text, "messageId": outbound.message.id, **({"mediaUrl": media_url} if media_url else {}),
+                         **({"voiceNote": True} if voice_note else {})})
 
     def change_tag(self, name: str, add: bool) -> None:
         if not name:

@@ -54,7 +54,7 @@ class Effects(Protocol):
 
     country: str
 
-    def send(self, text: str, media_url: str | None = None) -> None: ...
+    def send(self, text: str, media_url: str | None = None, voice_note: bool = False) -> None: ...
     def quick_message(self, quick_message_id: int) -> tuple[str, str | None] | None: ...
     def change_tag(self, name: str, add: bool) -> None: ...
     def has_tag(self, name: str) -> bool: ...
@@ -76,9 +76,9 @@ class Step:
     def render(self, text: Any) -> str:
         return render_template(str(text or ""), self.state.variables)
 
-    def say(self, text: Any, media_url: str | None = None) -> None:
+    def say(self, text: Any, media_url: str | None = None, voice_note: bool = False) -> None:
         if text or media_url:
-            self.effects.send(self.render(text), self.render(media_url) if media_url else None)
+            self.effects.send(self.render(text), self.render(media_url) if media_url else None, voice_note)
 
     def edge_to(self, branch: str | None) -> str | None:
         edges = [edge for edge in self.definition.get("edges", []) if edge["from"] == self.node["id"]]
@@ -217,7 +217,7 @@ def run_message(step: Step) -> None:
         quick = step.effects.quick_message(node["quickMessageId"])
         if quick is not None:
             text, media_url = text or quick[0], media_url or quick[1]
-    step.say(text, media_url)
+    step.say(text, media_url, voice_note=node.get("voiceNote") is True)
     step.go()
 
 
