@@ -219,21 +219,22 @@ def attach_realtime(app: Flask) -> SocketIO:
     @socketio_server.on("typing")
     @with_database
     def typing(data: Any = None) -> dict[str, Any]:
-        """Relayed to the others in the ticket's room, and shown to the contact on WhatsApp ("typing…"); only from
-        a client that joined it."""
+        """Relayed to the others in the ticket's room, and shown to the contact on WhatsApp ("typing…", or
+        "recording audio…" with `recording`: an agent recording a voice note); only from a client that joined it."""
         ticket_id = ticket_id_of(data)
-        if not isinstance(data.get("typing"), bool):
-            raise EventRefused("validation_error", "send {ticketId: <integer>, typing: <boolean>}")
+        recording = data.get("recording", False)
+        if not isinstance(data.get("typing"), bool) or not isinstance(recording, bool):
+            raise EventRefused("validation_error", "send {ticketId: <integer>, typing: <boolean>, recording?: <boolean>}")
         room = ticket_room(ticket_id)
         if room not in socketio_server.server.rooms(request.sid):
             raise EventRefused("not_joined", "join the ticket first (ticket:join)")
         who = caller()
-        emit("typing", {"ticketId": ticket_id, "userId": who.user_id, "name": who.name, "typing": data["typing"]},
-             to=room, include_self=False)
+        emit("typing", {"ticketId": ticket_id, "userId": who.user_id, "name": who.name, "typing": data["typing"],
+                        "recording": recording}, to=room, include_self=False)
         ticket = Ticket.select(Ticket, Contact).join(Contact).where(Ticket.id == ticket_id).first()
         if ticket is not None and ticket.status != "closed" and not ticket.is_group and ticket.connection_id:
             enqueue_on_session(show_typing, ticket.connection_id, ticket.contact.phone.lstrip("+"), data["typing"],
-                               utcnow().isoformat())
+                               utcnow().isoformat(), recording)
         return {"ok": True}
 
     @socketio_server.on_error_default

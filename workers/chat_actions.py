@@ -66,14 +66,14 @@ TYPING_STALE_AFTER = dt.timedelta(seconds=10)
 
 
 @dramatiq.actor(queue_name="gateway", max_retries=0, time_limit=10_000)
-def show_typing(connection_id: int, chat: str, typing: bool, at: str) -> None:
-    """Show the contact that an agent is typing, or stopped, as of `at` (ISO): a moment's sign, so never retried
-    and dropped when it waited too long (a session that was down): a late one would show what is no longer
-    true. Lost without harm."""
+def show_typing(connection_id: int, chat: str, typing: bool, at: str, recording: bool = False) -> None:
+    """Show the contact that an agent is typing, or recording a voice note (`recording`), or stopped, as of `at`
+    (ISO): a moment's sign, so never retried and dropped when it waited too long (a session that was down): a late
+    one would show what is no longer true. Lost without harm."""
     if utcnow() - dt.datetime.fromisoformat(at) > TYPING_STALE_AFTER:
         return
     with on_session(connection_id) as session:
-        session.set_typing(chat, typing)
+        session.set_typing(chat, typing, recording)
 
 
 class NotCommitted(Exception):

@@ -376,10 +376,11 @@ def read_receipts(connection_id: int, query: ReadReceiptsQuery):
 
 
 class TypingState(OutSchema):
-    """Whether a contact's phone shows us typing ("typing…" under our name), since when."""
+    """Whether a contact's phone shows us typing ("typing…" under our name), or recording audio, since when."""
 
     contact: str
     typing: bool
+    recording: bool = Field(False, description="\"recording audio…\": an agent is recording a voice note")
     at: NetworkTime
 
 
@@ -393,7 +394,7 @@ class TypingList(OutSchema):
 def typing(connection_id: int):
     simulated_connection(connection_id)
     return TypingList(items=[
-        TypingState(contact="+" + chat, typing=state["typing"], at=state["at"])
+        TypingState(contact="+" + chat, typing=state["typing"], recording=state.get("recording", False), at=state["at"])
         for chat, state in sorted(simulator.typing(redis_client(), connection_id).items())
     ])
 

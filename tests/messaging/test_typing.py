@@ -24,7 +24,11 @@ def test_a_typing_sign_that_waited_too_long_for_its_session_is_dropped(connectio
 
 def test_the_simulator_shows_what_each_contact_sees(client, admin_headers, connection, redis_client):
     redis_client.hset(simulator.key(connection.id, "typing"), "5511987654321", '{"typing": true, "at": 0}')
+    redis_client.hset(simulator.key(connection.id, "typing"), "5511912345678",
+                      '{"typing": true, "recording": true, "at": 0}')
 
     answer = client.get(f"/api/simulator/{connection.id}/typing", headers=admin_headers).get_json()
 
-    assert answer == {"items": [{"contact": "+5511987654321", "typing": True, "at": "1970-01-01T00:00:00.000Z"}]}
+    assert answer == {"items": [
+        {"contact": "+5511912345678", "typing": True, "recording": True, "at": "1970-01-01T00:00:00.000Z"},
+        {"contact": "+5511987654321", "typing": True, "recording": False, "at": "1970-01-01T00:00:00.000Z"}]}

@@ -273,8 +273,10 @@ def test_typing_is_relayed_to_the_others_in_the_ticket_room(realtime_url, factor
 
         assert agents.call("typing", {"ticketId": ticket.id, "typing": True}) == {"ok": True}
         assert agents.call("typing", {"ticketId": ticket.id})["error"] == "validation_error"
+        assert agents.call("typing", {"ticketId": ticket.id, "typing": True, "recording": 1})["error"] == "validation_error"
 
-        assert admins.wait("typing") == [{"ticketId": ticket.id, "userId": agent.id, "name": "Ana", "typing": True}]
+        assert admins.wait("typing") == [{"ticketId": ticket.id, "userId": agent.id, "name": "Ana", "typing": True,
+                                          "recording": False}]
         sync(agents, company.id, "after-typing")
         sync(bystanders, company.id, "after-typing")
         assert agents.received("typing") == bystanders.received("typing") == []
@@ -293,9 +295,12 @@ def test_an_agent_typing_shows_the_contact_typing_on_whatsapp(realtime_url, fact
 
         agents.call("typing", {"ticketId": ticket.id, "typing": True})
         assert wait_for(lambda: simulator.typing(redis_client, connection.id).get("5511987654321", {}).get("typing"))
+        agents.call("typing", {"ticketId": ticket.id, "typing": True, "recording": True})
+        assert wait_for(lambda: simulator.typing(redis_client, connection.id)["5511987654321"]["recording"])
         agents.call("typing", {"ticketId": ticket.id, "typing": False})
 
         assert wait_for(lambda: simulator.typing(redis_client, connection.id)["5511987654321"]["typing"] is False)
+        assert simulator.typing(redis_client, connection.id)["5511987654321"]["recording"] is False
 
 
 def test_presence_goes_online_with_the_first_connection_and_offline_with_the_last(realtime_url, factories, app):

@@ -172,12 +172,18 @@ def test_in_a_group_read_receipts_and_reactions_go_to_the_member_who_wrote(trans
         ("3A0ANA1", group, "5511911111111", "🙏")]
 
 
-def test_the_contact_sees_us_typing_then_stop(transport, events, network):
+def test_the_contact_sees_us_typing_or_recording_audio_then_stop(transport, events, network):
+    def shown() -> tuple[bool, bool]:
+        state = simulator.typing(network, CONNECTION_ID)["5511987654321"]
+        return state["typing"], state["recording"]
+
     transport.set_typing("5511987654321", True)
-    shown = simulator.typing(network, CONNECTION_ID)["5511987654321"]["typing"]
+    typing = shown()
+    transport.set_typing("5511987654321", True, recording=True)
+    recording = shown()
     transport.set_typing("5511987654321", False)
 
-    assert (shown, simulator.typing(network, CONNECTION_ID)["5511987654321"]["typing"]) == (True, False)
+    assert (typing, recording, shown()) == ((True, False), (True, True), (False, False))
 
 
 def test_a_message_deleted_for_everyone_leaves_the_contacts_phone(transport, events, network):

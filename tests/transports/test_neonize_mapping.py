@@ -824,10 +824,12 @@ def test_in_a_group_read_receipts_and_reactions_name_the_member_who_wrote(sessio
 
 def test_typing_is_shown_in_the_contacts_chat_as_composing_then_paused(session):
     session.set_typing("5511987654321", True)
+    session.set_typing("5511987654321", True, recording=True)
     session.set_typing("5511987654321", False)
 
     assert [(jid.User, state, media) for jid, state, media in session.client.presences] == [
         ("5511987654321", ChatPresence.CHAT_PRESENCE_COMPOSING, ChatPresenceMedia.CHAT_PRESENCE_MEDIA_TEXT),
+        ("5511987654321", ChatPresence.CHAT_PRESENCE_COMPOSING, ChatPresenceMedia.CHAT_PRESENCE_MEDIA_AUDIO),
         ("5511987654321", ChatPresence.CHAT_PRESENCE_PAUSED, ChatPresenceMedia.CHAT_PRESENCE_MEDIA_TEXT)]
 
 

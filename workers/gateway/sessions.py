@@ -105,8 +105,8 @@ class ManagedSession:
     def react(self, chat: str, wa_id: str, emoji: str, *, from_me: bool, sender: str | None = None) -> None:
         self.transport.react(chat, wa_id, emoji, from_me=from_me, sender=sender)
 
-    def set_typing(self, chat: str, typing: bool) -> None:
-        self.transport.set_typing(chat, typing)
+    def set_typing(self, chat: str, typing: bool, recording: bool = False) -> None:
+        self.transport.set_typing(chat, typing, recording)
 
     def on_whatsapp(self, numbers: list[str]) -> dict[str, bool]:
         return self.transport.on_whatsapp(numbers)

@@ -299,9 +299,10 @@ class Transport(Protocol):
         theirs: WhatsApp names a message by whose it is, in a group by the member who wrote it (`sender`). Raise
         TransportError when the session cannot."""
 
-    def set_typing(self, chat: str, typing: bool) -> None:
-        """Show a contact (`chat`, the number in digits) that we are typing ("typing…" under our name), or that
-        we stopped. Raise TransportError when the session cannot."""
+    def set_typing(self, chat: str, typing: bool, recording: bool = False) -> None:
+        """Show a contact (`chat`, the number in digits) that we are typing ("typing…" under our name), or recording
+        a voice note ("recording audio…": `recording`), or that we stopped. Raise TransportError when the session
+        cannot."""
 
     def on_whatsapp(self, numbers: list[str]) -> dict[str, bool]:
         """{number: whether it is on WhatsApp} for numbers in digits (no "+"); a number WhatsApp did not answer for

@@ -352,10 +352,11 @@ class NeonizeTransport:
         self.send_to_chat(chat, "react to the message", lambda client, jid: client.send_message(
             jid, reaction_message(jid, wa_id, emoji, from_me, participant)))
 
-    def set_typing(self, chat: str, typing: bool) -> None:
+    def set_typing(self, chat: str, typing: bool, recording: bool = False) -> None:
         state = ChatPresence.CHAT_PRESENCE_COMPOSING if typing else ChatPresence.CHAT_PRESENCE_PAUSED
+        media = ChatPresenceMedia.CHAT_PRESENCE_MEDIA_AUDIO if recording else ChatPresenceMedia.CHAT_PRESENCE_MEDIA_TEXT
         self.send_to_chat(chat, "show that we are typing", lambda client, jid: client.send_chat_presence(
-            jid, state, ChatPresenceMedia.CHAT_PRESENCE_MEDIA_TEXT))
+            jid, state, media))
 
     def send_to_chat(self, chat: str, doing: str, send: Callable[[NewClient, neonize_proto.JID], object]) -> None:
         """`send(client, jid)` on the connected client, for the JID WhatsApp knows the contact's chat by."""

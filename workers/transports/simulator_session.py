@@ -291,10 +291,11 @@ class SimulatorTransport:
         else:
             self.redis.hdel(key(self.connection_id, "reactions"), wa_id)
 
-    def set_typing(self, chat: str, typing: bool) -> None:
-        """The contact's phone shows us typing, or not: kept per chat with when (`typing`)."""
+    def set_typing(self, chat: str, typing: bool, recording: bool = False) -> None:
+        """The contact's phone shows us typing or recording audio, or neither: kept per chat with when (`typing`)."""
         self.require_connected()
-        self.redis.hset(key(self.connection_id, "typing"), chat, json.dumps({"typing": typing, "at": time.time()}))
+        state = {"typing": typing, "recording": typing and recording, "at": time.time()}
+        self.redis.hset(key(self.connection_id, "typing"), chat, json.dumps(state))
 
     def on_whatsapp(self, numbers: list[str]) -> dict[str, bool]:
         """Every number is on the simulated network but those configured `notOnWhatsapp`."""
