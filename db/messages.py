@@ -147,13 +147,15 @@ def polls_shown(messages: Iterable[Message]) -> dict[int, dict]:
 
 
 class QuickMessage(TimestampedModel):
-    """A shortcut an agent types for a canned text; personal when `user` is set."""
+    """A shortcut an agent types for a canned text, with a file to send along, if any; personal when `user` is set."""
 
     company = peewee.ForeignKeyField(Company, backref="quick_messages", on_delete="CASCADE")
     user = peewee.ForeignKeyField(User, null=True, on_delete="CASCADE")
     shortcut = peewee.CharField(max_length=50)
     body = peewee.TextField()
-    media_path = peewee.TextField(null=True)
+    media_path = peewee.TextField(null=True)  # a key of the media store, as a message's
+    media_mimetype = peewee.CharField(max_length=100, null=True)
+    media_name = peewee.CharField(max_length=255, null=True)
 
     class Meta:
         indexes = ((("company", "shortcut"), False),)

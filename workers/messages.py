@@ -254,6 +254,11 @@ def media_options(media_url: str | None, as_voice_note: bool = False) -> dict:
     return {"media_key": media_url, "message_type": message_type_for(guessed)}
 
 
+def stored_media_options(key: str, mimetype: str, name: str | None) -> dict:
+    """OutboundDraft's fields for a file of the media store (an upload, a quick message's)."""
+    return {"media_key": key, "media_mimetype": mimetype, "media_name": name, "message_type": message_type_for(mimetype)}
+
+
 def remote_file(message: Message) -> RemoteFile:
     """The message's media URL, and whether its file goes as a voice note: a URL's file has no type until it is
     fetched, so one set beforehand (by `POST /api/messages` `voiceNote`) is the type it is made."""

@@ -1,4 +1,5 @@
-"""Text with variables, as one pure function shared by quick messages, campaigns and flows.
+"""Text with variables, as one pure function shared by quick messages, campaigns and flows, and the variables a
+ticket gives (`ticket_variables`).
 
 `{{name}}` is replaced by the variable's value; a variable that is missing or empty becomes its
 fallback, `{{firstName|there}}` → "there", or nothing, and then takes the space before it along
@@ -11,7 +12,13 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+from db.companies import Company
+
+if TYPE_CHECKING:
+    from db.tickets import Ticket
 
 _VARIABLE = re.compile(r"\{\{\s*([A-Za-z_][\w.]*)\s*(?:\|([^{}]*))?\}\}")
 _SPACED_VARIABLE = re.compile(r"( ?)" + _VARIABLE.pattern)  # with the space before it, if any
@@ -66,3 +73,14 @@ def standard_variables(
     if now is not None:
         values.update(date=now.strftime("%Y-%m-%d"), time=now.strftime("%H:%M"))
     return values
+
+
+def ticket_variables(ticket: Ticket, agent: str) -> dict[str, str]:
+    """The standard template variables of a ticket: its contact, its queue, the agent, the company's local time."""
+    contact = ticket.contact
+    company = Company.get_by_id(ticket.company_id)
+    return standard_variables(
+        name=contact.name, phone=contact.phone, email=contact.email or "", agent=agent,
+        queue=ticket.queue.name if ticket.queue_id else "",
+        now=dt.datetime.now(ZoneInfo(company.timezone)).replace(tzinfo=None),
+    )

@@ -1,5 +1,5 @@
-"""Stored files by signed links: a message's file and a contact's profile picture, what a browser's <img>, <audio> or
-download link opens without the API's Authorization header, as Chatwoot's attachment URLs do, and what a webhook's
+"""Stored files by signed links: a message's file, a contact's profile picture and a quick message's file, what a
+browser's <img>, <audio> or download link opens without the API's Authorization header, as Chatwoot's attachment URLs do, and what a webhook's
 receiver can fetch.
 
 A message's JSON carries `mediaUrl`, a contact's `profilePicUrl`: a link to `GET /api/media/<token>` signed with the
@@ -20,7 +20,7 @@ from itsdangerous import BadSignature, SignatureExpired
 from api.endpoint import endpoint
 from api.errors import ApiError, NotFound
 from db.contacts import Contact
-from db.messages import Message
+from db.messages import Message, QuickMessage
 from wharf.media import MEDIA_LINK_SECONDS, MediaRejected, media_link_signer, media_store
 from workers.messages import is_remote
 
@@ -37,6 +37,13 @@ def message_file(message_id: int) -> Response:
     return stored_file(message.media_path, message.media_mimetype, message.media_name)
 
 
+def quick_message_file(quick_message_id: int) -> Response:
+    quick = QuickMessage.get_or_none(QuickMessage.id == quick_message_id)
+    if quick is None or not quick.media_path:
+        raise NotFound("media")
+    return stored_file(quick.media_path, quick.media_mimetype, quick.media_name)
+
+
 def profile_picture(contact_id: int) -> Response:
     contact = Contact.get_or_none(Contact.id == contact_id)
     if contact is None or not contact.profile_pic_path:
@@ -44,7 +51,8 @@ def profile_picture(contact_id: int) -> Response:
     return stored_file(contact.profile_pic_path, mimetypes.guess_type(contact.profile_pic_path)[0], None)
 
 
-OPENS = {"message": message_file, "profile-picture": profile_picture}  # what a link's token may name
+OPENS = {"message": message_file, "profile-picture": profile_picture,  # what a link's token may name
+         "quick-message": quick_message_file}
 
 
 def stored_file(key: str, mimetype: str | None, name: str | None) -> Response:

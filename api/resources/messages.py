@@ -8,7 +8,7 @@ import unicodedata
 from collections.abc import Callable
 from typing import Annotated, Any
 
-from flask import Blueprint, request
+from flask import Blueprint
 from pydantic import (
     AfterValidator,
     Field,
@@ -17,11 +17,12 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from werkzeug.datastructures import FileStorage
 
 from api.endpoint import endpoint
 from api.errors import ApiError, Conflict, NotFound, ValidationFailed
 from api.group_commit import GroupCommit
+from api.media_upload import store_file, uploaded_file
+from api.resources.quick_messages import visible_quick_message
 from api.schemas import OutSchema, Schema, UtcDateTime
 from api.scoping import get_owned, owned, sees_ticket, visible_ticket
 from api.security import current_principal
@@ -30,16 +31,22 @@ from db.companies import Company
 from db.company_settings import recent_company_setting
 from db.connections import Connection
 from db.contacts import Contact
-from db.messages import OUR_REACTOR, Message, polls_shown
+from db.messages import OUR_REACTOR, Message, QuickMessage, polls_shown
 from db.tickets import Ticket, find_conversation, find_or_open_ticket
-from wharf.media import MediaRejected, check_media_url, media_link, media_store, message_type_for
+from wharf.media import MediaRejected, check_media_url, media_link
 from wharf.phones import InvalidPhone, is_international, to_e164
-from wharf.voice_notes import sendable_audio
 from workers.chat_actions import SENT, edit_on_whatsapp, enqueue_on_session, react_on_whatsapp, revoke_message
 from workers.events import announcing
 from workers.inbound import upsert_contact
 from workers.message_changes import mark_deleted, mark_edited, reactions_of, record_reaction
-from workers.messages import OutboundDraft, dispatch_outbounds, media_options, write_outbounds
+from workers.messages import (
+    OutboundDraft,
+    dispatch_outbounds,
+    media_options,
+    stored_media_options,
+    write_outbounds,
+)
+from workers.templating import render_template, ticket_variables
 from workers.transports.base import ContactCard, Location, Poll
 
 blueprint = Blueprint("messages", __name__, url_prefix="/api/messages")
@@ -179,6 +186,8 @@ class SendIn(Schema):
     poll: PollIn | None = Field(None, description="a poll to ask, instead of a text or media")
     voice_note: bool = Field(False, description="send the audio file or mediaUrl as a voice note (Ogg/Opus, made from "
                                                 "any audio; a WebM or WAV recording always goes as one); no body")
+    quick_message_id: int | None = Field(None, description="send a quick message: its file, and its text filled in for "
+                                                           "the ticket unless `body` (the text as edited) is given")
     quoted_message_id: int | None = None
 
     @model_validator(mode="after")
@@ -308,29 +317,14 @@ def company_phone(text: str, company_id: int, field: str, refusal: str) -> str:
         raise ValidationFailed(refusal, {field: str(error)}) from None
 
 
-def uploaded_file() -> FileStorage | None:
-    """The request's multipart `file`, if it has one; more than one is a 400 (a message carries one file)."""
-    uploads = request.files.getlist("file")
-    if len(uploads) > 1:
-        raise ValidationFailed("send one file per message", {"file": "more than one file"})
-    return uploads[0] if uploads else None
-
-
 def stored_upload(company_id: int, body: SendIn) -> tuple[str, str, str] | None:
-    """The uploaded file, stored as it goes to WhatsApp (a voice note made now: `sendable_audio`): its key, type and
-    name; None without one."""
+    """The uploaded file, stored as it goes to WhatsApp (`store_file`): its key, type and name; None without one."""
     upload = uploaded_file()
     if upload is None:
         return None
     if body.media_url:
         raise ValidationFailed("give a file or a mediaUrl, not both", {"mediaUrl": "a file is given too"})
-    try:
-        data, mimetype, name = sendable_audio(upload.read(), upload.mimetype, upload.filename or "file",
-                                              body.voice_note)
-        key = media_store().save(company_id, data, mimetype, name)
-    except MediaRejected as error:
-        raise ValidationFailed("the file cannot be sent", {"file": str(error)}) from None
-    return key, mimetype, name
+    return store_file(company_id, upload, body.voice_note)
 
 
 def signed(text: str | None) -> str | None:
@@ -348,12 +342,40 @@ def signed(text: str | None) -> str | None:
           body_media_types=("application/json", "multipart/form-data"), scope="messages:send")
 def send(body: SendIn):
     principal = current_principal()
-    content = shared_content(body, principal.company_id) or text_or_media(body, principal.company_id)
+    quick = quick_message_sent(body)
+    content = shared_content(body, principal.company_id) or (quick[1] if quick else text_or_media(body, principal.company_id))
+    ticket = ticket_for(body)
+    if quick is not None:
+        content = {**content, "body": quick_message_text(quick[0], content, body, ticket)}
     outbound = sends.run(OutboundDraft(
-        ticket_for(body), user_id=principal.user.id if principal.user else None,
+        ticket, user_id=principal.user.id if principal.user else None,
         quoted_message_id=body.quoted_message_id, **content,  # its Idempotency-Key is the caller's (api/idempotency.py)
     ))
     return SendOut(id=outbound.message.id, status=outbound.message.status, job_id=outbound.job_id)
+
+
+def quick_message_sent(body: SendIn) -> tuple[QuickMessage, dict[str, Any]] | None:
+    """For `quickMessageId`: the quick message (one the caller sees) and OutboundDraft's fields for its file. It goes
+    with its own file only, and its text or `body`, as a caption: an audio has none."""
+    if body.quick_message_id is None:
+        return None
+    if clashes := [field for field, given in (("mediaUrl", bool(body.media_url)), ("voiceNote", body.voice_note),
+                                              ("file", uploaded_file() is not None)) if given]:
+        raise ValidationFailed("a quick message goes with its own file", dict.fromkeys(clashes, "not with quickMessageId"))
+    quick = visible_quick_message(body.quick_message_id)
+    media = stored_media_options(quick.media_path, quick.media_mimetype, quick.media_name) if quick.media_path else {}
+    if body.body and media.get("message_type") == "audio":
+        raise ValidationFailed("an audio goes without text", {"body": "not with this quick message's audio"})
+    return quick, media
+
+
+def quick_message_text(quick: QuickMessage, media: dict[str, Any], body: SendIn, ticket: Ticket) -> str:
+    """What a quick message says: `body` as the agent edited it, or its text filled in for the ticket; nothing with an
+    audio, which WhatsApp shows without text."""
+    if media.get("message_type") == "audio":
+        return ""
+    agent = current_principal().user
+    return signed(body.body or render_template(quick.body, ticket_variables(ticket, agent.name if agent else "")))
 
 
 def text_or_media(body: SendIn, company_id: int) -> dict[str, Any]:
@@ -363,8 +385,7 @@ def text_or_media(body: SendIn, company_id: int) -> dict[str, Any]:
     upload = stored_upload(company_id, body)
     media: dict[str, Any] = {}
     if upload is not None:
-        key, mimetype, name = upload
-        media = {"media_key": key, "media_mimetype": mimetype, "media_name": name, "message_type": message_type_for(mimetype)}
+        media = stored_media_options(*upload)
     elif body.media_url:
         try:
             check_media_url(body.media_url)
@@ -385,8 +406,8 @@ def shared_content(body: SendIn, company_id: int) -> dict[str, Any] | None:
     shared = [field for field in ("location", "contact", "poll") if getattr(body, field) is not None]
     if not shared:
         return None
-    others = ({"body": bool(body.body), "mediaUrl": bool(body.media_url), "voiceNote": body.voice_note}
-              | dict.fromkeys(shared[1:], True))
+    others = ({"body": bool(body.body), "mediaUrl": bool(body.media_url), "voiceNote": body.voice_note,
+               "quickMessageId": body.quick_message_id is not None} | dict.fromkeys(shared[1:], True))
     if clashes := [field for field, given in others.items() if given]:
         raise ValidationFailed("send a text or media, a location, a contact card or a poll: one of them",
                                dict.fromkeys(clashes, f"not with a {shared[0]}"))

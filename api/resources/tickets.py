@@ -15,7 +15,6 @@ import contextlib
 import datetime as dt
 from collections.abc import Callable, Iterator
 from typing import Any, Literal
-from zoneinfo import ZoneInfo
 
 import peewee
 from flask import Blueprint
@@ -32,7 +31,6 @@ from api.scoping import get_owned, owned, visible_ticket, visible_tickets
 from api.security import current_principal
 from api.ticket_json import Priority, TicketOut, ticket_out
 from db.base import utcnow
-from db.companies import Company
 from db.company_settings import company_setting
 from db.connections import Connection
 from db.contacts import Contact, Tag
@@ -56,7 +54,7 @@ from workers.events import announcing
 from workers.messages import dispatch_outbounds, write_outbound
 from workers.notifications import notify
 from workers.ratings import ask_for_rating
-from workers.templating import render_template, standard_variables
+from workers.templating import render_template, ticket_variables
 
 blueprint = Blueprint("tickets", __name__, url_prefix="/api/tickets")
 READ_SCOPE, WRITE_SCOPE = "tickets:read", "tickets:write"
@@ -159,17 +157,6 @@ class HistoryOut(OutSchema):
     events: list[EventOut]
     first_response_seconds: float | None
     resolution_seconds: float | None
-
-
-def ticket_variables(ticket: Ticket, agent: str) -> dict[str, str]:
-    """The standard template variables of a ticket: its contact, its queue, the agent, the company's local time."""
-    contact = ticket.contact
-    company = Company.get_by_id(ticket.company_id)
-    return standard_variables(
-        name=contact.name, phone=contact.phone, email=contact.email or "", agent=agent,
-        queue=ticket.queue.name if ticket.queue_id else "",
-        now=dt.datetime.now(ZoneInfo(company.timezone)).replace(tzinfo=None),
-    )
 
 
 @contextlib.contextmanager

@@ -1,12 +1,16 @@
 """Quick messages: company-wide ones for everyone (managers write them), personal ones for their owner only,
-shortcuts unique per scope, media of the company only, and variables filled when rendered."""
+shortcuts unique per scope, a file uploaded to go along, and variables filled when rendered."""
 
 from __future__ import annotations
+
+import io
+from urllib.parse import urlparse
 
 import pytest
 
 from db.messages import QuickMessage
-from wharf.media import media_store
+from tests.file_server import EXE, PDF
+from tests.voice_tones import tone
 
 
 def create(client, headers, **fields):
@@ -96,20 +100,39 @@ def test_an_agent_edits_their_own_but_not_the_company_s(client, factories, app):
     assert QuickMessage.get_by_id(company_wide.id).body == "8 to 18"
 
 
-def test_media_must_be_a_file_of_the_caller_s_company(client, factories, app):
+def upload(client, headers, quick_id: int, data: bytes, name: str, mimetype: str, **fields):
+    return client.put(f"/api/quick-messages/{quick_id}/media", headers=headers, content_type="multipart/form-data",
+                      data={"file": (io.BytesIO(data), name, mimetype), **fields})
+
+
+def test_a_file_uploaded_to_a_quick_message_is_kept_shown_by_a_link_and_taken_away(client, factories, app):
     admin = factories.user()
-    other = factories.company()
-    own_key = media_store().save(admin.company_id, b"%PDF-1.4", "application/pdf", "price.pdf")
-    foreign_key = media_store().save(other.id, b"%PDF-1.4", "application/pdf", "theirs.pdf")
+    agent = factories.user(company=admin.company, role="agent")
     headers = factories.auth_headers(app, admin)
+    quick = create(client, headers, scope="company").get_json()
 
-    own = create(client, headers, mediaPath=own_key)
-    foreign = create(client, headers, shortcut="x", mediaPath=foreign_key)
-    missing = create(client, headers, shortcut="y", mediaPath=f"{admin.company_id}/nothing.pdf")
-    escape = create(client, headers, shortcut="z", mediaPath=f"{admin.company_id}/../../etc/passwd")
+    uploaded = upload(client, headers, quick["id"], PDF, "prices.pdf", "application/pdf")
+    opened = client.get(urlparse(uploaded.get_json()["mediaUrl"]).path)
+    not_a_png = upload(client, headers, quick["id"], EXE, "photo.png", "image/png")
+    by_an_agent = upload(client, factories.auth_headers(app, agent), quick["id"], PDF, "mine.pdf", "application/pdf")
+    taken_away = client.delete(f"/api/quick-messages/{quick['id']}/media", headers=headers)
 
-    assert own.status_code == 201 and own.get_json()["mediaPath"] == own_key
-    assert foreign.status_code == missing.status_code == escape.status_code == 400
+    assert uploaded.status_code == 200, uploaded.get_json()
+    assert (uploaded.get_json()["mediaMimetype"], uploaded.get_json()["mediaName"]) == ("application/pdf", "prices.pdf")
+    assert (opened.status_code, opened.get_data()) == (200, PDF)
+    assert not_a_png.status_code == 400 and "file" in not_a_png.get_json()["details"]
+    assert by_an_agent.status_code == 403
+    assert taken_away.status_code == 200 and taken_away.get_json()["mediaUrl"] is None
+    assert create(client, headers, shortcut="x", mediaPath="1/a.pdf").status_code == 400  # a file is uploaded
+
+
+def test_a_recording_uploaded_to_a_quick_message_is_kept_as_a_voice_note(client, factories, app):
+    headers = factories.auth_headers(app, factories.user())
+    quick = create(client, headers).get_json()
+
+    uploaded = upload(client, headers, quick["id"], tone("webm", "libopus"), "hello.webm", "audio/webm")
+
+    assert (uploaded.get_json()["mediaMimetype"], uploaded.get_json()["mediaName"]) == ("audio/ogg", "hello.ogg")
 
 
 def test_rendering_fills_variables_from_the_caller_the_ticket_and_the_values_given(client, factories, app):

@@ -69,6 +69,25 @@ def test_a_message_node_sends_media_and_quick_messages(bot, company):
     assert text.body == "Abrimos às 8h, Ana."
 
 
+def test_a_quick_message_sent_by_a_bot_carries_its_file(bot, company, client, headers):
+    from db.messages import Message, QuickMessage
+    from wharf.media import media_store
+
+    key = media_store().save(company.id, b"%PDF-1.4 prices", "application/pdf", "precos.pdf")
+    quick = QuickMessage.create(company=company, shortcut="precos", body="Nossos preços, {{firstName}}.",
+                                media_path=key, media_mimetype="application/pdf", media_name="precos.pdf")
+    bot.deploy(keyword_flow([{"id": "prices", "type": "message", "quickMessageId": quick.id}], []))
+
+    bot.say("oi")
+    flow_id = client.get("/api/flows", headers=headers).get_json()["items"][0]["id"]
+    transcript = client.post(f"/api/flows/{flow_id}/dry-run", json={"answers": []}, headers=headers).get_json()
+
+    [sent] = Message.select().where(Message.direction == "out")
+    assert (sent.type, sent.body, sent.media_path, sent.media_mimetype, sent.media_name) == (
+        "document", "Nossos preços, Ana.", key, "application/pdf", "precos.pdf")
+    assert [line.get("quickMessageFile") for line in transcript["transcript"] if line["from"] == "bot"] == [quick.id]
+
+
 def test_a_message_node_sends_a_voice_note_and_the_dry_run_says_so(bot, client, headers):
     from db.messages import Message
 

@@ -15,7 +15,7 @@ from db.companies import Company
 from db.contacts import Contact
 from workers.flows.definition import entry_node
 from workers.flows.engine import MAX_STEPS_PER_INPUT, ContactLookups
-from workers.flows.interpreter import ExternalOutcome, FlowState, run_step
+from workers.flows.interpreter import Attachment, ExternalOutcome, FlowState, run_step
 
 AI_PLACEHOLDER = "(AI reply)"
 
@@ -32,9 +32,8 @@ class TranscriptEffects(ContactLookups):
     def line(self, **entry: Any) -> None:
         self.transcript.append({"node": self.node_id, **entry})
 
-    def send(self, text: str, media_url: str | None = None, voice_note: bool = False) -> None:
-        self.line(**{"from": "bot", "text": text, **({"mediaUrl": media_url} if media_url else {}),
-                     **({"voiceNote": True} if voice_note else {})})
+    def send(self, text: str, attachment: Attachment | None = None) -> None:
+        self.line(**{"from": "bot", "text": text, **(attachment.described() if attachment else {})})
 
     def change_tag(self, name: str, add: bool) -> None:
         self.line(**{"from": "system", "action": "add_tag" if add else "remove_tag", "tag": name})

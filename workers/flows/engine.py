@@ -43,8 +43,8 @@ from workers.events import Announcements, announcing
 from workers.flows.ai_reply import DEFAULT_HISTORY_WINDOW, generate_ai_reply
 from workers.flows.definition import entry_node
 from workers.flows.http_request import perform_http_request
-from workers.flows.interpreter import ExternalOutcome, FlowState, run_step
-from workers.messages import Outbound, dispatch_outbound, media_options, write_outbound
+from workers.flows.interpreter import Attachment, ExternalOutcome, FlowState, run_step
+from workers.messages import Outbound, dispatch_outbound, media_options, stored_media_options, write_outbound
 from workers.templating import standard_variables
 
 logger = logging.getLogger(__name__)
@@ -86,11 +86,11 @@ class ContactLookups:
     def __init__(self, company: Company, contact: Contact | None) -> None:
         self.company, self.contact, self.country = company, contact, company.default_country
 
-    def quick_message(self, quick_message_id: int) -> tuple[str, str | None] | None:
+    def quick_message(self, quick_message_id: int) -> tuple[str, bool] | None:
         quick = QuickMessage.get_or_none(
             QuickMessage.id == quick_message_id, QuickMessage.company == self.company.id
         )
-        return (quick.body, quick.media_path) if quick else None
+        return (quick.body, quick.media_path is not None) if quick else None
 
     def has_tag(self, name: str) -> bool:
         if self.contact is None:
@@ -117,6 +117,18 @@ class ContactLookups:
         return is_open(SimpleNamespace(business_hours=hours or {}), utcnow(), self.company.timezone)
 
 
+def attachment_fields(attachment: Attachment | None) -> dict:
+    """OutboundDraft's fields for a bot's file: a URL's, or a quick message's (none if it was taken away since)."""
+    if attachment is None:
+        return {}
+    if attachment.quick_message_id is None:
+        return media_options(attachment.url, attachment.voice_note)
+    quick = QuickMessage.get_or_none(QuickMessage.id == attachment.quick_message_id)
+    if quick is None or quick.media_path is None:
+        return {}
+    return stored_media_options(quick.media_path, quick.media_mimetype, quick.media_name)
+
+
 class SessionEffects(ContactLookups):
     """A step's effects on the real ticket, written in the step's transaction and logged with it."""
 
@@ -129,11 +141,10 @@ class SessionEffects(ContactLookups):
         self.log: list[dict] = []
         self.ticket_changed = False
 
-    def send(self, text: str, media_url: str | None = None, voice_note: bool = False) -> None:
-        outbound = write_outbound(self.ticket, text, **media_options(media_url, voice_note))
+    def send(self, text: str, attachment: Attachment | None = None) -> None:
+        outbound = write_outbound(self.ticket, text, **attachment_fields(attachment))
         self.outbounds.append(outbound)
-        self.log.append({"sent": text, "messageId": outbound.message.id, **({"mediaUrl": media_url} if media_url else {}),
-                         **({"voiceNote": True} if voice_note else {})})
+        self.log.append({"sent": text, "messageId": outbound.message.id, **(attachment.described() if attachment else {})})
 
     def change_tag(self, name: str, add: bool) -> None:
         if not name:

@@ -39,6 +39,22 @@ class FlowState:
 
 
 @dataclass(frozen=True)
+class Attachment:
+    """The file a bot's message carries: a URL, fetched when it is sent (made a voice note: `voice_note`), or a quick
+    message's own file (`quick_message_id`)."""
+
+    url: str | None = None
+    voice_note: bool = False
+    quick_message_id: int | None = None
+
+    def described(self) -> dict[str, Any]:
+        """The attachment as a step's log and a dry run's transcript show it."""
+        if self.quick_message_id is not None:
+            return {"quickMessageFile": self.quick_message_id}
+        return {"mediaUrl": self.url, **({"voiceNote": True} if self.voice_note else {})}
+
+
+@dataclass(frozen=True)
 class ExternalOutcome:
     """What an HTTP or AI node got: the fields both `HttpOutcome` and `AiOutcome` share, plus their own."""
 
@@ -54,8 +70,8 @@ class Effects(Protocol):
 
     country: str
 
-    def send(self, text: str, media_url: str | None = None, voice_note: bool = False) -> None: ...
-    def quick_message(self, quick_message_id: int) -> tuple[str, str | None] | None: ...
+    def send(self, text: str, attachment: Attachment | None = None) -> None: ...
+    def quick_message(self, quick_message_id: int) -> tuple[str, bool] | None: ...  # its text, and if it has a file
     def change_tag(self, name: str, add: bool) -> None: ...
     def has_tag(self, name: str) -> bool: ...
     def contact_field(self, key: str) -> Any: ...
@@ -76,9 +92,9 @@ class Step:
     def render(self, text: Any) -> str:
         return render_template(str(text or ""), self.state.variables)
 
-    def say(self, text: Any, media_url: str | None = None, voice_note: bool = False) -> None:
-        if text or media_url:
-            self.effects.send(self.render(text), self.render(media_url) if media_url else None, voice_note)
+    def say(self, text: Any, attachment: Attachment | None = None) -> None:
+        if text or attachment:
+            self.effects.send(self.render(text), attachment)
 
     def edge_to(self, branch: str | None) -> str | None:
         edges = [edge for edge in self.definition.get("edges", []) if edge["from"] == self.node["id"]]
@@ -212,12 +228,16 @@ def options_text(node: Mapping[str, Any]) -> str:
 
 def run_message(step: Step) -> None:
     node = step.node
-    text, media_url = node.get("text"), node.get("mediaUrl")
+    text, attachment = node.get("text"), None
+    if node.get("mediaUrl"):
+        attachment = Attachment(url=step.render(node["mediaUrl"]), voice_note=node.get("voiceNote") is True)
     if node.get("quickMessageId") is not None:
         quick = step.effects.quick_message(node["quickMessageId"])
         if quick is not None:
-            text, media_url = text or quick[0], media_url or quick[1]
-    step.say(text, media_url, voice_note=node.get("voiceNote") is True)
+            text = text or quick[0]
+            if attachment is None and quick[1]:
+                attachment = Attachment(quick_message_id=node["quickMessageId"])
+    step.say(text, attachment)
     step.go()
 
 
