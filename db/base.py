@@ -9,8 +9,11 @@ burst of actors never loses a message for want of a connection.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
+import operator
 import time
+import unicodedata
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 from zoneinfo import ZoneInfo
@@ -83,6 +86,7 @@ def make_database(url: str, pool_size: int = 10, wait_seconds: int = 30) -> peew
             lock_type="IMMEDIATE",  # a transaction takes the write lock as it begins: see `locked`
         )
         sqlite.register_function(sqlite_local_date, "wharf_local_date", 2, deterministic=True)
+        sqlite.register_function(sqlite_folded, "wharf_folded", 1, deterministic=True)
         return sqlite
     raise ValueError(f"unsupported DATABASE_URL scheme {parsed.scheme!r}")
 
@@ -147,6 +151,28 @@ def seconds_between(start: peewee.Node, end: peewee.Node) -> peewee.Node:
     if is_postgres():
         return peewee.fn.date_part("epoch", end - start)
     return (peewee.fn.julianday(end) - peewee.fn.julianday(start)) * 86400
+
+
+def sqlite_folded(text: str | None) -> str | None:
+    """SQLite's `wharf_folded(text)`: `text` without case or accents ("AÇÃO" → "acao"): casefolded, decomposed
+    (NFKD) and stripped of its combining marks. SQLite's own LIKE ignores the case of ASCII letters only."""
+    if text is None:
+        return None
+    return "".join(c for c in unicodedata.normalize("NFKD", text.casefold()) if unicodedata.category(c) != "Mn")
+
+
+def holds(text: str, *columns: peewee.Node) -> peewee.Expression:
+    """Any of `columns` holds `text`, ignoring case and accents ("joao" finds "João"), its `%`, `_` and `\\` taken
+    literally. Both sides are folded alike, by `f_unaccent` (migration 037) and ILIKE on PostgreSQL, by
+    `wharf_folded` on SQLite; the text is folded before its wildcards are escaped, since folding makes some
+    (a full-width "％") of others."""
+    fold = peewee.fn.f_unaccent if is_postgres() else peewee.fn.wharf_folded
+    escaped = fold(text)
+    for wildcard in ("\\", "%", "_"):  # the escape character first, or its escapes would be escaped again
+        escaped = peewee.fn.replace(escaped, wildcard, "\\" + wildcard)
+    pattern = peewee.NodeList((peewee.Value("%").concat(escaped).concat("%"), peewee.SQL("ESCAPE '\\'")))
+    return functools.reduce(operator.or_, (peewee.Expression(fold(column), peewee.OP.ILIKE, pattern)
+                                           for column in columns))
 
 
 class JSONField(peewee.TextField):

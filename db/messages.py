@@ -4,7 +4,7 @@ from collections.abc import Iterable
 
 import peewee
 
-from db.base import BaseModel, JSONField, TimestampedModel
+from db.base import BaseModel, JSONField, TimestampedModel, holds
 from db.companies import Company
 from db.connections import Connection
 from db.contacts import Contact
@@ -85,11 +85,11 @@ SHORTEST_SEARCH = 3  # a trigram index narrows a search only by the three-letter
 
 
 def saying(text: str) -> peewee.Expression:
-    """The messages whose text holds `text`, in any case (on SQLite, for ASCII letters only), its `%`, `_` and `\\`
-    taken literally (Peewee's `contains` escapes them). A message deleted for everyone is not found by the text it
-    had: the chat no longer shows it. An edited one is found by its latest text, the only one kept. On PostgreSQL
-    the trigram index of migration 028 serves it, where the server has pg_trgm."""
-    return Message.body.contains(text) & Message.deleted_at.is_null()
+    """The messages whose text holds `text`, ignoring case and accents, its `%`, `_` and `\\` taken literally
+    (`db.base.holds`). A message deleted for everyone is not found by the text it had: the chat no longer shows it.
+    An edited one is found by its latest text, the only one kept. On PostgreSQL the trigram index of migration 037
+    serves it, where the server has pg_trgm."""
+    return holds(text, Message.body) & Message.deleted_at.is_null()
 
 
 def newest_by_ticket(messages: Iterable[Message]) -> dict[int, Message]:

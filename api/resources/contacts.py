@@ -28,7 +28,7 @@ from api.resources.queues import owned_ids
 from api.schemas import PageQuery, Schema, iso_utc, page_of
 from api.scoping import get_owned, owned
 from api.security import current_principal
-from db.base import utcnow
+from db.base import holds, utcnow
 from db.companies import Company
 from db.contact_lists import ContactList, ContactListItem
 from db.contacts import Contact, ContactField, ContactTag, Tag
@@ -69,7 +69,7 @@ class ContactCreate(ContactFields):
 
 
 class ContactFilters(PageQuery):
-    search: str | None = Field(None, max_length=200, description="name, phone or e-mail, ignoring case")
+    search: str | None = Field(None, max_length=200, description="name, phone or e-mail, ignoring case and accents")
     tag: int | None = Field(None, description="a tag id")
     list_id: int | None = Field(None, alias="list", description="a contact list id")
     blocked: bool | None = None
@@ -105,10 +105,10 @@ def filtered(query: ContactFilters) -> peewee.ModelSelect:
         contacts = contacts.where(Contact.on_whatsapp.is_null() if known is None else Contact.on_whatsapp == known)
     if query.search:
         text = query.search
-        matches = Contact.name.contains(text) | Contact.email.contains(text) | Contact.phone.contains(text)
+        matches = holds(text, Contact.name, Contact.email, Contact.phone)
         digits = re.sub(r"\D", "", query.search)
         if digits and digits != query.search:  # "(11) 98765" finds +5511987654321
-            matches |= Contact.phone.contains(digits)
+            matches |= holds(digits, Contact.phone)
         contacts = contacts.where(matches)
     return contacts
 

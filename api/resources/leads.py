@@ -25,7 +25,7 @@ from api.resources.users import granted
 from api.schemas import OutSchema, PageQuery, Schema, UtcDateTime, UtcDateTimeIn, iso_utc, page_of
 from api.scoping import get_owned, owned
 from api.security import current_principal
-from db.base import utcnow
+from db.base import holds, utcnow
 from db.companies import Company
 from db.contacts import Contact
 from db.leads import LEAD_CATEGORIES, LEAD_SOURCES, LEAD_STATUSES, Lead
@@ -98,7 +98,8 @@ class LeadOut(OutSchema):
 
 
 class LeadFilters(PageQuery):
-    search: str | None = Field(None, max_length=200, description="name, phone, e-mail or company name")
+    search: str | None = Field(None, max_length=200,
+                               description="name, phone, e-mail or company name, ignoring case and accents")
     status: Annotated[list[LeadStatus], BeforeValidator(comma_separated)] | None = None
     source: Annotated[list[LeadSource], BeforeValidator(comma_separated)] | None = None
     category: Annotated[list[LeadCategory], BeforeValidator(comma_separated)] | None = None
@@ -138,9 +139,7 @@ def filtered(query: LeadFilters) -> peewee.ModelSelect:
     if query.created_before is not None:
         leads = leads.where(Lead.created_at < query.created_before)
     if query.search:
-        text = query.search
-        leads = leads.where(Lead.name.contains(text) | Lead.phone.contains(text) | Lead.email.contains(text)
-                            | Lead.company_name.contains(text))
+        leads = leads.where(holds(query.search, Lead.name, Lead.phone, Lead.email, Lead.company_name))
     return leads
 
 

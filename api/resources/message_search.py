@@ -30,8 +30,8 @@ blueprint = Blueprint("message_search", __name__)
 
 class MessageSearchQuery(PageQuery):
     search: Annotated[str, StringConstraints(strip_whitespace=True, min_length=SHORTEST_SEARCH, max_length=200)] = (
-        Field(description="text the message holds, in any case; `%` and `_` are plain characters. A message "
-                          "deleted for everyone is not found by the text it had"))
+        Field(description="text the message holds, ignoring case and accents; `%` and `_` are plain characters. A "
+                          "message deleted for everyone is not found by the text it had"))
     ticket_id: int | None = None
     contact_id: int | None = Field(None, description="the contact of the message's ticket")
     connection_id: int | None = None

@@ -30,7 +30,7 @@ from api.schemas import OutSchema, PageQuery, Schema, UtcDateTime, UtcDateTimeIn
 from api.scoping import get_owned, owned, visible_ticket, visible_tickets
 from api.security import current_principal
 from api.ticket_json import Priority, TicketOut, ticket_out
-from db.base import utcnow
+from db.base import holds, utcnow
 from db.company_settings import company_setting
 from db.connections import Connection
 from db.contacts import Contact, Tag
@@ -77,9 +77,9 @@ class TicketQuery(PageQuery):
     user_id: int | None = None
     connection_id: int | None = None
     tag: int | None = Field(None, description="a tag id")
-    search: str | None = Field(None, max_length=200, description="the contact's name or phone, in any case; "
-                                  "from 3 characters, also the text of any of the ticket's messages (as GET "
-                                  "/api/messages?search= finds them)")
+    search: str | None = Field(None, max_length=200, description="the contact's name or phone, ignoring case and "
+                                  "accents; from 3 characters, also the text of any of the ticket's messages (as "
+                                  "GET /api/messages?search= finds them)")
     unread: bool | None = None
     priority: Priority | Literal["none"] | None = Field(None, description="one priority, or none set")
     snoozed: bool | None = Field(None, description="true: the snoozed tickets only; false: those not snoozed (an "
@@ -226,7 +226,7 @@ def filtered_tickets(query: TicketQuery) -> peewee.ModelSelect:
         tickets = tickets.where(Ticket.snoozed_at.is_null(not query.snoozed))
     if query.search:
         text = query.search
-        matches = Contact.name.contains(text) | Contact.phone.contains(text)
+        matches = holds(text, Contact.name, Contact.phone)
         if len(text.strip()) >= SHORTEST_SEARCH:  # shorter: no index narrows it, every message would be read
             said = Message.select(Message.ticket).where(Message.company == current_principal().company_id,
                                                         saying(text))  # uncorrelated: read once, by the index

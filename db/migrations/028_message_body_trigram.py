@@ -1,6 +1,6 @@
 """028: the messages' text indexed by trigrams (PostgreSQL's pg_trgm), so that a search for words said in a
 conversation (`GET /api/messages?search=`, `GET /api/tickets?search=`: an `ILIKE '%…%'`) reads the index instead of
-every message (BENCHMARKS.md, Message search).
+every message (BENCHMARKS.md, Message search). Migration 037 replaces it with one on the text without accents.
 
 pg_trgm ships with PostgreSQL (its contrib package) and is trusted since PostgreSQL 13: a role with CREATE on the
 database may add it. Where the server lacks it, or the role may not create it, the migration logs a warning and
