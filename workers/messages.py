@@ -397,20 +397,20 @@ def hand_to_sessions(messages: list[Message]) -> list[str | Exception]:
 
 def settled_failure(message: Message, error: Exception) -> Exception:
     """Record what a failed attempt means for the message; returns the error its retry goes by
-    (a PermanentSendError: none)."""
+    (a PermanentSendError: none). A number WhatsApp does not know is marked so once its message has failed, which
+    whoever sees the mark can rely on."""
     if isinstance(error, TransportError):
         report_send_error(message.connection_id, error)
-        if error.reason_code == "not_on_whatsapp":  # campaigns skip the number from now on
-            Contact.update(on_whatsapp=False, whatsapp_checked_at=utcnow()).where(
-                Contact.id == message.contact_id).execute()
-    if isinstance(error, PermanentSendError) or is_permanent(error):
-        mark_failed(message.id, str(error))
-        if isinstance(error, PermanentSendError):
-            return error
-        permanent = PermanentSendError(str(error))
-        permanent.__cause__ = error
-        return permanent
-    return error
+    if not (isinstance(error, PermanentSendError) or is_permanent(error)):
+        return error
+    mark_failed(message.id, str(error))
+    if isinstance(error, TransportError) and error.reason_code == "not_on_whatsapp":  # campaigns skip it from now on
+        Contact.update(on_whatsapp=False, whatsapp_checked_at=utcnow()).where(Contact.id == message.contact_id).execute()
+    if isinstance(error, PermanentSendError):
+        return error
+    permanent = PermanentSendError(str(error))
+    permanent.__cause__ = error
+    return permanent
 
 
 def record_sent(rows: dict[int, Message], sent: dict[int, str]) -> dict[int, dict]:
