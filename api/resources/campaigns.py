@@ -26,7 +26,7 @@ from api.resources.queues import owned_ids
 from api.schemas import Int32, OutSchema, PageQuery, QuerySchema, Schema, UtcDateTime, UtcDateTimeIn, page_of
 from api.scoping import get_owned, owned
 from api.security import current_principal
-from db.base import database, utcnow
+from db.base import database, holds, utcnow
 from db.campaigns import (
     CAMPAIGN_STATUSES,
     MAX_VARIANTS,
@@ -236,7 +236,7 @@ def list_campaigns(query: CampaignQuery):
     if query.status:
         campaigns = campaigns.where(Campaign.status == query.status)
     if query.search:
-        campaigns = campaigns.where(Campaign.name.contains(query.search))
+        campaigns = campaigns.where(holds(query.search, Campaign.name))
     return paginate(campaigns, query, campaign_json)
 
 

@@ -20,7 +20,7 @@ from api.resources.contacts import contact_page
 from api.schemas import OutSchema, PageQuery, Schema, UtcDateTime, page_of
 from api.scoping import get_owned, owned
 from api.security import current_principal
-from db.base import database, utcnow
+from db.base import database, holds, utcnow
 from db.contact_lists import ContactList, ContactListItem
 from db.contacts import Contact
 
@@ -85,7 +85,7 @@ def save_list(contact_list: ContactList) -> None:
 def list_lists(query: ContactListQuery):
     lists = with_counts(owned(ContactList)).order_by(ContactList.name, ContactList.id)
     if query.search:
-        lists = lists.where(ContactList.name.contains(query.search))
+        lists = lists.where(holds(query.search, ContactList.name))
     return paginate(lists, query, list_json)
 
 

@@ -22,7 +22,7 @@ from api.resources.messages import pick_connection
 from api.schemas import OutSchema, PageQuery, Schema, UtcDateTime, page_of
 from api.scoping import get_owned, owned
 from api.security import current_principal
-from db.base import database, utcnow
+from db.base import database, holds, utcnow
 from db.campaigns import Campaign
 from db.companies import Company
 from db.connections import Connection
@@ -309,7 +309,7 @@ def save_flow(flow: Flow, body: FlowFields) -> None:
 def list_flows(query: FlowQuery):
     flows = owned(Flow).order_by(Flow.id)
     if query.search:
-        flows = flows.where(Flow.name.contains(query.search))
+        flows = flows.where(holds(query.search, Flow.name))
     if query.trigger:
         flows = flows.where(Flow.trigger_type == query.trigger)
     return paginate(flows, query, flow_json)

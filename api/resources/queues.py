@@ -16,7 +16,7 @@ from api.pagination import paginate
 from api.schemas import Int32, OutSchema, PageQuery, Schema, UtcDateTime, page_of
 from api.scoping import get_owned, owned
 from api.security import current_principal
-from db.base import database, utcnow
+from db.base import database, holds, utcnow
 from db.companies import Company
 from db.queue_rules import is_open, validate_business_hours
 from db.queues import Queue, UserQueue
@@ -154,7 +154,7 @@ def save_queue(queue: Queue, body: QueueFields) -> None:
 def list_queues(query: QueueQuery):
     queues = owned(Queue).order_by(Queue.priority, Queue.name)
     if query.search:
-        queues = queues.where(Queue.name.contains(query.search))
+        queues = queues.where(holds(query.search, Queue.name))
     members = linked_ids(UserQueue.queue, [q.id for q in queues.paginate(query.page, query.page_size)], UserQueue.user)
     timezone = Company.get_by_id(current_principal().company_id).timezone
     return paginate(queues, query, lambda q: queue_json(q, members.get(q.id, []), timezone))

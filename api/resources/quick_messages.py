@@ -20,6 +20,7 @@ from api.pagination import paginate
 from api.schemas import OutSchema, PageQuery, Schema, UtcDateTime, page_of
 from api.scoping import owned, visible_ticket
 from api.security import current_principal
+from db.base import holds
 from db.messages import QuickMessage
 from wharf.media import signed_link
 from workers.templating import render_template, standard_variables, ticket_variables
@@ -134,7 +135,7 @@ def list_quick_messages(query: QuickMessageQuery):
         rows = rows.where(QuickMessage.user.is_null(False) | QuickMessage.shortcut.not_in(mine))
     if query.search:
         text = query.search.lstrip("/")
-        rows = rows.where(QuickMessage.shortcut.contains(text) | QuickMessage.body.contains(text))
+        rows = rows.where(holds(text, QuickMessage.shortcut, QuickMessage.body))
     if query.scope:
         rows = rows.where(QuickMessage.user.is_null() if query.scope == "company" else QuickMessage.user.is_null(False))
     return paginate(rows, query, quick_message_json)

@@ -19,7 +19,7 @@ from api.pagination import paginate
 from api.schemas import OutSchema, PageQuery, Schema, UtcDateTime, page_of
 from api.scoping import get_owned, owned
 from api.security import current_principal
-from db.base import database
+from db.base import database, holds
 from db.contacts import ContactTag, Tag
 from db.tickets import TicketTag
 
@@ -90,7 +90,7 @@ def save_tag(tag: Tag, body: TagFields) -> None:
 def list_tags(query: TagQuery):
     tags = with_counts(owned(Tag)).order_by(Tag.name, Tag.id)
     if query.search:
-        tags = tags.where(Tag.name.contains(query.search))
+        tags = tags.where(holds(query.search, Tag.name))
     return paginate(tags, query, tag_json)
 
 

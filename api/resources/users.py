@@ -21,7 +21,7 @@ from api.resources.queues import linked_ids, set_user_queues
 from api.schemas import Int32, OutSchema, PageQuery, Schema, UtcDateTime, iso_utc, page_of
 from api.scoping import get_owned, owned
 from api.security import current_principal, hash_password, revoke_all_sessions
-from db.base import database, utcnow
+from db.base import database, holds, utcnow
 from db.queues import UserQueue
 from db.users import ONLINE_STATUSES, User
 from wharf.realtime import emit_event
@@ -153,7 +153,7 @@ def email_taken(email: str, except_id: int | None = None) -> bool:
 def list_users(query: UserQuery):
     users = owned(User).order_by(User.name, User.id)
     if query.search:
-        users = users.where(User.name.contains(query.search) | User.email.contains(query.search))
+        users = users.where(holds(query.search, User.name, User.email))
     if query.role:
         users = users.where(User.role == query.role)
     if query.parent_id is not None:

@@ -77,3 +77,15 @@ def test_messages_are_found_whatever_the_accents_and_case(client, factories, com
     assert messages("promoçao") == messages("PROMOCAO") == [discount.id, plain_discount.id]
     assert messages("ção: 50%") == messages("50%") == messages("f_h") == [discount.id]
     assert messages("%%%") == messages("o_e") == []
+
+
+def test_the_other_lists_search_their_names_the_same_way(client, factories, company, headers):
+    factories.user(company, name="Sebastião Souza")
+    factories.tag(company, name="Promoção")
+    factories.queue(company, name="Atenção ao cliente")
+    client.post("/api/quick-messages", headers=headers, json={"shortcut": "preco", "body": "Nossos preços"})
+
+    assert found(client, headers, "/api/users", "sebastiao", shown="name") == ["Sebastião Souza"]
+    assert found(client, headers, "/api/tags", "PROMOCAO", shown="name") == ["Promoção"]
+    assert found(client, headers, "/api/queues", "atencao", shown="name") == ["Atenção ao cliente"]
+    assert found(client, headers, "/api/quick-messages", "preços", shown="shortcut") == ["preco"]
