@@ -1,6 +1,6 @@
 """Every search ignores case and accents, as agents type: "joao" finds "João", "JOÃO" finds "joão", "acao" finds
-"Ação"; `%` and `_` stay plain characters. Contacts, leads, tickets and messages, on PostgreSQL and on SQLite (the
-embedded default)."""
+"Ação"; `%` and `_` stay plain characters. Contacts, leads, tickets, messages and the other lists, on PostgreSQL and
+on SQLite (the embedded default)."""
 
 from __future__ import annotations
 
