@@ -56,6 +56,11 @@ class Campaign(TimestampedModel):
         return {**DEFAULT_THROTTLE, **(self.throttle or {})}
 
 
+def rotation_of(campaign: Campaign) -> list[int]:
+    """The campaign's numbers: its rotation, else its one connection."""
+    return list(campaign.connection_ids or ()) or ([campaign.connection_id] if campaign.connection_id else [])
+
+
 class CampaignShipping(TimestampedModel):
     campaign = peewee.ForeignKeyField(Campaign, backref="shippings", on_delete="CASCADE")
     contact = peewee.ForeignKeyField(Contact, on_delete="CASCADE")

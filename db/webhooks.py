@@ -12,6 +12,7 @@ class Webhook(TimestampedModel):
     company = peewee.ForeignKeyField(Company, backref="webhooks", on_delete="CASCADE")
     url = peewee.CharField(max_length=2048)
     events = JSONField(default=list)  # event names ("message:new"), families ("ticket:*") or "*"
+    connection_ids = JSONField(null=True)  # only the events of these numbers; null: every event of the company
     secret = peewee.CharField(max_length=128)
     enabled = peewee.BooleanField(default=True)
     description = peewee.CharField(max_length=500, default="")

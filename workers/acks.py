@@ -48,7 +48,9 @@ def advance(connection_id: int, wa_ids: list[str], status: str, at: dt.datetime)
         Message.id, Message.company, Message.ticket, Message.direction, Message.status, Message.wa_id, Message.body,
         Message.type, Message.deleted_at, Message.edited_at, Message.location, Message.contact_card,
         Message.poll).execute())
-    tickets = {ticket.id: ticket for ticket in Ticket.select(Ticket.id, Ticket.queue, Ticket.user).where(
+    # What the events need of the tickets: who sees them (realtime), and their number (webhooks of some numbers).
+    shown = Ticket.select(Ticket.id, Ticket.queue, Ticket.user, Ticket.connection)
+    tickets = {ticket.id: ticket for ticket in shown.where(
         Ticket.id.in_({message.ticket_id for message in moved}))} if moved else {}
     for message in moved:
         message.ticket = tickets[message.ticket_id]

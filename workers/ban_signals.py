@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 
 from db.base import utcnow
-from db.campaigns import Campaign
+from db.campaigns import Campaign, rotation_of
 from db.connections import Connection
 from workers.events import announcing
 from workers.number_limits import cool_down
@@ -36,14 +36,12 @@ def signal_of(error: TransportError) -> str | None:
     return next((signal for signal, texts in SIGNAL_TEXTS.items() if any(t in text for t in texts)), None)
 
 
-def campaigns_on(connection_id: int, company_id: int) -> list[int]:
-    """The running campaigns that send on the number, alone or in a rotation."""
+def campaigns_on(connection_id: int, company_id: int) -> list[Campaign]:
+    """The running campaigns that send on the number, alone or in a rotation (their ids and numbers)."""
     running = Campaign.select(Campaign.id, Campaign.connection, Campaign.connection_ids).where(
         Campaign.company == company_id, Campaign.status == "running"
     )
-    return [
-        c.id for c in running if c.connection_id == connection_id or connection_id in (c.connection_ids or ())
-    ]
+    return [c for c in running if c.connection_id == connection_id or connection_id in (c.connection_ids or ())]
 
 
 def pause_campaigns_on_number(connection_id: int, signal: str, reason: str) -> list[int]:
@@ -56,18 +54,20 @@ def pause_campaigns_on_number(connection_id: int, signal: str, reason: str) -> l
     text = f"paused: {signal} on connection {connection.name} ({reason})"[:1000]
     paused = []
     with announcing() as announcements:  # the pauses' and the signal's webhooks commit with the pauses
-        for campaign_id in campaigns_on(connection_id, connection.company_id):
+        for campaign in campaigns_on(connection_id, connection.company_id):
             if (
                 Campaign.update(status="paused", reason=text, updated_at=utcnow())
-                .where(Campaign.id == campaign_id, Campaign.status == "running")
+                .where(Campaign.id == campaign.id, Campaign.status == "running")
                 .execute()
             ):
-                paused.append(campaign_id)
+                paused.append(campaign.id)
                 announcements.add("campaign:update", connection.company_id,
-                                  {"id": campaign_id, "status": "paused", "reason": text})
+                                  {"id": campaign.id, "status": "paused", "reason": text},
+                                  connection_ids=rotation_of(campaign))
         if fresh or paused:
             announcements.add("connection:ban_signal", connection.company_id, {
-                "connectionId": connection_id, "signal": signal, "reason": reason, "pausedCampaignIds": paused})
+                "connectionId": connection_id, "signal": signal, "reason": reason, "pausedCampaignIds": paused},
+                connection_ids=(connection_id,))
     if fresh or paused:
         logger.warning("connection %s: %s (%s); paused campaigns %s", connection_id, signal, reason, paused)
     return paused

@@ -25,7 +25,7 @@ import peewee
 from peewee import Case, Value, fn
 
 from db.base import database, locked, utcnow
-from db.campaigns import Campaign, CampaignShipping
+from db.campaigns import Campaign, CampaignShipping, rotation_of
 from db.connections import Connection
 from db.contact_lists import ContactListItem
 from db.contacts import Contact, ContactTag
@@ -127,7 +127,7 @@ def fan_out_campaign(campaign_id: int) -> dict:
     with announcing() as announcements:  # the progress's webhooks commit with it
         written = write_ledger(campaign)
         Campaign.update(next_pump_at=utcnow()).where(Campaign.id == campaign_id).execute()
-        announcements.add("campaign:update", campaign.company_id, progress_of(campaign))
+        announce_progress(announcements, campaign)
     pump_campaign.send(campaign_id, campaign.pump_seq)
     return {"campaignId": campaign_id, "recipients": written}
 
@@ -165,11 +165,6 @@ def claim_recipients(campaign: Campaign, limit: int) -> list[tuple[int, int]]:
                .where(CampaignShipping.id.in_(due))
                .returning(CampaignShipping.id, CampaignShipping.contact).tuples().execute())
     return sorted(claimed)
-
-
-def rotation_of(campaign: Campaign) -> list[int]:
-    """The campaign's numbers: its rotation, else its one connection."""
-    return list(campaign.connection_ids or ()) or ([campaign.connection_id] if campaign.connection_id else [])
 
 
 @dataclass(frozen=True)
@@ -272,7 +267,7 @@ def pump_campaign(campaign_id: int, seq: int) -> None:
             done = len(claimed) < tick.batch and not queued_in_run(campaign).exists()
             if done:  # the last progress, which says so, commits with it; the ticks' progress is only published
                 finish(campaign)
-                announcements.add("campaign:update", campaign.company_id, progress_of(Campaign.get_by_id(campaign_id)))
+                announce_progress(announcements, Campaign.get_by_id(campaign_id))
     finally:
         give_back_unused(budget.unused(len(claimed)))  # all of it when the transaction did not commit
     for outbound in outbounds:
@@ -281,7 +276,8 @@ def pump_campaign(campaign_id: int, seq: int) -> None:
     if done:
         announcements.send()
     else:  # after the commit: the report reads the whole ledger, and the next tick's supersedes it
-        publish("campaign:update", campaign.company_id, progress_of(Campaign.get_by_id(campaign_id)))
+        latest = Campaign.get_by_id(campaign_id)
+        publish("campaign:update", latest.company_id, progress_of(latest), connection_ids=rotation_of(latest))
     if not done:
         wait_ms = (next_at - utcnow()).total_seconds() * 1000
         pump_campaign.send_with_options(args=(campaign_id, seq + 1), delay=max(0, int(wait_ms)))
@@ -293,8 +289,7 @@ def cancel_queued_shippings(campaign_id: int) -> dict:
     with announcing() as announcements:
         cancelled = CampaignShipping.update(status="cancelled", reason="campaign cancelled", updated_at=utcnow()).where(
             CampaignShipping.campaign == campaign_id, CampaignShipping.status == "queued").execute()
-        campaign = Campaign.get_by_id(campaign_id)
-        announcements.add("campaign:update", campaign.company_id, progress_of(campaign))
+        announce_progress(announcements, Campaign.get_by_id(campaign_id))
     return {"campaignId": campaign_id, "cancelled": cancelled}
 
 
@@ -364,6 +359,13 @@ def restart_stalled_campaigns(now: dt.datetime | None = None) -> list[int]:
 
 def progress_of(campaign: Campaign) -> dict:
     return {"id": campaign.id, "status": campaign.status, "run": campaign.run, **campaign_report(campaign)}
+
+
+def announce_progress(announcements: Announcements, campaign: Campaign) -> None:
+    """The campaign's progress as `campaign:update`, in the transaction of its change; it belongs to each of its
+    numbers."""
+    announcements.add("campaign:update", campaign.company_id, progress_of(campaign),
+                      connection_ids=rotation_of(campaign))
 
 
 DELIVERY_RANK = {"sent": 1, "delivered": 2, "read": 3}

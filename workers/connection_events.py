@@ -63,6 +63,6 @@ def record_connection_event(event: dict, at: float | None = None) -> None:
         data["qr" if kind == "qr" else "pairCode"] = event.get("code")
     if event.get("reason"):
         data["reason"] = event["reason"]
-    publish(REALTIME_EVENT[kind], connection.company_id, data)
+    publish(REALTIME_EVENT[kind], connection.company_id, data, connection_ids=(connection.id,))
     if kind == "logged_out":
         report_logout(connection.id, event.get("reason") or "")

@@ -15,7 +15,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from typing import Any
 
 import redis
@@ -39,11 +39,20 @@ def emit(event: str, company_id: int, data: dict[str, Any], ticket: Ticket | Non
         emit_event(event, data, company_id=company_id, user_id=user_id)
 
 
+def numbers_of(ticket: Ticket | None, connection_ids: Collection[int]) -> Collection[int]:
+    """The connections an event belongs to, for the webhooks of some numbers only: those given, else its ticket's
+    (a message's and a flow session's are their ticket's); none for an event of no number (a contact's)."""
+    if connection_ids or ticket is None or ticket.connection_id is None:
+        return connection_ids
+    return (ticket.connection_id,)
+
+
 def publish(event: str, company_id: int, data: dict[str, Any], *, ticket: Ticket | None = None,
-            user_id: int | None = None) -> None:
-    """The event of a committed change, to its realtime clients and webhooks."""
+            user_id: int | None = None, connection_ids: Collection[int] = ()) -> None:
+    """The event of a committed change, to its realtime clients and webhooks; `connection_ids`: the numbers it
+    belongs to, when it has no ticket (a connection's status, a campaign's progress)."""
     emit(event, company_id, data, ticket, user_id)
-    fan_out(company_id, event, data)
+    fan_out(company_id, event, data, numbers_of(ticket, connection_ids))
 
 
 @dataclasses.dataclass
@@ -58,9 +67,10 @@ class Announcements:
     deliveries: list[int] = dataclasses.field(default_factory=list)
 
     def add(self, event: str, company_id: int, data: dict[str, Any], *, ticket: Ticket | None = None,
-            user_id: int | None = None) -> None:
+            user_id: int | None = None, connection_ids: Collection[int] = ()) -> None:
+        """As `publish`'s arguments."""
         self.realtime.append((event, company_id, data, ticket, user_id))
-        self.deliveries += write_deliveries(company_id, event, data)
+        self.deliveries += write_deliveries(company_id, event, data, numbers_of(ticket, connection_ids))
 
     def send(self, pipeline: redis.client.Pipeline | None = None) -> None:
         """Never raises, as `publish`: a delivery that could not be enqueued is the sweep's."""

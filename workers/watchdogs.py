@@ -124,9 +124,8 @@ def flag_connection(connection: Connection, problem: str, now: dt.datetime, held
             .execute()
         )
         if updated:
-            announcements.add(
-                "connection:unhealthy", connection.company_id, {"connectionId": connection.id, "reason": problem}
-            )
+            announcements.add("connection:unhealthy", connection.company_id,
+                              {"connectionId": connection.id, "reason": problem}, connection_ids=(connection.id,))
     if updated:
         logger.warning("connection %s is unhealthy: %s", connection.id, problem)
     return updated
@@ -140,7 +139,8 @@ def clear_flag(connection: Connection) -> int:
             .execute()
         )
         if updated:
-            announcements.add("connection:healthy", connection.company_id, {"connectionId": connection.id})
+            announcements.add("connection:healthy", connection.company_id, {"connectionId": connection.id},
+                              connection_ids=(connection.id,))
     return updated
 
 
@@ -169,7 +169,7 @@ def flag_overdue_acks() -> dict[str, int]:
             for row in rows:
                 announcements.add("message:ack_overdue", row.company_id, {
                     "id": row.id, "ticketId": row.ticket_id, "connectionId": row.connection_id, "waId": row.wa_id,
-                })
+                }, connection_ids=(row.connection_id,))
         flagged += len(rows)
         if len(rows) < FLAG_BATCH:
             break

@@ -30,6 +30,12 @@ Addresses outside the public internet are refused (`wharf.public_http`) unless
 `EVENTS` is the catalogue of the events delivered (`GET /api/webhooks/events`): a webhook subscribes
 to those, their families or "*", and announcing an event missing from it raises.
 
+A webhook with `connection_ids` (Evolution API's webhook per instance) receives only the events of those
+numbers: the caller names the numbers an event belongs to (`workers.events`: a ticket's, a message's
+and a flow session's through their ticket; a connection's own; each number of a campaign's rotation),
+and `Subscription.wants` is the one place they are matched. An event of no number (a contact's, a
+lead's) goes only to the webhooks without `connection_ids`; `webhook:test` goes to the webhook tested.
+
 A delivery whose message was lost before its attempts were done (a crash between the row and the
 send, or Redis losing its data) is sent again by the scheduler's `resend_lost_deliveries`. The events
 integrations count on write their rows in the transaction of the change (`workers.events.Announcements`).
@@ -46,6 +52,7 @@ import logging
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -90,6 +97,17 @@ EVENTS = {
     TEST_EVENT: "sent by POST /api/webhooks/:id/test, even to a disabled webhook",
 }
 EVENT_FAMILIES = frozenset(event.partition(":")[0] for event in EVENTS)
+# The number each family's events belong to, which a webhook with `connection_ids` receives them for; the events of
+# a family missing here (contact, lead) belong to none: only the webhooks without `connection_ids` receive them.
+CONNECTION_OF_FAMILY = {
+    "message": "the message's connection (its ticket's)",
+    "ticket": "the ticket's connection",
+    "flow": "the connection of the session's ticket",
+    "campaign": "every number the campaign sends on: its connection, or each one of its rotation",
+    "connection": "the connection itself",
+    "whatsapp": "the connection itself",
+    "webhook": "none needed: it goes to the webhook tested, whatever its connectionIds",
+}
 MAX_ATTEMPTS = 8
 TIMEOUT_SECONDS = 10
 MIN_BACKOFF_MS = 30_000
@@ -122,15 +140,44 @@ def subscribable(name: str) -> bool:
     return name in EVENTS or name == "*" or (rest == "*" and family in EVENT_FAMILIES)
 
 
+def connection_of(event: str) -> str | None:
+    """Which connection `event` belongs to, in words (`CONNECTION_OF_FAMILY`); None for none."""
+    return CONNECTION_OF_FAMILY.get(event.partition(":")[0])
+
+
 def subscribes(events: frozenset[str] | list[str], event: str) -> bool:
     """Whether a webhook's list names this event, its family ("ticket:*") or everything ("*")."""
     return event in events or "*" in events or f"{event.partition(':')[0]}:*" in events
 
 
-def load_subscriptions() -> dict[int, list[tuple[int, frozenset[str]]]]:
-    by_company: dict[int, list[tuple[int, frozenset[str]]]] = defaultdict(list)
-    for webhook in Webhook.select(Webhook.id, Webhook.company, Webhook.events).where(Webhook.enabled):
-        by_company[webhook.company_id].append((webhook.id, frozenset(webhook.events)))
+@dataclass(frozen=True)
+class Subscription:
+    """What a webhook receives: the events it lists, of the numbers it names (None: of every number, and the
+    events of none, such as a contact's)."""
+
+    webhook_id: int
+    events: frozenset[str]
+    connection_ids: frozenset[int] | None
+
+    @classmethod
+    def of(cls, webhook: Webhook) -> Subscription:
+        connection_ids = frozenset(webhook.connection_ids) if webhook.connection_ids else None
+        return cls(webhook.id, frozenset(webhook.events), connection_ids)
+
+    def wants(self, event: str, connection_ids: Collection[int]) -> bool:
+        """Whether it receives `event`, which belongs to `connection_ids` (a campaign's rotation: several)."""
+        if not subscribes(self.events, event):
+            return False
+        return self.connection_ids is None or not self.connection_ids.isdisjoint(connection_ids)
+
+
+SUBSCRIPTION_FIELDS = (Webhook.id, Webhook.company, Webhook.events, Webhook.connection_ids)
+
+
+def load_subscriptions() -> dict[int, list[Subscription]]:
+    by_company: dict[int, list[Subscription]] = defaultdict(list)
+    for webhook in Webhook.select(*SUBSCRIPTION_FIELDS).where(Webhook.enabled):
+        by_company[webhook.company_id].append(Subscription.of(webhook))
     return dict(by_company)
 
 
@@ -140,27 +187,29 @@ class SubscriptionCache:
     `fan_out` runs for every message, receipt and ticket change, and most companies have no
     webhook: for them the answer must cost no query. Changes made through the API invalidate the
     copy of the process that made them at once; other processes (workers, the gateway, other API
-    workers) see them within `ttl_seconds`. So a new or re-enabled webhook may miss the events of
-    its first seconds; a disabled or deleted one is checked again in the database before any
-    delivery row is written, and by `deliver_webhook` before it sends.
+    workers) see them within `ttl_seconds`. So a new or re-enabled webhook, or one given more numbers or
+    events, may miss the events of its first seconds; a disabled or deleted one, or one whose numbers or
+    events were narrowed, is checked again in the database before any delivery row is written, and a
+    disabled one by `deliver_webhook` before it sends.
     """
 
     def __init__(self, ttl_seconds: float) -> None:
         self.ttl_seconds = ttl_seconds
         self._lock = threading.Lock()
-        self._by_company: dict[int, list[tuple[int, frozenset[str]]]] = {}
+        self._by_company: dict[int, list[Subscription]] = {}
         self._expires_at = 0.0
         self._generation = 0
 
-    def matching(self, company_id: int, event: str) -> list[int]:
-        """Ids of the company's enabled webhooks that subscribe to `event`."""
-        return [webhook_id for webhook_id, events in self._current().get(company_id, ()) if subscribes(events, event)]
+    def matching(self, company_id: int, event: str, connection_ids: Collection[int] = ()) -> list[int]:
+        """Ids of the company's enabled webhooks that receive `event` of `connection_ids` (`Subscription.wants`)."""
+        return [subscription.webhook_id for subscription in self._current().get(company_id, ())
+                if subscription.wants(event, connection_ids)]
 
     def invalidate(self) -> None:
         self._generation += 1
         self._expires_at = 0.0
 
-    def _current(self) -> dict[int, list[tuple[int, frozenset[str]]]]:
+    def _current(self) -> dict[int, list[Subscription]]:
         if time.monotonic() < self._expires_at:
             return self._by_company
         with self._lock:
@@ -190,26 +239,28 @@ def create_delivery(webhook_id: int, event: str, payload: dict[str, Any],
     return delivery
 
 
-def write_deliveries(company_id: int, event: str, data: dict) -> list[int]:
-    """The pending deliveries of `event`, one per enabled webhook of the company subscribed to it; may be
-    written in the transaction of the change it announces, their first attempts enqueued once it has
-    committed (`enqueue_delivery`). With no subscription it costs a dictionary lookup (`SubscriptionCache`).
-    An event missing from `EVENTS` raises a ValueError."""
+def write_deliveries(company_id: int, event: str, data: dict, connection_ids: Collection[int] = ()) -> list[int]:
+    """The pending deliveries of `event`, one per enabled webhook of the company that receives it: subscribed
+    to it, and for every number or for one of `connection_ids`, the numbers the event belongs to (none: a
+    contact's event). They may be written in the transaction of the change it announces, their first
+    attempts enqueued once it has committed (`enqueue_delivery`). With no subscription it costs a
+    dictionary lookup (`SubscriptionCache`). An event missing from `EVENTS` raises a ValueError."""
     check_catalogued(event)
-    webhook_ids = subscriptions.matching(company_id, event)
+    webhook_ids = subscriptions.matching(company_id, event, connection_ids)
     if not webhook_ids:
         return []
-    live = Webhook.select(Webhook.id).where(Webhook.id.in_(webhook_ids), Webhook.enabled)
+    live = Webhook.select(*SUBSCRIPTION_FIELDS).where(Webhook.id.in_(webhook_ids), Webhook.enabled)
     payload = envelope(event, company_id, data)
-    return [WebhookDelivery.create(webhook=webhook.id, event=event, payload=payload).id for webhook in live]
+    return [WebhookDelivery.create(webhook=webhook.id, event=event, payload=payload).id for webhook in live
+            if Subscription.of(webhook).wants(event, connection_ids)]
 
 
-def fan_out(company_id: int, event: str, data: dict) -> None:
-    """The deliveries of an event whose change is committed, written and enqueued; never raises (a failure
-    here is logged and does not fail the caller's work) but for an event missing from `EVENTS`."""
+def fan_out(company_id: int, event: str, data: dict, connection_ids: Collection[int] = ()) -> None:
+    """The deliveries of an event whose change is committed, written and enqueued (`write_deliveries`); never
+    raises (a failure here is logged and does not fail the caller's work) but for an event missing from `EVENTS`."""
     check_catalogued(event)
     try:
-        for delivery_id in write_deliveries(company_id, event, data):
+        for delivery_id in write_deliveries(company_id, event, data, connection_ids):
             enqueue_delivery(delivery_id)
     except Exception:
         logger.exception("webhook fan-out of %s for company %s failed", event, company_id)

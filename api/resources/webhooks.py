@@ -2,7 +2,9 @@
 
 Admins manage them, and programs with an API key's `webhooks:write`. A webhook subscribes to events of the
 catalogue (`GET /api/webhooks/events`), their families or "*"; a name stored before it was checked, or of
-an event since removed, is kept and matches nothing. The secret is shown once, when the webhook is created;
+an event since removed, is kept and matches nothing. With `connectionIds` (the company's connections) it receives
+only the events of those numbers, as Evolution API's webhook per instance; `GET /api/webhooks/events` says which
+number each event belongs to. The secret is shown once, when the webhook is created;
 afterwards only its last characters (a PATCH with a new secret rotates it). URLs that resolve outside the
 public internet are refused here and again at each delivery (workers/webhooks.py has the scheme and the
 retries).
@@ -20,15 +22,18 @@ from api.audit import log_change, snapshot
 from api.endpoint import endpoint
 from api.errors import Conflict, NotFound, ValidationFailed
 from api.pagination import paginate
+from api.resources.queues import owned_ids
 from api.schemas import OutSchema, PageQuery, Schema, UtcDateTime, page_of
 from api.scoping import get_owned, owned
 from api.security import current_principal
+from db.connections import Connection
 from db.webhooks import Webhook, WebhookDelivery
 from wharf.public_http import UnsafeUrl
 from workers.webhooks import (
     EVENTS,
     TEST_EVENT,
     check_webhook_url,
+    connection_of,
     create_delivery,
     envelope,
     subscribable,
@@ -40,6 +45,9 @@ blueprint = Blueprint("webhooks", __name__, url_prefix="/api/webhooks")
 MANAGERS = ("super", "admin")
 EVENTS_LIST = "GET /api/webhooks/events"
 EVENTS_HELP = f'event names ({EVENTS_LIST} lists them), a family ("ticket:*") or "*"'
+CONNECTIONS_HELP = (f"only the events of these connections (numbers; {EVENTS_LIST} says which each event belongs to) "
+                    "and webhook:test; null: every event of the company")
+CLEARABLE = ("connection_ids",)  # null sets it back to every number; a null for any other field changes nothing
 
 
 def known_event(name: str) -> str:
@@ -56,6 +64,7 @@ EventName = Annotated[
 class WebhookFields(Schema):
     url: str | None = Field(None, max_length=2048, description="http(s) URL on the public internet")
     events: list[EventName] | None = Field(None, min_length=1, max_length=50, description=EVENTS_HELP)
+    connection_ids: list[int] | None = Field(None, min_length=1, max_length=50, description=CONNECTIONS_HELP)
     secret: str | None = Field(None, min_length=16, max_length=128, description="generated when not given")
     enabled: bool | None = None
     description: str | None = Field(None, max_length=500)
@@ -70,6 +79,7 @@ class WebhookOut(OutSchema):
     id: int
     url: str
     events: list[str]
+    connection_ids: list[int] | None = Field(description=CONNECTIONS_HELP)
     enabled: bool
     description: str
     secret_hint: str = Field(description="the secret's last characters")
@@ -84,6 +94,8 @@ class WebhookWithSecretOut(WebhookOut):
 class WebhookEventOut(OutSchema):
     name: str
     description: str
+    connection: str | None = Field(description="the connection the event belongs to, for the webhooks with "
+                                               "connectionIds; null: none, so only those without them receive it")
 
 
 class WebhookEventsOut(OutSchema):
@@ -119,9 +131,9 @@ def secret_hint(secret: str) -> str:
 def webhook_json(webhook: Webhook, with_secret: bool = False) -> dict:
     schema = WebhookWithSecretOut if with_secret else WebhookOut
     return schema.model_validate({
-        "id": webhook.id, "url": webhook.url, "events": webhook.events, "enabled": webhook.enabled,
-        "description": webhook.description, "secret_hint": secret_hint(webhook.secret), "secret": webhook.secret,
-        "created_at": webhook.created_at, "updated_at": webhook.updated_at,
+        "id": webhook.id, "url": webhook.url, "events": webhook.events, "connection_ids": webhook.connection_ids,
+        "enabled": webhook.enabled, "description": webhook.description, "secret_hint": secret_hint(webhook.secret),
+        "secret": webhook.secret, "created_at": webhook.created_at, "updated_at": webhook.updated_at,
     }).to_json()
 
 
@@ -140,8 +152,10 @@ def audit(action: str, webhook: Webhook, before: dict | None = None, rotated: bo
 
 
 def save_webhook(webhook: Webhook, body: WebhookFields) -> None:
-    """Write the fields sent; 400 for a URL deliveries could not go to. A null leaves a field as it is."""
-    changes = body.model_dump(exclude_unset=True, exclude_none=True)
+    """Write the fields sent; 400 for a URL deliveries could not go to, or for connections not the company's.
+    A null leaves a field as it is, but for the `CLEARABLE` ones."""
+    changes = {name: value for name, value in body.model_dump(exclude_unset=True).items()
+               if value is not None or name in CLEARABLE}
     if "url" in changes:
         try:
             check_webhook_url(changes["url"])
@@ -149,6 +163,8 @@ def save_webhook(webhook: Webhook, body: WebhookFields) -> None:
             raise ValidationFailed("this URL cannot receive webhooks", {"url": str(error)}) from None
     if "events" in changes:
         changes["events"] = list(dict.fromkeys(changes["events"]))
+    if changes.get("connection_ids"):
+        changes["connection_ids"] = owned_ids(Connection, changes["connection_ids"], "connectionIds")
     for name, value in changes.items():
         setattr(webhook, name, value)
     webhook.save()
@@ -173,7 +189,8 @@ def list_webhooks(query: PageQuery):
 @endpoint(summary="The events a webhook can subscribe to, with what makes each fire", tags=["webhooks"],
           response=WebhookEventsOut, roles=MANAGERS, scope=SCOPE)
 def list_events():
-    items = [{"name": name, "description": description} for name, description in EVENTS.items()]
+    items = [{"name": name, "description": description, "connection": connection_of(name)}
+             for name, description in EVENTS.items()]
     return WebhookEventsOut.model_validate({"items": items}).to_json()
 
 

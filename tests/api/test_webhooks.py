@@ -172,6 +172,56 @@ def test_the_events_endpoint_lists_the_catalogue(client, headers):
     assert all(item["description"] for item in items)
 
 
+def test_the_events_endpoint_says_which_connection_each_event_belongs_to(client, headers):
+    items = client.get("/api/webhooks/events", headers=headers).get_json()["items"]
+
+    belongs = {item["name"]: item["connection"] for item in items}
+    assert belongs["message:new"] == "the message's connection (its ticket's)"
+    assert belongs["whatsapp:qr"] == belongs["connection:ban_signal"] == "the connection itself"
+    assert "rotation" in belongs["campaign:update"] and "ticket" in belongs["flow:session_ended"]
+    assert "whatever its connectionIds" in belongs["webhook:test"]
+    assert [name for name, connection in belongs.items() if connection is None] == [
+        "contact:new", "contact:update", "contact:delete", "lead:new", "lead:update", "lead:delete"]
+
+
+def test_a_webhook_of_some_numbers_shows_them_and_a_null_makes_it_every_number_s_again(client, factories, headers,
+                                                                                       admin):
+    sales, support = factories.connection(admin.company), factories.connection(admin.company)
+    created = client.post("/api/webhooks", headers=headers, json={
+        "url": PUBLIC_URL, "events": ["*"], "connectionIds": [sales.id, support.id, sales.id]}).get_json()
+    base = f"/api/webhooks/{created['id']}"
+
+    renamed = client.patch(base, headers=headers, json={"description": "CRM"}).get_json()
+    narrowed = client.patch(base, headers=headers, json={"connectionIds": [support.id]}).get_json()
+    everything = client.patch(base, headers=headers, json={"connectionIds": None}).get_json()
+
+    assert created["connectionIds"] == renamed["connectionIds"] == [sales.id, support.id]
+    assert narrowed["connectionIds"] == [support.id]
+    assert everything["connectionIds"] is None and Webhook.get_by_id(created["id"]).connection_ids is None
+    assert client.get(base, headers=headers).get_json()["connectionIds"] is None
+    assert client.post("/api/webhooks", headers=headers, json={"url": PUBLIC_URL, "events": ["*"]}).get_json()[
+        "connectionIds"] is None
+
+
+def test_numbers_not_of_the_company_or_none_at_all_are_a_400_naming_connection_ids(client, factories, headers,
+                                                                                   admin):
+    mine = factories.connection(admin.company)
+    foreign = factories.connection(factories.company())
+    webhook = factories.webhook(admin.company, connection_ids=[mine.id])
+
+    created = client.post("/api/webhooks", headers=headers, json={
+        "url": PUBLIC_URL, "events": ["*"], "connectionIds": [mine.id, foreign.id]})
+    empty = client.post("/api/webhooks", headers=headers, json={"url": PUBLIC_URL, "events": ["*"], "connectionIds": []})
+    changed = client.patch(f"/api/webhooks/{webhook.id}", headers=headers, json={"connectionIds": [foreign.id + 1000]})
+    words = client.patch(f"/api/webhooks/{webhook.id}", headers=headers, json={"connectionIds": ["sales"]})
+
+    assert created.status_code == empty.status_code == changed.status_code == words.status_code == 400
+    assert created.get_json()["details"] == {"connectionIds": f"unknown ids: [{foreign.id}]"}
+    assert "connectionIds" in empty.get_json()["details"] and "connectionIds" in changed.get_json()["details"]
+    assert "connectionIds.0" in words.get_json()["details"]
+    assert Webhook.select().count() == 1 and Webhook.get_by_id(webhook.id).connection_ids == [mine.id]
+
+
 def test_a_key_with_webhooks_write_reads_the_events(client, factories):
     company = factories.company()
     writer = factories.api_key(company, ["webhooks:write"])

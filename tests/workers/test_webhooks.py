@@ -44,14 +44,6 @@ def fresh_subscriptions():
     subscriptions.invalidate()
 
 
-@pytest.fixture
-def receiver(monkeypatch):
-    allow_loopback(monkeypatch)
-    fast_retries(monkeypatch)
-    with serving() as receiver:
-        yield receiver
-
-
 def run_deliveries(broker, worker) -> None:
     broker.join("webhooks", timeout=20_000)
     worker.join()
