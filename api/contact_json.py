@@ -7,9 +7,15 @@ from typing import Any
 
 from pydantic import Field, computed_field
 
-from api.schemas import UtcDateTime
+from api.schemas import OutSchema, UtcDateTime
 from api.ticket_json import TagBrief, WithProfilePicture
 from db.contacts import Contact, ContactTag, Tag
+
+
+class GroupMemberOut(OutSchema):
+    phone: str = Field(description="their number in E.164, or WhatsApp's id of one whose number it hides")
+    admin: bool
+    super_admin: bool = Field(description="the group's creator")
 
 
 class ContactOut(WithProfilePicture):
@@ -21,6 +27,9 @@ class ContactOut(WithProfilePicture):
     blocked: bool
     owner_id: int | None
     is_group: bool
+    participants: list[GroupMemberOut] | None = Field(None, description="a group's members as the connection last saw "
+                                                      "them (POST /api/connections/:id/groups/sync, or a change made "
+                                                      "to the group); null for a contact, or a group never synced")
     on_whatsapp: bool | None = Field(description="whether the number is on WhatsApp, as a session last found it "
                                      "(POST /api/contacts/check-whatsapp, or a send WhatsApp refused); null: unknown")
     whatsapp_checked_at: UtcDateTime | None

@@ -12,6 +12,7 @@ SCOPES = (
     "messages:read",
     "contacts:read",
     "contacts:write",
+    "groups:write",
     "campaigns:write",
     "flows:run",
     "flows:write",
@@ -22,8 +23,8 @@ SCOPES = (
     "leads:write",
 )
 # The scopes that start jobs: a key holding one may follow its work at /api/jobs.
-ENQUEUEING_SCOPES = ("messages:send", "contacts:write", "campaigns:write", "flows:run", "webhooks:write",
-                     "leads:write")
+ENQUEUEING_SCOPES = ("messages:send", "contacts:write", "groups:write", "campaigns:write", "flows:run",
+                     "webhooks:write", "leads:write")
 
 
 def default_rate_limit_per_minute() -> int:

@@ -34,6 +34,12 @@ class Connection(TimestampedModel):
     flagged_reason = peewee.TextField(null=True)
     flagged_at = peewee.DateTimeField(null=True)
     reconnect_requested = peewee.BooleanField(default=False)
+    # The number's own WhatsApp profile as asked for (workers/own_profile.py applies it): None, never set through Wharf;
+    # its picture a square JPEG in the media store (None: none), with WhatsApp's id of it once shown.
+    profile_name = peewee.CharField(max_length=25, null=True)
+    profile_about = peewee.CharField(max_length=139, null=True)
+    profile_picture_path = peewee.TextField(null=True)
+    profile_picture_id = peewee.CharField(max_length=64, null=True)
 
     class Meta:
         indexes = ((("company", "name"), True),)

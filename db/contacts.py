@@ -35,6 +35,8 @@ class Contact(TimestampedModel):
     whatsapp_checked_at = peewee.DateTimeField(null=True)
     # The agent whose contact it is (a portfolio): they get its new tickets at once (workers/assignment.py)
     owner = peewee.ForeignKeyField(User, null=True, on_delete="SET NULL")
+    # A group's members as a session last saw them (workers/groups.py): [{"phone", "admin", "superAdmin"}]
+    participants = JSONField(null=True)
 
     class Meta:
         indexes = ((("company", "phone"), True), (("company", "name"), False))

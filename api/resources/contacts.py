@@ -3,7 +3,8 @@
 Phones are stored in E.164, read in the company's default country, one contact per phone. Roles: every
 user (agents included) lists, reads, creates and edits contacts; only admins and supervisors delete one (its
 tickets and messages go with it). The export (every contact at once) is for admins and supervisors, like the
-import.
+import. Blocking a contact (`blocked`) blocks them on WhatsApp too, on the numbers that talked with them
+(workers/contact_blocks.py).
 Programs use API keys with `contacts:read` / `contacts:write`. Changes are announced as `contact:new`,
 `contact:update` and `contact:delete` (realtime and webhooks).
 """
@@ -34,6 +35,7 @@ from db.contact_lists import ContactList, ContactListItem
 from db.contacts import Contact, ContactField, ContactTag, Tag
 from db.users import User
 from wharf.phones import InvalidPhone, to_e164
+from workers.contact_blocks import block_on_whatsapp
 from workers.events import Announcements, announcing
 
 blueprint = Blueprint("contacts", __name__, url_prefix="/api/contacts")
@@ -58,7 +60,8 @@ class ContactFields(Schema):
     tag_ids: list[int] | None = Field(None, max_length=100, description="replaces the contact's tags")
     custom_fields: dict[str, Any] | None = Field(
         None, description="{key: value} of fields defined at /api/contact-fields; null removes a value")
-    blocked: bool | None = None
+    blocked: bool | None = Field(None, description="sent nothing, their messages dropped, and blocked on WhatsApp by "
+                                 "the numbers that talked with them (not a group: WhatsApp blocks none)")
     owner_id: int | None = Field(None, description="the agent whose contact it is: they get its new tickets at once; "
                                                    "set by admins and supervisors")
 
@@ -73,6 +76,7 @@ class ContactFilters(PageQuery):
     tag: int | None = Field(None, description="a tag id")
     list_id: int | None = Field(None, alias="list", description="a contact list id")
     blocked: bool | None = None
+    is_group: bool | None = Field(None, description="groups only (true), or people only (false)")
     owner_id: int | None = Field(None, description="the contacts of this owner (a user id)")
     on_whatsapp: Literal["true", "false", "unknown"] | None = Field(None, description="on WhatsApp, not on it, or "
                                                                     "never checked")
@@ -98,6 +102,8 @@ def filtered(query: ContactFilters) -> peewee.ModelSelect:
         contacts = contacts.where(Contact.id.in_(members))
     if query.blocked is not None:
         contacts = contacts.where(Contact.blocked == query.blocked)
+    if query.is_group is not None:
+        contacts = contacts.where(Contact.is_group == query.is_group)
     if query.owner_id is not None:
         contacts = contacts.where(Contact.owner == query.owner_id)
     if query.on_whatsapp is not None:
@@ -238,8 +244,12 @@ def show_contact(contact_id: int):
           tags=["contacts"], body=ContactFields, response=ContactOut, errors=[404, 409], scope="contacts:write")
 def update_contact(contact_id: int, body: ContactFields):
     contact = get_owned(Contact, contact_id, "contact")
+    was_blocked = contact.blocked
     tag_ids = apply_changes(contact, body)
-    return save_contact(contact, tag_ids, "contact:update")
+    saved = save_contact(contact, tag_ids, "contact:update")
+    if contact.blocked != was_blocked:
+        block_on_whatsapp(contact)
+    return saved
 
 
 @blueprint.delete("/<int:contact_id>")

@@ -1,6 +1,6 @@
-"""Stored files by signed links: a message's file, a contact's profile picture and a quick message's file, what a
-browser's <img>, <audio> or download link opens without the API's Authorization header, as Chatwoot's attachment URLs do, and what a webhook's
-receiver can fetch.
+"""Stored files by signed links: a message's file, a contact's profile picture, a quick message's file and the picture
+a connection's number shows, what a browser's <img>, <audio> or download link opens without the API's Authorization
+header, as Chatwoot's attachment URLs do, and what a webhook's receiver can fetch.
 
 A message's JSON carries `mediaUrl`, a contact's `profilePicUrl`: a link to `GET /api/media/<token>` signed with the
 server's secret and good for a day (`wharf.media.signed_link`), whose token names what it opens (a message's file, a
@@ -19,6 +19,7 @@ from itsdangerous import BadSignature, SignatureExpired
 
 from api.endpoint import endpoint
 from api.errors import ApiError, NotFound
+from db.connections import Connection
 from db.contacts import Contact
 from db.messages import Message, QuickMessage
 from wharf.media import MEDIA_LINK_SECONDS, MediaRejected, media_link_signer, media_store
@@ -51,8 +52,15 @@ def profile_picture(contact_id: int) -> Response:
     return stored_file(contact.profile_pic_path, mimetypes.guess_type(contact.profile_pic_path)[0], None)
 
 
+def connection_picture(connection_id: int) -> Response:
+    connection = Connection.get_or_none(Connection.id == connection_id)
+    if connection is None or not connection.profile_picture_path:
+        raise NotFound("media")
+    return stored_file(connection.profile_picture_path, "image/jpeg", None)
+
+
 OPENS = {"message": message_file, "profile-picture": profile_picture,  # what a link's token may name
-         "quick-message": quick_message_file}
+         "quick-message": quick_message_file, "connection-picture": connection_picture}
 
 
 def stored_file(key: str, mimetype: str | None, name: str | None) -> Response:

@@ -47,7 +47,7 @@ from workers.messages import (
     write_outbounds,
 )
 from workers.templating import render_template, ticket_variables
-from workers.transports.base import ContactCard, Location, Poll
+from workers.transports.base import ContactCard, Location, Poll, group_id
 
 blueprint = Blueprint("messages", __name__, url_prefix="/api/messages")
 
@@ -178,7 +178,8 @@ class PollIn(Schema):
 class SendIn(Schema):
     connection_id: int | None = None
     ticket_id: int | None = None
-    to: str | None = Field(None, description="a phone number; the company's default country applies")
+    to: str | None = Field(None, description="a phone number (the company's default country applies), or a group's "
+                           "id (120363012345678901@g.us)")
     body: str = Field("", max_length=65536)
     media_url: str | None = Field(None, pattern=r"^https?://", max_length=2048)
     location: LocationIn | None = Field(None, description="a place to share, instead of a text or media")
@@ -273,7 +274,7 @@ def ticket_for(body: SendIn) -> Ticket:
         if conversation.contact_id is not None:
             contact = Contact.get_by_id(conversation.contact_id)
         else:
-            contact = upsert_contact(principal.company_id, phone, None, is_group=False)
+            contact = upsert_contact(principal.company_id, phone, None, is_group=phone.endswith("@g.us"))
         ticket, created = find_or_open_ticket(contact, Connection.get_by_id(conversation.connection_id))
         if created and principal.user is not None:  # whoever starts a conversation answers it
             ticket.accept(principal.user.id)
@@ -303,7 +304,12 @@ def check_quoted(message_id: int | None, contact_id: int | None, connection_id: 
 
 
 def recipient_phone(to: str, company_id: int) -> str:
-    """`to` in E.164 (`company_phone`)."""
+    """`to` in E.164 (`company_phone`), or a group's id as WhatsApp writes it ("…@g.us")."""
+    if to.strip().endswith("@g.us"):
+        try:
+            return group_id(to)
+        except ValueError as error:
+            raise ValidationFailed("the recipient is not a valid group id", {"to": str(error)}) from None
     return company_phone(to, company_id, "to", "the recipient is not a valid phone number")
 
 

@@ -8,6 +8,7 @@ ones that are not. Up to 1,000 numbers a request: WhatsApp watches numbers that 
 
 from __future__ import annotations
 
+import dramatiq
 from flask import Blueprint
 from pydantic import Field
 
@@ -41,18 +42,26 @@ def connection_to_ask(connection_id: int | None) -> Connection:
     return connection
 
 
-def e164_phones(raw_phones: list[str], company_id: int) -> list[str]:
-    """The phones in E.164, each once, in the order given; 400 naming every one that is not a number."""
+def e164_phones(raw_phones: list[str], company_id: int, field: str = "phones") -> list[str]:
+    """The phones in E.164, each once, in the order given; 400 naming every one that is not a number (`field`[i])."""
     country = Company.get_by_id(company_id).default_country
     phones, invalid = {}, {}
     for index, raw in enumerate(raw_phones):
         try:
             phones[to_e164(raw, country)] = None
         except InvalidPhone as error:
-            invalid[f"phones[{index}]"] = str(error)
+            invalid[f"{field}[{index}]"] = str(error)
     if invalid:
         raise ValidationFailed("some phones are not valid numbers", invalid)
     return list(phones)
+
+
+def session_job(connection: Connection, actor: dramatiq.Actor, *args) -> JobAccepted:
+    """Queue `actor(connection id, company id, *args)` as the caller's job on the connection's session: 202."""
+    principal = current_principal()
+    job = enqueue_job(actor, connection.id, principal.company_id, *args, company_id=principal.company_id,
+                      user_id=principal.user.id if principal.user else None, queue_name=gateway_queue(connection.id))
+    return JobAccepted(job_id=job.id)
 
 
 @blueprint.post("/api/contacts/check-whatsapp")
@@ -60,9 +69,5 @@ def e164_phones(raw_phones: list[str], company_id: int) -> list[str]:
           "{phone, onWhatsapp}; contacts with those numbers keep the answer", tags=["contacts"], body=NumberCheckIn,
           response=JobAccepted, status=202, errors=[404, 409, 422], enqueues=True, scope="contacts:write")
 def check_whatsapp(body: NumberCheckIn):
-    principal = current_principal()
-    phones = e164_phones(body.phones, principal.company_id)
-    connection = connection_to_ask(body.connection_id)
-    job = enqueue_job(check_numbers, connection.id, principal.company_id, phones, company_id=principal.company_id,
-                      user_id=principal.user.id if principal.user else None, queue_name=gateway_queue(connection.id))
-    return JobAccepted(job_id=job.id)
+    phones = e164_phones(body.phones, current_principal().company_id)
+    return session_job(connection_to_ask(body.connection_id), check_numbers, phones)

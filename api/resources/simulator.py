@@ -6,9 +6,11 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
+import io
 from typing import Annotated, Any
 
 from flask import Blueprint
+from PIL import Image
 from pydantic import AfterValidator, BeforeValidator, Field, StringConstraints
 from pydantic.alias_generators import to_camel
 
@@ -155,6 +157,8 @@ class NetworkIn(Schema):
     read_after_ms: int | None = Field(None, ge=-1, le=86_400_000, description="-1: never")
     fail_rate: float | None = Field(None, ge=0, le=1)
     not_on_whatsapp: list[str] | None = Field(None, max_length=1000)
+    refuse_group_adds: list[str] | None = Field(None, max_length=1000, description="numbers (digits) whose privacy "
+                                                "settings let only an invitation add them to a group")
     profile_pictures: dict[str, PictureUrl | None] | None = Field(
         None, max_length=1000, description="{number: its profile picture's URL, or null: it shows none}; the other "
                                            "numbers show one drawn for them")
@@ -171,6 +175,7 @@ class NetworkOut(OutSchema):
     read_after_ms: int
     fail_rate: float
     not_on_whatsapp: list[str]
+    refuse_group_adds: list[str]
     profile_pictures: dict[str, str | None]
     require_qr: bool
     auto_reply: str | None
@@ -397,6 +402,38 @@ def typing(connection_id: int):
         TypingState(contact="+" + chat, typing=state["typing"], recording=state.get("recording", False), at=state["at"])
         for chat, state in sorted(simulator.typing(redis_client(), connection_id).items())
     ])
+
+
+class Blocklist(OutSchema):
+    items: list[str] = Field(description="the numbers the session blocked on WhatsApp, E.164")
+
+
+@blueprint.get("/<int:connection_id>/blocklist")
+@endpoint(summary="The numbers this connection's session blocked on the simulated network", tags=["simulator"],
+          response=Blocklist, errors=[404, 409])
+def blocklist(connection_id: int):
+    simulated_connection(connection_id)
+    return Blocklist(items=["+" + number for number in simulator.blocklist(redis_client(), connection_id)])
+
+
+class OwnProfile(OutSchema):
+    """The number's own profile as its contacts see it on the simulated network."""
+
+    name: str | None
+    about: str | None
+    picture_id: str | None = Field(description="null: no picture")
+    picture_size: list[int] | None = Field(description="the picture's [width, height] in pixels")
+
+
+@blueprint.get("/<int:connection_id>/profile")
+@endpoint(summary="The connection's own name, about text and picture as the session set them on the simulated "
+          "network", tags=["simulator"], response=OwnProfile, errors=[404, 409])
+def own_profile(connection_id: int):
+    simulated_connection(connection_id)
+    shown = simulator.profile(redis_client(), connection_id)
+    picture = shown["picture"]
+    return OwnProfile(name=shown["name"], about=shown["about"], picture_id=shown["pictureId"],
+                      picture_size=list(Image.open(io.BytesIO(picture)).size) if picture else None)
 
 
 @blueprint.patch("/<int:connection_id>")

@@ -550,3 +550,58 @@ def test_an_inbound_message_in_hand_when_the_gateway_died_comes_again_to_the_nex
 
     assert events.next(InboundMessage).wa_id == "3EB0AGAIN"
     transport.disconnect()
+
+
+# --- blocking contacts, and the number's own profile
+def test_a_blocked_contact_is_on_the_sessions_blocklist_until_unblocked_and_each_twice_changes_nothing_more(
+        transport, events, network):
+    for _ in range(2):
+        transport.set_blocked("5511900000001", True)
+    transport.set_blocked("5511900000002", True)
+    blocked = simulator.blocklist(network, CONNECTION_ID)
+    for _ in range(2):
+        transport.set_blocked("5511900000001", False)
+
+    assert blocked == ["5511900000001", "5511900000002"]
+    assert simulator.blocklist(network, CONNECTION_ID) == ["5511900000002"]
+
+
+def test_a_number_not_on_whatsapp_cannot_be_blocked_and_an_offline_session_blocks_no_one(transport, events, network):
+    simulator.configure(network, CONNECTION_ID, notOnWhatsapp=["+5511900000002"])
+    with pytest.raises(TransportError) as absent:
+        transport.set_blocked("5511900000002", True)
+    transport.disconnect()
+    with pytest.raises(TransportError) as offline:
+        transport.set_blocked("5511900000001", True)
+
+    assert (absent.value.permanent, absent.value.reason_code) == (True, "not_on_whatsapp")
+    assert not offline.value.permanent and simulator.blocklist(network, CONNECTION_ID) == []
+
+
+def test_the_numbers_own_name_about_and_picture_show_on_the_network_until_the_picture_is_removed(
+        transport, events, network):
+    transport.set_profile_name("Loja Centro")
+    transport.set_about("Atendimento das 8h às 18h")
+    picture_id = transport.set_profile_picture(b"\xff\xd8\xff-a-jpeg")
+    shown = simulator.profile(network, CONNECTION_ID)
+    removed = transport.set_profile_picture(None)
+
+    assert shown == {"name": "Loja Centro", "about": "Atendimento das 8h às 18h", "pictureId": picture_id,
+                     "picture": b"\xff\xd8\xff-a-jpeg"}
+    after = simulator.profile(network, CONNECTION_ID)
+    assert picture_id and removed is None
+    assert (after["name"], after["pictureId"], after["picture"]) == ("Loja Centro", None, None)
+
+
+@pytest.mark.parametrize("act", [
+    lambda transport: transport.set_profile_name("Loja"),
+    lambda transport: transport.set_about("oi"),
+    lambda transport: transport.set_profile_picture(None),
+], ids=["name", "about", "picture"])
+def test_the_profile_needs_a_connected_session(transport, events, act):
+    transport.disconnect()
+
+    with pytest.raises(TransportError) as refused:
+        act(transport)
+
+    assert not refused.value.permanent

@@ -19,8 +19,12 @@ from neonize.exc import (
     GetProfilePictureError,
     MarkReadError,
     RejectCallError,
+    SendAppStateError,
     SendMessageError,
     SendPresenceError,
+    SetGroupPhotoError,
+    SetStatusMessageError,
+    UpdateBlocklistError,
 )
 from neonize.proto import Neonize_pb2 as neonize_proto
 from neonize.proto.waCommon.WACommon_pb2 import MessageKey
@@ -67,7 +71,7 @@ from neonize.proto.waE2E.WAWebProtobufsE2E_pb2 import (
     TemplateMessage,
     VideoMessage,
 )
-from neonize.utils.enum import ChatPresence, ChatPresenceMedia, ReceiptType
+from neonize.utils.enum import BlocklistAction, ChatPresence, ChatPresenceMedia, ReceiptType
 from PIL import Image
 
 from wharf.media import MAX_BYTES
@@ -521,6 +525,8 @@ class RecordingClient(SessionClient):
         self.votes = PollVoteMessage()  # what every vote decrypts to
         self.decrypted: list[neonize_proto.Message] = []
         self.downloaded: list[Message] = []
+        self.blocklist_changes: list[tuple] = []
+        self.profile_changes: list[tuple] = []
 
     def is_on_whatsapp(self, *numbers):
         return [neonize_proto.IsOnWhatsAppResponse(
@@ -559,6 +565,28 @@ class RecordingClient(SessionClient):
             raise GetGroupInfoError(self.refusal)
         self.groups_asked.append(jid)
         return neonize_proto.GroupInfo(JID=jid, GroupName=neonize_proto.GroupName(Name="Equipe de vendas"))
+
+    def update_blocklist(self, jid, action):
+        if self.refusal:
+            raise UpdateBlocklistError(self.refusal)
+        self.blocklist_changes.append((jid, action))
+        return neonize_proto.Blocklist(JIDs=[jid])
+
+    def set_profile_name(self, name):
+        if self.refusal:
+            raise SendAppStateError(self.refusal)
+        self.profile_changes.append(("name", name))
+
+    def set_status_message(self, msg):
+        if self.refusal:
+            raise SetStatusMessageError(self.refusal)
+        self.profile_changes.append(("about", msg))
+
+    def set_profile_photo(self, file_or_bytes):
+        if self.refusal:
+            raise SetGroupPhotoError(self.refusal)  # as neonize
+        self.profile_changes.append(("picture", file_or_bytes))
+        return "1712345678"
 
     def download_any(self, message):
         self.downloaded.append(message)
@@ -881,7 +909,10 @@ def test_a_reaction_names_the_message_as_ours_or_theirs_and_an_empty_one_removes
     lambda session: session.revoke("5511987654321", "3EB0WHATSAPP1"),
     lambda session: session.edit("5511987654321", "3EB0WHATSAPP1", "at 6"),
     lambda session: session.react("5511987654321", "3EB0WHATSAPP1", "👍", from_me=True),
-], ids=["deleting", "editing", "reacting"])
+    lambda session: session.set_profile_name("Loja"),
+    lambda session: session.set_about("oi"),
+    lambda session: session.set_profile_picture(jpeg()),
+], ids=["deleting", "editing", "reacting", "the profile name", "the about text", "the profile picture"])
 def test_a_change_whatsapp_refuses_or_an_offline_session_is_a_transient_error(session, act):
     session.client.refusal = "websocket not connected"
     with pytest.raises(TransportError) as refused:
@@ -1000,3 +1031,48 @@ def test_a_group_we_are_not_in_is_a_permanent_error_and_a_failed_query_or_an_off
     assert (left.value.permanent, left.value.reason_code) == (True, "not_in_group")
     assert "could not read the group" in str(refused.value) and not refused.value.permanent
     assert not offline.value.permanent
+
+
+# --- blocking contacts
+def test_a_contact_is_blocked_and_unblocked_by_the_jid_whatsapp_knows_the_number_by(session):
+    session.set_blocked("5511987654321", True)
+    session.set_blocked("5511987654321", False)
+
+    [(blocked, block), (unblocked, unblock)] = session.client.blocklist_changes
+    assert (blocked.User, blocked.Server, block) == ("5511987654321", "s.whatsapp.net", BlocklistAction.BLOCK)
+    assert (unblocked, unblock) == (blocked, BlocklistAction.UNBLOCK)
+
+
+def test_a_number_not_on_whatsapp_cannot_be_blocked_and_a_refusal_or_an_offline_session_is_transient(session):
+    session.client.not_on_whatsapp = {"5511900000002"}
+    with pytest.raises(TransportError) as absent:
+        session.set_blocked("5511900000002", True)
+    session.client.refusal = "info query timed out"
+    with pytest.raises(TransportError) as refused:
+        session.set_blocked("5511987654321", True)
+    session.online = False
+    with pytest.raises(TransportError) as offline:
+        session.set_blocked("5511987654321", True)
+
+    assert (absent.value.permanent, absent.value.reason_code) == (True, "not_on_whatsapp")
+    assert "could not block the contact" in str(refused.value) and not refused.value.permanent
+    assert not offline.value.permanent and session.client.blocklist_changes == []
+
+
+# --- the number's own profile
+def test_the_numbers_name_about_and_picture_go_to_whatsapp_and_the_picture_comes_back_with_its_id(session):
+    session.set_profile_name("Loja Centro")
+    session.set_about("Atendimento das 8h às 18h")
+    picture_id = session.set_profile_picture(jpeg())
+
+    assert session.client.profile_changes == [("name", "Loja Centro"), ("about", "Atendimento das 8h às 18h"),
+                                              ("picture", jpeg())]
+    assert picture_id == "1712345678"
+
+
+def test_neonize_cannot_remove_the_picture_which_is_refused_for_good_without_asking_whatsapp(session):
+    with pytest.raises(TransportError) as refused:
+        session.set_profile_picture(None)
+
+    assert (refused.value.permanent, refused.value.reason_code) == (True, "unsupported")
+    assert session.client.profile_changes == []

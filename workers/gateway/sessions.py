@@ -12,6 +12,7 @@ from workers.transports import build_transport
 from workers.transports.base import (
     Connected,
     Disconnected,
+    GroupInfo,
     LoggedOut,
     OutgoingMessage,
     ProfilePicture,
@@ -119,6 +120,42 @@ class ManagedSession:
 
     def group_subject(self, group: str) -> str | None:
         return self.transport.group_subject(group)
+
+    def groups(self) -> list[GroupInfo]:
+        return self.transport.groups()
+
+    def group_info(self, group: str) -> GroupInfo:
+        return self.transport.group_info(group)
+
+    def create_group(self, subject: str, participants: list[str]) -> tuple[GroupInfo, dict[str, str]]:
+        return self.transport.create_group(subject, participants)
+
+    def update_participants(self, group: str, participants: list[str], action: str) -> dict[str, str]:
+        return self.transport.update_participants(group, participants, action)
+
+    def group_invite_link(self, group: str, reset: bool = False) -> str:
+        return self.transport.group_invite_link(group, reset)
+
+    def set_group_subject(self, group: str, subject: str) -> None:
+        self.transport.set_group_subject(group, subject)
+
+    def set_group_description(self, group: str, description: str) -> None:
+        self.transport.set_group_description(group, description)
+
+    def leave_group(self, group: str) -> None:
+        self.transport.leave_group(group)
+
+    def set_blocked(self, chat: str, blocked: bool) -> None:
+        self.transport.set_blocked(chat, blocked)
+
+    def set_profile_name(self, name: str) -> None:
+        self.transport.set_profile_name(name)
+
+    def set_about(self, about: str) -> None:
+        self.transport.set_about(about)
+
+    def set_profile_picture(self, jpeg: bytes | None) -> str | None:
+        return self.transport.set_profile_picture(jpeg)
 
     def logout(self) -> None:
         self.stopping.set()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import re
 from collections.abc import Callable
 from typing import Any, ClassVar, Protocol
 
@@ -248,6 +249,37 @@ class ProfilePicture:
     png: bytes | None = None
 
 
+@dataclasses.dataclass(frozen=True)
+class GroupParticipant:
+    """A member of a group: by their number in digits, or WhatsApp's full id of one whose number it hides ("…@lid").
+    The group's creator is its `superadmin` (an admin WhatsApp will not demote)."""
+
+    address: str
+    admin: bool = False
+    superadmin: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
+class GroupInfo:
+    """A group the session is in, as WhatsApp shows it now."""
+
+    id: str  # "120363012345678901@g.us"
+    subject: str  # its name
+    description: str = ""
+    participants: tuple[GroupParticipant, ...] = ()
+    owner: str | None = None  # who created it, as a participant's address
+    created_at: float | None = None  # Unix seconds
+    announce: bool = False  # only admins send messages
+    locked: bool = False  # only admins change its subject, description and picture
+
+
+PARTICIPANT_ACTIONS = ("add", "remove", "promote", "demote")
+# What became of a participant in a group's change: done ("added", "removed", "promoted", "demoted"), or why not
+# (WhatsApp answers each number apart).
+PARTICIPANT_REFUSALS = ("not_on_whatsapp", "privacy", "recently_left", "already_in_group", "not_in_group", "failed")
+PARTICIPANT_DONE = {"add": "added", "remove": "removed", "promote": "promoted", "demote": "demoted"}
+
+
 class TransportError(Exception):
     """A send or a session call failed. `permanent` errors are not retried (bad number, banned)."""
 
@@ -321,6 +353,50 @@ class Transport(Protocol):
         stops ringing on their side. Raise TransportError when the session cannot (permanent for a call WhatsApp
         does not know)."""
 
+    def set_blocked(self, chat: str, blocked: bool) -> None:
+        """Block a contact (`chat`, the number in digits) on WhatsApp, or unblock them: done twice, it changes nothing
+        more. Raise TransportError when the session cannot (permanent for a number not on WhatsApp)."""
+
+    def set_profile_name(self, name: str) -> None:
+        """Show `name` as the number's own name (its push name) to those it writes to. A TransportError when the
+        session cannot."""
+
+    def set_about(self, about: str) -> None:
+        """Set the number's "about" text. A TransportError when the session cannot."""
+
+    def set_profile_picture(self, jpeg: bytes | None) -> str | None:
+        """Set the number's own profile picture (a square JPEG), or remove it (None); WhatsApp's id of the picture
+        now shown, None for none. A TransportError when the session cannot (permanent where it never will)."""
+
+    # Groups (`group`: its id, "…@g.us"; a participant: a number in digits, or a full "…@lid" id). Each raises a
+    # TransportError when WhatsApp cannot be asked: permanent for a group we are not in or that is gone
+    # ("not_in_group"), or a change only its admins may make ("not_admin").
+    def groups(self) -> list[GroupInfo]:
+        """The groups the session is in."""
+
+    def group_info(self, group: str) -> GroupInfo:
+        """One group the session is in."""
+
+    def create_group(self, subject: str, participants: list[str]) -> tuple[GroupInfo, dict[str, str]]:
+        """A new group of ours (we are its superadmin) with those participants WhatsApp let in; and, for each one
+        asked for, what became of them ("added", or a PARTICIPANT_REFUSALS)."""
+
+    def update_participants(self, group: str, participants: list[str], action: str) -> dict[str, str]:
+        """Add, remove, promote to admin or demote (`action`, a PARTICIPANT_ACTIONS) the participants; for each,
+        what became of them (PARTICIPANT_DONE's for the action, or a PARTICIPANT_REFUSALS)."""
+
+    def group_invite_link(self, group: str, reset: bool = False) -> str:
+        """The link that lets anyone join ("https://chat.whatsapp.com/…"); `reset`: a new one, the old one dead."""
+
+    def set_group_subject(self, group: str, subject: str) -> None:
+        """Rename the group."""
+
+    def set_group_description(self, group: str, description: str) -> None:
+        """Change the group's description (empty: none)."""
+
+    def leave_group(self, group: str) -> None:
+        """Leave the group: its messages no longer come."""
+
 
 def send_each(transport: Transport, messages: list[OutgoingMessage]) -> list[str | TransportError]:
     """`send_many` for a transport whose sends go one by one anyway (a real session's do)."""
@@ -337,6 +413,15 @@ def e164_or_id(address: str) -> str:
     """A person as a transport names them (a number in digits, or WhatsApp's full id of one whose number it hides,
     "…@lid") as Wharf keeps them: a number in E.164, an id as it is."""
     return address if "@" in address or address.startswith("+") else f"+{address}"
+
+
+def group_id(raw: str) -> str:
+    """A group's id as WhatsApp writes it ("120363012345678901@g.us"; an old group's "5511987654321-1600000000@g.us"),
+    from itself or from its part before the "@"; a ValueError for anything else."""
+    user = raw.strip().removesuffix("@g.us")
+    if not re.fullmatch(r"\d{5,30}(-\d{5,20})?", user):
+        raise ValueError(f"{raw!r} is no group id: digits (120363012345678901), with or without @g.us")
+    return f"{user}@g.us"
 
 
 def deterministic_wa_id(connection_id: int, key: str) -> str:

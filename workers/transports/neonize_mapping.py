@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import secrets
 import time
+from collections.abc import Iterable
 from pathlib import Path
 from urllib.parse import parse_qsl, quote, urlencode, urlparse, urlunparse
 
@@ -29,6 +30,8 @@ from neonize.events import (
     TemporaryBanEv,
 )
 from neonize.proto.Neonize_pb2 import JID, ConnectFailureReason
+from neonize.proto.Neonize_pb2 import GroupInfo as WAGroupInfo
+from neonize.proto.Neonize_pb2 import GroupParticipant as WAGroupParticipant
 from neonize.proto.waCommon.WACommon_pb2 import MessageKey
 from neonize.proto.waE2E.WAWebProtobufsE2E_pb2 import (
     ContactMessage,
@@ -46,9 +49,12 @@ from neonize.proto.waE2E.WAWebProtobufsE2E_pb2 import Message as WAMessage
 from neonize.utils.jid import build_jid
 
 from workers.transports.base import (
+    PARTICIPANT_DONE,
     Connected,
     ContactCard,
     Disconnected,
+    GroupInfo,
+    GroupParticipant,
     GroupRenamed,
     InboundMessage,
     IncomingCall,
@@ -116,6 +122,12 @@ UNSUPPORTED_HINT = "open WhatsApp on the phone to see it"
 MESSAGE_SECRET_BYTES = 32  # whatsmeow's: the key a poll's voters encrypt their votes with
 RECEIPT_STATUSES = {ReceiptEv.DELIVERED: "delivered", ReceiptEv.READ: "read", ReceiptEv.PLAYED: "played"}
 
+# whatsmeow's errors about a group that retrying cannot cure, by our reason code
+GROUP_REFUSALS = {
+    "not_in_group": ("you're not participating in that group", "that group does not exist", "item-not-found"),
+    "not_admin": ("not-authorized", "forbidden"),
+}
+PARTICIPANT_ERRORS = {403: "privacy", 408: "recently_left", 409: "already_in_group"}
 # whatsmeow's errors that retrying cannot cure, by our reason code.
 PERMANENT_SEND_ERRORS = {
     "invalid_jid": (
@@ -386,11 +398,48 @@ def group_info(connection_id: int, event: GroupInfoEv) -> GroupRenamed | None:
                         timestamp=seconds(event.Timestamp))
 
 
-def group_failure(error: str) -> TransportError:
-    """A whatsmeow error about a group as a TransportError: permanent for a group we are not in, or that is gone."""
-    gone = any(text in error.lower() for text in PERMANENT_SEND_ERRORS["not_in_group"])
-    return TransportError(f"could not read the group: {error}", permanent=gone,
-                          reason_code="not_in_group" if gone else None)
+def group_failure(error: str, doing: str = "read the group") -> TransportError:
+    """A whatsmeow error about a group as a TransportError: permanent for a group we are not in, or that is gone, and
+    for a change only its admins may make (WhatsApp's "not-authorized" or "forbidden" answer)."""
+    lowered = error.lower()
+    reason_code = next((code for code, texts in GROUP_REFUSALS.items() if any(text in lowered for text in texts)), None)
+    return TransportError(f"could not {doing}: {error}", permanent=reason_code is not None, reason_code=reason_code)
+
+
+def group_of(info: WAGroupInfo) -> GroupInfo:
+    """A group as whatsmeow describes it, with its members: a participant WhatsApp refused (a new group's, with an
+    `Error`) is none."""
+    return GroupInfo(
+        id=address(info.JID), subject=info.GroupName.Name, description=info.GroupTopic.Topic,
+        participants=tuple(GroupParticipant(address(member.JID, member.PhoneNumber),
+                                            admin=member.IsAdmin or member.IsSuperAdmin, superadmin=member.IsSuperAdmin)
+                           for member in info.Participants if not member.Error),
+        owner=address(info.OwnerJID, info.OwnerPN) if info.OwnerJID.User else None,
+        created_at=seconds(info.GroupCreated), announce=info.GroupAnnounce.IsAnnounce, locked=info.GroupLocked.isLocked,
+    )
+
+
+def participant_outcomes(action: str, answered: Iterable[WAGroupParticipant], asked: dict[str, JID]) -> dict[str, str]:
+    """What became of each participant asked for (`asked`: {participant: the JID WhatsApp knows them by}) in a change
+    of the group's participants (`action`, or "add" for a new group's), from WhatsApp's answer for each (`answered`:
+    an `Error` code, none when done); one it did not answer for: "failed"."""
+    by_address = {address(jid): participant for participant, jid in asked.items()}
+    outcomes = dict.fromkeys(asked, "failed")
+    for member in answered:
+        who = address(member.JID, member.PhoneNumber)
+        if who in by_address:
+            outcomes[by_address[who]] = participant_outcome(action, member.Error)
+    return outcomes
+
+
+def participant_outcome(action: str, code: int) -> str:
+    """A participant's outcome from WhatsApp's code for them (HTTP-like: 403 their privacy settings refuse, 408 they
+    left lately, 409 already a member; 404: not on WhatsApp when added, not a member otherwise)."""
+    if code in (0, 200):
+        return PARTICIPANT_DONE[action]
+    if code == 404:
+        return "not_on_whatsapp" if action == "add" else "not_in_group"
+    return PARTICIPANT_ERRORS.get(code, "failed")
 
 
 # --- messages we send

@@ -26,6 +26,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from io import BytesIO
+from typing import TypeVar
 
 from neonize.client import ClientFactory, NewClient
 from neonize.events import EVENT_TO_INT
@@ -39,7 +40,14 @@ from neonize.proto.waE2E.WAWebProtobufsE2E_pb2 import (
     StickerMessage,
     VideoMessage,
 )
-from neonize.utils.enum import ChatPresence, ChatPresenceMedia, MediaType, ReceiptType
+from neonize.utils.enum import (
+    BlocklistAction,
+    ChatPresence,
+    ChatPresenceMedia,
+    MediaType,
+    ParticipantChange,
+    ReceiptType,
+)
 from PIL import Image
 
 from wharf.media import MAX_BYTES, message_type_for
@@ -48,6 +56,7 @@ from workers.transports.base import (
     Connected,
     Disconnected,
     EventHandler,
+    GroupInfo,
     InboundMessage,
     IncomingCall,
     LoggedOut,
@@ -65,10 +74,12 @@ from workers.transports.neonize_mapping import (
     contact_message,
     downloadable,
     group_failure,
+    group_of,
     is_poll_vote,
     location_message,
     map_event,
     media_size,
+    participant_outcomes,
     poll_message,
     poll_vote,
     quote_context,
@@ -81,6 +92,7 @@ from workers.transports.neonize_mapping import (
 )
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 SENT_IDS_KEPT = 10_000
 CALLERS_KEPT = 1_000
@@ -375,6 +387,32 @@ class NeonizeTransport:
         except NeonizeError as error:
             raise TransportError(f"could not reject the call: {error}") from error
 
+    def set_blocked(self, chat: str, blocked: bool) -> None:
+        action = BlocklistAction.BLOCK if blocked else BlocklistAction.UNBLOCK
+        self.send_to_chat(chat, f"{action.value} the contact", lambda client, jid: client.update_blocklist(jid, action))
+
+    def set_profile_name(self, name: str) -> None:
+        """whatsmeow sends the push name as an app-state setting, which the number's other devices take too."""
+        self.ask_client("set the profile name", lambda client: client.set_profile_name(name))
+
+    def set_about(self, about: str) -> None:
+        self.ask_client("set the about text", lambda client: client.set_status_message(about))
+
+    def set_profile_picture(self, jpeg: bytes | None) -> str | None:
+        """neonize 0.5.2 hands whatsmeow an empty picture, never none, so it cannot remove one: that is refused."""
+        if jpeg is None:
+            raise TransportError("neonize cannot remove the profile picture: remove it on the phone", permanent=True,
+                                 reason_code="unsupported")
+        return self.ask_client("set the profile picture", lambda client: client.set_profile_photo(jpeg)) or None
+
+    def ask_client(self, doing: str, ask: Callable[[NewClient], T]) -> T:
+        """`ask(client)` of the connected client, a refusal a TransportError."""
+        client = self.online_client()
+        try:
+            return ask(client)
+        except NeonizeError as error:
+            raise TransportError(f"could not {doing}: {error}") from error
+
     def online_client(self) -> NewClient:
         client = self.client
         if client is None or not self.online:
@@ -413,12 +451,72 @@ class NeonizeTransport:
         return ProfilePicture(info.ID, url=info.URL) if info.URL else None
 
     def group_subject(self, group: str) -> str | None:
+        return self.group_info(group).subject or None
+
+    def groups(self) -> list[GroupInfo]:
+        client = self.online_client()
+        try:
+            joined = client.get_joined_groups()
+        except NeonizeError as error:
+            raise group_failure(str(error), "list the groups") from error
+        return [group_of(info) for info in joined]
+
+    def group_info(self, group: str) -> GroupInfo:
+        return group_of(self.on_group(group, "read the group", lambda client, jid: client.get_group_info(jid)))
+
+    def create_group(self, subject: str, participants: list[str]) -> tuple[GroupInfo, dict[str, str]]:
+        jids, outcomes = self.participant_jids(participants)
+        client = self.online_client()
+        try:
+            info = client.create_group(subject, list(jids.values()))
+        except NeonizeError as error:
+            raise group_failure(str(error), "create the group") from error
+        outcomes |= participant_outcomes("add", info.Participants, jids)
+        return group_of(info), {participant: outcomes[participant] for participant in participants}
+
+    def update_participants(self, group: str, participants: list[str], action: str) -> dict[str, str]:
+        jids, outcomes = self.participant_jids(participants)
+        if jids:
+            answered = self.on_group(group, f"{action} participants", lambda client, jid: (
+                client.update_group_participants(jid, list(jids.values()), ParticipantChange(action))))
+            outcomes |= participant_outcomes(action, answered, jids)
+        return {participant: outcomes[participant] for participant in participants}
+
+    def group_invite_link(self, group: str, reset: bool = False) -> str:
+        return self.on_group(group, "get the invite link", lambda client, jid: client.get_group_invite_link(jid, reset))
+
+    def set_group_subject(self, group: str, subject: str) -> None:
+        self.on_group(group, "rename the group", lambda client, jid: client.set_group_name(jid, subject))
+
+    def set_group_description(self, group: str, description: str) -> None:
+        """whatsmeow reads the description's current id itself (`previous_id` empty) and makes the new one's."""
+        self.on_group(group, "change the group's description", lambda client, jid: client.set_group_topic(
+            jid, "", "", description))
+
+    def leave_group(self, group: str) -> None:
+        self.on_group(group, "leave the group", lambda client, jid: client.leave_group(jid))
+
+    def on_group(self, group: str, doing: str, call: Callable[[NewClient, neonize_proto.JID], T]) -> T:
+        """`call(client, jid)` on the connected client for the group, a refusal a TransportError (`group_failure`)."""
         client, jid = self.online_chat(group)
         try:
-            info = client.get_group_info(jid)
+            return call(client, jid)
         except NeonizeError as error:
-            raise group_failure(str(error)) from error
-        return info.GroupName.Name or None
+            raise group_failure(str(error), doing) from error
+
+    def participant_jids(self, participants: list[str]) -> tuple[dict[str, neonize_proto.JID], dict[str, str]]:
+        """{participant: the JID WhatsApp knows them by}, the numbers asked of WhatsApp in one query; and
+        {participant: "not_on_whatsapp"} for the numbers it does not know."""
+        numbers = [participant for participant in participants if "@" not in participant]
+        found = self.on_whatsapp(numbers) if numbers else {}
+        jids: dict[str, neonize_proto.JID] = {}
+        absent: dict[str, str] = {}
+        for participant in participants:
+            if found.get(participant) is False:
+                absent[participant] = "not_on_whatsapp"
+            else:
+                jids[participant] = self.known_jids.get(participant) or recipient_jid(participant)
+        return jids, absent
 
     def whatsapp_jid(self, client: NewClient, phone: str) -> neonize_proto.JID:
         """The JID WhatsApp knows the number by (it may differ from the digits, e.g. Brazil's ninth digit)."""

@@ -20,8 +20,13 @@ it, and a gateway crash loses nothing of it:
   inline in base64, as neonize's downloaded media do: one file per Dramatiq message, never a batch of them; the file
   leaves the network with its command.
 - `typing`: whether each contact's phone shows us typing (our agents' typing, `set_typing`).
-- `groups`: the groups whose members wrote to us, with their subjects (names) as last given (`group_subject`).
+- `groups`: the groups the session is in (those whose members wrote to us, and those it created), with their subjects
+  (names) as last given (`group_subject`); `group_members`: their members we know of, each with its role
+  ("member", "admin", "superadmin"), by `member_field`; `group_details`: the rest of what the session set
+  (description, owner, invite code...). The session's group calls are `workers/transports/simulator_groups.py`.
 - `calls`: the calls contacts made to the number, with when the session rejected each (`rejected_calls`).
+- `blocklist`: the numbers the session blocked (`set_blocked`); `profile`: the number's own name, "about" text and
+  picture as the session last set them.
 - `config`: delays, failure rate, numbers not on WhatsApp, contacts' profile pictures, auto-reply; read on every
   send.
 
@@ -32,7 +37,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import re
 import secrets
 import time
 from typing import Any
@@ -40,7 +44,7 @@ from typing import Any
 import redis
 
 from wharf.media import MediaRejected, check_media, message_type_for
-from workers.transports.base import ContactCard, Location, Poll, deterministic_wa_id, option_hash
+from workers.transports.base import ContactCard, Location, Poll, deterministic_wa_id, group_id, option_hash
 
 DEFAULT_CONFIG: dict[str, Any] = {
     "deliveredAfterMs": 300,
@@ -51,6 +55,7 @@ DEFAULT_CONFIG: dict[str, Any] = {
     "requireQr": False,  # a new session must be "scanned" (a `scan` command) before it connects
     "autoReply": None,  # every contact answers each message with this text
     "banned": False,
+    "refuseGroupAdds": [],  # numbers whose privacy settings let only an invitation add them to a group
 }
 
 
@@ -91,27 +96,32 @@ def inject_inbound(client: redis.Redis, connection_id: int, phone: str, body: st
     if media is not None:  # before its command, which never comes without it
         client.hset(key(connection_id, "media"), wa_id, media["data"])
     if group is not None:
-        remember_group(client, connection_id, content["group"], group_name)
+        remember_group(client, connection_id, content["group"], group_name, phone.lstrip("+"))
     push_command(client, connection_id, "inbound", phone=phone.lstrip("+"), name=name, waId=wa_id, at=time.time(),
                  **content)
     return wa_id
 
 
-def group_id(raw: str) -> str:
-    """A group's id as WhatsApp writes it ("120363012345678901@g.us"; an old group's "5511987654321-1600000000@g.us"),
-    from itself or from its part before the "@"; a ValueError for anything else."""
-    user = raw.strip().removesuffix("@g.us")
-    if not re.fullmatch(r"\d{5,30}(-\d{5,20})?", user):
-        raise ValueError(f"{raw!r} is no group id: digits (120363012345678901), with or without @g.us")
-    return f"{user}@g.us"
-
-
-def remember_group(client: redis.Redis, connection_id: int, group: str, name: str | None) -> None:
-    """The network knows the group from now on, by the subject given (a new one renames it) or by the one it had."""
+def remember_group(client: redis.Redis, connection_id: int, group: str, name: str | None,
+                   member: str | None = None) -> None:
+    """The network knows the group from now on, by the subject given (a new one renames it) or by the one it had, with
+    the session's number and `member` (digits) among its members (`group_members`)."""
     if name:
         client.hset(key(connection_id, "groups"), group, name)
     else:
         client.hsetnx(key(connection_id, "groups"), group, "")
+    for number in filter(None, (session_number(connection_id), member)):
+        client.hsetnx(key(connection_id, "group_members"), member_field(group, number), "member")
+
+
+def session_number(connection_id: int) -> str:
+    """The simulated session's own number, in digits."""
+    return f"1555{connection_id:07d}"
+
+
+def member_field(group: str, address: str) -> str:
+    """A group member's field in `group_members`."""
+    return f"{group}|{address}"
 
 
 def sent_content(body: str, media: dict[str, Any] | None, location: Location | None,
@@ -228,7 +238,22 @@ def typing(client: redis.Redis, connection_id: int) -> dict[str, dict[str, Any]]
     return {chat.decode(): json.loads(state) for chat, state in client.hgetall(key(connection_id, "typing")).items()}
 
 
+def blocklist(client: redis.Redis, connection_id: int) -> list[str]:
+    """The numbers the session blocked, in digits, in order."""
+    return sorted(number.decode() for number in client.smembers(key(connection_id, "blocklist")))
+
+
+def profile(client: redis.Redis, connection_id: int) -> dict[str, Any]:
+    """The number's own profile as the session last set it: `name`, `about`, `pictureId` and the `picture`'s JPEG
+    bytes (each None until set; the picture's also once removed)."""
+    stored = client.hgetall(key(connection_id, "profile"))
+    text = {field.decode(): value.decode() for field, value in stored.items() if field != b"picture"}
+    return {"name": text.get("name"), "about": text.get("about"), "pictureId": text.get("pictureId"),
+            "picture": stored.get(b"picture")}
+
+
 def reset(client: redis.Redis, connection_id: int) -> None:
     names = ("config", "commands", "processing", "outbox", "seen", "receipts", "paired", "read_by_us", "read_receipts",
-             "revoked", "edited", "reactions", "calls", "rejected_calls", "typing", "media", "groups")
+             "revoked", "edited", "reactions", "calls", "rejected_calls", "typing", "media", "groups", "blocklist",
+             "profile", "group_members", "group_details")
     client.delete(*(key(connection_id, name) for name in names))

@@ -45,7 +45,8 @@ from workers.transports.base import (
     Receipt,
     TransportError,
 )
-from workers.transports.simulator import configure, inject_inbound, key, read_config
+from workers.transports.simulator import configure, inject_inbound, key, read_config, session_number
+from workers.transports.simulator_groups import SimulatorGroups
 
 logger = logging.getLogger(__name__)
 
@@ -151,7 +152,7 @@ def drawn_picture(chat: str) -> bytes:
     return out.getvalue()
 
 
-class SimulatorTransport:
+class SimulatorTransport(SimulatorGroups):
     """One simulated session: sends go to the network's outbox, a pump thread brings events back."""
 
     def __init__(self, connection_id: int, redis_url: str, pair_phone: str | None = None) -> None:
@@ -167,7 +168,7 @@ class SimulatorTransport:
 
     @property
     def phone(self) -> str:
-        return f"1555{self.connection_id:07d}"
+        return session_number(self.connection_id)
 
     # --- the session
     def connect(self, on_event: EventHandler) -> None:
@@ -322,6 +323,36 @@ class SimulatorTransport:
         if call is None or json.loads(call)["from"] != chat:
             raise TransportError(f"+{chat} made no call {call_id}", permanent=True)
         self.redis.hsetnx(key(self.connection_id, "rejected_calls"), call_id, time.time())
+
+    def set_blocked(self, chat: str, blocked: bool) -> None:
+        """The network keeps the number on the session's blocklist (`blocklist`), or takes it off; a number that is
+        not on it is refused for good, as a send to it is."""
+        self.require_connected()
+        failure = refusal(read_config(self.redis, self.connection_id), chat)
+        if failure is not None:
+            raise failure
+        if blocked:
+            self.redis.sadd(key(self.connection_id, "blocklist"), chat)
+        else:
+            self.redis.srem(key(self.connection_id, "blocklist"), chat)
+
+    def set_profile_name(self, name: str) -> None:
+        self.require_connected()
+        self.redis.hset(key(self.connection_id, "profile"), "name", name)
+
+    def set_about(self, about: str) -> None:
+        self.require_connected()
+        self.redis.hset(key(self.connection_id, "profile"), "about", about)
+
+    def set_profile_picture(self, jpeg: bytes | None) -> str | None:
+        """The network shows the picture (`profile`), its id drawn from its bytes, or none."""
+        self.require_connected()
+        if jpeg is None:
+            self.redis.hdel(key(self.connection_id, "profile"), "picture", "pictureId")
+            return None
+        shown = hashlib.sha256(jpeg).hexdigest()[:16]
+        self.redis.hset(key(self.connection_id, "profile"), mapping={"picture": jpeg, "pictureId": shown})
+        return shown
 
     # --- the pump: receipts when due, commands when given
     def run_pump(self) -> None:

@@ -1,0 +1,177 @@
+"""The WhatsApp groups a connection's number is in, managed as Evolution API's group calls do: listing them (a sync),
+creating one, adding, removing, promoting and demoting participants, its invite link, subject and description,
+leaving it.
+
+Only the gateway holding the session can ask, so each runs on the connection's send queue (like the number check),
+and its answer is the job's result. What is kept: each group the session sees is a group contact of the company
+(`phone` its id, `name` its subject) with its members (`Contact.participants`), so that it shows with the contacts,
+and campaigns and sends can reach it. WhatsApp's refusal for good (not in the group, not its admin) fails the job at
+once, saying why; a session that is down is retried.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import time
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+import dramatiq
+from dramatiq.middleware import CurrentMessage
+
+from api.schemas import iso_utc
+from db.base import database, utcnow
+from db.contacts import Contact
+from wharf.redis_client import redis_client
+from workers.chat_actions import live_session
+from workers.contact_events import announce_contact_change
+from workers.transports.base import GroupInfo, TransportError, e164_or_id
+
+if TYPE_CHECKING:
+    from workers.gateway.sessions import ManagedSession
+
+
+class GroupRefused(Exception):
+    """WhatsApp refused for good: not retried."""
+
+
+OPTIONS: dict[str, Any] = {"queue_name": "gateway", "max_retries": 5, "min_backoff": 1000, "max_backoff": 60_000,
+                           "time_limit": 120_000, "throws": (GroupRefused,)}
+
+
+# How long a create's message remembers it asked WhatsApp: longer than the broker keeps a message.
+CREATE_ASKED_SECONDS = 7 * 24 * 3600
+CLOCK_SKEW_SECONDS = 60  # WhatsApp's clock against ours, when it says a group was made
+
+
+@contextlib.contextmanager
+def group_session(connection_id: int) -> Iterator[ManagedSession]:
+    """The connection's session in this gateway, WhatsApp's refusal for good a GroupRefused."""
+    try:
+        yield live_session(connection_id)
+    except TransportError as error:
+        if not error.permanent:
+            raise
+        raise GroupRefused(f"{error.reason_code or 'refused'}: {error}") from error
+
+
+@dramatiq.actor(**OPTIONS)
+def sync_groups(connection_id: int, company_id: int) -> dict:
+    """Every group the session is in, each kept as a group contact with its members."""
+    with group_session(connection_id) as session:
+        groups = session.groups()
+    contact_ids = keep_groups(company_id, groups)
+    return {"connectionId": connection_id, "count": len(groups),
+            "groups": [group_json(group, contact_ids[group.id]) for group in groups]}
+
+
+@dramatiq.actor(**OPTIONS)
+def create_group(connection_id: int, company_id: int, subject: str, phones: list[str]) -> dict:
+    """A new group. WhatsApp makes one each time it is asked, so a message run again after it asked (a worker that
+    died in the call, a session that dropped before WhatsApp answered) first looks among the session's groups for
+    the one that ask made (its subject, made since); it asks again only if there is none."""
+    participants = [phone.lstrip("+") for phone in phones]
+    with group_session(connection_id) as session:
+        asked_at = asked_before()
+        made = made_since(session.groups(), subject, asked_at) if asked_at is not None else None
+        if made is None:
+            group, outcomes = session.create_group(subject, participants)
+        else:
+            members = {member.address for member in made.participants}
+            group, outcomes = made, {number: "added" if number in members else "failed" for number in participants}
+    contact_ids = keep_groups(company_id, [group])
+    return {"connectionId": connection_id, "group": group_json(group, contact_ids[group.id]),
+            "participants": outcomes_json(outcomes)}
+
+
+@dramatiq.actor(**OPTIONS)
+def change_participants(connection_id: int, company_id: int, group_id: str, action: str, phones: list[str]) -> dict:
+    """Add, remove, promote or demote; the group's members kept as they are after."""
+    with group_session(connection_id) as session:
+        outcomes = session.update_participants(group_id, [phone.lstrip("+") for phone in phones], action)
+        group = session.group_info(group_id)
+    contact_ids = keep_groups(company_id, [group])
+    return {"connectionId": connection_id, "group": group_json(group, contact_ids[group.id]), "action": action,
+            "participants": outcomes_json(outcomes)}
+
+
+@dramatiq.actor(**OPTIONS)
+def change_group(connection_id: int, company_id: int, group_id: str, subject: str | None,
+                 description: str | None) -> dict:
+    """A new subject, description or both; the group kept as it is after."""
+    with group_session(connection_id) as session:
+        if subject is not None:
+            session.set_group_subject(group_id, subject)
+        if description is not None:
+            session.set_group_description(group_id, description)
+        group = session.group_info(group_id)
+    contact_ids = keep_groups(company_id, [group])
+    return {"connectionId": connection_id, "group": group_json(group, contact_ids[group.id])}
+
+
+@dramatiq.actor(**OPTIONS)
+def group_invite_link(connection_id: int, company_id: int, group_id: str, reset: bool) -> dict:
+    with group_session(connection_id) as session:
+        link = session.group_invite_link(group_id, reset)
+    return {"connectionId": connection_id, "groupId": group_id, "inviteLink": link, "reset": reset}
+
+
+@dramatiq.actor(**OPTIONS)
+def leave_group(connection_id: int, company_id: int, group_id: str) -> dict:
+    """Out of the group: its contact stays (with its history), its members no longer known."""
+    with group_session(connection_id) as session:
+        session.leave_group(group_id)
+    left = Contact.update(participants=None, updated_at=utcnow()).where(
+        Contact.company == company_id, Contact.phone == group_id, Contact.is_group == True)  # noqa: E712
+    for (contact_id,) in left.returning(Contact.id).tuples().execute():
+        announce_contact_change(contact_id)
+    return {"connectionId": connection_id, "groupId": group_id, "left": True}
+
+
+def asked_before() -> float | None:
+    """When the running message first asked WhatsApp for its group; None the first time, which it marks now."""
+    mark = f"wharf:group-create-asked:{CurrentMessage.get_current_message().message_id}"
+    client = redis_client()
+    if client.set(mark, time.time(), nx=True, ex=CREATE_ASKED_SECONDS):
+        return None
+    return float(client.get(mark))
+
+
+def made_since(groups: list[GroupInfo], subject: str, since: float) -> GroupInfo | None:
+    return next((group for group in groups
+                 if group.subject == subject and (group.created_at or 0) >= since - CLOCK_SKEW_SECONDS), None)
+
+
+def keep_groups(company_id: int, groups: list[GroupInfo]) -> dict[str, int]:
+    """Each group as the company's group contact, its name the subject and its members as WhatsApp shows them now;
+    {group id: contact id}. Clients hear of each (`contact:update`)."""
+    now = utcnow()
+    with database.atomic():
+        for group in groups:
+            fields = {Contact.name: group.subject, Contact.participants: members_json(group), Contact.updated_at: now}
+            Contact.insert({Contact.company: company_id, Contact.phone: group.id, Contact.is_group: True,
+                            Contact.created_at: now, **fields}).on_conflict(
+                conflict_target=[Contact.company, Contact.phone], update=fields).execute()
+    kept = dict(Contact.select(Contact.phone, Contact.id).where(
+        Contact.company == company_id, Contact.phone.in_([group.id for group in groups])).tuples())
+    for contact_id in kept.values():
+        announce_contact_change(contact_id)
+    return kept
+
+
+def members_json(group: GroupInfo) -> list[dict]:
+    return [{"phone": e164_or_id(member.address), "admin": member.admin, "superAdmin": member.superadmin}
+            for member in group.participants]
+
+
+def group_json(group: GroupInfo, contact_id: int) -> dict:
+    created = dt.datetime.fromtimestamp(group.created_at, dt.UTC) if group.created_at else None
+    return {"id": group.id, "contactId": contact_id, "subject": group.subject, "description": group.description,
+            "owner": e164_or_id(group.owner) if group.owner else None, "createdAt": iso_utc(created),
+            "announce": group.announce, "locked": group.locked, "participants": members_json(group)}
+
+
+def outcomes_json(outcomes: dict[str, str]) -> list[dict]:
+    """What became of each participant asked for, in order: "added" (or removed, promoted, demoted), or why not."""
+    return [{"phone": e164_or_id(address), "result": outcome} for address, outcome in outcomes.items()]
