@@ -6,7 +6,7 @@ after the sends waiting there. A contact is checked when they first write, when 
 last check (`check_details_of`, after an inbound batch), and when a user asks
 (`POST /api/contacts/:id/profile-picture`): one check, one claim (`Contact.profile_pic_checked_at`), whatever it
 reads. A group renamed since takes its new name at that check, or at once where the session hears of the rename
-(`GroupRenamed`, from neonize).
+(workers/groups.py).
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ from typing import TYPE_CHECKING
 import dramatiq
 
 from db.base import database, utcnow
-from db.connections import Connection
 from db.contacts import Contact
 from workers.chat_actions import OPTIONS, enqueue_on_session, live_session
 from workers.contact_events import announce_contact_change
@@ -59,22 +58,6 @@ def check_subject(session: ManagedSession, group: Contact) -> str | None:
     if subject and Contact.update(name=subject).where(Contact.id == group.id, Contact.name != subject).execute():
         announce_contact_change(group.id)
     return subject
-
-
-@dramatiq.actor(queue_name="inbound", max_retries=10)
-def handle_group_renamed(event: dict) -> dict:
-    """A group of the connection's was renamed: its contact, if it has written already, takes the new subject as its
-    name (one that has not gets it when it first writes)."""
-    connection = Connection.get_or_none(Connection.id == event["connection_id"])
-    if connection is None:
-        return {"skipped": "connection deleted"}
-    with database.atomic():  # the renamed ids read before the commit (SQLite insists)
-        renamed = [contact_id for (contact_id,) in Contact.update(name=event["name"]).where(
-            Contact.company == connection.company_id, Contact.phone == event["chat"],
-            Contact.is_group == True, Contact.name != event["name"]).returning(Contact.id).tuples().execute()]  # noqa: E712
-    for contact_id in renamed:
-        announce_contact_change(contact_id)
-    return {"renamed": len(renamed)}
 
 
 def check_details_of(connection_id: int, contacts: Iterable[Contact]) -> None:

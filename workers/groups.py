@@ -5,8 +5,9 @@ leaving it.
 Only the gateway holding the session can ask, so each runs on the connection's send queue (like the number check),
 and its answer is the job's result. What is kept: each group the session sees is a group contact of the company
 (`phone` its id, `name` its subject) with its members (`Contact.participants`), so that it shows with the contacts,
-and campaigns and sends can reach it. WhatsApp's refusal for good (not in the group, not its admin) fails the job at
-once, saying why; a session that is down is retried.
+and campaigns and sends can reach it; when the session hears that someone renamed a group or changed its members,
+the group is kept as it is then (`handle_group_changed`). WhatsApp's refusal for good (not in the group, not its
+admin) fails the job at once, saying why; a session that is down is retried.
 """
 
 from __future__ import annotations
@@ -22,9 +23,10 @@ from dramatiq.middleware import CurrentMessage
 
 from api.schemas import iso_utc
 from db.base import database, utcnow
+from db.connections import Connection
 from db.contacts import Contact
 from wharf.redis_client import redis_client
-from workers.chat_actions import live_session
+from workers.chat_actions import enqueue_on_session, live_session
 from workers.contact_events import announce_contact_change
 from workers.transports.base import GroupInfo, TransportError, e164_or_id
 
@@ -122,11 +124,55 @@ def leave_group(connection_id: int, company_id: int, group_id: str) -> dict:
     """Out of the group: its contact stays (with its history), its members no longer known."""
     with group_session(connection_id) as session:
         session.leave_group(group_id)
-    left = Contact.update(participants=None, updated_at=utcnow()).where(
-        Contact.company == company_id, Contact.phone == group_id, Contact.is_group == True)  # noqa: E712
-    for (contact_id,) in left.returning(Contact.id).tuples().execute():
-        announce_contact_change(contact_id)
+    forget_members(company_id, group_id)
     return {"connectionId": connection_id, "groupId": group_id, "left": True}
+
+
+@dramatiq.actor(queue_name="inbound", max_retries=10)
+def handle_group_changed(event: dict) -> dict:
+    """Someone changed a group of the connection's. A new subject is its contact's name at once (a group that has
+    not written yet gets it when it does). A change of its members has the session read the group again
+    (`refresh_group`): kept as WhatsApp shows it then, changes that come twice or out of order end the same."""
+    connection = Connection.get_or_none(Connection.id == event["connection_id"])
+    if connection is None:
+        return {"skipped": "connection deleted"}
+    renamed = []
+    if event["name"]:
+        with database.atomic():  # the renamed ids read before the commit (SQLite insists)
+            renamed = [contact_id for (contact_id,) in Contact.update(name=event["name"], updated_at=utcnow()).where(
+                Contact.company == connection.company_id, Contact.phone == event["chat"],
+                Contact.is_group == True, Contact.name != event["name"]).returning(Contact.id).tuples().execute()]  # noqa: E712
+        for contact_id in renamed:
+            announce_contact_change(contact_id)
+    if event["members_changed"]:
+        enqueue_on_session(refresh_group, connection.id, event["chat"])
+    return {"renamed": len(renamed), "refreshing": event["members_changed"]}
+
+
+@dramatiq.actor(**OPTIONS)
+def refresh_group(connection_id: int, group_id: str) -> dict:
+    """Keep the group as WhatsApp shows it now (a group contact with its members); one the number is no longer in
+    (it left, or was removed) keeps its contact and history, its members no longer known."""
+    connection = Connection.get_or_none(Connection.id == connection_id)
+    if connection is None:
+        return {"skipped": "connection deleted"}
+    try:
+        with group_session(connection_id) as session:
+            group = session.group_info(group_id)
+    except GroupRefused:
+        forget_members(connection.company_id, group_id)
+        return {"groupId": group_id, "left": True}
+    keep_groups(connection.company_id, [group])
+    return {"groupId": group_id, "participants": len(group.participants)}
+
+
+def forget_members(company_id: int, group_id: str) -> None:
+    with database.atomic():  # the ids read before the commit (SQLite insists)
+        forgotten = [contact_id for (contact_id,) in Contact.update(participants=None, updated_at=utcnow()).where(
+            Contact.company == company_id, Contact.phone == group_id, Contact.is_group == True,  # noqa: E712
+            Contact.participants.is_null(False)).returning(Contact.id).tuples().execute()]
+    for contact_id in forgotten:
+        announce_contact_change(contact_id)
 
 
 def asked_before() -> float | None:

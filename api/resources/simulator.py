@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 from flask import Blueprint
 from PIL import Image
-from pydantic import AfterValidator, BeforeValidator, Field, StringConstraints
+from pydantic import AfterValidator, BeforeValidator, Field, StringConstraints, model_validator
 from pydantic.alias_generators import to_camel
 
 from api.endpoint import endpoint
@@ -343,6 +343,53 @@ def call(connection_id: int, body: CallIn):
     phone = acting_contact(connection_id, body)
     call_id = simulator.inject_call(redis_client(), connection_id, phone, body.video)
     return CallOut(call_id=call_id, from_=phone, video=body.video)
+
+
+MEMBERS_CHANGED = ("add", "remove", "promote", "demote")
+
+
+class GroupChangeIn(FromContact):
+    """A member of the group (`from`) renames it or changes its members."""
+
+    group: Annotated[str, AfterValidator(simulator.group_id)] = Field(
+        max_length=64, description="the group's id (120363012345678901@g.us), or its digits")
+    name: str | None = Field(None, min_length=1, max_length=100, description="its new subject")
+    add: list[str] = Field([], max_length=256, description="phones added; \"me\", the connection's number: the group "
+                                                           "comes to it")
+    remove: list[str] = Field([], max_length=256, description="phones removed; \"me\": the connection is out of the "
+                                                              "group")
+    promote: list[str] = Field([], max_length=256, description="phones made admins")
+    demote: list[str] = Field([], max_length=256, description="admins made members")
+
+    @model_validator(mode="after")
+    def something_changes(self) -> GroupChangeIn:
+        if self.name is None and not any(getattr(self, change) for change in MEMBERS_CHANGED):
+            raise ValueError("send a name or members to add, remove, promote or demote")
+        return self
+
+
+class GroupChangeOut(OutSchema):
+    group: str
+    from_: str = Field(serialization_alias="from")
+    name: str | None
+    add: list[str]
+    remove: list[str]
+    promote: list[str]
+    demote: list[str]
+
+
+@blueprint.post("/<int:connection_id>/group-change")
+@endpoint(summary="A member of a group renames it or adds, removes, promotes or demotes members, as WhatsApp tells "
+          "the session", tags=["simulator"], body=GroupChangeIn, response=GroupChangeOut, status=202,
+          roles=CONTACT_ROLES, errors=[404, 409])
+def group_change(connection_id: int, body: GroupChangeIn):
+    phone = acting_contact(connection_id, body)
+    me = simulator.session_number(connection_id)
+    members = {change: [me if raw == "me" else company_phone(raw, f"{change}[{index}]").lstrip("+")
+                        for index, raw in enumerate(getattr(body, change))] for change in MEMBERS_CHANGED}
+    simulator.inject_group_change(redis_client(), connection_id, body.group, phone.lstrip("+"), body.name, **members)
+    return GroupChangeOut(group=body.group, from_=phone, name=body.name,
+                          **{change: ["+" + number for number in numbers] for change, numbers in members.items()})
 
 
 @blueprint.get("/<int:connection_id>/calls")

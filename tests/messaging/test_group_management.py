@@ -145,3 +145,48 @@ def test_bad_requests_are_refused_before_anything_is_queued(client, admin_header
     assert bad_action.status_code == 400 and nothing.status_code == 400
     assert (by_agent.status_code, foreign.status_code, stopped.status_code) == (403, 404, 409)
     assert Job.select().count() == 0
+
+
+def participants_of(client, headers, group: str) -> list[tuple[str, bool]] | None:
+    [contact] = client.get(f"/api/contacts?isGroup=true&search={group[:12]}", headers=headers).get_json()["items"]
+    members = contact["participants"]
+    return None if members is None else sorted((member["phone"], member["admin"]) for member in members)
+
+
+def test_members_changed_on_whatsapp_are_kept_as_the_group_is_then_and_a_removal_of_ours_forgets_them(
+        client, admin_headers, connection, worker, gateway):
+    group, me = "120363012345678901@g.us", "+" + simulator.session_number(connection.id)
+    change = f"/api/simulator/{connection.id}/group-change"
+    connected(connection)
+
+    def changed(**body) -> None:
+        answer = client.post(change, json={"group": group, "from": ANA, **body}, headers=admin_headers)
+        assert answer.status_code == 202, answer.get_json()
+
+    changed(name="Vendas", add=["me", BRUNO])  # Ana adds the number to her group: it comes with its members
+    assert wait_for(lambda: Contact.get_or_none(Contact.phone == group) is not None
+                    and Contact.get(Contact.phone == group).participants is not None, timeout=20)
+    assert participants_of(client, admin_headers, group) == sorted([(ANA, False), (BRUNO, False), (me, False)])
+
+    changed(promote=[BRUNO], add=[CARLA])
+    changed(remove=[ANA], name="Vendas 2025")
+    assert wait_for(lambda: participants_of(client, admin_headers, group) == sorted([
+        (BRUNO, True), (CARLA, False), (me, False)]), timeout=20)
+    assert Contact.get(Contact.phone == group).name == "Vendas 2025"
+
+    changed(remove=["me"])  # the number is out of the group: its contact stays, its members no longer known
+    assert wait_for(lambda: participants_of(client, admin_headers, group) is None, timeout=20)
+
+
+def test_a_group_change_with_nothing_to_change_or_a_bad_number_is_a_400(client, admin_headers, connection,
+                                                                        redis_client):
+    change = f"/api/simulator/{connection.id}/group-change"
+
+    nothing = client.post(change, json={"group": "120363012345678901", "from": ANA}, headers=admin_headers)
+    bad = client.post(change, json={"group": "120363012345678901", "from": ANA, "add": [BRUNO, "call me"]},
+                      headers=admin_headers)
+
+    assert nothing.status_code == 400
+    assert (bad.status_code, list(bad.get_json()["details"])) == (400, ["add[1]"])
+    assert simulator.outbox(redis_client, connection.id)[1] == 0
+    assert redis_client.llen(simulator.key(connection.id, "commands")) == 0

@@ -15,10 +15,10 @@ from db.contacts import Contact
 from tests.messaging.test_inbound_batch import realtime  # noqa: F401 (a fixture)
 from tests.messaging.test_profile_pictures import fetched
 from tests.waiting import wait_for
-from workers.contact_details import handle_group_renamed
+from workers.groups import handle_group_changed
 from workers.inbound import handle_inbound_batch
 from workers.transports import simulator
-from workers.transports.base import GroupRenamed, InboundMessage
+from workers.transports.base import GroupChanged, InboundMessage
 from workers.transports.neonize_mapping import map_event
 
 GROUP = "120363012345678901@g.us"
@@ -138,12 +138,12 @@ def test_a_rename_the_session_hears_of_renames_the_group_of_that_connections_com
     ours = factories.contact(company, phone=GROUP, name="Equipe de vendas", is_group=True)
     live = factories.ticket(company, connection=connection, contact=ours, status="open")
     theirs = factories.contact(factories.company(), phone=GROUP, name="Família", is_group=True)
-    renamed = GroupRenamed(connection.id, chat=GROUP, name="Vendas 2025", timestamp=1_800_000_000.0).to_dict()
+    renamed = GroupChanged(connection.id, chat=GROUP, name="Vendas 2025", timestamp=1_800_000_000.0).to_dict()
 
-    first, again = handle_group_renamed.fn(renamed), handle_group_renamed.fn(renamed)
-    unknown = handle_group_renamed.fn({**renamed, "chat": "120363099999999999@g.us"})
+    first, again = handle_group_changed.fn(renamed), handle_group_changed.fn(renamed)
+    unknown = handle_group_changed.fn({**renamed, "chat": "120363099999999999@g.us"})
 
-    assert (first, again, unknown) == ({"renamed": 1}, {"renamed": 0}, {"renamed": 0})
+    assert [result["renamed"] for result in (first, again, unknown)] == [1, 0, 0]
     assert (Contact.get_by_id(ours.id).name, Contact.get_by_id(theirs.id).name) == ("Vendas 2025", "Família")
     told = [(event, data.get("name") or data["contact"]["name"], data["id"]) for event, data in realtime()]
     assert told == [("contact:update", "Vendas 2025", ours.id), ("ticket:update", "Vendas 2025", live.id)]

@@ -80,7 +80,7 @@ from workers.transports.base import (
     Connected,
     ContactCard,
     Disconnected,
-    GroupRenamed,
+    GroupChanged,
     InboundMessage,
     IncomingCall,
     Location,
@@ -382,14 +382,20 @@ def test_protocol_and_system_messages_are_no_messages_and_no_placeholders(messag
 
 
 # --- groups
-def test_a_groups_new_subject_renames_it_and_its_other_changes_are_not_ours_to_map():
+def test_a_groups_new_subject_and_members_are_mapped_and_its_other_changes_are_not_ours():
     renamed = map_event(CONNECTION_ID, neonize_proto.GroupInfoEvent(
         JID=GROUP, Sender=CONTACT, Timestamp=1_700_000_200,
         Name=neonize_proto.GroupName(Name="Equipe de vendas", NameSetAt=1_700_000_200, NameSetBy=CONTACT)))
+    joined = map_event(CONNECTION_ID, neonize_proto.GroupInfoEvent(
+        JID=GROUP, Sender=CONTACT, Timestamp=1_700_000_300, Join=[CONTACT], JoinReason="invite"))
+    demoted = map_event(CONNECTION_ID, neonize_proto.GroupInfoEvent(JID=GROUP, Sender=CONTACT, Demote=[CONTACT]))
     described = neonize_proto.GroupInfoEvent(JID=GROUP, Sender=CONTACT, Topic=neonize_proto.GroupTopic(Topic="news"))
 
-    assert renamed == GroupRenamed(CONNECTION_ID, chat="120363025246125486@g.us", name="Equipe de vendas",
+    assert renamed == GroupChanged(CONNECTION_ID, chat="120363025246125486@g.us", name="Equipe de vendas",
                                    timestamp=1_700_000_200.0)
+    assert joined == GroupChanged(CONNECTION_ID, chat="120363025246125486@g.us", members_changed=True,
+                                  timestamp=1_700_000_300.0)
+    assert (demoted.name, demoted.members_changed) == (None, True)
     assert map_event(CONNECTION_ID, described) is None
 
 

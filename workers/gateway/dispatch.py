@@ -7,7 +7,7 @@ import time
 from wharf.redis_client import redis_client
 from workers.transports.base import (
     Connected,
-    GroupRenamed,
+    GroupChanged,
     InboundBatch,
     InboundMessage,
     IncomingCall,
@@ -31,7 +31,7 @@ def dispatch_event(event) -> None:
     from workers.acks import apply_receipts
     from workers.calls import handle_call
     from workers.connection_events import record_connection_event
-    from workers.contact_details import handle_group_renamed
+    from workers.groups import handle_group_changed
     from workers.inbound import handle_inbound, handle_inbound_batch
     from workers.message_changes import handle_edit, handle_poll_vote, handle_reaction, handle_revoke
 
@@ -51,8 +51,8 @@ def dispatch_event(event) -> None:
         handle_poll_vote.send(event.to_dict())
     elif isinstance(event, IncomingCall):
         handle_call.send(event.to_dict())
-    elif isinstance(event, GroupRenamed):
-        handle_group_renamed.send(event.to_dict())
+    elif isinstance(event, GroupChanged):
+        handle_group_changed.send(event.to_dict())
     else:
         if isinstance(event, (QrCode, PairCode)):  # the API shows it at once; it changes every ~20 s
             field = "qr" if isinstance(event, QrCode) else "pairCode"

@@ -113,12 +113,14 @@ class IncomingCall(TransportEvent):
 
 
 @dataclasses.dataclass(frozen=True)
-class GroupRenamed(TransportEvent):
-    """Someone in a group the session is in changed its subject (the group's name)."""
+class GroupChanged(TransportEvent):
+    """Someone changed a group the session is in: its subject (the group's name), who is in it or who are its
+    admins (someone joined, left, was added, removed, promoted or demoted, the session's number included)."""
 
-    kind: ClassVar[str] = "group_renamed"
+    kind: ClassVar[str] = "group_changed"
     chat: str  # the group's id
-    name: str  # the subject as it is now
+    name: str | None = None  # the subject as it is now; None: not changed
+    members_changed: bool = False
     timestamp: float | None = None  # Unix seconds, when it was changed
 
 

@@ -53,9 +53,9 @@ from workers.transports.base import (
     Connected,
     ContactCard,
     Disconnected,
+    GroupChanged,
     GroupInfo,
     GroupParticipant,
-    GroupRenamed,
     InboundMessage,
     IncomingCall,
     Location,
@@ -389,12 +389,14 @@ def incoming_call(connection_id: int, event: CallOfferEv) -> IncomingCall:
 
 
 # --- groups
-def group_info(connection_id: int, event: GroupInfoEv) -> GroupRenamed | None:
-    """A change to a group we are in: its new subject, the one change Wharf keeps (the group's name); None for the
-    others (its description, settings, members)."""
-    if not event.HasField("Name") or not event.Name.Name:
+def group_info(connection_id: int, event: GroupInfoEv) -> GroupChanged | None:
+    """A change to a group we are in that Wharf keeps: its new subject (the group's name), or its members and admins;
+    None for the others (its description, settings, invite link)."""
+    name = event.Name.Name if event.HasField("Name") else ""
+    members_changed = bool(event.Join or event.Leave or event.Promote or event.Demote)
+    if not name and not members_changed:
         return None
-    return GroupRenamed(connection_id, chat=address(event.JID), name=event.Name.Name,
+    return GroupChanged(connection_id, chat=address(event.JID), name=name or None, members_changed=members_changed,
                         timestamp=seconds(event.Timestamp))
 
 

@@ -23,7 +23,8 @@ it, and a gateway crash loses nothing of it:
 - `groups`: the groups the session is in (those whose members wrote to us, and those it created), with their subjects
   (names) as last given (`group_subject`); `group_members`: their members we know of, each with its role
   ("member", "admin", "superadmin"), by `member_field`; `group_details`: the rest of what the session set
-  (description, owner, invite code...). The session's group calls are `workers/transports/simulator_groups.py`.
+  (description, owner, invite code...). The session's group calls are `workers/transports/simulator_groups.py`;
+  what other members do to a group, `inject_group_change`.
 - `calls`: the calls contacts made to the number, with when the session rejected each (`rejected_calls`).
 - `blocklist`: the numbers the session blocked (`set_blocked`); `profile`: the number's own name, "about" text and
   picture as the session last set them.
@@ -39,6 +40,7 @@ import dataclasses
 import json
 import secrets
 import time
+from collections.abc import Sequence
 from typing import Any
 
 import redis
@@ -112,6 +114,45 @@ def remember_group(client: redis.Redis, connection_id: int, group: str, name: st
         client.hsetnx(key(connection_id, "groups"), group, "")
     for number in filter(None, (session_number(connection_id), member)):
         client.hsetnx(key(connection_id, "group_members"), member_field(group, number), "member")
+
+
+def inject_group_change(client: redis.Redis, connection_id: int, group: str, by: str, name: str | None = None,
+                        add: Sequence[str] = (), remove: Sequence[str] = (), promote: Sequence[str] = (),
+                        demote: Sequence[str] = ()) -> None:
+    """A member of the group (`by`, digits) renames it (`name`), or adds, removes, promotes to admin or demotes members
+    (digits), as WhatsApp tells the session. The session's own number among those added brings the group to it;
+    among those removed, the session is out of the group, which it forgets."""
+    remember_group(client, connection_id, group, name, by)
+    members = key(connection_id, "group_members")
+    with client.pipeline() as pipe:
+        for number in add:
+            pipe.hsetnx(members, member_field(group, number), "member")
+        for number, role in [*((number, "admin") for number in promote), *((number, "member") for number in demote)]:
+            pipe.hset(members, member_field(group, number), role)
+        if session_number(connection_id) in remove:
+            forget_group(pipe, client, connection_id, group)
+        elif remove:
+            pipe.hdel(members, *(member_field(group, number) for number in remove))
+        push_command(pipe, connection_id, "group_change", group=group, name=name,
+                     membersChanged=bool(add or remove or promote or demote), at=time.time())
+        pipe.execute()
+
+
+def forget_group(pipe: redis.client.Pipeline, client: redis.Redis, connection_id: int, group: str) -> None:
+    """Queue on `pipe` the network's forgetting of the group, which the session is out of (a member's next message in
+    it brings it back)."""
+    pipe.hdel(key(connection_id, "groups"), group)
+    pipe.hdel(key(connection_id, "group_details"), group)
+    fields = [member_field(group, address) for address in group_roles(client, connection_id, group)]
+    if fields:
+        pipe.hdel(key(connection_id, "group_members"), *fields)
+
+
+def group_roles(client: redis.Redis, connection_id: int, group: str) -> dict[str, str]:
+    """{address: role} of the group's members the network knows of."""
+    prefix = member_field(group, "")
+    return {field.decode().removeprefix(prefix): role.decode()
+            for field, role in client.hscan_iter(key(connection_id, "group_members"), match=f"{prefix}*")}
 
 
 def session_number(connection_id: int) -> str:

@@ -20,7 +20,14 @@ from workers.transports.base import (
     GroupParticipant,
     TransportError,
 )
-from workers.transports.simulator import key, member_field, read_config, session_number
+from workers.transports.simulator import (
+    forget_group,
+    group_roles,
+    key,
+    member_field,
+    read_config,
+    session_number,
+)
 
 ADMINS = ("admin", "superadmin")
 INVITE_LINK = "https://chat.whatsapp.com/"
@@ -93,14 +100,9 @@ class SimulatorGroups:
                                                                       "description": description}))
 
     def leave_group(self, group: str) -> None:
-        """We are out of the group: the network forgets it (a member's next message in it brings it back)."""
         self.require_role(group)
         with self.redis.pipeline() as pipe:
-            pipe.hdel(self.network_key("groups"), group)
-            pipe.hdel(self.network_key("group_details"), group)
-            fields = [member_field(group, address) for address in self.members(group)]
-            if fields:
-                pipe.hdel(self.network_key("group_members"), *fields)
+            forget_group(pipe, self.redis, self.connection_id, group)
             pipe.execute()
 
     # --- reading and checking
@@ -108,10 +110,7 @@ class SimulatorGroups:
         return key(self.connection_id, name)
 
     def members(self, group: str) -> dict[str, str]:
-        """{address: role} of the group's members we know of."""
-        prefix = member_field(group, "")
-        return {field.decode().removeprefix(prefix): role.decode()
-                for field, role in self.redis.hscan_iter(self.network_key("group_members"), match=f"{prefix}*")}
+        return group_roles(self.redis, self.connection_id, group)
 
     def details(self, group: str) -> dict[str, Any]:
         stored = self.redis.hget(self.network_key("group_details"), group)

@@ -28,6 +28,7 @@ from workers.transports.base import (
     ContactCard,
     Disconnected,
     EventHandler,
+    GroupChanged,
     InboundBatch,
     InboundMessage,
     IncomingCall,
@@ -83,7 +84,7 @@ return taken
 
 
 # Commands that are a contact's doing, not the session's.
-CONTACT_OPS = ("inbound", "revoke", "edit", "react", "vote", "call")
+CONTACT_OPS = ("inbound", "revoke", "edit", "react", "vote", "call", "group_change")
 
 
 def refusal(config: dict[str, Any], to: str) -> TransportError | None:
@@ -453,6 +454,9 @@ class SimulatorTransport(SimulatorGroups):
         elif op == "call":
             self.emit(IncomingCall(self.connection_id, call_id=command["callId"], chat=command["from"],
                                    video=command["video"], timestamp=command["at"]))
+        elif op == "group_change":
+            self.emit(GroupChanged(self.connection_id, chat=command["group"], name=command["name"],
+                                   members_changed=command["membersChanged"], timestamp=command["at"]))
         elif op == "disconnect":
             self.connected = False
             self.stopping.set()
