@@ -30,6 +30,7 @@ from db.messages import OUR_REACTOR, Message, MessageReaction, PollVote
 from db.tickets import Ticket
 from workers.acks import receipt_time
 from workers.events import Announcements, announcing
+from workers.flows.engine import answer_with_vote
 from workers.messages import message_event
 from workers.transports.base import e164_or_id, option_hash
 
@@ -179,7 +180,8 @@ def handle_poll_vote(event: dict) -> dict:
         return {"missing": event["wa_id"]}
     if not message.poll:
         return {"notAPoll": message.id}
+    voter, options = person_of(event), chosen_options(message.poll, event["option_hashes"])
     with announcing() as announcements:
-        changed = record_vote(message, person_of(event), chosen_options(message.poll, event["option_hashes"]),
-                              receipt_time(event.get("timestamp")), announcements)
-    return {"messageId": message.id, "changed": changed}
+        changed = record_vote(message, voter, options, receipt_time(event.get("timestamp")), announcements)
+    answered = changed and voter != OUR_REACTOR and message.direction == "out" and answer_with_vote(message, options)
+    return {"messageId": message.id, "changed": changed, "answeredBot": answered}

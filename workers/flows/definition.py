@@ -36,6 +36,7 @@ OPERATORS = (
 MAX_NODES = 500
 MAX_DELAY_SECONDS = 30 * 24 * 3600
 MAX_WAIT_SECONDS = 30 * 24 * 3600
+POLL_QUESTION_MAX, POLL_OPTIONS_MAX, POLL_OPTION_MAX = 255, 12, 100  # what WhatsApp's polls take
 _NODE_ID = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
 _VARIABLE = re.compile(r"^[A-Za-z_][\w.]{0,63}$")
 
@@ -139,6 +140,20 @@ def _check_voice_note(node: Mapping[str, Any], where: str) -> None:
         raise InvalidFlow(f"{where}.text", "a voice note goes without text")
 
 
+def _check_poll_menu(node: Mapping[str, Any], where: str) -> None:
+    """A menu asked as a WhatsApp poll (`poll: true`): its text the question, its labels the options, as a poll takes
+    them; told apart ignoring case, as a written answer is."""
+    if node["poll"] is not True:
+        raise InvalidFlow(f"{where}.poll", "true, on a menu node, or left out")
+    if not node.get("text") or len(str(node["text"])) > POLL_QUESTION_MAX:
+        raise InvalidFlow(f"{where}.text", f"the poll's question, 1 to {POLL_QUESTION_MAX} characters")
+    labels = [label.casefold() for label in menu_options(node).values()]
+    if not 2 <= len(labels) <= POLL_OPTIONS_MAX:
+        raise InvalidFlow(f"{where}.options", f"a poll has 2 to {POLL_OPTIONS_MAX} options")
+    if any(not 1 <= len(label) <= POLL_OPTION_MAX for label in labels) or len(set(labels)) < len(labels):
+        raise InvalidFlow(f"{where}.options", f"a poll's options are 1 to {POLL_OPTION_MAX} characters, all different")
+
+
 def check_node(node: Mapping[str, Any]) -> None:  # noqa: C901 (one branch per node type reads best)
     node_id = node["id"]
     kind = node["type"]
@@ -163,6 +178,10 @@ def check_node(node: Mapping[str, Any]) -> None:  # noqa: C901 (one branch per n
             raise InvalidFlow(f"{where}.options", "the accepted answers are required for option validation")
     if kind == "menu" and not isinstance(node["options"], Mapping | list):
         raise InvalidFlow(f"{where}.options", "{answer: label} or a list of labels")
+    if node.get("poll") not in (None, False):
+        if kind != "menu":
+            raise InvalidFlow(f"{where}.poll", "only a menu is asked as a poll")
+        _check_poll_menu(node, where)
     if kind in ("question", "menu"):
         if node.get("retries") is not None:
             _check_number(f"{where}.retries", node["retries"], 0, 20)

@@ -16,6 +16,7 @@ from db.contacts import Contact
 from workers.flows.definition import entry_node
 from workers.flows.engine import MAX_STEPS_PER_INPUT, ContactLookups
 from workers.flows.interpreter import Attachment, ExternalOutcome, FlowState, run_step
+from workers.transports.base import Poll
 
 AI_PLACEHOLDER = "(AI reply)"
 
@@ -34,6 +35,9 @@ class TranscriptEffects(ContactLookups):
 
     def send(self, text: str, attachment: Attachment | None = None) -> None:
         self.line(**{"from": "bot", "text": text, **(attachment.described() if attachment else {})})
+
+    def send_poll(self, poll: Poll) -> None:
+        self.line(**{"from": "bot", "text": poll.text(), "poll": {"name": poll.name, "options": list(poll.options)}})
 
     def change_tag(self, name: str, add: bool) -> None:
         self.line(**{"from": "system", "action": "add_tag" if add else "remove_tag", "tag": name})

@@ -46,6 +46,7 @@ from workers.flows.http_request import perform_http_request
 from workers.flows.interpreter import Attachment, ExternalOutcome, FlowState, run_step
 from workers.messages import Outbound, dispatch_outbound, media_options, stored_media_options, write_outbound
 from workers.templating import standard_variables
+from workers.transports.base import Poll
 
 logger = logging.getLogger(__name__)
 
@@ -145,6 +146,11 @@ class SessionEffects(ContactLookups):
         outbound = write_outbound(self.ticket, text, **attachment_fields(attachment))
         self.outbounds.append(outbound)
         self.log.append({"sent": text, "messageId": outbound.message.id, **(attachment.described() if attachment else {})})
+
+    def send_poll(self, poll: Poll) -> None:
+        outbound = write_outbound(self.ticket, poll.text(), message_type="poll", poll=poll)
+        self.outbounds.append(outbound)
+        self.log.append({"sentPoll": poll.name, "options": list(poll.options), "messageId": outbound.message.id})
 
     def change_tag(self, name: str, add: bool) -> None:
         if not name:
@@ -478,14 +484,15 @@ def triggered_version(
     return None
 
 
-def resume_with_input(session: FlowSession, message: Message) -> bool:
-    """Wake a session waiting for the contact's answer; False when it waits for nothing the contact says
-    now (a busy bot reads the message when it next waits for one: `save_state`), or has read it already."""
+def resume_with(session: FlowSession, event: dict, input_id: int) -> bool:
+    """Wake a session waiting for the contact's answer with `event`, what they said in the message `input_id`;
+    False when it waits for nothing the contact says now (a busy bot reads a message when it next waits for one:
+    `save_state`), or has read that message, or a later one, already."""
     woken = (
         FlowSession.update(
             status="running",
-            pending_event=input_event(message),
-            last_input_id=message.id,
+            pending_event=event,
+            last_input_id=input_id,
             waiting=None,
             wait_until=None,
             steps_since_input=0,
@@ -495,13 +502,26 @@ def resume_with_input(session: FlowSession, message: Message) -> bool:
             FlowSession.id == session.id,
             FlowSession.status == "waiting",
             FlowSession.waiting == "input",
-            FlowSession.last_input_id < message.id,
+            FlowSession.last_input_id < input_id,
         )
         .execute()
     )
     if woken:
         advance_flow_session.send(session.id)
     return bool(woken)
+
+
+def answer_with_vote(poll_message: Message, options: list[str]) -> bool:
+    """A contact's vote on a poll a bot asked (a menu with `poll: true`) is their answer, as if they wrote the option
+    chosen: it wakes the ticket's session that waits at a poll menu, unless the session read something of the
+    contact's since the poll was sent (it asked again, or moved on) or began after it."""
+    session = live_session(poll_message.ticket_id)
+    if session is None or not options or session.created_at > poll_message.created_at:
+        return False
+    node = next((n for n in version_definition(session.version_id)["nodes"] if n["id"] == session.node), None)
+    if node is None or node["type"] != "menu" or not node.get("poll"):
+        return False
+    return resume_with(session, {"kind": "input", "text": options[0], "messageId": poll_message.id}, poll_message.id)
 
 
 def tickets_a_flow_may_take(tickets: list[Ticket]) -> set[int]:
@@ -533,7 +553,7 @@ def hand_to_flow(ticket: Ticket, contact: Contact, message: Message, ticket_crea
             stop_session(session, "agent_took_over")
         return False
     if session is not None:
-        resume_with_input(session, message)
+        resume_with(session, input_event(message), message.id)
         return True
     if is_opted_out(contact):
         return False

@@ -16,12 +16,14 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from wharf.phones import InvalidPhone, to_e164
-from workers.flows.definition import menu_options, nodes_by_id
+from workers.flows.definition import POLL_QUESTION_MAX, menu_options, nodes_by_id
 from workers.templating import render_template
+from workers.transports.base import Poll
 
 DEFAULT_QUESTION_RETRIES = 2
 DEFAULT_MENU_RETRIES = 3
 DEFAULT_RETRY_MESSAGE = "Sorry, I did not understand that."
+DEFAULT_INVALID_CHOICE = "Please answer with one of the options:"
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _DATE_FORMATS = ("%Y-%m-%d", "%d/%m/%Y", "%d-%m-%Y", "%d.%m.%Y")
 
@@ -71,6 +73,7 @@ class Effects(Protocol):
     country: str
 
     def send(self, text: str, attachment: Attachment | None = None) -> None: ...
+    def send_poll(self, poll: Poll) -> None: ...
     def quick_message(self, quick_message_id: int) -> tuple[str, bool] | None: ...  # its text, and if it has a file
     def change_tag(self, name: str, add: bool) -> None: ...
     def has_tag(self, name: str) -> bool: ...
@@ -260,6 +263,15 @@ def run_question(step: Step) -> None:
     step.wait("input", timeout)
 
 
+def ask_poll(step: Step) -> None:
+    """The menu as a WhatsApp poll: its text the question, its labels the options, one to choose. A vote comes back
+    as the label written (workers/flows/engine.py, `answer_with_vote`)."""
+    question = step.render(step.node["text"])
+    if len(question) > POLL_QUESTION_MAX:  # its variables made it longer
+        question = question[: POLL_QUESTION_MAX - 1] + "…"
+    step.effects.send_poll(Poll(question, tuple(menu_options(step.node).values()), 1))
+
+
 def run_menu(step: Step) -> None:
     node = step.node
     options = menu_options(node)
@@ -267,7 +279,9 @@ def run_menu(step: Step) -> None:
     if step.timed_out:
         return step.go_or_end("timeout", "timeout")
     if step.answer is None:
-        if node.get("text"):
+        if node.get("poll"):
+            ask_poll(step)
+        elif node.get("text"):
             step.say(
                 f"{node['text']}\n\n{options_text(node)}" if node.get("listOptions", True) else node["text"]
             )
@@ -282,9 +296,11 @@ def run_menu(step: Step) -> None:
     step.state.retries += 1
     if step.state.retries > node.get("retries", DEFAULT_MENU_RETRIES):
         return step.go_or_end("invalid", "invalid_answer")
-    step.say(
-        f"{node.get('invalidMessage') or 'Please answer with one of the options:'}\n\n{options_text(node)}"
-    )
+    if node.get("poll"):
+        step.say(node.get("invalidMessage") or DEFAULT_INVALID_CHOICE)
+        ask_poll(step)
+    else:
+        step.say(f"{node.get('invalidMessage') or DEFAULT_INVALID_CHOICE}\n\n{options_text(node)}")
     step.wait("input", timeout)
 
 
