@@ -25,6 +25,13 @@ def owned(model: type[M]) -> peewee.ModelSelect:
     return model.select().where(model.company == current_principal().company_id)
 
 
+def shared_or_own(model: type[M]) -> peewee.ModelSelect:
+    """The caller's company's rows of `model` that are everyone's (no `user`) or the caller's own (a program has
+    none): quick messages, macros."""
+    user = current_principal().user
+    return owned(model).where(model.user.is_null() | (model.user == (user.id if user else None)))
+
+
 def get_owned(model: type[M], record_id: int, what: str | None = None) -> M:
     row = owned(model).where(model.id == record_id).first()
     if row is None:

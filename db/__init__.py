@@ -17,6 +17,7 @@ from db.flows import Flow, FlowSession, FlowStep, FlowVersion
 from db.imports import ImportRowError
 from db.jobs import IdempotencyKey, Job
 from db.leads import Lead
+from db.macros import Macro
 from db.messages import Message, MessageReaction, PendingFollowUp, PollVote, QuickMessage
 from db.notifications import Notification
 from db.opt_outs import OptOut
@@ -52,6 +53,7 @@ ALL_MODELS: list[type[BaseModel]] = [
     MessageReaction,
     PollVote,
     QuickMessage,
+    Macro,
     Job,
     IdempotencyKey,
     ImportRowError,

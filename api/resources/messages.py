@@ -246,12 +246,7 @@ def ticket_for(body: SendIn) -> Ticket:
     principal = current_principal()
     if body.ticket_id is not None:
         ticket = visible_ticket(body.ticket_id)
-        if ticket.status == "closed":
-            raise Conflict("the ticket is closed: reopen it, or send to the contact's phone")
-        if ticket.contact.blocked:
-            raise contact_blocked()
-        if ticket.connection_id is None:
-            raise ApiError(422, "the ticket's connection was deleted", "no_connection")
+        check_sendable(ticket)
         if body.connection_id not in (None, ticket.connection_id):
             raise ValidationFailed("a ticket's messages go out on its own connection",
                                    {"connectionId": "not the ticket's connection"})
@@ -279,6 +274,17 @@ def ticket_for(body: SendIn) -> Ticket:
         if created and principal.user is not None:  # whoever starts a conversation answers it
             ticket.accept(principal.user.id)
     return ticket
+
+
+def check_sendable(ticket: Ticket) -> None:
+    """A message may go on the ticket (one read with its contact): it is live, its contact not blocked, its connection
+    there."""
+    if ticket.status == "closed":
+        raise Conflict("the ticket is closed: reopen it, or send to the contact's phone")
+    if ticket.contact.blocked:
+        raise contact_blocked()
+    if ticket.connection_id is None:
+        raise ApiError(422, "the ticket's connection was deleted", "no_connection")
 
 
 def in_another_agents_ticket(ticket: Ticket) -> Conflict:
@@ -352,7 +358,7 @@ def send(body: SendIn):
     content = shared_content(body, principal.company_id) or (quick[1] if quick else text_or_media(body, principal.company_id))
     ticket = ticket_for(body)
     if quick is not None:
-        content = {**content, "body": quick_message_text(quick[0], content, body, ticket)}
+        content = {**content, "body": quick_message_text(quick[0], content, body.body, ticket)}
     outbound = sends.run(OutboundDraft(
         ticket, user_id=principal.user.id if principal.user else None,
         quoted_message_id=body.quoted_message_id, **content,  # its Idempotency-Key is the caller's (api/idempotency.py)
@@ -375,13 +381,18 @@ def quick_message_sent(body: SendIn) -> tuple[QuickMessage, dict[str, Any]] | No
     return quick, media
 
 
-def quick_message_text(quick: QuickMessage, media: dict[str, Any], body: SendIn, ticket: Ticket) -> str:
-    """What a quick message says: `body` as the agent edited it, or its text filled in for the ticket; nothing with an
+def quick_message_text(quick: QuickMessage, media: dict[str, Any], edited: str | None, ticket: Ticket) -> str:
+    """What a quick message says: its text as the agent `edited` it, or filled in for the ticket; nothing with an
     audio, which WhatsApp shows without text."""
     if media.get("message_type") == "audio":
         return ""
+    return signed(edited or filled_in(quick.body, ticket))
+
+
+def filled_in(text: str, ticket: Ticket) -> str:
+    """The text's {{variables}} filled in for the ticket, the caller its agent."""
     agent = current_principal().user
-    return signed(body.body or render_template(quick.body, ticket_variables(ticket, agent.name if agent else "")))
+    return render_template(text, ticket_variables(ticket, agent.name if agent else ""))
 
 
 def text_or_media(body: SendIn, company_id: int) -> dict[str, Any]:

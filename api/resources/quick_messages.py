@@ -18,7 +18,7 @@ from api.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from api.media_upload import store_file, uploaded_file
 from api.pagination import paginate
 from api.schemas import OutSchema, PageQuery, Schema, UtcDateTime, page_of
-from api.scoping import owned, visible_ticket
+from api.scoping import owned, shared_or_own, visible_ticket
 from api.security import current_principal
 from db.base import holds
 from db.messages import QuickMessage
@@ -94,14 +94,8 @@ def quick_message_json(row: QuickMessage) -> dict:
     return QuickMessageOut.model_validate({**row.__data__, "user_id": row.user_id, "scope": scope}).to_json()
 
 
-def visible() -> Any:
-    """The caller's quick messages: the company's, and their own personal ones (a program has none)."""
-    user = current_principal().user
-    return owned(QuickMessage).where(QuickMessage.user.is_null() | (QuickMessage.user == (user.id if user else None)))
-
-
 def visible_quick_message(quick_message_id: int) -> QuickMessage:
-    row = visible().where(QuickMessage.id == quick_message_id).first()
+    row = shared_or_own(QuickMessage).where(QuickMessage.id == quick_message_id).first()
     if row is None:
         raise NotFound("quick message")
     return row
@@ -129,7 +123,7 @@ def ensure_free_shortcut(shortcut: str, user_id: int | None, except_id: int | No
 @endpoint(summary="List the quick messages the caller can use", tags=["quick-messages"], query=QuickMessageQuery,
           response=page_of(QuickMessageOut))
 def list_quick_messages(query: QuickMessageQuery):
-    rows = visible().order_by(QuickMessage.shortcut, QuickMessage.id)
+    rows = shared_or_own(QuickMessage).order_by(QuickMessage.shortcut, QuickMessage.id)
     if query.scope != "company":  # the caller's own shortcut hides the company's of the same name
         mine = QuickMessage.select(QuickMessage.shortcut).where(QuickMessage.user == current_principal().user.id)
         rows = rows.where(QuickMessage.user.is_null(False) | QuickMessage.shortcut.not_in(mine))

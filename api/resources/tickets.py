@@ -472,15 +472,22 @@ def send_read_receipts_of(ticket: Ticket, read: list[Message]) -> None:
 @endpoint(summary="Add a private note (never sent to the contact)", tags=["tickets"], body=NoteIn,
           response=TicketOut, errors=[404], scope=WRITE_SCOPE)
 def add_note(ticket_id: int, body: NoteIn):
-    ticket = visible_ticket(ticket_id)
-    mentioned = seeing_the_ticket(ticket, body.mentioned_user_ids)
+    return noting(body)(visible_ticket(ticket_id))
+
+
+def noting(body: NoteIn) -> TicketWork:
     author_id = acting_user_id()
-    with announcing() as announcements:
-        note = TicketNote.create(ticket=ticket, user=author_id, body=body.body)
-        announcements.add("ticket:note", ticket.company_id,
-                          NoteOut.model_validate(note).to_json() | {"ticketId": ticket.id}, ticket=ticket)
-        notify(mentioned, "mention", ticket, author_id, noteId=note.id, text=body.body[:280])
-    return ticket_out(ticket)
+
+    def note(ticket: Ticket) -> dict:
+        mentioned = seeing_the_ticket(ticket, body.mentioned_user_ids)
+        with announcing() as announcements:
+            note = TicketNote.create(ticket=ticket, user=author_id, body=body.body)
+            announcements.add("ticket:note", ticket.company_id,
+                              NoteOut.model_validate(note).to_json() | {"ticketId": ticket.id}, ticket=ticket)
+            notify(mentioned, "mention", ticket, author_id, noteId=note.id, text=body.body[:280])
+        return ticket_out(ticket).to_json()
+
+    return note
 
 
 def seeing_the_ticket(ticket: Ticket, user_ids: list[int]) -> list[int]:

@@ -38,6 +38,9 @@ VALID_BODIES = {
     ("post", "/api/quick-messages"): {"shortcut": "oi", "body": "Olá {{firstName}}"},
     ("post", "/api/tickets/{ticket_id}/transfer"): {"queueId": 1, "note": "n"},
     ("post", "/api/tickets/bulk"): {"ticketIds": [1], "action": "transfer", "queueId": 1, "note": "n"},
+    ("post", "/api/macros"): {"name": "m", "actions": [{"type": "send_message", "body": "Oi {{firstName}}"},
+                                                      {"type": "transfer", "queueId": 1}, {"type": "close"}]},
+    ("post", "/api/macros/{macro_id}/run"): {"ticketIds": [1]},
     ("post", "/api/flows/{flow_id}/dry-run"): {"answers": ["1"], "variables": {}},
 }
 
