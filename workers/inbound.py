@@ -78,11 +78,6 @@ def stored_media(company_id: int, media: dict | None) -> str | None:
         return None
 
 
-def chat_phone(event: dict) -> str:
-    chat = event["chat"]
-    return chat if event.get("is_group") or chat.startswith("+") else f"+{chat}"
-
-
 @dataclasses.dataclass
 class Received:
     """One stored message, its ticket and contact."""
@@ -118,7 +113,7 @@ def contacts_of(company_id: int, events: list[dict]) -> dict[str, Contact]:
     names: dict[str, str] = {}
     groups: dict[str, bool] = {}
     for event in events:
-        phone = chat_phone(event)
+        phone = e164_or_id(event["chat"])
         groups.setdefault(phone, bool(event.get("is_group")))
         if not event.get("is_group") and event.get("sender_name"):
             names.setdefault(phone, event["sender_name"])
@@ -214,11 +209,11 @@ def record_inbound(connection: Connection, events: list[dict]) -> tuple[list[Rec
         pending = [wa_id for wa_id, follow_up_pending in stored.items() if follow_up_pending]
         events = new_events(events, stored)
         contacts = contacts_of(connection.company_id, events) if events else {}
-        blocked = {event["wa_id"] for event in events if contacts[chat_phone(event)].blocked}
+        blocked = {event["wa_id"] for event in events if contacts[e164_or_id(event["chat"])].blocked}
         events = [event for event in events if event["wa_id"] not in blocked]
         if not events:
             return [], pending, blocked
-        contact_of = [contacts[chat_phone(event)] for event in events]
+        contact_of = [contacts[e164_or_id(event["chat"])] for event in events]
         firsts: dict[int, dict] = {}
         for event, contact in zip(events, contact_of, strict=True):
             firsts.setdefault(contact.id, event)

@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import uuid
-from urllib.parse import urlparse, urlunparse
-
 import peewee
 import pytest
 
-from db.base import make_database
 from db.migrate import _router
-from tests.conftest import ADMIN_DATABASE_URL, _admin_execute
+from tests.db.conftest import migrated_to
 
 BEFORE = "018_sending_at"
 MIGRATION = "019_idempotency_keys_per_caller"
@@ -19,21 +15,8 @@ MIGRATION = "019_idempotency_keys_per_caller"
 @pytest.fixture(params=["postgresql", "sqlite"])
 def migrated_to_018(request, tmp_path):
     """A database of its own with the migrations up to 018 applied."""
-    if request.param == "sqlite":
-        database = make_database(f"sqlite:///{tmp_path / 'wharf.db'}")
-        _router(database).run(BEFORE)
+    with migrated_to(BEFORE, request.param, tmp_path) as database:
         yield database
-        database.close_all()
-        return
-    name = f"wharf_test_019_{uuid.uuid4().hex[:8]}"
-    _admin_execute(f'CREATE DATABASE "{name}"')
-    database = make_database(urlunparse(urlparse(ADMIN_DATABASE_URL)._replace(path=f"/{name}")))
-    try:
-        _router(database).run(BEFORE)
-        yield database
-    finally:
-        database.close_all()
-        _admin_execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def claim(database: peewee.Database, company_id: int, key: str, caller: str | None = None) -> None:

@@ -116,7 +116,7 @@ def test_the_list_outlives_the_contact_and_only_opt_in_takes_a_number_off(factor
 def test_the_report_counts_replies_after_the_campaign_message_and_opt_outs_since(
     factories, company, connection, redis_client, worker, gateway
 ):
-    replying, stopping, silent = (factories.contact(company, phone=f"+55119000000{n}") for n in range(3))
+    replying, stopping, silent = (factories.contact(company, phone=f"+551190000000{n}") for n in range(3))
     simulator.inject_inbound(redis_client, connection.id, silent.phone, "an older conversation")
     assert wait_for(
         lambda: Message.select().where(Message.contact == silent, Message.direction == "in").exists(), 20

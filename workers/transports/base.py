@@ -13,6 +13,8 @@ import re
 from collections.abc import Callable
 from typing import Any, ClassVar, Protocol
 
+from wharf.phones import with_ninth_digit
+
 
 @dataclasses.dataclass(frozen=True)
 class TransportEvent:
@@ -412,9 +414,10 @@ def send_each(transport: Transport, messages: list[OutgoingMessage]) -> list[str
 
 
 def e164_or_id(address: str) -> str:
-    """A person as a transport names them (a number in digits, or WhatsApp's full id of one whose number it hides,
-    "…@lid") as Wharf keeps them: a number in E.164, an id as it is."""
-    return address if "@" in address or address.startswith("+") else f"+{address}"
+    """A person or chat as a transport names them (a number in digits, or WhatsApp's full id of a group or of one whose
+    number it hides, "…@lid") as Wharf keeps them: a number in E.164 (a Brazilian mobile with its ninth digit, as
+    `to_e164` reads one), an id as it is."""
+    return address if "@" in address else with_ninth_digit(f"+{address.lstrip('+')}")
 
 
 def group_id(raw: str) -> str:
