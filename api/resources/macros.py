@@ -24,6 +24,7 @@ from api.errors import ApiError, Conflict, Forbidden, NotFound, ValidationFailed
 from api.pagination import paginate
 from api.resources.messages import check_sendable, filled_in, quick_message_text, signed
 from api.resources.quick_messages import visible_quick_message
+from api.resources.ticket_bulk import outcome
 from api.resources.tickets import (
     WRITE_SCOPE,
     AssignIn,
@@ -344,8 +345,6 @@ def run_on(ticket: Ticket | None, works: list[TicketWork]) -> tuple[int | None, 
             ticket = Ticket.select(Ticket, Contact).join(Contact).where(Ticket.id == ticket.id).first()
             if ticket is None:  # deleted meanwhile
                 return index, NotFound("ticket")
-        try:
-            work(ticket)
-        except ApiError as error:
+        if (error := outcome(work, ticket)) is not None:
             return index, error
     return None

@@ -269,3 +269,24 @@ def test_every_action_s_fields_are_fields_of_the_bulk_body():
 
     for action, (schema, _) in ACTIONS.items():
         assert set(schema.model_fields) <= bulk_fields, action
+
+
+def test_a_failure_nobody_foresaw_on_one_ticket_is_its_500_and_the_others_are_done(client, factories, company,
+                                                                                   connection, as_admin, monkeypatch):
+    tickets = [factories.ticket(company, connection=connection) for _ in range(3)]
+    accept = Ticket.accept
+
+    def accept_but_the_second(ticket, user_id):
+        if ticket.id == tickets[1].id:
+            raise RuntimeError("the disk is full")
+        return accept(ticket, user_id)
+
+    monkeypatch.setattr(Ticket, "accept", accept_but_the_second)
+    answer = bulk(client, as_admin, "accept", tickets)
+
+    assert answer.status_code == 200
+    assert answer.get_json() == {"done": [tickets[0].id, tickets[2].id], "failed": [
+        {"ticketId": tickets[1].id, "error": "internal_error", "statusCode": 500,
+         "message": "something went wrong on our side; it has been logged"}]}
+    assert statuses(*tickets) == ["open", "pending", "open"]
+    assert kinds(tickets[1]) == []
