@@ -305,6 +305,34 @@ def simulate_call(connection_id: int, phone: str, video: bool) -> None:
     click.echo(f"{phone} is calling ({'video' if video else 'voice'}): call {call_id}")
 
 
+@simulate.command("group-change")
+@click.argument("connection_id", type=int)
+@click.option("--from", "phone", required=True, help="the member who makes the change, E.164 (+5511...)")
+@click.option("--group", required=True, metavar="ID", help="the group (its id, 120363012345678901@g.us, or its digits)")
+@click.option("--name", default=None, help="its new subject")
+@click.option("--add", multiple=True, metavar="PHONE", help="a number added; \"me\": the connection's own")
+@click.option("--remove", multiple=True, metavar="PHONE", help="a number removed; \"me\": the connection is out")
+@click.option("--promote", multiple=True, metavar="PHONE", help="a member made an admin")
+@click.option("--demote", multiple=True, metavar="PHONE", help="an admin made a member")
+def simulate_group_change(connection_id: int, phone: str, group: str, name: str | None, **members: tuple[str, ...]) -> None:
+    """A member renames a group or changes its members, as WhatsApp tells the session."""
+    from wharf.redis_client import redis_client
+    from workers.transports import simulator
+
+    if name is None and not any(members.values()):
+        raise click.UsageError("give --name, or members to --add, --remove, --promote or --demote")
+    me = simulator.session_number(connection_id)
+    try:
+        chat = simulator.group_id(group)
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="--group") from None
+    numbers = {change: [me if number == "me" else number.lstrip("+") for number in listed]
+               for change, listed in members.items()}
+    simulator.inject_group_change(redis_client(), connection_id, chat, phone.lstrip("+"), name, **numbers)
+    done = [f"{change} {', '.join(listed)}" for change, listed in members.items() if listed]
+    click.echo(f"{phone} changed {chat}: " + "; ".join(([f"named {name!r}"] if name else []) + done))
+
+
 @simulate.command("read-receipts")
 @click.argument("connection_id", type=int)
 @click.option("--contact", default=None, help="only the blue ticks this number got (E.164)")

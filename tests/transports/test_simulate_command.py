@@ -188,3 +188,23 @@ def test_simulate_outbox_marks_what_we_edited(redis_client):
     listed = CliRunner().invoke(main, ["simulate", "outbox", "3"])
 
     assert "3EB0X  +5511987654321  [text]  at 6  (edited)" in listed.output
+
+
+def test_simulate_group_change_renames_and_changes_members_as_a_member(redis_client):
+    redis_client.flushdb()
+    runner = CliRunner()
+
+    added = runner.invoke(main, ["simulate", "group-change", "3", "--from", "+5511987654321", "--group",
+                                 "120363012345678901", "--name", "Vendas", "--add", "me", "--add", "+5511900000002"])
+    nothing = runner.invoke(main, ["simulate", "group-change", "3", "--from", "+5511987654321", "--group", "120363"])
+
+    assert added.exit_code == 0, added.output
+    assert "changed 120363012345678901@g.us: named 'Vendas'; add me, +5511900000002" in added.output
+    [command] = [json.loads(raw) for raw in redis_client.lrange(simulator.key(3, "commands"), 0, -1)]
+    assert (command["op"], command["group"], command["name"], command["membersChanged"]) == (
+        "group_change", "120363012345678901@g.us", "Vendas", True)
+    members = {field.decode(): role.decode() for field, role in
+               redis_client.hgetall(simulator.key(3, "group_members")).items()}
+    assert members == {f"120363012345678901@g.us|{number}": "member"
+                       for number in ("5511987654321", simulator.session_number(3), "5511900000002")}
+    assert nothing.exit_code == 2 and "give --name" in nothing.output
