@@ -35,7 +35,11 @@ if TYPE_CHECKING:
 
 
 class GroupRefused(Exception):
-    """WhatsApp refused for good: not retried."""
+    """WhatsApp refused for good (`reason_code` says why: not_in_group, not_admin...): not retried."""
+
+    def __init__(self, reason_code: str | None, message: str) -> None:
+        super().__init__(f"{reason_code or 'refused'}: {message}")
+        self.reason_code = reason_code
 
 
 OPTIONS: dict[str, Any] = {"queue_name": "gateway", "max_retries": 5, "min_backoff": 1000, "max_backoff": 60_000,
@@ -55,7 +59,7 @@ def group_session(connection_id: int) -> Iterator[ManagedSession]:
     except TransportError as error:
         if not error.permanent:
             raise
-        raise GroupRefused(f"{error.reason_code or 'refused'}: {error}") from error
+        raise GroupRefused(error.reason_code, str(error)) from error
 
 
 @dramatiq.actor(**OPTIONS)
@@ -121,9 +125,14 @@ def group_invite_link(connection_id: int, company_id: int, group_id: str, reset:
 
 @dramatiq.actor(**OPTIONS)
 def leave_group(connection_id: int, company_id: int, group_id: str) -> dict:
-    """Out of the group: its contact stays (with its history), its members no longer known."""
-    with group_session(connection_id) as session:
-        session.leave_group(group_id)
+    """Out of the group: its contact stays (with its history), its members no longer known. Out already is done too
+    (a leave run again after a crash finds it so)."""
+    try:
+        with group_session(connection_id) as session:
+            session.leave_group(group_id)
+    except GroupRefused as refused:
+        if refused.reason_code != "not_in_group":
+            raise
     forget_members(company_id, group_id)
     return {"connectionId": connection_id, "groupId": group_id, "left": True}
 

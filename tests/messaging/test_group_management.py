@@ -118,11 +118,13 @@ def test_whatsapps_refusal_for_good_fails_the_job_and_leaving_forgets_the_partic
                        json={"action": "remove", "participants": [ANA]})
     left = job_of(client, admin_headers, "POST", f"{groups}/120363012345678901/leave")
     gone = job_of(client, admin_headers, "GET", f"{groups}/120363012345678901/invite-link")
+    left_again = job_of(client, admin_headers, "POST", f"{groups}/120363012345678901/leave")  # out already: done
 
     assert (not_admin.status, not_admin.attempts) == ("failed", 1) and "not_admin" in not_admin.error
     assert left.status == "done"
     assert Contact.get(Contact.phone == "120363012345678901@g.us").participants is None
     assert gone.status == "failed" and "not_in_group" in gone.error
+    assert (left_again.status, left_again.result["left"]) == ("done", True)
 
 
 def test_bad_requests_are_refused_before_anything_is_queued(client, admin_headers, factories, company, connection):
