@@ -10,7 +10,11 @@ import pytest
 from db.flows import FlowSession
 from db.messages import Message, PollVote
 from tests.waiting import wait_for
+from workers.acks import receipt_time
+from workers.events import announcing
+from workers.message_changes import handle_poll_vote, record_vote
 from workers.transports import simulator
+from workers.transports.base import PollVoted, option_hash
 
 PHONE = "+5511987654321"
 POLL_MENU = {
@@ -82,6 +86,24 @@ def test_a_written_answer_still_counts_and_a_wrong_one_asks_with_a_new_poll_whos
     assert (invalid.body, second_poll.type) == ("Escolha uma opção da enquete.", "poll")
     assert answer.body == "Seus pedidos estão a caminho."
     assert FlowSession.get().variables["ask"] == "1"
+
+
+def test_a_vote_delivered_again_after_a_crash_still_answers_the_bot_once(bot, connection):
+    bot.deploy(POLL_MENU)
+    bot.say("menu")
+    poll = Message.get(Message.type == "poll")
+    vote = PollVoted(connection.id, wa_id=poll.wa_id, chat=PHONE.lstrip("+"), sender=PHONE.lstrip("+"),
+                     option_hashes=(option_hash("Falar com alguém"),), timestamp=1_800_000_100.0).to_dict()
+    with announcing() as announcements:  # what the first delivery committed before its worker died
+        record_vote(poll, PHONE, ["Falar com alguém"], receipt_time(vote["timestamp"]), announcements)
+
+    again = handle_poll_vote.fn(vote)
+    bot.settle()
+    once_more = handle_poll_vote.fn(vote)
+    bot.settle()
+
+    assert (again["changed"], again["answeredBot"], once_more["answeredBot"]) == (False, True, False)
+    assert bot.replies()[1:] == ["Já chamamos alguém."]
 
 
 def test_a_dry_run_shows_the_poll_the_bot_would_send(client, headers):
