@@ -4,6 +4,8 @@ Business hours are `{"mon": [["08:00", "18:00"], ...], ...}` read in the company
 An empty mapping means always open; once any day is given, a day that is missing is closed.
 An interval runs from its start up to, not including, its end; "24:00" ends at midnight, so a
 night shift is written as two intervals on consecutive days.
+Special days (holidays, a shorter Christmas Eve) are `{"2026-12-25": [], "2026-12-24": [["08:00", "12:00"]]}`:
+on that local date, those intervals instead of the weekday's (none: closed all day), whatever the weekly hours.
 """
 
 from __future__ import annotations
@@ -20,10 +22,13 @@ logger = logging.getLogger(__name__)
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _TIME = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$|^24:00$")
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+MOST_SPECIAL_DAYS = 400  # a year's holidays and more, kept until someone prunes them
 
 
 class HasRules(Protocol):
     business_hours: Mapping[str, Sequence[Sequence[str]]]
+    special_days: Mapping[str, Sequence[Sequence[str]]]
     menu_options: Sequence[Mapping[str, Any]]
 
 
@@ -44,20 +49,43 @@ def validate_business_hours(hours: Mapping[str, Sequence[Sequence[str]]]) -> dic
     for day, intervals in hours.items():
         if day not in WEEKDAYS:
             raise ValueError(f"{day!r} is not a weekday; use {', '.join(WEEKDAYS)}")
-        spans = []
-        for interval in intervals:
-            if len(interval) != 2:
-                raise ValueError(f"{day}: each interval is [start, end]")
-            start, end = interval
-            if start == "24:00" or minutes(start) >= minutes(end):
-                raise ValueError(f"{day}: {start}-{end} must start before it ends")
-            spans.append([start, end])
-        spans.sort(key=lambda span: minutes(span[0]))
-        for previous, current in itertools.pairwise(spans):
-            if minutes(current[0]) < minutes(previous[1]):
-                raise ValueError(f"{day}: {previous[0]}-{previous[1]} overlaps {current[0]}-{current[1]}")
-        normalized[day] = spans
+        normalized[day] = validate_intervals(day, intervals)
     return normalized
+
+
+def validate_special_days(days: Mapping[str, Sequence[Sequence[str]]]) -> dict[str, list[list[str]]]:
+    """The special days in date order, each day's intervals checked as a weekday's; ValueError naming the first
+    problem (a date that is no date as YYYY-MM-DD, too many days)."""
+    if len(days) > MOST_SPECIAL_DAYS:
+        raise ValueError(f"at most {MOST_SPECIAL_DAYS} special days")
+    normalized: dict[str, list[list[str]]] = {}
+    for date, intervals in sorted(days.items()):
+        try:
+            if not _DATE.match(date):
+                raise ValueError
+            dt.date.fromisoformat(date)
+        except ValueError:
+            raise ValueError(f"{date!r} is not a date as YYYY-MM-DD") from None
+        normalized[date] = validate_intervals(date, intervals)
+    return normalized
+
+
+def validate_intervals(day: str, intervals: Sequence[Sequence[str]]) -> list[list[str]]:
+    """One day's [start, end] intervals sorted; ValueError for one that is not HH:MM, ends before it starts or
+    overlaps another."""
+    spans = []
+    for interval in intervals:
+        if len(interval) != 2:
+            raise ValueError(f"{day}: each interval is [start, end]")
+        start, end = interval
+        if start == "24:00" or minutes(start) >= minutes(end):
+            raise ValueError(f"{day}: {start}-{end} must start before it ends")
+        spans.append([start, end])
+    spans.sort(key=lambda span: minutes(span[0]))
+    for previous, current in itertools.pairwise(spans):
+        if minutes(current[0]) < minutes(previous[1]):
+            raise ValueError(f"{day}: {previous[0]}-{previous[1]} overlaps {current[0]}-{current[1]}")
+    return spans
 
 
 def zone(timezone: str) -> ZoneInfo:
@@ -70,16 +98,21 @@ def zone(timezone: str) -> ZoneInfo:
 
 
 def is_open(queue: HasRules, at: dt.datetime, timezone: str) -> bool:
-    """Whether the queue takes tickets at `at` (aware, or naive UTC as stored) in the company's `timezone`."""
-    hours = queue.business_hours or {}
-    if not hours:
+    """Whether the queue takes tickets at `at` (aware, or naive UTC as stored) in the company's `timezone`: by the
+    local date's special hours if it has some, else by the weekday's."""
+    hours, special = queue.business_hours or {}, queue.special_days or {}
+    if not hours and not special:
         return True
     if at.tzinfo is None:
         at = at.replace(tzinfo=dt.UTC)
     local = at.astimezone(zone(timezone))
+    today = special.get(local.date().isoformat())
+    if today is None:
+        if not hours:
+            return True
+        today = hours.get(WEEKDAYS[local.weekday()], [])
     now = local.hour * 60 + local.minute
-    day = WEEKDAYS[local.weekday()]
-    return any(minutes(start) <= now < minutes(end) for start, end in hours.get(day, []))
+    return any(minutes(start) <= now < minutes(end) for start, end in today)
 
 
 def route_menu_choice(queue: HasRules, text: str) -> int | None:

@@ -15,6 +15,8 @@ class Queue(TimestampedModel):
     priority = peewee.IntegerField(default=0)
     # {"mon": [["08:00", "18:00"]], ...}; empty means always open. Read in the company's timezone.
     business_hours = JSONField(default=dict)
+    # {"2026-12-25": [], "2026-12-24": [["08:00", "12:00"]]}: a local date's hours instead of its weekday's
+    special_days = JSONField(default=dict)
     out_of_hours_message = peewee.TextField(default="")
     menu_options = JSONField(default=list)
     auto_assign = peewee.BooleanField(default=False)  # waiting tickets go to an available agent (workers/assignment.py)

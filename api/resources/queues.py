@@ -18,7 +18,7 @@ from api.scoping import get_owned, owned
 from api.security import current_principal
 from db.base import database, holds, utcnow
 from db.companies import Company
-from db.queue_rules import is_open, validate_business_hours
+from db.queue_rules import is_open, validate_business_hours, validate_special_days
 from db.queues import Queue, UserQueue
 from db.users import User
 
@@ -26,6 +26,7 @@ blueprint = Blueprint("queues", __name__, url_prefix="/api/queues")
 MANAGERS = ("super", "admin")
 
 BusinessHours = Annotated[dict[str, list[list[str]]], AfterValidator(validate_business_hours)]
+SpecialDays = Annotated[dict[str, list[list[str]]], AfterValidator(validate_special_days)]
 
 
 class MenuOption(Schema):
@@ -48,6 +49,9 @@ class QueueFields(Schema):
     priority: Int32 | None = Field(None, ge=0)
     user_ids: list[int] | None = None
     business_hours: BusinessHours | None = None
+    special_days: SpecialDays | None = Field(None, description="{\"2026-12-25\": [], \"2026-12-24\": [[\"08:00\", "
+                                             "\"12:00\"]]}: that local date's hours instead of its weekday's (none: "
+                                             "closed all day); replaces the queue's")
     out_of_hours_message: str | None = Field(None, max_length=4096)
     menu_options: list[MenuOption] | None = None
     auto_assign: bool | None = Field(None, description="give each ticket that comes to wait here to the online "
@@ -69,6 +73,7 @@ class QueueOut(OutSchema):
     priority: int
     user_ids: list[int]
     business_hours: dict[str, list[list[str]]]
+    special_days: dict[str, list[list[str]]]
     out_of_hours_message: str
     menu_options: list[dict]
     auto_assign: bool

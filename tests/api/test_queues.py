@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo
+
 import pytest
 
 from db.audit import AuditLog
+from db.base import utcnow
 from db.queues import Queue, UserQueue
 
 HOURS = {"mon": [["08:00", "12:00"], ["13:00", "18:00"]], "sat": [["09:00", "13:00"]]}
@@ -48,6 +51,8 @@ def test_a_queue_is_created_with_members_hours_and_a_menu(client, factories, app
     ({"businessHours": {"mon": [["18:00", "08:00"]]}}, "businessHours"),
     ({"businessHours": {"mon": [["8h", "18:00"]]}}, "businessHours"),
     ({"businessHours": {"funday": [["08:00", "18:00"]]}}, "businessHours"),
+    ({"specialDays": {"25/12": []}}, "specialDays"),
+    ({"specialDays": {"2026-12-24": [["12:00", "08:00"]]}}, "specialDays"),
     ({"color": "green"}, "color"),
     ({"menuOptions": [{"option": "1", "label": "a", "queueId": 999}]}, "menuOptions"),
     ({"userIds": [999]}, "userIds"),
@@ -114,6 +119,20 @@ def test_open_now_uses_the_company_timezone(client, factories, app):
     items = client.get("/api/queues", headers=factories.auth_headers(app, admin)).get_json()["items"]
 
     assert {q["id"]: q["openNow"] for q in items} == {open_queue.id: True, closed_queue.id: False}
+
+
+def test_a_special_day_today_closes_a_queue_open_every_day_and_patch_replaces_them(client, factories, app):
+    company = factories.company(timezone="America/Sao_Paulo")
+    headers = factories.auth_headers(app, factories.user(company=company))
+    today = utcnow().astimezone(ZoneInfo("America/Sao_Paulo")).date().isoformat()
+    created = client.post("/api/queues", headers=headers, json={"name": "Vendas", "specialDays": {
+        "2030-12-25": [], today: [], "2030-12-24": [["12:00", "14:00"], ["08:00", "11:00"]]}}).get_json()
+
+    changed = client.patch(f"/api/queues/{created['id']}", headers=headers, json={"specialDays": {}}).get_json()
+
+    assert created["specialDays"] == {today: [], "2030-12-24": [["08:00", "11:00"], ["12:00", "14:00"]],
+                                      "2030-12-25": []}
+    assert (created["openNow"], changed["openNow"], changed["specialDays"]) == (False, True, {})
 
 
 def test_deleting_a_queue_removes_menu_options_pointing_to_it(client, factories, app):

@@ -7,13 +7,13 @@ from types import SimpleNamespace
 
 import pytest
 
-from db.queue_rules import is_open, route_menu_choice, validate_business_hours
+from db.queue_rules import is_open, route_menu_choice, validate_business_hours, validate_special_days
 
 WEEKDAYS_9_TO_18 = {day: [["09:00", "18:00"]] for day in ("mon", "tue", "wed", "thu", "fri")}
 
 
-def queue(hours=None, options=None):
-    return SimpleNamespace(business_hours=hours or {}, menu_options=options or [])
+def queue(hours=None, options=None, special=None):
+    return SimpleNamespace(business_hours=hours or {}, special_days=special or {}, menu_options=options or [])
 
 
 def utc(*args):
@@ -90,3 +90,31 @@ def test_a_menu_answer_routes_to_its_queue():
     assert route_menu_choice(menu, " 1 ") == 2
     assert route_menu_choice(menu, "b") == 3
     assert route_menu_choice(menu, "9") is None
+
+
+def test_a_special_day_has_its_own_hours_in_the_local_date_whatever_the_weekday():
+    christmas = queue(WEEKDAYS_9_TO_18, special={"2026-12-24": [["09:00", "12:00"]], "2026-12-25": []})
+
+    assert is_open(christmas, utc(2026, 12, 24, 14, 0), "America/Sao_Paulo")  # Thursday 11:00 there
+    assert not is_open(christmas, utc(2026, 12, 24, 16, 0), "America/Sao_Paulo")  # 13:00 there: closed at noon
+    assert not is_open(christmas, utc(2026, 12, 25, 14, 0), "America/Sao_Paulo")  # Friday, closed all day
+    assert not is_open(christmas, utc(2026, 12, 26, 1, 0), "America/Sao_Paulo")  # still the 25th there, 22:00
+    assert is_open(christmas, utc(2026, 12, 28, 14, 0), "America/Sao_Paulo")  # a Monday like any other
+    assert is_open(queue(special={"2026-12-24": [["08:00", "12:00"]]}), utc(2026, 12, 23, 23, 0), "UTC")
+    assert not is_open(queue(special={"2026-12-25": []}), utc(2026, 12, 25, 12, 0), "UTC")  # always open but that day
+
+
+@pytest.mark.parametrize("days, says", [
+    ({"25/12/2026": []}, "not a date as YYYY-MM-DD"),
+    ({"2026-02-30": []}, "not a date as YYYY-MM-DD"),
+    ({"2026-12-24": [["12:00", "09:00"]]}, "must start before it ends"),
+    ({f"2026-01-01T{n}": [] for n in range(401)}, "at most 400 special days"),
+])
+def test_special_days_are_checked_as_dates_with_a_weekday_s_intervals(days, says):
+    with pytest.raises(ValueError, match=says):
+        validate_special_days(days)
+
+
+def test_special_days_are_kept_in_date_order_with_their_intervals_sorted():
+    assert list(validate_special_days({"2026-12-31": [["14:00", "18:00"], ["08:00", "12:00"]], "2026-12-25": []})
+                .items()) == [("2026-12-25", []), ("2026-12-31", [["08:00", "12:00"], ["14:00", "18:00"]])]

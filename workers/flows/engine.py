@@ -111,11 +111,12 @@ class ContactLookups:
         return (self.contact.custom_fields or {}).get(key)
 
     def is_open(self, rule: Mapping[str, Any]) -> bool:
-        hours = rule.get("hours")
+        """By the queue the rule names (its special days too), or by the rule's own `hours`."""
+        rules = SimpleNamespace(business_hours=rule.get("hours") or {}, special_days={})
         if rule.get("queueId") is not None:
             queue = Queue.get_or_none(Queue.id == rule["queueId"], Queue.company == self.company.id)
-            hours = queue.business_hours if queue else {}
-        return is_open(SimpleNamespace(business_hours=hours or {}), utcnow(), self.company.timezone)
+            rules = queue if queue is not None else SimpleNamespace(business_hours={}, special_days={})
+        return is_open(rules, utcnow(), self.company.timezone)
 
 
 def attachment_fields(attachment: Attachment | None) -> dict:
