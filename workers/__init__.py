@@ -8,6 +8,7 @@ from workers import broker  # noqa: F401  (sets the global broker before any act
 # isort: split
 from workers import (  # noqa: F401
     acks,
+    address_book,
     calls,
     campaigns,
     chat_actions,

@@ -1,6 +1,7 @@
 """One blueprint module per resource; `BLUEPRINTS` is what the app registers."""
 
 from api.resources import (
+    address_book,
     ai_settings,
     analytics,
     api_keys,
@@ -71,6 +72,7 @@ BLUEPRINTS = [
     analytics.blueprint,
     connections.blueprint,
     contact_merge.blueprint,
+    address_book.blueprint,
     groups.blueprint,
     connection_profile.blueprint,
     messages.blueprint,

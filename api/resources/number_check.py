@@ -27,11 +27,16 @@ from workers.number_check import check_numbers
 blueprint = Blueprint("number_check", __name__)
 
 
-class NumberCheckIn(Schema):
-    phones: list[str] = Field(min_length=1, max_length=1000, description="in any form; a number without its "
-                              "country code is read in the company's default country")
+class OnConnection(Schema):
+    """A body naming the number whose session does the job."""
+
     connection_id: int | None = Field(None, description="the number that asks WhatsApp; default: the company's "
                                       "default connection")
+
+
+class NumberCheckIn(OnConnection):
+    phones: list[str] = Field(min_length=1, max_length=1000, description="in any form; a number without its "
+                              "country code is read in the company's default country")
 
 
 def connection_to_ask(connection_id: int | None) -> Connection:

@@ -10,11 +10,10 @@ opens the picture once downloaded.
 from __future__ import annotations
 
 from flask import Blueprint
-from pydantic import Field
 
 from api.endpoint import endpoint
-from api.resources.number_check import connection_to_ask
-from api.schemas import JobAccepted, Schema
+from api.resources.number_check import OnConnection, connection_to_ask
+from api.schemas import JobAccepted
 from api.scoping import get_owned
 from api.security import current_principal
 from db.contacts import Contact
@@ -25,18 +24,13 @@ from workers.messages import gateway_queue
 blueprint = Blueprint("profile_pictures", __name__)
 
 
-class ProfilePictureCheckIn(Schema):
-    connection_id: int | None = Field(None, description="the number that asks WhatsApp; default: the company's "
-                                      "default connection")
-
-
 @blueprint.post("/api/contacts/<int:contact_id>/profile-picture")
 @endpoint(summary="Fetch the contact's WhatsApp profile picture now: 202 with a job whose result says which picture "
           "WhatsApp shows (`pictureId`, null: none or hidden), and of a group its subject (`name`), its name from then "
           "on; the contact's `profilePicUrl` opens the picture",
-          tags=["contacts"], body=ProfilePictureCheckIn, optional_body=True, response=JobAccepted, status=202,
+          tags=["contacts"], body=OnConnection, optional_body=True, response=JobAccepted, status=202,
           errors=[404, 409, 422], enqueues=True, scope="contacts:write")
-def fetch_profile_picture(contact_id: int, body: ProfilePictureCheckIn | None):
+def fetch_profile_picture(contact_id: int, body: OnConnection | None):
     principal = current_principal()
     contact = get_owned(Contact, contact_id, "contact")
     connection = connection_to_ask(body.connection_id if body else None)

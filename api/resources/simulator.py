@@ -162,6 +162,9 @@ class NetworkIn(Schema):
     profile_pictures: dict[str, PictureUrl | None] | None = Field(
         None, max_length=1000, description="{number: its profile picture's URL, or null: it shows none}; the other "
                                            "numbers show one drawn for them")
+    address_book: dict[str, Annotated[str, StringConstraints(max_length=200)]] | None = Field(
+        None, max_length=10_000, description="{number: the name the phone saved them by}: the session's address book "
+                                             "(POST /api/contacts/import-from-phone reads it)")
     require_qr: bool | None = None
     auto_reply: str | None = Field(None, max_length=4096)
     disconnect: bool = Field(False, description="drop the session once; the gateway reconnects")
@@ -177,6 +180,7 @@ class NetworkOut(OutSchema):
     not_on_whatsapp: list[str]
     refuse_group_adds: list[str]
     profile_pictures: dict[str, str | None]
+    address_book: dict[str, str]
     require_qr: bool
     auto_reply: str | None
     banned: bool

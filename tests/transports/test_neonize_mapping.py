@@ -77,6 +77,7 @@ from PIL import Image
 from wharf.media import MAX_BYTES
 from wharf.settings import settings
 from workers.transports.base import (
+    AddressBookEntry,
     Connected,
     ContactCard,
     Disconnected,
@@ -97,7 +98,7 @@ from workers.transports.base import (
     TransportError,
     option_hash,
 )
-from workers.transports.neonize_mapping import map_event, session_store
+from workers.transports.neonize_mapping import address_book_of, map_event, session_store
 from workers.transports.neonize_transport import NeonizeTransport, SessionClient, with_media
 
 CONNECTION_ID = 3
@@ -1082,3 +1083,22 @@ def test_neonize_cannot_remove_the_picture_which_is_refused_for_good_without_ask
 
     assert (refused.value.permanent, refused.value.reason_code) == (True, "unsupported")
     assert session.client.profile_changes == []
+
+
+# --- the address book
+def test_the_address_book_names_each_as_the_phone_saved_them_else_as_they_named_themselves_and_leaves_us_out():
+    hidden = neonize_proto.JID(User="98765432101234", Server="lid")
+    shop = neonize_proto.JID(User="5511933334444", Server="s.whatsapp.net")
+    stranger = neonize_proto.JID(User="5511955556666", Server="s.whatsapp.net")
+    store = [
+        neonize_proto.Contact(JID=CONTACT, Info=neonize_proto.ContactInfo(Found=True, FullName="Ana Lima",
+                                                                          FirstName="Ana", PushName="Aninha")),
+        neonize_proto.Contact(JID=shop, Info=neonize_proto.ContactInfo(Found=True, BusinessName="Padaria Sol")),
+        neonize_proto.Contact(JID=hidden, Info=neonize_proto.ContactInfo(Found=True, PushName="Bia")),
+        neonize_proto.Contact(JID=stranger, Info=neonize_proto.ContactInfo(Found=True)),
+        neonize_proto.Contact(JID=ME, Info=neonize_proto.ContactInfo(Found=True, FullName="Me")),
+    ]
+
+    assert address_book_of(store, "5511900000000") == [
+        AddressBookEntry("5511987654321", "Ana Lima"), AddressBookEntry("5511933334444", "Padaria Sol"),
+        AddressBookEntry("98765432101234@lid", "Bia"), AddressBookEntry("5511955556666", None)]

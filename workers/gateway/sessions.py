@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 from workers.transports import build_transport
 from workers.transports.base import (
+    AddressBookEntry,
     Connected,
     Disconnected,
     GroupInfo,
@@ -144,6 +145,9 @@ class ManagedSession:
 
     def leave_group(self, group: str) -> None:
         self.transport.leave_group(group)
+
+    def address_book(self) -> list[AddressBookEntry]:
+        return self.transport.address_book()
 
     def set_blocked(self, chat: str, blocked: bool) -> None:
         self.transport.set_blocked(chat, blocked)

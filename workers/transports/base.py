@@ -254,6 +254,15 @@ class ProfilePicture:
 
 
 @dataclasses.dataclass(frozen=True)
+class AddressBookEntry:
+    """A contact the number's phone has saved: their number in digits (or WhatsApp's full id of one whose number it
+    hides, "…@lid"), and the name it saved them by, or the name they gave WhatsApp; None: neither."""
+
+    address: str
+    name: str | None = None
+
+
+@dataclasses.dataclass(frozen=True)
 class GroupParticipant:
     """A member of a group: by their number in digits, or WhatsApp's full id of one whose number it hides ("…@lid").
     The group's creator is its `superadmin` (an admin WhatsApp will not demote)."""
@@ -356,6 +365,10 @@ class Transport(Protocol):
         """Decline the call `call_id` that `chat` (as `IncomingCall.chat` names the caller) is ringing us with: it
         stops ringing on their side. Raise TransportError when the session cannot (permanent for a call WhatsApp
         does not know)."""
+
+    def address_book(self) -> list[AddressBookEntry]:
+        """The contacts the number's phone has saved (and those WhatsApp told the session the names of). A
+        TransportError when the session cannot say."""
 
     def set_blocked(self, chat: str, blocked: bool) -> None:
         """Block a contact (`chat`, the number in digits) on WhatsApp, or unblock them: done twice, it changes nothing

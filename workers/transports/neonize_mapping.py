@@ -30,6 +30,7 @@ from neonize.events import (
     TemporaryBanEv,
 )
 from neonize.proto.Neonize_pb2 import JID, ConnectFailureReason
+from neonize.proto.Neonize_pb2 import Contact as WAContact
 from neonize.proto.Neonize_pb2 import GroupInfo as WAGroupInfo
 from neonize.proto.Neonize_pb2 import GroupParticipant as WAGroupParticipant
 from neonize.proto.waCommon.WACommon_pb2 import MessageKey
@@ -50,6 +51,7 @@ from neonize.utils.jid import build_jid
 
 from workers.transports.base import (
     PARTICIPANT_DONE,
+    AddressBookEntry,
     Connected,
     ContactCard,
     Disconnected,
@@ -406,6 +408,19 @@ def group_failure(error: str, doing: str = "read the group") -> TransportError:
     lowered = error.lower()
     reason_code = next((code for code, texts in GROUP_REFUSALS.items() if any(text in lowered for text in texts)), None)
     return TransportError(f"could not {doing}: {error}", permanent=reason_code is not None, reason_code=reason_code)
+
+
+def address_book_of(contacts: Iterable[WAContact], own: str | None) -> list[AddressBookEntry]:
+    """The session's contact store as an address book: the name the phone saved each by (full, first, or a
+    business's name), else the name they gave WhatsApp; the number itself left out."""
+    entries = []
+    for contact in contacts:
+        info = contact.Info
+        name = info.FullName or info.FirstName or info.BusinessName or info.PushName or None
+        who = address(contact.JID)
+        if who != own:
+            entries.append(AddressBookEntry(who, name))
+    return entries
 
 
 def group_of(info: WAGroupInfo) -> GroupInfo:

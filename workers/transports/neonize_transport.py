@@ -53,6 +53,7 @@ from PIL import Image
 from wharf.media import MAX_BYTES, message_type_for
 from wharf.voice_notes import is_voice_note
 from workers.transports.base import (
+    AddressBookEntry,
     Connected,
     Disconnected,
     EventHandler,
@@ -71,6 +72,7 @@ from workers.transports.base import (
 )
 from workers.transports.neonize_mapping import (
     PHONE_SERVER,
+    address_book_of,
     contact_message,
     downloadable,
     group_failure,
@@ -386,6 +388,10 @@ class NeonizeTransport:
             client.reject_call(caller, call_id)
         except NeonizeError as error:
             raise TransportError(f"could not reject the call: {error}") from error
+
+    def address_book(self) -> list[AddressBookEntry]:
+        return self.ask_client("read the address book", lambda client: address_book_of(
+            client.contact.get_all_contacts(), self.own_phone(client)))
 
     def set_blocked(self, chat: str, blocked: bool) -> None:
         action = BlocklistAction.BLOCK if blocked else BlocklistAction.UNBLOCK

@@ -57,7 +57,8 @@ DEFAULT_CONFIG: dict[str, Any] = {
     "requireQr": False,  # a new session must be "scanned" (a `scan` command) before it connects
     "autoReply": None,  # every contact answers each message with this text
     "banned": False,
-    "refuseGroupAdds": [],  # numbers whose privacy settings let only an invitation add them to a group
+    "refuseGroupAdds": [],
+    "addressBook": {},  # {number: the name the phone saved them by}: what the session's address book holds  # numbers whose privacy settings let only an invitation add them to a group
 }
 
 

@@ -24,6 +24,7 @@ from PIL import Image, ImageDraw
 from wharf.media import message_type_for
 from wharf.voice_notes import is_voice_note
 from workers.transports.base import (
+    AddressBookEntry,
     Connected,
     ContactCard,
     Disconnected,
@@ -324,6 +325,11 @@ class SimulatorTransport(SimulatorGroups):
         if call is None or json.loads(call)["from"] != chat:
             raise TransportError(f"+{chat} made no call {call_id}", permanent=True)
         self.redis.hsetnx(key(self.connection_id, "rejected_calls"), call_id, time.time())
+
+    def address_book(self) -> list[AddressBookEntry]:
+        self.require_connected()
+        book = read_config(self.redis, self.connection_id)["addressBook"]
+        return [AddressBookEntry(number.lstrip("+"), name or None) for number, name in sorted(book.items())]
 
     def set_blocked(self, chat: str, blocked: bool) -> None:
         """The network keeps the number on the session's blocklist (`blocklist`), or takes it off; a number that is
