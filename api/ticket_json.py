@@ -6,14 +6,17 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Collection, Mapping
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field, computed_field, field_validator
 
 from api.schemas import OutSchema, UtcDateTime
 from db.contacts import Contact, Tag
-from db.tickets import PRIORITIES, Ticket, TicketTag, priority_name
+from db.tickets import PRIORITIES, Ticket, TicketNote, TicketTag, priority_name
 from wharf.media import profile_picture_link
+
+if TYPE_CHECKING:
+    from workers.events import Announcements
 
 Priority = Literal[PRIORITIES]  # type: ignore[valid-type]
 
@@ -97,3 +100,16 @@ def ticket_out(ticket: Ticket) -> TicketOut:
 def tickets_json(tickets: Collection[Ticket], contacts: Mapping[int, Contact] | None = None) -> dict[int, dict]:
     """`tickets_out` as an event's data."""
     return {ticket_id: shape.to_json() for ticket_id, shape in tickets_out(tickets, contacts).items()}
+
+
+class NoteOut(OutSchema):
+    id: int
+    user_id: int | None
+    body: str
+    created_at: UtcDateTime
+
+
+def announce_note(announcements: Announcements, note: TicketNote, ticket: Ticket) -> None:
+    """`ticket:note`, a private note added to the ticket (by an agent, or by a bot: no user)."""
+    announcements.add("ticket:note", ticket.company_id, NoteOut.model_validate(note).to_json() | {"ticketId": ticket.id},
+                      ticket=ticket)

@@ -29,7 +29,7 @@ from api.resources.queues import owned_ids
 from api.schemas import OutSchema, PageQuery, Schema, UtcDateTime, UtcDateTimeIn, iso_utc, page_of
 from api.scoping import get_owned, owned, visible_ticket, visible_tickets
 from api.security import current_principal
-from api.ticket_json import Priority, TicketOut, ticket_out
+from api.ticket_json import NoteOut, Priority, TicketOut, announce_note, ticket_out
 from db.base import holds, utcnow
 from db.company_settings import company_setting
 from db.connections import Connection
@@ -132,13 +132,6 @@ class NoteIn(Schema):
     mentioned_user_ids: list[int] = Field([], max_length=50, description="colleagues to notify (`notification:new`, "
                                                                          "GET /api/notifications); each must see "
                                                                          "the ticket")
-
-
-class NoteOut(OutSchema):
-    id: int
-    user_id: int | None
-    body: str
-    created_at: UtcDateTime
 
 
 class TagsIn(Schema):
@@ -482,8 +475,7 @@ def noting(body: NoteIn) -> TicketWork:
         mentioned = seeing_the_ticket(ticket, body.mentioned_user_ids)
         with announcing() as announcements:
             note = TicketNote.create(ticket=ticket, user=author_id, body=body.body)
-            announcements.add("ticket:note", ticket.company_id,
-                              NoteOut.model_validate(note).to_json() | {"ticketId": ticket.id}, ticket=ticket)
+            announce_note(announcements, note, ticket)
             notify(mentioned, "mention", ticket, author_id, noteId=note.id, text=body.body[:280])
         return ticket_out(ticket).to_json()
 

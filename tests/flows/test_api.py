@@ -108,6 +108,28 @@ def with_changes(nodes=None, edges=None, trigger=None) -> dict:
             "nodes.sales.voiceNote",
             "on a message node",
         ),
+        (
+            with_changes(nodes=[*MENU["nodes"][:3], {"id": "support", "type": "priority", "priority": "asap"},
+                                MENU["nodes"][4]]),
+            "nodes.support.priority",
+            "one of low, medium, high, urgent",
+        ),
+        (
+            with_changes(nodes=[*MENU["nodes"][:3], {"id": "support", "type": "priority"}, MENU["nodes"][4]]),
+            "nodes.support.priority",
+            "or null for none",
+        ),
+        (
+            with_changes(nodes=[*MENU["nodes"][:3], {"id": "support", "type": "save_contact", "field": "E-mail",
+                                                     "value": "{{email2}}"}, MENU["nodes"][4]]),
+            "nodes.support.field",
+            "name, email or a contact field's key",
+        ),
+        (
+            with_changes(nodes=[*MENU["nodes"][:3], {"id": "support", "type": "note"}, MENU["nodes"][4]]),
+            "nodes.support.text",
+            "required for a note node",
+        ),
     ],
 )
 def test_an_invalid_flow_is_a_400_naming_the_node(client, headers, definition, where, says):

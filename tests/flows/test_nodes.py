@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 from db.contacts import Contact, ContactTag, Tag
 from db.flows import FlowSession, FlowStep
 from db.notifications import Notification
-from db.tickets import Ticket
+from db.tickets import Ticket, TicketEvent, TicketNote
 from tests.messaging.test_inbound_batch import realtime  # noqa: F401 (a fixture)
 from workers.flows.engine import unread_input
 
@@ -410,3 +410,36 @@ def test_an_ai_node_answers_from_the_conversation_and_its_error_branch_catches_f
         "Como posso ajudar?",
         "Vou chamar um atendente.",
     ]
+
+
+def test_answers_saved_on_the_contact_a_note_and_a_priority_for_the_agent_who_takes_over(
+        bot, company, factories, realtime):  # noqa: F811
+    factories.contact_field(company, "cpf")
+    factories.contact_field(company, "children", type="number")
+    bot.deploy(keyword_flow(
+        [{"id": "ask_email", "type": "question", "text": "Seu e-mail?", "variable": "email", "validation": "email"},
+         {"id": "save_email", "type": "save_contact", "field": "email", "value": "{{email}}"},
+         {"id": "ask_children", "type": "question", "text": "Quantos filhos?", "variable": "kids"},
+         {"id": "save_children", "type": "save_contact", "field": "children", "value": "{{kids}} filhos"},
+         {"id": "oops", "type": "message", "text": "Não entendi ({{contactFieldError}}), seguimos."},
+         {"id": "save_cpf", "type": "save_contact", "field": "cpf", "value": "123.456.789-00"},
+         {"id": "note", "type": "note", "text": "Cliente {{email}} quer falar de seguro."},
+         {"id": "urgent", "type": "priority", "priority": "urgent"},
+         {"id": "bye", "type": "end", "text": "Um atendente já vem."}],
+        [*chain("ask_email", "save_email", "ask_children", "save_children", "save_cpf", "note", "urgent", "bye"),
+         {"from": "save_children", "to": "oops", "when": "invalid"}, {"from": "oops", "to": "save_cpf"}],
+    ))
+
+    bot.say("oi")
+    bot.say("Ana@Example.com")
+    realtime()
+    bot.say("dois")
+
+    contact, ticket = Contact.get(), Ticket.get()
+    assert (contact.email, contact.custom_fields) == ("ana@example.com", {"cpf": "123.456.789-00"})
+    assert bot.replies()[-2:] == ["Não entendi ('dois filhos' is not a number), seguimos.", "Um atendente já vem."]
+    assert [(n.user_id, n.body) for n in TicketNote.select()] == [(None, "Cliente ana@example.com quer falar de seguro.")]
+    assert (ticket.priority, [e.kind for e in TicketEvent.select().where(TicketEvent.ticket == ticket.id)][-1]) == (
+        4, "prioritised")
+    told = [event for event, _ in realtime()]
+    assert "ticket:note" in told and "contact:update" in told and "ticket:update" in told

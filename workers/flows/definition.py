@@ -16,6 +16,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from db.tickets import PRIORITIES
 from workers.flows.ai_reply import ai_node_errors
 from workers.flows.http_request import http_node_errors
 
@@ -39,6 +40,7 @@ MAX_WAIT_SECONDS = 30 * 24 * 3600
 POLL_QUESTION_MAX, POLL_OPTIONS_MAX, POLL_OPTION_MAX = 255, 12, 100  # what WhatsApp's polls take
 _NODE_ID = re.compile(r"^[A-Za-z0-9_.-]{1,100}$")
 _VARIABLE = re.compile(r"^[A-Za-z_][\w.]{0,63}$")
+_CONTACT_FIELD = re.compile(r"^[a-z][a-z0-9_]{0,49}$")  # name, email, or a contact field's key
 
 # type -> (required fields, branches its edges may name besides its own options)
 NODE_TYPES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
@@ -54,6 +56,9 @@ NODE_TYPES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "http": (("url",), ("ok", "error")),
     "transfer": ((), ()),
     "ai": ((), ("ok", "error")),
+    "save_contact": (("field",), ("invalid",)),
+    "note": (("text",), ()),
+    "priority": ((), ()),
     "close": ((), ()),
     "end": ((), ()),
 }
@@ -204,6 +209,10 @@ def check_node(node: Mapping[str, Any]) -> None:  # noqa: C901 (one branch per n
         raise InvalidFlow(f"{where}.queueId", "a transfer needs a queueId or a userId")
     if kind == "ai" and (errors := ai_node_errors(node)):
         raise InvalidFlow(where, "; ".join(errors))
+    if kind == "save_contact" and not _CONTACT_FIELD.match(str(node["field"])):
+        raise InvalidFlow(f"{where}.field", "name, email or a contact field's key")
+    if kind == "priority" and ("priority" not in node or node["priority"] not in (*PRIORITIES, None)):
+        raise InvalidFlow(f"{where}.priority", f"one of {', '.join(PRIORITIES)}, or null for none")
 
 
 def _reachable(entry: str, edges: list[Mapping[str, Any]]) -> set[str]:

@@ -39,6 +39,21 @@ class TranscriptEffects(ContactLookups):
     def send_poll(self, poll: Poll) -> None:
         self.line(**{"from": "bot", "text": poll.text(), "poll": {"name": poll.name, "options": list(poll.options)}})
 
+    def save_contact_field(self, field: str, value: str) -> str | None:
+        try:
+            self.contact_changes(field, value)
+        except ValueError as error:
+            self.line(**{"from": "system", "action": "save_contact", "field": field, "refused": str(error)})
+            return str(error)
+        self.line(**{"from": "system", "action": "save_contact", "field": field, "value": value.strip()})
+        return None
+
+    def add_note(self, text: str) -> None:
+        self.line(**{"from": "system", "action": "note", "text": text})
+
+    def set_priority(self, priority: str | None) -> None:
+        self.line(**{"from": "system", "action": "priority", "priority": priority})
+
     def change_tag(self, name: str, add: bool) -> None:
         self.line(**{"from": "system", "action": "add_tag" if add else "remove_tag", "tag": name})
 

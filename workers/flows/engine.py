@@ -27,18 +27,21 @@ from typing import Any
 import dramatiq
 import peewee
 
-from api.ticket_json import ticket_out
+from api.contact_json import contact_json
+from api.ticket_json import announce_note, ticket_out
 from db.base import database, locked, utcnow
 from db.campaigns import CampaignShipping
 from db.companies import Company
-from db.contacts import Contact, ContactTag, Tag
+from db.contacts import Contact, ContactField, ContactTag, Tag
 from db.flows import LIVE_STATUSES, Flow, FlowSession, FlowStep, FlowVersion
 from db.messages import Message, QuickMessage
 from db.opt_outs import is_opted_out
 from db.queue_rules import is_open
 from db.queues import Queue
-from db.tickets import Ticket
+from db.tickets import Ticket, TicketNote
+from wharf.custom_fields import parse_text
 from workers.assignment import transfer
+from workers.csv_import import normal_email
 from workers.events import Announcements, announcing
 from workers.flows.ai_reply import DEFAULT_HISTORY_WINDOW, generate_ai_reply
 from workers.flows.definition import entry_node
@@ -110,6 +113,24 @@ class ContactLookups:
             return getattr(self.contact, key)
         return (self.contact.custom_fields or {}).get(key)
 
+    def contact_changes(self, field: str, value: str) -> dict[peewee.Field, Any]:
+        """What the contact's row takes for `value` as its `field` (name, email or a contact field's key), checked as
+        the API checks it; a ValueError saying why not. An empty value takes a contact field's away."""
+        text = value.strip()
+        if field == "name":
+            if not 1 <= len(text) <= 200:
+                raise ValueError("a name has 1 to 200 characters")
+            return {Contact.name: text}
+        if field == "email":
+            return {Contact.email: normal_email(text)}
+        kind = ContactField.select(ContactField.type).where(ContactField.company == self.company.id,
+                                                            ContactField.key == field).scalar()
+        if kind is None:
+            raise ValueError(f"the company has no contact field {field!r}")
+        custom = dict((self.contact.custom_fields if self.contact else None) or {})
+        custom[field] = parse_text(kind, text)
+        return {Contact.custom_fields: {key: kept for key, kept in custom.items() if kept is not None}}
+
     def is_open(self, rule: Mapping[str, Any]) -> bool:
         """By the queue the rule names (its special days too), or by the rule's own `hours`."""
         rules = SimpleNamespace(business_hours=rule.get("hours") or {}, special_days={})
@@ -140,8 +161,9 @@ class SessionEffects(ContactLookups):
         super().__init__(Company.get_by_id(session.company_id), contact)
         self.ticket, self.external_outcome = ticket, external
         self.outbounds: list[Outbound] = []
+        self.notes: list[TicketNote] = []
         self.log: list[dict] = []
-        self.ticket_changed = False
+        self.ticket_changed = self.contact_changed = False
 
     def send(self, text: str, attachment: Attachment | None = None) -> None:
         outbound = write_outbound(self.ticket, text, **attachment_fields(attachment))
@@ -152,6 +174,27 @@ class SessionEffects(ContactLookups):
         outbound = write_outbound(self.ticket, poll.text(), message_type="poll", poll=poll)
         self.outbounds.append(outbound)
         self.log.append({"sentPoll": poll.name, "options": list(poll.options), "messageId": outbound.message.id})
+
+    def save_contact_field(self, field: str, value: str) -> str | None:
+        try:
+            changes = self.contact_changes(field, value)
+        except ValueError as error:
+            self.log.append({"contactField": field, "refused": str(error)})
+            return str(error)
+        Contact.update({**changes, Contact.updated_at: utcnow()}).where(Contact.id == self.contact.id).execute()
+        self.contact_changed = self.ticket_changed = True  # the ticket shows its contact
+        self.log.append({"contactField": field, "value": value.strip()})
+        return None
+
+    def add_note(self, text: str) -> None:
+        note = TicketNote.create(ticket=self.ticket, user=None, body=text)
+        self.notes.append(note)
+        self.log.append({"note": text, "noteId": note.id})
+
+    def set_priority(self, priority: str | None) -> None:
+        self.ticket.prioritise(None, priority)
+        self.ticket_changed = True
+        self.log.append({"priority": priority})
 
     def change_tag(self, name: str, add: bool) -> None:
         if not name:
@@ -316,9 +359,8 @@ def run_one_step(session_id: int) -> bool:
             )
             save_state(session, state)
         session.save()
-        if effects is not None and effects.ticket_changed:
-            ticket = Ticket.get_by_id(session.ticket_id)
-            announcements.add("ticket:update", ticket.company_id, ticket_out(ticket).to_json(), ticket=ticket)
+        if effects is not None:
+            announce_effects(announcements, effects)
         if session.status == "ended":
             announce_session(announcements, "flow:session_ended", session)
     if effects is not None:
@@ -326,6 +368,20 @@ def run_one_step(session_id: int) -> bool:
             dispatch_outbound(outbound)
     announcements.send()
     return session.status == "running"
+
+
+def announce_effects(announcements: Announcements, effects: SessionEffects) -> None:
+    """What a step changed, told once it commits: the notes it left, its contact, its ticket."""
+    if not (effects.notes or effects.contact_changed or effects.ticket_changed):
+        return
+    ticket = Ticket.get_by_id(effects.ticket.id)
+    for note in effects.notes:
+        announce_note(announcements, note, ticket)
+    if effects.contact_changed:
+        contact = Contact.get_by_id(ticket.contact_id)
+        announcements.add("contact:update", contact.company_id, contact_json(contact))
+    if effects.ticket_changed:
+        announcements.add("ticket:update", ticket.company_id, ticket_out(ticket).to_json(), ticket=ticket)
 
 
 @dramatiq.actor(

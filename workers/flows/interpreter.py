@@ -76,6 +76,9 @@ class Effects(Protocol):
     def send_poll(self, poll: Poll) -> None: ...
     def quick_message(self, quick_message_id: int) -> tuple[str, bool] | None: ...  # its text, and if it has a file
     def change_tag(self, name: str, add: bool) -> None: ...
+    def save_contact_field(self, field: str, value: str) -> str | None: ...  # why not, when it is not saved
+    def add_note(self, text: str) -> None: ...
+    def set_priority(self, priority: str | None) -> None: ...
     def has_tag(self, name: str) -> bool: ...
     def contact_field(self, key: str) -> Any: ...
     def is_open(self, rule: Mapping[str, Any]) -> bool: ...
@@ -320,6 +323,24 @@ def run_tag(step: Step) -> None:
     step.go()
 
 
+def run_save_contact(step: Step) -> None:
+    """The contact's name, e-mail or a contact field takes the value (an answer, say); one it does not take (not an
+    e-mail, not a number for a number field...) goes the `invalid` way, and is in `contactFieldError`."""
+    problem = step.effects.save_contact_field(step.node["field"], step.render(step.node.get("value")))
+    step.state.variables["contactFieldError"] = problem or ""
+    step.go("invalid" if problem else None)
+
+
+def run_note(step: Step) -> None:
+    step.effects.add_note(step.render(step.node["text"]))
+    step.go()
+
+
+def run_priority(step: Step) -> None:
+    step.effects.set_priority(step.node["priority"])
+    step.go()
+
+
 def run_delay(step: Step) -> None:
     if step.event is None and step.node["seconds"] > 0:
         return step.wait("delay", step.node["seconds"])
@@ -374,6 +395,9 @@ HANDLERS: dict[str, Callable[[Step], None]] = {
     "delay": run_delay,
     "http": run_http,
     "transfer": run_transfer,
+    "save_contact": run_save_contact,
+    "note": run_note,
+    "priority": run_priority,
     "ai": run_ai,
     "close": run_close,
     "end": run_end,
