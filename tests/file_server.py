@@ -17,6 +17,7 @@ FILES = {  # path (before any query) -> what the file server answers
     "/slow.pdf": ("application/pdf", PDF),
     "/download.pdf": ("application/octet-stream", PDF),  # as many servers say
     "/photo.png": ("image/png", EXE),
+    "/banner.png": ("image/png", PNG),
 }
 served: collections.Counter[str] = collections.Counter()  # requests per path
 

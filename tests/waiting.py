@@ -13,3 +13,13 @@ def wait_for(predicate, timeout: float = 10.0, interval: float = 0.05) -> bool:
             return True
         time.sleep(interval)
     return False
+
+
+def finished_job(answer):
+    """The Job a 202 answer names, once it is done or failed (within 20 s)."""
+    from db.jobs import Job
+
+    assert answer.status_code == 202, answer.get_json()
+    job_id = answer.get_json()["jobId"]
+    assert wait_for(lambda: Job.get_by_id(job_id).status in ("done", "failed"), timeout=20)
+    return Job.get_by_id(job_id)

@@ -14,20 +14,18 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import dramatiq
-from dramatiq.middleware import CurrentMessage
 
 from api.schemas import iso_utc
 from db.base import database, utcnow
 from db.connections import Connection
 from db.contacts import Contact
-from wharf.redis_client import redis_client
 from workers.chat_actions import enqueue_on_session, live_session
 from workers.contact_events import announce_contact_change
+from workers.jobs import asked_before
 from workers.transports.base import GroupInfo, TransportError, e164_or_id
 
 if TYPE_CHECKING:
@@ -46,8 +44,6 @@ OPTIONS: dict[str, Any] = {"queue_name": "gateway", "max_retries": 5, "min_backo
                            "time_limit": 120_000, "throws": (GroupRefused,)}
 
 
-# How long a create's message remembers it asked WhatsApp: longer than the broker keeps a message.
-CREATE_ASKED_SECONDS = 7 * 24 * 3600
 CLOCK_SKEW_SECONDS = 60  # WhatsApp's clock against ours, when it says a group was made
 
 
@@ -79,7 +75,7 @@ def create_group(connection_id: int, company_id: int, subject: str, phones: list
     the one that ask made (its subject, made since); it asks again only if there is none."""
     participants = [phone.lstrip("+") for phone in phones]
     with group_session(connection_id) as session:
-        asked_at = asked_before()
+        asked_at = asked_before("group-create")
         made = made_since(session.groups(), subject, asked_at) if asked_at is not None else None
         if made is None:
             group, outcomes = session.create_group(subject, participants)
@@ -182,15 +178,6 @@ def forget_members(company_id: int, group_id: str) -> None:
             Contact.participants.is_null(False)).returning(Contact.id).tuples().execute()]
     for contact_id in forgotten:
         announce_contact_change(contact_id)
-
-
-def asked_before() -> float | None:
-    """When the running message first asked WhatsApp for its group; None the first time, which it marks now."""
-    mark = f"wharf:group-create-asked:{CurrentMessage.get_current_message().message_id}"
-    client = redis_client()
-    if client.set(mark, time.time(), nx=True, ex=CREATE_ASKED_SECONDS):
-        return None
-    return float(client.get(mark))
 
 
 def made_since(groups: list[GroupInfo], subject: str, since: float) -> GroupInfo | None:

@@ -9,6 +9,7 @@ idempotent, so a message that did arrive and is sent again does no harm.
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
@@ -20,6 +21,7 @@ from dramatiq.middleware import CurrentMessage
 from db.base import database
 from db.bulk import insert_models
 from db.jobs import Job
+from wharf.redis_client import redis_client
 from workers.broker import enqueue_together
 from workers.middleware import TRACKED_OPTION
 from workers.observability import REQUEST_ID_OPTION
@@ -131,6 +133,20 @@ def sending_tracked(broker: RedisBroker, messages: Sequence[dramatiq.Message]) -
 def resend_job(broker: RedisBroker, job: Job) -> None:
     """Send a Job's recorded message again, with the same id."""
     send_tracked(broker, dramatiq.Message(**job.message))
+
+
+ASKED_SECONDS = 7 * 24 * 3600  # longer than the broker keeps a message
+
+
+def asked_before(what: str) -> float | None:
+    """For an actor that asks WhatsApp for something it would do twice if asked twice (a new group, a Status): when
+    the running message first asked (a worker died in the call, a session dropped before the answer); None the
+    first time, which it marks now, before asking."""
+    mark = f"wharf:asked:{what}:{CurrentMessage.get_current_message().message_id}"
+    client = redis_client()
+    if client.set(mark, time.time(), nx=True, ex=ASKED_SECONDS):
+        return None
+    return float(client.get(mark))
 
 
 def report_progress(fraction: float) -> None:

@@ -455,6 +455,32 @@ def typing(connection_id: int):
     ])
 
 
+class PostedStatus(OutSchema):
+    """A Status the session posted, as its contacts see it."""
+
+    wa_id: str
+    type: str = Field(description="text, image, video or audio")
+    text: str = Field(description="the text, or the file's caption")
+    background: str
+    font: int
+    mimetype: str | None
+    size: int | None = Field(description="the file's bytes")
+    at: NetworkTime
+
+
+class PostedStatusList(OutSchema):
+    items: list[PostedStatus]
+
+
+@blueprint.get("/<int:connection_id>/statuses")
+@endpoint(summary="The Statuses this connection's session posted on the simulated network, oldest first",
+          tags=["simulator"], response=PostedStatusList, errors=[404, 409])
+def posted_statuses(connection_id: int):
+    simulated_connection(connection_id)
+    return PostedStatusList(items=[PostedStatus.model_validate(entry)
+                                   for entry in simulator.statuses(redis_client(), connection_id)])
+
+
 class Blocklist(OutSchema):
     items: list[str] = Field(description="the numbers the session blocked on WhatsApp, E.164")
 

@@ -6,17 +6,13 @@ from __future__ import annotations
 from db.connections import Connection
 from db.contacts import Contact
 from db.jobs import Job
-from tests.waiting import wait_for
+from tests.waiting import finished_job, wait_for
 from workers.messages import gateway_queue
 from workers.transports import simulator
 
 
 def imported(client, headers, body=None) -> Job:
-    answer = client.post("/api/contacts/import-from-phone", json=body, headers=headers)
-    assert answer.status_code == 202, answer.get_json()
-    job_id = answer.get_json()["jobId"]
-    assert wait_for(lambda: Job.get_by_id(job_id).status in ("done", "failed"), timeout=20)
-    return Job.get_by_id(job_id)
+    return finished_job(client.post("/api/contacts/import-from-phone", json=body, headers=headers))
 
 
 def test_the_phones_contacts_become_the_companys_named_as_saved_once(client, admin_headers, factories, company,

@@ -9,7 +9,7 @@ from dramatiq.middleware import CurrentMessage
 from db.connections import Connection
 from db.contacts import Contact
 from db.jobs import Job
-from tests.waiting import wait_for
+from tests.waiting import finished_job, wait_for
 from workers import groups
 from workers.transports import simulator
 
@@ -17,11 +17,7 @@ ANA, BRUNO, CARLA = "+5511900000001", "+5511900000002", "+5511900000003"
 
 
 def job_of(client, headers, method: str, path: str, **options) -> Job:
-    answer = client.open(path, method=method, headers=headers, **options)
-    assert answer.status_code == 202, answer.get_json()
-    job_id = answer.get_json()["jobId"]
-    assert wait_for(lambda: Job.get_by_id(job_id).status in ("done", "failed"), timeout=20)
-    return Job.get_by_id(job_id)
+    return finished_job(client.open(path, method=method, headers=headers, **options))
 
 
 def connected(connection) -> None:

@@ -11,7 +11,7 @@ from PIL import Image
 
 from db.connections import Connection
 from db.jobs import Job
-from tests.waiting import wait_for
+from tests.waiting import finished_job, wait_for
 from workers.messages import gateway_queue
 
 
@@ -21,21 +21,14 @@ def png(width: int, height: int) -> bytes:
     return out.getvalue()
 
 
-def finished(answer) -> Job:
-    assert answer.status_code == 202, answer.get_json()
-    job_id = answer.get_json()["jobId"]
-    assert wait_for(lambda: Job.get_by_id(job_id).status in ("done", "failed"), timeout=20)
-    return Job.get_by_id(job_id)
-
-
 def test_the_name_about_and_picture_are_set_on_whatsapp_shown_by_the_connection_and_the_picture_removed(
         client, admin_headers, connection, worker, gateway):
     assert wait_for(lambda: Connection.get_by_id(connection.id).status == "connected", timeout=20)
     profile = f"/api/connections/{connection.id}/profile"
 
-    named = finished(client.patch(profile, json={"name": "Loja Centro", "about": "Das 8h às 18h"},
+    named = finished_job(client.patch(profile, json={"name": "Loja Centro", "about": "Das 8h às 18h"},
                                   headers=admin_headers))
-    pictured = finished(client.put(f"{profile}/picture", data={"file": (BytesIO(png(800, 400)), "logo.png",
+    pictured = finished_job(client.put(f"{profile}/picture", data={"file": (BytesIO(png(800, 400)), "logo.png",
                                                                         "image/png")}, headers=admin_headers))
     network = client.get(f"/api/simulator/{connection.id}/profile", headers=admin_headers).get_json()
     shown = client.get(profile, headers=admin_headers).get_json()
@@ -52,7 +45,7 @@ def test_the_name_about_and_picture_are_set_on_whatsapp_shown_by_the_connection_
     assert Image.open(BytesIO(picture.data)).size == (640, 640)
 
     old_link = urlparse(shown["pictureUrl"]).path
-    removed = finished(client.delete(f"{profile}/picture", headers=admin_headers))
+    removed = finished_job(client.delete(f"{profile}/picture", headers=admin_headers))
     network = client.get(f"/api/simulator/{connection.id}/profile", headers=admin_headers).get_json()
     shown = client.get(profile, headers=admin_headers).get_json()
 

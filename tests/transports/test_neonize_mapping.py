@@ -71,7 +71,7 @@ from neonize.proto.waE2E.WAWebProtobufsE2E_pb2 import (
     TemplateMessage,
     VideoMessage,
 )
-from neonize.utils.enum import BlocklistAction, ChatPresence, ChatPresenceMedia, ReceiptType
+from neonize.utils.enum import BlocklistAction, ChatPresence, ChatPresenceMedia, MediaType, ReceiptType
 from PIL import Image
 
 from wharf.media import MAX_BYTES
@@ -95,10 +95,11 @@ from workers.transports.base import (
     ProfilePicture,
     QrCode,
     Receipt,
+    StatusPost,
     TransportError,
     option_hash,
 )
-from workers.transports.neonize_mapping import address_book_of, map_event, session_store
+from workers.transports.neonize_mapping import address_book_of, map_event, session_store, status_text_message
 from workers.transports.neonize_transport import NeonizeTransport, SessionClient, with_media
 
 CONNECTION_ID = 3
@@ -1102,3 +1103,23 @@ def test_the_address_book_names_each_as_the_phone_saved_them_else_as_they_named_
     assert address_book_of(store, "5511900000000") == [
         AddressBookEntry("5511987654321", "Ana Lima"), AddressBookEntry("5511933334444", "Padaria Sol"),
         AddressBookEntry("98765432101234@lid", "Bia"), AddressBookEntry("5511955556666", None)]
+
+
+def test_a_text_status_is_white_on_its_opaque_background_in_its_typeface():
+    message = status_text_message(StatusPost("Promoção!", background="#ff0000", font=2))
+
+    text = message.extendedTextMessage
+    assert (text.text, text.backgroundArgb, text.textArgb, text.font) == ("Promoção!", 0xFFFF0000, 0xFFFFFFFF, 2)
+
+
+def test_a_status_goes_to_the_status_broadcast_a_text_styled_and_an_image_uploaded_with_its_caption(session):
+    text_id = session.post_status(StatusPost("Promoção!", background="#128c7e"))
+    image_id = session.post_status(StatusPost("Nova coleção", media={"mimetype": "image/jpeg", "filename": "a.jpg",
+                                                                     "data": jpeg()}))
+
+    (to_text, text), (to_image, image) = session.client.sent
+    assert {(to.User, to.Server) for to in (to_text, to_image)} == {("status", "broadcast")}
+    assert (text.extendedTextMessage.text, text.extendedTextMessage.backgroundArgb) == ("Promoção!", 0xFF128C7E)
+    assert (image.imageMessage.caption, image.imageMessage.mimetype) == ("Nova coleção", "image/jpeg")
+    assert [media_type for _, media_type in session.client.uploads] == [MediaType.MediaImage]
+    assert (text_id, image_id) == ("3EB0WHATSAPP1", "3EB0WHATSAPP2")

@@ -17,6 +17,7 @@ from workers.transports.base import (
     LoggedOut,
     OutgoingMessage,
     ProfilePicture,
+    StatusPost,
     Transport,
     TransportError,
 )
@@ -148,6 +149,9 @@ class ManagedSession:
 
     def address_book(self) -> list[AddressBookEntry]:
         return self.transport.address_book()
+
+    def post_status(self, post: StatusPost) -> str:
+        return self.transport.post_status(post)
 
     def set_blocked(self, chat: str, blocked: bool) -> None:
         self.transport.set_blocked(chat, blocked)

@@ -254,6 +254,17 @@ class ProfilePicture:
 
 
 @dataclasses.dataclass(frozen=True)
+class StatusPost:
+    """A WhatsApp Status (a story) the number posts for its contacts to see for 24 hours: a text on a coloured
+    background, or an image, a video or an audio with its caption (`text`)."""
+
+    text: str = ""
+    media: dict[str, Any] | None = None  # {"mimetype", "filename", "data": bytes}
+    background: str = "#128C7E"  # a text's background, #rrggbb
+    font: int = 0  # a text's typeface, as WhatsApp numbers them (0 to 7)
+
+
+@dataclasses.dataclass(frozen=True)
 class AddressBookEntry:
     """A contact the number's phone has saved: their number in digits (or WhatsApp's full id of one whose number it
     hides, "…@lid"), and the name it saved them by, or the name they gave WhatsApp; None: neither."""
@@ -365,6 +376,10 @@ class Transport(Protocol):
         """Decline the call `call_id` that `chat` (as `IncomingCall.chat` names the caller) is ringing us with: it
         stops ringing on their side. Raise TransportError when the session cannot (permanent for a call WhatsApp
         does not know)."""
+
+    def post_status(self, post: StatusPost) -> str:
+        """Post a Status for the number's contacts (as its privacy settings choose them); WhatsApp's id of it. A
+        TransportError when the session cannot."""
 
     def address_book(self) -> list[AddressBookEntry]:
         """The contacts the number's phone has saved (and those WhatsApp told the session the names of). A

@@ -69,6 +69,7 @@ from workers.transports.base import (
     PollVoted,
     QrCode,
     Receipt,
+    StatusPost,
     TransportError,
     TransportEvent,
 )
@@ -464,6 +465,13 @@ def text_message(body: str, context: ContextInfo | None = None) -> WAMessage:
     if context is None:
         return WAMessage(conversation=body)
     return WAMessage(extendedTextMessage=ExtendedTextMessage(text=body, contextInfo=context))
+
+
+def status_text_message(post: StatusPost) -> WAMessage:
+    """A text Status as WhatsApp's apps post one: white letters on the background colour, in the typeface chosen."""
+    return WAMessage(extendedTextMessage=ExtendedTextMessage(
+        text=post.text, textArgb=0xFFFFFFFF, backgroundArgb=0xFF000000 | int(post.background.lstrip("#"), 16),
+        font=post.font))
 
 
 def location_message(place: Location, context: ContextInfo | None = None) -> WAMessage:

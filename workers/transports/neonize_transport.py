@@ -48,6 +48,7 @@ from neonize.utils.enum import (
     ParticipantChange,
     ReceiptType,
 )
+from neonize.utils.jid import build_jid
 from PIL import Image
 
 from wharf.media import MAX_BYTES, message_type_for
@@ -66,6 +67,7 @@ from workers.transports.base import (
     PollVoted,
     ProfilePicture,
     QrCode,
+    StatusPost,
     TransportError,
     TransportEvent,
     send_each,
@@ -90,12 +92,15 @@ from workers.transports.neonize_mapping import (
     revocation_message,
     send_failure,
     session_store,
+    status_text_message,
     text_message,
 )
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
+STATUS_BROADCAST_ADDRESS = "status@broadcast"
+STATUS_BROADCAST = build_jid("status", "broadcast")
 SENT_IDS_KEPT = 10_000
 CALLERS_KEPT = 1_000
 # whatsmeow's ErrProfilePictureNotSet and ErrProfilePictureUnauthorized: no picture to show us, either way
@@ -388,6 +393,18 @@ class NeonizeTransport:
             client.reject_call(caller, call_id)
         except NeonizeError as error:
             raise TransportError(f"could not reject the call: {error}") from error
+
+    def post_status(self, post: StatusPost) -> str:
+        """To whatsmeow's status broadcast, which sends it to the contacts the number's Status privacy chooses."""
+        def post_it(client: NewClient) -> str:
+            if post.media is None:
+                return client.send_message(STATUS_BROADCAST, status_text_message(post)).ID
+            kind = UPLOAD_KINDS.get(message_type_for(post.media["mimetype"]), MediaType.MediaImage)
+            upload = client.upload(post.media["data"], kind)
+            captioned = OutgoingMessage(STATUS_BROADCAST_ADDRESS, post.text, "", media=post.media)
+            return client.send_message(STATUS_BROADCAST, build_message(captioned, upload)).ID
+
+        return self.ask_client("post the Status", post_it)
 
     def address_book(self) -> list[AddressBookEntry]:
         return self.ask_client("read the address book", lambda client: address_book_of(

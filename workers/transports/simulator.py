@@ -280,6 +280,12 @@ def typing(client: redis.Redis, connection_id: int) -> dict[str, dict[str, Any]]
     return {chat.decode(): json.loads(state) for chat, state in client.hgetall(key(connection_id, "typing")).items()}
 
 
+def statuses(client: redis.Redis, connection_id: int) -> list[dict[str, Any]]:
+    """The Statuses the session posted, oldest first: `waId`, `type`, `text`, `background`, `font`, `mimetype`,
+    `size` (the file's bytes), `at`."""
+    return [json.loads(entry) for entry in client.lrange(key(connection_id, "statuses"), 0, -1)]
+
+
 def blocklist(client: redis.Redis, connection_id: int) -> list[str]:
     """The numbers the session blocked, in digits, in order."""
     return sorted(number.decode() for number in client.smembers(key(connection_id, "blocklist")))
@@ -297,5 +303,5 @@ def profile(client: redis.Redis, connection_id: int) -> dict[str, Any]:
 def reset(client: redis.Redis, connection_id: int) -> None:
     names = ("config", "commands", "processing", "outbox", "seen", "receipts", "paired", "read_by_us", "read_receipts",
              "revoked", "edited", "reactions", "calls", "rejected_calls", "typing", "media", "groups", "blocklist",
-             "profile", "group_members", "group_details")
+             "profile", "group_members", "group_details", "statuses")
     client.delete(*(key(connection_id, name) for name in names))

@@ -21,7 +21,7 @@ from typing import Any
 import redis
 from PIL import Image, ImageDraw
 
-from wharf.media import message_type_for
+from wharf.media import MediaRejected, check_media, message_type_for
 from wharf.voice_notes import is_voice_note
 from workers.transports.base import (
     AddressBookEntry,
@@ -45,7 +45,9 @@ from workers.transports.base import (
     ProfilePicture,
     QrCode,
     Receipt,
+    StatusPost,
     TransportError,
+    deterministic_wa_id,
 )
 from workers.transports.simulator import configure, inject_inbound, key, read_config, session_number
 from workers.transports.simulator_groups import SimulatorGroups
@@ -325,6 +327,22 @@ class SimulatorTransport(SimulatorGroups):
         if call is None or json.loads(call)["from"] != chat:
             raise TransportError(f"+{chat} made no call {call_id}", permanent=True)
         self.redis.hsetnx(key(self.connection_id, "rejected_calls"), call_id, time.time())
+
+    def post_status(self, post: StatusPost) -> str:
+        """The network keeps the Status (`statuses`), a file checked as a send's is."""
+        self.require_connected()
+        media = post.media
+        if media is not None:
+            try:
+                check_media(media["data"], media["mimetype"])
+            except MediaRejected as error:
+                raise TransportError(f"not a Status WhatsApp takes: {error}", permanent=True) from error
+        wa_id = deterministic_wa_id(self.connection_id, secrets.token_hex(16))
+        self.redis.rpush(key(self.connection_id, "statuses"), json.dumps({
+            "waId": wa_id, "type": message_type_for(media["mimetype"]) if media else "text", "text": post.text,
+            "background": post.background, "font": post.font, "mimetype": media["mimetype"] if media else None,
+            "size": len(media["data"]) if media else None, "at": time.time()}))
+        return wa_id
 
     def address_book(self) -> list[AddressBookEntry]:
         self.require_connected()
