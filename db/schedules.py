@@ -42,6 +42,7 @@ class Schedule(TimestampedModel):
     body = peewee.TextField(default="")
     media_url = peewee.TextField(null=True)
     voice_note = peewee.BooleanField(default=False)  # the media URL's audio goes as a voice note, with no text
+    status_post = peewee.BooleanField(default=False)  # a WhatsApp Status for the number's contacts, to no one
     send_at = peewee.DateTimeField()
     cron = peewee.CharField(max_length=100, null=True)
     timezone = peewee.CharField(max_length=64, default="UTC")

@@ -1,4 +1,5 @@
-"""Scheduled messages: the scheduler's tick claims the due rows once and queues their messages.
+"""Scheduled messages and Status posts: the scheduler's tick claims the due rows once and queues their messages (or
+the Status's job, workers/statuses.py).
 
 Rows are claimed with `FOR UPDATE SKIP LOCKED` (PostgreSQL) and moved on (a one-off to `sent`, a
 recurring one to its next `sendAt`) in the transaction that writes their messages, so two schedulers
@@ -10,6 +11,8 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Callable
+from functools import partial
 
 from db.base import database, locked, utcnow
 from db.contacts import Contact
@@ -18,8 +21,11 @@ from db.schedules import Schedule, ScheduleRun, next_cron_time
 from db.tickets import ROLES_SEEING_ALL_TICKETS, Ticket, live_tickets, visible_to
 from workers.campaigns import personalised, sending_ticket
 from workers.inbound import upsert_contact
-from workers.messages import Outbound, dispatch_outbound, media_options, write_outbound
+from workers.jobs import record_job, send_tracked
+from workers.messages import dispatch_outbound, gateway_queue, media_options, write_outbound
 from workers.number_limits import Grant, acquire
+from workers.statuses import post_status
+from workers.transports.base import StatusPost
 
 logger = logging.getLogger(__name__)
 
@@ -67,18 +73,35 @@ def refuse_others_conversation(schedule: Schedule, contact: Contact) -> None:
         raise Skipped("another_agent: the conversation is another agent's now")
 
 
-def fire(schedule: Schedule, now: dt.datetime) -> Outbound | None:
-    """Queue one run's message (in the caller's transaction) and move the schedule on."""
-    outbound, error, status = None, None, "queued"
+def queued_status(schedule: Schedule) -> Callable[[], None]:
+    """The Status post's job, written in the caller's transaction; what sends it once that commits."""
+    if schedule.connection_id is None:
+        raise CannotSend("the schedule has no connection")
+    _, message = record_job(post_status, schedule.connection_id, schedule.company_id,
+                            {"text": schedule.body, "background": StatusPost.background, "font": StatusPost.font,
+                             "mediaUrl": schedule.media_url},
+                            company_id=schedule.company_id, user_id=schedule.user_id,
+                            queue_name=gateway_queue(schedule.connection_id))
+    return partial(send_tracked, post_status.broker, message)
+
+
+def fire(schedule: Schedule, now: dt.datetime) -> Callable[[], None] | None:
+    """Queue one run's message or Status post (in the caller's transaction) and move the schedule on; what sends it
+    once the transaction commits."""
+    outbound, dispatch, error, status = None, None, None, "queued"
     try:
         with database.atomic():
-            contact = recipient_of(schedule)
-            grant = acquire(schedule.connection, 1, now.replace(tzinfo=dt.UTC).timestamp())
-            if not grant.granted:
-                raise Deferred(grant)
-            outbound = write_outbound(sending_ticket(contact, schedule.connection_id),
-                                      personalised(schedule.body, contact), user_id=schedule.user_id,
-                                      **media_options(schedule.media_url, schedule.voice_note))
+            if schedule.status_post:
+                dispatch = queued_status(schedule)
+            else:
+                contact = recipient_of(schedule)
+                grant = acquire(schedule.connection, 1, now.replace(tzinfo=dt.UTC).timestamp())
+                if not grant.granted:
+                    raise Deferred(grant)
+                outbound = write_outbound(sending_ticket(contact, schedule.connection_id),
+                                          personalised(schedule.body, contact), user_id=schedule.user_id,
+                                          **media_options(schedule.media_url, schedule.voice_note))
+                dispatch = partial(dispatch_outbound, outbound)
     except Deferred as deferred:  # not a run: the same run, later
         Schedule.update(send_at=now + dt.timedelta(seconds=deferred.wait), reason=str(deferred), updated_at=now).where(
             Schedule.id == schedule.id).execute()
@@ -96,7 +119,7 @@ def fire(schedule: Schedule, now: dt.datetime) -> Outbound | None:
     else:
         changes["status"] = "sent" if status == "queued" else status
     Schedule.update(changes).where(Schedule.id == schedule.id).execute()
-    return outbound
+    return dispatch
 
 
 def send_due_schedules(now: dt.datetime | None = None) -> int:
@@ -107,9 +130,9 @@ def send_due_schedules(now: dt.datetime | None = None) -> int:
         with database.atomic():
             due = list(locked(Schedule.select().where(Schedule.status == "pending", Schedule.send_at <= now)
                               .order_by(Schedule.send_at).limit(BATCH), skip_locked=True))
-            outbounds = [outbound for outbound in (fire(schedule, now) for schedule in due) if outbound]
-        for outbound in outbounds:
-            dispatch_outbound(outbound)
+            dispatches = [dispatch for dispatch in (fire(schedule, now) for schedule in due) if dispatch]
+        for dispatch in dispatches:
+            dispatch()
         ran += len(due)
         if len(due) < BATCH:
             return ran

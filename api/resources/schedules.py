@@ -14,7 +14,7 @@ from pydantic import Field, field_validator
 
 from api.audit import log_change, snapshot
 from api.endpoint import endpoint
-from api.errors import Conflict, NotFound, ValidationFailed
+from api.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from api.pagination import paginate
 from api.resources.campaigns import valid_cron
 from api.resources.messages import in_another_agents_ticket
@@ -34,6 +34,7 @@ blueprint = Blueprint("schedules", __name__, url_prefix="/api/schedules")
 SCOPE = "campaigns:write"
 # A sendAt this far behind the clock is a mistake (a wrong year, say), not "now": it would go out at once
 PAST_SEND_AT_GRACE = dt.timedelta(minutes=5)
+STATUS_POSTERS = ("super", "admin", "supervisor", "api_key")  # who posts Statuses (api/resources/statuses.py)
 
 
 class ScheduleFields(Schema):
@@ -44,6 +45,9 @@ class ScheduleFields(Schema):
     media_url: str | None = Field(None, pattern=r"^https?://", max_length=2048)
     voice_note: bool = Field(False, description="send mediaUrl's audio as a voice note, made Ogg/Opus from any "
                                                       "audio when fetched; it goes without a body")
+    status_post: bool = Field(False, description="post a WhatsApp Status for the number's contacts instead "
+                                     "(body its text, mediaUrl its image, video or audio; no contact); admins and "
+                                     "supervisors")
     send_at: UtcDateTimeIn | None = None
     cron: str | None = Field(None, max_length=100, description="recurring: the next sendAt follows it")
     timezone: Timezone | None = None
@@ -63,6 +67,7 @@ class ScheduleOut(OutSchema):
     body: str
     media_url: str | None
     voice_note: bool
+    status_post: bool
     send_at: UtcDateTime
     cron: str | None
     timezone: str
@@ -109,7 +114,9 @@ def save_schedule(schedule: Schedule, body: ScheduleFields) -> None:
     for name, value in changes.items():
         setattr(schedule, name, value)
     schedule.timezone = schedule.timezone or "UTC"
-    if schedule.contact_id is None and not schedule.to:
+    if schedule.status_post:
+        check_status_post(schedule)
+    elif schedule.contact_id is None and not schedule.to:
         raise ValidationFailed("say to whom: a contactId or a phone in `to`", {"to": "missing"})
     if not schedule.body and not schedule.media_url:
         raise ValidationFailed("say something: a body or a mediaUrl", {"body": "empty message"})
@@ -125,8 +132,20 @@ def save_schedule(schedule: Schedule, body: ScheduleFields) -> None:
     schedule.save()
 
 
+def check_status_post(schedule: Schedule) -> None:
+    """A Status goes to the number's contacts, from a manager: no contact, no voice note (a Status's audio is one)."""
+    if current_principal().role not in STATUS_POSTERS:
+        raise Forbidden("only admins and supervisors post Statuses")
+    if schedule.contact_id is not None or schedule.to:
+        raise ValidationFailed("a Status goes to the number's contacts, not to one", {"to": "not with statusPost"})
+    if schedule.voice_note:
+        raise ValidationFailed("a Status's audio needs no voiceNote", {"voiceNote": "not with statusPost"})
+
+
 def refuse_others_conversation(schedule: Schedule) -> None:
     """An agent schedules into the conversations they may write in, as they send (`POST /api/messages`)."""
+    if schedule.status_post:
+        return
     contact_id = schedule.contact_id or Contact.select(Contact.id).where(
         Contact.company == schedule.company_id, Contact.phone == schedule.to).scalar()
     live = live_tickets(contact_id, schedule.connection_id).first() if contact_id else None

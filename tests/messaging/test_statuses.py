@@ -7,11 +7,14 @@ from io import BytesIO
 
 from dramatiq.middleware import CurrentMessage
 
+from api.schemas import iso_utc
+from db.base import utcnow
 from db.connections import Connection
 from db.jobs import Job
 from tests.file_server import PNG
 from tests.waiting import finished_job, wait_for
 from workers import statuses
+from workers.schedules import send_due_schedules
 from workers.transports import simulator
 
 
@@ -80,3 +83,22 @@ def test_what_no_status_shows_is_a_400_and_only_managers_post(app, client, admin
     assert [(r.status_code, list(r.get_json()["details"])) for r in (empty, pdf, both, color)] == [
         (400, ["text"]), (400, ["file"]), (400, ["mediaUrl"]), (400, ["backgroundColor"])]
     assert by_agent.status_code == 403 and Job.select().count() == 0
+
+
+def test_a_scheduled_status_is_posted_when_due_and_only_managers_schedule_one(app, client, admin_headers, factories,
+                                                                              company, connection, redis_client,
+                                                                              worker, gateway):
+    connected(connection)
+    agent = factories.auth_headers(app, factories.user(company, role="agent"))
+    status = {"connectionId": connection.id, "statusPost": True, "body": "Bom dia!", "sendAt": iso_utc(utcnow())}
+
+    scheduled = client.post("/api/schedules", json=status, headers=admin_headers)
+    to_someone = client.post("/api/schedules", json={**status, "to": "+5511987654321"}, headers=admin_headers)
+    by_agent = client.post("/api/schedules", json=status, headers=agent)
+    send_due_schedules()
+
+    assert scheduled.status_code == 201 and scheduled.get_json()["statusPost"] is True
+    assert (to_someone.status_code, list(to_someone.get_json()["details"])) == (400, ["to"])
+    assert by_agent.status_code == 403
+    assert wait_for(lambda: [s["text"] for s in simulator.statuses(redis_client, connection.id)] == ["Bom dia!"],
+                    timeout=20)

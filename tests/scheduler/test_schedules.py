@@ -123,3 +123,18 @@ def test_the_scheduler_fires_the_due_work_jobs():
     ids = {job.id: job.seconds for job in PERIODIC_JOBS}
 
     assert ids["send_due_schedules"] <= 2 and ids["start_due_campaigns"] <= 5 and "restart_stalled_campaigns" in ids
+
+
+def test_a_scheduled_status_post_queues_the_post_on_its_number_and_no_message(company, connection, broker):
+    daily = schedule(company, connection, to=None, status_post=True, body="Bom dia! Promoção do dia",
+                     media_url="https://example.com/promo.jpg", cron="0 9 * * *", timezone="America/Sao_Paulo")
+
+    assert send_due_schedules() == 1
+
+    [job] = Job.select().where(Job.kind == "post_status")
+    assert job.queue_name == f"gw.{connection.id}" and broker.client.llen(f"dramatiq:gw.{connection.id}") == 1
+    assert job.message["args"] == [connection.id, company.id, {"text": "Bom dia! Promoção do dia", "background":
+                                                               "#128C7E", "font": 0,
+                                                               "mediaUrl": "https://example.com/promo.jpg"}]
+    assert Message.select().count() == 0 and ScheduleRun.get().status == "queued"
+    assert Schedule.get_by_id(daily.id).status == "pending"  # on to tomorrow's
