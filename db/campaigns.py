@@ -36,6 +36,7 @@ class Campaign(TimestampedModel):
     messages = JSONField(default=list)  # up to MAX_VARIANTS texts, one picked at random per recipient
     media_url = peewee.TextField(null=True)
     voice_note = peewee.BooleanField(default=False)  # the media URL's audio goes as a voice note, with no text
+    poll = JSONField(null=True)  # a poll each recipient votes on, instead of a text: {name, options, selectable_count}
     scheduled_at = peewee.DateTimeField(null=True)
     cron = peewee.CharField(max_length=100, null=True)
     timezone = peewee.CharField(max_length=64, default="UTC")

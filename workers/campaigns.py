@@ -29,7 +29,7 @@ from db.campaigns import Campaign, CampaignShipping, rotation_of
 from db.connections import Connection
 from db.contact_lists import ContactListItem
 from db.contacts import Contact, ContactTag
-from db.messages import Message
+from db.messages import OUR_REACTOR, Message, PollVote
 from db.opt_outs import listed
 from db.schedules import next_cron_time
 from db.tickets import Ticket
@@ -39,6 +39,7 @@ from workers.jobs import enqueue_job
 from workers.messages import Outbound, dispatch_outbound, media_options, write_outbound
 from workers.number_limits import acquire, give_back, jitter_of
 from workers.templating import render_template, standard_variables
+from workers.transports.base import Poll
 
 logger = logging.getLogger(__name__)
 
@@ -210,17 +211,31 @@ def write_sends(campaign: Campaign, claimed: list[tuple[int, int]], slots: list[
     """A message per claimed row on its slot's number, linked to the row, in the caller's transaction."""
     rng = rng or random
     contacts = {contact.id: contact for contact in Contact.select().where(Contact.id.in_([c for _, c in claimed]))}
-    media = media_options(campaign.media_url, campaign.voice_note)
+    shared = campaign_content(campaign)
+    fixed_text = shared.pop("body", "")
     outbounds = []
     for (shipping_id, contact_id), number in zip(claimed, slots, strict=False):
-        variant = rng.randrange(len(campaign.messages)) if campaign.messages else None  # a voice note has no text
+        variant = rng.randrange(len(campaign.messages)) if campaign.messages else None  # a voice note, a poll: none
         contact = contacts[contact_id]
-        text = personalised(campaign.messages[variant], contact) if variant is not None else ""
-        outbound = write_outbound(sending_ticket(contact, number.id), text, **media)
+        text = personalised(campaign.messages[variant], contact) if variant is not None else fixed_text
+        outbound = write_outbound(sending_ticket(contact, number.id), text, **shared)
         CampaignShipping.update(message=outbound.message.id, variant=variant).where(
             CampaignShipping.id == shipping_id).execute()
         outbounds.append(outbound)
     return outbounds
+
+
+def campaign_content(campaign: Campaign) -> dict:
+    """OutboundDraft's fields every recipient's message shares: the campaign's poll (its `body` the poll in words), or
+    its file."""
+    if campaign.poll:
+        poll = campaign_poll(campaign)
+        return {"body": poll.text(), "message_type": "poll", "poll": poll}
+    return media_options(campaign.media_url, campaign.voice_note)
+
+
+def campaign_poll(campaign: Campaign) -> Poll:
+    return Poll(campaign.poll["name"], tuple(campaign.poll["options"]), campaign.poll["selectable_count"])
 
 
 def finish(campaign: Campaign) -> None:
@@ -395,10 +410,23 @@ def campaign_report(campaign: Campaign, run: int | None = None) -> dict:
         elif effective in counts:
             counts[effective] += count
     counts["replied"] = replied_count(campaign_id, run)
+    if campaign.poll:
+        counts["poll"] = poll_tally(campaign, run)
     counts["optedOut"] = (CampaignShipping.select().join(Contact, on=(CampaignShipping.contact == Contact.id))
                           .where(CampaignShipping.campaign == campaign_id, CampaignShipping.run == run,
                                  on_opt_out_list()).count())
     return counts
+
+
+def poll_tally(campaign: Campaign, run: int) -> dict:
+    """The recipients' votes on the run's polls: for each option, how many chose it (a person may choose several
+    where the poll lets them), and how many voted; each voter's latest vote counts, a withdrawn one not."""
+    votes = (PollVote.select(PollVote.options).join(CampaignShipping, on=(PollVote.message == CampaignShipping.message))
+             .where(CampaignShipping.campaign == campaign.id, CampaignShipping.run == run, PollVote.voter != OUR_REACTOR))
+    chosen = [vote.options for vote in votes if vote.options]
+    options = campaign_poll(campaign).options
+    return {"voters": len(chosen), "options": [{"name": option, "votes": sum(option in vote for vote in chosen)}
+                                               for option in options]}
 
 
 def replied_count(campaign_id: int, run: int) -> int:

@@ -7,6 +7,7 @@ campaign on its next tick, so none of these handlers touches a recipient.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Callable
 from typing import Literal
@@ -22,6 +23,7 @@ from api.endpoint import endpoint
 from api.errors import Conflict, ValidationFailed
 from api.pagination import paginate
 from api.plan_limits import enforce_plan_limit
+from api.resources.messages import PollIn
 from api.resources.queues import owned_ids
 from api.schemas import Int32, OutSchema, PageQuery, QuerySchema, Schema, UtcDateTime, UtcDateTimeIn, page_of
 from api.scoping import get_owned, owned
@@ -81,6 +83,8 @@ class CampaignFields(Schema):
     media_url: str | None = Field(None, pattern=r"^https?://", max_length=2048)
     voice_note: bool = Field(False, description="send mediaUrl's audio as a voice note, made Ogg/Opus from any "
                                                       "audio when fetched; it goes without text (no messages)")
+    poll: PollIn | None = Field(None, description="a poll each recipient votes on, instead of messages (no file); the "
+                                                  "report tallies the votes")
     scheduled_at: UtcDateTimeIn | None = None
     cron: str | None = Field(None, max_length=100)
     timezone: Timezone | None = None
@@ -118,6 +122,7 @@ class CampaignOut(OutSchema):
     messages: list[str]
     media_url: str | None
     voice_note: bool
+    poll: CampaignPoll | None
     scheduled_at: UtcDateTime | None
     cron: str | None
     timezone: str
@@ -144,6 +149,22 @@ class RunQuery(QuerySchema):
     run: Int32 | None = Field(None, ge=1, description="which run of a cron campaign (default: the current one)")
 
 
+class PollOptionTally(OutSchema):
+    name: str
+    votes: int
+
+
+class PollTally(OutSchema):
+    voters: int
+    options: list[PollOptionTally]
+
+
+class CampaignPoll(OutSchema):
+    name: str
+    options: list[str]
+    selectable_count: int
+
+
 class ReportOut(OutSchema):
     run: int
     total: int
@@ -156,6 +177,8 @@ class ReportOut(OutSchema):
     skipped: int
     cancelled: int
     opted_out: int
+    poll: PollTally | None = Field(None, description="a poll campaign's votes: how many recipients voted, and per "
+                                                    "option how many chose it (their latest vote)")
 
 
 class ShippingOut(OutSchema):
@@ -202,6 +225,8 @@ def save_campaign(campaign: Campaign, body: CampaignFields) -> None:
         changes.setdefault("connection_id", changes["connection_ids"][0])
     if changes.get("contact_ids"):
         changes["contact_ids"] = owned_ids(Contact, changes["contact_ids"], "contactIds")
+    if changes.get("poll") is not None:  # whole, as a message's poll is kept
+        changes["poll"] = dataclasses.asdict(body.poll.poll())
     if "throttle" in changes or not campaign.throttle:
         changes["throttle"] = pacing_of(campaign, body.throttle)
     for name, value in changes.items():
@@ -212,7 +237,12 @@ def save_campaign(campaign: Campaign, body: CampaignFields) -> None:
 
 def check_content(campaign: Campaign) -> None:
     """A campaign says something: 1 to 5 text variants, with or without a file, or a voice note, which WhatsApp
-    sends without text."""
+    sends without text, or a poll, which goes alone."""
+    if campaign.poll:
+        if clashes := [field for field, given in (("messages", campaign.messages), ("mediaUrl", campaign.media_url),
+                                                   ("voiceNote", campaign.voice_note)) if given]:
+            raise ValidationFailed("a poll goes alone: no messages, no file", dict.fromkeys(clashes, "not with a poll"))
+        return
     if not campaign.voice_note and not campaign.messages:
         raise ValidationFailed("say something: 1 to 5 variants in messages", {"messages": "give 1 to 5 variants"})
     if campaign.voice_note and not campaign.media_url:
@@ -354,7 +384,8 @@ def report(campaign_id: int, query: RunQuery):
     campaign = get_owned(Campaign, campaign_id, "campaign")
     run = query.run or campaign.run
     counts = campaign_report(campaign, run)
-    return ReportOut(run=run, **{("opted_out" if name == "optedOut" else name): counts[name] for name in REPORT_FIELDS})
+    return ReportOut(run=run, poll=counts.get("poll"),
+                     **{("opted_out" if name == "optedOut" else name): counts[name] for name in REPORT_FIELDS})
 
 
 def shippings_of(campaign: Campaign, run: int | None, status: str | None = None) -> peewee.ModelSelect:

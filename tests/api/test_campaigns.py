@@ -49,6 +49,8 @@ def test_a_campaign_is_created_as_a_draft_with_its_audience_variants_and_throttl
     ({"timezone": "Mars/Olympus"}, "timezone"),
     ({"throttle": {"perMinute": 0}}, "throttle.perMinute"),
     ({"contactIds": [999_999]}, "contactIds"),
+    ({"poll": {"name": "Sabor?", "options": ["Chocolate"]}}, "poll.options"),
+    ({"poll": {"name": "Sabor?", "options": ["Chocolate", "Morango"]}}, "messages"),  # a poll goes alone
 ])
 def test_invalid_fields_are_a_400_naming_the_field(client, headers, connection, fields, field):
     answer = create(client, headers, **{"name": "C", "connectionId": connection.id, "messages": ["hi"], **fields})
@@ -147,7 +149,7 @@ def test_the_report_and_the_export_show_each_recipient_from_its_receipts(client,
     export = client.get(f"/api/campaigns/{campaign.id}/shippings.csv", headers=headers)
 
     assert report == {"run": 1, "total": 4, "queued": 1, "sent": 1, "delivered": 1, "read": 1, "replied": 0, "failed": 1,
-                      "skipped": 1, "cancelled": 0, "optedOut": 1}
+                      "skipped": 1, "cancelled": 0, "optedOut": 1, "poll": None}
     assert page["total"] == 1 and page["items"][0]["contactId"] == read.id and page["items"][0]["status"] == "read"
     rows = list(csv.DictReader(io.StringIO(export.get_data(as_text=True))))
     assert export.mimetype == "text/csv"

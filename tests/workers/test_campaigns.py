@@ -289,3 +289,28 @@ def test_a_campaign_that_completes_just_before_a_crash_still_reaches_the_webhook
     [completed] = [delivery for delivery in WebhookDelivery.select().where(WebhookDelivery.event == "campaign:update")
                    if delivery.payload["data"]["status"] == "completed"]
     assert completed.payload["data"]["total"] == 3
+
+
+def test_a_poll_campaign_asks_each_recipient_the_poll_and_its_report_tallies_their_votes(
+        client, factories, company, connection, redis_client, worker, gateway):
+    headers = factories.auth_headers(client.application, factories.user(company, role="admin"))
+    audience = [factories.contact(company, phone=f"+55119000000{n:02d}") for n in range(1, 4)]
+    created = client.post("/api/campaigns", headers=headers, json={
+        "name": "Pesquisa", "connectionId": connection.id, "contactIds": [c.id for c in audience],
+        "throttle": {"perMinute": 6000}, "poll": {"name": "Qual sabor?", "options": ["Chocolate", "Morango"]}})
+    assert created.status_code == 201, created.get_json()
+    campaign = Campaign.get_by_id(created.get_json()["id"])
+
+    run(campaign)
+    assert wait_for(lambda: campaign_report(campaign)["sent"] == 3, timeout=30)
+    polls = {m.contact_id: m for m in Message.select().where(Message.type == "poll")}
+    for contact, choice in zip(audience, (["Chocolate"], ["Morango"], ["Chocolate"]), strict=True):
+        simulator.inject_vote(redis_client, connection.id, contact.phone, polls[contact.id].wa_id, choice)
+
+    assert wait_for(lambda: campaign_report(campaign)["poll"]["voters"] == 3, timeout=30)
+    report = client.get(f"/api/campaigns/{campaign.id}/report", headers=headers).get_json()
+    assert report["poll"] == {"voters": 3, "options": [{"name": "Chocolate", "votes": 2}, {"name": "Morango",
+                                                                                            "votes": 1}]}
+    assert created.get_json()["poll"] == {"name": "Qual sabor?", "options": ["Chocolate", "Morango"],
+                                          "selectableCount": 1}
+    assert {m.body for m in polls.values()} == {"Qual sabor?\n○ Chocolate\n○ Morango"}
