@@ -18,15 +18,16 @@ def to_e164(raw: str, default_country: str | None = "BR") -> str:
     """`raw` in E.164; `default_country` reads a number given without its country code (None: refuse those)."""
     try:
         number = phonenumbers.parse(raw, default_country.upper() if default_country else None)
-        number = phonenumbers.parse(with_ninth_digit(phonenumbers.format_number(
-            number, phonenumbers.PhoneNumberFormat.E164)))
+        e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+        if (nine_digits := with_ninth_digit(e164)) != e164:
+            number, e164 = phonenumbers.parse(nine_digits), nine_digits
     except phonenumbers.NumberParseException as error:
         raise InvalidPhone(f"not a phone number: {error}") from None
     if not phonenumbers.is_possible_number(number):
         raise InvalidPhone("not a possible phone number for its country (wrong length)")
     if not phonenumbers.is_valid_number(number):
         raise InvalidPhone("not a valid phone number for its country")
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    return e164
 
 
 def with_ninth_digit(e164: str) -> str:
