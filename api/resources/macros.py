@@ -163,8 +163,9 @@ def sending(action: SendMessageAction) -> TicketWork:
     """The reply as `POST /api/messages` sends one to a ticket: the quick message's file, the text filled in for the
     ticket and signed with the agent's name where the company signs."""
     quick = visible_quick_message(action.quick_message_id) if action.quick_message_id is not None else None
-    media = stored_media_options(quick.media_path, quick.media_mimetype, quick.media_name) if quick and \
-        quick.media_path else {}
+    media = {}
+    if quick is not None and quick.media_path:
+        media = stored_media_options(quick.media_path, quick.media_mimetype, quick.media_name)
     if action.body and media.get("message_type") == "audio":
         raise ValidationFailed("an audio goes without text", {"body": "not with this quick message's audio"})
     user = current_principal().user
@@ -190,8 +191,8 @@ def tag_changing(action: TagsAction) -> TicketWork:
     def change(ticket: Ticket) -> dict:
         with announced(ticket) as state:
             if action.type == "add_tags":
-                TicketTag.insert_many([{"ticket": ticket.id, "tag": tag_id} for tag_id in tag_ids]).on_conflict_ignore(
-                ).execute()
+                links = [{"ticket": ticket.id, "tag": tag_id} for tag_id in tag_ids]
+                TicketTag.insert_many(links).on_conflict_ignore().execute()
             else:
                 TicketTag.delete().where(TicketTag.ticket == ticket.id, TicketTag.tag.in_(tag_ids)).execute()
         return state

@@ -9,7 +9,7 @@ import pytest
 
 from db.base import utcnow
 from db.macros import Macro
-from db.messages import Message
+from db.messages import Message, QuickMessage
 from db.tickets import Ticket, TicketEvent, TicketNote, TicketTag
 
 
@@ -152,3 +152,14 @@ def test_a_tag_deleted_since_the_macro_was_saved_is_a_409_that_changes_no_ticket
 
     assert (answer.status_code, answer.get_json()["details"]) == (409, {"actions[1]": "tag not found"})
     assert Ticket.get_by_id(ticket.id).status == "pending"
+
+
+def test_a_macro_sends_a_quick_message_filled_in_for_each_ticket(client, factories, company, connection, agent,
+                                                                  as_agent):
+    quick = QuickMessage.create(company=company, shortcut="pix", body="{{firstName}}, a chave Pix é 12345.")
+    ticket = factories.ticket(company, connection=connection, user=agent, status="open",
+                              contact=factories.contact(company, name="Caio Dias"))
+    macro = saved(client, as_agent, [{"type": "send_message", "quickMessageId": quick.id}])
+
+    assert run(client, as_agent, macro, [ticket]).get_json() == {"done": [ticket.id], "failed": []}
+    assert [m.body for m in Message.select().where(Message.ticket == ticket.id)] == ["Caio, a chave Pix é 12345."]
