@@ -384,6 +384,7 @@ def announce_progress(announcements: Announcements, campaign: Campaign) -> None:
 
 
 DELIVERY_RANK = {"sent": 1, "delivered": 2, "read": 3}
+VARIANT_FIELDS = ("total", "sent", "delivered", "read", "replied", "failed")  # each variant's, to compare them
 REPORT_FIELDS = ("total", "queued", "sent", "delivered", "read", "replied", "failed", "skipped", "cancelled",
                  "optedOut")
 
@@ -394,22 +395,28 @@ def campaign_report(campaign: Campaign, run: int | None = None) -> dict:
     sent ≥ delivered ≥ read: a read message was delivered and sent. A row handed to the pipeline whose
     message is not sent yet counts as queued; `optedOut` counts the recipients on the opt-out list now (those
     skipped for it, and those who opted out since, as with a STOP to the campaign); `replied` those who answered.
+    A campaign of several variants has the same counts for each (`variants`), so that they can be compared.
     """
     campaign_id, run = campaign.id, run or campaign.run
     counts = dict.fromkeys(REPORT_FIELDS, 0)
-    rows = (CampaignShipping.select(CampaignShipping.status, Message.status, peewee.fn.COUNT(CampaignShipping.id))
+    by_variant = {variant: dict.fromkeys(VARIANT_FIELDS, 0) for variant in range(len(campaign.messages))}
+    rows = (CampaignShipping.select(CampaignShipping.variant, CampaignShipping.status, Message.status,
+                                    peewee.fn.COUNT(CampaignShipping.id))
             .join(Message, peewee.JOIN.LEFT_OUTER, on=(CampaignShipping.message == Message.id))
             .where(CampaignShipping.campaign == campaign_id, CampaignShipping.run == run)
-            .group_by(CampaignShipping.status, Message.status).tuples())
-    for status, message_status, count in rows:
-        counts["total"] += count
-        effective = delivery_status(status, message_status)
-        if effective in DELIVERY_RANK:
-            for name, rank in DELIVERY_RANK.items():
-                counts[name] += count if rank <= DELIVERY_RANK[effective] else 0
-        elif effective in counts:
-            counts[effective] += count
-    counts["replied"] = replied_count(campaign_id, run)
+            .group_by(CampaignShipping.variant, CampaignShipping.status, Message.status).tuples())
+    for variant, status, message_status, count in rows:
+        counted(counts, delivery_status(status, message_status), count)
+        if variant in by_variant:
+            counted(by_variant[variant], delivery_status(status, message_status), count)
+    replies = replied_by_variant(campaign_id, run)
+    counts["replied"] = sum(replies.values())
+    for variant, replied in replies.items():
+        if variant in by_variant:
+            by_variant[variant]["replied"] = replied
+    if len(by_variant) > 1:
+        counts["variants"] = [{"variant": variant, "text": campaign.messages[variant], **shown}
+                              for variant, shown in by_variant.items()]
     if campaign.poll:
         counts["poll"] = poll_tally(campaign, run)
     counts["optedOut"] = (CampaignShipping.select().join(Contact, on=(CampaignShipping.contact == Contact.id))
@@ -429,13 +436,28 @@ def poll_tally(campaign: Campaign, run: int) -> dict:
                                                for option in options]}
 
 
-def replied_count(campaign_id: int, run: int) -> int:
-    """Recipients who wrote to the company after the campaign's message to them (on any of its numbers)."""
+def counted(counts: dict[str, int], status: str, count: int) -> None:
+    """Add `count` recipients of this delivery status: to every rank it reached (a read message was delivered and
+    sent), or to its own count."""
+    if "total" in counts:
+        counts["total"] += count
+    if status in DELIVERY_RANK:
+        for name, rank in DELIVERY_RANK.items():
+            counts[name] += count if rank <= DELIVERY_RANK[status] else 0
+    elif status in counts:
+        counts[status] += count
+
+
+def replied_by_variant(campaign_id: int, run: int) -> dict[int | None, int]:
+    """Recipients who wrote to the company after the campaign's message to them (on any of its numbers), by the
+    variant they got."""
     reply = Message.alias()
     answered = reply.select(reply.id).where(reply.contact == CampaignShipping.contact, reply.direction == "in",
                                             reply.created_at > Message.created_at)
-    return (CampaignShipping.select().join(Message, on=(CampaignShipping.message == Message.id))
-            .where(CampaignShipping.campaign == campaign_id, CampaignShipping.run == run, fn.EXISTS(answered)).count())
+    return dict(CampaignShipping.select(CampaignShipping.variant, fn.COUNT(CampaignShipping.id))
+                .join(Message, on=(CampaignShipping.message == Message.id))
+                .where(CampaignShipping.campaign == campaign_id, CampaignShipping.run == run, fn.EXISTS(answered))
+                .group_by(CampaignShipping.variant).tuples())
 
 
 def delivery_status(shipping_status: str, message_status: str | None) -> str:

@@ -165,6 +165,17 @@ class CampaignPoll(OutSchema):
     selectable_count: int
 
 
+class VariantReport(OutSchema):
+    variant: int = Field(description="its place in `messages`, from 0")
+    text: str
+    total: int
+    sent: int
+    delivered: int
+    read: int
+    replied: int
+    failed: int
+
+
 class ReportOut(OutSchema):
     run: int
     total: int
@@ -179,6 +190,8 @@ class ReportOut(OutSchema):
     opted_out: int
     poll: PollTally | None = Field(None, description="a poll campaign's votes: how many recipients voted, and per "
                                                     "option how many chose it (their latest vote)")
+    variants: list[VariantReport] | None = Field(None, description="a campaign of several variants: the same counts "
+                                                                  "for each, to compare them")
 
 
 class ShippingOut(OutSchema):
@@ -384,7 +397,7 @@ def report(campaign_id: int, query: RunQuery):
     campaign = get_owned(Campaign, campaign_id, "campaign")
     run = query.run or campaign.run
     counts = campaign_report(campaign, run)
-    return ReportOut(run=run, poll=counts.get("poll"),
+    return ReportOut(run=run, poll=counts.get("poll"), variants=counts.get("variants"),
                      **{("opted_out" if name == "optedOut" else name): counts[name] for name in REPORT_FIELDS})
 
 

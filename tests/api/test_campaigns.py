@@ -149,7 +149,8 @@ def test_the_report_and_the_export_show_each_recipient_from_its_receipts(client,
     export = client.get(f"/api/campaigns/{campaign.id}/shippings.csv", headers=headers)
 
     assert report == {"run": 1, "total": 4, "queued": 1, "sent": 1, "delivered": 1, "read": 1, "replied": 0, "failed": 1,
-                      "skipped": 1, "cancelled": 0, "optedOut": 1, "poll": None}
+                      "skipped": 1, "cancelled": 0, "optedOut": 1, "poll": None,
+                      "variants": None}
     assert page["total"] == 1 and page["items"][0]["contactId"] == read.id and page["items"][0]["status"] == "read"
     rows = list(csv.DictReader(io.StringIO(export.get_data(as_text=True))))
     assert export.mimetype == "text/csv"

@@ -314,3 +314,26 @@ def test_a_poll_campaign_asks_each_recipient_the_poll_and_its_report_tallies_the
     assert created.get_json()["poll"] == {"name": "Qual sabor?", "options": ["Chocolate", "Morango"],
                                           "selectableCount": 1}
     assert {m.body for m in polls.values()} == {"Qual sabor?\n○ Chocolate\n○ Morango"}
+
+
+def test_a_campaign_of_variants_reports_each_so_that_they_can_be_compared(factories, company):
+    campaign = factories.campaign(company, messages=["Oi {{firstName}}", "Olá!"], status="running",
+                                  contact_ids=recipients(factories, company, 3))
+    write_ledger(campaign)
+    ticket = factories.ticket(company)
+    sent = [Message.create(company=company, ticket=ticket, direction="out", status=status)
+            for status in ("read", "failed", "delivered")]
+    rows = list(CampaignShipping.select().order_by(CampaignShipping.id))
+    for row, message, variant in zip(rows, sent, (0, 1, 0), strict=True):
+        CampaignShipping.update(status="sent", message=message, variant=variant).where(
+            CampaignShipping.id == row.id).execute()
+    Message.create(company=company, ticket=ticket, contact=rows[0].contact_id, direction="in", status="delivered")
+
+    report = campaign_report(campaign)
+
+    assert report["variants"] == [
+        {"variant": 0, "text": "Oi {{firstName}}", "total": 2, "sent": 2, "delivered": 2, "read": 1, "replied": 1,
+         "failed": 0},
+        {"variant": 1, "text": "Olá!", "total": 1, "sent": 0, "delivered": 0, "read": 0, "replied": 0, "failed": 1}]
+    assert (report["total"], report["read"], report["replied"], report["failed"]) == (3, 1, 1, 1)
+    assert "variants" not in campaign_report(factories.campaign(company, messages=["one"]))
