@@ -76,6 +76,7 @@ class TicketQuery(PageQuery):
     queue_id: int | None = None
     user_id: int | None = None
     connection_id: int | None = None
+    contact_id: int | None = Field(None, description="one contact's tickets: their conversations, earlier ones too")
     tag: int | None = Field(None, description="a tag id")
     search: str | None = Field(None, max_length=200, description="the contact's name or phone, ignoring case and "
                                   "accents; from 3 characters, also the text of any of the ticket's messages (as "
@@ -206,7 +207,8 @@ def filtered_tickets(query: TicketQuery) -> peewee.ModelSelect:
     """The caller's tickets that match the list's filters."""
     tickets = visible_tickets()
     for field, value in ((Ticket.status, query.status), (Ticket.queue, query.queue_id),
-                         (Ticket.user, query.user_id), (Ticket.connection, query.connection_id)):
+                         (Ticket.user, query.user_id), (Ticket.connection, query.connection_id),
+                         (Ticket.contact, query.contact_id)):
         if value is not None:
             tickets = tickets.where(field == value)
     if query.tag is not None:

@@ -64,17 +64,20 @@ def test_unrouted_pending_tickets_are_hidden_from_agents_when_the_company_says_s
 
 def test_lists_filter_by_status_queue_and_search(client, factories, company, connection, as_admin):
     queue = factories.queue(company)
-    wanted = factories.ticket(company, connection=connection, queue=queue,
-                              contact=factories.contact(company, name="Maria Souza"))
+    maria = factories.contact(company, name="Maria Souza")
+    wanted = factories.ticket(company, connection=connection, queue=queue, contact=maria)
+    earlier = factories.ticket(company, connection=connection, contact=maria, status="closed")
     factories.ticket(company, connection=connection, status="closed")
 
     by_queue = client.get(f"/api/tickets?queueId={queue.id}", headers=as_admin).get_json()
     by_status = client.get("/api/tickets?status=pending", headers=as_admin).get_json()
     by_name = client.get("/api/tickets?search=souza", headers=as_admin).get_json()
+    by_contact = client.get(f"/api/tickets?contactId={maria.id}", headers=as_admin).get_json()
 
+    assert sorted(t["id"] for t in by_contact["items"]) == sorted([wanted.id, earlier.id])
     assert [t["id"] for t in by_queue["items"]] == [wanted.id]
     assert [t["id"] for t in by_status["items"]] == [wanted.id]
-    assert [t["contact"]["name"] for t in by_name["items"]] == ["Maria Souza"]
+    assert [t["contact"]["name"] for t in by_name["items"]] == ["Maria Souza"] * 2
 
 
 def found_tickets(client, headers, text: str, **filters) -> list[int]:
