@@ -451,13 +451,18 @@ def counted(counts: dict[str, int], status: str, count: int) -> None:
 def replied_by_variant(campaign_id: int, run: int) -> dict[int | None, int]:
     """Recipients who wrote to the company after the campaign's message to them (on any of its numbers), by the
     variant they got."""
-    reply = Message.alias()
-    answered = reply.select(reply.id).where(reply.contact == CampaignShipping.contact, reply.direction == "in",
-                                            reply.created_at > Message.created_at)
     return dict(CampaignShipping.select(CampaignShipping.variant, fn.COUNT(CampaignShipping.id))
                 .join(Message, on=(CampaignShipping.message == Message.id))
-                .where(CampaignShipping.campaign == campaign_id, CampaignShipping.run == run, fn.EXISTS(answered))
+                .where(CampaignShipping.campaign == campaign_id, CampaignShipping.run == run, replied_after())
                 .group_by(CampaignShipping.variant).tuples())
+
+
+def replied_after() -> peewee.Expression:
+    """The recipient wrote to the company after the campaign's message to them: for a query of shippings joined to
+    their messages."""
+    reply = Message.alias()
+    return fn.EXISTS(reply.select(reply.id).where(reply.contact == CampaignShipping.contact, reply.direction == "in",
+                                                  reply.created_at > Message.created_at))
 
 
 def delivery_status(shipping_status: str, message_status: str | None) -> str:

@@ -49,6 +49,7 @@ from workers.campaigns import (
     cancel_queued_shippings,
     delivery_status,
     pause_campaign,
+    replied_after,
     resume_campaign,
     start_campaign,
 )
@@ -206,7 +207,12 @@ class ShippingOut(OutSchema):
     sent_at: UtcDateTime | None
 
 
-class ShippingQuery(PageQuery, RunQuery):
+class ShippingFilters(RunQuery):
+    replied: bool | None = Field(None, description="true: the recipients who wrote after the campaign's message to "
+                                                   "them; false: those who did not")
+
+
+class ShippingQuery(PageQuery, ShippingFilters):
     status: Literal[SHIPPING_STATUSES] | None = None  # type: ignore[valid-type]
 
 
@@ -401,7 +407,8 @@ def report(campaign_id: int, query: RunQuery):
                      **{("opted_out" if name == "optedOut" else name): counts[name] for name in REPORT_FIELDS})
 
 
-def shippings_of(campaign: Campaign, run: int | None, status: str | None = None) -> peewee.ModelSelect:
+def shippings_of(campaign: Campaign, run: int | None, status: str | None = None,
+                 replied: bool | None = None) -> peewee.ModelSelect:
     rows = (CampaignShipping.select(CampaignShipping, Contact.name, Contact.phone, Message.status.alias("sent_as"))
             .join(Contact, on=(CampaignShipping.contact == Contact.id))
             .join(Message, peewee.JOIN.LEFT_OUTER, on=(CampaignShipping.message == Message.id))
@@ -412,6 +419,8 @@ def shippings_of(campaign: Campaign, run: int | None, status: str | None = None)
             (CampaignShipping.status == "queued") | Message.status.in_(("queued", "sending")))
     elif status:
         rows = rows.where(CampaignShipping.status == status)
+    if replied is not None:
+        rows = rows.where(replied_after() if replied else ~replied_after())
     return rows
 
 
@@ -428,19 +437,19 @@ def shipping_json(row) -> dict:
           query=ShippingQuery, response=page_of(ShippingOut), roles=MANAGERS, errors=[404], scope=SCOPE)
 def list_shippings(campaign_id: int, query: ShippingQuery):
     campaign = get_owned(Campaign, campaign_id, "campaign")
-    return paginate(shippings_of(campaign, query.run, query.status), query, shipping_json)
+    return paginate(shippings_of(campaign, query.run, query.status, query.replied), query, shipping_json)
 
 
 @blueprint.get("/<int:campaign_id>/shippings.csv")
-@endpoint(summary="The campaign's recipients with their status, as CSV", tags=["campaigns"], query=RunQuery,
+@endpoint(summary="The campaign's recipients with their status, as CSV", tags=["campaigns"], query=ShippingFilters,
           roles=MANAGERS, errors=[404], scope=SCOPE)
-def export_shippings(campaign_id: int, query: RunQuery):
+def export_shippings(campaign_id: int, query: ShippingFilters):
     campaign = get_owned(Campaign, campaign_id, "campaign")
     header = ["contactId", "name", "phone", "status", "reason", "messageId", "variant", "sentAt"]
     rows = (
         [row.contact_id, row.name, row.phone, delivery_status(row.status, row.sent_as), row.reason or "",
          row.message_id or "", "" if row.variant is None else row.variant,
          row.sent_at.isoformat() + "Z" if row.sent_at else ""]
-        for row in shippings_of(campaign, query.run).iterator()
+        for row in shippings_of(campaign, query.run, replied=query.replied).iterator()
     )
     return csv_download(f"campaign-{campaign_id}.csv", header, rows)

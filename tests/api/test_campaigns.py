@@ -238,3 +238,22 @@ def test_the_plan_limits_the_campaigns(client, headers, admin, connection, facto
 
     assert over.status_code == 403 and over.get_json()["details"] == {"limit": 1, "resource": "campaigns"}
     assert Campaign.select().count() == 1
+
+
+def test_the_recipients_who_replied_are_listed_and_exported_apart(client, headers, factories, admin):
+    answered, silent = (factories.contact(admin.company, name=name) for name in ("Ana", "Bia"))
+    campaign = factories.campaign(admin.company, status="running", contact_ids=[answered.id, silent.id])
+    write_ledger(campaign)
+    ticket = factories.ticket(admin.company)
+    for contact in (answered, silent):
+        message = Message.create(company=admin.company, ticket=ticket, direction="out", status="read")
+        CampaignShipping.update(status="sent", message=message).where(CampaignShipping.contact == contact.id).execute()
+    Message.create(company=admin.company, ticket=ticket, contact=answered, direction="in", body="quero!")
+
+    replied = client.get(f"/api/campaigns/{campaign.id}/shippings?replied=true", headers=headers).get_json()
+    not_replied = client.get(f"/api/campaigns/{campaign.id}/shippings?replied=false", headers=headers).get_json()
+    export = client.get(f"/api/campaigns/{campaign.id}/shippings.csv?replied=true", headers=headers)
+
+    assert [row["name"] for row in replied["items"]] == ["Ana"]
+    assert [row["name"] for row in not_replied["items"]] == ["Bia"]
+    assert [row["name"] for row in csv.DictReader(io.StringIO(export.get_data(as_text=True)))] == ["Ana"]
