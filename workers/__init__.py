@@ -27,6 +27,7 @@ from workers import (  # noqa: F401
     own_profile,
     profile_pictures,
     statuses,
+    transcripts,
     watchdogs,
     webhooks,
 )

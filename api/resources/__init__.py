@@ -42,6 +42,7 @@ from api.resources import (
     tags,
     ticket_bulk,
     tickets,
+    transcripts,
     users,
     webhooks,
 )
@@ -82,6 +83,7 @@ BLUEPRINTS = [
     message_search.blueprint,
     tickets.blueprint,
     ticket_bulk.blueprint,
+    transcripts.blueprint,
     macros.blueprint,
     notifications.blueprint,
     simulator.blueprint,
