@@ -15,6 +15,7 @@ from api.ticket_json import tickets_json
 from db.base import locked, utcnow
 from db.company_settings import company_setting
 from db.connection_events import ConnectionEvent
+from db.connections import Connection
 from db.contacts import Contact
 from db.jobs import IDEMPOTENCY_WINDOW, IdempotencyKey, Job
 from db.messages import Message, QuickMessage
@@ -64,16 +65,18 @@ def prune_uploads(older_than: dt.datetime) -> int:
 
 
 def referenced_media(keys: list[str]) -> set[str]:
-    """Those of the media keys a message, a quick reply or a contact's profile picture refers to."""
+    """Those of the media keys a message, a quick reply, a contact's profile picture or a number's own picture refers
+    to."""
     messages = Message.select(Message.media_path).where(Message.media_path.in_(keys))
     quick_replies = QuickMessage.select(QuickMessage.media_path).where(QuickMessage.media_path.in_(keys))
     pictures = Contact.select(Contact.profile_pic_path).where(Contact.profile_pic_path.in_(keys))
-    return {key for (key,) in messages.union(quick_replies).union(pictures).tuples()}
+    own_pictures = Connection.select(Connection.profile_picture_path).where(Connection.profile_picture_path.in_(keys))
+    return {key for (key,) in messages.union(quick_replies).union(pictures).union(own_pictures).tuples()}
 
 
 @dramatiq.actor(queue_name="maintenance", max_retries=3)
 def prune_orphan_media() -> int:
-    """Delete the media files (var/media) that no message, quick reply or contact refers to once they are
+    """Delete the media files (var/media) that nothing refers to (`referenced_media`) once they are
     MEDIA_GRACE old: an upload whose request then failed, the files of deleted tickets or companies,
     an inbound file whose message a redelivery had stored first. Returns how many."""
     cutoff = (utcnow() - MEDIA_GRACE).replace(tzinfo=dt.UTC).timestamp()

@@ -58,19 +58,20 @@ def media_file(company, days_old: float) -> str:
     return key
 
 
-def test_media_no_message_quick_reply_or_contact_refers_to_is_deleted_once_a_day_old(database, factories):
+def test_media_nothing_refers_to_is_deleted_once_a_day_old(database, factories):
     company = factories.company()
     ticket = factories.ticket(company)
-    sent, quick, picture, orphan, fresh_orphan = (media_file(company, days) for days in (3, 3, 3, 3, 0.5))
+    sent, quick, picture, own, orphan, fresh_orphan = (media_file(company, days) for days in (3, 3, 3, 3, 3, 0.5))
     factories.message(ticket, direction="out", media_path=sent)
     QuickMessage.create(company=company, shortcut="/menu", body="Cardápio", media_path=quick)
     factories.contact(company, profile_pic_path=picture)
+    factories.connection(company, profile_picture_path=own)  # the number's own WhatsApp picture
     factories.message(ticket, direction="out", media_path="https://example.com/a.pdf")
 
     assert prune_orphan_media.fn() == 1
 
-    assert [media_store().path(key).exists() for key in (sent, quick, picture, orphan, fresh_orphan)] == [
-        True, True, True, False, True]
+    assert [media_store().path(key).exists() for key in (sent, quick, picture, own, orphan, fresh_orphan)] == [
+        True, True, True, True, False, True]
 
 
 @pytest.mark.parametrize("engine", ["postgresql", "sqlite"])
