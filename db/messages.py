@@ -41,6 +41,7 @@ class Message(TimestampedModel):
     wa_id = peewee.CharField(max_length=128, null=True)
     idempotency_key = peewee.CharField(max_length=255, null=True)
     quoted_message = peewee.ForeignKeyField("self", null=True, on_delete="SET NULL")
+    forwarded = peewee.BooleanField(default=False)  # WhatsApp shows it as forwarded (ours, or as the contact sent it)
     private = peewee.BooleanField(default=False)
     sending_at = peewee.DateTimeField(null=True)  # the gateway's first attempt (workers/messages.py)
     sent_at = peewee.DateTimeField(null=True)

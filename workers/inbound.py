@@ -150,7 +150,7 @@ def message_for(connection: Connection, event: dict, ticket_id: int, contact: Co
         body=event.get("body") or "", status="sent" if from_me else "delivered", wa_id=event["wa_id"],
         media_path=stored_media(connection.company_id, event.get("media")), media_mimetype=media.get("mimetype"),
         media_name=media.get("filename"), location=event.get("location"), contact_card=event.get("contact_card"),
-        poll=event.get("poll"),
+        poll=event.get("poll"), forwarded=bool(event.get("forwarded")),
         sender_phone=e164_or_id(event["sender"]) if by_member else None,
         sender_name=(event.get("sender_name") or None) if by_member else None,
         created_at=at, sent_at=at, delivered_at=None if from_me else at,

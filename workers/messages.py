@@ -95,6 +95,7 @@ class OutboundDraft:
     contact_card: ContactCard | None = None  # a shared contact: `message_type` "contact", `body` its vCard
     poll: Poll | None = None  # a question to vote on: `message_type` "poll", `body` its text
     quoted_message_id: int | None = None
+    forwarded: bool = False
     idempotency_key: str | None = None
     # The request (or job) it was drafted in, whose id its send's logs carry: taken where it is drafted,
     # since another request's thread may write it (api/group_commit.py).
@@ -118,6 +119,7 @@ class OutboundDraft:
             contact_card=dataclasses.asdict(self.contact_card) if self.contact_card else None,
             poll=dataclasses.asdict(self.poll) if self.poll else None,
             quoted_message=self.quoted_message_id,
+            forwarded=self.forwarded,
             idempotency_key=self.idempotency_key,
             wa_id=deterministic_wa_id(ticket.connection_id, uuid.uuid4().hex),
         )
@@ -218,6 +220,7 @@ def message_event(message: Message) -> dict:
         "poll": polls_shown([message]).get(message.id),
         "mediaUrl": media_link(message.id) if message.media_path else None,
         "sender": message.sender,
+        "forwarded": message.forwarded,
     }
 
 
@@ -236,6 +239,7 @@ def outgoing_for(message: Message, contact: Contact, media_by_path: dict[str, di
         location=Location(**message.location) if message.location else None,
         contact_card=ContactCard(**message.contact_card) if message.contact_card else None,
         poll=Poll(**message.poll) if message.poll else None,
+        forwarded=message.forwarded,
     )
 
 

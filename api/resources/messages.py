@@ -120,6 +120,7 @@ class MessageOut(OutSchema):
     sender: SenderOut | None = Field(None, description="who in the group wrote it (a group's message from a member); "
                                                        "null for any other message")
     quoted_message_id: int | None
+    forwarded: bool = Field(False, description="WhatsApp shows it as forwarded: one we forwarded, or a contact did")
     created_at: UtcDateTime
     sending_at: UtcDateTime | None
     sent_at: UtcDateTime | None

@@ -64,6 +64,7 @@ class InboundIn(FromContact):
     name: str | None = Field(None, max_length=200, description="the name the contact gave WhatsApp (push name)")
     group: GroupIn | None = Field(None, description="the group the contact writes in, as its member (JSON only)")
     wa_id: str | None = Field(None, max_length=128, description="reuse an id to see WhatsApp's duplicates dropped")
+    forwarded: bool = Field(False, description="the contact forwards it (WhatsApp shows it as forwarded)")
     media: SentFileIn | None = Field(None, description="a file the contact sends (or a multipart `file`)")
     location: LocationIn | None = Field(None, description="a place the contact shares, alone")
     contact: ContactCardIn | None = Field(None, description="a contact card the contact shares, alone")
@@ -221,7 +222,8 @@ def inbound(connection_id: int, body: InboundIn):
                                          poll=body.poll.poll() if body.poll else None,
                                          location=body.location.place() if body.location else None,
                                          group=body.group.id if body.group else None,
-                                         group_name=body.group.name if body.group else None)
+                                         group_name=body.group.name if body.group else None,
+                                         forwarded=body.forwarded)
     except MediaRejected as error:
         field = "media" if body.media else "file"
         raise ValidationFailed("WhatsApp would not carry this file", {field: str(error)}) from None

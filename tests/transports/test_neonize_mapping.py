@@ -100,7 +100,7 @@ from workers.transports.base import (
     option_hash,
 )
 from workers.transports.neonize_mapping import address_book_of, map_event, session_store, status_text_message
-from workers.transports.neonize_transport import NeonizeTransport, SessionClient, with_media
+from workers.transports.neonize_transport import NeonizeTransport, SessionClient, build_message, with_media
 
 CONNECTION_ID = 3
 CONTACT = neonize_proto.JID(User="5511987654321", Server="s.whatsapp.net")
@@ -1123,3 +1123,13 @@ def test_a_status_goes_to_the_status_broadcast_a_text_styled_and_an_image_upload
     assert (image.imageMessage.caption, image.imageMessage.mimetype) == ("Nova coleção", "image/jpeg")
     assert [media_type for _, media_type in session.client.uploads] == [MediaType.MediaImage]
     assert (text_id, image_id) == ("3EB0WHATSAPP1", "3EB0WHATSAPP2")
+
+
+def test_a_forwarded_message_is_marked_so_both_ways():
+    came = map_event(CONNECTION_ID, message_event(Message(extendedTextMessage=ExtendedTextMessage(
+        text="olha isso", contextInfo=ContextInfo(isForwarded=True, forwardingScore=1)))))
+    sent = build_message(OutgoingMessage(to="+5511987654321", body="olha isso", wa_id="3EB0F", forwarded=True))
+
+    assert (came.body, came.forwarded) == ("olha isso", True)
+    assert map_event(CONNECTION_ID, message_event(Message(conversation="oi"))).forwarded is False
+    assert (sent.extendedTextMessage.text, sent.extendedTextMessage.contextInfo.isForwarded) == ("olha isso", True)

@@ -41,6 +41,7 @@ class InboundMessage(TransportEvent):
     contact_card: ContactCard | None = None  # the card shared (type contact; `body` is its vCard), if it has a number
     poll: Poll | None = None  # the poll asked (type poll; `body` says it in words)
     quoted_wa_id: str | None = None
+    forwarded: bool = False  # WhatsApp shows it as forwarded
     is_group: bool = False
     from_me: bool = False
     timestamp: float | None = None  # Unix seconds, when WhatsApp says it was sent
@@ -241,6 +242,7 @@ class OutgoingMessage:
     location: Location | None = None  # a location, a contact card or a poll goes alone: no text, no media
     contact_card: ContactCard | None = None
     poll: Poll | None = None
+    forwarded: bool = False  # shown as forwarded
 
 
 @dataclasses.dataclass(frozen=True)

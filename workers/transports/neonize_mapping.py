@@ -329,6 +329,7 @@ def inbound_message(connection_id: int, event: MessageEv) -> InboundMessage | Me
         contact_card=content.contact_card,
         poll=content.poll,
         quoted_wa_id=(content.context.stanzaID or None) if content.context is not None else None,
+        forwarded=content.context is not None and content.context.isForwarded,
         is_group=source.IsGroup,
         from_me=source.IsFromMe,
         timestamp=seconds(event.Info.Timestamp),

@@ -34,6 +34,7 @@ from neonize.exc import NeonizeError
 from neonize.proto import Neonize_pb2 as neonize_proto
 from neonize.proto.waE2E.WAWebProtobufsE2E_pb2 import (
     AudioMessage,
+    ContextInfo,
     DocumentMessage,
     ImageMessage,
     Message,
@@ -125,6 +126,9 @@ def build_message(message: OutgoingMessage, upload=None) -> Message:
     and audio (duration, thumbnail) and guess the type from the bytes; WhatsApp plays both without.
     """
     context = quote_context(message.quoted_wa_id, None) if message.quoted_wa_id else None
+    if message.forwarded:  # as WhatsApp's apps mark a message forwarded once
+        context = context or ContextInfo()
+        context.isForwarded, context.forwardingScore = True, 1
     if message.location is not None:
         return location_message(message.location, context)
     if message.contact_card is not None:

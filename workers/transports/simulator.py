@@ -88,9 +88,9 @@ def push_command(client: redis.Redis, connection_id: int, op: str, **fields: Any
 def inject_inbound(client: redis.Redis, connection_id: int, phone: str, body: str = "", name: str | None = None,
                    wa_id: str | None = None, *, media: dict[str, Any] | None = None, location: Location | None = None,
                    contact_card: ContactCard | None = None, poll: Poll | None = None, group: str | None = None,
-                   group_name: str | None = None) -> str:
+                   group_name: str | None = None, forwarded: bool = False) -> str:
     """A contact sends us a message (`sent_content`), in their chat or, as a member, in the group `group` (its id,
-    `group_id`; `group_name` its subject, from now on); returns its WhatsApp id (given ids let tests send duplicates).
+    `group_id`; `group_name` its subject, from now on), `forwarded` as WhatsApp shows one; returns its WhatsApp id (given ids let tests send duplicates).
     A ValueError for what WhatsApp would not carry: a MediaRejected for a file the platform does not take."""
     content = sent_content(body, media, location, contact_card, poll)
     if group is not None:
@@ -101,7 +101,7 @@ def inject_inbound(client: redis.Redis, connection_id: int, phone: str, body: st
     if group is not None:
         remember_group(client, connection_id, content["group"], group_name, phone.lstrip("+"))
     push_command(client, connection_id, "inbound", phone=phone.lstrip("+"), name=name, waId=wa_id, at=time.time(),
-                 **content)
+                 forwarded=forwarded, **content)
     return wa_id
 
 

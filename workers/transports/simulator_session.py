@@ -121,6 +121,7 @@ def outbox_entry(message: OutgoingMessage, at: float) -> dict[str, Any]:
         "mimetype": mimetype,
         "voiceNote": kind == "audio" and is_voice_note(mimetype),
         "quotedWaId": message.quoted_wa_id,
+        "forwarded": message.forwarded,
         "location": dataclasses.asdict(message.location) if message.location else None,
         "contact": dataclasses.asdict(message.contact_card) if message.contact_card else None,
         "poll": {"name": poll.name, "options": list(poll.options), "selectableCount": poll.selectable_count}
@@ -459,6 +460,7 @@ class SimulatorTransport(SimulatorGroups):
             location=Location(**command["location"]) if command.get("location") else None,
             contact_card=ContactCard(**command["contact"]) if command.get("contact") else None,
             poll=Poll(**command["poll"]) if command.get("poll") else None,
+            forwarded=bool(command.get("forwarded")),
             timestamp=command.get("at"),
         )
 
