@@ -12,7 +12,7 @@ from db.companies import Company, Plan, Setting
 from db.connection_events import ConnectionEvent
 from db.connections import Connection
 from db.contact_lists import ContactList, ContactListItem
-from db.contacts import Contact, ContactField, ContactTag, Tag
+from db.contacts import Contact, ContactField, ContactNote, ContactTag, Tag
 from db.flows import Flow, FlowSession, FlowStep, FlowVersion
 from db.imports import ImportRowError
 from db.jobs import IdempotencyKey, Job
@@ -40,6 +40,7 @@ ALL_MODELS: list[type[BaseModel]] = [
     Tag,
     Contact,
     ContactTag,
+    ContactNote,
     ContactField,
     ContactList,
     ContactListItem,

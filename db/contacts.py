@@ -42,6 +42,17 @@ class Contact(TimestampedModel):
         indexes = ((("company", "phone"), True), (("company", "name"), False))
 
 
+class ContactNote(TimestampedModel):
+    """What an agent wrote down about the contact (the customer, across their conversations), never sent to them."""
+
+    contact = peewee.ForeignKeyField(Contact, backref="notes", on_delete="CASCADE")
+    user = peewee.ForeignKeyField(User, null=True, on_delete="SET NULL")  # None: a program, or a user since deleted
+    body = peewee.TextField()
+
+    class Meta:
+        indexes = ((("contact", "created_at"), False),)
+
+
 CUSTOM_FIELD_TYPES = ("text", "number", "date", "boolean")
 
 

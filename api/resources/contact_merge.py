@@ -4,7 +4,7 @@ format, saved twice, or WhatsApp's old eight-digit name of a Brazilian mobile be
 
 `POST /api/contacts/:id/merge {contactId}` keeps contact :id, with its phone, and moves to it everything of the other
 one, which is then deleted: its tickets with their messages, its leads, schedules, flow sessions, campaign shippings,
-tags and list memberships. The kept contact's own details win; the other's fill what it lacks (name, e-mail, custom
+notes, tags and list memberships. The kept contact's own details win; the other's fill what it lacks (name, e-mail, custom
 fields, owner, picture). What protects the person carries over: blocked if either was, opted out if either was. In
 one transaction, both contacts locked, so a message that comes meanwhile waits and then finds the kept contact.
 Refused (409) while both have a live ticket on the same number (close one first: WhatsApp has one chat per number),
@@ -27,7 +27,7 @@ from api.ticket_json import ticket_out
 from db.base import locked
 from db.campaigns import CampaignShipping
 from db.contact_lists import ContactListItem
-from db.contacts import Contact, ContactTag
+from db.contacts import Contact, ContactNote, ContactTag
 from db.flows import FlowSession
 from db.leads import Lead
 from db.messages import Message
@@ -39,7 +39,7 @@ from workers.events import Announcements, announcing
 
 blueprint = Blueprint("contact_merge", __name__, url_prefix="/api/contacts")
 # The rows that are the contact's by a plain foreign key, moved as they are
-MOVED_WHOLE = (Ticket, Message, Lead, Schedule, FlowSession, OptOut)
+MOVED_WHOLE = (Ticket, Message, Lead, Schedule, FlowSession, OptOut, ContactNote)
 
 
 class MergeIn(Schema):
