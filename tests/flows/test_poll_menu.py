@@ -137,3 +137,17 @@ def test_a_poll_menu_whatsapp_would_not_take_is_a_400_naming_it(client, headers,
 
     assert answer.status_code == 400
     assert says in answer.get_json()["details"][where]
+
+
+def test_a_vote_on_another_poll_answers_no_menu(bot, connection, company, factories):
+    bot.deploy(POLL_MENU)
+    bot.say("menu")
+    ticket = Message.get(Message.type == "poll").ticket
+    survey = factories.message(ticket, direction="out", type="poll", wa_id="3EB0SURVEY",
+                               poll={"name": "Nota?", "options": ["Pedidos", "Falar com alguém", "Outro"],
+                                     "selectable_count": 1})
+    vote = PollVoted(connection.id, wa_id=survey.wa_id, chat=PHONE.lstrip("+"), sender=PHONE.lstrip("+"),
+                     option_hashes=(option_hash("Falar com alguém"),), timestamp=1_900_000_000.0).to_dict()
+
+    assert handle_poll_vote.fn(vote)["answeredBot"] is False
+    assert FlowSession.get().status == "waiting"

@@ -44,7 +44,7 @@ from workers.assignment import transfer
 from workers.csv_import import normal_email
 from workers.events import Announcements, announcing
 from workers.flows.ai_reply import DEFAULT_HISTORY_WINDOW, generate_ai_reply
-from workers.flows.definition import entry_node
+from workers.flows.definition import entry_node, menu_options
 from workers.flows.http_request import perform_http_request
 from workers.flows.interpreter import Attachment, ExternalOutcome, FlowState, run_step
 from workers.messages import Outbound, dispatch_outbound, media_options, stored_media_options, write_outbound
@@ -570,13 +570,16 @@ def resume_with(session: FlowSession, event: dict, input_id: int) -> bool:
 
 def answer_with_vote(poll_message: Message, options: list[str]) -> bool:
     """A contact's vote on a poll a bot asked (a menu with `poll: true`) is their answer, as if they wrote the option
-    chosen: it wakes the ticket's session that waits at a poll menu, unless the session read something of the
-    contact's since the poll was sent (it asked again, or moved on) or began after it."""
+    chosen: it wakes the ticket's session that waits at that poll menu, unless the session read something of the
+    contact's since the poll was sent (it asked again, or moved on) or began after it. A vote on another poll (a
+    campaign's, an agent's) answers no menu."""
     session = live_session(poll_message.ticket_id)
     if session is None or not options or session.created_at > poll_message.created_at:
         return False
     node = next((n for n in version_definition(session.version_id)["nodes"] if n["id"] == session.node), None)
     if node is None or node["type"] != "menu" or not node.get("poll"):
+        return False
+    if poll_message.poll["options"] != list(menu_options(node).values()):
         return False
     return resume_with(session, {"kind": "input", "text": options[0], "messageId": poll_message.id}, poll_message.id)
 
