@@ -33,7 +33,8 @@ def transcript(ticket: Ticket) -> str:
     contact = Contact.get_by_id(ticket.contact_id)
     zone = ZoneInfo(company.timezone)
     agents = dict(User.select(User.id, User.name).where(User.company == company.id).tuples())
-    lines = [f"Conversation #{ticket.id} with {contact.name or contact.phone} ({contact.phone}), {company.name}",
+    named = f"{contact.name} ({contact.phone})" if contact.name and contact.name != contact.phone else contact.phone
+    lines = [f"Conversation #{ticket.id} with {named}, {company.name}",
              f"Times in {company.timezone}", ""]
     messages = Message.select().where(Message.ticket == ticket.id, Message.private == False).order_by(  # noqa: E712
         Message.created_at, Message.id)

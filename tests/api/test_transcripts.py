@@ -70,3 +70,14 @@ def test_the_conversation_is_e_mailed_once_per_job(client, factories, app, broke
     assert (sent.rcpt_tos, mail["Subject"]) == (["ana@example.com"], f"Your conversation #{ticket.id}")
     assert "[2026-12-07 10:01] " in mail.get_payload(decode=True).decode()
     assert (bad.status_code, list(bad.get_json()["details"])) == (400, ["email"])
+
+
+def test_a_contact_known_by_number_only_is_named_once(client, factories, app):
+    company = factories.company(name="Loja Sol")
+    admin = factories.user(company, role="admin")
+    contact = factories.contact(company, name="+5511912345678", phone="+5511912345678")
+    ticket = factories.ticket(company, contact=contact)
+
+    answer = client.get(f"/api/tickets/{ticket.id}/transcript", headers=factories.auth_headers(app, admin))
+
+    assert answer.get_data(as_text=True).splitlines()[0] == f"Conversation #{ticket.id} with +5511912345678, Loja Sol"
