@@ -43,18 +43,26 @@ class MessageSearchQuery(PageQuery):
 class TicketBrief(OutSchema):
     id: int
     status: str
-    contact: ContactBrief
+    contact: ContactBrief | None = Field(description="null for an API key that may read neither contacts nor "
+                                                     "tickets (`contacts:read`, `tickets:read`)")
 
 
 class FoundMessageOut(MessageOut):
     ticket: TicketBrief = Field(description="the message's ticket (its conversation) and the ticket's contact")
 
 
+CONTACT_SCOPES = {"contacts:read", "contacts:write", "tickets:read", "tickets:write"}
+
+
 class FoundMessageJson(MessageJson):
-    """A found message as `GET /api/messages/:id` shows it, with its ticket and contact (joined in the search)."""
+    """A found message as `GET /api/messages/:id` shows it, with its ticket and contact (joined in the search); a
+    program that may read messages only gets no contact's name and number."""
 
     def page(self, messages: list[Message]) -> list[dict[str, Any]]:
-        return [{**shown, "ticket": TicketBrief.model_validate(message.ticket).to_json()}
+        scopes = current_principal().scopes
+        shows_contacts = scopes is None or bool(scopes & CONTACT_SCOPES)
+        return [{**shown, "ticket": TicketBrief(id=message.ticket.id, status=message.ticket.status,
+                                                contact=message.ticket.contact if shows_contacts else None).to_json()}
                 for message, shown in zip(messages, super().page(messages), strict=True)]
 
 

@@ -147,6 +147,9 @@ def test_a_program_searches_with_messages_read(client, factories, company, ana):
     sender = {"X-API-Key": factories.api_key(company, ["messages:send"])}
 
     assert found(client, reader, "1042") == [said.id]
+    crm = {"X-API-Key": factories.api_key(company, ["messages:read", "contacts:read"])}
+    assert search(client, reader, "1042").get_json()["items"][0]["ticket"]["contact"] is None  # no contacts scope
+    assert search(client, crm, "1042").get_json()["items"][0]["ticket"]["contact"]["id"] == said.ticket.contact_id
     refused = search(client, sender, "1042")
     assert refused.status_code == 403 and refused.get_json()["details"] == {"required": ["messages:read"]}
 
