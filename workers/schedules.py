@@ -49,7 +49,8 @@ class Deferred(Exception):
 
 
 def recipient_of(schedule: Schedule) -> Contact:
-    contact = schedule.contact if schedule.contact_id else upsert_contact(schedule.company_id, schedule.to, None, False)
+    contact = schedule.contact if schedule.contact_id else upsert_contact(schedule.company_id, schedule.to, None,
+                                                                          is_group=schedule.to.endswith("@g.us"))
     if is_opted_out(contact):
         raise Skipped("opted_out: the contact opted out")
     if contact.blocked:

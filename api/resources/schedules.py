@@ -17,9 +17,8 @@ from api.endpoint import endpoint
 from api.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from api.pagination import paginate
 from api.resources.campaigns import valid_cron
-from api.resources.messages import in_another_agents_ticket
+from api.resources.messages import in_another_agents_ticket, recipient_phone
 from api.resources.queues import owned_ids
-from api.resources.simulator import company_phone
 from api.schemas import OutSchema, PageQuery, Schema, UtcDateTime, UtcDateTimeIn, page_of
 from api.scoping import owned_or_own, sees_ticket
 from api.security import current_principal
@@ -40,7 +39,8 @@ STATUS_POSTERS = ("super", "admin", "supervisor", "api_key")  # who posts Status
 class ScheduleFields(Schema):
     connection_id: int | None = None
     contact_id: int | None = None
-    to: str | None = Field(None, max_length=40, description="a phone, when no contactId is given")
+    to: str | None = Field(None, max_length=64, description="a phone, or a group's id (120363012345678901@g.us), when "
+                                                           "no contactId is given")
     body: str | None = Field(None, max_length=4096)
     media_url: str | None = Field(None, pattern=r"^https?://", max_length=2048)
     voice_note: bool = Field(False, description="send mediaUrl's audio as a voice note, made Ogg/Opus from any "
@@ -108,7 +108,7 @@ def save_schedule(schedule: Schedule, body: ScheduleFields) -> None:
         owned_ids(Contact, [changes["contact_id"]], "contactId")
         changes["to"] = None
     elif changes.get("to"):
-        changes["to"], changes["contact_id"] = company_phone(changes["to"], "to"), None
+        changes["to"], changes["contact_id"] = recipient_phone(changes["to"], current_principal().company_id), None
     if changes.get("send_at") is not None and changes["send_at"] < utcnow() - PAST_SEND_AT_GRACE:
         raise ValidationFailed("sendAt is in the past", {"sendAt": "in the past"})
     for name, value in changes.items():

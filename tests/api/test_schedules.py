@@ -121,3 +121,13 @@ def test_an_agent_schedules_nothing_into_another_agent_s_conversation(client, he
 
     assert by_id.status_code == by_phone.status_code == 409
     assert by_id.get_json()["details"] == {"ticketId": theirs.id} and Schedule.select().count() == 0
+
+
+def test_a_schedule_goes_to_a_group_by_its_id(client, headers, connection):
+    daily = client.post("/api/schedules", headers=headers, json={
+        "connectionId": connection.id, "to": "120363012345678901@g.us", "body": "Bom dia, equipe", "cron": "0 8 * * 1-5"})
+    bad = client.post("/api/schedules", headers=headers, json={
+        "connectionId": connection.id, "to": "sales@g.us", "body": "oi", "cron": "0 8 * * 1-5"})
+
+    assert (daily.status_code, daily.get_json()["to"]) == (201, "120363012345678901@g.us"), daily.get_json()
+    assert (bad.status_code, list(bad.get_json()["details"])) == (400, ["to"])

@@ -138,3 +138,13 @@ def test_a_scheduled_status_post_queues_the_post_on_its_number_and_no_message(co
                                                                "mediaUrl": "https://example.com/promo.jpg"}]
     assert Message.select().count() == 0 and ScheduleRun.get().status == "queued"
     assert Schedule.get_by_id(daily.id).status == "pending"  # on to tomorrow's
+
+
+def test_a_schedule_to_a_group_id_goes_to_the_groups_conversation(company, connection, broker):
+    schedule(company, connection, to="120363012345678901@g.us", body="Bom dia, equipe")
+
+    assert send_due_schedules() == 1
+
+    message = Message.get()
+    assert (message.body, message.contact.phone, message.contact.is_group) == (
+        "Bom dia, equipe", "120363012345678901@g.us", True)
