@@ -1,5 +1,5 @@
-"""A file sent with a request (multipart `file`), kept in the media store as it goes to WhatsApp: a message's, a
-quick message's."""
+"""A file sent with a request (multipart `file`), kept in the media store as it goes to WhatsApp, or a media URL
+checked before it is fetched: a message's, a quick message's, a Status's."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from flask import request
 from werkzeug.datastructures import FileStorage
 
 from api.errors import ValidationFailed
-from wharf.media import MediaRejected, media_store
+from wharf.media import MediaRejected, check_media_url, media_store
 from wharf.voice_notes import sendable_audio
 
 
@@ -27,3 +27,22 @@ def store_file(company_id: int, upload: FileStorage, as_voice_note: bool) -> tup
         return media_store().save(company_id, data, mimetype, name), mimetype, name
     except MediaRejected as error:
         raise ValidationFailed("the file cannot be sent", {"file": str(error)}) from None
+
+
+def stored_upload(company_id: int, media_url: str | None, as_voice_note: bool) -> tuple[str, str, str] | None:
+    """The uploaded file, stored as it goes to WhatsApp (`store_file`): its key, type and name; None without one. A
+    file and a mediaUrl together are a 400."""
+    upload = uploaded_file()
+    if upload is None:
+        return None
+    if media_url:
+        raise ValidationFailed("give a file or a mediaUrl, not both", {"mediaUrl": "a file is given too"})
+    return store_file(company_id, upload, as_voice_note)
+
+
+def check_fetchable(media_url: str) -> None:
+    """A 400 naming `mediaUrl` for a URL the fetch would refuse (`check_media_url`)."""
+    try:
+        check_media_url(media_url)
+    except MediaRejected as error:
+        raise ValidationFailed("the mediaUrl cannot be fetched", {"mediaUrl": str(error)}) from None

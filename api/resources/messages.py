@@ -21,7 +21,7 @@ from pydantic import (
 from api.endpoint import endpoint
 from api.errors import ApiError, Conflict, NotFound, ValidationFailed
 from api.group_commit import GroupCommit
-from api.media_upload import store_file, uploaded_file
+from api.media_upload import check_fetchable, stored_upload, uploaded_file
 from api.resources.quick_messages import visible_quick_message
 from api.schemas import OutSchema, Schema, UtcDateTime
 from api.scoping import get_owned, owned, sees_ticket, visible_ticket
@@ -33,7 +33,7 @@ from db.connections import Connection
 from db.contacts import Contact
 from db.messages import OUR_REACTOR, Message, QuickMessage, polls_shown
 from db.tickets import Ticket, find_conversation, find_or_open_ticket
-from wharf.media import MediaRejected, check_media_url, media_link
+from wharf.media import media_link
 from wharf.phones import InvalidPhone, is_international, to_e164
 from workers.chat_actions import SENT, edit_on_whatsapp, enqueue_on_session, react_on_whatsapp, revoke_message
 from workers.events import announcing
@@ -330,16 +330,6 @@ def company_phone(text: str, company_id: int, field: str, refusal: str) -> str:
         raise ValidationFailed(refusal, {field: str(error)}) from None
 
 
-def stored_upload(company_id: int, body: SendIn) -> tuple[str, str, str] | None:
-    """The uploaded file, stored as it goes to WhatsApp (`store_file`): its key, type and name; None without one."""
-    upload = uploaded_file()
-    if upload is None:
-        return None
-    if body.media_url:
-        raise ValidationFailed("give a file or a mediaUrl, not both", {"mediaUrl": "a file is given too"})
-    return store_file(company_id, upload, body.voice_note)
-
-
 def signed(text: str | None) -> str | None:
     """An agent's text under their name in bold, as WhatsApp shows `*...*`, when the company signs messages
     (the `sign_messages` setting); a program's text as it is."""
@@ -400,15 +390,12 @@ def text_or_media(body: SendIn, company_id: int) -> dict[str, Any]:
     """OutboundDraft's fields for a text, a file (stored now) or a media URL, with or without a caption."""
     if body.voice_note and body.body:
         raise ValidationFailed("a voice note goes without text", {"body": "not with voiceNote"})
-    upload = stored_upload(company_id, body)
+    upload = stored_upload(company_id, body.media_url, body.voice_note)
     media: dict[str, Any] = {}
     if upload is not None:
         media = stored_media_options(*upload)
     elif body.media_url:
-        try:
-            check_media_url(body.media_url)
-        except MediaRejected as error:
-            raise ValidationFailed("the mediaUrl cannot be fetched", {"mediaUrl": str(error)}) from None
+        check_fetchable(body.media_url)
         media = media_options(body.media_url, body.voice_note)
     elif body.voice_note:
         raise ValidationFailed("a voice note needs a sound: a file or a mediaUrl", {"voiceNote": "no file given"})

@@ -13,12 +13,12 @@ from pydantic import Field
 
 from api.endpoint import endpoint
 from api.errors import ValidationFailed
-from api.media_upload import store_file, uploaded_file
+from api.media_upload import check_fetchable, stored_upload
 from api.resources.campaigns import MANAGERS
 from api.resources.number_check import connection_to_ask, session_job
 from api.schemas import JobAccepted, Schema
 from api.security import current_principal
-from wharf.media import MediaRejected, check_media_url, media_store, message_type_for
+from wharf.media import media_store, message_type_for
 from workers import statuses
 
 blueprint = Blueprint("statuses", __name__)
@@ -49,17 +49,12 @@ def post_status(connection_id: int, body: StatusIn):
 def stored_media(body: StatusIn) -> dict:
     """The uploaded file, kept, as the job's fields; a 400 for a file no Status shows, or a mediaUrl beside it or that
     cannot be fetched."""
-    upload = uploaded_file()
+    upload = stored_upload(current_principal().company_id, body.media_url, False)
     if upload is None:
         if body.media_url:
-            try:
-                check_media_url(body.media_url)
-            except MediaRejected as error:
-                raise ValidationFailed("the mediaUrl cannot be fetched", {"mediaUrl": str(error)}) from None
+            check_fetchable(body.media_url)
         return {}
-    if body.media_url:
-        raise ValidationFailed("give a file or a mediaUrl, not both", {"mediaUrl": "a file is given too"})
-    key, mimetype, name = store_file(current_principal().company_id, upload, False)
+    key, mimetype, name = upload
     if message_type_for(mimetype) not in statuses.STATUS_TYPES:
         media_store().delete(key)
         raise ValidationFailed("a Status shows an image, a video or an audio", {"file": f"not {mimetype}"})
