@@ -22,8 +22,13 @@ from pydantic import Field, model_validator
 from api.endpoint import endpoint
 from api.errors import ApiError, Conflict, Forbidden, NotFound, ValidationFailed
 from api.pagination import paginate
-from api.resources.messages import check_sendable, filled_in, quick_message_text, signed
-from api.resources.quick_messages import visible_quick_message
+from api.resources.messages import (
+    check_sendable,
+    filled_in,
+    quick_message_text,
+    quick_message_with_file,
+    signed,
+)
 from api.resources.ticket_bulk import outcome
 from api.resources.tickets import (
     WRITE_SCOPE,
@@ -50,7 +55,7 @@ from db.base import holds, utcnow
 from db.contacts import Contact, Tag
 from db.macros import Macro
 from db.tickets import Ticket, TicketTag
-from workers.messages import dispatch_outbound, stored_media_options, write_outbound
+from workers.messages import dispatch_outbound, write_outbound
 
 blueprint = Blueprint("macros", __name__, url_prefix="/api/macros")
 WRITERS_OF_COMPANY_WIDE = ("super", "admin", "supervisor", "api_key")
@@ -162,12 +167,9 @@ class MacroRunOut(OutSchema):
 def sending(action: SendMessageAction) -> TicketWork:
     """The reply as `POST /api/messages` sends one to a ticket: the quick message's file, the text filled in for the
     ticket and signed with the agent's name where the company signs."""
-    quick = visible_quick_message(action.quick_message_id) if action.quick_message_id is not None else None
-    media = {}
-    if quick is not None and quick.media_path:
-        media = stored_media_options(quick.media_path, quick.media_mimetype, quick.media_name)
-    if action.body and media.get("message_type") == "audio":
-        raise ValidationFailed("an audio goes without text", {"body": "not with this quick message's audio"})
+    quick, media = None, {}
+    if action.quick_message_id is not None:
+        quick, media = quick_message_with_file(action.quick_message_id, action.body)
     user = current_principal().user
 
     def send(ticket: Ticket) -> dict:

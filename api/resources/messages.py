@@ -365,9 +365,15 @@ def quick_message_sent(body: SendIn) -> tuple[QuickMessage, dict[str, Any]] | No
     if clashes := [field for field, given in (("mediaUrl", bool(body.media_url)), ("voiceNote", body.voice_note),
                                               ("file", uploaded_file() is not None)) if given]:
         raise ValidationFailed("a quick message goes with its own file", dict.fromkeys(clashes, "not with quickMessageId"))
-    quick = visible_quick_message(body.quick_message_id)
+    return quick_message_with_file(body.quick_message_id, body.body)
+
+
+def quick_message_with_file(quick_message_id: int, text: str | None) -> tuple[QuickMessage, dict[str, Any]]:
+    """A quick message the caller sees, and OutboundDraft's fields for its file; a 400 for a `text` beside an audio,
+    which WhatsApp shows without one."""
+    quick = visible_quick_message(quick_message_id)
     media = stored_media_options(quick.media_path, quick.media_mimetype, quick.media_name) if quick.media_path else {}
-    if body.body and media.get("message_type") == "audio":
+    if text and media.get("message_type") == "audio":
         raise ValidationFailed("an audio goes without text", {"body": "not with this quick message's audio"})
     return quick, media
 
