@@ -120,12 +120,6 @@ def record_vote(message: Message, voter: str, options: list[str], at: dt.datetim
     return True
 
 
-def kept_vote(message: Message, voter: str) -> list[str]:
-    """The options of the voter's vote as kept: the latest they cast, whichever came last. A bot reads that one, also
-    when a vote is delivered again after a crash (the bot is woken once: `answer_with_vote`)."""
-    return PollVote.get(PollVote.message == message.id, PollVote.voter == voter).options
-
-
 def changed_message(event: dict) -> Message | None:
     """The stored message (with its ticket) that a contact's change names; MessageNotStoredYet while it may still be
     stored, None once the retries are spent."""
@@ -189,5 +183,5 @@ def handle_poll_vote(event: dict) -> dict:
     voter, options = person_of(event), chosen_options(message.poll, event["option_hashes"])
     with announcing() as announcements:
         changed = record_vote(message, voter, options, receipt_time(event.get("timestamp")), announcements)
-    answered = voter != OUR_REACTOR and message.direction == "out" and answer_with_vote(message, kept_vote(message, voter))
+    answered = voter != OUR_REACTOR and message.direction == "out" and answer_with_vote(message, voter)
     return {"messageId": message.id, "changed": changed, "answeredBot": answered}

@@ -34,7 +34,7 @@ from db.campaigns import CampaignShipping
 from db.companies import Company
 from db.contacts import Contact, ContactField, ContactTag, Tag
 from db.flows import LIVE_STATUSES, Flow, FlowSession, FlowStep, FlowVersion
-from db.messages import Message, QuickMessage
+from db.messages import Message, PollVote, QuickMessage
 from db.opt_outs import is_opted_out
 from db.queue_rules import is_open
 from db.queues import Queue
@@ -314,12 +314,17 @@ def save_state(session: FlowSession, state: FlowState) -> None:
         session.status, session.waiting, session.wait_until = "running", None, None
 
 
+def current_node(session: FlowSession) -> dict | None:
+    """The node the session's next step runs, from its version's definition (None once it ended)."""
+    return next((n for n in version_definition(session.version_id)["nodes"] if n["id"] == session.node), None)
+
+
 def peek_external(session_id: int) -> tuple[int, ExternalOutcome] | None:
     """When the next step is an HTTP or AI node being entered: (step it is, the call's outcome)."""
     session = FlowSession.get_or_none(FlowSession.id == session_id)
     if session is None or session.status != "running" or session.node is None:
         return None
-    node = next((n for n in version_definition(session.version_id)["nodes"] if n["id"] == session.node), None)
+    node = current_node(session)
     if node is None or node["type"] not in ("http", "ai"):
         return None
     return session.step_seq, call_external(session, node)
@@ -568,18 +573,22 @@ def resume_with(session: FlowSession, event: dict, input_id: int) -> bool:
     return bool(woken)
 
 
-def answer_with_vote(poll_message: Message, options: list[str]) -> bool:
+def answer_with_vote(poll_message: Message, voter: str) -> bool:
     """A contact's vote on a poll a bot asked (a menu with `poll: true`) is their answer, as if they wrote the option
     chosen: it wakes the ticket's session that waits at that poll menu, unless the session read something of the
     contact's since the poll was sent (it asked again, or moved on) or began after it. A vote on another poll (a
-    campaign's, an agent's) answers no menu."""
+    campaign's, an agent's) answers no menu. The voter's vote as kept is their answer: the latest they cast, also
+    when a vote is delivered again after a crash."""
     session = live_session(poll_message.ticket_id)
-    if session is None or not options or session.created_at > poll_message.created_at:
+    if session is None or session.created_at > poll_message.created_at:
         return False
-    node = next((n for n in version_definition(session.version_id)["nodes"] if n["id"] == session.node), None)
+    node = current_node(session)
     if node is None or node["type"] != "menu" or not node.get("poll"):
         return False
     if poll_message.poll["options"] != list(menu_options(node).values()):
+        return False
+    options = PollVote.get(PollVote.message == poll_message.id, PollVote.voter == voter).options
+    if not options:  # withdrawn
         return False
     return resume_with(session, {"kind": "input", "text": options[0], "messageId": poll_message.id}, poll_message.id)
 
