@@ -235,7 +235,7 @@ def campaign_content(campaign: Campaign) -> dict:
 
 
 def campaign_poll(campaign: Campaign) -> Poll:
-    return Poll(campaign.poll["name"], tuple(campaign.poll["options"]), campaign.poll["selectable_count"])
+    return Poll(**campaign.poll)  # kept as a message's poll is (`outgoing_for`)
 
 
 def finish(campaign: Campaign) -> None:
@@ -439,8 +439,7 @@ def poll_tally(campaign: Campaign, run: int) -> dict:
 def counted(counts: dict[str, int], status: str, count: int) -> None:
     """Add `count` recipients of this delivery status: to every rank it reached (a read message was delivered and
     sent), or to its own count."""
-    if "total" in counts:
-        counts["total"] += count
+    counts["total"] += count
     if status in DELIVERY_RANK:
         for name, rank in DELIVERY_RANK.items():
             counts[name] += count if rank <= DELIVERY_RANK[status] else 0

@@ -92,7 +92,8 @@ def act_on_contacts(body: ContactBulkIn):
     for contact in after:  # WhatsApp blocks or unblocks those whose block changed, as one by one
         if body.action in ("block", "unblock") and contact.blocked != was_blocked[contact.id]:
             block_on_whatsapp(contact)
-    missing = [contact_id for contact_id in wanted if contact_id not in set(ids)]
+    found = set(ids)
+    missing = [contact_id for contact_id in wanted if contact_id not in found]
     return ContactBulkOut(done=ids, failed=[ContactBulkFailure(contact_id=contact_id, error="not_found",
                                                                message="contact not found", status_code=404)
                                             for contact_id in missing])

@@ -125,12 +125,6 @@ UNSUPPORTED_HINT = "open WhatsApp on the phone to see it"
 MESSAGE_SECRET_BYTES = 32  # whatsmeow's: the key a poll's voters encrypt their votes with
 RECEIPT_STATUSES = {ReceiptEv.DELIVERED: "delivered", ReceiptEv.READ: "read", ReceiptEv.PLAYED: "played"}
 
-# whatsmeow's errors about a group that retrying cannot cure, by our reason code
-GROUP_REFUSALS = {
-    "not_in_group": ("you're not participating in that group", "that group does not exist", "item-not-found"),
-    "not_admin": ("not-authorized", "forbidden"),
-}
-PARTICIPANT_ERRORS = {403: "privacy", 408: "recently_left", 409: "already_in_group"}
 # whatsmeow's errors that retrying cannot cure, by our reason code.
 PERMANENT_SEND_ERRORS = {
     "invalid_jid": (
@@ -142,6 +136,12 @@ PERMANENT_SEND_ERRORS = {
     ),
     "not_in_group": ("you're not participating in that group", "that group does not exist"),
 }
+# whatsmeow's errors about a group that retrying cannot cure, by our reason code
+GROUP_REFUSALS = {
+    "not_in_group": (*PERMANENT_SEND_ERRORS["not_in_group"], "item-not-found"),
+    "not_admin": ("not-authorized", "forbidden"),
+}
+PARTICIPANT_ERRORS = {403: "privacy", 408: "recently_left", 409: "already_in_group"}
 # After these the message may or may not have reached WhatsApp: it is never sent again.
 OUTCOME_UNKNOWN_ERRORS = ("timed out waiting for message send response",)
 
@@ -407,9 +407,14 @@ def group_info(connection_id: int, event: GroupInfoEv) -> GroupChanged | None:
 def group_failure(error: str, doing: str = "read the group") -> TransportError:
     """A whatsmeow error about a group as a TransportError: permanent for a group we are not in, or that is gone, and
     for a change only its admins may make (WhatsApp's "not-authorized" or "forbidden" answer)."""
-    lowered = error.lower()
-    reason_code = next((code for code, texts in GROUP_REFUSALS.items() if any(text in lowered for text in texts)), None)
+    reason_code = refusal_code(error, GROUP_REFUSALS)
     return TransportError(f"could not {doing}: {error}", permanent=reason_code is not None, reason_code=reason_code)
+
+
+def refusal_code(error: str, refusals: dict[str, tuple[str, ...]]) -> str | None:
+    """Our reason code for a whatsmeow error that retrying cannot cure (one of `refusals`' texts in it), else None."""
+    lowered = error.lower()
+    return next((code for code, texts in refusals.items() if any(text in lowered for text in texts)), None)
 
 
 def address_book_of(contacts: Iterable[WAContact], own: str | None) -> list[AddressBookEntry]:
@@ -525,13 +530,10 @@ def quote_context(stanza_id: str, participant: JID | None) -> ContextInfo:
 
 def send_failure(error: str) -> TransportError:
     """A whatsmeow send error as a TransportError: permanent when retrying cannot help."""
-    lowered = error.lower()
-    if any(text in lowered for text in OUTCOME_UNKNOWN_ERRORS):
+    if any(text in error.lower() for text in OUTCOME_UNKNOWN_ERRORS):
         return outcome_unknown(error)
-    for reason_code, texts in PERMANENT_SEND_ERRORS.items():
-        if any(text in lowered for text in texts):
-            return TransportError(error, permanent=True, reason_code=reason_code)
-    return TransportError(error)
+    reason_code = refusal_code(error, PERMANENT_SEND_ERRORS)
+    return TransportError(error, permanent=reason_code is not None, reason_code=reason_code)
 
 
 def outcome_unknown(detail: str) -> TransportError:
