@@ -16,15 +16,12 @@ from api.endpoint import endpoint
 from api.errors import ValidationFailed
 from api.media_upload import uploaded_file
 from api.resources.connections import MANAGERS
-from api.resources.number_check import connection_to_ask
+from api.resources.number_check import connection_job, connection_to_ask
 from api.schemas import JobAccepted, OutSchema, Schema
 from api.scoping import get_owned
-from api.security import current_principal
 from db.connections import Connection
 from wharf.media import MediaRejected, media_store, signed_link
 from wharf.profile_photos import profile_photo
-from workers.jobs import enqueue_job
-from workers.messages import gateway_queue
 from workers.own_profile import apply_profile
 
 blueprint = Blueprint("connection_profile", __name__, url_prefix="/api/connections")
@@ -53,10 +50,7 @@ def profile_json(connection: Connection) -> NumberProfileOut:
 
 def set_on_whatsapp(connection: Connection, parts: list[str]) -> JobAccepted:
     """Queue the session's setting of these parts of the profile (workers/own_profile.py), as a job."""
-    principal = current_principal()
-    job = enqueue_job(apply_profile, connection.id, parts, company_id=principal.company_id,
-                      user_id=principal.user.id if principal.user else None, queue_name=gateway_queue(connection.id))
-    return JobAccepted(job_id=job.id)
+    return connection_job(connection, apply_profile, parts)
 
 
 def replace_picture(connection: Connection, key: str | None) -> None:

@@ -61,12 +61,17 @@ def e164_phones(raw_phones: list[str], company_id: int, field: str = "phones") -
     return list(phones)
 
 
-def session_job(connection: Connection, actor: dramatiq.Actor, *args) -> JobAccepted:
-    """Queue `actor(connection id, company id, *args)` as the caller's job on the connection's session: 202."""
+def connection_job(connection: Connection, actor: dramatiq.Actor, *args) -> JobAccepted:
+    """Queue `actor(connection id, *args)` as the caller's job on the connection's session: 202."""
     principal = current_principal()
-    job = enqueue_job(actor, connection.id, principal.company_id, *args, company_id=principal.company_id,
+    job = enqueue_job(actor, connection.id, *args, company_id=principal.company_id,
                       user_id=principal.user.id if principal.user else None, queue_name=gateway_queue(connection.id))
     return JobAccepted(job_id=job.id)
+
+
+def session_job(connection: Connection, actor: dramatiq.Actor, *args) -> JobAccepted:
+    """`connection_job` of an actor that takes the company's id after the connection's."""
+    return connection_job(connection, actor, current_principal().company_id, *args)
 
 
 @blueprint.post("/api/contacts/check-whatsapp")

@@ -12,14 +12,11 @@ from __future__ import annotations
 from flask import Blueprint
 
 from api.endpoint import endpoint
-from api.resources.number_check import OnConnection, connection_to_ask
+from api.resources.number_check import OnConnection, connection_job, connection_to_ask
 from api.schemas import JobAccepted
 from api.scoping import get_owned
-from api.security import current_principal
 from db.contacts import Contact
 from workers.contact_details import check_contact_details
-from workers.jobs import enqueue_job
-from workers.messages import gateway_queue
 
 blueprint = Blueprint("profile_pictures", __name__)
 
@@ -31,9 +28,5 @@ blueprint = Blueprint("profile_pictures", __name__)
           tags=["contacts"], body=OnConnection, optional_body=True, response=JobAccepted, status=202,
           errors=[404, 409, 422], enqueues=True, scope="contacts:write")
 def fetch_profile_picture(contact_id: int, body: OnConnection | None):
-    principal = current_principal()
     contact = get_owned(Contact, contact_id, "contact")
-    connection = connection_to_ask(body.connection_id if body else None)
-    job = enqueue_job(check_contact_details, connection.id, contact.id, company_id=principal.company_id,
-                      user_id=principal.user.id if principal.user else None, queue_name=gateway_queue(connection.id))
-    return JobAccepted(job_id=job.id)
+    return connection_job(connection_to_ask(body.connection_id if body else None), check_contact_details, contact.id)
