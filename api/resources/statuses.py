@@ -20,14 +20,16 @@ from api.schemas import JobAccepted, Schema
 from api.security import current_principal
 from wharf.media import media_store, message_type_for
 from workers import statuses
+from workers.transports.base import StatusPost
 
 blueprint = Blueprint("statuses", __name__)
 
 
 class StatusIn(Schema):
     text: str = Field("", max_length=700, description="the text on its background, or a file's caption")
-    background_color: str = Field("#128C7E", pattern=r"^#[0-9a-fA-F]{6}$", description="a text's background")
-    font: int = Field(0, ge=0, le=7, description="a text's typeface, as WhatsApp numbers them")
+    background_color: str = Field(StatusPost.background, pattern=r"^#[0-9a-fA-F]{6}$",
+                                  description="a text's background")
+    font: int = Field(StatusPost.font, ge=0, le=7, description="a text's typeface, as WhatsApp numbers them")
     media_url: str | None = Field(None, pattern=r"^https?://", max_length=2048,
                                   description="an image, a video or an audio to post, instead of a `file`")
 
