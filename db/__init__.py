@@ -6,6 +6,7 @@ Importing `db` registers every model; `ALL_MODELS` lists them in dependency orde
 from db.ai_settings import AiSettings
 from db.api_keys import ApiKey
 from db.audit import AuditLog
+from db.automations import AutomationRule, AutomationRun
 from db.base import BaseModel, JSONField, database, utcnow
 from db.campaigns import Campaign, CampaignShipping
 from db.companies import Company, Plan, Setting
@@ -55,6 +56,8 @@ ALL_MODELS: list[type[BaseModel]] = [
     PollVote,
     QuickMessage,
     Macro,
+    AutomationRule,
+    AutomationRun,
     Job,
     IdempotencyKey,
     ImportRowError,

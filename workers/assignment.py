@@ -45,6 +45,15 @@ def available_agent(queue_id: int) -> int | None:
     return min(free, key=lambda c: (open_counts.get(c.id, 0), c.last_assigned_at or dt.datetime.min, c.id)).id
 
 
+def at_ticket_limit(user: User) -> int | None:
+    """How many open tickets the agent has when that is their `max_open_tickets` or more: no more for them now.
+    None while they may take another."""
+    if user.max_open_tickets is None:
+        return None
+    open_count = Ticket.select().where(Ticket.user == user.id, Ticket.status == "open").count()
+    return open_count if open_count >= user.max_open_tickets else None
+
+
 def announce_ticket(ticket: Ticket) -> None:
     """After the commit: the ticket as it is now, to its realtime clients and webhooks (`ticket:update`)."""
     publish("ticket:update", ticket.company_id, tickets_json([ticket])[ticket.id], ticket=ticket)

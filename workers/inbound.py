@@ -44,6 +44,7 @@ from wharf.media import MediaRejected, media_store
 from wharf.metrics import MESSAGES_RECEIVED
 from wharf.realtime import emitted_together
 from workers.acks import receipt_time
+from workers.automations import automates, run_automations
 from workers.contact_details import check_details_of
 from workers.events import publish
 from workers.flows.engine import hand_to_flow, tickets_a_flow_may_take
@@ -292,12 +293,13 @@ def with_queues(tickets: list[Ticket]) -> None:
             ticket.queue = queues[ticket.queue_id]
 
 
-def follow_up(r: Received, connection: Connection, opt_out_keywords: list[str], flow_may_take: bool) -> None:
-    """What a contact's message sets off, in this order: thanks for a rating, opt-out by keyword, the bot,
-    greeting or menu.
+def follow_up(r: Received, connection: Connection, opt_out_keywords: list[str], flow_may_take: bool,
+              automate: bool) -> None:
+    """What a contact's message sets off, in this order: thanks for a rating, opt-out by keyword, the company's
+    automation rules, the bot, greeting or menu (on the ticket as the rules left it).
     Each may run again for the same message (a redelivery after a crash): the replies carry the message's
-    `auto_reply_key`, a session reads a message once, and a menu move ends the message's pending follow-up
-    in its own commit."""
+    `auto_reply_key`, a rule runs once per message, a session reads a message once, and a menu move ends the
+    message's pending follow-up in its own commit."""
     ticket, contact, message = r.ticket, r.contact, r.message
     if r.rated:
         thank_for_rating(ticket, message)
@@ -306,6 +308,8 @@ def follow_up(r: Received, connection: Connection, opt_out_keywords: list[str], 
     if handle_opt_out_message(ticket, contact, message, opt_out_keywords):
         r.result["optedOut"] = True
         return
+    if automate:
+        ticket = run_automations(message, ticket, contact, r.ticket_created)
     if ticket.status == "closed":
         return  # closed since the message came (its redelivery): nothing to answer in it
     if flow_may_take and hand_to_flow(ticket, contact, message, r.ticket_created):
@@ -326,10 +330,11 @@ def follow_up_all(received: list[Received], connection: Connection) -> list[Rece
     with_queues(tickets)
     flow_tickets = tickets_a_flow_may_take(tickets)
     keywords = company_setting(connection.company_id, "opt_out_keywords")
+    automate = automates(connection.company_id)
     failed = []
     for r in from_contacts:
         try:
-            follow_up(r, connection, keywords, r.ticket.id in flow_tickets)
+            follow_up(r, connection, keywords, r.ticket.id in flow_tickets, automate)
         except Exception:
             logger.exception("the follow-up of inbound message %s failed", r.message.id)
             failed.append(r)

@@ -49,8 +49,8 @@ def answer_new_ticket(ticket: Ticket, connection: Connection, contact: Contact, 
     queue, settings = ticket.queue, company_settings(ticket.company_id)
     if queue is not None and not is_open(queue, message.created_at, settings["timezone"]):
         reply = queue.out_of_hours_message if settings["out_of_hours_enabled"] else ""
-    else:  # a contact's own agent has the ticket: no menu to route it
-        reply = greeting_for(None if owned else queue, connection, settings["greeting_enabled"])
+    else:  # an agent has the ticket (the contact's own, or one an automation rule chose): no menu to route it
+        reply = greeting_for(None if ticket.user_id is not None else queue, connection, settings["greeting_enabled"])
     if reply:
         queue_outbound_text(ticket, personal(reply, contact), idempotency_key=auto_reply_key(message))
     if owned or assign_waiting_ticket(ticket):

@@ -48,13 +48,12 @@ from db.tickets import (
     wake,
 )
 from db.users import User
-from workers.assignment import transfer
+from workers.assignment import at_ticket_limit, transfer
 from workers.chat_actions import enqueue_on_session, member_of, send_read_receipts
+from workers.closing import close_with_farewell
 from workers.events import announcing
-from workers.messages import dispatch_outbounds, write_outbound
+from workers.messages import dispatch_outbounds
 from workers.notifications import notify
-from workers.ratings import ask_for_rating
-from workers.templating import render_template, ticket_variables
 
 blueprint = Blueprint("tickets", __name__, url_prefix="/api/tickets")
 READ_SCOPE, WRITE_SCOPE = "tickets:read", "tickets:write"
@@ -187,10 +186,7 @@ def assignee(body: AssignIn | None) -> User:
 
 
 def check_ticket_limit(user: User) -> None:
-    if user.max_open_tickets is None:
-        return
-    open_count = Ticket.select().where(Ticket.user == user.id, Ticket.status == "open").count()
-    if open_count >= user.max_open_tickets:
+    if (open_count := at_ticket_limit(user)) is not None:
         raise Conflict(f"{user.name} already has {open_count} open tickets (the limit)",
                        {"limit": user.max_open_tickets})
 
@@ -356,15 +352,9 @@ def closing(body: CloseIn | None) -> TicketWork:
     def close(ticket: Ticket) -> dict:
         if ticket.status == "closed":
             return ticket_out(ticket).to_json()
-        connection = ticket.connection
-        farewell = connection.farewell_message if send_farewell and connection is not None else ""
-        if farewell:
-            agent = current_principal().user or ticket.user  # a program closes in the name of the ticket's agent
-            farewell = render_template(farewell, ticket_variables(ticket, agent.name if agent else ""))
-        with announced(ticket) as state:  # closed with its farewell and rating question written, or neither
-            ticket.close(by_user_id)
-            outbounds = [write_outbound(ticket, farewell, user_id=by_user_id)] if farewell else []
-            outbounds += filter(None, [ask_for_rating(ticket)])
+        agent = current_principal().user or ticket.user  # a program closes in the name of the ticket's agent
+        with announced(ticket) as state:
+            outbounds = close_with_farewell(ticket, by_user_id, agent.name if agent else "", send_farewell)
         if outbounds:
             dispatch_outbounds(outbounds)
         return state

@@ -1,0 +1,48 @@
+"""Automation rules, as Chatwoot's: when an event happens on a ticket (a contact's message opens one, or comes in
+on one) and the rule's conditions hold, its actions are done on the ticket with no one clicking ("a ticket from +1
+numbers goes to the English queue", "a message that says `cancel` makes the ticket urgent and tags it").
+
+`AutomationRun` is a rule's run on one message: written in the transaction of the actions it did, so that a message
+handled again after a crash finds it and does them no second time; and the log of what each rule did."""
+
+from __future__ import annotations
+
+import peewee
+
+from db.base import BaseModel, JSONField, TimestampedModel, utcnow
+from db.companies import Company
+from db.messages import Message
+from db.tickets import Ticket
+
+AUTOMATION_EVENTS = ("ticket_created", "message_received")
+RUN_STATUSES = ("done", "failed")
+
+
+class AutomationRule(TimestampedModel):
+    company = peewee.ForeignKeyField(Company, backref="automation_rules", on_delete="CASCADE")
+    name = peewee.CharField(max_length=100)
+    description = peewee.TextField(default="")
+    event = peewee.CharField(max_length=20)  # AUTOMATION_EVENTS
+    match = peewee.CharField(max_length=3, default="all")  # all or any of the conditions
+    # [{"attribute": "body", "operator": "contains", "values": ["cancel"]}...]: api/resources/automations.py
+    conditions = JSONField(default=list)
+    actions = JSONField()  # as a macro's (api/resources/macros.py's MacroAction), without `read`
+    active = peewee.BooleanField(default=True)
+
+    class Meta:
+        table_name = "automation_rule"
+        indexes = ((("company", "event", "active"), False),)
+
+
+class AutomationRun(BaseModel):
+    rule = peewee.ForeignKeyField(AutomationRule, backref="runs", on_delete="CASCADE")
+    ticket = peewee.ForeignKeyField(Ticket, on_delete="CASCADE")
+    message = peewee.ForeignKeyField(Message, on_delete="CASCADE")
+    status = peewee.CharField(max_length=10)  # RUN_STATUSES
+    failed_action = peewee.IntegerField(null=True)  # its place in the rule's actions, from 0
+    error = peewee.TextField(null=True)
+    created_at = peewee.DateTimeField(default=utcnow)
+
+    class Meta:
+        table_name = "automation_run"
+        indexes = ((("rule", "message"), True), (("rule", "created_at"), False))

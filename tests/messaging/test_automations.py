@@ -1,0 +1,185 @@
+"""Automation rules at work: a contact's message that opens a ticket or comes in on one runs the company's rules whose
+conditions hold, before the greeting and menu answer it; each rule once per message, even when the message is handled
+again after a crash; an action that cannot be done stops its rule there, and the run says why."""
+
+from __future__ import annotations
+
+import pytest
+
+from db.automations import AutomationRule, AutomationRun
+from db.contacts import Contact, ContactTag
+from db.messages import Message, PendingFollowUp
+from db.notifications import Notification
+from db.tickets import Ticket, TicketEvent, TicketNote, TicketTag, priority_name
+from workers.inbound import handle_inbound
+from workers.transports.base import InboundMessage
+
+ALWAYS_CLOSED = {"mon": [["00:00", "00:01"]]}
+
+
+def inbound(connection, body: str, wa_id: str, phone: str = "5511987654321", **fields) -> dict:
+    event = InboundMessage(connection.id, wa_id=wa_id, chat=phone, sender=phone, sender_name="Ana Lima", body=body,
+                           **fields)
+    return handle_inbound.fn(event.to_dict())
+
+
+def rule(company, event: str, actions: list[dict], conditions: list[dict] = (), **fields) -> AutomationRule:
+    return AutomationRule.create(company=company, name=fields.pop("name", "rule"), event=event,
+                                 conditions=list(conditions), actions=actions, **fields)
+
+
+def replies() -> list[str]:
+    return [m.body for m in Message.select().where(Message.direction == "out").order_by(Message.id)]
+
+
+def tags_of(ticket_id: int) -> set[int]:
+    return {link.tag_id for link in TicketTag.select().where(TicketTag.ticket == ticket_id)}
+
+
+@pytest.fixture
+def reception(factories, company):
+    sales = factories.queue(company, name="Vendas")
+    return factories.queue(company, name="Recepção", greeting="Olá! Escolha:",
+                           menu_options=[{"option": "1", "label": "Vendas", "queueId": sales.id}])
+
+
+@pytest.fixture
+def connection(factories, company, reception):
+    return factories.connection(company, default_queue=reception)
+
+
+def test_a_new_ticket_from_abroad_goes_to_the_english_queue_and_is_greeted_there(factories, company, connection,
+                                                                                broker):
+    english = factories.queue(company, name="English", greeting="Hi! An agent will be with you shortly.")
+    rule(company, "ticket_created", [{"type": "transfer", "queueId": english.id}],
+         [{"attribute": "phone", "operator": "starts_with", "values": ["+1"]}])
+
+    inbound(connection, "hello", "3EB0A", phone="14155550100")
+    inbound(connection, "oi", "3EB0B", phone="5511987654321")
+
+    abroad, home = Ticket.select().order_by(Ticket.id)
+    assert (abroad.queue_id, home.queue_id) == (english.id, connection.default_queue_id)
+    assert replies() == ["Hi! An agent will be with you shortly.", "Olá! Escolha:\n\n1 - Vendas"]
+    assert [(run.ticket_id, run.status) for run in AutomationRun.select()] == [(abroad.id, "done")]
+
+
+def test_a_message_that_asks_to_cancel_makes_the_ticket_urgent_tags_it_and_tells_the_supervisor(factories, company,
+                                                                                                  connection, broker):
+    supervisor = factories.user(company, role="supervisor")
+    churn = factories.tag(company, name="churn")
+    cancel = rule(company, "message_received", [
+        {"type": "priority", "priority": "urgent"},
+        {"type": "add_tags", "tagIds": [churn.id]},
+        {"type": "note", "body": "Cliente quer cancelar", "mentionedUserIds": [supervisor.id]},
+    ], [{"attribute": "body", "operator": "contains", "values": ["cancelar", "desistir"]}])
+
+    inbound(connection, "oi", "3EB0A")
+    assert AutomationRun.select().count() == 0
+    inbound(connection, "Quero CANCELÁR meu plano", "3EB0B")  # without case or accents
+
+    ticket = Ticket.get()
+    assert (priority_name(ticket.priority), tags_of(ticket.id)) == ("urgent", {churn.id})
+    assert TicketEvent.get(TicketEvent.kind == "prioritised").data == {"from": None, "to": "urgent"}
+    assert [(n.body, n.user_id) for n in TicketNote.select()] == [("Cliente quer cancelar", None)]
+    assert [(n.user_id, n.kind) for n in Notification.select()] == [(supervisor.id, "mention")]
+    run = AutomationRun.get()
+    assert (run.rule_id, run.ticket_id, run.message_id, run.status) == (
+        cancel.id, ticket.id, Message.get(Message.wa_id == "3EB0B").id, "done")
+
+
+def test_a_rule_runs_once_for_a_message_handled_again_after_a_crash(factories, company, connection, broker):
+    rule(company, "message_received", [{"type": "send_message", "body": "Recebemos, {{firstName}}!"}])
+    inbound(connection, "oi", "3EB0A")
+    message = Message.get(Message.wa_id == "3EB0A")
+    PendingFollowUp.create(message=message, announced=True)  # the worker died before the follow-up was marked done
+
+    result = inbound(connection, "oi", "3EB0A")
+
+    assert result["messageId"] == message.id
+    assert replies() == ["Recebemos, Ana!", "Olá! Escolha:\n\n1 - Vendas"]
+    assert AutomationRun.select().count() == 1
+
+
+def test_an_action_that_cannot_be_done_stops_the_rule_there_and_the_run_says_why(factories, company, connection,
+                                                                                  broker):
+    vip, gone = factories.tag(company, name="vip"), factories.tag(company, name="gone")
+    rule(company, "ticket_created", [
+        {"type": "add_tags", "tagIds": [vip.id]},
+        {"type": "add_tags", "tagIds": [gone.id]},
+        {"type": "priority", "priority": "high"},
+    ])
+    gone.delete_instance()
+
+    inbound(connection, "oi", "3EB0A")
+
+    ticket = Ticket.get()
+    assert (tags_of(ticket.id), priority_name(ticket.priority)) == ({vip.id}, None)
+    run = AutomationRun.get()
+    assert (run.status, run.failed_action, run.error) == ("failed", 1, f"the tags [{gone.id}] were deleted")
+    assert replies() == ["Olá! Escolha:\n\n1 - Vendas"]  # the greeting still goes
+
+
+def test_assign_gives_the_new_ticket_to_the_agent_who_is_greeted_without_the_menu(factories, company, connection,
+                                                                                   broker):
+    agent = factories.user(company, role="agent", name="Bia")
+    vip = factories.tag(company, name="vip")
+    rule(company, "ticket_created", [{"type": "assign", "userId": agent.id}],
+         [{"attribute": "contact_tag", "operator": "in", "values": [vip.id]}])
+    contact = factories.contact(company, phone="+5511987654321")
+    ContactTag.create(contact=contact, tag=vip)
+    connection.greeting_message = "Olá! Já vamos te atender."
+    connection.save()
+
+    inbound(connection, "oi", "3EB0A")
+
+    ticket = Ticket.get()
+    assert (ticket.status, ticket.user_id) == ("open", agent.id)
+    assert TicketEvent.get(TicketEvent.kind == "assigned").data["reason"] == "automation"
+    assert Notification.get().data == {"reason": "automation"}
+    assert replies() == ["Olá! Já vamos te atender."]  # the connection's greeting: no menu to route it
+
+
+def test_a_rule_that_closes_the_ticket_leaves_nothing_to_greet(factories, company, connection, broker):
+    rule(company, "ticket_created", [{"type": "close", "sendFarewell": False}],
+         [{"attribute": "body", "operator": "matches", "values": [r"\bganhe\b.*\bgr[aá]tis\b"]}])
+
+    inbound(connection, "Ganhe um iPhone grátis", "3EB0A")
+
+    assert Ticket.get().status == "closed"
+    assert replies() == []
+
+
+def test_any_of_the_conditions_may_hold_and_an_audio_gets_its_own_reply(factories, company, connection, broker):
+    rule(company, "message_received", [{"type": "send_message", "body": "Não ouvimos áudios: escreva, por favor."}],
+         [{"attribute": "message_type", "operator": "in", "values": ["audio"]},
+          {"attribute": "body", "operator": "equals", "values": ["audio"]}], match="any")
+    inbound(connection, "oi", "3EB0A")
+    inbound(connection, "", "3EB0B", type="audio")
+
+    assert replies() == ["Olá! Escolha:\n\n1 - Vendas", "Não ouvimos áudios: escreva, por favor."]
+
+
+def test_out_of_hours_and_unassigned_conditions_read_the_ticket_as_it_is(factories, company, connection, reception,
+                                                                         broker):
+    reception.business_hours = ALWAYS_CLOSED
+    reception.save()
+    rule(company, "message_received", [{"type": "priority", "priority": "low"}],
+         [{"attribute": "open_now", "operator": "is", "values": [False]},
+          {"attribute": "assigned", "operator": "is", "values": [False]},
+          {"attribute": "connection_id", "operator": "in", "values": [connection.id]}])
+
+    inbound(connection, "oi", "3EB0A")
+
+    assert priority_name(Ticket.get().priority) == "low"
+    assert AutomationRun.get().status == "done"
+
+
+def test_inactive_rules_and_other_companies_rules_do_nothing(factories, company, connection, broker):
+    other = factories.company()
+    rule(company, "ticket_created", [{"type": "priority", "priority": "high"}], active=False)
+    rule(other, "ticket_created", [{"type": "priority", "priority": "high"}])
+
+    inbound(connection, "oi", "3EB0A")
+
+    assert (priority_name(Ticket.get().priority), AutomationRun.select().count()) == (None, 0)
+    assert Contact.select().count() == 1

@@ -1,0 +1,295 @@
+"""Automation rules at work (db/automations.py): a contact's message that opens a ticket (`ticket_created`) or comes in
+on one (`message_received`) is checked against the company's active rules of that event, oldest first, before the
+bot, greeting or menu answer it; each rule whose conditions hold does its actions on the ticket, in order.
+
+A rule's run is one transaction: its `AutomationRun` row (unique per rule and message) with everything its actions
+wrote (messages, notes, tags, the ticket's changes, their webhook deliveries), the messages dispatched and the events
+published once it commits. A message handled again after a crash (its follow-up is pending until it has run: see
+workers/inbound.py) finds the run and does nothing twice. An action that cannot be done (the ticket closed, a tag
+deleted since) is undone alone and stops the rule there, as a macro stops; the run says which and why.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import functools
+import logging
+import re
+from collections.abc import Callable
+from typing import Any
+
+import peewee
+
+from api.ticket_json import announce_note, ticket_out
+from db.automations import AutomationRule, AutomationRun
+from db.base import database, sqlite_folded, utcnow
+from db.company_settings import company_setting
+from db.contacts import Contact, ContactTag, Tag
+from db.messages import Message, QuickMessage
+from db.queue_rules import is_open
+from db.queues import Queue
+from db.tickets import Ticket, TicketNote, TicketTag, visible_to
+from db.users import User
+from workers.assignment import at_ticket_limit, give, transfer
+from workers.closing import close_with_farewell
+from workers.events import Announcements
+from workers.messages import Outbound, dispatch_outbounds, stored_media_options, write_outbound
+from workers.notifications import notify
+from workers.templating import render_template, ticket_variables
+
+logger = logging.getLogger(__name__)
+
+
+class ActionRefused(Exception):
+    """The action cannot be done on the ticket as it is now: the rule stops there, and its run says why."""
+
+
+def automates(company_id: int) -> bool:
+    """The company has an active rule: the others' messages cost one query a batch, no more."""
+    return AutomationRule.select().where(AutomationRule.company == company_id,
+                                         AutomationRule.active == True).exists()  # noqa: E712
+
+
+@dataclasses.dataclass
+class Facts:
+    """What conditions look at: the message, its ticket as the rules before left it, the contact."""
+
+    message: Message
+    ticket: Ticket
+    contact: Contact
+
+    @functools.cached_property
+    def contact_tag_ids(self) -> set[int]:
+        return {row.tag_id for row in ContactTag.select(ContactTag.tag).where(ContactTag.contact == self.contact.id)}
+
+    def open_now(self) -> bool:
+        """The ticket's queue takes tickets now, by its hours and special days (no queue: always open)."""
+        queue = Queue.get_or_none(Queue.id == self.ticket.queue_id) if self.ticket.queue_id else None
+        return queue is None or is_open(queue, utcnow(), company_setting(self.ticket.company_id, "timezone"))
+
+
+# What each condition's attribute is, for a message
+SUBJECTS: dict[str, Callable[[Facts], Any]] = {
+    "body": lambda facts: sqlite_folded(facts.message.body or "").strip(),
+    "phone": lambda facts: facts.contact.phone,
+    "message_type": lambda facts: facts.message.type,
+    "connection_id": lambda facts: facts.ticket.connection_id,
+    "queue_id": lambda facts: facts.ticket.queue_id,
+    "contact_tag": lambda facts: facts.contact_tag_ids,
+    "assigned": lambda facts: facts.ticket.user_id is not None,
+    "open_now": Facts.open_now,
+}
+
+
+def folded(values: list) -> list:
+    return [sqlite_folded(value).strip() for value in values]
+
+
+# Each operator, on the attribute's value and the condition's values (texts compared without case or accents)
+OPERATORS: dict[str, Callable[[Any, list], bool]] = {
+    "contains": lambda text, values: any(value in text for value in folded(values)),
+    "does_not_contain": lambda text, values: not any(value in text for value in folded(values)),
+    "equals": lambda text, values: text in folded(values),
+    "starts_with": lambda text, values: any(text.startswith(value) for value in folded(values)),
+    "matches": lambda text, values: any(re.search(value, text, re.IGNORECASE) for value in values),
+    "in": lambda subject, values: bool(subject & set(values)) if isinstance(subject, set) else subject in values,
+    "not_in": lambda subject, values: not OPERATORS["in"](subject, values),
+    "is": lambda subject, values: subject == values[0],
+}
+
+
+def condition_holds(condition: dict, facts: Facts) -> bool:
+    subject = SUBJECTS[condition["attribute"]](facts)
+    if condition["operator"] == "matches":  # a pattern reads the text as written
+        subject = facts.message.body or ""
+    return OPERATORS[condition["operator"]](subject, condition["values"])
+
+
+def rule_applies(rule: AutomationRule, facts: Facts) -> bool:
+    """All the rule's conditions hold (or any, by its `match`); a rule without conditions always applies."""
+    if not rule.conditions:
+        return True
+    results = (condition_holds(condition, facts) for condition in rule.conditions)
+    return all(results) if rule.match == "all" else any(results)
+
+
+@dataclasses.dataclass
+class RuleWork:
+    """A rule's actions on one ticket, in the run's transaction; what they wrote, to tell once it commits."""
+
+    ticket: Ticket
+    contact: Contact
+    outbounds: list[Outbound] = dataclasses.field(default_factory=list)
+    notes: list[TicketNote] = dataclasses.field(default_factory=list)
+    ticket_changed: bool = False
+
+    def do(self, action: dict) -> None:
+        """One action, in a savepoint: undone alone when refused."""
+        with database.atomic():
+            outbounds = ACTIONS[action["type"]](self, action)
+        self.outbounds += outbounds
+        self.ticket_changed = True
+
+    def live(self) -> None:
+        if self.ticket.status == "closed":
+            raise ActionRefused("the ticket is closed")
+
+    def company_row(self, model: type[peewee.Model], row_id: int, what: str) -> Any:
+        row = model.get_or_none(model.id == row_id, model.company == self.ticket.company_id)
+        if row is None:
+            raise ActionRefused(f"the {what} {row_id} was deleted")
+        return row
+
+    def agent(self, user_id: int) -> User:
+        """An active agent of the company, below their limit of open tickets."""
+        user = self.company_row(User, user_id, "user")
+        if not user.active:
+            raise ActionRefused(f"{user.name} is deactivated")
+        if (count := at_ticket_limit(user)) is not None:
+            raise ActionRefused(f"{user.name} already has {count} open tickets (the limit)")
+        return user
+
+    def agent_name(self) -> str:
+        return self.ticket.user.name if self.ticket.user_id else ""
+
+    def send_message(self, action: dict) -> list[Outbound]:
+        """The reply, its variables filled in for the ticket; a quick message with its file (an audio without text)."""
+        self.live()
+        if self.contact.blocked:
+            raise ActionRefused("the contact is blocked")
+        if self.ticket.connection_id is None:
+            raise ActionRefused("the ticket's connection was deleted")
+        text, media = action.get("body"), {}
+        if (quick_id := action.get("quickMessageId")) is not None:
+            quick = self.company_row(QuickMessage, quick_id, "quick message")
+            text = text or quick.body
+            if quick.media_path:
+                media = stored_media_options(quick.media_path, quick.media_mimetype, quick.media_name)
+        text = "" if media.get("message_type") == "audio" else render_template(
+            text, ticket_variables(self.ticket, self.agent_name()))
+        return [write_outbound(self.ticket, text, **media)]
+
+    def note(self, action: dict) -> list[Outbound]:
+        """A private note; the colleagues it names who may see the ticket are notified."""
+        note = TicketNote.create(ticket=self.ticket, user=None, body=action["body"])
+        self.notes.append(note)
+        named = User.select(User.id, User.role).where(User.id.in_(action.get("mentionedUserIds") or []),
+                                                     User.company == self.ticket.company_id, User.active == True)  # noqa: E712
+        seeing = [user.id for user in named if Ticket.select().where(
+            Ticket.id == self.ticket.id, visible_to(self.ticket.company_id, user.id, user.role)).exists()]
+        notify(seeing, "mention", self.ticket, None, noteId=note.id, text=action["body"][:280])
+        return []
+
+    def assign(self, action: dict) -> list[Outbound]:
+        """A waiting ticket no one has goes to the agent, as an auto-assigning queue gives one."""
+        user = self.agent(action["userId"])
+        if self.ticket.user_id == user.id:
+            return []
+        if not give(self.ticket, user.id, "automation"):
+            raise ActionRefused("the ticket is not waiting for an agent: transfer it instead")
+        return []
+
+    def transfer(self, action: dict) -> list[Outbound]:
+        self.live()
+        queue_id, user_id = action.get("queueId"), action.get("userId")
+        if queue_id is not None:
+            self.company_row(Queue, queue_id, "queue")
+        if user_id is not None:
+            self.agent(user_id)
+        transfer(self.ticket, None, queue_id, user_id)
+        if action.get("note"):
+            self.notes.append(TicketNote.create(ticket=self.ticket, user=None, body=action["note"]))
+        return []
+
+    def change_tags(self, action: dict) -> list[Outbound]:
+        tag_ids = set(action["tagIds"])
+        found = {tag.id for tag in Tag.select(Tag.id).where(Tag.id.in_(tag_ids), Tag.company == self.ticket.company_id)}
+        if missing := sorted(tag_ids - found):
+            raise ActionRefused(f"the tags {missing} were deleted")
+        if action["type"] == "add_tags":
+            TicketTag.insert_many([{"ticket": self.ticket.id, "tag": tag_id} for tag_id in tag_ids]
+                                  ).on_conflict_ignore().execute()
+        else:
+            TicketTag.delete().where(TicketTag.ticket == self.ticket.id, TicketTag.tag.in_(tag_ids)).execute()
+        return []
+
+    def prioritise(self, action: dict) -> list[Outbound]:
+        self.ticket.prioritise(None, action["priority"])
+        return []
+
+    def snooze(self, action: dict) -> list[Outbound]:
+        until = utcnow() + dt.timedelta(minutes=action["minutes"]) if action.get("minutes") else None
+        if not self.ticket.snooze(None, until):
+            raise ActionRefused("only an open ticket can be snoozed")
+        return []
+
+    def close(self, action: dict) -> list[Outbound]:
+        if self.ticket.status == "closed":
+            return []
+        return close_with_farewell(self.ticket, None, self.agent_name(), action.get("sendFarewell", True))
+
+    def announce(self, announcements: Announcements) -> None:
+        """In the run's transaction: the notes it left and the ticket as it left it."""
+        if not self.ticket_changed:
+            return
+        ticket = Ticket.get_by_id(self.ticket.id)
+        for note in self.notes:
+            announce_note(announcements, note, ticket)
+        announcements.add("ticket:update", ticket.company_id, ticket_out(ticket).to_json(), ticket=ticket)
+
+
+ACTIONS: dict[str, Callable[[RuleWork, dict], list[Outbound]]] = {
+    "send_message": RuleWork.send_message,
+    "note": RuleWork.note,
+    "assign": RuleWork.assign,
+    "transfer": RuleWork.transfer,
+    "add_tags": RuleWork.change_tags,
+    "remove_tags": RuleWork.change_tags,
+    "priority": RuleWork.prioritise,
+    "snooze": RuleWork.snooze,
+    "close": RuleWork.close,
+}
+
+
+def run_rule(rule: AutomationRule, message: Message, ticket: Ticket, contact: Contact) -> bool:
+    """The rule's actions on the ticket, once per message; True when it ran now (not before)."""
+    work, announcements = RuleWork(ticket, contact), Announcements()
+    with database.atomic():
+        try:
+            with database.atomic():
+                run = AutomationRun.create(rule=rule.id, ticket=ticket.id, message=message.id, status="done")
+        except peewee.IntegrityError:
+            return False  # this message ran it before a crash
+        for index, action in enumerate(rule.actions):
+            try:
+                work.do(action)
+            except ActionRefused as refusal:
+                error = str(refusal)
+            except Exception:
+                logger.exception("automation rule %s: action %s failed on ticket %s", rule.id, index, ticket.id)
+                error = "something went wrong on our side; it has been logged"
+            else:
+                continue
+            AutomationRun.update(status="failed", failed_action=index, error=error).where(
+                AutomationRun.id == run.id).execute()
+            break
+        work.announce(announcements)
+    if work.outbounds:
+        dispatch_outbounds(work.outbounds)
+    announcements.send()
+    return True
+
+
+def run_automations(message: Message, ticket: Ticket, contact: Contact, ticket_created: bool) -> Ticket:
+    """The company's rules for the contact's message, oldest first (those of the new ticket before those of the
+    message); returns the ticket as they left it."""
+    events = ["message_received", "ticket_created"] if ticket_created else ["message_received"]
+    rules = sorted(AutomationRule.select().where(AutomationRule.company == ticket.company_id,
+                                                 AutomationRule.active == True,  # noqa: E712
+                                                 AutomationRule.event.in_(events)),
+                   key=lambda rule: (rule.event != "ticket_created", rule.id))
+    for rule in rules:
+        if rule_applies(rule, Facts(message, ticket, contact)) and run_rule(rule, message, ticket, contact):
+            ticket = Ticket.get_by_id(ticket.id)
+    return ticket
