@@ -346,7 +346,8 @@ class FollowUpFailed(Exception):
 
 
 def receive_inbound(events: list[dict]) -> list[dict]:
-    """Record the events (all of one connection), publish, follow up; one result per event, in order.
+    """Record the events (all of one connection), publish, follow up; one result per event, in order. A number that
+    ignores its groups (`Connection.ignore_groups`) records none of their messages.
 
     A message is stored with a `PendingFollowUp`, deleted once its events are published and its
     follow-up has run. A redelivery (the worker died after the commit) finds the pending messages and
@@ -356,7 +357,8 @@ def receive_inbound(events: list[dict]) -> list[dict]:
     connection = Connection.get_or_none(Connection.id == events[0]["connection_id"])
     if connection is None:
         return [{"skipped": "connection deleted"} for _ in events]
-    new, pending, blocked = record_inbound(connection, events)
+    ignored = {event["wa_id"] for event in events if event.get("is_group")} if connection.ignore_groups else set()
+    new, pending, blocked = record_inbound(connection, [event for event in events if event["wa_id"] not in ignored])
     MESSAGES_RECEIVED.inc(sum(r.message.direction == "in" for r in new))
     received = received_before(connection, pending) + new
     publish_received([r for r in received if not r.announced])
@@ -368,7 +370,8 @@ def receive_inbound(events: list[dict]) -> list[dict]:
         raise FollowUpFailed(f"the follow-up of messages {sorted(failed)} failed")
     for r in received:
         r.result.update(messageId=r.message.id, ticketId=r.ticket.id, ticketCreated=r.ticket_created)
-    results = {r.message.wa_id: r.result for r in received} | {wa_id: {"blocked": wa_id} for wa_id in blocked}
+    results = ({r.message.wa_id: r.result for r in received} | {wa_id: {"blocked": wa_id} for wa_id in blocked}
+               | {wa_id: {"ignored": wa_id} for wa_id in ignored})
     return [results.pop(event["wa_id"], None) or {"duplicate": event["wa_id"]} for event in events]
 
 

@@ -40,6 +40,7 @@ class ConnectionOut(OutSchema):
     default_queue_id: int | None
     greeting_message: str
     farewell_message: str
+    ignore_groups: bool
     enabled: bool
     reconnects: int
     last_error: str | None
@@ -55,6 +56,8 @@ class ConnectionCreate(Schema):
     default_queue_id: int | None = None
     greeting_message: str = Field("", max_length=4096)
     farewell_message: str = Field("", max_length=4096)
+    ignore_groups: bool = Field(False, description="messages in the WhatsApp groups the number is in open no ticket "
+                                                   "and are not kept (sending to a group still works)")
     send_limits: SendLimits | None = None
 
 
@@ -64,6 +67,7 @@ class ConnectionUpdate(Schema):
     default_queue_id: int | None = None
     greeting_message: str | None = Field(None, max_length=4096)
     farewell_message: str | None = Field(None, max_length=4096)
+    ignore_groups: bool | None = None
     send_limits: SendLimits | None = Field(None, description="replaces the number's limits; null: the defaults")
 
 
@@ -134,7 +138,8 @@ def show_connection(connection_id: int):
           roles=MANAGERS, errors=[404, 409])
 def update_connection(connection_id: int, body: ConnectionUpdate):
     connection = get_owned(Connection, connection_id, "connection")
-    return ConnectionOut.model_validate(save_connection(connection, body.model_dump(exclude_unset=True)))
+    changes = body.changes(not_null={"name", "is_default", "greeting_message", "farewell_message", "ignore_groups"})
+    return ConnectionOut.model_validate(save_connection(connection, changes))
 
 
 @blueprint.delete("/<int:connection_id>")

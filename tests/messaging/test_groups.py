@@ -12,6 +12,7 @@ from neonize.proto.waE2E.WAWebProtobufsE2E_pb2 import Message as WAMessage
 
 from db.base import utcnow
 from db.contacts import Contact
+from db.messages import Message
 from tests.messaging.test_inbound_batch import realtime  # noqa: F401 (a fixture)
 from tests.messaging.test_profile_pictures import fetched
 from tests.waiting import wait_for
@@ -147,3 +148,25 @@ def test_a_rename_the_session_hears_of_renames_the_group_of_that_connections_com
     assert (Contact.get_by_id(ours.id).name, Contact.get_by_id(theirs.id).name) == ("Vendas 2025", "Família")
     told = [(event, data.get("name") or data["contact"]["name"], data["id"]) for event, data in realtime()]
     assert told == [("contact:update", "Vendas 2025", ours.id), ("ticket:update", "Vendas 2025", live.id)]
+
+
+def test_a_number_that_ignores_its_groups_keeps_none_of_their_messages_and_all_of_its_contacts(
+        client, admin_headers, connection, broker):
+    answer = client.patch(f"/api/connections/{connection.id}", json={"ignoreGroups": True}, headers=admin_headers)
+    assert answer.get_json()["ignoreGroups"] is True
+
+    results = handle_inbound_batch.fn([
+        InboundMessage(connection.id, wa_id="3A0ANA", chat=GROUP, sender=ANA[1:], sender_name="Ana", body="bom dia",
+                       is_group=True).to_dict(),
+        InboundMessage(connection.id, wa_id="3EB0OURS", chat=GROUP, sender="5511900000000", body="olá",
+                       is_group=True, from_me=True).to_dict(),
+        InboundMessage(connection.id, wa_id="3A0BRUNO", chat=BRUNO[1:], sender=BRUNO[1:], sender_name="Bruno",
+                       body="oi").to_dict(),
+    ])
+
+    assert results[:2] == [{"ignored": "3A0ANA"}, {"ignored": "3EB0OURS"}]
+    assert results[2]["ticketCreated"] is True
+    assert [(c.phone, c.is_group) for c in Contact.select()] == [(BRUNO, False)]
+    assert [m.wa_id for m in Message.select()] == ["3A0BRUNO"]
+    assert client.patch(f"/api/connections/{connection.id}", json={"ignoreGroups": None},
+                        headers=admin_headers).status_code == 400
