@@ -40,10 +40,11 @@ class AppPreferences(StrictSchema):
 
 
 class EmailNotificationPreferences(StrictSchema):
-    """Which of your notifications (GET /api/notifications) are e-mailed to you too, one by kind; both by default,
-    as Chatwoot e-mails mentions and assignments unless turned off."""
+    """Which of your notifications (GET /api/notifications) are e-mailed to you too, one by kind; all by default,
+    as Chatwoot e-mails mentions, assignments and SLA misses unless turned off."""
     mention: bool = True
     assigned: bool = True
+    sla_missed: bool = True
 
 
 class Preferences(Schema):

@@ -12,7 +12,8 @@ from pydantic import Field, computed_field, field_validator
 
 from api.schemas import OutSchema, UtcDateTime
 from db.contacts import Contact, Tag
-from db.tickets import PRIORITIES, Ticket, TicketNote, TicketTag, priority_name
+from db.sla import SLA_KINDS
+from db.tickets import PRIORITIES, SlaMiss, Ticket, TicketNote, TicketTag, priority_name
 from wharf.media import profile_picture_link
 
 if TYPE_CHECKING:
@@ -67,6 +68,12 @@ class TicketOut(OutSchema):
                                                        "not snoozed")
     snoozed_until: UtcDateTime | None = Field(description="when it wakes; null while snoozed: when the contact "
                                                           "writes")
+    sla_policy_id: int | None = Field(description="the SLA policy it must meet (PATCH /api/tickets/:id, or an "
+                                                  "automation rule); null: none")
+    first_response_due_at: UtcDateTime | None = Field(description="its policy's first-response target")
+    resolution_due_at: UtcDateTime | None = Field(description="its policy's resolution target")
+    sla_misses: list[Literal[SLA_KINDS]] = Field(  # type: ignore[valid-type]
+        description="the targets of its policy it missed: first_response, resolution")
     created_at: UtcDateTime
     updated_at: UtcDateTime
 
@@ -87,9 +94,14 @@ def tickets_out(tickets: Collection[Ticket], contacts: Mapping[int, Contact] | N
     for link in (TicketTag.select(TicketTag.ticket, Tag).join(Tag)
                  .where(TicketTag.ticket.in_([ticket.id for ticket in tickets])).order_by(Tag.name)):
         tags[link.ticket_id].append(link.tag)
+    misses = defaultdict(list)
+    if with_sla := [ticket.id for ticket in tickets if ticket.sla_policy_id is not None]:
+        for miss in SlaMiss.select(SlaMiss.ticket, SlaMiss.kind).where(SlaMiss.ticket.in_(with_sla)).order_by(SlaMiss.id):
+            misses[miss.ticket_id].append(miss.kind)
     return {ticket.id: TicketOut.model_validate({
         **ticket.__data__, "contact": contacts.get(ticket.contact_id) or ticket.contact, "tags": tags[ticket.id],
         "connection_id": ticket.connection_id, "queue_id": ticket.queue_id, "user_id": ticket.user_id,
+        "sla_policy_id": ticket.sla_policy_id, "sla_misses": misses[ticket.id],
     }) for ticket in tickets}
 
 

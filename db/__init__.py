@@ -24,7 +24,8 @@ from db.notifications import Notification
 from db.opt_outs import OptOut
 from db.queues import Queue, UserQueue
 from db.schedules import Schedule, ScheduleRun
-from db.tickets import Ticket, TicketEvent, TicketNote, TicketTag
+from db.sla import SlaPolicy
+from db.tickets import SlaMiss, Ticket, TicketEvent, TicketNote, TicketTag
 from db.users import PasswordReset, User
 from db.webhooks import Webhook, WebhookDelivery
 
@@ -45,7 +46,9 @@ ALL_MODELS: list[type[BaseModel]] = [
     ContactField,
     ContactList,
     ContactListItem,
+    SlaPolicy,
     Ticket,
+    SlaMiss,
     TicketTag,
     TicketEvent,
     TicketNote,

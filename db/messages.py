@@ -93,6 +93,14 @@ def saying(text: str) -> peewee.Expression:
     return holds(text, Message.body) & Message.deleted_at.is_null()
 
 
+def contact_wrote_first() -> peewee.Expression:
+    """The ticket's conversation began with the contact's message: only then has it a first response to time (one our
+    side began has none)."""
+    first = Message.select(Message.direction).where(Message.ticket == Ticket.id).order_by(
+        Message.created_at, Message.id).limit(1)
+    return first == "in"
+
+
 def newest_by_ticket(messages: Iterable[Message]) -> dict[int, Message]:
     """{ticket id: its newest of `messages`} by `created_at` (WhatsApp's time for an inbound message: neither
     ids nor a batch's order follow it); of two of the same time, the later in `messages`."""

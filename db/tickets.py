@@ -12,6 +12,7 @@ from db.connections import Connection
 from db.contacts import Contact, Tag
 from db.queues import Queue
 from db.raw import Prepared, select_one
+from db.sla import SlaPolicy
 from db.users import User
 
 TICKET_STATUSES = ("pending", "open", "closed")
@@ -45,6 +46,9 @@ class Ticket(TimestampedModel):
     rated_at = peewee.DateTimeField(null=True)
     snoozed_at = peewee.DateTimeField(null=True)  # an open ticket out of the way until it wakes (`snooze`)
     snoozed_until = peewee.DateTimeField(null=True)  # None while snoozed: until the contact writes
+    sla_policy = peewee.ForeignKeyField(SlaPolicy, null=True, on_delete="SET NULL")  # `apply_sla`
+    first_response_due_at = peewee.DateTimeField(null=True)  # by its SLA policy, when it was applied
+    resolution_due_at = peewee.DateTimeField(null=True)
 
     def record(self, kind: str, user_id: int | None = None, **data) -> None:
         TicketEvent.create(ticket=self, kind=kind, user=user_id, data=data)
@@ -79,6 +83,22 @@ class Ticket(TimestampedModel):
         with its change) and in its history."""
         if self.snoozed_at is not None:
             record_woken([self], reason, by_user_id)
+
+    def apply_sla(self, by_user_id: int | None, policy: SlaPolicy | None) -> None:
+        """The policy's due times, counted from when the ticket opened (None: no SLA, no due times); a miss recorded
+        before stays in the history."""
+        if policy is None and self.sla_policy_id is None:
+            return
+        self.sla_policy = policy
+        self.first_response_due_at = self.resolution_due_at = None
+        if policy is not None and policy.first_response_minutes:
+            self.first_response_due_at = self.created_at + dt.timedelta(minutes=policy.first_response_minutes)
+        if policy is not None and policy.resolution_minutes:
+            self.resolution_due_at = self.created_at + dt.timedelta(minutes=policy.resolution_minutes)
+        self.updated_at = utcnow()
+        self.save(only=[Ticket.sla_policy, Ticket.first_response_due_at, Ticket.resolution_due_at, Ticket.updated_at])
+        self.record("sla_applied", by_user_id, policyId=policy.id if policy else None,
+                    name=policy.name if policy else None)
 
     def accept(self, user_id: int) -> None:
         """The agent takes the conversation: open and theirs."""
@@ -179,6 +199,19 @@ class TicketTag(BaseModel):
 
     class Meta:
         indexes = ((("ticket", "tag"), True),)
+
+
+class SlaMiss(BaseModel):
+    """A due time of the ticket's SLA policy that passed unmet (db/sla.py): once per ticket and kind."""
+
+    ticket = peewee.ForeignKeyField(Ticket, backref="sla_misses", on_delete="CASCADE")
+    kind = peewee.CharField(max_length=20)  # SLA_KINDS
+    due_at = peewee.DateTimeField()
+    missed_at = peewee.DateTimeField(default=utcnow)  # when the scheduler found it
+
+    class Meta:
+        table_name = "sla_miss"
+        indexes = ((("ticket", "kind"), True),)
 
 
 class TicketEvent(BaseModel):

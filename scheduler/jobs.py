@@ -26,6 +26,7 @@ from workers.maintenance import (
 )
 from workers.messages import gateway_queue
 from workers.schedules import send_due_schedules
+from workers.sla import record_sla_misses
 from workers.stranded_delays import requeue_stranded_delays
 from workers.watchdogs import check_connections, flag_overdue_acks
 from workers.webhooks import prune_webhook_deliveries, resend_lost_deliveries
@@ -94,4 +95,5 @@ PERIODIC_JOBS = [
     PeriodicJob("close_inactive_tickets", enqueue_ticket_auto_close, seconds=300),
     PeriodicJob("wake_snoozed_tickets", wake_snoozed_tickets.send, seconds=60),
     PeriodicJob("assign_waiting_tickets", assign_waiting_tickets, seconds=10),
+    PeriodicJob("record_sla_misses", record_sla_misses.send, seconds=60),
 ]

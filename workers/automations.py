@@ -29,6 +29,7 @@ from db.contacts import Contact, ContactTag, Tag
 from db.messages import Message, QuickMessage
 from db.queue_rules import is_open
 from db.queues import Queue
+from db.sla import SlaPolicy
 from db.tickets import Ticket, TicketNote, TicketTag, visible_to
 from db.users import User
 from workers.assignment import at_ticket_limit, give, transfer
@@ -224,6 +225,10 @@ class RuleWork:
             raise ActionRefused("only an open ticket can be snoozed")
         return []
 
+    def apply_sla(self, action: dict) -> list[Outbound]:
+        self.ticket.apply_sla(None, self.company_row(SlaPolicy, action["slaPolicyId"], "SLA policy"))
+        return []
+
     def close(self, action: dict) -> list[Outbound]:
         if self.ticket.status == "closed":
             return []
@@ -249,6 +254,7 @@ ACTIONS: dict[str, Callable[[RuleWork, dict], list[Outbound]]] = {
     "priority": RuleWork.prioritise,
     "snooze": RuleWork.snooze,
     "close": RuleWork.close,
+    "apply_sla": RuleWork.apply_sla,
 }
 
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import smtplib
 from email.message import EmailMessage
+from zoneinfo import ZoneInfo
 
 import dramatiq
 
@@ -55,7 +57,9 @@ ASSIGNED_BECAUSE = {
     "transfer": "{who} transferred it to you",
     "auto": "it was given to you automatically, from its queue",
     "owner": "it was given to you as the contact's owner",
+    "automation": "an automation rule gave it to you",
 }
+MISSED = {"first_response": "its first answer", "resolution": "its resolution"}
 
 
 def wants_email(user: User, kind: str) -> bool:
@@ -72,6 +76,12 @@ def notification_email(notification: Notification) -> tuple[str, str]:
     if notification.kind == "mention":
         return (f"{who} mentioned you on {about}",
                 f"{who} mentioned you in a note on {about}:\n\n{notification.data.get('text', '')}\n")
+    if notification.kind == "sla_missed":
+        timezone = ticket.company.timezone
+        due = dt.datetime.fromisoformat(notification.data["dueAt"]).astimezone(ZoneInfo(timezone))
+        return (f"SLA missed on {about}",
+                f"Ticket #{ticket.id} with {ticket.contact.name or ticket.contact.phone} missed its SLA target for "
+                f"{MISSED[notification.data['target']]}, due at {due:%Y-%m-%d %H:%M} ({timezone}).\n")
     because = ASSIGNED_BECAUSE.get(notification.data.get("reason"), "it was given to you").format(who=who)
     return f"You were assigned {about}", f"You were assigned {about}: {because}.\n"
 

@@ -24,7 +24,7 @@ from db.base import database, locked_in_id_order, utcnow
 from db.bulk import insert_models
 from db.contacts import Contact
 from db.jobs import Job
-from db.messages import Message, newest_by_ticket, polls_shown
+from db.messages import Message, contact_wrote_first, newest_by_ticket, polls_shown
 from db.raw import execute
 from db.tickets import Ticket, last_message_assignments
 from wharf.logs import request_id_var
@@ -431,11 +431,8 @@ def record_sent(rows: dict[int, Message], sent: dict[int, str]) -> dict[int, dic
             Message.id, Message.status, Message.wa_id).execute())  # read before the commit (SQLite insists)
         answered = {rows[message_id].ticket_id for message_id in sent if rows[message_id].user_id is not None}
         if answered:
-            # An answer to the contact: a conversation our side began has no first response to time
-            began_with = Message.select(Message.direction).where(Message.ticket == Ticket.id).order_by(
-                Message.created_at, Message.id).limit(1)
             Ticket.update(first_response_at=now).where(
-                Ticket.id.in_(answered), Ticket.first_response_at.is_null(), began_with == "in"
+                Ticket.id.in_(answered), Ticket.first_response_at.is_null(), contact_wrote_first()
             ).execute()
         for row in updated:
             message = rows[row.id]

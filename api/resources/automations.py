@@ -3,9 +3,10 @@ or comes in on one and the rule's conditions hold, its actions are done on the t
 
 Conditions look at the message (its text, its type), its contact (number, tags) and its ticket (connection, queue,
 whether an agent has it, whether its queue is open now); actions are a macro's (reply, note, transfer, tags,
-priority, snooze, close), with `assign` for a waiting ticket. What a rule names (tags, queues, agents, quick
-messages, connections) is checked when it is saved: a 400 naming the condition or action. Admins and supervisors
-write them, and programs with `tickets:write`; every change is in the audit log. `GET /:id/runs` is what the rule did.
+priority, snooze, close), with `assign` for a waiting ticket and `apply_sla` for an SLA policy's targets. What a rule
+names (tags, queues, agents, quick messages, connections, SLA policies) is checked when it is saved: a 400 naming the
+condition or action. Admins and supervisors write them, and programs with `tickets:write`; every change is in the
+audit log. `GET /:id/runs` is what the rule did.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ from db.connections import Connection
 from db.contacts import Tag
 from db.messages import MESSAGE_TYPES, QuickMessage
 from db.queues import Queue
+from db.sla import SlaPolicy
 from db.users import User
 
 blueprint = Blueprint("automations", __name__, url_prefix="/api/automations")
@@ -104,9 +106,14 @@ class AssignAction(Schema):
     user_id: int = Field(description="the agent a waiting ticket goes to (for a ticket someone has: transfer)")
 
 
+class ApplySlaAction(Schema):
+    type: Literal["apply_sla"]
+    sla_policy_id: int = Field(description="the SLA policy the ticket must meet, from when it opened")
+
+
 AutomationAction = Annotated[
     SendMessageAction | NoteAction | AssignAction | TransferAction | TagsAction | PriorityAction | SnoozeAction
-    | CloseAction,
+    | CloseAction | ApplySlaAction,
     Field(discriminator="type"),
 ]
 
@@ -181,7 +188,7 @@ def stored_conditions(conditions: list[AutomationCondition]) -> list[dict]:
 
 # What an action names, by its field: the model of those records
 NAMED = {"quick_message_id": QuickMessage, "queue_id": Queue, "user_id": User, "tag_ids": Tag,
-         "mentioned_user_ids": User}
+         "mentioned_user_ids": User, "sla_policy_id": SlaPolicy}
 
 
 def stored_actions(actions: list[Any]) -> list[dict]:

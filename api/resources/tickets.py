@@ -18,11 +18,12 @@ from typing import Any, Literal
 
 import peewee
 from flask import Blueprint
+from peewee import fn
 from pydantic import Field, field_validator, model_validator
 
 from api.csv_export import csv_download, in_id_batches
 from api.endpoint import endpoint
-from api.errors import Conflict, NotFound, ValidationFailed
+from api.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from api.pagination import paginate
 from api.resources.messages import MessageOut, message_json
 from api.resources.queues import owned_ids
@@ -36,8 +37,10 @@ from db.connections import Connection
 from db.contacts import Contact, Tag
 from db.messages import SHORTEST_SEARCH, Message, saying
 from db.queues import Queue
+from db.sla import SlaPolicy
 from db.tickets import (
     ROLES_SEEING_ALL_TICKETS,
+    SlaMiss,
     Ticket,
     TicketEvent,
     TicketNote,
@@ -63,7 +66,10 @@ SORTS = {
     "-createdAt": (Ticket.created_at.desc(), Ticket.id.desc()),
     "createdAt": (Ticket.created_at, Ticket.id),
     "-priority": (Ticket.priority.desc(), Ticket.updated_at.desc(), Ticket.id.desc()),
+    "firstResponseDueAt": (Ticket.first_response_due_at.asc(nulls="LAST"), Ticket.id),
+    "resolutionDueAt": (Ticket.resolution_due_at.asc(nulls="LAST"), Ticket.id),
 }
+SLA_SETTERS = ("super", "admin", "supervisor", "api_key")
 LONGEST_SNOOZE = dt.timedelta(days=90)
 # An action on one ticket the caller may see, in a transaction of its own: its new state (the answer), or a
 # Conflict when the ticket's state forbids it. Made from the action's body, checked once (`accepting`...).
@@ -84,12 +90,17 @@ class TicketQuery(PageQuery):
     priority: Priority | Literal["none"] | None = Field(None, description="one priority, or none set")
     snoozed: bool | None = Field(None, description="true: the snoozed tickets only; false: those not snoozed (an "
                                  "open tab's); not given: both")
+    sla_missed: bool | None = Field(None, description="true: the tickets that missed a target of their SLA policy; "
+                                    "false: the others")
     sort: Literal[tuple(SORTS)] = Field(  # type: ignore[valid-type]
-        "-updatedAt", description="newest activity first; `-priority`: the most urgent first, then the newest")
+        "-updatedAt", description="newest activity first; `-priority`: the most urgent first, then the newest; "
+                                  "`firstResponseDueAt`, `resolutionDueAt`: the soonest due first, those with none last")
 
 
 class TicketChange(Schema):
     priority: Priority | None = Field(None, description="null clears it")
+    sla_policy_id: int | None = Field(None, description="the SLA policy whose targets the ticket must meet, counted "
+                                                        "from when it opened (admins, supervisors, programs); null: none")
 
 
 class TransferIn(Schema):
@@ -215,6 +226,9 @@ def filtered_tickets(query: TicketQuery) -> peewee.ModelSelect:
         tickets = tickets.where(Ticket.priority == priority_rank(None if query.priority == "none" else query.priority))
     if query.snoozed is not None:
         tickets = tickets.where(Ticket.snoozed_at.is_null(not query.snoozed))
+    if query.sla_missed is not None:
+        missed = fn.EXISTS(SlaMiss.select().where(SlaMiss.ticket == Ticket.id))
+        tickets = tickets.where(missed if query.sla_missed else ~missed)
     if query.search:
         text = query.search
         matches = holds(text, Contact.name, Contact.phone)
@@ -254,14 +268,33 @@ def show_ticket(ticket_id: int):
 
 
 @blueprint.patch("/<int:ticket_id>")
-@endpoint(summary="Change the ticket's priority (recorded in its history)", tags=["tickets"], body=TicketChange,
-          response=TicketOut, errors=[404], scope=WRITE_SCOPE)
+@endpoint(summary="Change the ticket's priority or SLA policy (recorded in its history)", tags=["tickets"],
+          body=TicketChange, response=TicketOut, errors=[403, 404], scope=WRITE_SCOPE)
 def change_ticket(ticket_id: int, body: TicketChange):
     ticket = visible_ticket(ticket_id)
     changes = body.changes()
-    if "priority" not in changes:
-        return ticket_out(ticket)
-    return prioritising(changes["priority"])(ticket)
+    works = []
+    if "sla_policy_id" in changes:
+        if current_principal().role not in SLA_SETTERS:
+            raise Forbidden("only admins, supervisors and programs set a ticket's SLA policy")
+        works.append(sla_applying(changes["sla_policy_id"]))
+    if "priority" in changes:
+        works.append(prioritising(changes["priority"]))
+    state = ticket_out(ticket).to_json()
+    for work in works:
+        state = work(ticket)
+    return state
+
+
+def sla_applying(policy_id: int | None) -> TicketWork:
+    policy = get_owned(SlaPolicy, policy_id, "SLA policy") if policy_id is not None else None
+
+    def apply(ticket: Ticket) -> dict:
+        with announced(ticket) as state:
+            ticket.apply_sla(acting_user_id(), policy)
+        return state
+
+    return apply
 
 
 def prioritising(priority: str | None) -> TicketWork:

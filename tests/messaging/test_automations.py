@@ -4,12 +4,15 @@ again after a crash; an action that cannot be done stops its rule there, and the
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 
 from db.automations import AutomationRule, AutomationRun
 from db.contacts import Contact, ContactTag
 from db.messages import Message, PendingFollowUp
 from db.notifications import Notification
+from db.sla import SlaPolicy
 from db.tickets import Ticket, TicketEvent, TicketNote, TicketTag, priority_name
 from workers.inbound import handle_inbound
 from workers.transports.base import InboundMessage
@@ -183,3 +186,15 @@ def test_inactive_rules_and_other_companies_rules_do_nothing(factories, company,
 
     assert (priority_name(Ticket.get().priority), AutomationRun.select().count()) == (None, 0)
     assert Contact.select().count() == 1
+
+
+def test_a_rule_gives_the_queue_s_new_tickets_an_sla_policy(factories, company, connection, reception, broker):
+    gold = SlaPolicy.create(company=company, name="Ouro", first_response_minutes=15)
+    rule(company, "ticket_created", [{"type": "apply_sla", "slaPolicyId": gold.id}],
+         [{"attribute": "queue_id", "operator": "in", "values": [reception.id]}])
+
+    inbound(connection, "oi", "3EB0A")
+
+    ticket = Ticket.get()
+    assert (ticket.sla_policy_id, ticket.first_response_due_at) == (
+        gold.id, ticket.created_at + dt.timedelta(minutes=15))

@@ -1,0 +1,118 @@
+"""SLA policies, as Chatwoot's (db/sla.py): how soon a ticket must get its first answer and be resolved.
+
+Everyone reads them (an agent sees a ticket's targets); admins, supervisors and programs with `tickets:write` write
+them, every change audited. A policy is applied to a ticket by `PATCH /api/tickets/:id {slaPolicyId}` or by an
+automation rule's `apply_sla` action; a changed policy re-times no ticket it was applied to before, and a deleted one
+leaves its tickets without targets (their misses stay in their history).
+"""
+
+from __future__ import annotations
+
+import peewee
+from flask import Blueprint
+from pydantic import Field
+
+from api.audit import log_change, snapshot
+from api.endpoint import endpoint
+from api.errors import Conflict, ValidationFailed
+from api.pagination import paginate
+from api.resources.campaigns import MANAGERS
+from api.resources.tickets import READ_SCOPE, WRITE_SCOPE
+from api.schemas import OutSchema, PageQuery, Schema, UtcDateTime, page_of
+from api.scoping import get_owned, owned
+from api.security import current_principal
+from db.base import database
+from db.sla import SlaPolicy
+from db.tickets import Ticket
+
+blueprint = Blueprint("sla_policies", __name__, url_prefix="/api/sla-policies")
+A_YEAR_OF_MINUTES = 366 * 24 * 60
+
+
+class SlaPolicyFields(Schema):
+    name: str | None = Field(None, min_length=1, max_length=100)
+    description: str | None = Field(None, max_length=1000)
+    first_response_minutes: int | None = Field(None, ge=1, le=A_YEAR_OF_MINUTES, description="the first answer to a "
+                                               "contact who wrote first, within this many minutes of the ticket "
+                                               "opening; null: no such target")
+    resolution_minutes: int | None = Field(None, ge=1, le=A_YEAR_OF_MINUTES, description="closed within this many "
+                                           "minutes of opening; null: no such target")
+
+
+class SlaPolicyCreate(SlaPolicyFields):
+    name: str = Field(min_length=1, max_length=100)
+    description: str = Field("", max_length=1000)
+
+
+class SlaPolicyOut(OutSchema):
+    id: int
+    name: str
+    description: str
+    first_response_minutes: int | None
+    resolution_minutes: int | None
+    created_at: UtcDateTime
+    updated_at: UtcDateTime
+
+
+def policy_json(policy: SlaPolicy) -> dict:
+    return SlaPolicyOut.model_validate(policy).to_json()
+
+
+def saved(policy: SlaPolicy) -> SlaPolicy:
+    """A policy without a target is a 400; a name another policy of the company has, a 409."""
+    if policy.first_response_minutes is None and policy.resolution_minutes is None:
+        raise ValidationFailed("a policy has a target", {"firstResponseMinutes": "or resolutionMinutes, not neither"})
+    try:
+        with database.atomic():
+            policy.save()
+    except peewee.IntegrityError:
+        raise Conflict("an SLA policy with this name exists", {"name": "already taken"}) from None
+    return policy
+
+
+@blueprint.get("")
+@endpoint(summary="The company's SLA policies", tags=["sla"], query=PageQuery, response=page_of(SlaPolicyOut),
+          scope=(READ_SCOPE, WRITE_SCOPE))
+def list_policies(query: PageQuery):
+    return paginate(owned(SlaPolicy).order_by(SlaPolicy.name, SlaPolicy.id), query, policy_json)
+
+
+@blueprint.post("")
+@endpoint(summary="Save an SLA policy", tags=["sla"], body=SlaPolicyCreate, response=SlaPolicyOut, status=201,
+          errors=[409], roles=MANAGERS, scope=WRITE_SCOPE)
+def create_policy(body: SlaPolicyCreate):
+    policy = saved(SlaPolicy(company=current_principal().company_id, **body.model_dump()))
+    log_change("created", policy)
+    return policy_json(policy)
+
+
+@blueprint.get("/<int:policy_id>")
+@endpoint(summary="An SLA policy", tags=["sla"], response=SlaPolicyOut, errors=[404], scope=(READ_SCOPE, WRITE_SCOPE))
+def show_policy(policy_id: int):
+    return policy_json(get_owned(SlaPolicy, policy_id, "SLA policy"))
+
+
+@blueprint.patch("/<int:policy_id>")
+@endpoint(summary="Change an SLA policy (the tickets it was applied to keep their due times)", tags=["sla"],
+          body=SlaPolicyFields, response=SlaPolicyOut, errors=[404, 409], roles=MANAGERS, scope=WRITE_SCOPE)
+def update_policy(policy_id: int, body: SlaPolicyFields):
+    policy = get_owned(SlaPolicy, policy_id, "SLA policy")
+    before = snapshot(policy)
+    for field, value in body.changes(not_null={"name", "description"}).items():
+        setattr(policy, field, value)
+    saved(policy)
+    log_change("updated", policy, before)
+    return policy_json(policy)
+
+
+@blueprint.delete("/<int:policy_id>")
+@endpoint(summary="Delete an SLA policy: its live tickets lose their targets", tags=["sla"], status=204,
+          errors=[404], roles=MANAGERS, scope=WRITE_SCOPE)
+def delete_policy(policy_id: int):
+    policy = get_owned(SlaPolicy, policy_id, "SLA policy")
+    log_change("deleted", policy)
+    with database.atomic():
+        Ticket.update(first_response_due_at=None, resolution_due_at=None).where(
+            Ticket.sla_policy == policy.id, Ticket.status != "closed").execute()
+        policy.delete_instance()
+    return "", 204

@@ -1,0 +1,173 @@
+"""SLA policies: first-response and resolution targets applied to a ticket (by a manager, a program or an automation
+rule), due from when it opened; the scheduler records each target a live ticket misses once, in its history, and tells
+its agent and the company's managers, by a notification and an e-mail."""
+
+from __future__ import annotations
+
+import datetime as dt
+import email
+import email.policy
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from db.audit import AuditLog
+from db.base import utcnow
+from db.notifications import Notification
+from db.sla import SlaPolicy
+from db.tickets import SlaMiss, Ticket, TicketEvent
+from workers.emails import email_notification
+from workers.sla import record_sla_misses
+
+
+@pytest.fixture
+def company(factories):
+    return factories.company()
+
+
+@pytest.fixture
+def supervisor(factories, company):
+    return factories.user(company, role="supervisor", name="Sara")
+
+
+@pytest.fixture
+def as_supervisor(app, factories, supervisor):
+    return factories.auth_headers(app, supervisor)
+
+
+@pytest.fixture
+def agent(factories, company):
+    return factories.user(company, role="agent", name="Bia")
+
+
+@pytest.fixture
+def policy(company):
+    return SlaPolicy.create(company=company, name="Ouro", first_response_minutes=30, resolution_minutes=120)
+
+
+def opened_ago(factories, company, minutes: int, **fields) -> Ticket:
+    """A ticket the contact opened `minutes` ago with a message."""
+    at = utcnow() - dt.timedelta(minutes=minutes)
+    ticket = factories.ticket(company, created_at=at, **fields)
+    factories.message(ticket, created_at=at)
+    return ticket
+
+
+def test_policies_are_written_by_managers_read_by_all_and_audited(app, client, factories, company, agent,
+                                                                  as_supervisor):
+    as_agent = factories.auth_headers(app, agent)
+    created = client.post("/api/sla-policies", json={"name": "Ouro", "firstResponseMinutes": 15}, headers=as_supervisor)
+    assert created.status_code == 201, created.get_json()
+    policy = created.get_json()
+    assert (policy["firstResponseMinutes"], policy["resolutionMinutes"]) == (15, None)
+
+    assert client.post("/api/sla-policies", json={"name": "Ouro", "resolutionMinutes": 60},
+                       headers=as_supervisor).status_code == 409
+    assert client.post("/api/sla-policies", json={"name": "Prata"}, headers=as_supervisor).status_code == 400
+    assert client.post("/api/sla-policies", json={"name": "Prata", "resolutionMinutes": 0},
+                       headers=as_supervisor).status_code == 400
+    assert client.post("/api/sla-policies", json={"name": "Prata", "resolutionMinutes": 60},
+                       headers=as_agent).status_code == 403
+    assert [p["name"] for p in client.get("/api/sla-policies", headers=as_agent).get_json()["items"]] == ["Ouro"]
+    assert client.patch(f"/api/sla-policies/{policy['id']}", json={"firstResponseMinutes": None},
+                        headers=as_supervisor).status_code == 400  # no target left
+    changed = client.patch(f"/api/sla-policies/{policy['id']}", json={"resolutionMinutes": 240},
+                           headers=as_supervisor).get_json()
+    assert (changed["firstResponseMinutes"], changed["resolutionMinutes"]) == (15, 240)
+    assert [log.action for log in AuditLog.select().where(AuditLog.entity == "sla_policy")] == ["created", "updated"]
+
+
+def test_a_policy_applied_to_a_ticket_sets_its_due_times_from_when_it_opened(app, client, factories, company, agent,
+                                                                             policy, as_supervisor):
+    ticket = opened_ago(factories, company, 10, user=agent, status="open")
+
+    answer = client.patch(f"/api/tickets/{ticket.id}", json={"slaPolicyId": policy.id}, headers=as_supervisor)
+
+    assert answer.status_code == 200, answer.get_json()
+    shown = answer.get_json()
+    created = Ticket.get_by_id(ticket.id).created_at
+    assert shown["slaPolicyId"] == policy.id and shown["slaMisses"] == []
+    assert shown["firstResponseDueAt"] == (created + dt.timedelta(minutes=30)).isoformat(timespec="milliseconds") + "Z"
+    assert shown["resolutionDueAt"] == (created + dt.timedelta(minutes=120)).isoformat(timespec="milliseconds") + "Z"
+    assert TicketEvent.get(TicketEvent.kind == "sla_applied").data == {"policyId": policy.id, "name": "Ouro"}
+    as_agent = factories.auth_headers(app, agent)
+    assert client.patch(f"/api/tickets/{ticket.id}", json={"slaPolicyId": None}, headers=as_agent).status_code == 403
+    assert client.patch(f"/api/tickets/{ticket.id}", json={"priority": "high"}, headers=as_agent).status_code == 200
+    cleared = client.patch(f"/api/tickets/{ticket.id}", json={"slaPolicyId": None}, headers=as_supervisor).get_json()
+    assert (cleared["slaPolicyId"], cleared["firstResponseDueAt"], cleared["priority"]) == (None, None, "high")
+    assert client.patch(f"/api/tickets/{ticket.id}", json={"slaPolicyId": 999},
+                        headers=as_supervisor).status_code == 404
+
+
+def test_each_missed_target_is_recorded_once_and_told_to_the_agent_and_the_managers(
+        client, factories, company, agent, supervisor, policy, as_supervisor, broker):
+    admin, other_agent = factories.user(company, role="admin"), factories.user(company, role="agent")
+    late = opened_ago(factories, company, 150, user=agent, status="open")  # past both targets, unanswered
+    answered = opened_ago(factories, company, 60, first_response_at=utcnow() - dt.timedelta(minutes=50))
+    ours = factories.ticket(company, created_at=utcnow() - dt.timedelta(minutes=60))  # we wrote first
+    factories.message(ours, direction="out")
+    closed = opened_ago(factories, company, 150, status="closed")
+    on_time = opened_ago(factories, company, 5)
+    for ticket in (late, answered, ours, closed, on_time):
+        ticket.apply_sla(None, policy)
+
+    first = record_sla_misses.fn()
+    again = record_sla_misses.fn()
+
+    assert (first, again) == ({"first_response": 1, "resolution": 1}, {"first_response": 0, "resolution": 0})
+    assert sorted((miss.ticket_id, miss.kind) for miss in SlaMiss.select()) == [
+        (late.id, "first_response"), (late.id, "resolution")]
+    assert [e.data["target"] for e in TicketEvent.select().where(TicketEvent.kind == "sla_missed")] == [
+        "first_response", "resolution"]
+    told = sorted((n.user_id, n.data["target"]) for n in Notification.select())
+    assert told == sorted((user.id, kind) for user in (agent, supervisor, admin)
+                          for kind in ("first_response", "resolution"))
+    assert other_agent.id not in {user_id for user_id, _ in told}
+    shown = client.get(f"/api/tickets/{late.id}", headers=as_supervisor).get_json()
+    assert shown["slaMisses"] == ["first_response", "resolution"]
+    missed = client.get("/api/tickets?slaMissed=true", headers=as_supervisor).get_json()["items"]
+    kept = client.get("/api/tickets?slaMissed=false&status=pending", headers=as_supervisor).get_json()["items"]
+    assert [t["id"] for t in missed] == [late.id]
+    assert late.id not in {t["id"] for t in kept} and on_time.id in {t["id"] for t in kept}
+
+
+def test_the_soonest_due_ticket_comes_first(client, factories, company, policy, as_supervisor):
+    later, sooner, none = (opened_ago(factories, company, minutes) for minutes in (1, 20, 25))
+    for ticket in (later, sooner):
+        ticket.apply_sla(None, policy)
+
+    listed = client.get("/api/tickets?sort=firstResponseDueAt", headers=as_supervisor).get_json()["items"]
+
+    assert [t["id"] for t in listed] == [sooner.id, later.id, none.id]
+
+
+def test_a_deleted_policy_leaves_its_live_tickets_without_targets(client, factories, company, policy, as_supervisor):
+    live, closed = opened_ago(factories, company, 5), opened_ago(factories, company, 5, status="closed")
+    for ticket in (live, closed):
+        ticket.apply_sla(None, policy)
+
+    assert client.delete(f"/api/sla-policies/{policy.id}", headers=as_supervisor).status_code == 204
+
+    live, closed = Ticket.get_by_id(live.id), Ticket.get_by_id(closed.id)
+    assert (live.sla_policy_id, live.first_response_due_at, live.resolution_due_at) == (None, None, None)
+    assert closed.first_response_due_at is not None  # its record, for reports
+
+
+def test_a_miss_is_e_mailed_saying_which_target_and_when_it_was_due_in_the_company_s_time(factories, company, agent,
+                                                                                          policy, broker, smtp_server):
+    company.timezone = "America/Sao_Paulo"
+    company.save()
+    ticket = opened_ago(factories, company, 150, user=agent, status="open",
+                        contact=factories.contact(company, name="Marta Reis"))
+    ticket.apply_sla(None, policy)
+    record_sla_misses.fn()
+
+    told = Notification.get(Notification.user == agent.id, Notification.data.contains("first_response"))
+    email_notification.fn(told.id)
+
+    [sent] = [m for m in smtp_server.messages if m.rcpt_tos == [agent.email]]
+    mail = email.message_from_bytes(sent.content, policy=email.policy.default)
+    due = dt.datetime.fromisoformat(told.data["dueAt"]).astimezone(ZoneInfo("America/Sao_Paulo"))
+    assert mail["Subject"] == f"SLA missed on ticket #{ticket.id} with Marta Reis"
+    assert mail.get_content().rstrip() == (f"Ticket #{ticket.id} with Marta Reis missed its SLA target for its first answer, "
+                                           f"due at {due:%Y-%m-%d %H:%M} (America/Sao_Paulo).")
