@@ -47,8 +47,8 @@ class Ticket(TimestampedModel):
     snoozed_at = peewee.DateTimeField(null=True)  # an open ticket out of the way until it wakes (`snooze`)
     snoozed_until = peewee.DateTimeField(null=True)  # None while snoozed: until the contact writes
     sla_policy = peewee.ForeignKeyField(SlaPolicy, null=True, on_delete="SET NULL")  # `apply_sla`
-    first_response_due_at = peewee.DateTimeField(null=True)  # by its SLA policy, when it was applied
-    resolution_due_at = peewee.DateTimeField(null=True)
+    first_response_due_at = peewee.DateTimeField(null=True, index=True)  # by its SLA policy, when it was applied
+    resolution_due_at = peewee.DateTimeField(null=True, index=True)
 
     def record(self, kind: str, user_id: int | None = None, **data) -> None:
         TicketEvent.create(ticket=self, kind=kind, user=user_id, data=data)

@@ -1,9 +1,11 @@
-"""SLA misses (db/sla.py): once a minute the scheduler finds the live tickets past a due time of their policy (no first
-answer to a contact who wrote first, or not resolved) and records each miss once, in the ticket's history, announced as
+"""SLA misses (db/sla.py): once a minute the scheduler finds the tickets past a due time of their policy (no first answer
+to a contact who wrote first by then, or not closed by then) and records each miss once, in the ticket's history, announced as
 `ticket:update` with `slaMissed`, and tells the ticket's agent and the company's admins and supervisors
 (`sla_missed` notifications, e-mailed unless they turned that off)."""
 
 from __future__ import annotations
+
+import datetime as dt
 
 import dramatiq
 import peewee
@@ -19,14 +21,19 @@ from workers.maintenance import change_in_batches
 from workers.notifications import notify
 
 DUE = {"first_response": Ticket.first_response_due_at, "resolution": Ticket.resolution_due_at}
-UNMET = {"first_response": lambda: Ticket.first_response_at.is_null() & contact_wrote_first(),
-         "resolution": lambda: True}
+WINDOW = dt.timedelta(days=1)  # a due time that passed longer ago was judged then (the job runs every minute)
 
 
 def overdue(kind: str) -> peewee.ModelSelect:
-    """The live tickets past their `kind` due time, unmet, and not recorded as missing it yet."""
+    """The tickets whose `kind` due time passed (lately) unmet, not recorded as missing it yet: not closed by then,
+    and for a first response, a contact who wrote first not answered by then either (an answer or a close that came
+    after it, before this job ran, does not undo the miss)."""
+    due, now = DUE[kind], utcnow()
+    unmet = Ticket.closed_at.is_null() | (Ticket.closed_at > due)
+    if kind == "first_response":
+        unmet &= (Ticket.first_response_at.is_null() | (Ticket.first_response_at > due)) & contact_wrote_first()
     recorded = SlaMiss.select().where(SlaMiss.ticket == Ticket.id, SlaMiss.kind == kind)
-    return Ticket.select().where(Ticket.status != "closed", DUE[kind] < utcnow(), UNMET[kind](), ~fn.EXISTS(recorded))
+    return Ticket.select().where(due.between(now - WINDOW, now), unmet, ~fn.EXISTS(recorded))
 
 
 def told_of_miss(ticket: Ticket) -> list[int]:
@@ -38,10 +45,10 @@ def told_of_miss(ticket: Ticket) -> list[int]:
 
 def record_misses(tickets: list[Ticket], kind: str) -> None:
     for ticket in tickets:
-        due_at = iso_utc(getattr(ticket, DUE[kind].name))
-        SlaMiss.insert(ticket=ticket.id, kind=kind, due_at=getattr(ticket, DUE[kind].name)).execute()
-        ticket.record("sla_missed", None, target=kind, dueAt=due_at)
-        notify(told_of_miss(ticket), "sla_missed", ticket, target=kind, dueAt=due_at)
+        due_at = getattr(ticket, DUE[kind].name)
+        SlaMiss.insert(ticket=ticket.id, kind=kind, due_at=due_at).execute()
+        ticket.record("sla_missed", None, target=kind, dueAt=iso_utc(due_at))
+        notify(told_of_miss(ticket), "sla_missed", ticket, target=kind, dueAt=iso_utc(due_at))
 
 
 @dramatiq.actor(queue_name="maintenance", max_retries=3)

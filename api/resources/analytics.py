@@ -23,13 +23,13 @@ from api.endpoint import endpoint
 from api.periods import Period, PeriodOut, PeriodQuery, company_period, per_local_day
 from api.schemas import OutSchema, UtcDateTime
 from api.scoping import owned
-from db.base import seconds_between
+from db.base import seconds_between, utcnow
 from db.campaigns import Campaign, CampaignShipping
 from db.connection_events import uptime_by_connection
 from db.connections import Connection
-from db.messages import Message
+from db.messages import Message, contact_wrote_first
 from db.queues import Queue
-from db.tickets import Ticket
+from db.tickets import SlaMiss, Ticket
 from db.users import User
 
 blueprint = Blueprint("analytics", __name__, url_prefix="/api/analytics")
@@ -93,10 +93,36 @@ class TicketDay(OutSchema):
     closed: int
 
 
+class SlaTargetFigures(OutSchema):
+    due: int = Field(description="targets of the tickets' SLA policies that fell due in the period, by now")
+    missed: int = Field(description="those missed")
+    met_rate: float | None = Field(description="the share met, 0 to 1; null: none due")
+
+
+class SlaFigures(OutSchema):
+    first_response: SlaTargetFigures
+    resolution: SlaTargetFigures
+
+
 class TicketAnalyticsOut(PeriodOut, TicketFigures):
     per_day: list[TicketDay]
     by_agent: list[AgentTickets]
     by_queue: list[QueueTickets]
+    sla: SlaFigures
+
+
+def sla_figures(period: Period) -> dict:
+    """Per SLA target: how many fell due in the period and how many of those were missed (a first response is due
+    only where the contact wrote first)."""
+    figures = {}
+    for kind, due_at in (("first_response", Ticket.first_response_due_at), ("resolution", Ticket.resolution_due_at)):
+        due = owned(Ticket).where(due_at.between(period.since, utcnow()),
+                                  *([contact_wrote_first()] if kind == "first_response" else []))
+        missed = SlaMiss.select().where(SlaMiss.kind == kind, SlaMiss.due_at >= period.since,
+                                        SlaMiss.ticket.in_(owned(Ticket).select(Ticket.id))).count()
+        count = due.count()
+        figures[kind] = {"due": count, "missed": missed, "met_rate": round(1 - missed / count, 3) if count else None}
+    return figures
 
 
 def ticket_figures(period: Period, group: peewee.Field | None = None) -> list[tuple]:
@@ -150,7 +176,7 @@ def breakdown(period: Period, group: peewee.Field, model: type[peewee.Model], ke
 @analytics_view(
     TicketAnalyticsOut,
     "Tickets over the last days: opened, closed, pending, first-response and resolution times, per day, "
-    "agent and queue",
+    "agent and queue; how many of their SLA targets were met",
     scope="tickets:read",
 )
 def ticket_analytics(query: PeriodQuery):
@@ -166,6 +192,7 @@ def ticket_analytics(query: PeriodQuery):
         ],
         by_agent=breakdown(period, Ticket.user, User, "user_id"),
         by_queue=breakdown(period, Ticket.queue, Queue, "queue_id"),
+        sla=sla_figures(period),
     )
 
 

@@ -280,7 +280,8 @@ def change_ticket(ticket_id: int, body: TicketChange):
         works.append(sla_applying(changes["sla_policy_id"]))
     if "priority" in changes:
         works.append(prioritising(changes["priority"]))
-    state = ticket_out(ticket).to_json()
+    if not works:
+        return ticket_out(ticket)
     for work in works:
         state = work(ticket)
     return state

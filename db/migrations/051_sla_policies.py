@@ -24,8 +24,8 @@ def migrate(migrator: Migrator, database: pw.Database, *, fake=False):
 
     migrator.add_fields("ticket",
                         sla_policy=pw.ForeignKeyField(migrator.orm["sla_policy"], null=True, on_delete="SET NULL"),
-                        first_response_due_at=pw.DateTimeField(null=True),
-                        resolution_due_at=pw.DateTimeField(null=True))
+                        first_response_due_at=pw.DateTimeField(null=True, index=True),
+                        resolution_due_at=pw.DateTimeField(null=True, index=True))
 
     @migrator.create_model
     class SlaMiss(pw.Model):

@@ -106,20 +106,25 @@ def test_each_missed_target_is_recorded_once_and_told_to_the_agent_and_the_manag
     answered = opened_ago(factories, company, 60, first_response_at=utcnow() - dt.timedelta(minutes=50))
     ours = factories.ticket(company, created_at=utcnow() - dt.timedelta(minutes=60))  # we wrote first
     factories.message(ours, direction="out")
-    closed = opened_ago(factories, company, 150, status="closed")
+    closed = opened_ago(factories, company, 150, status="closed", closed_at=utcnow() - dt.timedelta(minutes=140))
     on_time = opened_ago(factories, company, 5)
-    for ticket in (late, answered, ours, closed, on_time):
+    # answered and closed after their due times, before the job ran: missed all the same
+    answered_late = opened_ago(factories, company, 125, first_response_at=utcnow() - dt.timedelta(minutes=1),
+                               status="closed", closed_at=utcnow() - dt.timedelta(seconds=30))
+    for ticket in (late, answered, ours, closed, on_time, answered_late):
         ticket.apply_sla(None, policy)
 
     first = record_sla_misses.fn()
     again = record_sla_misses.fn()
 
-    assert (first, again) == ({"first_response": 1, "resolution": 1}, {"first_response": 0, "resolution": 0})
+    assert (first, again) == ({"first_response": 2, "resolution": 2}, {"first_response": 0, "resolution": 0})
     assert sorted((miss.ticket_id, miss.kind) for miss in SlaMiss.select()) == [
-        (late.id, "first_response"), (late.id, "resolution")]
-    assert [e.data["target"] for e in TicketEvent.select().where(TicketEvent.kind == "sla_missed")] == [
+        (late.id, "first_response"), (late.id, "resolution"),
+        (answered_late.id, "first_response"), (answered_late.id, "resolution")]
+    assert [e.data["target"] for e in TicketEvent.select().where(TicketEvent.kind == "sla_missed",
+                                                                 TicketEvent.ticket == late.id)] == [
         "first_response", "resolution"]
-    told = sorted((n.user_id, n.data["target"]) for n in Notification.select())
+    told = sorted((n.user_id, n.data["target"]) for n in Notification.select().where(Notification.ticket == late.id))
     assert told == sorted((user.id, kind) for user in (agent, supervisor, admin)
                           for kind in ("first_response", "resolution"))
     assert other_agent.id not in {user_id for user_id, _ in told}
@@ -127,7 +132,7 @@ def test_each_missed_target_is_recorded_once_and_told_to_the_agent_and_the_manag
     assert shown["slaMisses"] == ["first_response", "resolution"]
     missed = client.get("/api/tickets?slaMissed=true", headers=as_supervisor).get_json()["items"]
     kept = client.get("/api/tickets?slaMissed=false&status=pending", headers=as_supervisor).get_json()["items"]
-    assert [t["id"] for t in missed] == [late.id]
+    assert {t["id"] for t in missed} == {late.id, answered_late.id}
     assert late.id not in {t["id"] for t in kept} and on_time.id in {t["id"] for t in kept}
 
 
@@ -171,3 +176,20 @@ def test_a_miss_is_e_mailed_saying_which_target_and_when_it_was_due_in_the_compa
     assert mail["Subject"] == f"SLA missed on ticket #{ticket.id} with Marta Reis"
     assert mail.get_content().rstrip() == (f"Ticket #{ticket.id} with Marta Reis missed its SLA target for its first answer, "
                                            f"due at {due:%Y-%m-%d %H:%M} (America/Sao_Paulo).")
+
+
+def test_the_ticket_analytics_tell_how_many_targets_fell_due_and_were_missed(client, factories, company, policy,
+                                                                             as_supervisor, broker):
+    missed = opened_ago(factories, company, 150)
+    met = opened_ago(factories, company, 150, first_response_at=utcnow() - dt.timedelta(minutes=140),
+                     status="closed", closed_at=utcnow() - dt.timedelta(minutes=100))
+    ours = factories.ticket(company, created_at=utcnow() - dt.timedelta(minutes=150))  # no first response to time
+    factories.message(ours, direction="out", created_at=utcnow() - dt.timedelta(minutes=150))
+    for ticket in (missed, met, ours, opened_ago(factories, company, 5)):  # the last one is not due yet
+        ticket.apply_sla(None, policy)
+    record_sla_misses.fn()
+
+    sla = client.get("/api/analytics/tickets?days=2", headers=as_supervisor).get_json()["sla"]
+
+    assert sla == {"firstResponse": {"due": 2, "missed": 1, "metRate": 0.5},
+                   "resolution": {"due": 3, "missed": 2, "metRate": 0.333}}
