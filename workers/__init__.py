@@ -26,6 +26,7 @@ from workers import (  # noqa: F401
     number_check,
     own_profile,
     profile_pictures,
+    sla,
     statuses,
     transcripts,
     watchdogs,
