@@ -28,6 +28,7 @@ from api.resources.tickets import (
     WRITE_SCOPE,
     AssignIn,
     CloseIn,
+    SlaIn,
     SnoozeIn,
     TagsIn,
     TicketWork,
@@ -37,6 +38,7 @@ from api.resources.tickets import (
     prioritising,
     read_ticket,
     reopening,
+    sla_applying,
     snoozing,
     tagging,
     transferring,
@@ -71,6 +73,7 @@ ACTIONS: dict[str, tuple[type[Schema], Callable[[Any], TicketWork]]] = {
     "unsnooze": (NoFieldsIn, lambda _: unsnooze),
     "priority": (PriorityIn, lambda body: prioritising(body.priority)),
     "tags": (TagsIn, tagging),
+    "sla": (SlaIn, sla_applying),
 }
 
 
@@ -88,6 +91,8 @@ class TicketBulkIn(Schema):
                                                         "null: when the contact writes")
     priority: Priority | None = Field(None, description="priority (required): low to urgent, null for none")
     tag_ids: list[int] | None = Field(None, description="tags (required): the tickets' tags, replacing theirs")
+    sla_policy_id: int | None = Field(None, description="sla (required; admins, supervisors, programs): the SLA "
+                                                        "policy the tickets must meet, null for none")
 
     def action_body(self) -> Schema:
         """The fields sent for the action, as its endpoint takes them: a 400 names one it needs, refuses or does
@@ -115,10 +120,10 @@ class TicketBulkOut(OutSchema):
 
 
 @blueprint.post("/api/tickets/bulk")
-@endpoint(summary="One action (accept, transfer, close, reopen, read, snooze, unsnooze, priority, tags) on up to "
+@endpoint(summary="One action (accept, transfer, close, reopen, read, snooze, unsnooze, priority, tags, sla) on up to "
                   "100 tickets, each as its own endpoint acts on it: `done` lists those it changed (or found "
                   "so already), `failed` the others with why", tags=["tickets"], body=TicketBulkIn, response=TicketBulkOut,
-          errors=[404], scope=WRITE_SCOPE)
+          errors=[403, 404], scope=WRITE_SCOPE)
 def act_on_tickets(body: TicketBulkIn):
     work = ACTIONS[body.action][1](body.action_body())
     ticket_ids = list(dict.fromkeys(body.ticket_ids))

@@ -97,10 +97,17 @@ class TicketQuery(PageQuery):
                                   "`firstResponseDueAt`, `resolutionDueAt`: the soonest due first, those with none last")
 
 
+SLA_POLICY_ID = ("the SLA policy whose targets the ticket must meet, counted from when it opened (admins, supervisors, "
+                 "programs); null: none")
+
+
 class TicketChange(Schema):
     priority: Priority | None = Field(None, description="null clears it")
-    sla_policy_id: int | None = Field(None, description="the SLA policy whose targets the ticket must meet, counted "
-                                                        "from when it opened (admins, supervisors, programs); null: none")
+    sla_policy_id: int | None = Field(None, description=SLA_POLICY_ID)
+
+
+class SlaIn(Schema):
+    sla_policy_id: int | None = Field(description=SLA_POLICY_ID)  # required: the action is to set it
 
 
 class TransferIn(Schema):
@@ -244,9 +251,10 @@ def filtered_tickets(query: TicketQuery) -> peewee.ModelSelect:
 @endpoint(summary="The tickets of the list's filters as a CSV download (streamed in id order; no pages), for "
           "reports", tags=["tickets"], query=TicketQuery, roles=ROLES_SEEING_ALL_TICKETS, scope=READ_SCOPE)
 def export_tickets(query: TicketQuery):
-    names = {model: dict(owned(model).select(model.id, model.name).tuples()) for model in (Connection, Queue, User)}
+    names = {model: dict(owned(model).select(model.id, model.name).tuples()) for model in (Connection, Queue, User, SlaPolicy)}
     header = ["id", "status", "priority", "contactName", "phone", "connection", "queue", "agent", "createdAt",
-              "firstResponseAt", "closedAt", "rating", "snoozedAt", "snoozedUntil", "lastMessage"]
+              "firstResponseAt", "closedAt", "rating", "snoozedAt", "snoozedUntil", "lastMessage", "slaPolicy",
+              "firstResponseDueAt", "resolutionDueAt"]
     tickets = filtered_tickets(query)
 
     def rows() -> Iterator[list[Any]]:
@@ -256,7 +264,8 @@ def export_tickets(query: TicketQuery):
                        ticket.contact.phone, names[Connection].get(ticket.connection_id), names[Queue].get(ticket.queue_id),
                        names[User].get(ticket.user_id), iso_utc(ticket.created_at), iso_utc(ticket.first_response_at),
                        iso_utc(ticket.closed_at), ticket.rating, iso_utc(ticket.snoozed_at),
-                       iso_utc(ticket.snoozed_until), ticket.last_message]
+                       iso_utc(ticket.snoozed_until), ticket.last_message, names[SlaPolicy].get(ticket.sla_policy_id),
+                       iso_utc(ticket.first_response_due_at), iso_utc(ticket.resolution_due_at)]
 
     return csv_download(f"tickets-{iso_utc(utcnow())[:10]}.csv", header, rows())
 
@@ -275,9 +284,7 @@ def change_ticket(ticket_id: int, body: TicketChange):
     changes = body.changes()
     works = []
     if "sla_policy_id" in changes:
-        if current_principal().role not in SLA_SETTERS:
-            raise Forbidden("only admins, supervisors and programs set a ticket's SLA policy")
-        works.append(sla_applying(changes["sla_policy_id"]))
+        works.append(sla_applying(SlaIn(sla_policy_id=changes["sla_policy_id"])))
     if "priority" in changes:
         works.append(prioritising(changes["priority"]))
     if not works:
@@ -287,8 +294,11 @@ def change_ticket(ticket_id: int, body: TicketChange):
     return state
 
 
-def sla_applying(policy_id: int | None) -> TicketWork:
-    policy = get_owned(SlaPolicy, policy_id, "SLA policy") if policy_id is not None else None
+def sla_applying(body: SlaIn) -> TicketWork:
+    """Admins, supervisors and programs set SLA policies (a 403 for agents)."""
+    if current_principal().role not in SLA_SETTERS:
+        raise Forbidden("only admins, supervisors and programs set a ticket's SLA policy")
+    policy = get_owned(SlaPolicy, body.sla_policy_id, "SLA policy") if body.sla_policy_id is not None else None
 
     def apply(ticket: Ticket) -> dict:
         with announced(ticket) as state:

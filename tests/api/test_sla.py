@@ -4,9 +4,11 @@ its agent and the company's managers, by a notification and an e-mail."""
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import email
 import email.policy
+import io
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -193,3 +195,20 @@ def test_the_ticket_analytics_tell_how_many_targets_fell_due_and_were_missed(cli
 
     assert sla == {"firstResponse": {"due": 2, "missed": 1, "metRate": 0.5},
                    "resolution": {"due": 3, "missed": 2, "metRate": 0.333}}
+
+
+def test_a_policy_is_applied_to_many_tickets_in_bulk_by_managers_only(app, client, factories, company, agent, policy,
+                                                                      as_supervisor):
+    tickets = [opened_ago(factories, company, 5) for _ in range(2)]
+    body = {"ticketIds": [t.id for t in tickets], "action": "sla", "slaPolicyId": policy.id}
+
+    refused = client.post("/api/tickets/bulk", json=body, headers=factories.auth_headers(app, agent))
+    done = client.post("/api/tickets/bulk", json=body, headers=as_supervisor)
+    export = client.get("/api/tickets/export", headers=as_supervisor).get_data(as_text=True)
+
+    assert refused.status_code == 403
+    assert done.get_json() == {"done": [t.id for t in tickets], "failed": []}
+    assert {Ticket.get_by_id(t.id).sla_policy_id for t in tickets} == {policy.id}
+    rows = list(csv.DictReader(io.StringIO(export)))
+    assert {(row["slaPolicy"], bool(row["firstResponseDueAt"]), bool(row["resolutionDueAt"])) for row in rows} == {
+        ("Ouro", True, True)}
