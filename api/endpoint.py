@@ -57,6 +57,8 @@ def validation_details(error: ValidationError) -> dict[str, str]:
         message = item["msg"]
         if item["type"] == "extra_forbidden":
             message = "unknown field"
+        elif item["type"] == "value_error" and "error" in item.get("ctx", {}):
+            message = str(item["ctx"]["error"])  # our validators' own words, without pydantic's "Value error, "
         details[path] = message
     return details
 

@@ -85,6 +85,13 @@ def test_a_rule_that_could_not_work_is_a_400_naming_the_part_and_nothing_is_save
     assert AutomationRule.select().count() == 0
 
 
+def test_a_condition_s_400_says_what_is_wrong_in_our_words(client, as_supervisor):
+    answer = client.post("/api/automations", headers=as_supervisor, json={
+        **CANCEL, "conditions": [{"attribute": "assigned", "operator": "contains", "values": [True]}]})
+
+    assert answer.get_json()["details"] == {"conditions.0": "assigned takes the operators is"}
+
+
 def test_another_company_s_records_are_unknown_to_a_rule(client, factories, as_supervisor):
     foreign_tag = factories.tag(factories.company(), name="vip")
 
