@@ -15,7 +15,8 @@ from playhouse.shortcuts import model_to_dict
 from db.audit import AuditLog
 from db.companies import Company
 
-SECRET_FIELDS = frozenset({"password_hash", "key_hash"})
+SECRET_FIELDS = frozenset({"password_hash", "key_hash", "mfa_secret_encrypted", "mfa_recovery_hashes",
+                           "mfa_last_step"})
 
 
 def snapshot(row: peewee.Model, **extra: Any) -> dict[str, Any]:

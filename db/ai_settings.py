@@ -11,7 +11,7 @@ import peewee
 
 from db.base import TimestampedModel
 from db.companies import Company
-from wharf.encryption import UndecryptableSecret, decrypt, encrypt, reencrypt
+from wharf.encryption import decrypt, encrypt
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 DEFAULT_MODEL = "gpt-4o-mini"
@@ -44,18 +44,3 @@ class AiSettings(TimestampedModel):
 def ai_settings_of(company_id: int) -> AiSettings:
     """The company's row, or an unsaved one holding the defaults."""
     return AiSettings.get_or_none(AiSettings.company == company_id) or AiSettings(company=company_id)
-
-
-def reencrypt_api_keys() -> tuple[int, list[int]]:
-    """Every stored key encrypted again under the current ENCRYPTION_SECRET (after a rotation):
-    (how many were, the companies whose key decrypts under no secret given)."""
-    done, lost = 0, []
-    for settings in AiSettings.select().where(AiSettings.api_key_encrypted.is_null(False)):
-        try:
-            token = reencrypt(settings.api_key_encrypted)
-        except UndecryptableSecret:
-            lost.append(settings.company_id)
-            continue
-        AiSettings.update(api_key_encrypted=token).where(AiSettings.id == settings.id).execute()
-        done += 1
-    return done, lost

@@ -23,6 +23,15 @@ class User(TimestampedModel):
     last_seen_at = peewee.DateTimeField(null=True)
     last_assigned_at = peewee.DateTimeField(null=True)  # the last ticket a queue gave them (workers/assignment.py)
     preferences = JSONField(default=dict)  # only what the user changed; defaults live in api/preferences.py
+    # Two-step login (wharf/mfa.py): the authenticator's secret, encrypted; set but not enabled while being set up
+    mfa_secret_encrypted = peewee.TextField(null=True)
+    mfa_enabled_at = peewee.DateTimeField(null=True)
+    mfa_last_step = peewee.BigIntegerField(null=True)  # the time step of the last code taken: none is taken twice
+    mfa_recovery_hashes = JSONField(default=list)  # argon2 hashes of the unused recovery codes
+
+    @property
+    def mfa_enabled(self) -> bool:
+        return self.mfa_enabled_at is not None
 
     class Meta:
         indexes = ((("company", "role"), False),)

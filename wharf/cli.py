@@ -42,15 +42,23 @@ def main() -> None:
 
 @main.command("rotate-encryption")
 def rotate_encryption() -> None:
-    """Encrypt every stored secret under ENCRYPTION_SECRET, from ENCRYPTION_SECRET_PREVIOUS (exit 1
-    when some decrypt under neither: their companies set the key again)."""
-    from db.ai_settings import reencrypt_api_keys
+    """Encrypt every stored secret (AI keys, users' authenticator secrets) under ENCRYPTION_SECRET, from
+    ENCRYPTION_SECRET_PREVIOUS (exit 1 when some decrypt under neither: their owners set them again)."""
+    from db.ai_settings import AiSettings
+    from db.encrypted import reencrypt_column
+    from db.users import User
 
     bind_database()
-    done, lost = reencrypt_api_keys()
-    click.echo(f"{done} stored secret(s) encrypted under the current ENCRYPTION_SECRET")
-    if lost:
-        click.echo(f"not decryptable, to be set again: the AI keys of companies {', '.join(map(str, lost))}")
+    keys_done, lost_keys = reencrypt_column(AiSettings.api_key_encrypted)
+    mfa_done, lost_mfa = reencrypt_column(User.mfa_secret_encrypted)
+    click.echo(f"{keys_done + mfa_done} stored secret(s) encrypted under the current ENCRYPTION_SECRET")
+    if lost_keys:
+        click.echo("not decryptable, to be set again: the AI keys of companies "
+                   f"{', '.join(str(row.company_id) for row in lost_keys)}")
+    if lost_mfa:
+        click.echo("not decryptable, two-step login to be reset by an admin (DELETE /api/users/:id/mfa): users "
+                   f"{', '.join(row.email for row in lost_mfa)}")
+    if lost_keys or lost_mfa:
         sys.exit(1)
 
 

@@ -13,6 +13,7 @@ from pydantic import EmailStr, Field
 
 from api.endpoint import endpoint
 from api.errors import ApiError, Conflict
+from api.mfa import take_code
 from api.resources.companies import CompanyOut
 from api.resources.users import Password, UserOut, email_taken
 from api.schemas import OutSchema, Schema
@@ -49,6 +50,8 @@ class SignupIn(Schema):
 class LoginIn(Schema):
     email: EmailStr
     password: str = Field(min_length=1, max_length=128)
+    code: str | None = Field(None, max_length=20, description="with two-step login on: the authenticator app's "
+                             "current 6-digit code, or a recovery code (without it, a 401 mfa_required)")
 
 
 class LogoutIn(Schema):
@@ -121,7 +124,7 @@ def signup(body: SignupIn):
 
 
 @blueprint.post("/login")
-@endpoint(summary="Log in with e-mail and password", tags=["auth"], auth="public", body=LoginIn,
+@endpoint(summary="Log in with e-mail and password (and, with two-step login on, the app's code)", tags=["auth"], auth="public", body=LoginIn,
           response=SessionOut, errors=[401, 429])
 def login(body: LoginIn):
     email = body.email.lower()
@@ -130,6 +133,10 @@ def login(body: LoginIn):
     user = User.get_or_none(User.email == email)
     if not verify_login(user, body.password) or not user.active:
         raise ApiError(401, "wrong e-mail or password", "invalid_credentials")
+    if user.mfa_enabled and not body.code:
+        raise ApiError(401, "two-step login is on: send the authenticator app's code as `code`", "mfa_required")
+    if user.mfa_enabled and not take_code(user, body.code):
+        raise ApiError(401, "the code is wrong or was used already", "invalid_mfa_code")
     User.update(last_seen_at=utcnow()).where(User.id == user.id).execute()
     return {**issue_tokens(user), "user": UserOut.model_validate(user).to_json()}
 

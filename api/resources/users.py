@@ -56,6 +56,7 @@ class UserOut(OutSchema):
     permissions: dict
     parent_id: int | None
     active: bool
+    mfa_enabled: bool = Field(description="they log in in two steps: password, then their authenticator app's code")
     last_seen_at: UtcDateTime | None
     created_at: UtcDateTime
 
