@@ -15,7 +15,7 @@ import time
 import peewee
 import pyotp
 
-from api.security import hash_password, verify_password
+from api.security import hash_password, rate_limit, verify_password
 from db.users import User
 from wharf.encryption import decrypt
 
@@ -75,8 +75,14 @@ def take_recovery_code(user: User, code: str) -> bool:
     return False
 
 
+def count_attempt(user: User) -> None:
+    """A 429 past 10 codes tried in 15 minutes: the password alone does not open a guessing game."""
+    rate_limit(f"mfa-check:{user.id}", limit=10, window_seconds=900)
+
+
 def take_code(user: User, code: str) -> bool:
-    """The second step of a user who has it on: their app's current code, or a recovery code."""
+    """The second step of a user who has it on: their app's current code, or a recovery code (attempts counted)."""
+    count_attempt(user)
     code = code.strip().replace(" ", "")
     if len(code) == 6 and code.isdigit():
         return take_totp(user, decrypt(user.mfa_secret_encrypted), code)

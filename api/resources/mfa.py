@@ -18,12 +18,12 @@ from pydantic import Field
 from api.audit import record
 from api.endpoint import endpoint
 from api.errors import ApiError, Conflict
-from api.mfa import new_recovery_codes, new_secret, provisioning_uri, take_code, take_totp
+from api.mfa import count_attempt, new_recovery_codes, new_secret, provisioning_uri, take_code, take_totp
 from api.resources.profile import check_current_password
 from api.resources.users import MANAGERS
 from api.schemas import OutSchema, Schema
 from api.scoping import get_owned
-from api.security import current_principal, rate_limit
+from api.security import current_principal
 from db.base import utcnow
 from db.users import User
 from wharf.encryption import decrypt, encrypt
@@ -56,8 +56,7 @@ def invalid_code() -> ApiError:
 
 
 def checked_code(user: User, code: str) -> None:
-    """400 unless `code` is a code of the user's; attempts are limited as password checks are."""
-    rate_limit(f"mfa-check:{user.id}", limit=10, window_seconds=900)
+    """400 unless `code` is a code of the user's (attempts counted)."""
     if not take_code(user, code):
         raise invalid_code()
 
@@ -86,7 +85,7 @@ def confirm_mfa(body: CodeIn):
     user = current_principal().user
     if user.mfa_enabled or user.mfa_secret_encrypted is None:
         raise Conflict("two-step login is on already" if user.mfa_enabled else "begin with POST /api/profile/mfa")
-    rate_limit(f"mfa-check:{user.id}", limit=10, window_seconds=900)
+    count_attempt(user)
     if not take_totp(user, decrypt(user.mfa_secret_encrypted), body.code.strip()):
         raise invalid_code()
     user.mfa_enabled_at = utcnow()

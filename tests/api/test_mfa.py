@@ -117,3 +117,13 @@ def test_programs_cannot_touch_anyone_s_two_step_login(client, factories, compan
     key = {"X-API-Key": factories.api_key(company, ["tickets:write", "contacts:write"])}
 
     assert client.post("/api/profile/mfa", headers=key).status_code == 403
+
+
+def test_codes_are_tried_ten_times_in_a_quarter_of_an_hour_at_most(client, as_agent):
+    secret, _ = turned_on(client, as_agent)  # one tried
+
+    answers = [client.post("/api/profile/mfa/recovery-codes", json={"code": f"{n:06d}"}, headers=as_agent).status_code
+               for n in range(10)]
+
+    assert answers == [400] * 9 + [429]
+    assert login(client, code=next_code(secret)).status_code == 429  # the right code too, for now
