@@ -9,6 +9,7 @@ from db.audit import AuditLog
 from db.automations import AutomationRule, AutomationRun
 from db.base import BaseModel, JSONField, database, utcnow
 from db.campaigns import Campaign, CampaignShipping
+from db.chats import Chat, ChatMember, ChatMessage
 from db.companies import Company, Plan, Setting
 from db.connection_events import ConnectionEvent
 from db.connections import Connection
@@ -79,6 +80,9 @@ ALL_MODELS: list[type[BaseModel]] = [
     FlowStep,
     OptOut,
     AiSettings,
+    Chat,
+    ChatMember,
+    ChatMessage,
 ]
 
 __all__ = [m.__name__ for m in ALL_MODELS] + ["ALL_MODELS", "BaseModel", "JSONField", "database", "utcnow"]

@@ -9,6 +9,7 @@ from api.resources import (
     auth,
     automations,
     campaigns,
+    chats,
     companies,
     connection_profile,
     connections,
@@ -102,6 +103,7 @@ BLUEPRINTS = [
     jobs.blueprint,
     webhooks.blueprint,
     campaigns.blueprint,
+    chats.blueprint,
     schedules.blueprint,
     flows.blueprint,
 ]
