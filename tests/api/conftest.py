@@ -1,6 +1,6 @@
-"""Fixtures the API tests share: an admin of a new company, their request headers, their company and its
-default connection (a module may define its own company or connection), and `database_kind`, which runs the
-tests that ask for it on PostgreSQL, then on SQLite (the embedded default)."""
+"""Fixtures the API tests share: an admin of a new company, their request headers (`headers`, or `as_admin`), their
+company and its default connection (a module may define its own company or connection), and `database_kind`, which
+runs the tests that ask for it on PostgreSQL, then on SQLite (the embedded default)."""
 
 import pytest
 
@@ -15,6 +15,12 @@ def admin(factories):
 @pytest.fixture
 def headers(factories, app, admin):
     return factories.auth_headers(app, admin)
+
+
+@pytest.fixture
+def as_admin(headers):
+    """`headers`, by the name the modules that also act as other roles (`as_agent`...) give it."""
+    return headers
 
 
 @pytest.fixture

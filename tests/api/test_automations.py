@@ -11,11 +11,6 @@ from db.automations import AutomationRule, AutomationRun
 
 
 @pytest.fixture
-def company(factories):
-    return factories.company()
-
-
-@pytest.fixture
 def as_supervisor(app, factories, company):
     return factories.auth_headers(app, factories.user(company, role="supervisor"))
 

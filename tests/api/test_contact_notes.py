@@ -9,11 +9,6 @@ from db.contacts import ContactNote
 
 
 @pytest.fixture
-def company(factories):
-    return factories.company()
-
-
-@pytest.fixture
 def contact(factories, company):
     return factories.contact(company, name="Ana Lima")
 

@@ -14,11 +14,6 @@ from db.tickets import Ticket, TicketEvent, TicketNote, TicketTag
 
 
 @pytest.fixture
-def company(factories):
-    return factories.company()
-
-
-@pytest.fixture
 def agent(factories, company):
     return factories.user(company, role="agent", name="Bia Souza")
 
@@ -26,11 +21,6 @@ def agent(factories, company):
 @pytest.fixture
 def as_agent(app, factories, agent):
     return factories.auth_headers(app, agent)
-
-
-@pytest.fixture
-def as_admin(app, factories, company):
-    return factories.auth_headers(app, factories.user(company, role="admin"))
 
 
 @pytest.fixture

@@ -18,11 +18,6 @@ from workers.notifications import notify
 
 
 @pytest.fixture
-def company(factories):
-    return factories.company()
-
-
-@pytest.fixture
 def queue(factories, company):
     return factories.queue(company, name="Suporte")
 

@@ -23,11 +23,6 @@ from workers.sla import record_sla_misses
 
 
 @pytest.fixture
-def company(factories):
-    return factories.company()
-
-
-@pytest.fixture
 def supervisor(factories, company):
     return factories.user(company, role="supervisor", name="Sara")
 
@@ -102,8 +97,8 @@ def test_a_policy_applied_to_a_ticket_sets_its_due_times_from_when_it_opened(app
 
 
 def test_each_missed_target_is_recorded_once_and_told_to_the_agent_and_the_managers(
-        client, factories, company, agent, supervisor, policy, as_supervisor, broker):
-    admin, other_agent = factories.user(company, role="admin"), factories.user(company, role="agent")
+        client, factories, company, admin, agent, supervisor, policy, as_supervisor, broker):
+    other_agent = factories.user(company, role="agent")
     late = opened_ago(factories, company, 150, user=agent, status="open")  # past both targets, unanswered
     answered = opened_ago(factories, company, 60, first_response_at=utcnow() - dt.timedelta(minutes=50))
     ours = factories.ticket(company, created_at=utcnow() - dt.timedelta(minutes=60))  # we wrote first

@@ -17,21 +17,6 @@ from tests.messaging.test_inbound_batch import realtime  # noqa: F401 (a fixture
 
 
 @pytest.fixture
-def company(factories):
-    return factories.company()
-
-
-@pytest.fixture
-def admin(factories, company):
-    return factories.user(company, role="admin")
-
-
-@pytest.fixture
-def as_admin(app, factories, admin):
-    return factories.auth_headers(app, admin)
-
-
-@pytest.fixture
 def connection(factories, company):
     return factories.connection(company, farewell_message="Obrigado pelo contato!")
 

@@ -6,19 +6,7 @@ from __future__ import annotations
 import csv
 import io
 
-import pytest
-
 from tests.messaging.test_inbound_batch import realtime  # noqa: F401 (a fixture)
-
-
-@pytest.fixture
-def company(factories):
-    return factories.company()
-
-
-@pytest.fixture
-def as_admin(app, factories, company):
-    return factories.auth_headers(app, factories.user(company, role="admin"))
 
 
 def test_a_priority_set_is_shown_recorded_and_announced_and_null_clears_it(client, factories, company, as_admin,

@@ -16,21 +16,6 @@ from tests.workers.import_helpers import on_sqlite
 
 
 @pytest.fixture
-def company(factories):
-    return factories.company()
-
-
-@pytest.fixture
-def admin(factories, company):
-    return factories.user(company, role="admin")
-
-
-@pytest.fixture
-def as_admin(app, factories, admin):
-    return factories.auth_headers(app, admin)
-
-
-@pytest.fixture
 def connection(factories, company):
     return factories.connection(company, farewell_message="Obrigado pelo contato!")
 
