@@ -25,6 +25,7 @@ from api.key_usage import count_enqueued_job
 from api.schemas import OutSchema
 from api.security import Principal, api_key_principal, presented_api_key, verified_token
 from db.api_keys import SCOPES
+from db.company_settings import recent_company_setting
 from db.raw import select_one
 from db.users import User
 
@@ -47,6 +48,7 @@ class EndpointSpec:
     body_media_types: tuple[str, ...] = ("application/json",)
     scopes: tuple[str, ...] = ()
     upload_media_types: tuple[str, ...] = ()  # a file the view reads itself (multipart `file` or a raw body)
+    before_mfa: bool = False  # reachable by a user whose company requires two-step login they have not turned on
 
 
 def validation_details(error: ValidationError) -> dict[str, str]:
@@ -98,7 +100,8 @@ def authenticate_api_key(key: str, scopes: tuple[str, ...]) -> None:
                         {"required": list(scopes)})
 
 
-def authenticate(auth: Auth, roles: tuple[str, ...] | None, scopes: tuple[str, ...] = ()) -> None:
+def authenticate(auth: Auth, roles: tuple[str, ...] | None, scopes: tuple[str, ...] = (),
+                 before_mfa: bool = False) -> None:
     if auth == "public":
         return
     key = presented_api_key()
@@ -109,6 +112,9 @@ def authenticate(auth: Auth, roles: tuple[str, ...] | None, scopes: tuple[str, .
     if user is None or not user.active:
         raise ApiError(401, "the user no longer exists or is disabled", "invalid_token")
     g.principal = Principal(user=user, company_id=user.company_id, role=user.role, token=token)
+    if not before_mfa and not user.mfa_enabled and recent_company_setting(user.company_id, "mfa_required"):
+        raise Forbidden("your company requires two-step login: turn it on first (POST /api/profile/mfa)",
+                        "mfa_setup_required")
     if roles is not None and user.role not in roles:
         raise Forbidden(f"this needs one of the roles: {', '.join(roles)}", "insufficient_role")
 
@@ -149,6 +155,7 @@ def endpoint(
     body_media_types: Iterable[str] = ("application/json",),
     scope: str | tuple[str, ...] = (),
     upload_media_types: Iterable[str] = (),
+    before_mfa: bool = False,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     scopes = (scope,) if isinstance(scope, str) else tuple(scope)
     if unknown := set(scopes) - set(SCOPES):
@@ -168,12 +175,13 @@ def endpoint(
         body_media_types=tuple(body_media_types),
         scopes=scopes,
         upload_media_types=tuple(upload_media_types),
+        before_mfa=before_mfa,
     )
 
     def decorate(view: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(view)
         def wrapper(**path_args: Any):
-            authenticate(spec.auth, spec.roles, spec.scopes)
+            authenticate(spec.auth, spec.roles, spec.scopes, spec.before_mfa)
             if spec.body is not None:
                 body_sent = bool(request.content_length) or request.is_json
                 parsed = body_sent or not spec.optional_body

@@ -92,6 +92,8 @@ REGISTRY: dict[str, SettingSpec] = {
                                     "a contact who sends one of these words (case-insensitive) is opted out"),
     "opt_out_reply": SettingSpec(Text, "You will not receive more messages from us.",
                                  "answered to a contact who opts out; empty sends nothing"),
+    "mfa_required": SettingSpec(bool, False, "every user must turn on two-step login: until they do, they reach only "
+                                             "their profile and its two-step setup"),
 }
 
 

@@ -124,7 +124,8 @@ def signup(body: SignupIn):
 
 
 @blueprint.post("/login")
-@endpoint(summary="Log in with e-mail and password (and, with two-step login on, the app's code)", tags=["auth"], auth="public", body=LoginIn,
+@endpoint(summary="Log in with e-mail and password (and, with two-step login on, the app's code)", tags=["auth"],
+          auth="public", body=LoginIn,
           response=SessionOut, errors=[401, 429])
 def login(body: LoginIn):
     email = body.email.lower()
@@ -143,7 +144,7 @@ def login(body: LoginIn):
 
 @blueprint.post("/refresh")
 @endpoint(summary="Trade a refresh token for a new pair; the old one stops working", tags=["auth"],
-          auth="refresh", response=TokensOut)
+          auth="refresh", response=TokensOut, before_mfa=True)
 def refresh():
     if not revoke_token(current_principal().token):  # another request rotated this token first
         raise ApiError(401, "the token has been revoked", "token_revoked")
@@ -152,7 +153,7 @@ def refresh():
 
 @blueprint.post("/logout")
 @endpoint(summary="Revoke the access token and, if given, the refresh token", tags=["auth"], body=LogoutIn,
-          optional_body=True, status=204)
+          optional_body=True, status=204, before_mfa=True)
 def logout(body: LogoutIn | None):
     principal = current_principal()
     revoke_token(principal.token)

@@ -5,7 +5,9 @@ Turning it on takes two calls, so that no one is locked out by a secret their ap
 gives a new secret (and its `otpauth://` address, for a QR code), and `POST /api/profile/mfa/confirm` with the app's
 first code turns it on and answers the ten recovery codes, shown this once. Turning it off, or getting new recovery
 codes, takes a code too (and, to turn it off, the password): a stolen session is not enough. Every change is in the
-audit log; from then on `POST /api/auth/login` wants the `code` after the password.
+audit log; from then on `POST /api/auth/login` wants the `code` after the password. Where the company requires it
+(the setting `mfaRequired`), a user who has not turned it on reaches only these two calls, their profile, and
+token refresh and logout: anything else is a 403 `mfa_setup_required`.
 """
 
 from __future__ import annotations
@@ -67,7 +69,7 @@ def audited(user: User, before: str, after: str) -> None:
 
 @blueprint.post("/api/profile/mfa")
 @endpoint(summary="Begin turning on two-step login: a new secret for the authenticator app (again: another one)",
-          tags=["profile"], response=MfaSetupOut, errors=[409])
+          tags=["profile"], response=MfaSetupOut, errors=[409], before_mfa=True)
 def begin_mfa():
     user = current_principal().user
     if user.mfa_enabled:
@@ -80,7 +82,8 @@ def begin_mfa():
 
 @blueprint.post("/api/profile/mfa/confirm")
 @endpoint(summary="Turn on two-step login with the app's first code; the answer has the recovery codes, shown once",
-          tags=["profile"], body=CodeIn, response=RecoveryCodesOut, errors=[400, 409, 429])
+          tags=["profile"], body=CodeIn, response=RecoveryCodesOut, errors=[400, 409, 429],
+          before_mfa=True)
 def confirm_mfa(body: CodeIn):
     user = current_principal().user
     if user.mfa_enabled or user.mfa_secret_encrypted is None:

@@ -82,7 +82,8 @@ def profile_json(user: User) -> dict:
 
 
 @blueprint.get("")
-@endpoint(summary="The caller's profile and preferences", tags=["profile"], response=ProfileOut)
+@endpoint(summary="The caller's profile and preferences", tags=["profile"], response=ProfileOut,
+          before_mfa=True)
 def show_profile():
     return profile_json(current_principal().user)
 

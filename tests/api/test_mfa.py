@@ -127,3 +127,16 @@ def test_codes_are_tried_ten_times_in_a_quarter_of_an_hour_at_most(client, as_ag
 
     assert answers == [400] * 9 + [429]
     assert login(client, code=next_code(secret)).status_code == 429  # the right code too, for now
+
+
+def test_where_the_company_requires_it_a_user_without_it_reaches_only_its_setup(client, factories, company, agent,
+                                                                                as_agent, headers):
+    key = {"X-API-Key": factories.api_key(company, ["tickets:read"])}
+    assert client.patch("/api/settings", json={"mfaRequired": True}, headers=headers).status_code == 200
+
+    refused = client.get("/api/tickets", headers=as_agent)
+    assert (refused.status_code, refused.get_json()["error"]) == (403, "mfa_setup_required")
+    assert client.get("/api/profile", headers=as_agent).get_json()["mfaEnabled"] is False
+    assert client.get("/api/tickets", headers=key).status_code == 200  # programs log in with no phone
+    turned_on(client, as_agent)
+    assert client.get("/api/tickets", headers=as_agent).status_code == 200
