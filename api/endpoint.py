@@ -22,10 +22,10 @@ from pydantic import BaseModel, ValidationError
 from api.errors import ApiError, Forbidden, ValidationFailed
 from api.idempotency import replay_or_run
 from api.key_usage import count_enqueued_job
+from api.mfa import awaits_mfa_setup
 from api.schemas import OutSchema
 from api.security import Principal, api_key_principal, presented_api_key, verified_token
 from db.api_keys import SCOPES
-from db.company_settings import recent_company_setting
 from db.raw import select_one
 from db.users import User
 
@@ -112,7 +112,7 @@ def authenticate(auth: Auth, roles: tuple[str, ...] | None, scopes: tuple[str, .
     if user is None or not user.active:
         raise ApiError(401, "the user no longer exists or is disabled", "invalid_token")
     g.principal = Principal(user=user, company_id=user.company_id, role=user.role, token=token)
-    if not before_mfa and not user.mfa_enabled and recent_company_setting(user.company_id, "mfa_required"):
+    if not before_mfa and awaits_mfa_setup(user):
         raise Forbidden("your company requires two-step login: turn it on first (POST /api/profile/mfa)",
                         "mfa_setup_required")
     if roles is not None and user.role not in roles:

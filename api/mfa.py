@@ -11,11 +11,14 @@ from __future__ import annotations
 import hmac
 import secrets
 import time
+from collections.abc import Callable
+from typing import Any
 
 import peewee
 import pyotp
 
 from api.security import hash_password, rate_limit, verify_password
+from db.company_settings import recent_company_setting
 from db.users import User
 from wharf.encryption import decrypt
 
@@ -73,6 +76,13 @@ def take_recovery_code(user: User, code: str) -> bool:
             return bool(User.update(mfa_recovery_hashes=left).where(
                 User.id == user.id, User.mfa_recovery_hashes == as_stored).execute())
     return False
+
+
+def awaits_mfa_setup(user: User, setting: Callable[[int, str], Any] = recent_company_setting) -> bool:
+    """The user's company requires two-step login (the setting `mfa_required`) and they have not turned it on: until
+    they do, they reach only its setup. A request reads the setting as `recent_company_setting` does (a change
+    reaches every process within seconds); a realtime connection, rarer, reads it as it is (`company_setting`)."""
+    return not user.mfa_enabled and setting(user.company_id, "mfa_required")
 
 
 def count_attempt(user: User) -> None:

@@ -28,6 +28,7 @@ from flask_jwt_extended import decode_token
 from flask_socketio import ConnectionRefusedError, SocketIO, emit
 from jwt import ExpiredSignatureError
 
+from api.mfa import awaits_mfa_setup
 from api.security import is_revoked
 from db.base import database, utcnow
 from db.company_settings import company_setting
@@ -82,6 +83,8 @@ def caller_from_token(encoded: str | None) -> Caller:
     user = User.get_or_none(User.id == int(token["sub"]))
     if user is None or not user.active:
         raise refuse("invalid_token", "the user no longer exists or is disabled")
+    if awaits_mfa_setup(user, company_setting):
+        raise refuse("mfa_setup_required", "your company requires two-step login: turn it on first")
     return Caller(user_id=user.id, company_id=user.company_id, role=user.role, name=user.name)
 
 

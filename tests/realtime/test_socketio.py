@@ -21,6 +21,7 @@ import pytest
 import socketio
 
 from api.security import issue_tokens, revoke_token
+from db.base import utcnow
 from db.company_settings import save_company_settings
 from db.connections import Connection
 from db.queues import UserQueue
@@ -140,6 +141,21 @@ def test_a_bad_token_is_refused_with_a_connect_error(realtime_url, factories, ap
     gone = refused(realtime_url, auth={"token": token_for(app, disabled)})
     assert refresh.connect_errors[0]["data"]["error"] == gone.connect_errors[0]["data"]["error"] == "invalid_token"
     assert "message" in gone.connect_errors[0]
+
+
+def test_a_user_whose_company_requires_two_step_login_connects_once_it_is_on(realtime_url, factories, app):
+    user = factories.user()
+    save_company_settings(user.company_id, {"mfa_required": True})
+
+    refusal = refused(realtime_url, auth={"token": token_for(app, user)})
+    user.mfa_enabled_at = utcnow()
+    user.save()
+    listener = Listener()
+    listener.client.connect(realtime_url, transports=["websocket"], auth={"token": token_for(app, user)},
+                            wait_timeout=10)
+    listener.client.disconnect()
+
+    assert [error["data"]["error"] for error in refusal.connect_errors] == ["mfa_setup_required"]
 
 
 def test_the_token_may_come_in_the_query_string_and_long_polling_works(realtime_url, factories, app):
