@@ -73,7 +73,8 @@ class AutomationCondition(Schema):
         description="body: contains, does_not_contain, equals, starts_with (without case or accents), matches (a "
                     "regular expression, without case); phone: equals, starts_with; message_type and the ids: in, "
                     "not_in; assigned, open_now: is")
-    values: list[str | int | bool] = Field(min_length=1, max_length=50, description="any of them (is: one boolean)")
+    values: list[Annotated[str, Field(max_length=200)] | int | bool] = Field(
+        min_length=1, max_length=50, description="any of them (is: one boolean); texts up to 200 characters")
 
     @model_validator(mode="after")
     def fits(self) -> AutomationCondition:

@@ -63,13 +63,14 @@ def test_a_rule_is_paused_changed_and_deleted_with_its_runs_each_change_audited(
     ({"conditions": [{"attribute": "assigned", "operator": "is", "values": [True, False]}]}, "conditions.0"),
     ({"conditions": [{"attribute": "phone", "operator": "equals", "values": ["ana"]}]}, "conditions.0"),
     ({"conditions": [{"attribute": "message_type", "operator": "in", "values": ["fax"]}]}, "conditions.0"),
+    ({"conditions": [{"attribute": "body", "operator": "contains", "values": ["x" * 201]}]}, "conditions.0"),
     ({"conditions": [{"attribute": "queue_id", "operator": "in", "values": [999]}]}, "conditions[0].values"),
     ({"actions": [{"type": "add_tags", "tagIds": [999]}]}, "actions[0].tagIds"),
     ({"actions": [{"type": "priority", "priority": "low"}, {"type": "assign", "userId": 999}]}, "actions[1].userId"),
     ({"actions": [{"type": "read"}]}, "actions.0"),
     ({"actions": []}, "actions"),
     ({"event": "ticket_closed"}, "event"),
-], ids=["operator", "id as text", "regex", "two booleans", "phone", "type", "unknown queue", "unknown tag",
+], ids=["operator", "id as text", "regex", "two booleans", "phone", "type", "long text", "unknown queue", "unknown tag",
         "unknown agent", "read", "no actions", "event"])
 def test_a_rule_that_could_not_work_is_a_400_naming_the_part_and_nothing_is_saved(client, as_supervisor, change,
                                                                                   field):
