@@ -14,6 +14,7 @@ from pydantic import create_model
 
 from api.audit import record
 from api.endpoint import endpoint
+from api.errors import Conflict
 from api.schemas import OutSchema, StrictSchema
 from api.security import current_principal
 from db.base import database
@@ -51,10 +52,14 @@ def show_settings():
 
 @blueprint.patch("")
 @endpoint(summary="Change some settings (null restores a default)", tags=["settings"], body=SettingsPatch,
-          response=SettingsOut, roles=("super", "admin"), errors=[400])
+          response=SettingsOut, roles=("super", "admin"), errors=[400, 409])
 def update_settings(body: SettingsPatch):
-    company_id = current_principal().company_id
+    principal = current_principal()
+    company_id = principal.company_id
     sent = body.model_fields_set
+    if body.mfa_required and principal.user is not None and not principal.user.mfa_enabled:
+        raise Conflict("turn on your own two-step login first (POST /api/profile/mfa): requiring it of everyone "
+                       "would leave you only its setup", {"mfaRequired": "yours is off"})
     changes = {key: None if getattr(body, key) is None else stored_form(key, getattr(body, key)) for key in sent}
     with database.atomic():
         before = company_settings(company_id)

@@ -132,6 +132,9 @@ def test_codes_are_tried_ten_times_in_a_quarter_of_an_hour_at_most(client, as_ag
 def test_where_the_company_requires_it_a_user_without_it_reaches_only_its_setup(client, factories, company, agent,
                                                                                 as_agent, headers):
     key = {"X-API-Key": factories.api_key(company, ["tickets:read"])}
+    refused = client.patch("/api/settings", json={"mfaRequired": True}, headers=headers)
+    assert (refused.status_code, refused.get_json()["details"]) == (409, {"mfaRequired": "yours is off"})
+    turned_on(client, headers)  # the admin's own first
     assert client.patch("/api/settings", json={"mfaRequired": True}, headers=headers).status_code == 200
 
     refused = client.get("/api/tickets", headers=as_agent)
