@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 import peewee
-from flask import g
+from flask import g, has_app_context
 from playhouse.shortcuts import model_to_dict
 
 from db.audit import AuditLog
@@ -50,7 +50,7 @@ def record(
         before, after = changed_fields(before or {}, after or {})
         if not after and not before:
             return None
-    principal = getattr(g, "principal", None)
+    principal = g.get("principal") if has_app_context() else None  # none in the server's shell (`wharf ...`)
     return AuditLog.create(
         company=company_id,
         user=principal.user.id if principal and principal.user else None,

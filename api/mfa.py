@@ -17,7 +17,9 @@ from typing import Any
 import peewee
 import pyotp
 
+from api.audit import record
 from api.security import hash_password, rate_limit, verify_password
+from db.base import utcnow
 from db.company_settings import recent_company_setting
 from db.users import User
 from wharf.encryption import decrypt
@@ -97,3 +99,15 @@ def take_code(user: User, code: str) -> bool:
     if len(code) == 6 and code.isdigit():
         return take_totp(user, decrypt(user.mfa_secret_encrypted), code)
     return take_recovery_code(user, code)
+
+
+def mfa_changed(user: User, before: str, after: str) -> None:
+    """In the audit log, by the caller (no one: the server's shell)."""
+    record("updated", "user", user.id, user.company_id, {"mfa": before}, {"mfa": after})
+
+
+def turn_off(user: User) -> None:
+    """Two-step login off for the user: their secret and recovery codes forgotten; audited."""
+    User.update(mfa_secret_encrypted=None, mfa_enabled_at=None, mfa_last_step=None, mfa_recovery_hashes=[],
+                updated_at=utcnow()).where(User.id == user.id).execute()
+    mfa_changed(user, "on", "off")

@@ -111,6 +111,23 @@ def create_admin(email: str, name: str, company_name: str, role: str, password: 
     click.echo(f"created {role} {user.email} in company {user.company.name!r} (id {user.company_id})")
 
 
+@main.command("reset-mfa")
+@click.argument("email")
+def reset_mfa(email: str) -> None:
+    """Turn off a user's two-step login: for a company whose only admin lost their phone and recovery codes (any
+    other admin can do it with DELETE /api/users/:id/mfa). Audited."""
+    from api.mfa import turn_off
+    from db.users import User
+
+    bind_database()
+    user = User.get_or_none(User.email == email.strip().lower())
+    if user is None or not user.mfa_enabled:
+        click.echo(f"{email}: no such user" if user is None else f"{email}: two-step login is off already")
+        sys.exit(1)
+    turn_off(user)
+    click.echo(f"{user.email}: two-step login off; they log in with their password until they turn it on again")
+
+
 @main.command("seed-demo")
 def seed_demo_command() -> None:
     """On an empty database, create a demo company and admin; print the login."""

@@ -17,10 +17,18 @@ from typing import Annotated
 from flask import Blueprint
 from pydantic import Field
 
-from api.audit import record
 from api.endpoint import endpoint
 from api.errors import ApiError, Conflict
-from api.mfa import count_attempt, new_recovery_codes, new_secret, provisioning_uri, take_code, take_totp
+from api.mfa import (
+    count_attempt,
+    mfa_changed,
+    new_recovery_codes,
+    new_secret,
+    provisioning_uri,
+    take_code,
+    take_totp,
+    turn_off,
+)
 from api.resources.profile import check_current_password
 from api.resources.users import MANAGERS
 from api.schemas import OutSchema, Schema
@@ -63,10 +71,6 @@ def checked_code(user: User, code: str) -> None:
         raise invalid_code()
 
 
-def audited(user: User, before: str, after: str) -> None:
-    record("updated", "user", user.id, user.company_id, {"mfa": before}, {"mfa": after})
-
-
 @blueprint.post("/api/profile/mfa")
 @endpoint(summary="Begin turning on two-step login: a new secret for the authenticator app (again: another one)",
           tags=["profile"], response=MfaSetupOut, errors=[409], before_mfa=True)
@@ -93,7 +97,7 @@ def confirm_mfa(body: CodeIn):
         raise invalid_code()
     user.mfa_enabled_at = utcnow()
     user.save(only=[User.mfa_enabled_at, User.updated_at])
-    audited(user, "off", "on")
+    mfa_changed(user, "off", "on")
     return RecoveryCodesOut(recovery_codes=new_recovery_codes(user))
 
 
@@ -105,7 +109,7 @@ def renew_recovery_codes(body: CodeIn):
     if not user.mfa_enabled:
         raise Conflict("two-step login is off")
     checked_code(user, body.code)
-    audited(user, "on", "on, new recovery codes")
+    mfa_changed(user, "on", "on, new recovery codes")
     return RecoveryCodesOut(recovery_codes=new_recovery_codes(User.get_by_id(user.id)))
 
 
@@ -120,12 +124,6 @@ def disable_mfa(body: DisableIn):
     checked_code(user, body.code)
     turn_off(user)
     return "", 204
-
-
-def turn_off(user: User) -> None:
-    User.update(mfa_secret_encrypted=None, mfa_enabled_at=None, mfa_last_step=None, mfa_recovery_hashes=[],
-                updated_at=utcnow()).where(User.id == user.id).execute()
-    audited(user, "on", "off")
 
 
 @blueprint.delete("/api/users/<int:user_id>/mfa")

@@ -8,10 +8,12 @@ import time
 
 import pyotp
 import pytest
+from click.testing import CliRunner
 
 from db.audit import AuditLog
 from db.users import User
 from tests.factories import PASSWORD
+from wharf.cli import main
 
 
 @pytest.fixture
@@ -143,3 +145,16 @@ def test_where_the_company_requires_it_a_user_without_it_reaches_only_its_setup(
     assert client.get("/api/tickets", headers=key).status_code == 200  # programs log in with no phone
     turned_on(client, as_agent)
     assert client.get("/api/tickets", headers=as_agent).status_code == 200
+
+
+def test_the_server_s_shell_turns_it_off_for_a_company_s_only_admin(client, admin, headers):
+    turned_on(client, headers)
+
+    done = CliRunner().invoke(main, ["reset-mfa", admin.email.upper()])
+    again = CliRunner().invoke(main, ["reset-mfa", admin.email])
+
+    assert done.exit_code == 0 and "two-step login off" in done.output
+    assert again.exit_code == 1 and "off already" in again.output
+    assert User.get_by_id(admin.id).mfa_enabled is False
+    assert [(log.user_id, log.after) for log in AuditLog.select().where(AuditLog.entity == "user", AuditLog.entity_id == admin.id)][-1] == (
+        None, {"mfa": "off"})
