@@ -1,6 +1,7 @@
 """Tickets (one conversation with a contact on a connection), their history and notes."""
 
 import datetime as dt
+from collections.abc import Collection
 from dataclasses import dataclass
 
 import peewee
@@ -199,6 +200,19 @@ class TicketTag(BaseModel):
 
     class Meta:
         indexes = ((("ticket", "tag"), True),)
+
+
+def change_ticket_tags(ticket_id: int, tag_ids: Collection[int], add: bool) -> None:
+    """Add the tags to the ticket's (those it has stay once), or take them off; its other tags stay."""
+    if add:
+        TicketTag.insert_many([{"ticket": ticket_id, "tag": tag_id} for tag_id in tag_ids]).on_conflict_ignore().execute()
+    else:
+        TicketTag.delete().where(TicketTag.ticket == ticket_id, TicketTag.tag.in_(list(tag_ids))).execute()
+
+
+def sees_ticket(ticket: Ticket, user: User) -> bool:
+    """The user may see the ticket (`visible_to`)."""
+    return Ticket.select().where(Ticket.id == ticket.id, visible_to(ticket.company_id, user.id, user.role)).exists()
 
 
 class SlaMiss(BaseModel):

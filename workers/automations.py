@@ -30,12 +30,12 @@ from db.messages import Message, QuickMessage
 from db.queue_rules import is_open
 from db.queues import Queue
 from db.sla import SlaPolicy
-from db.tickets import Ticket, TicketNote, TicketTag, visible_to
+from db.tickets import Ticket, TicketNote, change_ticket_tags, sees_ticket
 from db.users import User
 from workers.assignment import at_ticket_limit, give, transfer
 from workers.closing import close_with_farewell
 from workers.events import Announcements
-from workers.messages import Outbound, dispatch_outbounds, stored_media_options, write_outbound
+from workers.messages import Outbound, dispatch_outbounds, quick_message_media, write_outbound
 from workers.notifications import notify
 from workers.templating import render_template, ticket_variables
 
@@ -46,10 +46,12 @@ class ActionRefused(Exception):
     """The action cannot be done on the ticket as it is now: the rule stops there, and its run says why."""
 
 
-def automates(company_id: int) -> bool:
-    """The company has an active rule: the others' messages cost one query a batch, no more."""
-    return AutomationRule.select().where(AutomationRule.company == company_id,
-                                         AutomationRule.active == True).exists()  # noqa: E712
+def active_rules(company_id: int) -> list[AutomationRule]:
+    """The company's active rules, in the order they run: those of a new ticket before those of a message, each
+    oldest first. Read once for an inbound batch (none: its messages cost that query, no more)."""
+    rules = AutomationRule.select().where(AutomationRule.company == company_id,
+                                          AutomationRule.active == True)  # noqa: E712
+    return sorted(rules, key=lambda rule: (rule.event != "ticket_created", rule.id))
 
 
 @dataclasses.dataclass
@@ -164,9 +166,7 @@ class RuleWork:
         text, media = action.get("body"), {}
         if (quick_id := action.get("quickMessageId")) is not None:
             quick = self.company_row(QuickMessage, quick_id, "quick message")
-            text = text or quick.body
-            if quick.media_path:
-                media = stored_media_options(quick.media_path, quick.media_mimetype, quick.media_name)
+            text, media = text or quick.body, quick_message_media(quick)
         text = "" if media.get("message_type") == "audio" else render_template(
             text, ticket_variables(self.ticket, self.agent_name()))
         return [write_outbound(self.ticket, text, **media)]
@@ -177,9 +177,7 @@ class RuleWork:
         self.notes.append(note)
         named = User.select(User.id, User.role).where(User.id.in_(action.get("mentionedUserIds") or []),
                                                      User.company == self.ticket.company_id, User.active == True)  # noqa: E712
-        seeing = [user.id for user in named if Ticket.select().where(
-            Ticket.id == self.ticket.id, visible_to(self.ticket.company_id, user.id, user.role)).exists()]
-        notify(seeing, "mention", self.ticket, None, noteId=note.id, text=action["body"][:280])
+        notify([user.id for user in named if sees_ticket(self.ticket, user)], "mention", self.ticket, None, noteId=note.id, text=action["body"][:280])
         return []
 
     def assign(self, action: dict) -> list[Outbound]:
@@ -208,11 +206,7 @@ class RuleWork:
         found = {tag.id for tag in Tag.select(Tag.id).where(Tag.id.in_(tag_ids), Tag.company == self.ticket.company_id)}
         if missing := sorted(tag_ids - found):
             raise ActionRefused(f"the tags {missing} were deleted")
-        if action["type"] == "add_tags":
-            TicketTag.insert_many([{"ticket": self.ticket.id, "tag": tag_id} for tag_id in tag_ids]
-                                  ).on_conflict_ignore().execute()
-        else:
-            TicketTag.delete().where(TicketTag.ticket == self.ticket.id, TicketTag.tag.in_(tag_ids)).execute()
+        change_ticket_tags(self.ticket.id, tag_ids, add=action["type"] == "add_tags")
         return []
 
     def prioritise(self, action: dict) -> list[Outbound]:
@@ -287,15 +281,13 @@ def run_rule(rule: AutomationRule, message: Message, ticket: Ticket, contact: Co
     return True
 
 
-def run_automations(message: Message, ticket: Ticket, contact: Contact, ticket_created: bool) -> Ticket:
-    """The company's rules for the contact's message, oldest first (those of the new ticket before those of the
-    message); returns the ticket as they left it."""
-    events = ["message_received", "ticket_created"] if ticket_created else ["message_received"]
-    rules = sorted(AutomationRule.select().where(AutomationRule.company == ticket.company_id,
-                                                 AutomationRule.active == True,  # noqa: E712
-                                                 AutomationRule.event.in_(events)),
-                   key=lambda rule: (rule.event != "ticket_created", rule.id))
+def run_automations(rules: list[AutomationRule], message: Message, ticket: Ticket, contact: Contact,
+                    ticket_created: bool) -> Ticket:
+    """The company's active `rules` (`active_rules`) of the contact's message, and of its new ticket where it opened
+    one; returns the ticket as they left it."""
     for rule in rules:
+        if rule.event == "ticket_created" and not ticket_created:
+            continue
         if rule_applies(rule, Facts(message, ticket, contact)) and run_rule(rule, message, ticket, contact):
             ticket = Ticket.get_by_id(ticket.id)
     return ticket

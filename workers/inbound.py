@@ -26,6 +26,7 @@ from peewee import JOIN, fn
 
 from api.schemas import iso_utc
 from api.ticket_json import tickets_json
+from db.automations import AutomationRule
 from db.base import database, locked, utcnow
 from db.bulk import execute_with_values, insert_models
 from db.company_settings import company_setting
@@ -44,7 +45,7 @@ from wharf.media import MediaRejected, media_store
 from wharf.metrics import MESSAGES_RECEIVED
 from wharf.realtime import emitted_together
 from workers.acks import receipt_time
-from workers.automations import automates, run_automations
+from workers.automations import active_rules, run_automations
 from workers.contact_details import check_details_of
 from workers.events import publish
 from workers.flows.engine import hand_to_flow, tickets_a_flow_may_take
@@ -294,7 +295,7 @@ def with_queues(tickets: list[Ticket]) -> None:
 
 
 def follow_up(r: Received, connection: Connection, opt_out_keywords: list[str], flow_may_take: bool,
-              automate: bool) -> None:
+              rules: list[AutomationRule]) -> None:
     """What a contact's message sets off, in this order: thanks for a rating, opt-out by keyword, the company's
     automation rules, the bot, greeting or menu (on the ticket as the rules left it).
     Each may run again for the same message (a redelivery after a crash): the replies carry the message's
@@ -308,8 +309,8 @@ def follow_up(r: Received, connection: Connection, opt_out_keywords: list[str], 
     if handle_opt_out_message(ticket, contact, message, opt_out_keywords):
         r.result["optedOut"] = True
         return
-    if automate:
-        ticket = run_automations(message, ticket, contact, r.ticket_created)
+    if rules:
+        ticket = run_automations(rules, message, ticket, contact, r.ticket_created)
     if ticket.status == "closed":
         return  # closed since the message came (its redelivery): nothing to answer in it
     if flow_may_take and hand_to_flow(ticket, contact, message, r.ticket_created):
@@ -330,11 +331,11 @@ def follow_up_all(received: list[Received], connection: Connection) -> list[Rece
     with_queues(tickets)
     flow_tickets = tickets_a_flow_may_take(tickets)
     keywords = company_setting(connection.company_id, "opt_out_keywords")
-    automate = automates(connection.company_id)
+    rules = active_rules(connection.company_id)
     failed = []
     for r in from_contacts:
         try:
-            follow_up(r, connection, keywords, r.ticket.id in flow_tickets, automate)
+            follow_up(r, connection, keywords, r.ticket.id in flow_tickets, rules)
         except Exception:
             logger.exception("the follow-up of inbound message %s failed", r.message.id)
             failed.append(r)

@@ -24,7 +24,7 @@ from db.base import database, locked_in_id_order, utcnow
 from db.bulk import insert_models
 from db.contacts import Contact
 from db.jobs import Job
-from db.messages import Message, contact_wrote_first, newest_by_ticket, polls_shown
+from db.messages import Message, QuickMessage, contact_wrote_first, newest_by_ticket, polls_shown
 from db.raw import execute
 from db.tickets import Ticket, last_message_assignments
 from wharf.logs import request_id_var
@@ -261,6 +261,13 @@ def media_options(media_url: str | None, as_voice_note: bool = False) -> dict:
 def stored_media_options(key: str, mimetype: str, name: str | None) -> dict:
     """OutboundDraft's fields for a file of the media store (an upload, a quick message's)."""
     return {"media_key": key, "media_mimetype": mimetype, "media_name": name, "message_type": message_type_for(mimetype)}
+
+
+def quick_message_media(quick: QuickMessage | None) -> dict:
+    """OutboundDraft's fields for a quick message's file; none for one without a file (or no quick message)."""
+    if quick is None or not quick.media_path:
+        return {}
+    return stored_media_options(quick.media_path, quick.media_mimetype, quick.media_name)
 
 
 def remote_file(message: Message) -> RemoteFile:

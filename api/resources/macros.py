@@ -54,7 +54,7 @@ from api.ticket_json import Priority
 from db.base import holds, utcnow
 from db.contacts import Contact, Tag
 from db.macros import Macro
-from db.tickets import Ticket, TicketTag
+from db.tickets import Ticket, change_ticket_tags
 from workers.messages import dispatch_outbound, write_outbound
 
 blueprint = Blueprint("macros", __name__, url_prefix="/api/macros")
@@ -192,11 +192,7 @@ def tag_changing(action: TagsAction) -> TicketWork:
 
     def change(ticket: Ticket) -> dict:
         with announced(ticket) as state:
-            if action.type == "add_tags":
-                links = [{"ticket": ticket.id, "tag": tag_id} for tag_id in tag_ids]
-                TicketTag.insert_many(links).on_conflict_ignore().execute()
-            else:
-                TicketTag.delete().where(TicketTag.ticket == ticket.id, TicketTag.tag.in_(tag_ids)).execute()
+            change_ticket_tags(ticket.id, tag_ids, add=action.type == "add_tags")
         return state
 
     return change

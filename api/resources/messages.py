@@ -43,6 +43,7 @@ from workers.messages import (
     OutboundDraft,
     dispatch_outbounds,
     media_options,
+    quick_message_media,
     stored_media_options,
     write_outbounds,
 )
@@ -372,7 +373,7 @@ def quick_message_with_file(quick_message_id: int, text: str | None) -> tuple[Qu
     """A quick message the caller sees, and OutboundDraft's fields for its file; a 400 for a `text` beside an audio,
     which WhatsApp shows without one."""
     quick = visible_quick_message(quick_message_id)
-    media = stored_media_options(quick.media_path, quick.media_mimetype, quick.media_name) if quick.media_path else {}
+    media = quick_message_media(quick)
     if text and media.get("message_type") == "audio":
         raise ValidationFailed("an audio goes without text", {"body": "not with this quick message's audio"})
     return quick, media

@@ -47,7 +47,7 @@ from db.tickets import (
     TicketTag,
     priority_name,
     priority_rank,
-    visible_to,
+    sees_ticket,
     wake,
 )
 from db.users import User
@@ -523,8 +523,7 @@ def seeing_the_ticket(ticket: Ticket, user_ids: list[int]) -> list[int]:
     follow is a 409: transfer the ticket or add them to its queue first)."""
     named = owned_ids(User, user_ids, "mentionedUserIds")
     users = list(owned(User).where(User.id.in_(named), User.active == True))  # noqa: E712
-    blind = [user.id for user in users if not Ticket.select().where(
-        Ticket.id == ticket.id, visible_to(ticket.company_id, user.id, user.role)).exists()]
+    blind = [user.id for user in users if not sees_ticket(ticket, user)]
     if blind or len(users) < len(named):
         raise Conflict("some of those mentioned cannot see this ticket: transfer it or add them to its queue",
                        {"mentionedUserIds": sorted(blind or set(named) - {user.id for user in users})})

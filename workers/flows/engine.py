@@ -47,7 +47,7 @@ from workers.flows.ai_reply import DEFAULT_HISTORY_WINDOW, generate_ai_reply
 from workers.flows.definition import entry_node, menu_options
 from workers.flows.http_request import perform_http_request
 from workers.flows.interpreter import Attachment, ExternalOutcome, FlowState, run_step
-from workers.messages import Outbound, dispatch_outbound, media_options, stored_media_options, write_outbound
+from workers.messages import Outbound, dispatch_outbound, media_options, quick_message_media, write_outbound
 from workers.templating import standard_variables
 from workers.transports.base import Poll
 
@@ -146,10 +146,7 @@ def attachment_fields(attachment: Attachment | None) -> dict:
         return {}
     if attachment.quick_message_id is None:
         return media_options(attachment.url, attachment.voice_note)
-    quick = QuickMessage.get_or_none(QuickMessage.id == attachment.quick_message_id)
-    if quick is None or quick.media_path is None:
-        return {}
-    return stored_media_options(quick.media_path, quick.media_mimetype, quick.media_name)
+    return quick_message_media(QuickMessage.get_or_none(QuickMessage.id == attachment.quick_message_id))
 
 
 class SessionEffects(ContactLookups):
