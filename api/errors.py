@@ -72,6 +72,13 @@ class TooManyRequests(ApiError):
         super().__init__(429, message, "too_many_requests", {"retryAfter": retry_after}, {"Retry-After": str(retry_after)})
 
 
+class EmailOff(ApiError):
+    """A request that needs e-mail on a server that sends none (`SMTP_HOST` unset)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(503, f"{message} (this server sends no e-mail: SMTP_HOST is not set)", "email_not_configured")
+
+
 def error_response(error: ApiError):
     body = {"error": error.code, "message": error.message, "statusCode": error.status, "details": error.details}
     response = jsonify(body)

@@ -7,6 +7,7 @@ The environment is set before any Wharf module is imported, because settings are
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import os
 import random
@@ -265,6 +266,14 @@ def worker(broker):
     with running_worker(broker, finish_work=False) as worker:
         yield worker
     broker.flush_all()
+
+
+@pytest.fixture
+def email_off(monkeypatch):
+    """This server sends no e-mail: `SMTP_HOST` unset."""
+    import workers.emails
+
+    monkeypatch.setattr(workers.emails, "settings", dataclasses.replace(workers.emails.settings, smtp_host=""))
 
 
 @pytest.fixture

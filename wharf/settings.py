@@ -139,7 +139,7 @@ def load_settings() -> Settings:
         encryption_secret_previous=env_list("ENCRYPTION_SECRET_PREVIOUS"),  # newest first, during a rotation
         jwt_access_minutes=env_int("JWT_ACCESS_MINUTES", 15, minimum=1),
         jwt_refresh_days=env_int("JWT_REFRESH_DAYS", 7, minimum=1),
-        smtp_host=env_str("SMTP_HOST", "127.0.0.1"),
+        smtp_host=env_str("SMTP_HOST"),  # empty: e-mail is off
         smtp_port=env_int("SMTP_PORT", 25, minimum=1),
         smtp_user=env_str("SMTP_USER"),
         smtp_password=env_str("SMTP_PASSWORD"),

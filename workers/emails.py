@@ -19,6 +19,11 @@ from wharf.settings import settings
 logger = logging.getLogger(__name__)
 
 
+def email_configured() -> bool:
+    """Whether this server sends e-mail at all: `SMTP_HOST` is set."""
+    return bool(settings.smtp_host)
+
+
 def deliver_email(to: str, subject: str, text: str) -> None:
     """Hand one plain-text e-mail to the configured SMTP server."""
     message = EmailMessage()
@@ -88,13 +93,15 @@ def notification_email(notification: Notification) -> tuple[str, str]:
 
 @dramatiq.actor(queue_name="emails", max_retries=5)
 def email_notification(notification_id: int) -> None:
-    """E-mail a notification to its user, unless they do not want it, are inactive or have read it already.
+    """E-mail a notification to its user, unless they do not want it, are inactive or have read it already, or
+    this server sends no e-mail.
 
     The e-mail is claimed on the row before it goes (`emailed_at`): a redelivered job finds it claimed and sends
     nothing again; a failed send gives the claim back for the retry.
     """
     notification = Notification.get_or_none(Notification.id == notification_id)
-    if notification is None or notification.read_at or not wants_email(notification.user, notification.kind):
+    if (notification is None or notification.read_at or not email_configured()
+            or not wants_email(notification.user, notification.kind)):
         return
     if not Notification.update(emailed_at=utcnow()).where(
             Notification.id == notification_id, Notification.emailed_at.is_null()).execute():

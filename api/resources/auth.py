@@ -12,7 +12,7 @@ from flask import Blueprint, request
 from pydantic import EmailStr, Field
 
 from api.endpoint import endpoint
-from api.errors import ApiError, Conflict
+from api.errors import ApiError, Conflict, EmailOff
 from api.mfa import take_code
 from api.resources.companies import CompanyOut
 from api.resources.users import Password, UserOut, email_taken
@@ -31,7 +31,7 @@ from db.base import database, utcnow
 from db.companies import Company, Plan
 from db.users import PasswordReset, User
 from wharf.settings import settings
-from workers.emails import send_password_reset_code
+from workers.emails import email_configured, send_password_reset_code
 
 blueprint = Blueprint("auth", __name__, url_prefix="/api/auth")
 
@@ -163,8 +163,10 @@ def logout(body: LogoutIn | None):
 
 @blueprint.post("/forgot-password")
 @endpoint(summary="E-mail a 6-digit code; answers 202 whether or not the address has an account",
-          tags=["auth"], auth="public", body=ForgotPasswordIn, response=AcceptedOut, status=202, errors=[429])
+          tags=["auth"], auth="public", body=ForgotPasswordIn, response=AcceptedOut, status=202, errors=[429, 503])
 def forgot_password(body: ForgotPasswordIn):
+    if not email_configured():
+        raise EmailOff("no reset code can be e-mailed: an admin can set you a new password")
     email = body.email.lower()
     rate_limit(f"forgot:ip:{client_ip()}", 20, 3600)
     accepted = AcceptedOut(message="if this address has an account, a code is on its way")

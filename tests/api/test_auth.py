@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from db.users import PasswordReset
 from tests.factories import PASSWORD
 from tests.waiting import wait_for
 
@@ -171,6 +172,16 @@ def test_forgot_password_for_an_unknown_address_answers_the_same_and_sends_nothi
     broker.join("emails", timeout=5000)
     worker.join()
     assert smtp_server.messages == []
+
+
+def test_without_e_mail_a_reset_is_refused_and_no_code_is_made(client, factories, email_off):
+    factories.user(factories.company(), email="carla@example.com")
+
+    response = client.post("/api/auth/forgot-password", json={"email": "carla@example.com"})
+
+    assert (response.status_code, response.get_json()["error"]) == (503, "email_not_configured")
+    assert "an admin can set you a new password" in response.get_json()["message"]
+    assert PasswordReset.select().count() == 0
 
 
 def test_the_code_allows_five_attempts_then_even_the_right_code_fails(client, factories, worker, smtp_server):

@@ -170,6 +170,20 @@ def test_notifications_are_e_mailed_as_each_user_prefers_and_once(app, client, f
     assert Notification.get(Notification.user == carla.id).emailed_at is None
 
 
+def test_without_e_mail_a_notification_stays_in_the_app(app, client, factories, company, queue, email_off,
+                                                         smtp_server):
+    ana, bruno = agent_in(factories, company, queue, "Ana"), agent_in(factories, company, queue, "Bruno")
+    ticket = factories.ticket(company, queue=queue)
+
+    client.post(f"/api/tickets/{ticket.id}/transfer", json={"userId": bruno.id},
+                headers=factories.auth_headers(app, ana))
+    [told] = Notification.select()
+    email_notification.fn(told.id)
+
+    assert told.user_id == bruno.id
+    assert smtp_server.messages == [] and Notification.get_by_id(told.id).emailed_at is None
+
+
 def test_no_e_mail_about_ones_own_action_nor_to_an_inactive_user(app, client, factories, company, queue, broker,
                                                                  smtp_server):
     ana, bruno = agent_in(factories, company, queue, "Ana"), agent_in(factories, company, queue, "Bruno")

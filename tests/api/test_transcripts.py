@@ -7,6 +7,7 @@ import email
 
 from dramatiq.middleware import CurrentMessage
 
+from db.jobs import Job
 from tests.waiting import finished_job
 from workers.transcripts import email_transcript
 
@@ -70,6 +71,19 @@ def test_the_conversation_is_e_mailed_once_per_job(client, factories, app, broke
     assert (sent.rcpt_tos, mail["Subject"]) == (["ana@example.com"], f"Your conversation #{ticket.id}")
     assert "[2026-12-07 10:01] " in mail.get_payload(decode=True).decode()
     assert (bad.status_code, list(bad.get_json()["details"])) == (400, ["email"])
+
+
+def test_without_e_mail_the_conversation_is_not_sent_but_still_downloads(client, factories, app, email_off):
+    company = factories.company(name="Loja Sol")
+    agent = factories.user(company, role="admin")
+    ticket = conversation(factories, company, factories.connection(company), agent)
+    headers = factories.auth_headers(app, agent)
+
+    refused = client.post(f"/api/tickets/{ticket.id}/transcript", json={"email": "ana@example.com"}, headers=headers)
+
+    assert (refused.status_code, refused.get_json()["error"]) == (503, "email_not_configured")
+    assert Job.select().count() == 0
+    assert client.get(f"/api/tickets/{ticket.id}/transcript", headers=headers).status_code == 200
 
 
 def test_a_contact_known_by_number_only_is_named_once(client, factories, app):
