@@ -100,19 +100,53 @@ def zone(timezone: str) -> ZoneInfo:
 def is_open(queue: HasRules, at: dt.datetime, timezone: str) -> bool:
     """Whether the queue takes tickets at `at` (aware, or naive UTC as stored) in the company's `timezone`: by the
     local date's special hours if it has some, else by the weekday's."""
-    hours, special = queue.business_hours or {}, queue.special_days or {}
-    if not hours and not special:
-        return True
     if at.tzinfo is None:
         at = at.replace(tzinfo=dt.UTC)
     local = at.astimezone(zone(timezone))
-    today = special.get(local.date().isoformat())
+    today = day_hours(queue, local.date())
+    now = local.hour * 60 + local.minute
+    return today is None or any(start <= now < end for start, end in today)
+
+
+def day_hours(queue: HasRules, date: dt.date) -> list[tuple[int, int]] | None:
+    """The local date's open intervals in minutes since midnight, by its special hours if it has some, else by its
+    weekday's; None when the queue is always open that day (no weekly hours at all)."""
+    hours, special = queue.business_hours or {}, queue.special_days or {}
+    today = special.get(date.isoformat())
     if today is None:
         if not hours:
-            return True
-        today = hours.get(WEEKDAYS[local.weekday()], [])
-    now = local.hour * 60 + local.minute
-    return any(minutes(start) <= now < minutes(end) for start, end in today)
+            return None
+        today = hours.get(WEEKDAYS[date.weekday()], [])
+    return [(minutes(start), minutes(end)) for start, end in today]
+
+
+def open_time_after(queue: HasRules, start: dt.datetime, open_minutes: int, timezone: str,
+                    within_days: int = MOST_SPECIAL_DAYS) -> dt.datetime | None:
+    """When `open_minutes` of the queue's business hours will have passed since `start` (naive UTC, as stored, and
+    so the answer): the hours a due time counts when it pauses while the queue is closed. Calendar time for a queue
+    without hours; None when the queue opens too little within `within_days` to get there."""
+    begin = start.replace(tzinfo=dt.UTC)
+    if not queue.business_hours and not queue.special_days:
+        return start + dt.timedelta(minutes=open_minutes)
+    local_zone, left = zone(timezone), dt.timedelta(minutes=open_minutes)
+    first_day = begin.astimezone(local_zone).date()
+    for date in (first_day + dt.timedelta(days=n) for n in range(within_days + 1)):
+        intervals = day_hours(queue, date)
+        for opens, closes in [(0, 24 * 60)] if intervals is None else intervals:
+            span_start = max(begin, local_instant(date, opens, local_zone))
+            span_end = local_instant(date, closes, local_zone)
+            if span_end <= span_start:
+                continue
+            if span_end - span_start >= left:
+                return (span_start + left).replace(tzinfo=None)
+            left -= span_end - span_start
+    return None
+
+
+def local_instant(date: dt.date, minute_of_day: int, local_zone: ZoneInfo) -> dt.datetime:
+    """The UTC instant of a local date's wall-clock minute (24:00 being the next midnight)."""
+    wall = dt.datetime.combine(date, dt.time()) + dt.timedelta(minutes=minute_of_day)
+    return wall.replace(tzinfo=local_zone).astimezone(dt.UTC)
 
 
 def route_menu_choice(queue: HasRules, text: str) -> int | None:

@@ -1,13 +1,17 @@
 """Service-level agreements, as Chatwoot's SLA policies: how soon a ticket must get its first answer and be resolved.
-A policy applied to a ticket (by a manager, a program or an automation rule) fixes its due times from when it opened;
-a ticket that passes one is recorded as a miss (`SlaMiss`, db/tickets.py) by the scheduler (workers/sla.py)."""
+A policy applied to a ticket (by a manager, a program or an automation rule) fixes its due times from when it opened,
+in calendar time or, `business_hours_only`, in its queue's open time (re-timed when the ticket changes queue); a ticket
+that passes one is recorded as a miss (`SlaMiss`, db/tickets.py) by the scheduler (workers/sla.py)."""
 
 from __future__ import annotations
+
+import datetime as dt
 
 import peewee
 
 from db.base import TimestampedModel
 from db.companies import Company
+from db.queue_rules import HasRules, open_time_after
 
 SLA_KINDS = ("first_response", "resolution")
 
@@ -18,7 +22,22 @@ class SlaPolicy(TimestampedModel):
     description = peewee.TextField(default="")
     first_response_minutes = peewee.IntegerField(null=True)  # None: no first-response target
     resolution_minutes = peewee.IntegerField(null=True)  # None: no resolution target
+    business_hours_only = peewee.BooleanField(default=False)  # the clock stops while the ticket's queue is closed
 
     class Meta:
         table_name = "sla_policy"
         indexes = ((("company", "name"), True),)
+
+    def due_times(self, opened_at: dt.datetime, open_hours_of: HasRules | None = None,
+                  timezone: str = "UTC") -> tuple[dt.datetime | None, dt.datetime | None]:
+        """The first-response and resolution due times of a ticket opened at `opened_at`: in calendar time, or in the
+        open time of a queue's business hours (`open_hours_of`, read in `timezone`); None for a target the policy
+        lacks, or that a queue open too little would not reach within a year."""
+        def due(minutes: int | None) -> dt.datetime | None:
+            if not minutes:
+                return None
+            if open_hours_of is not None:
+                return open_time_after(open_hours_of, opened_at, minutes, timezone)
+            return opened_at + dt.timedelta(minutes=minutes)
+
+        return due(self.first_response_minutes), due(self.resolution_minutes)

@@ -91,15 +91,22 @@ class Ticket(TimestampedModel):
         if policy is None and self.sla_policy_id is None:
             return
         self.sla_policy = policy
-        self.first_response_due_at = self.resolution_due_at = None
-        if policy is not None and policy.first_response_minutes:
-            self.first_response_due_at = self.created_at + dt.timedelta(minutes=policy.first_response_minutes)
-        if policy is not None and policy.resolution_minutes:
-            self.resolution_due_at = self.created_at + dt.timedelta(minutes=policy.resolution_minutes)
-        self.updated_at = utcnow()
+        self.time_sla()
         self.save(only=[Ticket.sla_policy, Ticket.first_response_due_at, Ticket.resolution_due_at, Ticket.updated_at])
         self.record("sla_applied", by_user_id, policyId=policy.id if policy else None,
                     name=policy.name if policy else None)
+
+    def time_sla(self) -> None:
+        """Its due times by its policy, in its queue's business hours when the policy counts only those (unsaved)."""
+        self.first_response_due_at = self.resolution_due_at = None
+        if self.sla_policy_id is not None:
+            policy = self.sla_policy
+            if policy.business_hours_only and self.queue_id is not None:
+                due = policy.due_times(self.created_at, self.queue, self.company.timezone)
+            else:
+                due = policy.due_times(self.created_at)
+            self.first_response_due_at, self.resolution_due_at = due
+        self.updated_at = utcnow()
 
     def accept(self, user_id: int) -> None:
         """The agent takes the conversation: open and theirs."""
@@ -117,8 +124,10 @@ class Ticket(TimestampedModel):
         self.user = user_id
         self.status = "open" if user_id is not None else "pending"
         self.updated_at = utcnow()
+        if before["queueId"] != self.queue_id and self.sla_policy_id and self.sla_policy.business_hours_only:
+            self.time_sla()  # by the new queue's hours
         self.save(only=[Ticket.queue, Ticket.user, Ticket.status, Ticket.updated_at, Ticket.snoozed_at,
-                        Ticket.snoozed_until])
+                        Ticket.snoozed_until, Ticket.first_response_due_at, Ticket.resolution_due_at])
         self.record("transferred", by_user_id, before=before, after={"queueId": self.queue_id, "userId": self.user_id})
 
     def close(self, user_id: int | None) -> None:

@@ -37,11 +37,17 @@ class SlaPolicyFields(Schema):
                                                "opening; null: no such target")
     resolution_minutes: int | None = Field(None, ge=1, le=A_YEAR_OF_MINUTES, description="closed within this many "
                                            "minutes of opening; null: no such target")
+    business_hours_only: bool | None = Field(None, description="the minutes count only while the ticket's queue is "
+                                             "open (its business hours and special days, in the company's "
+                                             "timezone; a ticket moved to another queue is re-timed by that "
+                                             "queue's hours); a ticket in no queue, or in one without hours, "
+                                             "counts calendar time")
 
 
 class SlaPolicyCreate(SlaPolicyFields):
     name: str = Field(min_length=1, max_length=100)
     description: str = Field("", max_length=1000)
+    business_hours_only: bool = False
 
 
 class SlaPolicyOut(OutSchema):
@@ -50,6 +56,7 @@ class SlaPolicyOut(OutSchema):
     description: str
     first_response_minutes: int | None
     resolution_minutes: int | None
+    business_hours_only: bool
     created_at: UtcDateTime
     updated_at: UtcDateTime
 
@@ -98,7 +105,7 @@ def show_policy(policy_id: int):
 def update_policy(policy_id: int, body: SlaPolicyFields):
     policy = get_owned(SlaPolicy, policy_id, "SLA policy")
     before = snapshot(policy)
-    for field, value in body.changes(not_null={"name", "description"}).items():
+    for field, value in body.changes(not_null={"name", "description", "business_hours_only"}).items():
         setattr(policy, field, value)
     saved(policy)
     log_change("updated", policy, before)

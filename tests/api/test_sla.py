@@ -96,6 +96,36 @@ def test_a_policy_applied_to_a_ticket_sets_its_due_times_from_when_it_opened(app
                         headers=as_supervisor).status_code == 404
 
 
+def test_a_business_hours_policy_counts_only_the_queue_s_open_time_and_follows_a_transfer(
+        client, factories, company, as_supervisor):
+    company.timezone = "America/Sao_Paulo"
+    company.save()
+    weekdays = {day: [["09:00", "18:00"]] for day in ("mon", "tue", "wed", "thu", "fri")}
+    office = factories.queue(company, business_hours=weekdays, special_days={"2026-12-14": []})
+    always = factories.queue(company)
+    created = client.post("/api/sla-policies", json={"name": "Comercial", "firstResponseMinutes": 120,
+                                                     "resolutionMinutes": 600, "businessHoursOnly": True},
+                          headers=as_supervisor).get_json()
+    assert created["businessHoursOnly"] is True
+    # Friday 2026-12-11 17:30 in São Paulo: 30 open minutes that Friday, Monday a holiday, then Tuesday from 09:00.
+    ticket = factories.ticket(company, queue=office, created_at=dt.datetime(2026, 12, 11, 20, 30))
+
+    applied = client.patch(f"/api/tickets/{ticket.id}", json={"slaPolicyId": created["id"]},
+                           headers=as_supervisor).get_json()
+    moved = client.post(f"/api/tickets/{ticket.id}/transfer", json={"queueId": always.id},
+                        headers=as_supervisor).get_json()
+
+    assert (applied["firstResponseDueAt"], applied["resolutionDueAt"]) == (
+        "2026-12-15T13:30:00.000Z", "2026-12-16T12:30:00.000Z")  # Tuesday 10:30; 30 + 540 minutes, Wednesday 09:30
+    assert (moved["firstResponseDueAt"], moved["resolutionDueAt"]) == (
+        "2026-12-11T22:30:00.000Z", "2026-12-12T06:30:00.000Z")  # a queue without hours: calendar time
+    calendar = client.patch(f"/api/sla-policies/{created['id']}", json={"businessHoursOnly": False},
+                            headers=as_supervisor).get_json()
+    assert calendar["businessHoursOnly"] is False
+    assert client.patch(f"/api/sla-policies/{created['id']}", json={"businessHoursOnly": None},
+                        headers=as_supervisor).status_code == 400
+
+
 def test_each_missed_target_is_recorded_once_and_told_to_the_agent_and_the_managers(
         client, factories, company, admin, agent, supervisor, policy, as_supervisor, broker):
     other_agent = factories.user(company, role="agent")

@@ -7,7 +7,13 @@ from types import SimpleNamespace
 
 import pytest
 
-from db.queue_rules import is_open, route_menu_choice, validate_business_hours, validate_special_days
+from db.queue_rules import (
+    is_open,
+    open_time_after,
+    route_menu_choice,
+    validate_business_hours,
+    validate_special_days,
+)
 
 WEEKDAYS_9_TO_18 = {day: [["09:00", "18:00"]] for day in ("mon", "tue", "wed", "thu", "fri")}
 
@@ -118,3 +124,43 @@ def test_special_days_are_checked_as_dates_with_a_weekday_s_intervals(days, says
 def test_special_days_are_kept_in_date_order_with_their_intervals_sorted():
     assert list(validate_special_days({"2026-12-31": [["14:00", "18:00"], ["08:00", "12:00"]], "2026-12-25": []})
                 .items()) == [("2026-12-25", []), ("2026-12-31", [["08:00", "12:00"], ["14:00", "18:00"]])]
+
+
+def naive(*args):
+    return dt.datetime(*args)
+
+
+def test_open_time_pauses_while_the_queue_is_closed():
+    hours = queue(WEEKDAYS_9_TO_18)
+    # Friday 2026-01-09 17:00 in São Paulo (20:00 UTC): one open hour left that day, then the weekend.
+    assert open_time_after(hours, naive(2026, 1, 9, 20, 0), 90, "America/Sao_Paulo") == naive(2026, 1, 12, 12, 30)
+    # Opened on Saturday: the clock starts at Monday's opening.
+    assert open_time_after(hours, naive(2026, 1, 10, 12, 0), 30, "America/Sao_Paulo") == naive(2026, 1, 12, 12, 30)
+    # Within the day: plain minutes; exactly at closing time, the end of the day.
+    assert open_time_after(hours, naive(2026, 1, 5, 13, 0), 60, "America/Sao_Paulo") == naive(2026, 1, 5, 14, 0)
+    assert open_time_after(hours, naive(2026, 1, 5, 12, 0), 540, "America/Sao_Paulo") == naive(2026, 1, 5, 21, 0)
+
+
+def test_open_time_follows_special_days_and_split_shifts():
+    hours = queue({"mon": [["08:00", "12:00"], ["14:00", "18:00"]], "tue": [["08:00", "18:00"]]},
+                  special={"2026-01-06": []})
+    # Monday 11:00 UTC: one hour before lunch, two after it, Tuesday a holiday, the next Monday for the rest.
+    assert open_time_after(hours, naive(2026, 1, 5, 11, 0), 180, "UTC") == naive(2026, 1, 5, 16, 0)
+    assert open_time_after(hours, naive(2026, 1, 5, 11, 0), 360, "UTC") == naive(2026, 1, 12, 9, 0)
+
+
+def test_open_time_counts_real_minutes_across_a_clock_change():
+    # New York springs forward on Sunday 2026-03-08: a queue open all Sunday is open 23 real hours that day.
+    hours = queue({"sun": [["00:00", "24:00"]]})
+    start = naive(2026, 3, 8, 5, 0)  # Sunday 00:00 EST
+    assert open_time_after(hours, start, 23 * 60, "America/New_York") == naive(2026, 3, 9, 4, 0)  # Monday 00:00 EDT
+    # The 24th hour is the first of the next Sunday (00:00 EDT, 04:00 UTC).
+    assert open_time_after(hours, start, 24 * 60, "America/New_York") == naive(2026, 3, 15, 5, 0)
+
+
+def test_open_time_is_calendar_time_without_hours_and_none_for_a_queue_never_open():
+    assert open_time_after(queue(), naive(2026, 1, 10, 12, 0), 90, "UTC") == naive(2026, 1, 10, 13, 30)
+    assert open_time_after(queue({"mon": []}), naive(2026, 1, 10, 12, 0), 90, "UTC") is None
+    # Only special hours: every other day is open all day, as `is_open` reads them.
+    assert open_time_after(queue(special={"2026-01-10": []}), naive(2026, 1, 10, 12, 0), 90, "UTC") == \
+        naive(2026, 1, 11, 1, 30)
