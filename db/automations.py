@@ -1,9 +1,11 @@
 """Automation rules, as Chatwoot's: when an event happens on a ticket (a contact's message opens one, or comes in
-on one) and the rule's conditions hold, its actions are done on the ticket with no one clicking ("a ticket from +1
-numbers goes to the English queue", "a message that says `cancel` makes the ticket urgent and tags it").
+on one, or it misses a target of its SLA policy) and the rule's conditions hold, its actions are done on the ticket
+with no one clicking ("a ticket from +1 numbers goes to the English queue", "a message that says `cancel` makes the
+ticket urgent and tags it", "a ticket that missed its first answer goes to the supervisors' queue").
 
-`AutomationRun` is a rule's run on one message: written in the transaction of the actions it did, so that a message
-handled again after a crash finds it and does them no second time; and the log of what each rule did."""
+`AutomationRun` is a rule's run on one message or one SLA miss: written in the transaction of the actions it did, so
+that a message or miss handled again after a crash finds it and does them no second time; and the log of what each
+rule did."""
 
 from __future__ import annotations
 
@@ -12,9 +14,10 @@ import peewee
 from db.base import BaseModel, JSONField, TimestampedModel, utcnow
 from db.companies import Company
 from db.messages import Message
-from db.tickets import Ticket
+from db.tickets import SlaMiss, Ticket
 
-AUTOMATION_EVENTS = ("ticket_created", "message_received")
+MESSAGE_EVENTS = ("ticket_created", "message_received")
+AUTOMATION_EVENTS = (*MESSAGE_EVENTS, "sla_missed")
 RUN_STATUSES = ("done", "failed")
 
 
@@ -37,7 +40,8 @@ class AutomationRule(TimestampedModel):
 class AutomationRun(BaseModel):
     rule = peewee.ForeignKeyField(AutomationRule, backref="runs", on_delete="CASCADE")
     ticket = peewee.ForeignKeyField(Ticket, on_delete="CASCADE")
-    message = peewee.ForeignKeyField(Message, on_delete="CASCADE")
+    message = peewee.ForeignKeyField(Message, null=True, on_delete="CASCADE")  # of a message's event
+    sla_miss = peewee.ForeignKeyField(SlaMiss, null=True, on_delete="CASCADE")  # of `sla_missed`
     status = peewee.CharField(max_length=10)  # RUN_STATUSES
     failed_action = peewee.IntegerField(null=True)  # its place in the rule's actions, from 0
     error = peewee.TextField(null=True)
@@ -45,4 +49,9 @@ class AutomationRun(BaseModel):
 
     class Meta:
         table_name = "automation_run"
-        indexes = ((("rule", "message"), True), (("rule", "created_at"), False))
+        indexes = ((("rule", "message"), True), (("rule", "sla_miss"), True), (("rule", "created_at"), False))
+
+    @property
+    def sla_target(self) -> str | None:
+        """The target missed, of a run on an SLA miss (read with the miss joined, to spare a query a run)."""
+        return self.sla_miss.kind if self.sla_miss_id else None

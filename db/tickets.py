@@ -231,6 +231,7 @@ class SlaMiss(BaseModel):
     kind = peewee.CharField(max_length=20)  # SLA_KINDS
     due_at = peewee.DateTimeField()
     missed_at = peewee.DateTimeField(default=utcnow)  # when the scheduler found it
+    rules_pending = peewee.BooleanField(default=False, index=True)  # its `sla_missed` automation rules to run
 
     class Meta:
         table_name = "sla_miss"

@@ -1,11 +1,12 @@
 """Automation rules at work (db/automations.py): a contact's message that opens a ticket (`ticket_created`) or comes in
 on one (`message_received`) is checked against the company's active rules of that event, oldest first, before the
-bot, greeting or menu answer it; each rule whose conditions hold does its actions on the ticket, in order.
+bot, greeting or menu answer it; a target of its SLA policy the ticket missed (`sla_missed`), once the scheduler has
+recorded it (workers/sla.py). Each rule whose conditions hold does its actions on the ticket, in order.
 
-A rule's run is one transaction: its `AutomationRun` row (unique per rule and message) with everything its actions
-wrote (messages, notes, tags, the ticket's changes, their webhook deliveries), the messages dispatched and the events
-published once it commits. A message handled again after a crash (its follow-up is pending until it has run: see
-workers/inbound.py) finds the run and does nothing twice. An action that cannot be done (the ticket closed, a tag
+A rule's run is one transaction: its `AutomationRun` row (unique per rule and message, or rule and miss) with
+everything its actions wrote (messages, notes, tags, the ticket's changes, their webhook deliveries), the messages
+dispatched and the events published once it commits. A message or miss handled again after a crash (each stays
+pending until its rules have run: see workers/inbound.py and workers/sla.py) finds the run and does nothing twice. An action that cannot be done (the ticket closed, a tag
 deleted since) is undone alone and stops the rule there, as a macro stops; the run says which and why.
 """
 
@@ -22,7 +23,7 @@ from typing import Any
 import peewee
 
 from api.ticket_json import announce_note, ticket_out
-from db.automations import AutomationRule, AutomationRun
+from db.automations import MESSAGE_EVENTS, AutomationRule, AutomationRun
 from db.base import database, sqlite_folded, utcnow
 from db.company_settings import company_setting
 from db.contacts import Contact, ContactTag, Tag
@@ -30,7 +31,7 @@ from db.messages import Message, QuickMessage
 from db.queue_rules import is_open
 from db.queues import Queue
 from db.sla import SlaPolicy
-from db.tickets import Ticket, TicketNote, change_ticket_tags, sees_ticket
+from db.tickets import SlaMiss, Ticket, TicketNote, change_ticket_tags, sees_ticket
 from db.users import User
 from workers.assignment import at_ticket_limit, give, transfer
 from workers.closing import close_with_farewell
@@ -46,21 +47,23 @@ class ActionRefused(Exception):
     """The action cannot be done on the ticket as it is now: the rule stops there, and its run says why."""
 
 
-def active_rules(company_id: int) -> list[AutomationRule]:
-    """The company's active rules, in the order they run: those of a new ticket before those of a message, each
-    oldest first. Read once for an inbound batch (none: its messages cost that query, no more)."""
-    rules = AutomationRule.select().where(AutomationRule.company == company_id,
+def active_rules(company_id: int, events: tuple[str, ...] = MESSAGE_EVENTS) -> list[AutomationRule]:
+    """The company's active rules of these events, in the order they run: those of a new ticket before those of a
+    message, each oldest first. Read once for an inbound batch (none: its messages cost that query, no more)."""
+    rules = AutomationRule.select().where(AutomationRule.company == company_id, AutomationRule.event.in_(events),
                                           AutomationRule.active == True)  # noqa: E712
     return sorted(rules, key=lambda rule: (rule.event != "ticket_created", rule.id))
 
 
 @dataclasses.dataclass
 class Facts:
-    """What conditions look at: the message, its ticket as the rules before left it, the contact."""
+    """What conditions look at: the event's cause (a message, or an SLA miss), the ticket as the rules before left
+    it, the contact."""
 
-    message: Message
     ticket: Ticket
     contact: Contact
+    message: Message | None = None
+    sla_miss: SlaMiss | None = None
 
     @functools.cached_property
     def contact_tag_ids(self) -> set[int]:
@@ -82,6 +85,7 @@ SUBJECTS: dict[str, Callable[[Facts], Any]] = {
     "contact_tag": lambda facts: facts.contact_tag_ids,
     "assigned": lambda facts: facts.ticket.user_id is not None,
     "open_now": Facts.open_now,
+    "sla_target": lambda facts: facts.sla_miss.kind,
 }
 
 
@@ -252,15 +256,17 @@ ACTIONS: dict[str, Callable[[RuleWork, dict], list[Outbound]]] = {
 }
 
 
-def run_rule(rule: AutomationRule, message: Message, ticket: Ticket, contact: Contact) -> bool:
-    """The rule's actions on the ticket, once per message; True when it ran now (not before)."""
-    work, announcements = RuleWork(ticket, contact), Announcements()
+def run_rule(rule: AutomationRule, facts: Facts) -> bool:
+    """The rule's actions on the ticket, once per message or miss; True when it ran now (not before)."""
+    ticket = facts.ticket
+    work, announcements = RuleWork(ticket, facts.contact), Announcements()
     with database.atomic():
         try:
             with database.atomic():
-                run = AutomationRun.create(rule=rule.id, ticket=ticket.id, message=message.id, status="done")
+                run = AutomationRun.create(rule=rule.id, ticket=ticket.id, message=facts.message,
+                                           sla_miss=facts.sla_miss, status="done")
         except peewee.IntegrityError:
-            return False  # this message ran it before a crash
+            return False  # this message or miss ran it before a crash
         for index, action in enumerate(rule.actions):
             try:
                 work.do(action)
@@ -288,6 +294,17 @@ def run_automations(rules: list[AutomationRule], message: Message, ticket: Ticke
     for rule in rules:
         if rule.event == "ticket_created" and not ticket_created:
             continue
-        if rule_applies(rule, Facts(message, ticket, contact)) and run_rule(rule, message, ticket, contact):
+        facts = Facts(ticket, contact, message=message)
+        if rule_applies(rule, facts) and run_rule(rule, facts):
             ticket = Ticket.get_by_id(ticket.id)
     return ticket
+
+
+def run_sla_miss_rules(rules: list[AutomationRule], miss: SlaMiss) -> None:
+    """The company's active `sla_missed` rules on the miss's ticket, each once."""
+    ticket = miss.ticket
+    contact = Contact.get_by_id(ticket.contact_id)
+    for rule in rules:
+        facts = Facts(ticket, contact, sla_miss=miss)
+        if rule_applies(rule, facts) and run_rule(rule, facts):
+            ticket = Ticket.get_by_id(ticket.id)

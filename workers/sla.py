@@ -1,7 +1,9 @@
 """SLA misses (db/sla.py): once a minute the scheduler finds the tickets past a due time of their policy (no first answer
 to a contact who wrote first by then, or not closed by then) and records each miss once, in the ticket's history, announced as
 `ticket:update` with `slaMissed`, and tells the ticket's agent and the company's admins and supervisors
-(`sla_missed` notifications, e-mailed unless they turned that off)."""
+(`sla_missed` notifications, e-mailed unless they turned that off). Then the company's `sla_missed` automation rules
+run on each new miss: the miss is written `rules_pending` with them, and stays so until they have run, so that a crash
+between the two leaves them to the next minute's run (each rule runs once per miss: workers/automations.py)."""
 
 from __future__ import annotations
 
@@ -12,11 +14,13 @@ import peewee
 from peewee import fn
 
 from api.schemas import iso_utc
+from db.automations import AutomationRule
 from db.base import utcnow
 from db.messages import contact_wrote_first
 from db.sla import SLA_KINDS
 from db.tickets import SlaMiss, Ticket
 from db.users import User
+from workers.automations import active_rules, run_sla_miss_rules
 from workers.maintenance import change_in_batches
 from workers.notifications import notify
 
@@ -43,16 +47,44 @@ def told_of_miss(ticket: Ticket) -> list[int]:
     return ([ticket.user_id] if ticket.user_id else []) + [user.id for user in managers]
 
 
+def with_sla_rules(company_ids: set[int]) -> set[int]:
+    """Those of the companies that have active `sla_missed` automation rules."""
+    rows = AutomationRule.select(AutomationRule.company).distinct().where(
+        AutomationRule.company.in_(company_ids), AutomationRule.event == "sla_missed",
+        AutomationRule.active == True)  # noqa: E712
+    return {row.company_id for row in rows}
+
+
 def record_misses(tickets: list[Ticket], kind: str) -> None:
+    automated = with_sla_rules({ticket.company_id for ticket in tickets}) if tickets else set()
     for ticket in tickets:
         due_at = getattr(ticket, DUE[kind].name)
-        SlaMiss.insert(ticket=ticket.id, kind=kind, due_at=due_at).execute()
+        SlaMiss.insert(ticket=ticket.id, kind=kind, due_at=due_at,
+                       rules_pending=ticket.company_id in automated).execute()
         ticket.record("sla_missed", None, target=kind, dueAt=iso_utc(due_at))
         notify(told_of_miss(ticket), "sla_missed", ticket, target=kind, dueAt=iso_utc(due_at))
 
 
+def run_pending_rules() -> int:
+    """The `sla_missed` rules of the misses still pending them, oldest first (as the companies' rules are now);
+    returns how many misses were done."""
+    rules: dict[int, list[AutomationRule]] = {}
+    done = 0
+    pending = SlaMiss.select(SlaMiss, Ticket).join(Ticket).where(SlaMiss.rules_pending == True)  # noqa: E712
+    for miss in pending.order_by(SlaMiss.id):
+        company_id = miss.ticket.company_id
+        if company_id not in rules:
+            rules[company_id] = active_rules(company_id, ("sla_missed",))
+        run_sla_miss_rules(rules[company_id], miss)
+        SlaMiss.update(rules_pending=False).where(SlaMiss.id == miss.id).execute()
+        done += 1
+    return done
+
+
 @dramatiq.actor(queue_name="maintenance", max_retries=3)
 def record_sla_misses() -> dict[str, int]:
-    """Every company's new misses, by kind; a ticket's miss is recorded once (its row locked, then found recorded)."""
-    return {kind: change_in_batches(overdue(kind), lambda batch, kind=kind: record_misses(batch, kind), slaMissed=kind)
-            for kind in SLA_KINDS}
+    """Every company's new misses, by kind (a ticket's miss is recorded once: its row locked, then found recorded),
+    and `automated`: the misses whose automation rules ran."""
+    recorded = {kind: change_in_batches(overdue(kind), lambda batch, kind=kind: record_misses(batch, kind),
+                                        slaMissed=kind) for kind in SLA_KINDS}
+    return {**recorded, "automated": run_pending_rules()}

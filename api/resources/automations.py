@@ -1,8 +1,10 @@
 """Automation rules, as Chatwoot's (db/automations.py, workers/automations.py): when a contact's message opens a ticket
-or comes in on one and the rule's conditions hold, its actions are done on the ticket, with no agent clicking.
+or comes in on one, or a ticket misses a target of its SLA policy, and the rule's conditions hold, its actions are
+done on the ticket, with no agent clicking.
 
-Conditions look at the message (its text, its type), its contact (number, tags) and its ticket (connection, queue,
-whether an agent has it, whether its queue is open now); actions are a macro's (reply, note, transfer, tags,
+Conditions look at the message (its text, its type; a message's events only), the target missed (`sla_missed`
+only), the contact (number, tags) and the ticket (connection, queue, whether an agent has it, whether its queue is
+open now); actions are a macro's (reply, note, transfer, tags,
 priority, snooze, close), with `assign` for a waiting ticket and `apply_sla` for an SLA policy's targets. What a rule
 names (tags, queues, agents, quick messages, connections, SLA policies) is checked when it is saved: a 400 naming the
 condition or action. Admins and supervisors write them, and programs with `tickets:write`; every change is in the
@@ -21,6 +23,7 @@ from pydantic.alias_generators import to_camel
 
 from api.audit import log_change, snapshot
 from api.endpoint import endpoint
+from api.errors import ValidationFailed
 from api.pagination import paginate
 from api.resources.campaigns import MANAGERS
 from api.resources.macros import (
@@ -37,13 +40,14 @@ from api.resources.tickets import WRITE_SCOPE
 from api.schemas import OutSchema, PageQuery, Schema, UtcDateTime, page_of
 from api.scoping import get_owned, owned
 from api.security import current_principal
-from db.automations import AUTOMATION_EVENTS, RUN_STATUSES, AutomationRule, AutomationRun
+from db.automations import AUTOMATION_EVENTS, MESSAGE_EVENTS, RUN_STATUSES, AutomationRule, AutomationRun
 from db.base import holds
 from db.connections import Connection
 from db.contacts import Tag
 from db.messages import MESSAGE_TYPES, QuickMessage
 from db.queues import Queue
-from db.sla import SlaPolicy
+from db.sla import SLA_KINDS, SlaPolicy
+from db.tickets import SlaMiss
 from db.users import User
 
 blueprint = Blueprint("automations", __name__, url_prefix="/api/automations")
@@ -60,7 +64,10 @@ ATTRIBUTES: dict[str, tuple[tuple[str, ...], type, type[peewee.Model] | None]] =
     "contact_tag": (SET_OPERATORS, int, Tag),
     "assigned": (("is",), bool, None),
     "open_now": (("is",), bool, None),
+    "sla_target": (SET_OPERATORS, str, None),
 }
+# The attributes only some events have: a message's, a miss's
+EVENT_ATTRIBUTES = {"body": MESSAGE_EVENTS, "message_type": MESSAGE_EVENTS, "sla_target": ("sla_missed",)}
 PHONE_PREFIX = re.compile(r"^\+?\d{1,15}$")
 
 
@@ -68,11 +75,13 @@ class AutomationCondition(Schema):
     attribute: Literal[tuple(ATTRIBUTES)] = Field(  # type: ignore[valid-type]
         description="body (the message's text or caption), phone (the contact's, E.164), message_type, "
                     "connection_id, queue_id (the ticket's), contact_tag (the contact's tags), assigned (an agent "
-                    "has the ticket), open_now (the ticket's queue takes tickets now, by its hours; no queue: open)")
+                    "has the ticket), open_now (the ticket's queue takes tickets now, by its hours; no queue: open), "
+                    "sla_target (sla_missed: the target missed, first_response or resolution); body and "
+                    "message_type on a message's events only")
     operator: Literal[TEXT_OPERATORS + SET_OPERATORS + ("is",)] = Field(  # type: ignore[valid-type]
         description="body: contains, does_not_contain, equals, starts_with (without case or accents), matches (a "
-                    "regular expression, without case); phone: equals, starts_with; message_type and the ids: in, "
-                    "not_in; assigned, open_now: is")
+                    "regular expression, without case); phone: equals, starts_with; message_type, sla_target and the "
+                    "ids: in, not_in; assigned, open_now: is")
     values: list[Annotated[str, Field(max_length=200)] | int | bool] = Field(
         min_length=1, max_length=50, description="any of them (is: one boolean); texts up to 200 characters")
 
@@ -99,6 +108,8 @@ class AutomationCondition(Schema):
             self.values = ["+" + value.lstrip("+") for value in self.values]
         if self.attribute == "message_type" and (unknown := set(self.values) - set(MESSAGE_TYPES)):
             raise ValueError(f"unknown message types {sorted(unknown)}: {', '.join(MESSAGE_TYPES)}")
+        if self.attribute == "sla_target" and (unknown := set(self.values) - set(SLA_KINDS)):
+            raise ValueError(f"unknown SLA targets {sorted(unknown)}: {', '.join(SLA_KINDS)}")
         return self
 
 
@@ -133,7 +144,8 @@ class AutomationRuleCreate(AutomationRuleFields):
     name: str = Field(min_length=1, max_length=100)
     description: str = Field("", max_length=1000)
     event: Event = Field(description="ticket_created: a contact's message opens a ticket; message_received: any "
-                                     "message of a contact (the first too)")
+                                     "message of a contact (the first too); sla_missed: the ticket missed a target "
+                                     "of its SLA policy (within a minute of its due time)")
     match: Literal["all", "any"] = Field("all", description="all the conditions must hold, or any of them")
     conditions: list[AutomationCondition] = Field([], max_length=20, description="none: every such event")
     actions: list[AutomationAction] = Field(min_length=1, max_length=20, description="done in this order")
@@ -167,7 +179,8 @@ class AutomationRunQuery(PageQuery):
 class AutomationRunOut(OutSchema):
     id: int
     ticket_id: int
-    message_id: int
+    message_id: int | None = Field(description="the message of a message's event")
+    sla_target: str | None = Field(description="sla_missed: the target missed, first_response or resolution")
     status: Literal[RUN_STATUSES]  # type: ignore[valid-type]
     failed_action: int | None = Field(description="the action that could not be done, its place from 0; those "
                                                   "before it were done, those after it not")
@@ -177,6 +190,14 @@ class AutomationRunOut(OutSchema):
 
 def rule_json(rule: AutomationRule) -> dict:
     return AutomationRuleOut.model_validate(rule).to_json()
+
+
+def check_event_has(event: str, conditions: list[dict]) -> None:
+    """Each condition's attribute is one the event has (a 400 naming the condition otherwise)."""
+    for index, condition in enumerate(conditions):
+        if event not in EVENT_ATTRIBUTES.get(condition["attribute"], (event,)):
+            raise ValidationFailed(f"a rule of {event} has no {condition['attribute']}",
+                                   {f"conditions[{index}].attribute": f"not on {event}"})
 
 
 def stored_conditions(conditions: list[AutomationCondition]) -> list[dict]:
@@ -222,10 +243,11 @@ def list_rules(query: AutomationRuleQuery):
 @endpoint(summary="Save an automation rule: from now on, each such event whose conditions hold runs its actions",
           tags=["automations"], body=AutomationRuleCreate, response=AutomationRuleOut, status=201, roles=MANAGERS, scope=WRITE_SCOPE)
 def create_rule(body: AutomationRuleCreate):
+    conditions = stored_conditions(body.conditions)
+    check_event_has(body.event, conditions)
     rule = AutomationRule.create(
         company=current_principal().company_id, name=body.name, description=body.description, event=body.event,
-        match=body.match, conditions=stored_conditions(body.conditions), actions=stored_actions(body.actions),
-        active=body.active)
+        match=body.match, conditions=conditions, actions=stored_actions(body.actions), active=body.active)
     log_change("created", rule)
     return rule_json(rule)
 
@@ -250,6 +272,7 @@ def update_rule(rule_id: int, body: AutomationRuleFields):
         changes["actions"] = stored_actions(body.actions)
     for field, value in changes.items():
         setattr(rule, field, value)
+    check_event_has(rule.event, rule.conditions)
     rule.save()
     log_change("updated", rule, before)
     return rule_json(rule)
@@ -266,12 +289,13 @@ def delete_rule(rule_id: int):
 
 
 @blueprint.get("/<int:rule_id>/runs")
-@endpoint(summary="What the rule did, newest first: one run per message it applied to, `failed` with the action "
+@endpoint(summary="What the rule did, newest first: one run per message or SLA miss it applied to, `failed` with the action "
                   "that could not be done and why", tags=["automations"], query=AutomationRunQuery, response=page_of(AutomationRunOut),
           errors=[404], roles=MANAGERS, scope=WRITE_SCOPE)
 def list_runs(rule_id: int, query: AutomationRunQuery):
     rule = get_owned(AutomationRule, rule_id, "automation rule")
-    runs = AutomationRun.select().where(AutomationRun.rule == rule.id).order_by(AutomationRun.id.desc())
+    runs = (AutomationRun.select(AutomationRun, SlaMiss.id, SlaMiss.kind).join(SlaMiss, peewee.JOIN.LEFT_OUTER)
+            .where(AutomationRun.rule == rule.id).order_by(AutomationRun.id.desc()))
     if query.status:
         runs = runs.where(AutomationRun.status == query.status)
     if query.ticket_id is not None:

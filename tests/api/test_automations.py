@@ -8,6 +8,7 @@ import pytest
 
 from db.audit import AuditLog
 from db.automations import AutomationRule, AutomationRun
+from db.tickets import SlaMiss
 
 
 @pytest.fixture
@@ -70,8 +71,13 @@ def test_a_rule_is_paused_changed_and_deleted_with_its_runs_each_change_audited(
     ({"actions": [{"type": "read"}]}, "actions.0"),
     ({"actions": []}, "actions"),
     ({"event": "ticket_closed"}, "event"),
+    ({"event": "sla_missed"}, "conditions[0].attribute"),
+    ({"conditions": [{"attribute": "sla_target", "operator": "in", "values": ["resolution"]}]},
+     "conditions[0].attribute"),
+    ({"event": "sla_missed", "conditions": [{"attribute": "sla_target", "operator": "in", "values": ["reply"]}]},
+     "conditions.0"),
 ], ids=["operator", "id as text", "regex", "two booleans", "phone", "type", "long text", "unknown queue", "unknown tag",
-        "unknown agent", "read", "no actions", "event"])
+        "unknown agent", "read", "no actions", "event", "body on a miss", "target on a message", "unknown target"])
 def test_a_rule_that_could_not_work_is_a_400_naming_the_part_and_nothing_is_saved(client, as_supervisor, change,
                                                                                   field):
     answer = client.post("/api/automations", json={**CANCEL, **change}, headers=as_supervisor)
@@ -79,6 +85,18 @@ def test_a_rule_that_could_not_work_is_a_400_naming_the_part_and_nothing_is_save
     assert answer.status_code == 400, answer.get_json()
     assert any(key.startswith(field) for key in answer.get_json()["details"]), answer.get_json()["details"]
     assert AutomationRule.select().count() == 0
+
+
+def test_a_rule_changed_to_another_event_keeps_only_conditions_that_event_has(client, as_supervisor):
+    rule = client.post("/api/automations", json=CANCEL, headers=as_supervisor).get_json()
+
+    refused = client.patch(f"/api/automations/{rule['id']}", json={"event": "sla_missed"}, headers=as_supervisor)
+    moved = client.patch(f"/api/automations/{rule['id']}", headers=as_supervisor, json={
+        "event": "sla_missed", "conditions": [{"attribute": "sla_target", "operator": "in", "values": ["resolution"]}]})
+
+    assert (refused.status_code, refused.get_json()["details"]) == (
+        400, {"conditions[0].attribute": "not on sla_missed"})
+    assert AutomationRule.get_by_id(rule["id"]).event == "sla_missed" and moved.status_code == 200
 
 
 def test_a_condition_s_400_says_what_is_wrong_in_our_words(client, as_supervisor):
@@ -121,3 +139,16 @@ def test_the_runs_list_what_the_rule_did_newest_first(client, factories, company
     assert [(run["ticketId"], run["status"]) for run in runs] == [(second.id, "failed"), (first.id, "done")]
     assert [(run["failedAction"], run["error"]) for run in failed["items"]] == [(0, "the ticket is closed")]
     assert client.get("/api/automations/999/runs", headers=as_supervisor).status_code == 404
+    assert [(run["messageId"] is not None, run["slaTarget"]) for run in runs] == [(True, None), (True, None)]
+
+
+def test_a_run_on_an_sla_miss_names_the_target_missed(client, factories, company, as_supervisor):
+    rule = client.post("/api/automations", headers=as_supervisor, json={
+        **CANCEL, "event": "sla_missed", "conditions": []}).get_json()
+    ticket = factories.ticket(company)
+    miss = SlaMiss.create(ticket=ticket, kind="resolution", due_at=ticket.created_at)
+    AutomationRun.create(rule=rule["id"], ticket=ticket, sla_miss=miss, status="done")
+
+    [run] = client.get(f"/api/automations/{rule['id']}/runs", headers=as_supervisor).get_json()["items"]
+
+    assert (run["ticketId"], run["messageId"], run["slaTarget"]) == (ticket.id, None, "resolution")

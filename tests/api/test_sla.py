@@ -144,7 +144,8 @@ def test_each_missed_target_is_recorded_once_and_told_to_the_agent_and_the_manag
     first = record_sla_misses.fn()
     again = record_sla_misses.fn()
 
-    assert (first, again) == ({"first_response": 2, "resolution": 2}, {"first_response": 0, "resolution": 0})
+    assert (first, again) == ({"first_response": 2, "resolution": 2, "automated": 0},
+                             {"first_response": 0, "resolution": 0, "automated": 0})
     assert sorted((miss.ticket_id, miss.kind) for miss in SlaMiss.select()) == [
         (late.id, "first_response"), (late.id, "resolution"),
         (answered_late.id, "first_response"), (answered_late.id, "resolution")]

@@ -1,6 +1,7 @@
 """Automation rules at work: a contact's message that opens a ticket or comes in on one runs the company's rules whose
-conditions hold, before the greeting and menu answer it; each rule once per message, even when the message is handled
-again after a crash; an action that cannot be done stops its rule there, and the run says why."""
+conditions hold, before the greeting and menu answer it, and a missed SLA target its `sla_missed` rules; each rule
+once per message or miss, even when it is handled again after a crash; an action that cannot be done stops its rule
+there, and the run says why."""
 
 from __future__ import annotations
 
@@ -13,8 +14,9 @@ from db.contacts import Contact, ContactTag
 from db.messages import Message, PendingFollowUp
 from db.notifications import Notification
 from db.sla import SlaPolicy
-from db.tickets import Ticket, TicketEvent, TicketNote, TicketTag, priority_name
+from db.tickets import SlaMiss, Ticket, TicketEvent, TicketNote, TicketTag, priority_name
 from workers.inbound import handle_inbound
+from workers.sla import record_sla_misses
 from workers.transports.base import InboundMessage
 
 ALWAYS_CLOSED = {"mon": [["00:00", "00:01"]]}
@@ -198,3 +200,36 @@ def test_a_rule_gives_the_queue_s_new_tickets_an_sla_policy(factories, company, 
     ticket = Ticket.get()
     assert (ticket.sla_policy_id, ticket.first_response_due_at) == (
         gold.id, ticket.created_at + dt.timedelta(minutes=15))
+
+
+def test_a_missed_first_answer_escalates_the_ticket_once_even_when_the_misses_are_handled_again(
+        factories, company, connection, broker):
+    supervisors = factories.queue(company, name="Supervisão")
+    late = factories.tag(company, name="atrasado")
+    gold = SlaPolicy.create(company=company, name="Ouro", first_response_minutes=30, resolution_minutes=120)
+    rule(company, "sla_missed", [{"type": "priority", "priority": "urgent"},
+                                 {"type": "transfer", "queueId": supervisors.id, "note": "Sem resposta em 30 min"}],
+         [{"attribute": "sla_target", "operator": "in", "values": ["first_response"]}], name="escalate")
+    rule(company, "sla_missed", [{"type": "add_tags", "tagIds": [late.id]}], name="tag")
+    rule(company, "message_received", [{"type": "add_tags", "tagIds": [late.id]}], name="not on a miss")
+    opened = dt.datetime.now(dt.UTC).replace(tzinfo=None) - dt.timedelta(minutes=45)
+    ticket = factories.ticket(company, connection=connection, queue=connection.default_queue, created_at=opened)
+    factories.message(ticket, created_at=opened)
+    ticket.apply_sla(None, gold)
+    other_company = factories.company()
+    quiet = factories.ticket(other_company, created_at=opened)
+    factories.message(quiet, created_at=opened)
+    quiet.apply_sla(None, SlaPolicy.create(company=other_company, name="Ouro", first_response_minutes=30))
+
+    first = record_sla_misses.fn()
+    SlaMiss.update(rules_pending=True).execute()  # as if the job died before noting the rules ran
+    again = record_sla_misses.fn()
+
+    assert (first["first_response"], first["automated"], again["automated"]) == (2, 1, 2)
+    escalated = Ticket.get_by_id(ticket.id)
+    assert (priority_name(escalated.priority), escalated.queue_id, tags_of(ticket.id)) == (
+        "urgent", supervisors.id, {late.id})
+    assert [note.body for note in TicketNote.select()] == ["Sem resposta em 30 min"]
+    assert sorted((run.rule.name, run.sla_miss.kind) for run in AutomationRun.select()) == [
+        ("escalate", "first_response"), ("tag", "first_response")]
+    assert not SlaMiss.select().where(SlaMiss.rules_pending == True).exists()  # noqa: E712
