@@ -6,6 +6,7 @@ import time
 
 import pytest
 
+from db.connections import Connection
 from db.messages import Message
 from db.tickets import find_or_open_ticket
 from tests import processes
@@ -52,6 +53,19 @@ def test_of_two_gateways_one_holds_the_session_and_the_other_takes_over_when_it_
     ticket, _ = find_or_open_ticket(upsert_contact(company.id, "+5511987654321", None, False), connection)
     message, _ = queue_outbound(ticket, "still here")
     assert wait_for(lambda: Message.get_by_id(message.id).status in ("sent", "delivered"), timeout=30)
+
+
+def test_a_session_learns_within_a_pass_whether_its_number_ignores_its_groups(factories, gateway):
+    connection = factories.connection(factories.company(), enabled=True, ignore_groups=True)
+    assert wait_for(lambda: gateway.sessions.get(connection.id) is not None, timeout=10)
+    transport = gateway.sessions.get(connection.id).transport
+    ignored_at_start = transport.ignores_groups()
+
+    Connection.update(ignore_groups=False).where(Connection.id == connection.id).execute()
+
+    assert ignored_at_start
+    assert wait_for(lambda: not transport.ignores_groups(), timeout=10)
+    assert gateway.sessions.get(connection.id).transport is transport  # the same session: no restart
 
 
 def test_backoff_grows_with_jitter_and_the_breaker_opens_after_repeated_failures():

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import queue
+import threading
 
 import pytest
 
@@ -364,6 +365,29 @@ def test_a_group_members_message_arrives_in_the_groups_chat_from_them_and_the_gr
     with pytest.raises(TransportError) as not_ours:
         transport.group_subject("120363099999999999@g.us")  # no member of it ever wrote: we are not in it
     assert not_ours.value.permanent
+
+
+def test_a_session_whose_number_ignores_its_groups_drops_their_messages_as_they_arrive(network):
+    ignoring = threading.Event()
+    ignoring.set()
+    transport = build_transport("simulator", CONNECTION_ID, redis_url=settings.redis_url,
+                                ignores_groups=ignoring.is_set)
+    events = Events()
+    transport.connect(events)
+    try:
+        events.next(Connected)
+        simulator.inject_inbound(network, CONNECTION_ID, "+5511987654321", "bom dia", group="120363012345678901")
+        direct = simulator.inject_inbound(network, CONNECTION_ID, "+5511912345678", "oi")
+        first = events.next(InboundMessage)
+        ignoring.clear()  # the number keeps its groups again
+        kept = simulator.inject_inbound(network, CONNECTION_ID, "+5511987654321", "boa tarde",
+                                        group="120363012345678901")
+        second = events.next(InboundMessage)
+    finally:
+        transport.disconnect()
+
+    assert (first.wa_id, first.is_group) == (direct, False)
+    assert (second.wa_id, second.is_group) == (kept, True)
 
 
 def test_a_group_is_named_by_its_id_or_its_digits_and_nothing_else_is_a_group():

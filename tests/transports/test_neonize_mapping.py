@@ -754,6 +754,19 @@ def test_a_video_note_comes_as_a_video_with_its_quote_and_its_media_downloaded_a
     assert session.client.downloaded == [Message(videoMessage=note)]  # whatsmeow's DownloadAny knows no video notes
 
 
+def test_a_session_whose_number_ignores_its_groups_neither_fetches_nor_hands_on_their_messages(session):
+    events = []
+    session.on_event = events.append
+    session.ignores_groups = lambda: True
+    photo = ImageMessage(mimetype="image/jpeg", fileLength=12, mediaKey=b"k", directPath="/v/img")
+
+    session.on_neonize_event(session.client, message_event(Message(imageMessage=photo), chat=GROUP, IsGroup=True))
+    session.on_neonize_event(session.client, message_event(Message(conversation="oi")))
+
+    assert [(event.chat, event.body) for event in events] == [("5511987654321", "oi")]
+    assert session.client.downloaded == []
+
+
 def test_a_vote_is_decrypted_by_the_session_and_names_its_options_by_hash(session):
     events = []
     session.on_event = events.append

@@ -4,7 +4,9 @@ Every `RECONCILE_SECONDS` the gateway compares what operators asked for (Connect
 logout_requested) with what it holds. It takes the lease of a connection no live gateway
 holds, starts the session and starts consuming the connection's send queue; when it loses a
 lease (it paused too long, another took over) it stops that session and its send consumer, so
-exactly one session per connection is live across all gateway processes.
+exactly one session per connection is live across all gateway processes. It also notes which
+connections ignore their groups (`Connection.ignore_groups`), which their sessions ask as each group
+message arrives: a change reaches them within a pass, with no restart.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import signal
 import socket
 import threading
 import uuid
+from functools import partial
 
 from dramatiq import Worker
 
@@ -45,6 +48,7 @@ class Gateway:
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.leases: dict[int, Lease] = {}
         self.senders: dict[int, SendConsumer] = {}
+        self.ignoring_groups: frozenset[int] = frozenset()  # replaced whole by each pass, read by sessions' threads
         self.worker_timeout = worker_timeout
         # The sends are consumed by our SendConsumers. This worker consumes nothing (its whitelist
         # matches no queue): it boots the middleware, as for any Dramatiq process (the database,
@@ -68,6 +72,7 @@ class Gateway:
             c.id: c
             for c in Connection.select().where(Connection.enabled | Connection.logout_requested)
         }
+        self.ignoring_groups = frozenset(c.id for c in wanted.values() if c.ignore_groups)
         for connection_id, connection in wanted.items():
             lease = self.leases.get(connection_id) or Lease(
                 redis_client(), lease_key(connection_id), ttl_ms=settings.gateway_lease_seconds * 1000, owner=self.owner
@@ -101,10 +106,13 @@ class Gateway:
             Connection.update(reconnect_requested=False).where(Connection.id == connection.id).execute()
         if self.sessions.get(connection.id) is None:
             Connection.update(status="starting", last_seen_at=utcnow()).where(Connection.id == connection.id).execute()
-            self.sessions.start(
-                connection.id, connection.transport, dispatch_event, **transport_options(connection)
-            )
+            self.sessions.start(connection.id, connection.transport, dispatch_event,
+                                ignores_groups=partial(self.ignores_groups, connection.id),
+                                **transport_options(connection))
         self.consume(connection.id)
+
+    def ignores_groups(self, connection_id: int) -> bool:
+        return connection_id in self.ignoring_groups
 
     def let_go(self, connection_id: int, release: bool = True) -> None:
         self.stop_consuming(connection_id)

@@ -316,6 +316,12 @@ class TransportError(Exception):
 
 
 EventHandler = Callable[[TransportEvent], None]
+IgnoresGroups = Callable[[], bool]  # asked as each group message arrives: the number's `ignore_groups` now
+
+
+def keeps_groups() -> bool:
+    """A session that hands on its groups' messages (the default; the gateway says otherwise per connection)."""
+    return False
 
 
 class Transport(Protocol):

@@ -60,6 +60,7 @@ from workers.transports.base import (
     Disconnected,
     EventHandler,
     GroupInfo,
+    IgnoresGroups,
     InboundMessage,
     IncomingCall,
     LoggedOut,
@@ -71,6 +72,7 @@ from workers.transports.base import (
     StatusPost,
     TransportError,
     TransportEvent,
+    keeps_groups,
     send_each,
 )
 from workers.transports.neonize_mapping import (
@@ -197,8 +199,10 @@ class SessionClient(NewClient):
 class NeonizeTransport:
     """One WhatsApp session through neonize's synchronous client."""
 
-    def __init__(self, connection_id: int, database: str, pair_phone: str | None = None) -> None:
+    def __init__(self, connection_id: int, database: str, pair_phone: str | None = None,
+                 ignores_groups: IgnoresGroups = keeps_groups) -> None:
         self.connection_id = connection_id
+        self.ignores_groups = ignores_groups
         self.database = session_store(database)
         self.pair_phone = pair_phone.lstrip("+") if pair_phone else None
         self.on_event: EventHandler | None = None
@@ -286,6 +290,9 @@ class NeonizeTransport:
         self.emit(Disconnected(self.connection_id, reason=f"login {status}"))
 
     def on_neonize_event(self, client: NewClient, event) -> None:
+        if (isinstance(event, neonize_proto.Message) and event.Info.MessageSource.IsGroup
+                and self.ignores_groups()):
+            return  # nothing of it is kept: not even its file is fetched
         media = None
         if isinstance(event, neonize_proto.Message) and 0 < media_size(event.Message) <= MAX_BYTES:
             try:

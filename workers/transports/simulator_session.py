@@ -30,6 +30,7 @@ from workers.transports.base import (
     Disconnected,
     EventHandler,
     GroupChanged,
+    IgnoresGroups,
     InboundBatch,
     InboundMessage,
     IncomingCall,
@@ -48,6 +49,7 @@ from workers.transports.base import (
     StatusPost,
     TransportError,
     deterministic_wa_id,
+    keeps_groups,
 )
 from workers.transports.simulator import configure, inject_inbound, key, read_config, session_number
 from workers.transports.simulator_groups import SimulatorGroups
@@ -160,9 +162,11 @@ def drawn_picture(chat: str) -> bytes:
 class SimulatorTransport(SimulatorGroups):
     """One simulated session: sends go to the network's outbox, a pump thread brings events back."""
 
-    def __init__(self, connection_id: int, redis_url: str, pair_phone: str | None = None) -> None:
+    def __init__(self, connection_id: int, redis_url: str, pair_phone: str | None = None,
+                 ignores_groups: IgnoresGroups = keeps_groups) -> None:
         self.connection_id = connection_id
         self.pair_phone = pair_phone
+        self.ignores_groups = ignores_groups
         self.redis = redis.Redis.from_url(redis_url)
         self.record_send = self.redis.register_script(RECORD_SEND)
         self.take_commands = self.redis.register_script(TAKE_COMMANDS)
@@ -444,8 +448,11 @@ class SimulatorTransport(SimulatorGroups):
         if commands[0]["op"] != "inbound":
             self.run_command(commands[0])
             return
+        if self.ignores_groups():  # dropped as they arrive, as a real session drops them
+            commands = [command for command in commands if "group" not in command]
         messages = tuple(map(self.inbound_message, commands))
-        self.emit(messages[0] if len(messages) == 1 else InboundBatch(self.connection_id, messages=messages))
+        if messages:
+            self.emit(messages[0] if len(messages) == 1 else InboundBatch(self.connection_id, messages=messages))
 
     def inbound_message(self, command: dict[str, Any]) -> InboundMessage:
         """What a contact sent, in their chat or in a group (`group`), with its file fetched from the network as a
