@@ -11,6 +11,7 @@ class Tag(TimestampedModel):
     company = peewee.ForeignKeyField(Company, backref="tags", on_delete="CASCADE")
     name = peewee.CharField(max_length=100)
     color = peewee.CharField(max_length=9, default="#7c7c7c")
+    board_position = peewee.SmallIntegerField(null=True)  # a lane of the ticket board, in this order; None: not one
 
     class Meta:
         indexes = ((("company", "name"), True),)

@@ -6,8 +6,9 @@ recorded it (workers/sla.py). Each rule whose conditions hold does its actions o
 A rule's run is one transaction: its `AutomationRun` row (unique per rule and message, or rule and miss) with
 everything its actions wrote (messages, notes, tags, the ticket's changes, their webhook deliveries), the messages
 dispatched and the events published once it commits. A message or miss handled again after a crash (each stays
-pending until its rules have run: see workers/inbound.py and workers/sla.py) finds the run and does nothing twice. An action that cannot be done (the ticket closed, a tag
-deleted since) is undone alone and stops the rule there, as a macro stops; the run says which and why.
+pending until its rules have run: see workers/inbound.py and workers/sla.py) finds the run and does nothing twice.
+An action that cannot be done (the ticket closed, a tag deleted since) is undone alone and stops the rule there, as a
+macro stops; the run says which and why.
 """
 
 from __future__ import annotations

@@ -25,6 +25,7 @@ from workers.maintenance import change_in_batches
 from workers.notifications import notify
 
 DUE = {"first_response": Ticket.first_response_due_at, "resolution": Ticket.resolution_due_at}
+RULES_BATCH = 500  # misses whose automation rules one run does
 WINDOW = dt.timedelta(days=1)  # a due time that passed longer ago was judged then (the job runs every minute)
 
 
@@ -66,12 +67,12 @@ def record_misses(tickets: list[Ticket], kind: str) -> None:
 
 
 def run_pending_rules() -> int:
-    """The `sla_missed` rules of the misses still pending them, oldest first (as the companies' rules are now);
-    returns how many misses were done."""
+    """The `sla_missed` rules of the misses still pending them, oldest first and up to `RULES_BATCH` a run (the next
+    run takes the rest), as the companies' rules are now; returns how many misses were done."""
     rules: dict[int, list[AutomationRule]] = {}
     done = 0
     pending = SlaMiss.select(SlaMiss, Ticket).join(Ticket).where(SlaMiss.rules_pending == True)  # noqa: E712
-    for miss in pending.order_by(SlaMiss.id):
+    for miss in list(pending.order_by(SlaMiss.id).limit(RULES_BATCH)):
         company_id = miss.ticket.company_id
         if company_id not in rules:
             rules[company_id] = active_rules(company_id, ("sla_missed",))

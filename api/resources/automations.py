@@ -4,11 +4,11 @@ done on the ticket, with no agent clicking.
 
 Conditions look at the message (its text, its type; a message's events only), the target missed (`sla_missed`
 only), the contact (number, tags) and the ticket (connection, queue, whether an agent has it, whether its queue is
-open now); actions are a macro's (reply, note, transfer, tags,
-priority, snooze, close), with `assign` for a waiting ticket and `apply_sla` for an SLA policy's targets. What a rule
-names (tags, queues, agents, quick messages, connections, SLA policies) is checked when it is saved: a 400 naming the
-condition or action. Admins and supervisors write them, and programs with `tickets:write`; every change is in the
-audit log. `GET /:id/runs` is what the rule did.
+open now); actions are a macro's (reply, note, transfer, tags, priority, snooze, close), with `assign` for a waiting
+ticket and `apply_sla` for an SLA policy's targets. What a rule names (tags, queues, agents, quick messages,
+connections, SLA policies) is checked when it is saved: a 400 naming the condition or action. Admins and supervisors
+write them, and programs with `tickets:write`; every change is in the audit log. `GET /:id/runs` is what the rule
+did.
 """
 
 from __future__ import annotations
@@ -289,8 +289,8 @@ def delete_rule(rule_id: int):
 
 
 @blueprint.get("/<int:rule_id>/runs")
-@endpoint(summary="What the rule did, newest first: one run per message or SLA miss it applied to, `failed` with the action "
-                  "that could not be done and why", tags=["automations"], query=AutomationRunQuery, response=page_of(AutomationRunOut),
+@endpoint(summary="What the rule did, newest first: one run per message or SLA miss it applied to, `failed` with "
+                  "the action that could not be done and why", tags=["automations"], query=AutomationRunQuery, response=page_of(AutomationRunOut),
           errors=[404], roles=MANAGERS, scope=WRITE_SCOPE)
 def list_runs(rule_id: int, query: AutomationRunQuery):
     rule = get_owned(AutomationRule, rule_id, "automation rule")

@@ -1,4 +1,5 @@
-"""Tags: a name and a colour, put on contacts (`tagIds`) and tickets (`PUT /api/tickets/:id/tags`).
+"""Tags: a name and a colour, put on contacts (`tagIds`) and tickets (`PUT /api/tickets/:id/tags`); a tag with a
+`boardPosition` is a lane of the ticket board (api/resources/ticket_board.py).
 
 Names are unique per company without regard to case. Everyone reads them and puts them on contacts;
 admins and supervisors create, rename and delete them (a deleted tag leaves every contact and ticket).
@@ -32,6 +33,8 @@ Color = Annotated[str, Field(pattern=r"^#[0-9a-fA-F]{6}$", description="#rrggbb"
 class TagFields(Schema):
     name: str | None = Field(None, min_length=1, max_length=100)
     color: Color | None = None
+    board_position: int | None = Field(None, ge=0, le=999, description="a lane of the ticket board, the lanes in this "
+                                       "order (then by name); null: not a lane")
 
 
 class TagCreate(TagFields):
@@ -42,6 +45,7 @@ class TagOut(OutSchema):
     id: int
     name: str
     color: str
+    board_position: int | None
     contact_count: int
     ticket_count: int
     created_at: UtcDateTime
@@ -67,8 +71,9 @@ def counted(tag_id: int) -> Tag:
 
 
 def save_tag(tag: Tag, body: TagFields) -> None:
-    """Write the fields sent; 409 when another tag of the company has the name (in any case)."""
-    changes = body.model_dump(exclude_unset=True, exclude_none=True)
+    """Write the fields sent (null clears only `boardPosition`: a 400 for the others); 409 when another tag of the
+    company has the name (in any case)."""
+    changes = body.changes(not_null={"name", "color"})
     if "name" in changes:
         same_name = owned(Tag).where(peewee.fn.LOWER(Tag.name) == changes["name"].lower())
         if tag.id is not None:
