@@ -1,11 +1,12 @@
 """Automation rules, as Chatwoot's: when an event happens on a ticket (a contact's message opens one, or comes in
-on one, or it misses a target of its SLA policy) and the rule's conditions hold, its actions are done on the ticket
-with no one clicking ("a ticket from +1 numbers goes to the English queue", "a message that says `cancel` makes the
-ticket urgent and tags it", "a ticket that missed its first answer goes to the supervisors' queue").
+on one, it misses a target of its SLA policy, or it is closed) and the rule's conditions hold, its actions are done on
+the ticket with no one clicking ("a ticket from +1 numbers goes to the English queue", "a message that says `cancel`
+makes the ticket urgent and tags it", "a ticket that missed its first answer goes to the supervisors' queue", "a
+closed Sales ticket is sent the catalogue").
 
-`AutomationRun` is a rule's run on one message or one SLA miss: written in the transaction of the actions it did, so
-that a message or miss handled again after a crash finds it and does them no second time; and the log of what each
-rule did."""
+`AutomationRun` is a rule's run on one message, SLA miss or closing: written in the transaction of the actions it did,
+so that a cause handled again after a crash finds it and does them no second time; and the log of what each rule
+did."""
 
 from __future__ import annotations
 
@@ -14,10 +15,10 @@ import peewee
 from db.base import BaseModel, JSONField, TimestampedModel, utcnow
 from db.companies import Company
 from db.messages import Message
-from db.tickets import SlaMiss, Ticket
+from db.tickets import SlaMiss, Ticket, TicketEvent
 
 MESSAGE_EVENTS = ("ticket_created", "message_received")
-AUTOMATION_EVENTS = (*MESSAGE_EVENTS, "sla_missed")
+AUTOMATION_EVENTS = (*MESSAGE_EVENTS, "sla_missed", "ticket_closed")
 RUN_STATUSES = ("done", "failed")
 
 
@@ -42,6 +43,7 @@ class AutomationRun(BaseModel):
     ticket = peewee.ForeignKeyField(Ticket, on_delete="CASCADE")
     message = peewee.ForeignKeyField(Message, null=True, on_delete="CASCADE")  # of a message's event
     sla_miss = peewee.ForeignKeyField(SlaMiss, null=True, on_delete="CASCADE")  # of `sla_missed`
+    closing = peewee.ForeignKeyField(TicketEvent, null=True, on_delete="CASCADE")  # of `ticket_closed`: its history
     status = peewee.CharField(max_length=10)  # RUN_STATUSES
     failed_action = peewee.IntegerField(null=True)  # its place in the rule's actions, from 0
     error = peewee.TextField(null=True)
@@ -49,7 +51,8 @@ class AutomationRun(BaseModel):
 
     class Meta:
         table_name = "automation_run"
-        indexes = ((("rule", "message"), True), (("rule", "sla_miss"), True), (("rule", "created_at"), False))
+        indexes = ((("rule", "message"), True), (("rule", "sla_miss"), True), (("rule", "closing"), True),
+                   (("rule", "created_at"), False))
 
     @property
     def sla_target(self) -> str | None:

@@ -51,8 +51,8 @@ class Ticket(TimestampedModel):
     first_response_due_at = peewee.DateTimeField(null=True, index=True)  # by its SLA policy, when it was applied
     resolution_due_at = peewee.DateTimeField(null=True, index=True)
 
-    def record(self, kind: str, user_id: int | None = None, **data) -> None:
-        TicketEvent.create(ticket=self, kind=kind, user=user_id, data=data)
+    def record(self, kind: str, user_id: int | None = None, **data) -> "TicketEvent":
+        return TicketEvent.create(ticket=self, kind=kind, user=user_id, data=data)
 
     def take_last_message(self, preview: str, at: dt.datetime) -> None:
         """On this instance, what `last_message_assignments` does to its row."""
@@ -130,13 +130,13 @@ class Ticket(TimestampedModel):
                         Ticket.snoozed_until, Ticket.first_response_due_at, Ticket.resolution_due_at])
         self.record("transferred", by_user_id, before=before, after={"queueId": self.queue_id, "userId": self.user_id})
 
-    def close(self, user_id: int | None) -> None:
-        """Closed, and so no longer snoozed: a reopened ticket never is."""
+    def close(self, user_id: int | None) -> "TicketEvent":
+        """Closed, and so no longer snoozed: a reopened ticket never is. Returns the closing in its history."""
         self.end_snooze(user_id, "closed")
         self.status, self.closed_at, self.unread_messages, self.updated_at = "closed", utcnow(), 0, utcnow()
         self.save(only=[Ticket.status, Ticket.closed_at, Ticket.unread_messages, Ticket.updated_at, Ticket.snoozed_at,
                         Ticket.snoozed_until])
-        self.record("closed", user_id)
+        return self.record("closed", user_id)
 
     def reopen(self, user_id: int) -> None:
         """Open again, for the agent who reopens it; IntegrityError when the contact has a live ticket."""

@@ -1,12 +1,14 @@
 """Automation rules at work (db/automations.py): a contact's message that opens a ticket (`ticket_created`) or comes in
 on one (`message_received`) is checked against the company's active rules of that event, oldest first, before the
 bot, greeting or menu answer it; a target of its SLA policy the ticket missed (`sla_missed`), once the scheduler has
-recorded it (workers/sla.py). Each rule whose conditions hold does its actions on the ticket, in order.
+recorded it (workers/sla.py); a closing (`ticket_closed`), by a job written with it (workers/closing.py). Each rule
+whose conditions hold does its actions on the ticket, in order.
 
-A rule's run is one transaction: its `AutomationRun` row (unique per rule and message, or rule and miss) with
+A rule's run is one transaction: its `AutomationRun` row (unique per rule and cause: message, miss or closing) with
 everything its actions wrote (messages, notes, tags, the ticket's changes, their webhook deliveries), the messages
-dispatched and the events published once it commits. A message or miss handled again after a crash (each stays
-pending until its rules have run: see workers/inbound.py and workers/sla.py) finds the run and does nothing twice.
+dispatched and the events published once it commits. A cause handled again after a crash (a message's follow-up and a
+miss stay pending until their rules have run, a closing's job until it is done: see workers/inbound.py,
+workers/sla.py, workers/jobs.py) finds the run and does nothing twice.
 An action that cannot be done (the ticket closed, a tag deleted since) is undone alone and stops the rule there, as a
 macro stops; the run says which and why.
 """
@@ -21,6 +23,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+import dramatiq
 import peewee
 
 from api.ticket_json import announce_note, ticket_out
@@ -32,7 +35,7 @@ from db.messages import Message, QuickMessage
 from db.queue_rules import is_open
 from db.queues import Queue
 from db.sla import SlaPolicy
-from db.tickets import SlaMiss, Ticket, TicketNote, change_ticket_tags, sees_ticket
+from db.tickets import SlaMiss, Ticket, TicketEvent, TicketNote, change_ticket_tags, sees_ticket
 from db.users import User
 from workers.assignment import at_ticket_limit, give, transfer
 from workers.closing import close_with_farewell
@@ -58,13 +61,14 @@ def active_rules(company_id: int, events: tuple[str, ...] = MESSAGE_EVENTS) -> l
 
 @dataclasses.dataclass
 class Facts:
-    """What conditions look at: the event's cause (a message, or an SLA miss), the ticket as the rules before left
-    it, the contact."""
+    """What conditions look at: the event's cause (a message, an SLA miss, a closing), the ticket as the rules before
+    left it, the contact."""
 
     ticket: Ticket
     contact: Contact
     message: Message | None = None
     sla_miss: SlaMiss | None = None
+    closing: TicketEvent | None = None
 
     @functools.cached_property
     def contact_tag_ids(self) -> set[int]:
@@ -124,10 +128,12 @@ def rule_applies(rule: AutomationRule, facts: Facts) -> bool:
 
 @dataclasses.dataclass
 class RuleWork:
-    """A rule's actions on one ticket, in the run's transaction; what they wrote, to tell once it commits."""
+    """A rule's actions on one ticket, in the run's transaction; what they wrote, to tell once it commits. A rule of
+    a closing (`closed`) writes to the ticket it closed: its reply goes out as a farewell does."""
 
     ticket: Ticket
     contact: Contact
+    closed: bool = False
     outbounds: list[Outbound] = dataclasses.field(default_factory=list)
     notes: list[TicketNote] = dataclasses.field(default_factory=list)
     ticket_changed: bool = False
@@ -163,7 +169,8 @@ class RuleWork:
 
     def send_message(self, action: dict) -> list[Outbound]:
         """The reply, its variables filled in for the ticket; a quick message with its file (an audio without text)."""
-        self.live()
+        if not self.closed:
+            self.live()
         if self.contact.blocked:
             raise ActionRefused("the contact is blocked")
         if self.ticket.connection_id is None:
@@ -260,14 +267,14 @@ ACTIONS: dict[str, Callable[[RuleWork, dict], list[Outbound]]] = {
 def run_rule(rule: AutomationRule, facts: Facts) -> bool:
     """The rule's actions on the ticket, once per message or miss; True when it ran now (not before)."""
     ticket = facts.ticket
-    work, announcements = RuleWork(ticket, facts.contact), Announcements()
+    work, announcements = RuleWork(ticket, facts.contact, closed=facts.closing is not None), Announcements()
     with database.atomic():
         try:
             with database.atomic():
                 run = AutomationRun.create(rule=rule.id, ticket=ticket.id, message=facts.message,
-                                           sla_miss=facts.sla_miss, status="done")
+                                           sla_miss=facts.sla_miss, closing=facts.closing, status="done")
         except peewee.IntegrityError:
-            return False  # this message or miss ran it before a crash
+            return False  # this cause ran it before a crash
         for index, action in enumerate(rule.actions):
             try:
                 work.do(action)
@@ -301,11 +308,23 @@ def run_automations(rules: list[AutomationRule], message: Message, ticket: Ticke
     return ticket
 
 
-def run_sla_miss_rules(rules: list[AutomationRule], miss: SlaMiss) -> None:
-    """The company's active `sla_missed` rules on the miss's ticket, each once."""
-    ticket = miss.ticket
+def run_event_rules(rules: list[AutomationRule], ticket: Ticket, **cause: SlaMiss | TicketEvent) -> None:
+    """The company's active `rules` of a ticket's event (`sla_miss=`, `closing=`) on it, each once."""
     contact = Contact.get_by_id(ticket.contact_id)
     for rule in rules:
-        facts = Facts(ticket, contact, sla_miss=miss)
+        facts = Facts(ticket, contact, **cause)
         if rule_applies(rule, facts) and run_rule(rule, facts):
             ticket = Ticket.get_by_id(ticket.id)
+
+
+@dramatiq.actor(queue_name="automations", max_retries=5)
+def run_closing_rules(closing_id: int) -> dict[str, int]:
+    """The company's active `ticket_closed` rules on a closing (the `closed` line of the ticket's history), each
+    once; none when the closing was undone (its transaction rolled back) or the ticket deleted since."""
+    closing = TicketEvent.get_or_none(TicketEvent.id == closing_id, TicketEvent.kind == "closed")
+    if closing is None:
+        return {"rules": 0}
+    ticket = Ticket.get_by_id(closing.ticket_id)
+    rules = active_rules(ticket.company_id, ("ticket_closed",))
+    run_event_rules(rules, ticket, closing=closing)
+    return {"rules": len(rules)}

@@ -22,6 +22,7 @@ from db.messages import Message, QuickMessage
 from db.tickets import Ticket, wake
 from wharf.media import media_store
 from wharf.settings import settings
+from workers.closing import close_ticket
 from workers.csv_import import UPLOADS_DIR
 from workers.events import announcing
 
@@ -124,7 +125,7 @@ def close_inactive_tickets(company_id: int) -> dict[str, int]:
 
     def close(batch: list[Ticket]) -> None:
         for ticket in batch:
-            ticket.close(None)
+            close_ticket(ticket, None)
 
     return {"closed": change_in_batches(idle, close, closedBy="auto-close")}
 

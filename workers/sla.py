@@ -20,7 +20,7 @@ from db.messages import contact_wrote_first
 from db.sla import SLA_KINDS
 from db.tickets import SlaMiss, Ticket
 from db.users import User
-from workers.automations import active_rules, run_sla_miss_rules
+from workers.automations import active_rules, run_event_rules
 from workers.maintenance import change_in_batches
 from workers.notifications import notify
 
@@ -76,7 +76,7 @@ def run_pending_rules() -> int:
         company_id = miss.ticket.company_id
         if company_id not in rules:
             rules[company_id] = active_rules(company_id, ("sla_missed",))
-        run_sla_miss_rules(rules[company_id], miss)
+        run_event_rules(rules[company_id], miss.ticket, sla_miss=miss)
         SlaMiss.update(rules_pending=False).where(SlaMiss.id == miss.id).execute()
         done += 1
     return done

@@ -1,6 +1,6 @@
 """Automation rules, as Chatwoot's (db/automations.py, workers/automations.py): when a contact's message opens a ticket
-or comes in on one, or a ticket misses a target of its SLA policy, and the rule's conditions hold, its actions are
-done on the ticket, with no agent clicking.
+or comes in on one, a ticket misses a target of its SLA policy or is closed, and the rule's conditions hold, its
+actions are done on the ticket, with no agent clicking.
 
 Conditions look at the message (its text, its type; a message's events only), the target missed (`sla_missed`
 only), the contact (number, tags) and the ticket (connection, queue, whether an agent has it, whether its queue is
@@ -145,7 +145,8 @@ class AutomationRuleCreate(AutomationRuleFields):
     description: str = Field("", max_length=1000)
     event: Event = Field(description="ticket_created: a contact's message opens a ticket; message_received: any "
                                      "message of a contact (the first too); sla_missed: the ticket missed a target "
-                                     "of its SLA policy (within a minute of its due time)")
+                                     "of its SLA policy (within a minute of its due time); ticket_closed: it was "
+                                     "closed, by anyone (its reply goes out as a farewell does)")
     match: Literal["all", "any"] = Field("all", description="all the conditions must hold, or any of them")
     conditions: list[AutomationCondition] = Field([], max_length=20, description="none: every such event")
     actions: list[AutomationAction] = Field(min_length=1, max_length=20, description="done in this order")
@@ -181,6 +182,7 @@ class AutomationRunOut(OutSchema):
     ticket_id: int
     message_id: int | None = Field(description="the message of a message's event")
     sla_target: str | None = Field(description="sla_missed: the target missed, first_response or resolution")
+    closing_id: int | None = Field(description="ticket_closed: the closing, a line of the ticket's history")
     status: Literal[RUN_STATUSES]  # type: ignore[valid-type]
     failed_action: int | None = Field(description="the action that could not be done, its place from 0; those "
                                                   "before it were done, those after it not")
@@ -289,7 +291,7 @@ def delete_rule(rule_id: int):
 
 
 @blueprint.get("/<int:rule_id>/runs")
-@endpoint(summary="What the rule did, newest first: one run per message or SLA miss it applied to, `failed` with "
+@endpoint(summary="What the rule did, newest first: one run per message, SLA miss or closing it applied to, `failed` with "
                   "the action that could not be done and why", tags=["automations"], query=AutomationRunQuery, response=page_of(AutomationRunOut),
           errors=[404], roles=MANAGERS, scope=WRITE_SCOPE)
 def list_runs(rule_id: int, query: AutomationRunQuery):

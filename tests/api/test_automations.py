@@ -70,7 +70,7 @@ def test_a_rule_is_paused_changed_and_deleted_with_its_runs_each_change_audited(
     ({"actions": [{"type": "priority", "priority": "low"}, {"type": "assign", "userId": 999}]}, "actions[1].userId"),
     ({"actions": [{"type": "read"}]}, "actions.0"),
     ({"actions": []}, "actions"),
-    ({"event": "ticket_closed"}, "event"),
+    ({"event": "ticket_reopened"}, "event"),
     ({"event": "sla_missed"}, "conditions[0].attribute"),
     ({"conditions": [{"attribute": "sla_target", "operator": "in", "values": ["resolution"]}]},
      "conditions[0].attribute"),
@@ -139,7 +139,8 @@ def test_the_runs_list_what_the_rule_did_newest_first(client, factories, company
     assert [(run["ticketId"], run["status"]) for run in runs] == [(second.id, "failed"), (first.id, "done")]
     assert [(run["failedAction"], run["error"]) for run in failed["items"]] == [(0, "the ticket is closed")]
     assert client.get("/api/automations/999/runs", headers=as_supervisor).status_code == 404
-    assert [(run["messageId"] is not None, run["slaTarget"]) for run in runs] == [(True, None), (True, None)]
+    assert [(run["messageId"] is not None, run["slaTarget"], run["closingId"]) for run in runs] == [
+        (True, None, None), (True, None, None)]
 
 
 def test_a_run_on_an_sla_miss_names_the_target_missed(client, factories, company, as_supervisor):

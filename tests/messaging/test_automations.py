@@ -10,12 +10,17 @@ import datetime as dt
 import pytest
 
 from db.automations import AutomationRule, AutomationRun
+from db.company_settings import save_company_settings
 from db.contacts import Contact, ContactTag
+from db.jobs import Job
 from db.messages import Message, PendingFollowUp
 from db.notifications import Notification
 from db.sla import SlaPolicy
 from db.tickets import SlaMiss, Ticket, TicketEvent, TicketNote, TicketTag, priority_name
+from tests.waiting import wait_for
+from workers.automations import run_closing_rules
 from workers.inbound import handle_inbound
+from workers.maintenance import close_inactive_tickets
 from workers.sla import record_sla_misses
 from workers.transports.base import InboundMessage
 
@@ -233,3 +238,45 @@ def test_a_missed_first_answer_escalates_the_ticket_once_even_when_the_misses_ar
     assert sorted((run.rule.name, run.sla_miss.kind) for run in AutomationRun.select()) == [
         ("escalate", "first_response"), ("tag", "first_response")]
     assert not SlaMiss.select().where(SlaMiss.rules_pending == True).exists()  # noqa: E712
+
+
+def test_a_closed_ticket_of_the_queue_is_sent_its_rule_s_reply_once_however_it_was_closed(
+        app, client, factories, company, connection, reception, worker):
+    vip = factories.tag(company, name="vip")
+    rule(company, "ticket_closed", [{"type": "send_message", "body": "Obrigado, {{firstName}}! Nosso catálogo: ..."},
+                                    {"type": "add_tags", "tagIds": [vip.id]}],
+         [{"attribute": "queue_id", "operator": "in", "values": [reception.id]}])
+    inbound(connection, "oi", "3EB0A")
+    ticket = Ticket.get()
+    elsewhere = factories.ticket(company, connection=connection, queue=factories.queue(company), status="open",
+                                 contact=factories.contact(company, name="Bruno"))
+    as_admin = factories.auth_headers(app, factories.user(company, role="admin"))
+
+    for closed in (ticket, elsewhere):
+        assert client.post(f"/api/tickets/{closed.id}/close", json={"sendFarewell": False},
+                           headers=as_admin).status_code == 200
+    assert wait_for(lambda: AutomationRun.select().count() == 1)
+    closing = TicketEvent.get(TicketEvent.ticket == ticket.id, TicketEvent.kind == "closed")
+    again = run_closing_rules.fn(closing.id)  # the job delivered again
+
+    [run] = AutomationRun.select()
+    assert (run.ticket_id, run.closing_id, run.status, again) == (ticket.id, closing.id, "done", {"rules": 1})
+    assert replies()[-1] == "Obrigado, Ana! Nosso catálogo: ..." and Ticket.get_by_id(ticket.id).status == "closed"
+    assert tags_of(ticket.id) == {vip.id} and tags_of(elsewhere.id) == set()
+
+
+def test_an_idle_ticket_closed_by_the_sweep_runs_the_closing_rules_and_without_rules_no_job_is_written(
+        factories, company, connection, worker):
+    quiet_company = factories.company()
+    for owner in (company, quiet_company):
+        save_company_settings(owner.id, {"auto_close_after_hours": 1})
+        factories.ticket(owner, status="open")
+    Ticket.update(updated_at=dt.datetime.now(dt.UTC).replace(tzinfo=None) - dt.timedelta(hours=3)).execute()
+    rule(company, "ticket_closed", [{"type": "priority", "priority": "low"}])
+
+    for owner in (company, quiet_company):
+        close_inactive_tickets.fn(owner.id)
+
+    assert wait_for(lambda: AutomationRun.select().count() == 1)
+    assert [job.kind for job in Job.select()] == ["run_closing_rules"]
+    assert priority_name(Ticket.get(Ticket.company == company).priority) == "low"

@@ -41,6 +41,7 @@ from db.queues import Queue
 from db.tickets import Ticket, TicketNote
 from wharf.custom_fields import parse_text
 from workers.assignment import transfer
+from workers.closing import close_ticket
 from workers.csv_import import normal_email
 from workers.events import Announcements, announcing
 from workers.flows.ai_reply import DEFAULT_HISTORY_WINDOW, generate_ai_reply
@@ -220,7 +221,7 @@ class SessionEffects(ContactLookups):
         self.log.append({"transferred": {"queueId": self.ticket.queue_id, "userId": self.ticket.user_id}})
 
     def close(self) -> None:
-        self.ticket.close(None)
+        close_ticket(self.ticket, None)
         self.ticket_changed = True
         self.log.append({"closed": True})
 
