@@ -1,5 +1,7 @@
 """Contacts (the company's customers on WhatsApp), their tags, and the custom fields a company defines."""
 
+from collections.abc import Collection
+
 import peewee
 
 from db.base import BaseModel, JSONField, TimestampedModel
@@ -76,3 +78,17 @@ class ContactTag(BaseModel):
 
     class Meta:
         indexes = ((("contact", "tag"), True),)
+
+
+def change_tag_links(links: type[BaseModel], owner: peewee.ForeignKeyField, owner_id: int, tag_ids: Collection[int],
+                     add: bool) -> None:
+    """Add the tags to a contact's or a ticket's (`links` ContactTag or TicketTag, `owner` its contact or ticket
+    field): those it has stay once; or take them off. Its other tags stay."""
+    if add:
+        links.insert_many([{owner.name: owner_id, "tag": tag_id} for tag_id in tag_ids]).on_conflict_ignore().execute()
+    else:
+        links.delete().where(owner == owner_id, links.tag.in_(list(tag_ids))).execute()
+
+
+def change_contact_tags(contact_id: int, tag_ids: Collection[int], add: bool) -> None:
+    change_tag_links(ContactTag, ContactTag.contact, contact_id, tag_ids, add)

@@ -10,7 +10,7 @@ from db.base import BaseModel, JSONField, TimestampedModel, database, utcnow
 from db.bulk import insert_models
 from db.companies import Company
 from db.connections import Connection
-from db.contacts import Contact, Tag
+from db.contacts import Contact, Tag, change_tag_links
 from db.queues import Queue
 from db.raw import Prepared, select_one
 from db.sla import SlaPolicy
@@ -212,11 +212,7 @@ class TicketTag(BaseModel):
 
 
 def change_ticket_tags(ticket_id: int, tag_ids: Collection[int], add: bool) -> None:
-    """Add the tags to the ticket's (those it has stay once), or take them off; its other tags stay."""
-    if add:
-        TicketTag.insert_many([{"ticket": ticket_id, "tag": tag_id} for tag_id in tag_ids]).on_conflict_ignore().execute()
-    else:
-        TicketTag.delete().where(TicketTag.ticket == ticket_id, TicketTag.tag.in_(list(tag_ids))).execute()
+    change_tag_links(TicketTag, TicketTag.ticket, ticket_id, tag_ids, add)
 
 
 def sees_ticket(ticket: Ticket, user: User) -> bool:

@@ -26,16 +26,17 @@ from typing import Any
 import dramatiq
 import peewee
 
+from api.contact_json import contact_json
 from api.ticket_json import announce_note, ticket_out
 from db.automations import MESSAGE_EVENTS, AutomationRule, AutomationRun
 from db.base import database, sqlite_folded, utcnow
 from db.company_settings import company_setting
-from db.contacts import Contact, ContactTag, Tag
+from db.contacts import Contact, ContactTag, Tag, change_contact_tags
 from db.messages import Message, QuickMessage
 from db.queue_rules import is_open
 from db.queues import Queue
 from db.sla import SlaPolicy
-from db.tickets import SlaMiss, Ticket, TicketEvent, TicketNote, change_ticket_tags, sees_ticket
+from db.tickets import SlaMiss, Ticket, TicketEvent, TicketNote, TicketTag, change_ticket_tags, sees_ticket
 from db.users import User
 from workers.assignment import at_ticket_limit, give, transfer
 from workers.closing import close_with_farewell
@@ -74,6 +75,10 @@ class Facts:
     def contact_tag_ids(self) -> set[int]:
         return {row.tag_id for row in ContactTag.select(ContactTag.tag).where(ContactTag.contact == self.contact.id)}
 
+    @functools.cached_property
+    def ticket_tag_ids(self) -> set[int]:
+        return {row.tag_id for row in TicketTag.select(TicketTag.tag).where(TicketTag.ticket == self.ticket.id)}
+
     def open_now(self) -> bool:
         """The ticket's queue takes tickets now, by its hours and special days (no queue: always open)."""
         queue = Queue.get_or_none(Queue.id == self.ticket.queue_id) if self.ticket.queue_id else None
@@ -88,6 +93,7 @@ SUBJECTS: dict[str, Callable[[Facts], Any]] = {
     "connection_id": lambda facts: facts.ticket.connection_id,
     "queue_id": lambda facts: facts.ticket.queue_id,
     "contact_tag": lambda facts: facts.contact_tag_ids,
+    "ticket_tag": lambda facts: facts.ticket_tag_ids,
     "assigned": lambda facts: facts.ticket.user_id is not None,
     "open_now": Facts.open_now,
     "sla_target": lambda facts: facts.sla_miss.kind,
@@ -137,6 +143,7 @@ class RuleWork:
     outbounds: list[Outbound] = dataclasses.field(default_factory=list)
     notes: list[TicketNote] = dataclasses.field(default_factory=list)
     ticket_changed: bool = False
+    contact_changed: bool = False
 
     def do(self, action: dict) -> None:
         """One action, in a savepoint: undone alone when refused."""
@@ -214,11 +221,17 @@ class RuleWork:
         return []
 
     def change_tags(self, action: dict) -> list[Outbound]:
+        """The ticket's tags (`add_tags`, `remove_tags`) or its contact's (`add_contact_tags`...)."""
         tag_ids = set(action["tagIds"])
         found = {tag.id for tag in Tag.select(Tag.id).where(Tag.id.in_(tag_ids), Tag.company == self.ticket.company_id)}
         if missing := sorted(tag_ids - found):
             raise ActionRefused(f"the tags {missing} were deleted")
-        change_ticket_tags(self.ticket.id, tag_ids, add=action["type"] == "add_tags")
+        add = action["type"].startswith("add_")
+        if action["type"].endswith("_contact_tags"):
+            change_contact_tags(self.contact.id, tag_ids, add)
+            self.contact_changed = True
+        else:
+            change_ticket_tags(self.ticket.id, tag_ids, add)
         return []
 
     def prioritise(self, action: dict) -> list[Outbound]:
@@ -241,7 +254,9 @@ class RuleWork:
         return close_with_farewell(self.ticket, None, self.agent_name(), action.get("sendFarewell", True))
 
     def announce(self, announcements: Announcements) -> None:
-        """In the run's transaction: the notes it left and the ticket as it left it."""
+        """In the run's transaction: the notes it left, the ticket as it left it, and its contact if it tagged them."""
+        if self.contact_changed:
+            announcements.add("contact:update", self.contact.company_id, contact_json(Contact.get_by_id(self.contact.id)))
         if not self.ticket_changed:
             return
         ticket = Ticket.get_by_id(self.ticket.id)
@@ -257,6 +272,8 @@ ACTIONS: dict[str, Callable[[RuleWork, dict], list[Outbound]]] = {
     "transfer": RuleWork.transfer,
     "add_tags": RuleWork.change_tags,
     "remove_tags": RuleWork.change_tags,
+    "add_contact_tags": RuleWork.change_tags,
+    "remove_contact_tags": RuleWork.change_tags,
     "priority": RuleWork.prioritise,
     "snooze": RuleWork.snooze,
     "close": RuleWork.close,

@@ -62,6 +62,7 @@ ATTRIBUTES: dict[str, tuple[tuple[str, ...], type, type[peewee.Model] | None]] =
     "connection_id": (SET_OPERATORS, int, Connection),
     "queue_id": (SET_OPERATORS, int, Queue),
     "contact_tag": (SET_OPERATORS, int, Tag),
+    "ticket_tag": (SET_OPERATORS, int, Tag),
     "assigned": (("is",), bool, None),
     "open_now": (("is",), bool, None),
     "sla_target": (SET_OPERATORS, str, None),
@@ -74,7 +75,8 @@ PHONE_PREFIX = re.compile(r"^\+?\d{1,15}$")
 class AutomationCondition(Schema):
     attribute: Literal[tuple(ATTRIBUTES)] = Field(  # type: ignore[valid-type]
         description="body (the message's text or caption), phone (the contact's, E.164), message_type, "
-                    "connection_id, queue_id (the ticket's), contact_tag (the contact's tags), assigned (an agent "
+                    "connection_id, queue_id (the ticket's), contact_tag (the contact's tags), ticket_tag (the "
+                    "ticket's, as the rules before left them: a board lane too), assigned (an agent "
                     "has the ticket), open_now (the ticket's queue takes tickets now, by its hours; no queue: open), "
                     "sla_target (sla_missed: the target missed, first_response or resolution); body and "
                     "message_type on a message's events only")
@@ -118,14 +120,20 @@ class AssignAction(Schema):
     user_id: int = Field(description="the agent a waiting ticket goes to (for a ticket someone has: transfer)")
 
 
+class ContactTagsAction(Schema):
+    type: Literal["add_contact_tags", "remove_contact_tags"] = Field(description="the contact's tags (a campaign's "
+                                                                                 "audience), not the ticket's")
+    tag_ids: list[int] = Field(min_length=1, max_length=50)
+
+
 class ApplySlaAction(Schema):
     type: Literal["apply_sla"]
     sla_policy_id: int = Field(description="the SLA policy the ticket must meet, from when it opened")
 
 
 AutomationAction = Annotated[
-    SendMessageAction | NoteAction | AssignAction | TransferAction | TagsAction | PriorityAction | SnoozeAction
-    | CloseAction | ApplySlaAction,
+    SendMessageAction | NoteAction | AssignAction | TransferAction | TagsAction | ContactTagsAction | PriorityAction
+    | SnoozeAction | CloseAction | ApplySlaAction,
     Field(discriminator="type"),
 ]
 

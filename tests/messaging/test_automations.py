@@ -280,3 +280,25 @@ def test_an_idle_ticket_closed_by_the_sweep_runs_the_closing_rules_and_without_r
     assert wait_for(lambda: AutomationRun.select().count() == 1)
     assert [job.kind for job in Job.select()] == ["run_closing_rules"]
     assert priority_name(Ticket.get(Ticket.company == company).priority) == "low"
+
+
+def test_a_yes_on_a_proposal_moves_the_ticket_to_won_and_makes_the_contact_a_customer(factories, company, connection,
+                                                                                      broker):
+    proposal = factories.tag(company, name="Proposal", board_position=1)
+    won = factories.tag(company, name="Won", board_position=2)
+    customer = factories.tag(company, name="customer")
+    rule(company, "message_received",
+         [{"type": "remove_tags", "tagIds": [proposal.id]}, {"type": "add_tags", "tagIds": [won.id]},
+          {"type": "add_contact_tags", "tagIds": [customer.id]}],
+         [{"attribute": "ticket_tag", "operator": "in", "values": [proposal.id]},
+          {"attribute": "body", "operator": "contains", "values": ["aceito"]}])
+    inbound(connection, "Aceito!", "3EB0A")  # a new ticket: in no lane yet
+    ticket = Ticket.get()
+    TicketTag.create(ticket=ticket, tag=proposal)
+
+    inbound(connection, "aceito sim", "3EB0B")
+
+    contact = Contact.get()
+    assert tags_of(ticket.id) == {won.id}
+    assert {link.tag_id for link in ContactTag.select().where(ContactTag.contact == contact.id)} == {customer.id}
+    assert AutomationRun.select().count() == 1

@@ -32,7 +32,7 @@ from api.ticket_json import announce_note, ticket_out
 from db.base import database, locked, utcnow
 from db.campaigns import CampaignShipping
 from db.companies import Company
-from db.contacts import Contact, ContactField, ContactTag, Tag
+from db.contacts import Contact, ContactField, ContactTag, Tag, change_contact_tags
 from db.flows import LIVE_STATUSES, Flow, FlowSession, FlowStep, FlowVersion
 from db.messages import Message, PollVote, QuickMessage
 from db.opt_outs import is_opted_out
@@ -202,12 +202,7 @@ class SessionEffects(ContactLookups):
         tag = Tag.get_or_none(Tag.company == self.company.id, peewee.fn.LOWER(Tag.name) == name.lower())
         if tag is None:
             return
-        if add:
-            ContactTag.insert(contact=self.contact.id, tag=tag.id).on_conflict_ignore().execute()
-        else:
-            ContactTag.delete().where(
-                ContactTag.contact == self.contact.id, ContactTag.tag == tag.id
-            ).execute()
+        change_contact_tags(self.contact.id, [tag.id], add)
         self.log.append({"tag": tag.name, "added" if add else "removed": True})
 
     def transfer(self, queue_id: int | None, user_id: int | None) -> None:
