@@ -38,12 +38,14 @@ from db.queues import Queue
 from db.sla import SlaPolicy
 from db.tickets import SlaMiss, Ticket, TicketEvent, TicketNote, TicketTag, change_ticket_tags, sees_ticket
 from db.users import User
+from db.webhooks import Webhook, WebhookDelivery
 from workers.assignment import at_ticket_limit, give, transfer
 from workers.closing import close_with_farewell
 from workers.events import Announcements
-from workers.messages import Outbound, dispatch_outbounds, quick_message_media, write_outbound
+from workers.messages import Outbound, dispatch_outbounds, message_event, quick_message_media, write_outbound
 from workers.notifications import notify
 from workers.templating import render_template, ticket_variables
+from workers.webhooks import RULE_EVENT, envelope
 
 logger = logging.getLogger(__name__)
 
@@ -74,6 +76,14 @@ class Facts:
     @functools.cached_property
     def contact_tag_ids(self) -> set[int]:
         return {row.tag_id for row in ContactTag.select(ContactTag.tag).where(ContactTag.contact == self.contact.id)}
+
+    def cause(self) -> dict[str, Any]:
+        """What ran the rule, as its `webhook` action shows it."""
+        if self.message is not None:
+            return {"message": message_event(self.message)}
+        if self.sla_miss is not None:
+            return {"slaTarget": self.sla_miss.kind}
+        return {"closingId": self.closing.id if self.closing else None}
 
     @functools.cached_property
     def ticket_tag_ids(self) -> set[int]:
@@ -140,8 +150,10 @@ class RuleWork:
     ticket: Ticket
     contact: Contact
     closed: bool = False
+    webhook_data: dict[str, Any] = dataclasses.field(default_factory=dict)  # the rule and its cause
     outbounds: list[Outbound] = dataclasses.field(default_factory=list)
     notes: list[TicketNote] = dataclasses.field(default_factory=list)
+    deliveries: list[int] = dataclasses.field(default_factory=list)
     ticket_changed: bool = False
     contact_changed: bool = False
 
@@ -248,13 +260,26 @@ class RuleWork:
         self.ticket.apply_sla(None, self.company_row(SlaPolicy, action["slaPolicyId"], "SLA policy"))
         return []
 
+    def webhook(self, action: dict) -> list[Outbound]:
+        """The ticket as the rule has left it so far, to the webhook named: a signed delivery, retried and logged as
+        any (`automation:rule`), enqueued once the run commits."""
+        hook = self.company_row(Webhook, action["webhookId"], "webhook")
+        if not hook.enabled:
+            raise ActionRefused(f"the webhook {hook.id} is disabled")
+        data = {**self.webhook_data, "ticket": ticket_out(Ticket.get_by_id(self.ticket.id)).to_json()}
+        payload = envelope(RULE_EVENT, self.ticket.company_id, data)
+        self.deliveries.append(WebhookDelivery.create(webhook=hook.id, event=RULE_EVENT, payload=payload).id)
+        return []
+
     def close(self, action: dict) -> list[Outbound]:
         if self.ticket.status == "closed":
             return []
         return close_with_farewell(self.ticket, None, self.agent_name(), action.get("sendFarewell", True))
 
     def announce(self, announcements: Announcements) -> None:
-        """In the run's transaction: the notes it left, the ticket as it left it, and its contact if it tagged them."""
+        """In the run's transaction: the notes it left, the ticket as it left it, its contact if it tagged them, and
+        its webhook deliveries."""
+        announcements.deliveries += self.deliveries
         if self.contact_changed:
             announcements.add("contact:update", self.contact.company_id, contact_json(Contact.get_by_id(self.contact.id)))
         if not self.ticket_changed:
@@ -278,13 +303,16 @@ ACTIONS: dict[str, Callable[[RuleWork, dict], list[Outbound]]] = {
     "snooze": RuleWork.snooze,
     "close": RuleWork.close,
     "apply_sla": RuleWork.apply_sla,
+    "webhook": RuleWork.webhook,
 }
 
 
 def run_rule(rule: AutomationRule, facts: Facts) -> bool:
     """The rule's actions on the ticket, once per message or miss; True when it ran now (not before)."""
     ticket = facts.ticket
-    work, announcements = RuleWork(ticket, facts.contact, closed=facts.closing is not None), Announcements()
+    work = RuleWork(ticket, facts.contact, closed=facts.closing is not None,
+                    webhook_data={"rule": {"id": rule.id, "name": rule.name, "event": rule.event}, **facts.cause()})
+    announcements = Announcements()
     with database.atomic():
         try:
             with database.atomic():

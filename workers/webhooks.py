@@ -69,6 +69,7 @@ from workers.jobs import mark_enqueued, without_marker
 logger = logging.getLogger(__name__)
 
 TEST_EVENT = "webhook:test"
+RULE_EVENT = "automation:rule"
 EVENTS = {
     "message:new": "a message was received, or written to be sent (queued)",
     "message:update": "a message changed: its status moved (sent, delivered, read or failed), it was edited or "
@@ -95,6 +96,9 @@ EVENTS = {
     "flow:session_started": "a flow began a session with a contact",
     "flow:session_ended": "a flow's session ended (`endReason` says why)",
     TEST_EVENT: "sent by POST /api/webhooks/:id/test, even to a disabled webhook",
+    RULE_EVENT: "sent by an automation rule's `webhook` action to the webhook it names, whatever events that one "
+                "receives: the rule, what ran it (the message, the SLA target missed or the closing) and the ticket "
+                "as the rule left it",
 }
 EVENT_FAMILIES = frozenset(event.partition(":")[0] for event in EVENTS)
 # The number each family's events belong to, which a webhook with `connection_ids` receives them for; the events of
@@ -107,6 +111,7 @@ CONNECTION_OF_FAMILY = {
     "connection": "the connection itself",
     "whatsapp": "the connection itself",
     "webhook": "none needed: it goes to the webhook tested, whatever its connectionIds",
+    "automation": "none needed: it goes to the webhook the rule names, whatever its connectionIds",
 }
 MAX_ATTEMPTS = 8
 TIMEOUT_SECONDS = 10

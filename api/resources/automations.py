@@ -49,6 +49,7 @@ from db.queues import Queue
 from db.sla import SLA_KINDS, SlaPolicy
 from db.tickets import SlaMiss
 from db.users import User
+from db.webhooks import Webhook
 
 blueprint = Blueprint("automations", __name__, url_prefix="/api/automations")
 Event = Literal[AUTOMATION_EVENTS]  # type: ignore[valid-type]
@@ -126,6 +127,13 @@ class ContactTagsAction(Schema):
     tag_ids: list[int] = Field(min_length=1, max_length=50)
 
 
+class WebhookAction(Schema):
+    type: Literal["webhook"]
+    webhook_id: int = Field(description="one of the company's webhooks (enabled when the rule runs), sent an "
+                                        "`automation:rule` event whatever events it receives: the rule, what ran it "
+                                        "and the ticket as the rule left it")
+
+
 class ApplySlaAction(Schema):
     type: Literal["apply_sla"]
     sla_policy_id: int = Field(description="the SLA policy the ticket must meet, from when it opened")
@@ -133,7 +141,7 @@ class ApplySlaAction(Schema):
 
 AutomationAction = Annotated[
     SendMessageAction | NoteAction | AssignAction | TransferAction | TagsAction | ContactTagsAction | PriorityAction
-    | SnoozeAction | CloseAction | ApplySlaAction,
+    | SnoozeAction | CloseAction | ApplySlaAction | WebhookAction,
     Field(discriminator="type"),
 ]
 
@@ -220,7 +228,7 @@ def stored_conditions(conditions: list[AutomationCondition]) -> list[dict]:
 
 # What an action names, by its field: the model of those records
 NAMED = {"quick_message_id": QuickMessage, "queue_id": Queue, "user_id": User, "tag_ids": Tag,
-         "mentioned_user_ids": User, "sla_policy_id": SlaPolicy}
+         "mentioned_user_ids": User, "sla_policy_id": SlaPolicy, "webhook_id": Webhook}
 
 
 def stored_actions(actions: list[Any]) -> list[dict]:

@@ -6,6 +6,7 @@ there, and the run says why."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import pytest
 
@@ -18,6 +19,7 @@ from db.notifications import Notification
 from db.sla import SlaPolicy
 from db.tickets import SlaMiss, Ticket, TicketEvent, TicketNote, TicketTag, priority_name
 from tests.waiting import wait_for
+from tests.webhook_receiver import allow_loopback, serving
 from workers.automations import run_closing_rules
 from workers.inbound import handle_inbound
 from workers.maintenance import close_inactive_tickets
@@ -302,3 +304,28 @@ def test_a_yes_on_a_proposal_moves_the_ticket_to_won_and_makes_the_contact_a_cus
     assert tags_of(ticket.id) == {won.id}
     assert {link.tag_id for link in ContactTag.select().where(ContactTag.contact == contact.id)} == {customer.id}
     assert AutomationRun.select().count() == 1
+
+
+def test_a_rule_s_webhook_gets_the_rule_the_message_and_the_ticket_as_the_rule_left_it_signed_and_once(
+        factories, company, connection, worker, monkeypatch):
+    allow_loopback(monkeypatch)
+    with serving() as receiver:
+        hook = factories.webhook(company, url=receiver.url, events=["lead:new"], secret="s3cret")
+        off = factories.webhook(company, url=receiver.url, events=["*"], enabled=False)
+        urgent = rule(company, "message_received", [{"type": "priority", "priority": "urgent"},
+                                                   {"type": "webhook", "webhookId": hook.id}],
+                      [{"attribute": "body", "operator": "contains", "values": ["cancelar"]}], name="Cancelamentos")
+        rule(company, "message_received", [{"type": "webhook", "webhookId": off.id}], name="to a disabled one")
+
+        inbound(connection, "quero cancelar", "3EB0A")
+        inbound(connection, "quero cancelar", "3EB0A")  # delivered again by WhatsApp
+
+        assert wait_for(lambda: len(receiver.received) >= 1)
+        worker.join()
+    [received] = receiver.received
+    body = json.loads(received.body)
+    assert received.signature_is_valid("s3cret") and body["event"] == "automation:rule"
+    assert body["data"]["rule"] == {"id": urgent.id, "name": "Cancelamentos", "event": "message_received"}
+    assert (body["data"]["message"]["body"], body["data"]["ticket"]["priority"]) == ("quero cancelar", "urgent")
+    refused = AutomationRun.get(AutomationRun.rule != urgent.id)
+    assert (refused.status, refused.error) == ("failed", f"the webhook {off.id} is disabled")
