@@ -144,18 +144,24 @@ def rule_applies(rule: AutomationRule, facts: Facts) -> bool:
 
 @dataclasses.dataclass
 class RuleWork:
-    """A rule's actions on one ticket, in the run's transaction; what they wrote, to tell once it commits. A rule of
-    a closing (`closed`) writes to the ticket it closed: its reply goes out as a farewell does."""
+    """A rule's actions on the ticket of its event (`facts`), in the run's transaction; what they wrote, to tell once
+    it commits. A rule of a closing writes to the ticket it closed: its reply goes out as a farewell does."""
 
-    ticket: Ticket
-    contact: Contact
-    closed: bool = False
-    webhook_data: dict[str, Any] = dataclasses.field(default_factory=dict)  # the rule and its cause
+    rule: AutomationRule
+    facts: Facts
     outbounds: list[Outbound] = dataclasses.field(default_factory=list)
     notes: list[TicketNote] = dataclasses.field(default_factory=list)
     deliveries: list[int] = dataclasses.field(default_factory=list)
     ticket_changed: bool = False
     contact_changed: bool = False
+
+    @property
+    def ticket(self) -> Ticket:
+        return self.facts.ticket
+
+    @property
+    def contact(self) -> Contact:
+        return self.facts.contact
 
     def do(self, action: dict) -> None:
         """One action, in a savepoint: undone alone when refused."""
@@ -188,7 +194,7 @@ class RuleWork:
 
     def send_message(self, action: dict) -> list[Outbound]:
         """The reply, its variables filled in for the ticket; a quick message with its file (an audio without text)."""
-        if not self.closed:
+        if self.facts.closing is None:
             self.live()
         if self.contact.blocked:
             raise ActionRefused("the contact is blocked")
@@ -266,7 +272,8 @@ class RuleWork:
         hook = self.company_row(Webhook, action["webhookId"], "webhook")
         if not hook.enabled:
             raise ActionRefused(f"the webhook {hook.id} is disabled")
-        data = {**self.webhook_data, "ticket": ticket_out(Ticket.get_by_id(self.ticket.id)).to_json()}
+        data = {"rule": {"id": self.rule.id, "name": self.rule.name, "event": self.rule.event}, **self.facts.cause(),
+                "ticket": ticket_out(Ticket.get_by_id(self.ticket.id)).to_json()}
         payload = envelope(RULE_EVENT, self.ticket.company_id, data)
         self.deliveries.append(WebhookDelivery.create(webhook=hook.id, event=RULE_EVENT, payload=payload).id)
         return []
@@ -308,11 +315,9 @@ ACTIONS: dict[str, Callable[[RuleWork, dict], list[Outbound]]] = {
 
 
 def run_rule(rule: AutomationRule, facts: Facts) -> bool:
-    """The rule's actions on the ticket, once per message or miss; True when it ran now (not before)."""
+    """The rule's actions on the ticket, once per cause (message, miss, closing); True when it ran now (not before)."""
     ticket = facts.ticket
-    work = RuleWork(ticket, facts.contact, closed=facts.closing is not None,
-                    webhook_data={"rule": {"id": rule.id, "name": rule.name, "event": rule.event}, **facts.cause()})
-    announcements = Announcements()
+    work, announcements = RuleWork(rule, facts), Announcements()
     with database.atomic():
         try:
             with database.atomic():
