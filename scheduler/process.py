@@ -32,8 +32,8 @@ def run_if_leader(lock: Lease, job: PeriodicJob) -> None:
         return
     started_at, started = time.time(), time.perf_counter()
     error = None
-    database.connect(reuse_if_open=True)
     try:
+        database.connect(reuse_if_open=True)  # inside: a database that cannot be reached is this run's error
         job.run()
     except Exception as failure:
         error = str(failure) or repr(failure)
