@@ -110,6 +110,13 @@ SUBJECTS: dict[str, Callable[[Facts], Any]] = {
 }
 
 
+def field_text(value: Any) -> str:
+    """A custom field's stored value as a condition reads it: folded text, `true`/`false`, empty when unset."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return sqlite_folded("" if value is None else str(value)).strip()
+
+
 def folded(values: list) -> list:
     return [sqlite_folded(value).strip() for value in values]
 
@@ -128,7 +135,10 @@ OPERATORS: dict[str, Callable[[Any, list], bool]] = {
 
 
 def condition_holds(condition: dict, facts: Facts) -> bool:
-    subject = SUBJECTS[condition["attribute"]](facts)
+    if condition["attribute"] == "contact_field":
+        subject = field_text((facts.contact.custom_fields or {}).get(condition["key"]))
+    else:
+        subject = SUBJECTS[condition["attribute"]](facts)
     if condition["operator"] == "matches":  # a pattern reads the text as written
         subject = facts.message.body or ""
     return OPERATORS[condition["operator"]](subject, condition["values"])

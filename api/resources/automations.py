@@ -43,7 +43,7 @@ from api.security import current_principal
 from db.automations import AUTOMATION_EVENTS, MESSAGE_EVENTS, RUN_STATUSES, AutomationRule, AutomationRun
 from db.base import holds
 from db.connections import Connection
-from db.contacts import Tag
+from db.contacts import ContactField, Tag
 from db.messages import MESSAGE_TYPES, QuickMessage
 from db.queues import Queue
 from db.sla import SLA_KINDS, SlaPolicy
@@ -67,6 +67,7 @@ ATTRIBUTES: dict[str, tuple[tuple[str, ...], type, type[peewee.Model] | None]] =
     "assigned": (("is",), bool, None),
     "open_now": (("is",), bool, None),
     "sla_target": (SET_OPERATORS, str, None),
+    "contact_field": (("equals", "contains", "does_not_contain", "starts_with"), str, None),
 }
 # The attributes only some events have: a message's, a miss's
 EVENT_ATTRIBUTES = {"body": MESSAGE_EVENTS, "message_type": MESSAGE_EVENTS, "sla_target": ("sla_missed",)}
@@ -74,17 +75,21 @@ PHONE_PREFIX = re.compile(r"^\+?\d{1,15}$")
 
 
 class AutomationCondition(Schema):
+    key: str | None = Field(None, max_length=50, description="contact_field: the custom field's key (one of the "
+                                                           "company's contact fields)")
     attribute: Literal[tuple(ATTRIBUTES)] = Field(  # type: ignore[valid-type]
         description="body (the message's text or caption), phone (the contact's, E.164), message_type, "
                     "connection_id, queue_id (the ticket's), contact_tag (the contact's tags), ticket_tag (the "
                     "ticket's, as the rules before left them: a board lane too), assigned (an agent "
                     "has the ticket), open_now (the ticket's queue takes tickets now, by its hours; no queue: open), "
-                    "sla_target (sla_missed: the target missed, first_response or resolution); body and "
-                    "message_type on a message's events only")
+                    "sla_target (sla_missed: the target missed, first_response or resolution), contact_field (the "
+                    "contact's custom field `key`, as text: a number as written, a boolean true or false, none "
+                    "empty); body and message_type on a message's events only")
     operator: Literal[TEXT_OPERATORS + SET_OPERATORS + ("is",)] = Field(  # type: ignore[valid-type]
         description="body: contains, does_not_contain, equals, starts_with (without case or accents), matches (a "
-                    "regular expression, without case); phone: equals, starts_with; message_type, sla_target and the "
-                    "ids: in, not_in; assigned, open_now: is")
+                    "regular expression, without case); contact_field: equals, contains, does_not_contain, "
+                    "starts_with (without case or accents); phone: equals, starts_with; message_type, sla_target and "
+                    "the ids: in, not_in; assigned, open_now: is")
     values: list[Annotated[str, Field(max_length=200)] | int | bool] = Field(
         min_length=1, max_length=50, description="any of them (is: one boolean); texts up to 200 characters")
 
@@ -113,6 +118,8 @@ class AutomationCondition(Schema):
             raise ValueError(f"unknown message types {sorted(unknown)}: {', '.join(MESSAGE_TYPES)}")
         if self.attribute == "sla_target" and (unknown := set(self.values) - set(SLA_KINDS)):
             raise ValueError(f"unknown SLA targets {sorted(unknown)}: {', '.join(SLA_KINDS)}")
+        if (self.key is not None) != (self.attribute == "contact_field"):
+            raise ValueError("contact_field names its field's `key`; other attributes take none")
         return self
 
 
@@ -219,11 +226,14 @@ def check_event_has(event: str, conditions: list[dict]) -> None:
 
 
 def stored_conditions(conditions: list[AutomationCondition]) -> list[dict]:
-    """The conditions as kept: the ids they name the company's (a 400 naming the condition otherwise)."""
+    """The conditions as kept: the ids and custom fields they name the company's (a 400 naming the condition
+    otherwise)."""
     for index, condition in enumerate(conditions):
         if model := ATTRIBUTES[condition.attribute][2]:
             owned_ids(model, condition.values, f"conditions[{index}].values")
-    return [condition.model_dump(mode="json") for condition in conditions]
+        if condition.key is not None and not owned(ContactField).where(ContactField.key == condition.key).exists():
+            raise ValidationFailed("no such contact field", {f"conditions[{index}].key": f"unknown: {condition.key}"})
+    return [condition.model_dump(mode="json", exclude_none=True) for condition in conditions]
 
 
 # What an action names, by its field: the model of those records

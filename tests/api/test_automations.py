@@ -76,10 +76,16 @@ def test_a_rule_is_paused_changed_and_deleted_with_its_runs_each_change_audited(
      "conditions[0].attribute"),
     ({"event": "sla_missed", "conditions": [{"attribute": "sla_target", "operator": "in", "values": ["reply"]}]},
      "conditions.0"),
+    ({"conditions": [{"attribute": "contact_field", "operator": "equals", "values": ["ouro"]}]}, "conditions.0"),
+    ({"conditions": [{"attribute": "contact_field", "key": "plano", "operator": "equals", "values": ["ouro"]}]},
+     "conditions[0].key"),
+    ({"conditions": [{"attribute": "body", "key": "plan", "operator": "equals", "values": ["ouro"]}]}, "conditions.0"),
 ], ids=["operator", "id as text", "regex", "two booleans", "phone", "type", "long text", "unknown queue", "unknown tag",
-        "unknown agent", "read", "no actions", "event", "body on a miss", "target on a message", "unknown target"])
-def test_a_rule_that_could_not_work_is_a_400_naming_the_part_and_nothing_is_saved(client, as_supervisor, change,
-                                                                                  field):
+        "unknown agent", "read", "no actions", "event", "body on a miss", "target on a message", "unknown target",
+        "field without key", "unknown field", "key elsewhere"])
+def test_a_rule_that_could_not_work_is_a_400_naming_the_part_and_nothing_is_saved(client, factories, company,
+                                                                                  as_supervisor, change, field):
+    factories.contact_field(company, "plan")
     answer = client.post("/api/automations", json={**CANCEL, **change}, headers=as_supervisor)
 
     assert answer.status_code == 400, answer.get_json()

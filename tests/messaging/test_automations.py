@@ -329,3 +329,19 @@ def test_a_rule_s_webhook_gets_the_rule_the_message_and_the_ticket_as_the_rule_l
     assert (body["data"]["message"]["body"], body["data"]["ticket"]["priority"]) == ("quero cancelar", "urgent")
     refused = AutomationRun.get(AutomationRun.rule != urgent.id)
     assert (refused.status, refused.error) == ("failed", f"the webhook {off.id} is disabled")
+
+
+def test_a_gold_plan_contact_s_new_ticket_goes_to_the_vip_queue(factories, company, connection, broker):
+    vip = factories.queue(company, name="VIP")
+    factories.contact_field(company, "plan")
+    rule(company, "ticket_created", [{"type": "transfer", "queueId": vip.id}],
+         [{"attribute": "contact_field", "key": "plan", "operator": "equals", "values": ["ouro"]}])
+    factories.contact(company, phone="+5511987654321", custom_fields={"plan": "Ouro"})
+    factories.contact(company, phone="+5511912345678", custom_fields={"plan": "Prata"})
+
+    inbound(connection, "oi", "3EB0A", phone="5511987654321")
+    inbound(connection, "oi", "3EB0B", phone="5511912345678")
+    inbound(connection, "oi", "3EB0C", phone="5511955550000")  # a new contact: no plan
+
+    assert [ticket.queue_id for ticket in Ticket.select().order_by(Ticket.id)] == [
+        vip.id, connection.default_queue_id, connection.default_queue_id]
