@@ -176,6 +176,12 @@ class AutomationRuleCreate(AutomationRuleFields):
     active: bool = True
 
 
+class RunCounts(OutSchema):
+    done: int
+    failed: int
+    last_run_at: UtcDateTime | None
+
+
 class AutomationRuleOut(OutSchema):
     id: int
     name: str
@@ -185,6 +191,7 @@ class AutomationRuleOut(OutSchema):
     conditions: list[dict[str, Any]]
     actions: list[dict[str, Any]]
     active: bool
+    runs: RunCounts = Field(description="how often it ran: done, failed (its GET /:id/runs say why), and when last")
     created_at: UtcDateTime
     updated_at: UtcDateTime
 
@@ -213,8 +220,29 @@ class AutomationRunOut(OutSchema):
     created_at: UtcDateTime
 
 
-def rule_json(rule: AutomationRule) -> dict:
-    return AutomationRuleOut.model_validate(rule).to_json()
+class RuleJson:
+    """A rule as JSON, with its run counts; a page of them at once (`api.pagination.paginate`), counted in one
+    query."""
+
+    def __call__(self, rule: AutomationRule) -> dict[str, Any]:
+        return self.page([rule])[0]
+
+    def page(self, rules: list[AutomationRule]) -> list[dict[str, Any]]:
+        def counted(status: str) -> peewee.Function:
+            return peewee.fn.SUM(peewee.Case(None, [(AutomationRun.status == status, 1)], 0)).alias(status)
+
+        counts = {row.rule_id: row for row in AutomationRun.select(
+            AutomationRun.rule, counted("done"), counted("failed"),
+            peewee.fn.MAX(AutomationRun.created_at).python_value(AutomationRun.created_at.python_value)
+            .alias("last_run_at"),
+        ).where(AutomationRun.rule.in_([rule.id for rule in rules])).group_by(AutomationRun.rule)}
+        return [AutomationRuleOut.model_validate({
+            **rule.__data__, "runs": {"done": int(counted.done), "failed": int(counted.failed),
+                                      "last_run_at": counted.last_run_at} if (counted := counts.get(rule.id)) else
+            {"done": 0, "failed": 0, "last_run_at": None}}).to_json() for rule in rules]
+
+
+rule_json = RuleJson()
 
 
 def check_event_has(event: str, conditions: list[dict]) -> None:

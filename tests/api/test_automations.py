@@ -147,6 +147,11 @@ def test_the_runs_list_what_the_rule_did_newest_first(client, factories, company
     assert client.get("/api/automations/999/runs", headers=as_supervisor).status_code == 404
     assert [(run["messageId"] is not None, run["slaTarget"], run["closingId"]) for run in runs] == [
         (True, None, None), (True, None, None)]
+    [listed] = client.get("/api/automations", headers=as_supervisor).get_json()["items"]
+    assert {**listed["runs"], "lastRunAt": None} == {"done": 1, "failed": 1, "lastRunAt": None}
+    assert listed["runs"]["lastRunAt"] == runs[0]["createdAt"]
+    fresh = client.post("/api/automations", json={**CANCEL, "name": "new"}, headers=as_supervisor).get_json()
+    assert fresh["runs"] == {"done": 0, "failed": 0, "lastRunAt": None}
 
 
 def test_a_run_on_an_sla_miss_names_the_target_missed(client, factories, company, as_supervisor):
@@ -159,3 +164,16 @@ def test_a_run_on_an_sla_miss_names_the_target_missed(client, factories, company
     [run] = client.get(f"/api/automations/{rule['id']}/runs", headers=as_supervisor).get_json()["items"]
 
     assert (run["ticketId"], run["messageId"], run["slaTarget"]) == (ticket.id, None, "resolution")
+
+
+def test_a_rule_s_run_counts_read_alike_on_both_databases(database_kind, app, client, factories):
+    company = factories.company()
+    headers = factories.auth_headers(app, factories.user(company, role="supervisor"))
+    rule = client.post("/api/automations", json=CANCEL, headers=headers).get_json()
+    ticket = factories.ticket(company)
+    run = AutomationRun.create(rule=rule["id"], ticket=ticket, message=factories.message(ticket), status="done")
+
+    shown = client.get(f"/api/automations/{rule['id']}", headers=headers).get_json()
+
+    assert shown["runs"] == {"done": 1, "failed": 0,
+                             "lastRunAt": run.created_at.isoformat(timespec="milliseconds") + "Z"}
