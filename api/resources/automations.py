@@ -220,6 +220,18 @@ class AutomationRunOut(OutSchema):
     created_at: UtcDateTime
 
 
+def run_counts(rule_ids: list[int]) -> dict[int, dict[str, Any]]:
+    """Each rule's runs done and failed, and when it last ran, in one query (a rule that never ran is missing)."""
+    def of_status(status: str) -> peewee.Function:
+        return peewee.fn.SUM(peewee.Case(None, [(AutomationRun.status == status, 1)], 0)).alias(status)
+
+    last = peewee.fn.MAX(AutomationRun.created_at).python_value(AutomationRun.created_at.python_value)
+    rows = (AutomationRun.select(AutomationRun.rule, of_status("done"), of_status("failed"), last.alias("last_run_at"))
+            .where(AutomationRun.rule.in_(rule_ids)).group_by(AutomationRun.rule))
+    return {row.rule_id: {"done": int(row.done), "failed": int(row.failed), "last_run_at": row.last_run_at}
+            for row in rows}
+
+
 class RuleJson:
     """A rule as JSON, with its run counts; a page of them at once (`api.pagination.paginate`), counted in one
     query."""
@@ -228,18 +240,9 @@ class RuleJson:
         return self.page([rule])[0]
 
     def page(self, rules: list[AutomationRule]) -> list[dict[str, Any]]:
-        def counted(status: str) -> peewee.Function:
-            return peewee.fn.SUM(peewee.Case(None, [(AutomationRun.status == status, 1)], 0)).alias(status)
-
-        counts = {row.rule_id: row for row in AutomationRun.select(
-            AutomationRun.rule, counted("done"), counted("failed"),
-            peewee.fn.MAX(AutomationRun.created_at).python_value(AutomationRun.created_at.python_value)
-            .alias("last_run_at"),
-        ).where(AutomationRun.rule.in_([rule.id for rule in rules])).group_by(AutomationRun.rule)}
-        return [AutomationRuleOut.model_validate({
-            **rule.__data__, "runs": {"done": int(counted.done), "failed": int(counted.failed),
-                                      "last_run_at": counted.last_run_at} if (counted := counts.get(rule.id)) else
-            {"done": 0, "failed": 0, "last_run_at": None}}).to_json() for rule in rules]
+        counts, never = run_counts([rule.id for rule in rules]), {"done": 0, "failed": 0, "last_run_at": None}
+        return [AutomationRuleOut.model_validate({**rule.__data__, "runs": counts.get(rule.id, never)}).to_json()
+                for rule in rules]
 
 
 rule_json = RuleJson()
