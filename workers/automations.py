@@ -36,7 +36,16 @@ from db.messages import Message, QuickMessage
 from db.queue_rules import is_open
 from db.queues import Queue
 from db.sla import SlaPolicy
-from db.tickets import SlaMiss, Ticket, TicketEvent, TicketNote, TicketTag, change_ticket_tags, sees_ticket
+from db.tickets import (
+    SlaMiss,
+    Ticket,
+    TicketEvent,
+    TicketNote,
+    TicketTag,
+    change_ticket_tags,
+    priority_name,
+    sees_ticket,
+)
 from db.users import User
 from db.webhooks import Webhook, WebhookDelivery
 from workers.assignment import at_ticket_limit, give, transfer
@@ -107,6 +116,8 @@ SUBJECTS: dict[str, Callable[[Facts], Any]] = {
     "assigned": lambda facts: facts.ticket.user_id is not None,
     "open_now": Facts.open_now,
     "sla_target": lambda facts: facts.sla_miss.kind,
+    "status": lambda facts: facts.ticket.status,
+    "priority": lambda facts: priority_name(facts.ticket.priority) or "none",
 }
 
 

@@ -47,7 +47,7 @@ from db.contacts import ContactField, Tag
 from db.messages import MESSAGE_TYPES, QuickMessage
 from db.queues import Queue
 from db.sla import SLA_KINDS, SlaPolicy
-from db.tickets import SlaMiss
+from db.tickets import PRIORITIES, TICKET_STATUSES, SlaMiss
 from db.users import User
 from db.webhooks import Webhook
 
@@ -68,7 +68,12 @@ ATTRIBUTES: dict[str, tuple[tuple[str, ...], type, type[peewee.Model] | None]] =
     "open_now": (("is",), bool, None),
     "sla_target": (SET_OPERATORS, str, None),
     "contact_field": (("equals", "contains", "does_not_contain", "starts_with"), str, None),
+    "status": (SET_OPERATORS, str, None),
+    "priority": (SET_OPERATORS, str, None),
 }
+# The values an attribute of words takes
+WORDS = {"message_type": MESSAGE_TYPES, "sla_target": SLA_KINDS, "status": TICKET_STATUSES,
+         "priority": (*PRIORITIES, "none")}
 # The attributes only some events have: a message's, a miss's
 EVENT_ATTRIBUTES = {"body": MESSAGE_EVENTS, "message_type": MESSAGE_EVENTS, "sla_target": ("sla_missed",)}
 PHONE_PREFIX = re.compile(r"^\+?\d{1,15}$")
@@ -84,12 +89,13 @@ class AutomationCondition(Schema):
                     "has the ticket), open_now (the ticket's queue takes tickets now, by its hours; no queue: open), "
                     "sla_target (sla_missed: the target missed, first_response or resolution), contact_field (the "
                     "contact's custom field `key`, as text: a number as written, a boolean true or false, none "
-                    "empty); body and message_type on a message's events only")
+                    "empty), status (the ticket's: pending, open, closed), priority (low, medium, high, urgent, "
+                    "none); body and message_type on a message's events only")
     operator: Literal[TEXT_OPERATORS + SET_OPERATORS + ("is",)] = Field(  # type: ignore[valid-type]
         description="body: contains, does_not_contain, equals, starts_with (without case or accents), matches (a "
                     "regular expression, without case); contact_field: equals, contains, does_not_contain, "
-                    "starts_with (without case or accents); phone: equals, starts_with; message_type, sla_target and "
-                    "the ids: in, not_in; assigned, open_now: is")
+                    "starts_with (without case or accents); phone: equals, starts_with; message_type, sla_target, "
+                    "status, priority and the ids: in, not_in; assigned, open_now: is")
     values: list[Annotated[str, Field(max_length=200)] | int | bool] = Field(
         min_length=1, max_length=50, description="any of them (is: one boolean); texts up to 200 characters")
 
@@ -114,10 +120,8 @@ class AutomationCondition(Schema):
             if not all(PHONE_PREFIX.match(value) for value in self.values):
                 raise ValueError("a phone, or its first digits, with the country code: +5511, +1")
             self.values = ["+" + value.lstrip("+") for value in self.values]
-        if self.attribute == "message_type" and (unknown := set(self.values) - set(MESSAGE_TYPES)):
-            raise ValueError(f"unknown message types {sorted(unknown)}: {', '.join(MESSAGE_TYPES)}")
-        if self.attribute == "sla_target" and (unknown := set(self.values) - set(SLA_KINDS)):
-            raise ValueError(f"unknown SLA targets {sorted(unknown)}: {', '.join(SLA_KINDS)}")
+        if self.attribute in WORDS and (unknown := set(self.values) - set(WORDS[self.attribute])):
+            raise ValueError(f"unknown {self.attribute} values {sorted(unknown)}: {', '.join(WORDS[self.attribute])}")
         if (self.key is not None) != (self.attribute == "contact_field"):
             raise ValueError("contact_field names its field's `key`; other attributes take none")
         return self

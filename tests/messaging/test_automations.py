@@ -345,3 +345,20 @@ def test_a_gold_plan_contact_s_new_ticket_goes_to_the_vip_queue(factories, compa
 
     assert [ticket.queue_id for ticket in Ticket.select().order_by(Ticket.id)] == [
         vip.id, connection.default_queue_id, connection.default_queue_id]
+
+
+def test_a_message_on_an_urgent_ticket_still_waiting_is_tagged(factories, company, connection, broker):
+    waiting = factories.tag(company, name="urgent-waiting")
+    rule(company, "message_received", [{"type": "add_tags", "tagIds": [waiting.id]}],
+         [{"attribute": "priority", "operator": "in", "values": ["urgent"]},
+          {"attribute": "status", "operator": "in", "values": ["pending"]}])
+    inbound(connection, "oi", "3EB0A", phone="5511987654321")
+    inbound(connection, "oi", "3EB0B", phone="5511912345678")
+    urgent, calm = Ticket.select().order_by(Ticket.id)
+    Ticket.update(priority=4).execute()  # both urgent now
+    Ticket.update(status="open").where(Ticket.id == calm.id).execute()
+
+    inbound(connection, "e aí?", "3EB0C", phone="5511987654321")
+    inbound(connection, "e aí?", "3EB0D", phone="5511912345678")
+
+    assert (tags_of(urgent.id), tags_of(calm.id)) == ({waiting.id}, set())
