@@ -10,6 +10,8 @@ did."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 import peewee
 
 from db.base import BaseModel, JSONField, TimestampedModel, utcnow
@@ -58,3 +60,11 @@ class AutomationRun(BaseModel):
     def sla_target(self) -> str | None:
         """The target missed, of a run on an SLA miss (read with the miss joined, to spare a query a run)."""
         return self.sla_miss.kind if self.sla_miss_id else None
+
+
+def companies_with_rules(company_ids: Collection[int], event: str) -> set[int]:
+    """Those of the companies that have active rules of the event."""
+    rows = AutomationRule.select(AutomationRule.company).distinct().where(
+        AutomationRule.company.in_(list(company_ids)), AutomationRule.event == event,
+        AutomationRule.active == True)  # noqa: E712
+    return {row.company_id for row in rows}

@@ -8,7 +8,7 @@ from functools import partial
 
 import dramatiq
 
-from db.automations import AutomationRule
+from db.automations import companies_with_rules
 from db.base import database
 from db.tickets import Ticket
 from workers.broker import broker
@@ -40,8 +40,7 @@ def close_ticket(ticket: Ticket, by_user_id: int | None) -> None:
     from workers.automations import run_closing_rules  # it closes tickets with this module in turn
 
     closing = ticket.close(by_user_id)
-    if AutomationRule.select().where(AutomationRule.company == ticket.company_id, AutomationRule.active == True,  # noqa: E712
-                                     AutomationRule.event == "ticket_closed").exists():
+    if companies_with_rules([ticket.company_id], "ticket_closed"):
         _, message = record_job(run_closing_rules, closing.id, company_id=ticket.company_id)
         database.after_commit(partial(send_closing_rules, message))
 

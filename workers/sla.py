@@ -14,7 +14,7 @@ import peewee
 from peewee import fn
 
 from api.schemas import iso_utc
-from db.automations import AutomationRule
+from db.automations import AutomationRule, companies_with_rules
 from db.base import utcnow
 from db.messages import contact_wrote_first
 from db.sla import SLA_KINDS
@@ -48,16 +48,8 @@ def told_of_miss(ticket: Ticket) -> list[int]:
     return ([ticket.user_id] if ticket.user_id else []) + [user.id for user in managers]
 
 
-def with_sla_rules(company_ids: set[int]) -> set[int]:
-    """Those of the companies that have active `sla_missed` automation rules."""
-    rows = AutomationRule.select(AutomationRule.company).distinct().where(
-        AutomationRule.company.in_(company_ids), AutomationRule.event == "sla_missed",
-        AutomationRule.active == True)  # noqa: E712
-    return {row.company_id for row in rows}
-
-
 def record_misses(tickets: list[Ticket], kind: str) -> None:
-    automated = with_sla_rules({ticket.company_id for ticket in tickets}) if tickets else set()
+    automated = companies_with_rules({ticket.company_id for ticket in tickets}, "sla_missed") if tickets else set()
     for ticket in tickets:
         due_at = getattr(ticket, DUE[kind].name)
         SlaMiss.insert(ticket=ticket.id, kind=kind, due_at=due_at,

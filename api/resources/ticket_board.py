@@ -19,7 +19,7 @@ from api.schemas import OutSchema, Schema
 from api.scoping import owned, visible_ticket
 from api.ticket_json import TagBrief, TicketOut, tickets_out
 from db.contacts import Tag
-from db.tickets import Ticket, TicketTag
+from db.tickets import Ticket, TicketTag, change_ticket_tags
 
 blueprint = Blueprint("ticket_board", __name__, url_prefix="/api/tickets")
 
@@ -84,7 +84,7 @@ def move_to_lane(ticket_id: int, body: LaneIn):
     if body.tag_id is not None and body.tag_id not in lanes:
         raise NotFound("lane")
     with announced(ticket) as state:
-        TicketTag.delete().where(TicketTag.ticket == ticket.id, TicketTag.tag.in_(list(lanes))).execute()
+        change_ticket_tags(ticket.id, lanes - {body.tag_id}, add=False)
         if body.tag_id is not None:
-            TicketTag.insert(ticket=ticket.id, tag=body.tag_id).execute()
+            change_ticket_tags(ticket.id, [body.tag_id], add=True)
     return state
