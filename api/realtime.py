@@ -4,7 +4,8 @@ Clients connect with their access token (`auth={"token": accessToken}` or `?toke
 expired, revoked or refresh token is refused with a `connect_error`. A connected user is in
 `company:{id}` and `user:{id}`; admins and supervisors also in `company:{id}:supervisors`
 (every ticket event), agents in `queue:{id}` for each of their queues (membership is read at
-connect). `ticket:join {ticketId}` adds the ticket's room when the caller may see the ticket.
+connect). `ticket:join {ticketId}` adds the ticket's room when the caller may see the ticket, and has the
+ticket's session watch its contact's typing (`contact:typing`, workers/presence.py).
 What each event is sent to is decided in `wharf.realtime`.
 
 Every process emits through the Redis channel (`wharf.realtime.CHANNEL`) that this server
@@ -47,6 +48,7 @@ from wharf.realtime import (
 )
 from wharf.settings import settings
 from workers.chat_actions import enqueue_on_session, show_typing
+from workers.presence import watch_contact_typing
 
 log = logging.getLogger(__name__)
 
@@ -105,6 +107,15 @@ def ticket_id_of(data: Any) -> int:
     if not isinstance(value, int) or isinstance(value, bool):
         raise EventRefused("validation_error", "send {ticketId: <integer>}")
     return value
+
+
+def with_contact(ticket_id: int) -> Ticket | None:
+    return Ticket.select(Ticket, Contact).join(Contact).where(Ticket.id == ticket_id).first()
+
+
+def on_whatsapp(ticket: Ticket) -> bool:
+    """Whether the ticket is a live chat with one contact on a WhatsApp session: one that typing goes to and from."""
+    return ticket.status != "closed" and not ticket.is_group and ticket.connection_id is not None
 
 
 def with_database(handler: Callable[..., Any]) -> Callable[..., Any]:
@@ -204,13 +215,15 @@ def attach_realtime(app: Flask) -> SocketIO:
     def join_ticket(data: Any = None) -> dict[str, Any]:
         ticket_id = ticket_id_of(data)
         who = caller()
-        ticket = Ticket.get_or_none(Ticket.id == ticket_id)
+        ticket = with_contact(ticket_id)
         if ticket is None or ticket.company_id != who.company_id:
             raise EventRefused("not_found", "ticket not found")
         visible = visible_to(who.company_id, who.user_id, who.role)
         if not Ticket.select().where(Ticket.id == ticket_id, visible).exists():
             raise EventRefused("forbidden", "the ticket is neither in your queues nor yours")
         socketio_server.server.enter_room(request.sid, ticket_room(ticket_id))
+        if on_whatsapp(ticket):  # its contact's typing comes to the room (`contact:typing`, workers/presence.py)
+            enqueue_on_session(watch_contact_typing, ticket.connection_id, ticket.contact.phone.lstrip("+"))
         return {"ok": True, "ticketId": ticket_id}
 
     @socketio_server.on("ticket:leave")
@@ -234,8 +247,8 @@ def attach_realtime(app: Flask) -> SocketIO:
         who = caller()
         emit("typing", {"ticketId": ticket_id, "userId": who.user_id, "name": who.name, "typing": data["typing"],
                         "recording": recording}, to=room, include_self=False)
-        ticket = Ticket.select(Ticket, Contact).join(Contact).where(Ticket.id == ticket_id).first()
-        if ticket is not None and ticket.status != "closed" and not ticket.is_group and ticket.connection_id:
+        ticket = with_contact(ticket_id)
+        if ticket is not None and on_whatsapp(ticket):
             enqueue_on_session(show_typing, ticket.connection_id, ticket.contact.phone.lstrip("+"), data["typing"],
                                utcnow().isoformat(), recording)
         return {"ok": True}

@@ -330,6 +330,22 @@ def simulate_call(connection_id: int, phone: str, video: bool) -> None:
     click.echo(f"{phone} is calling ({'video' if video else 'voice'}): call {call_id}")
 
 
+@simulate.command("typing")
+@click.argument("connection_id", type=int)
+@click.option("--from", "phone", required=True, help="the contact's number, E.164 (+5511...)")
+@click.option("--stop", is_flag=True, help="they stopped typing")
+@click.option("--recording", is_flag=True, help="recording a voice note rather than typing")
+def simulate_typing(connection_id: int, phone: str, stop: bool, recording: bool) -> None:
+    """A contact types in their chat (agents with their ticket open see it), records a voice note, or stops."""
+    from wharf.redis_client import redis_client
+    from workers.transports import simulator
+
+    heard = simulator.inject_typing(redis_client(), connection_id, phone, not stop, recording)
+    doing = "stopped typing" if stop else "is recording audio" if recording else "is typing"
+    click.echo(f"{phone} {doing}" + ("" if heard else " (unheard: no agent opened their ticket since the session "
+                                                     "connected)"))
+
+
 @simulate.command("group-change")
 @click.argument("connection_id", type=int)
 @click.option("--from", "phone", required=True, help="the member who makes the change, E.164 (+5511...)")

@@ -25,6 +25,7 @@ from workers import (  # noqa: F401
     messages,
     number_check,
     own_profile,
+    presence,
     profile_pictures,
     sla,
     statuses,

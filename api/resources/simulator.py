@@ -457,6 +457,31 @@ def typing(connection_id: int):
     ])
 
 
+class ContactTypingIn(FromContact):
+    typing: bool = Field(description="false: they stopped")
+    recording: bool = Field(False, description="recording a voice note (\"recording audio…\") rather than typing")
+
+
+class ContactTypingOut(OutSchema):
+    from_: str = Field(serialization_alias="from")
+    typing: bool
+    recording: bool
+    watched: bool = Field(description="whether the session hears it: it does once an agent opened the contact's "
+                                      "ticket (`ticket:join`) since the session connected, as WhatsApp tells a "
+                                      "contact's typing only to a session that asked")
+
+
+@blueprint.post("/<int:connection_id>/contact-typing")
+@endpoint(summary="A simulated contact types in their chat, records a voice note, or stops: agents with their ticket "
+          "open see `contact:typing`", tags=["simulator"], body=ContactTypingIn, response=ContactTypingOut, status=202,
+          roles=CONTACT_ROLES, errors=[404, 409])
+def contact_typing(connection_id: int, body: ContactTypingIn):
+    phone = acting_contact(connection_id, body)
+    recording = body.typing and body.recording
+    watched = simulator.inject_typing(redis_client(), connection_id, phone, body.typing, recording)
+    return ContactTypingOut(from_=phone, typing=body.typing, recording=recording, watched=watched)
+
+
 class PostedStatus(OutSchema):
     """A Status the session posted, as its contacts see it."""
 

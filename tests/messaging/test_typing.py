@@ -1,13 +1,17 @@
-"""An agent's typing, shown on the contact's phone through the connection's session (workers/chat_actions.py)."""
+"""Typing both ways: an agent's, shown on the contact's phone through the connection's session
+(workers/chat_actions.py), and a contact's, shown to the agents (workers/presence.py)."""
 
 from __future__ import annotations
 
 import datetime as dt
+import json
+import time
 
 from db.base import utcnow
 from db.connections import Connection
 from tests.waiting import wait_for
 from workers.chat_actions import enqueue_on_session, show_typing
+from workers.presence import handle_contact_typing
 from workers.transports import simulator
 
 
@@ -32,3 +36,37 @@ def test_the_simulator_shows_what_each_contact_sees(client, admin_headers, conne
     assert answer == {"items": [
         {"contact": "+5511912345678", "typing": True, "recording": True, "at": "1970-01-01T00:00:00.000Z"},
         {"contact": "+5511987654321", "typing": True, "recording": False, "at": "1970-01-01T00:00:00.000Z"}]}
+
+
+def test_a_contacts_typing_that_waited_too_long_or_has_no_live_ticket_reaches_no_one(factories, connection):
+    contact = factories.contact(connection.company, phone="+5511987654321")
+    factories.ticket(connection.company, connection=connection, contact=contact, status="closed")
+    typing = {"kind": "contact_typing", "connection_id": connection.id, "chat": "5511987654321",
+              "sender": "5511987654321", "typing": True, "recording": False}
+
+    stale = handle_contact_typing.fn({**typing, "timestamp": time.time() - 60})
+    closed = handle_contact_typing.fn({**typing, "timestamp": time.time()})
+    live = factories.ticket(connection.company, connection=connection, contact=contact, status="pending")
+    shown = handle_contact_typing.fn({**typing, "timestamp": time.time()})
+
+    assert (stale, closed) == ({"skipped": "stale"}, {"skipped": "no live ticket"})
+    assert shown == {"ticketId": live.id, "typing": True}
+
+
+def test_a_simulated_contact_types_through_the_api(client, admin_headers, connection, redis_client):
+    redis_client.sadd(simulator.key(connection.id, "watched"), "5511987654321")
+
+    watched = client.post(f"/api/simulator/{connection.id}/contact-typing", headers=admin_headers,
+                          json={"from": "+5511987654321", "typing": True, "recording": True})
+    unwatched = client.post(f"/api/simulator/{connection.id}/contact-typing", headers=admin_headers,
+                            json={"from": "+5511912345678", "typing": False, "recording": True})
+    refused = client.post(f"/api/simulator/{connection.id}/contact-typing", headers=admin_headers,
+                          json={"from": "+5511912345678", "typing": "yes"})
+
+    assert (watched.status_code, watched.get_json()) == (202, {"from": "+5511987654321", "typing": True,
+                                                                "recording": True, "watched": True})
+    assert unwatched.get_json() == {"from": "+5511912345678", "typing": False, "recording": False, "watched": False}
+    assert refused.status_code == 400 and list(refused.get_json()["details"]) == ["typing"]
+    commands = [json.loads(raw) for raw in redis_client.lrange(simulator.key(connection.id, "commands"), 0, -1)]
+    assert [(command["op"], command["phone"]) for command in reversed(commands)] == [
+        ("contact_typing", "5511987654321"), ("contact_typing", "5511912345678")]

@@ -298,14 +298,21 @@ def test_typing_is_relayed_to_the_others_in_the_ticket_room(realtime_url, factor
         assert agents.received("typing") == bystanders.received("typing") == []
 
 
-def test_an_agent_typing_shows_the_contact_typing_on_whatsapp(realtime_url, factories, app, redis_client, worker,
-                                                               gateway):
+def an_agents_open_chat(factories):
+    """(agent, connection, contact, ticket): an agent's open ticket with a contact, on a simulated number once it
+    is connected (the test's gateway runs it)."""
     company = factories.company()
     agent = factories.user(company=company, role="agent")
     connection = factories.connection(company, enabled=True, is_default=True)
     contact = factories.contact(company, phone="+5511987654321")
     ticket = factories.ticket(company, connection=connection, contact=contact, user=agent, status="open")
     assert wait_for(lambda: Connection.get_by_id(connection.id).status == "connected", timeout=20)
+    return agent, connection, contact, ticket
+
+
+def test_an_agent_typing_shows_the_contact_typing_on_whatsapp(realtime_url, factories, app, redis_client, worker,
+                                                               gateway):
+    agent, connection, _, ticket = an_agents_open_chat(factories)
     with connected(realtime_url, app, agent) as agents:
         agents.call("ticket:join", {"ticketId": ticket.id})
 
@@ -317,6 +324,26 @@ def test_an_agent_typing_shows_the_contact_typing_on_whatsapp(realtime_url, fact
 
         assert wait_for(lambda: simulator.typing(redis_client, connection.id)["5511987654321"]["typing"] is False)
         assert simulator.typing(redis_client, connection.id)["5511987654321"]["recording"] is False
+
+
+def test_an_agent_who_opens_a_ticket_sees_its_contact_typing_on_whatsapp(realtime_url, factories, app, redis_client,
+                                                                          worker, gateway):
+    agent, connection, contact, ticket = an_agents_open_chat(factories)
+    unheard = simulator.inject_typing(redis_client, connection.id, "+5511987654321", True)  # nobody has it open
+    with connected(realtime_url, app, agent) as agents:
+        agents.call("ticket:join", {"ticketId": ticket.id})
+        assert wait_for(lambda: simulator.watches(redis_client, connection.id, "+5511987654321"), timeout=20)
+
+        simulator.inject_typing(redis_client, connection.id, "+5511987654321", True)
+        simulator.inject_typing(redis_client, connection.id, "+5511987654321", True, recording=True)
+        simulator.inject_typing(redis_client, connection.id, "+5511987654321", False)
+
+        seen = agents.wait("contact:typing", count=3)
+    assert not unheard
+    assert [(event["typing"], event["recording"]) for event in seen] == [(True, False), (True, True), (False, False)]
+    assert {(event["ticketId"], event["contactId"], event["from"]) for event in seen} == {
+        (ticket.id, contact.id, "+5511987654321")}
+    assert all(event["at"].endswith("Z") for event in seen)
 
 
 def test_presence_goes_online_with_the_first_connection_and_offline_with_the_last(realtime_url, factories, app):

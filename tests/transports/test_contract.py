@@ -17,6 +17,7 @@ from workers.transports import build_transport, simulator, simulator_session
 from workers.transports.base import (
     Connected,
     ContactCard,
+    ContactTyping,
     Disconnected,
     InboundBatch,
     InboundMessage,
@@ -187,6 +188,27 @@ def test_the_contact_sees_us_typing_or_recording_audio_then_stop(transport, even
     assert (typing, recording, shown()) == ((True, False), (True, True), (False, False))
 
 
+def test_a_contacts_typing_reaches_the_session_only_in_a_chat_it_watches_and_until_it_reconnects(
+    transport, events, network
+):
+    unwatched = simulator.inject_typing(network, CONNECTION_ID, "+5511900000009", True)
+    transport.watch_presence("5511987654321")
+    transport.watch_presence("5511987654321")  # asked again: nothing changes
+    heard = [simulator.inject_typing(network, CONNECTION_ID, "+5511987654321", typing, recording)
+             for typing, recording in ((True, False), (True, True), (False, True))]
+    seen = [events.next(ContactTyping) for _ in heard]
+    transport.disconnect()
+    transport.connect(events)
+    events.next(Connected)
+
+    assert not unwatched and heard == [True, True, True]
+    assert [(event.chat, event.sender, event.typing, event.recording) for event in seen] == [
+        ("5511987654321", "5511987654321", True, False), ("5511987654321", "5511987654321", True, True),
+        ("5511987654321", "5511987654321", False, False)]  # the first heard is the watched chat's: the other dropped
+    assert all(event.timestamp > 1_700_000_000 for event in seen)
+    assert not simulator.watches(network, CONNECTION_ID, "+5511987654321")  # a new session watches nothing yet
+
+
 def test_a_message_deleted_for_everyone_leaves_the_contacts_phone(transport, events, network):
     message = outgoing()
     transport.send(message)
@@ -256,11 +278,12 @@ def test_a_call_arrives_as_an_event_and_rejecting_it_stops_the_ringing_once(tran
     lambda transport: transport.edit("5511987654321", "3EB0OURS", "hi"),
     lambda transport: transport.react("5511987654321", "3EB0THEIRS", "👍", from_me=False),
     lambda transport: transport.set_typing("5511987654321", True),
+    lambda transport: transport.watch_presence("5511987654321"),
     lambda transport: transport.on_whatsapp(["5511987654321"]),
     lambda transport: transport.profile_picture("5511987654321"),
     lambda transport: transport.group_subject("120363012345678901@g.us"),
-], ids=["read receipts", "rejecting a call", "deleting", "editing", "reacting", "typing", "checking numbers",
-        "profile pictures", "group subjects"])
+], ids=["read receipts", "rejecting a call", "deleting", "editing", "reacting", "typing", "watching typing",
+        "checking numbers", "profile pictures", "group subjects"])
 def test_session_actions_need_a_connected_session(transport, events, act):
     transport.disconnect()
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import time
 from io import BytesIO
 from pathlib import Path
 from types import SimpleNamespace
@@ -24,6 +25,7 @@ from neonize.exc import (
     SendPresenceError,
     SetGroupPhotoError,
     SetStatusMessageError,
+    SubscribePresenceError,
     UpdateBlocklistError,
 )
 from neonize.proto import Neonize_pb2 as neonize_proto
@@ -71,7 +73,14 @@ from neonize.proto.waE2E.WAWebProtobufsE2E_pb2 import (
     TemplateMessage,
     VideoMessage,
 )
-from neonize.utils.enum import BlocklistAction, ChatPresence, ChatPresenceMedia, MediaType, ReceiptType
+from neonize.utils.enum import (
+    BlocklistAction,
+    ChatPresence,
+    ChatPresenceMedia,
+    MediaType,
+    Presence,
+    ReceiptType,
+)
 from PIL import Image
 
 from wharf.media import MAX_BYTES
@@ -80,6 +89,7 @@ from workers.transports.base import (
     AddressBookEntry,
     Connected,
     ContactCard,
+    ContactTyping,
     Disconnected,
     GroupChanged,
     InboundMessage,
@@ -461,6 +471,36 @@ def test_a_group_call_says_so(attribute):
     assert map_event(CONNECTION_ID, call_offer(**attribute)).is_group
 
 
+def chat_presence(state=neonize_proto.ChatPresence.COMPOSING, media=neonize_proto.ChatPresence.TEXT, chat=CONTACT,
+                  sender=CONTACT, **source) -> neonize_proto.ChatPresence:
+    return neonize_proto.ChatPresence(MessageSource=neonize_proto.MessageSource(Chat=chat, Sender=sender, **source),
+                                      State=state, Media=media)
+
+
+def test_a_contact_typing_recording_audio_and_stopping():
+    typing, recording, stopped = (
+        map_event(CONNECTION_ID, chat_presence()),
+        map_event(CONNECTION_ID, chat_presence(media=neonize_proto.ChatPresence.AUDIO)),
+        map_event(CONNECTION_ID, chat_presence(neonize_proto.ChatPresence.PAUSED, neonize_proto.ChatPresence.AUDIO)),
+    )
+
+    assert typing == ContactTyping(CONNECTION_ID, chat="5511987654321", sender="5511987654321", typing=True,
+                                   recording=False, timestamp=typing.timestamp)
+    assert (recording.typing, recording.recording) == (True, True)
+    assert (stopped.typing, stopped.recording) == (False, False)
+    assert typing.timestamp == pytest.approx(time.time(), abs=5)  # WhatsApp gives no time: when it came
+
+
+def test_typing_from_a_hidden_number_or_a_group_member_is_known_by_the_number_beside_it():
+    hidden = map_event(CONNECTION_ID, chat_presence(chat=LID_CALLER, sender=LID_CALLER, SenderAlt=CONTACT))
+    member = map_event(CONNECTION_ID, chat_presence(chat=GROUP, sender=LID_CALLER, SenderAlt=CONTACT, IsGroup=True))
+    broadcast = map_event(CONNECTION_ID, chat_presence(chat=neonize_proto.JID(User="status", Server="broadcast")))
+
+    assert (hidden.chat, hidden.sender) == ("5511987654321", "5511987654321")
+    assert (member.chat, member.sender) == ("120363025246125486@g.us", "5511987654321")
+    assert broadcast is None
+
+
 # --- the session
 def test_session_events():
     assert map_event(CONNECTION_ID, neonize_proto.QR(Codes=["2@abc", "2@def"])) == QrCode(CONNECTION_ID, "2@abc")
@@ -555,6 +595,16 @@ class RecordingClient(SessionClient):
         if self.refusal:
             raise SendPresenceError(self.refusal)
         self.presences.append((jid, state, media))
+
+    def send_presence(self, presence):
+        if self.refusal:
+            raise SendPresenceError(self.refusal)
+        self.presences.append(presence)
+
+    def subscribe_presence(self, jid):
+        if self.refusal:
+            raise SubscribePresenceError(self.refusal)
+        self.presences.append(("subscribe", jid))
 
     def reject_call(self, call_from, call_id):
         if self.refusal:
@@ -880,6 +930,17 @@ def test_typing_is_shown_in_the_contacts_chat_as_composing_then_paused(session):
         ("5511987654321", ChatPresence.CHAT_PRESENCE_COMPOSING, ChatPresenceMedia.CHAT_PRESENCE_MEDIA_TEXT),
         ("5511987654321", ChatPresence.CHAT_PRESENCE_COMPOSING, ChatPresenceMedia.CHAT_PRESENCE_MEDIA_AUDIO),
         ("5511987654321", ChatPresence.CHAT_PRESENCE_PAUSED, ChatPresenceMedia.CHAT_PRESENCE_MEDIA_TEXT)]
+
+
+def test_watching_a_contacts_typing_puts_the_session_online_then_subscribes_to_their_presence(session):
+    session.watch_presence("5511987654321")
+    session.client.refusal = "websocket not connected"
+    with pytest.raises(TransportError) as refused:
+        session.watch_presence("5511987654321")
+
+    [online, (asked, jid)] = session.client.presences
+    assert (online, asked, jid.User, jid.Server) == (Presence.AVAILABLE, "subscribe", "5511987654321", "s.whatsapp.net")
+    assert not refused.value.permanent
 
 
 def test_a_read_receipt_whatsapp_refuses_or_an_offline_session_is_a_transient_error(session):

@@ -7,6 +7,7 @@ import time
 from wharf.redis_client import redis_client
 from workers.transports.base import (
     Connected,
+    ContactTyping,
     GroupChanged,
     InboundBatch,
     InboundMessage,
@@ -34,6 +35,7 @@ def dispatch_event(event) -> None:
     from workers.groups import handle_group_changed
     from workers.inbound import handle_inbound, handle_inbound_batch
     from workers.message_changes import handle_edit, handle_poll_vote, handle_reaction, handle_revoke
+    from workers.presence import handle_contact_typing
 
     if isinstance(event, InboundMessage):
         handle_inbound.send(event.to_dict())
@@ -51,6 +53,8 @@ def dispatch_event(event) -> None:
         handle_poll_vote.send(event.to_dict())
     elif isinstance(event, IncomingCall):
         handle_call.send(event.to_dict())
+    elif isinstance(event, ContactTyping):
+        handle_contact_typing.send(event.to_dict())
     elif isinstance(event, GroupChanged):
         handle_group_changed.send(event.to_dict())
     else:

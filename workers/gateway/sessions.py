@@ -111,6 +111,9 @@ class ManagedSession:
     def set_typing(self, chat: str, typing: bool, recording: bool = False) -> None:
         self.transport.set_typing(chat, typing, recording)
 
+    def watch_presence(self, chat: str) -> None:
+        self.transport.watch_presence(chat)
+
     def on_whatsapp(self, numbers: list[str]) -> dict[str, bool]:
         return self.transport.on_whatsapp(numbers)
 

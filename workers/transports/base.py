@@ -116,6 +116,19 @@ class IncomingCall(TransportEvent):
 
 
 @dataclasses.dataclass(frozen=True)
+class ContactTyping(TransportEvent):
+    """Someone in a chat the session watches (`watch_presence`) is typing, recording a voice note, or stopped: a
+    moment's sign, which WhatsApp sends while they do and which no one stores."""
+
+    kind: ClassVar[str] = "contact_typing"
+    chat: str  # the contact's number in digits (or their full LID id), or the group's id
+    sender: str  # who is typing: the chat itself, or a member of the group
+    typing: bool  # False: they stopped (or never sent what they typed)
+    timestamp: float  # Unix seconds, when the session heard it (WhatsApp gives no time)
+    recording: bool = False  # typing=True and recording: "recording audio…"
+
+
+@dataclasses.dataclass(frozen=True)
 class GroupChanged(TransportEvent):
     """Someone changed a group the session is in: its subject (the group's name), who is in it or who are its
     admins (someone joined, left, was added, removed, promoted or demoted, the session's number included)."""
@@ -367,6 +380,11 @@ class Transport(Protocol):
         """Show a contact (`chat`, the number in digits) that we are typing ("typing…" under our name), or recording
         a voice note ("recording audio…": `recording`), or that we stopped. Raise TransportError when the session
         cannot."""
+
+    def watch_presence(self, chat: str) -> None:
+        """Ask WhatsApp for a contact's typing (`chat`, the number in digits), as WhatsApp Web does when a chat is
+        opened: `ContactTyping` events come for them until the session ends. Asked again, it changes nothing. Raise
+        TransportError when the session cannot."""
 
     def on_whatsapp(self, numbers: list[str]) -> dict[str, bool]:
         """{number: whether it is on WhatsApp} for numbers in digits (no "+"); a number WhatsApp did not answer for

@@ -16,6 +16,7 @@ from urllib.parse import parse_qsl, quote, urlencode, urlparse, urlunparse
 
 from neonize.events import (
     CallOfferEv,
+    ChatPresenceEv,
     ClientOutdatedEv,
     ConnectedEv,
     ConnectFailureEv,
@@ -54,6 +55,7 @@ from workers.transports.base import (
     AddressBookEntry,
     Connected,
     ContactCard,
+    ContactTyping,
     Disconnected,
     GroupChanged,
     GroupInfo,
@@ -392,6 +394,24 @@ def incoming_call(connection_id: int, event: CallOfferEv) -> IncomingCall:
     )
 
 
+# --- typing
+def chat_presence(connection_id: int, event: ChatPresenceEv) -> ContactTyping | None:
+    """A contact typing in their chat, or a member in a group (whatsmeow's chat state, which carries no time: the
+    moment it came is when); "recording audio…" is typing with the audio medium. None for what is no chat of ours."""
+    source = event.MessageSource
+    if source.Chat.Server not in CHAT_SERVERS:
+        return None
+    typing = event.State == ChatPresenceEv.COMPOSING
+    return ContactTyping(
+        connection_id,
+        chat=address(source.Chat, None if source.IsGroup else source.SenderAlt),
+        sender=address(source.Sender, source.SenderAlt),
+        typing=typing,
+        recording=typing and event.Media == ChatPresenceEv.AUDIO,
+        timestamp=time.time(),
+    )
+
+
 # --- groups
 def group_info(connection_id: int, event: GroupInfoEv) -> GroupChanged | None:
     """A change to a group we are in that Wharf keeps: its new subject (the group's name), or its members and admins;
@@ -575,6 +595,7 @@ EVENT_MAPPINGS = {
     MessageEv: inbound_message,
     ReceiptEv: receipt,
     CallOfferEv: incoming_call,
+    ChatPresenceEv: chat_presence,
     GroupInfoEv: group_info,
     QREv: lambda cid, event: QrCode(cid, code=event.Codes[0]) if event.Codes else None,
     PairStatusEv: pair_status,

@@ -47,6 +47,7 @@ from neonize.utils.enum import (
     ChatPresenceMedia,
     MediaType,
     ParticipantChange,
+    Presence,
     ReceiptType,
 )
 from neonize.utils.jid import build_jid
@@ -225,7 +226,7 @@ class NeonizeTransport:
         client.jid, client.new_device = device, device is None
         client.qr(self.on_qr)
         client.on_login_status = self.on_login_status
-        for kind in (neonize_proto.Message, neonize_proto.Receipt, neonize_proto.CallOffer,
+        for kind in (neonize_proto.Message, neonize_proto.Receipt, neonize_proto.CallOffer, neonize_proto.ChatPresence,
                      neonize_proto.GroupInfoEvent, neonize_proto.Connected, neonize_proto.Disconnected,
                      neonize_proto.StreamReplaced, neonize_proto.LoggedOut, neonize_proto.TemporaryBan,
                      neonize_proto.ClientOutdated, neonize_proto.ConnectFailure, neonize_proto.PairStatus):
@@ -387,6 +388,15 @@ class NeonizeTransport:
         media = ChatPresenceMedia.CHAT_PRESENCE_MEDIA_AUDIO if recording else ChatPresenceMedia.CHAT_PRESENCE_MEDIA_TEXT
         self.send_to_chat(chat, "show that we are typing", lambda client, jid: client.send_chat_presence(
             jid, state, media))
+
+    def watch_presence(self, chat: str) -> None:
+        """Online first: WhatsApp tells a contact's typing only to a session that is (the number shows "online" to
+        its contacts from then on, as it does while WhatsApp Web is open)."""
+        def watch(client: NewClient, jid: neonize_proto.JID) -> None:
+            client.send_presence(Presence.AVAILABLE)
+            client.subscribe_presence(jid)
+
+        self.send_to_chat(chat, "watch the contact's typing", watch)
 
     def send_to_chat(self, chat: str, doing: str, send: Callable[[NewClient, neonize_proto.JID], object]) -> None:
         """`send(client, jid)` on the connected client, for the JID WhatsApp knows the contact's chat by."""

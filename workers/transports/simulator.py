@@ -19,7 +19,9 @@ it, and a gateway crash loses nothing of it:
   as a phone downloads one, when it takes its message. A message with a file goes to the handler alone, its file
   inline in base64, as neonize's downloaded media do: one file per Dramatiq message, never a batch of them; the file
   leaves the network with its command.
-- `typing`: whether each contact's phone shows us typing (our agents' typing, `set_typing`).
+- `typing`: whether each contact's phone shows us typing (our agents' typing, `set_typing`); `watched`: the chats whose
+  own typing the session asked for (`watch_presence`), until its next connect, as WhatsApp forgets them. A contact's
+  typing (`inject_typing`) reaches the session only in a watched chat.
 - `groups`: the groups the session is in (those whose members wrote to us, and those it created), with their subjects
   (names) as last given (`group_subject`); `group_members`: their members we know of, each with its role
   ("member", "admin", "superadmin"), by `member_field`; `group_details`: the rest of what the session set
@@ -224,6 +226,19 @@ def inject_vote(client: redis.Redis, connection_id: int, phone: str, wa_id: str,
                  optionHashes=[option_hash(option) for option in options], at=time.time())
 
 
+def inject_typing(client: redis.Redis, connection_id: int, phone: str, typing: bool, recording: bool = False) -> bool:
+    """A contact types in their chat (or records a voice note), or stops; whether the session hears it: only one that
+    watches the chat does (`watched`). The network keeps none of it."""
+    push_command(client, connection_id, "contact_typing", phone=phone.lstrip("+"), typing=typing,
+                 recording=typing and recording, at=time.time())
+    return watches(client, connection_id, phone)
+
+
+def watches(client: redis.Redis, connection_id: int, phone: str) -> bool:
+    """Whether the session asked for the typing of the contact `phone` since it connected (`watch_presence`)."""
+    return bool(client.sismember(key(connection_id, "watched"), phone.lstrip("+")))
+
+
 def inject_call(client: redis.Redis, connection_id: int, phone: str, video: bool = False) -> str:
     """A contact calls the number; returns the call's id. The network keeps the call (`calls`)."""
     call = {"callId": secrets.token_hex(16).upper(), "from": phone.lstrip("+"), "video": video, "at": time.time()}
@@ -302,6 +317,6 @@ def profile(client: redis.Redis, connection_id: int) -> dict[str, Any]:
 
 def reset(client: redis.Redis, connection_id: int) -> None:
     names = ("config", "commands", "processing", "outbox", "seen", "receipts", "paired", "read_by_us", "read_receipts",
-             "revoked", "edited", "reactions", "calls", "rejected_calls", "typing", "media", "groups", "blocklist",
+             "revoked", "edited", "reactions", "calls", "rejected_calls", "typing", "watched", "media", "groups", "blocklist",
              "profile", "group_members", "group_details", "statuses")
     client.delete(*(key(connection_id, name) for name in names))

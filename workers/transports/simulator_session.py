@@ -27,6 +27,7 @@ from workers.transports.base import (
     AddressBookEntry,
     Connected,
     ContactCard,
+    ContactTyping,
     Disconnected,
     EventHandler,
     GroupChanged,
@@ -185,6 +186,7 @@ class SimulatorTransport(SimulatorGroups):
             self.pump.join(timeout=5)  # the previous session's pump has finished what it was doing
         self.on_event = on_event
         self.stopping.clear()
+        self.redis.delete(key(self.connection_id, "watched"))  # a new session: WhatsApp forgot what the last watched
         config = read_config(self.redis, self.connection_id)
         if config["banned"]:
             self.emit(LoggedOut(self.connection_id, reason="banned"))
@@ -306,6 +308,11 @@ class SimulatorTransport(SimulatorGroups):
         self.require_connected()
         state = {"typing": typing, "recording": typing and recording, "at": time.time()}
         self.redis.hset(key(self.connection_id, "typing"), chat, json.dumps(state))
+
+    def watch_presence(self, chat: str) -> None:
+        """The contact's typing reaches the session from now on (`watched`)."""
+        self.require_connected()
+        self.redis.sadd(key(self.connection_id, "watched"), chat)
 
     def on_whatsapp(self, numbers: list[str]) -> dict[str, bool]:
         """Every number is on the simulated network but those configured `notOnWhatsapp`."""
@@ -487,6 +494,9 @@ class SimulatorTransport(SimulatorGroups):
         elif op == "call":
             self.emit(IncomingCall(self.connection_id, call_id=command["callId"], chat=command["from"],
                                    video=command["video"], timestamp=command["at"]))
+        elif op == "contact_typing" and self.redis.sismember(key(self.connection_id, "watched"), command["phone"]):
+            self.emit(ContactTyping(self.connection_id, chat=command["phone"], sender=command["phone"],
+                                    typing=command["typing"], recording=command["recording"], timestamp=command["at"]))
         elif op == "group_change":
             self.emit(GroupChanged(self.connection_id, chat=command["group"], name=command["name"],
                                    members_changed=command["membersChanged"], timestamp=command["at"]))
