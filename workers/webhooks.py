@@ -70,6 +70,7 @@ logger = logging.getLogger(__name__)
 
 TEST_EVENT = "webhook:test"
 RULE_EVENT = "automation:rule"
+MACRO_EVENT = "macro:run"
 EVENTS = {
     "message:new": "a message was received, or written to be sent (queued)",
     "message:update": "a message changed: its status moved (sent, delivered, read or failed), it was edited or "
@@ -99,6 +100,8 @@ EVENTS = {
     RULE_EVENT: "sent by an automation rule's `webhook` action to the webhook it names, whatever events that one "
                 "receives: the rule, what ran it (the message, the SLA target missed or the closing) and the ticket "
                 "as the rule left it",
+    MACRO_EVENT: "sent by a macro's `webhook` action to the webhook it names, whatever events that one receives: the "
+                 "macro, the user who ran it (null: a program) and the ticket as the macro's actions before left it",
 }
 EVENT_FAMILIES = frozenset(event.partition(":")[0] for event in EVENTS)
 # The number each family's events belong to, which a webhook with `connection_ids` receives them for; the events of
@@ -112,6 +115,7 @@ CONNECTION_OF_FAMILY = {
     "whatsapp": "the connection itself",
     "webhook": "none needed: it goes to the webhook tested, whatever its connectionIds",
     "automation": "none needed: it goes to the webhook the rule names, whatever its connectionIds",
+    "macro": "none needed: it goes to the webhook the macro names, whatever its connectionIds",
 }
 MAX_ATTEMPTS = 8
 TIMEOUT_SECONDS = 10

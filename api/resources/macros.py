@@ -48,14 +48,17 @@ from api.resources.tickets import (
     transferring,
 )
 from api.schemas import OutSchema, PageQuery, Schema, UtcDateTime, page_of
-from api.scoping import owned, shared_or_own, visible_tickets
+from api.scoping import get_owned, owned, shared_or_own, visible_tickets
 from api.security import current_principal
-from api.ticket_json import Priority
+from api.ticket_json import Priority, ticket_out
 from db.base import holds, utcnow
 from db.contacts import Contact, Tag
 from db.macros import Macro
 from db.tickets import Ticket, change_ticket_tags
+from db.webhooks import Webhook, WebhookDelivery
+from workers.events import announcing
 from workers.messages import dispatch_outbound, write_outbound
+from workers.webhooks import MACRO_EVENT, envelope
 
 blueprint = Blueprint("macros", __name__, url_prefix="/api/macros")
 WRITERS_OF_COMPANY_WIDE = ("super", "admin", "supervisor", "api_key")
@@ -112,9 +115,16 @@ class ReadAction(Schema):
     type: Literal["read"]
 
 
+class WebhookAction(Schema):
+    type: Literal["webhook"]
+    webhook_id: int = Field(description="one of the company's webhooks (enabled when the macro runs), sent "
+                                        "`macro:run` with the ticket as the actions before left it, whatever events "
+                                        "it receives")
+
+
 MacroAction = Annotated[
     SendMessageAction | NoteAction | AcceptAction | TransferAction | TagsAction | PriorityAction | SnoozeAction
-    | CloseAction | ReadAction,
+    | CloseAction | ReadAction | WebhookAction,
     Field(discriminator="type"),
 ]
 
@@ -203,28 +213,49 @@ def snoozing_for(action: SnoozeAction) -> TicketWork:
     return snoozing(SnoozeIn(until=until))
 
 
+def calling_webhook(action: WebhookAction, macro: Macro) -> TicketWork:
+    """Chatwoot's "send webhook event": the ticket as the macro has left it so far, with the macro and who ran it, to
+    the webhook named (`macro:run`), a signed delivery retried and logged as any, written with nothing else to undo."""
+    hook = get_owned(Webhook, action.webhook_id, "webhook")
+    user = current_principal().user
+
+    def call(ticket: Ticket) -> dict:
+        if not Webhook.get_by_id(hook.id).enabled:
+            raise Conflict(f"the webhook {hook.id} is disabled")
+        state = ticket_out(ticket).to_json()
+        data = {"macro": {"id": macro.id, "name": macro.name}, "userId": user.id if user else None, "ticket": state}
+        with announcing() as announcements:
+            delivery = WebhookDelivery.create(webhook=hook.id, event=MACRO_EVENT,
+                                              payload=envelope(MACRO_EVENT, ticket.company_id, data))
+            announcements.deliveries.append(delivery.id)
+        return state
+
+    return call
+
+
 # Each action's TicketWork, made (and what it names checked) once for all the tickets of a run
-WORK: dict[str, Callable[[Any], TicketWork]] = {
-    "send_message": sending,
-    "note": noting,
-    "accept": accepting,
-    "transfer": transferring,
-    "add_tags": tag_changing,
-    "remove_tags": tag_changing,
-    "priority": lambda action: prioritising(action.priority),
-    "snooze": snoozing_for,
-    "close": closing,
-    "read": lambda _: read_ticket,
+WORK: dict[str, Callable[[Any, Macro], TicketWork]] = {
+    "send_message": lambda action, _: sending(action),
+    "note": lambda action, _: noting(action),
+    "accept": lambda action, _: accepting(action),
+    "transfer": lambda action, _: transferring(action),
+    "add_tags": lambda action, _: tag_changing(action),
+    "remove_tags": lambda action, _: tag_changing(action),
+    "priority": lambda action, _: prioritising(action.priority),
+    "snooze": lambda action, _: snoozing_for(action),
+    "close": lambda action, _: closing(action),
+    "read": lambda _, __: read_ticket,
+    "webhook": calling_webhook,
 }
 
 
-def works_of(actions: list[Any], refusal: Callable[[str, dict[str, str]], ApiError]) -> list[TicketWork]:
-    """The actions' TicketWork, in order; what one names that the caller cannot use (a tag deleted, a queue of
-    another company, a quick message not theirs...) is `refusal(message, {"actions[i]": why})`."""
+def works_of(macro: Macro, actions: list[Any], refusal: Callable[[str, dict[str, str]], ApiError]) -> list[TicketWork]:
+    """The actions' TicketWork, in order, for a run of `macro`; what one names that the caller cannot use (a tag
+    deleted, a queue of another company, a quick message not theirs...) is `refusal(message, {"actions[i]": why})`."""
     works = []
     for index, action in enumerate(actions):
         try:
-            works.append(WORK[action.type](action))
+            works.append(WORK[action.type](action, macro))
         except ApiError as error:
             raise refusal(f"action {index} ({action.type}) cannot run: {error.message}",
                           {f"actions[{index}]": error.message}) from None
@@ -237,9 +268,9 @@ def macro_json(macro: Macro) -> dict:
                     updated_at=macro.updated_at).to_json()
 
 
-def stored_actions(actions: list[Any]) -> list[dict]:
+def stored_actions(macro: Macro, actions: list[Any]) -> list[dict]:
     """The actions as kept (and shown): checked as a run checks them, each with only the fields it was given."""
-    works_of(actions, ValidationFailed)
+    works_of(macro, actions, ValidationFailed)
     return [action.model_dump(mode="json", by_alias=True, exclude_unset=True) for action in actions]
 
 
@@ -276,7 +307,8 @@ def create_macro(body: MacroCreate):
     if body.scope == "personal" and principal.user is None:
         raise ValidationFailed("a program has no macros of its own: save a company one", {"scope": "not personal"})
     macro = Macro(company=principal.company_id, user=principal.user.id if body.scope == "personal" else None,
-                  name=body.name, actions=stored_actions(body.actions))
+                  name=body.name)
+    macro.actions = stored_actions(macro, body.actions)
     ensure_writable(macro)
     macro.save()
     return macro_json(macro)
@@ -298,7 +330,7 @@ def update_macro(macro_id: int, body: MacroFields):
     if "name" in changes:
         macro.name = changes["name"]
     if "actions" in changes:
-        macro.actions = stored_actions(body.actions)
+        macro.actions = stored_actions(macro, body.actions)
     macro.save()
     return macro_json(macro)
 
@@ -320,7 +352,7 @@ def delete_macro(macro_id: int):
 def run_macro(macro_id: int, body: MacroRunIn):
     macro = visible_macro(macro_id)
     actions = MacroFields.model_validate({"actions": macro.actions}).actions
-    works = works_of(actions, Conflict)
+    works = works_of(macro, actions, Conflict)
     ticket_ids = list(dict.fromkeys(body.ticket_ids))
     tickets = {ticket.id: ticket for ticket in visible_tickets().where(Ticket.id.in_(ticket_ids))}
     done, failed = [], []

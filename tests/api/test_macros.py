@@ -4,6 +4,7 @@ fails stops the macro on that ticket (the ones before stay done) and says why, t
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import pytest
 
@@ -11,6 +12,9 @@ from db.base import utcnow
 from db.macros import Macro
 from db.messages import Message, QuickMessage
 from db.tickets import Ticket, TicketEvent, TicketNote, TicketTag
+from db.webhooks import WebhookDelivery
+from tests.waiting import wait_for
+from tests.webhook_receiver import allow_loopback, serving
 
 
 @pytest.fixture
@@ -153,3 +157,45 @@ def test_a_macro_sends_a_quick_message_filled_in_for_each_ticket(client, factori
 
     assert run(client, as_agent, macro, [ticket]).get_json() == {"done": [ticket.id], "failed": []}
     assert [m.body for m in Message.select().where(Message.ticket == ticket.id)] == ["Caio, a chave Pix é 12345."]
+
+
+def test_a_macros_webhook_gets_the_macro_who_ran_it_and_each_ticket_as_the_actions_before_left_it_signed(
+        client, factories, company, connection, agent, as_agent, worker, monkeypatch):
+    allow_loopback(monkeypatch)
+    tickets = [factories.ticket(company, connection=connection, user=agent, status="open") for _ in range(2)]
+    with serving() as receiver:
+        hook = factories.webhook(company, url=receiver.url, events=["lead:new"], secret="s3cret")
+        macro = saved(client, as_agent, [{"type": "priority", "priority": "urgent"},
+                                         {"type": "webhook", "webhookId": hook.id}], name="Escalar")
+
+        answer = run(client, as_agent, macro, tickets)
+
+        assert wait_for(lambda: len(receiver.received) == 2)
+        worker.join()
+    bodies = sorted((json.loads(received.body) for received in receiver.received),
+                    key=lambda body: body["data"]["ticket"]["id"])
+    assert answer.get_json() == {"done": [t.id for t in tickets], "failed": []}
+    assert all(received.signature_is_valid("s3cret") for received in receiver.received)
+    assert [(body["event"], body["data"]["ticket"]["id"], body["data"]["ticket"]["priority"]) for body in bodies] == [
+        ("macro:run", tickets[0].id, "urgent"), ("macro:run", tickets[1].id, "urgent")]
+    assert {(body["data"]["macro"]["id"], body["data"]["macro"]["name"], body["data"]["userId"]) for body in bodies} == {
+        (macro["id"], "Escalar", agent.id)}
+
+
+def test_a_macros_webhook_of_another_company_is_a_400_and_a_disabled_one_fails_the_run_on_each_ticket(
+        client, factories, company, connection, agent, as_agent):
+    theirs = factories.webhook(factories.company(), url="https://example.com/hook", events=["*"])
+    ours = factories.webhook(company, url="https://example.com/hook", events=["*"])
+    ticket = factories.ticket(company, connection=connection, user=agent, status="open")
+    macro = saved(client, as_agent, [{"type": "webhook", "webhookId": ours.id}, {"type": "read"}])
+    ours.enabled = False
+    ours.save()
+
+    foreign = client.post("/api/macros", json={"name": "m", "actions": [{"type": "webhook", "webhookId": theirs.id}]},
+                          headers=as_agent)
+    answer = run(client, as_agent, macro, [ticket])
+
+    assert (foreign.status_code, foreign.get_json()["details"]) == (400, {"actions[0]": "webhook not found"})
+    assert answer.get_json()["failed"] == [{"ticketId": ticket.id, "action": 0, "error": "conflict", "statusCode": 409,
+                                            "message": f"the webhook {ours.id} is disabled"}]
+    assert WebhookDelivery.select().count() == 0
