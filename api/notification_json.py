@@ -16,7 +16,7 @@ class NotificationOut(OutSchema):
         description="`mention`: a colleague mentioned you in a ticket's note; `assigned`: a ticket was given to you "
                     "by someone else (`data.reason`: transfer, auto, owner, automation); `sla_missed`: a ticket you "
                     "have, or of your company if you manage it, missed a target of its SLA policy (`data.target`: "
-                    "first_response or resolution, `data.dueAt`)")
+                    "first_response, next_response or resolution, `data.dueAt`)")
     ticket_id: int | None
     actor_id: int | None = Field(description="who did it; null: the platform")
     data: dict

@@ -72,8 +72,14 @@ class TicketOut(OutSchema):
                                                   "automation rule); null: none")
     first_response_due_at: UtcDateTime | None = Field(description="its policy's first-response target")
     resolution_due_at: UtcDateTime | None = Field(description="its policy's resolution target")
+    waiting_since: UtcDateTime | None = Field(description="the contact's first message since our agents' last answer, "
+                                                          "while its policy has a next-response target (kept within "
+                                                          "the minute); null: no one waits")
+    next_response_due_at: UtcDateTime | None = Field(description="its policy's next-response target: the answer to "
+                                                                 "that wait")
     sla_misses: list[Literal[SLA_KINDS]] = Field(  # type: ignore[valid-type]
-        description="the targets of its policy it missed: first_response, resolution")
+        description="the targets of its policy it missed, each once: first_response, next_response (one wait or "
+                    "more), resolution")
     created_at: UtcDateTime
     updated_at: UtcDateTime
 
@@ -97,7 +103,8 @@ def tickets_out(tickets: Collection[Ticket], contacts: Mapping[int, Contact] | N
     misses = defaultdict(list)
     if with_sla := [ticket.id for ticket in tickets if ticket.sla_policy_id is not None]:
         for miss in SlaMiss.select(SlaMiss.ticket, SlaMiss.kind).where(SlaMiss.ticket.in_(with_sla)).order_by(SlaMiss.id):
-            misses[miss.ticket_id].append(miss.kind)
+            if miss.kind not in misses[miss.ticket_id]:
+                misses[miss.ticket_id].append(miss.kind)
     return {ticket.id: TicketOut.model_validate({
         **ticket.__data__, "contact": contacts.get(ticket.contact_id) or ticket.contact, "tags": tags[ticket.id],
         "connection_id": ticket.connection_id, "queue_id": ticket.queue_id, "user_id": ticket.user_id,

@@ -11,9 +11,10 @@ from db.bulk import insert_models
 from db.companies import Company
 from db.connections import Connection
 from db.contacts import Contact, Tag, change_tag_links
+from db.queue_rules import HasRules
 from db.queues import Queue
 from db.raw import Prepared, select_one
-from db.sla import SlaPolicy
+from db.sla import SlaPolicy, due_after
 from db.users import User
 
 TICKET_STATUSES = ("pending", "open", "closed")
@@ -50,6 +51,8 @@ class Ticket(TimestampedModel):
     sla_policy = peewee.ForeignKeyField(SlaPolicy, null=True, on_delete="SET NULL")  # `apply_sla`
     first_response_due_at = peewee.DateTimeField(null=True, index=True)  # by its SLA policy, when it was applied
     resolution_due_at = peewee.DateTimeField(null=True, index=True)
+    waiting_since = peewee.DateTimeField(null=True)  # the contact's first message since our last answer (workers/sla.py)
+    next_response_due_at = peewee.DateTimeField(null=True, index=True)  # the answer to it, by its SLA policy
 
     def record(self, kind: str, user_id: int | None = None, **data) -> "TicketEvent":
         return TicketEvent.create(ticket=self, kind=kind, user=user_id, data=data)
@@ -92,20 +95,28 @@ class Ticket(TimestampedModel):
             return
         self.sla_policy = policy
         self.time_sla()
-        self.save(only=[Ticket.sla_policy, Ticket.first_response_due_at, Ticket.resolution_due_at, Ticket.updated_at])
+        self.save(only=[Ticket.sla_policy, *SLA_TIMES, Ticket.updated_at])
         self.record("sla_applied", by_user_id, policyId=policy.id if policy else None,
                     name=policy.name if policy else None)
 
+    def sla_hours(self) -> tuple[HasRules | None, str]:
+        """(the queue whose business hours its policy counts, with the company's timezone), or (None, "UTC") for
+        calendar time: its policy counts every minute, or it is in no queue."""
+        if self.sla_policy.business_hours_only and self.queue_id is not None:
+            return self.queue, self.company.timezone
+        return None, "UTC"
+
     def time_sla(self) -> None:
-        """Its due times by its policy, in its queue's business hours when the policy counts only those (unsaved)."""
-        self.first_response_due_at = self.resolution_due_at = None
+        """Its due times by its policy, in its queue's business hours when the policy counts only those (unsaved); a
+        wait of the contact's with no next-response target is no longer one to time."""
+        self.first_response_due_at = self.resolution_due_at = self.next_response_due_at = None
         if self.sla_policy_id is not None:
-            policy = self.sla_policy
-            if policy.business_hours_only and self.queue_id is not None:
-                due = policy.due_times(self.created_at, self.queue, self.company.timezone)
-            else:
-                due = policy.due_times(self.created_at)
-            self.first_response_due_at, self.resolution_due_at = due
+            policy, hours = self.sla_policy, self.sla_hours()
+            self.first_response_due_at, self.resolution_due_at = policy.due_times(self.created_at, *hours)
+            if self.waiting_since is not None:
+                self.next_response_due_at = due_after(self.waiting_since, policy.next_response_minutes, *hours)
+        if self.next_response_due_at is None:
+            self.waiting_since = None
         self.updated_at = utcnow()
 
     def accept(self, user_id: int) -> None:
@@ -127,7 +138,7 @@ class Ticket(TimestampedModel):
         if before["queueId"] != self.queue_id and self.sla_policy_id and self.sla_policy.business_hours_only:
             self.time_sla()  # by the new queue's hours
         self.save(only=[Ticket.queue, Ticket.user, Ticket.status, Ticket.updated_at, Ticket.snoozed_at,
-                        Ticket.snoozed_until, Ticket.first_response_due_at, Ticket.resolution_due_at])
+                        Ticket.snoozed_until, *SLA_TIMES])
         self.record("transferred", by_user_id, before=before, after={"queueId": self.queue_id, "userId": self.user_id})
 
     def close(self, user_id: int | None) -> "TicketEvent":
@@ -193,6 +204,10 @@ def wake(tickets: list[Ticket], reason: str, by_user_id: int | None = None) -> N
     record_woken(woken, reason, by_user_id)
 
 
+# What `time_sla` sets
+SLA_TIMES = (Ticket.first_response_due_at, Ticket.resolution_due_at, Ticket.waiting_since, Ticket.next_response_due_at)
+
+
 def record_woken(tickets: list[Ticket], reason: str, by_user_id: int | None = None) -> None:
     """That the tickets woke, their rows changed by the caller's transaction: on these instances, and in their
     histories as `woke` with why (`time`, `contact`, `unsnoozed`, `accepted`, `transferred`, `closed`), in one
@@ -221,7 +236,8 @@ def sees_ticket(ticket: Ticket, user: User) -> bool:
 
 
 class SlaMiss(BaseModel):
-    """A due time of the ticket's SLA policy that passed unmet (db/sla.py): once per ticket and kind."""
+    """A due time of the ticket's SLA policy that passed unmet (db/sla.py): once per ticket and kind, and for the next
+    response once per wait (its due time)."""
 
     ticket = peewee.ForeignKeyField(Ticket, backref="sla_misses", on_delete="CASCADE")
     kind = peewee.CharField(max_length=20)  # SLA_KINDS
@@ -231,7 +247,7 @@ class SlaMiss(BaseModel):
 
     class Meta:
         table_name = "sla_miss"
-        indexes = ((("ticket", "kind"), True),)
+        indexes = ((("ticket", "kind", "due_at"), True),)
 
 
 class TicketEvent(BaseModel):

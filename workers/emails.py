@@ -64,7 +64,7 @@ ASSIGNED_BECAUSE = {
     "owner": "it was given to you as the contact's owner",
     "automation": "an automation rule gave it to you",
 }
-MISSED = {"first_response": "its first answer", "resolution": "its resolution"}
+MISSED = {"first_response": "its first answer", "next_response": "its next answer", "resolution": "its resolution"}
 
 
 def wants_email(user: User, kind: str) -> bool:

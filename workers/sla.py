@@ -1,9 +1,14 @@
 """SLA misses (db/sla.py): once a minute the scheduler finds the tickets past a due time of their policy (no first answer
-to a contact who wrote first by then, or not closed by then) and records each miss once, in the ticket's history, announced as
-`ticket:update` with `slaMissed`, and tells the ticket's agent and the company's admins and supervisors
-(`sla_missed` notifications, e-mailed unless they turned that off). Then the company's `sla_missed` automation rules
-run on each new miss: the miss is written `rules_pending` with them, and stays so until they have run, so that a crash
-between the two leaves them to the next minute's run (each rule runs once per miss: workers/automations.py)."""
+to a contact who wrote first by then, no answer to a contact waiting for one by then, or not closed by then) and records
+each miss once, in the ticket's history, announced as `ticket:update` with `slaMissed`, and tells the ticket's agent and
+the company's admins and supervisors (`sla_missed` notifications, e-mailed unless they turned that off). Then the
+company's `sla_missed` automation rules run on each new miss: the miss is written `rules_pending` with them, and stays
+so until they have run, so that a crash between the two leaves them to the next minute's run (each rule runs once per
+miss: workers/automations.py).
+
+The same run first keeps each wait of the contacts' (`track_waits`): the contact's first message since our agents' last
+answer, on a live ticket whose policy has a next-response target, and when the next answer is due, announced as
+`ticket:update`; an answer (or a new wait) is seen within the minute, and a miss is judged on the wait it ends."""
 
 from __future__ import annotations
 
@@ -14,31 +19,91 @@ import peewee
 from peewee import fn
 
 from api.schemas import iso_utc
+from api.ticket_json import tickets_json
 from db.automations import AutomationRule, companies_with_rules
 from db.base import utcnow
-from db.messages import contact_wrote_first
-from db.sla import SLA_KINDS
+from db.messages import Message, contact_wrote_first
+from db.sla import SLA_KINDS, SlaPolicy, due_after
 from db.tickets import SlaMiss, Ticket
 from db.users import User
 from workers.automations import active_rules, run_event_rules
+from workers.events import announcing
 from workers.maintenance import change_in_batches
 from workers.notifications import notify
 
-DUE = {"first_response": Ticket.first_response_due_at, "resolution": Ticket.resolution_due_at}
+DUE = {"first_response": Ticket.first_response_due_at, "next_response": Ticket.next_response_due_at,
+       "resolution": Ticket.resolution_due_at}
 RULES_BATCH = 500  # misses whose automation rules one run does
+WAITS_BATCH = 500  # waits changed in one transaction
 WINDOW = dt.timedelta(days=1)  # a due time that passed longer ago was judged then (the job runs every minute)
+
+
+def answers(after: peewee.Node | None = None, until: peewee.Node | None = None) -> tuple[peewee.ModelSelect, peewee.Field]:
+    """The ticket's messages from our agents that went out (after `after`, until `until`: a bot's, a campaign's or a
+    flow's are none), and their `sent_at` to select."""
+    answer = Message.alias()
+    query = answer.select().where(answer.ticket == Ticket.id, answer.direction == "out", answer.user.is_null(False),
+                                  answer.sent_at.is_null(False))
+    if after is not None:
+        query = query.where(answer.sent_at > after)
+    if until is not None:
+        query = query.where(answer.sent_at <= until)
+    return query, answer.sent_at
 
 
 def overdue(kind: str) -> peewee.ModelSelect:
     """The tickets whose `kind` due time passed (lately) unmet, not recorded as missing it yet: not closed by then,
-    and for a first response, a contact who wrote first not answered by then either (an answer or a close that came
-    after it, before this job ran, does not undo the miss)."""
+    and for a first response, a contact who wrote first not answered by then either; for a next response, the
+    contact's wait not answered by then (each wait judged once: its due time). An answer or a close that came after
+    the due time, before this job ran, does not undo the miss."""
     due, now = DUE[kind], utcnow()
     unmet = Ticket.closed_at.is_null() | (Ticket.closed_at > due)
+    recorded = (SlaMiss.ticket == Ticket.id) & (SlaMiss.kind == kind)
     if kind == "first_response":
         unmet &= (Ticket.first_response_at.is_null() | (Ticket.first_response_at > due)) & contact_wrote_first()
-    recorded = SlaMiss.select().where(SlaMiss.ticket == Ticket.id, SlaMiss.kind == kind)
-    return Ticket.select().where(due.between(now - WINDOW, now), unmet, ~fn.EXISTS(recorded))
+    elif kind == "next_response":
+        unmet &= ~fn.EXISTS(answers(after=Ticket.waiting_since, until=due)[0])
+        recorded &= SlaMiss.due_at == due
+    return Ticket.select().where(due.between(now - WINDOW, now), unmet, ~fn.EXISTS(SlaMiss.select().where(recorded)))
+
+
+def waits() -> peewee.ModelSelect:
+    """The live tickets whose policy has a next-response target and that our agents answered, each with `waits_since`:
+    the contact's first message since the last answer (None: the contact waits for none)."""
+    answered, sent_at = answers()
+    last_answer = answered.select(fn.MAX(sent_at))
+    asked = Message.alias()
+    first_unanswered = asked.select(fn.MIN(asked.created_at)).where(
+        asked.ticket == Ticket.id, asked.direction == "in", asked.created_at > last_answer)
+    return (Ticket.select(Ticket, SlaPolicy, first_unanswered.alias("waits_since")).join(SlaPolicy)
+            .where(SlaPolicy.next_response_minutes.is_null(False), Ticket.status != "closed", fn.EXISTS(answered)))
+
+
+def track_waits() -> int:
+    """Keep each ticket's wait (`waiting_since`) and when its answer is due, as `waits` finds them now; a wait that
+    ended otherwise (the ticket closed, its policy changed) is cleared. Each change announced as `ticket:update`;
+    returns how many changed."""
+    changes: dict[int, tuple[dt.datetime | None, dt.datetime | None]] = {}
+    tracked = set()
+    for ticket in waits():
+        tracked.add(ticket.id)
+        since = Ticket.waiting_since.python_value(ticket.waits_since)
+        if since != ticket.waiting_since:
+            minutes = ticket.sla_policy.next_response_minutes
+            changes[ticket.id] = (since, due_after(since, minutes, *ticket.sla_hours()) if since else None)
+    ended = Ticket.select(Ticket.id).where(Ticket.waiting_since.is_null(False))
+    changes |= {row.id: (None, None) for row in ended if row.id not in tracked}
+    ticket_ids = sorted(changes)
+    for start in range(0, len(ticket_ids), WAITS_BATCH):
+        batch = ticket_ids[start:start + WAITS_BATCH]
+        with announcing() as announcements:  # the changes' webhooks commit with them
+            for ticket_id in batch:
+                since, due = changes[ticket_id]
+                Ticket.update(waiting_since=since, next_response_due_at=due).where(Ticket.id == ticket_id).execute()
+            tickets = {ticket.id: ticket for ticket in Ticket.select().where(Ticket.id.in_(batch))}
+            for ticket_id, shape in tickets_json(tickets.values()).items():
+                announcements.add("ticket:update", tickets[ticket_id].company_id, shape, ticket=tickets[ticket_id])
+    return len(changes)
 
 
 def told_of_miss(ticket: Ticket) -> list[int]:
@@ -77,7 +142,8 @@ def run_pending_rules() -> int:
 @dramatiq.actor(queue_name="maintenance", max_retries=3)
 def record_sla_misses() -> dict[str, int]:
     """Every company's new misses, by kind (a ticket's miss is recorded once: its row locked, then found recorded),
-    and `automated`: the misses whose automation rules ran."""
+    then `waits`: the tickets whose wait changed (judged first, so a wait that ended is judged as it was), and
+    `automated`: the misses whose automation rules ran."""
     recorded = {kind: change_in_batches(overdue(kind), lambda batch, kind=kind: record_misses(batch, kind),
                                         slaMissed=kind) for kind in SLA_KINDS}
-    return {**recorded, "automated": run_pending_rules()}
+    return {**recorded, "waits": track_waits(), "automated": run_pending_rules()}

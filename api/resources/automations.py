@@ -87,9 +87,9 @@ class AutomationCondition(Schema):
                     "connection_id, queue_id (the ticket's), contact_tag (the contact's tags), ticket_tag (the "
                     "ticket's, as the rules before left them: a board lane too), assigned (an agent "
                     "has the ticket), open_now (the ticket's queue takes tickets now, by its hours; no queue: open), "
-                    "sla_target (sla_missed: the target missed, first_response or resolution), contact_field (the "
-                    "contact's custom field `key`, as text: a number as written, a boolean true or false, none "
-                    "empty), status (the ticket's: pending, open, closed), priority (low, medium, high, urgent, "
+                    "sla_target (sla_missed: the target missed, first_response, next_response or resolution), "
+                    "contact_field (the contact's custom field `key`, as text: a number as written, a boolean true "
+                    "or false, none empty), status (the ticket's: pending, open, closed), priority (low, medium, high, urgent, "
                     "none); body and message_type on a message's events only")
     operator: Literal[TEXT_OPERATORS + SET_OPERATORS + ("is",)] = Field(  # type: ignore[valid-type]
         description="body: contains, does_not_contain, equals, starts_with (without case or accents), matches (a "
@@ -215,7 +215,8 @@ class AutomationRunOut(OutSchema):
     id: int
     ticket_id: int
     message_id: int | None = Field(description="the message of a message's event")
-    sla_target: str | None = Field(description="sla_missed: the target missed, first_response or resolution")
+    sla_target: str | None = Field(description="sla_missed: the target missed, first_response, next_response or "
+                                               "resolution")
     closing_id: int | None = Field(description="ticket_closed: the closing, a line of the ticket's history")
     status: Literal[RUN_STATUSES]  # type: ignore[valid-type]
     failed_action: int | None = Field(description="the action that could not be done, its place from 0; those "

@@ -23,7 +23,7 @@ from api.scoping import get_owned, owned
 from api.security import current_principal
 from db.base import database
 from db.sla import SlaPolicy
-from db.tickets import Ticket
+from db.tickets import SLA_TIMES, Ticket
 
 blueprint = Blueprint("sla_policies", __name__, url_prefix="/api/sla-policies")
 A_YEAR_OF_MINUTES = 366 * 24 * 60
@@ -35,6 +35,9 @@ class SlaPolicyFields(Schema):
     first_response_minutes: int | None = Field(None, ge=1, le=A_YEAR_OF_MINUTES, description="the first answer to a "
                                                "contact who wrote first, within this many minutes of the ticket "
                                                "opening; null: no such target")
+    next_response_minutes: int | None = Field(None, ge=1, le=A_YEAR_OF_MINUTES, description="each later answer: "
+                                              "within this many minutes of the contact's first message since our "
+                                              "agents' last answer; null: no such target")
     resolution_minutes: int | None = Field(None, ge=1, le=A_YEAR_OF_MINUTES, description="closed within this many "
                                            "minutes of opening; null: no such target")
     business_hours_only: bool | None = Field(None, description="the minutes count only while the ticket's queue is "
@@ -55,6 +58,7 @@ class SlaPolicyOut(OutSchema):
     name: str
     description: str
     first_response_minutes: int | None
+    next_response_minutes: int | None
     resolution_minutes: int | None
     business_hours_only: bool
     created_at: UtcDateTime
@@ -67,8 +71,10 @@ def policy_json(policy: SlaPolicy) -> dict:
 
 def saved(policy: SlaPolicy) -> SlaPolicy:
     """A policy without a target is a 400; a name another policy of the company has, a 409."""
-    if policy.first_response_minutes is None and policy.resolution_minutes is None:
-        raise ValidationFailed("a policy has a target", {"firstResponseMinutes": "or resolutionMinutes, not neither"})
+    if policy.first_response_minutes is None and policy.next_response_minutes is None and \
+            policy.resolution_minutes is None:
+        raise ValidationFailed("a policy has a target", {
+            "firstResponseMinutes": "or nextResponseMinutes or resolutionMinutes, not none"})
     try:
         with database.atomic():
             policy.save()
@@ -119,7 +125,7 @@ def delete_policy(policy_id: int):
     policy = get_owned(SlaPolicy, policy_id, "SLA policy")
     log_change("deleted", policy)
     with database.atomic():
-        Ticket.update(first_response_due_at=None, resolution_due_at=None).where(
+        Ticket.update({field: None for field in SLA_TIMES}).where(
             Ticket.sla_policy == policy.id, Ticket.status != "closed").execute()
         policy.delete_instance()
     return "", 204

@@ -67,6 +67,7 @@ SORTS = {
     "createdAt": (Ticket.created_at, Ticket.id),
     "-priority": (Ticket.priority.desc(), Ticket.updated_at.desc(), Ticket.id.desc()),
     "firstResponseDueAt": (Ticket.first_response_due_at.asc(nulls="LAST"), Ticket.id),
+    "nextResponseDueAt": (Ticket.next_response_due_at.asc(nulls="LAST"), Ticket.id),
     "resolutionDueAt": (Ticket.resolution_due_at.asc(nulls="LAST"), Ticket.id),
 }
 SLA_SETTERS = ("super", "admin", "supervisor", "api_key")
@@ -94,7 +95,8 @@ class TicketQuery(PageQuery):
                                     "false: the others")
     sort: Literal[tuple(SORTS)] = Field(  # type: ignore[valid-type]
         "-updatedAt", description="newest activity first; `-priority`: the most urgent first, then the newest; "
-                                  "`firstResponseDueAt`, `resolutionDueAt`: the soonest due first, those with none last")
+                                  "`firstResponseDueAt`, `nextResponseDueAt`, `resolutionDueAt`: the soonest due first, "
+                                  "those with none last")
 
 
 SLA_POLICY_ID = ("the SLA policy whose targets the ticket must meet, counted from when it opened (admins, supervisors, "
@@ -254,7 +256,7 @@ def export_tickets(query: TicketQuery):
     names = {model: dict(owned(model).select(model.id, model.name).tuples()) for model in (Connection, Queue, User, SlaPolicy)}
     header = ["id", "status", "priority", "contactName", "phone", "connection", "queue", "agent", "createdAt",
               "firstResponseAt", "closedAt", "rating", "snoozedAt", "snoozedUntil", "lastMessage", "slaPolicy",
-              "firstResponseDueAt", "resolutionDueAt"]
+              "firstResponseDueAt", "nextResponseDueAt", "resolutionDueAt"]
     tickets = filtered_tickets(query)
 
     def rows() -> Iterator[list[Any]]:
@@ -265,7 +267,8 @@ def export_tickets(query: TicketQuery):
                        names[User].get(ticket.user_id), iso_utc(ticket.created_at), iso_utc(ticket.first_response_at),
                        iso_utc(ticket.closed_at), ticket.rating, iso_utc(ticket.snoozed_at),
                        iso_utc(ticket.snoozed_until), ticket.last_message, names[SlaPolicy].get(ticket.sla_policy_id),
-                       iso_utc(ticket.first_response_due_at), iso_utc(ticket.resolution_due_at)]
+                       iso_utc(ticket.first_response_due_at), iso_utc(ticket.next_response_due_at),
+                       iso_utc(ticket.resolution_due_at)]
 
     return csv_download(f"tickets-{iso_utc(utcnow())[:10]}.csv", header, rows())
 

@@ -1,6 +1,7 @@
 """SLA policies: first-response and resolution targets applied to a ticket (by a manager, a program or an automation
-rule), due from when it opened; the scheduler records each target a live ticket misses once, in its history, and tells
-its agent and the company's managers, by a notification and an e-mail."""
+rule), due from when it opened, and a next-response target for each wait of the contact's for an answer; the scheduler
+records each target a live ticket misses once (a next response once per wait), in its history, and tells its agent and
+the company's managers, by a notification and an e-mail."""
 
 from __future__ import annotations
 
@@ -71,7 +72,11 @@ def test_policies_are_written_by_managers_read_by_all_and_audited(app, client, f
     changed = client.patch(f"/api/sla-policies/{policy['id']}", json={"resolutionMinutes": 240},
                            headers=as_supervisor).get_json()
     assert (changed["firstResponseMinutes"], changed["resolutionMinutes"]) == (15, 240)
-    assert [log.action for log in AuditLog.select().where(AuditLog.entity == "sla_policy")] == ["created", "updated"]
+    next_only = client.post("/api/sla-policies", json={"name": "Bronze", "nextResponseMinutes": 20},
+                            headers=as_supervisor).get_json()
+    assert (next_only["firstResponseMinutes"], next_only["nextResponseMinutes"]) == (None, 20)
+    assert [log.action for log in AuditLog.select().where(AuditLog.entity == "sla_policy")] == [
+        "created", "updated", "created"]
 
 
 def test_a_policy_applied_to_a_ticket_sets_its_due_times_from_when_it_opened(app, client, factories, company, agent,
@@ -96,13 +101,18 @@ def test_a_policy_applied_to_a_ticket_sets_its_due_times_from_when_it_opened(app
                         headers=as_supervisor).status_code == 404
 
 
-def test_a_business_hours_policy_counts_only_the_queue_s_open_time_and_follows_a_transfer(
-        client, factories, company, as_supervisor):
+@pytest.fixture
+def office_and_always(factories, company):
+    """A queue open 09:00–18:00 on weekdays in São Paulo, but Monday 2026-12-14 (a holiday), and one without hours."""
     company.timezone = "America/Sao_Paulo"
     company.save()
     weekdays = {day: [["09:00", "18:00"]] for day in ("mon", "tue", "wed", "thu", "fri")}
-    office = factories.queue(company, business_hours=weekdays, special_days={"2026-12-14": []})
-    always = factories.queue(company)
+    return factories.queue(company, business_hours=weekdays, special_days={"2026-12-14": []}), factories.queue(company)
+
+
+def test_a_business_hours_policy_counts_only_the_queue_s_open_time_and_follows_a_transfer(
+        client, factories, company, as_supervisor, office_and_always):
+    office, always = office_and_always
     created = client.post("/api/sla-policies", json={"name": "Comercial", "firstResponseMinutes": 120,
                                                      "resolutionMinutes": 600, "businessHoursOnly": True},
                           headers=as_supervisor).get_json()
@@ -126,6 +136,27 @@ def test_a_business_hours_policy_counts_only_the_queue_s_open_time_and_follows_a
                         headers=as_supervisor).status_code == 400
 
 
+def test_a_wait_is_due_in_the_queue_s_open_time_and_re_timed_by_a_transfer(client, factories, company, agent,
+                                                                          as_supervisor, office_and_always):
+    office, always = office_and_always
+    policy = SlaPolicy.create(company=company, name="Comercial", next_response_minutes=60, business_hours_only=True)
+    ticket = factories.ticket(company, queue=office, user=agent, status="open", created_at=dt.datetime(2026, 12, 11, 18))
+    factories.message(ticket, created_at=dt.datetime(2026, 12, 11, 18))
+    factories.message(ticket, direction="out", user=agent, sent_at=dt.datetime(2026, 12, 11, 18, 5),
+                      created_at=dt.datetime(2026, 12, 11, 18, 5))
+    factories.message(ticket, created_at=dt.datetime(2026, 12, 11, 20, 30))  # Friday 17:30 in São Paulo
+    ticket.apply_sla(None, policy)
+
+    record_sla_misses.fn()
+    waiting = client.get(f"/api/tickets/{ticket.id}", headers=as_supervisor).get_json()
+    moved = client.post(f"/api/tickets/{ticket.id}/transfer", json={"queueId": always.id},
+                        headers=as_supervisor).get_json()
+
+    assert (waiting["waitingSince"], waiting["nextResponseDueAt"]) == (
+        "2026-12-11T20:30:00.000Z", "2026-12-15T12:30:00.000Z")  # 30 minutes that Friday, 30 on Tuesday from 09:00
+    assert moved["nextResponseDueAt"] == "2026-12-11T21:30:00.000Z"  # a queue without hours: calendar time
+
+
 def test_each_missed_target_is_recorded_once_and_told_to_the_agent_and_the_managers(
         client, factories, company, admin, agent, supervisor, policy, as_supervisor, broker):
     other_agent = factories.user(company, role="agent")
@@ -144,8 +175,8 @@ def test_each_missed_target_is_recorded_once_and_told_to_the_agent_and_the_manag
     first = record_sla_misses.fn()
     again = record_sla_misses.fn()
 
-    assert (first, again) == ({"first_response": 2, "resolution": 2, "automated": 0},
-                             {"first_response": 0, "resolution": 0, "automated": 0})
+    assert (first, again) == ({"first_response": 2, "next_response": 0, "resolution": 2, "waits": 0, "automated": 0},
+                             {"first_response": 0, "next_response": 0, "resolution": 0, "waits": 0, "automated": 0})
     assert sorted((miss.ticket_id, miss.kind) for miss in SlaMiss.select()) == [
         (late.id, "first_response"), (late.id, "resolution"),
         (answered_late.id, "first_response"), (answered_late.id, "resolution")]
@@ -162,6 +193,70 @@ def test_each_missed_target_is_recorded_once_and_told_to_the_agent_and_the_manag
     kept = client.get("/api/tickets?slaMissed=false&status=pending", headers=as_supervisor).get_json()["items"]
     assert {t["id"] for t in missed} == {late.id, answered_late.id}
     assert late.id not in {t["id"] for t in kept} and on_time.id in {t["id"] for t in kept}
+
+
+def ago(minutes: float) -> dt.datetime:
+    return utcnow() - dt.timedelta(minutes=minutes)
+
+
+def test_each_wait_for_a_next_answer_is_timed_and_one_answered_late_or_not_at_all_is_missed_once(
+        client, factories, company, agent, as_supervisor):
+    policy = SlaPolicy.create(company=company, name="Prata", next_response_minutes=10)
+    tickets = {}
+    for name in ("unanswered", "answered late", "answered in time", "closed", "never answered"):
+        ticket = tickets[name] = opened_ago(factories, company, 90, user=agent, status="open")
+        if name != "never answered":  # the first response: the contact waits only after it
+            factories.message(ticket, direction="out", user=agent, sent_at=ago(85), created_at=ago(85))
+        ticket.apply_sla(None, policy)
+    asked = {name: factories.message(tickets[name], created_at=ago(30)).created_at  # due 20 minutes ago
+             for name in ("unanswered", "answered late", "closed", "never answered")}
+    asked["answered in time"] = factories.message(tickets["answered in time"], created_at=ago(5)).created_at
+    factories.message(tickets["answered in time"], created_at=ago(4))  # the same wait
+    asked["never answered"] = None  # no first response yet: that target's, not this one's
+
+    first = record_sla_misses.fn()  # the waits are seen
+    waiting = {name: Ticket.get_by_id(ticket.id) for name, ticket in tickets.items()}
+    factories.message(tickets["answered late"], direction="out", user=agent, sent_at=ago(1), created_at=ago(1))
+    factories.message(tickets["answered in time"], direction="out", user=agent, sent_at=ago(1), created_at=ago(1))
+    factories.message(tickets["answered in time"], direction="out", sent_at=ago(0.5), created_at=ago(0.5))  # a bot's
+    Ticket.update(status="closed", closed_at=ago(25)).where(Ticket.id == tickets["closed"].id).execute()
+    second = record_sla_misses.fn()  # the waits past due are judged, then the answered ones end
+    third = record_sla_misses.fn()
+
+    assert {name: (ticket.waiting_since, ticket.next_response_due_at) for name, ticket in waiting.items()} == {
+        name: (since, since and since + dt.timedelta(minutes=10)) for name, since in asked.items()}
+    assert (first["next_response"], first["waits"]) == (0, 4)
+    assert (second["next_response"], second["waits"]) == (2, 3)  # late and unanswered missed; three waits ended
+    assert (third["next_response"], third["waits"]) == (0, 0)
+    assert sorted((miss.ticket_id, miss.kind) for miss in SlaMiss.select()) == sorted(
+        (tickets[name].id, "next_response") for name in ("unanswered", "answered late"))
+    shown = client.get(f"/api/tickets/{tickets['unanswered'].id}", headers=as_supervisor).get_json()
+    assert shown["slaMisses"] == ["next_response"] and shown["nextResponseDueAt"].endswith("Z")
+    ended = client.get(f"/api/tickets/{tickets['answered late'].id}", headers=as_supervisor).get_json()
+    assert (ended["waitingSince"], ended["nextResponseDueAt"], ended["slaMisses"]) == (None, None, ["next_response"])
+
+
+def test_a_new_wait_after_an_answer_is_timed_again_and_missed_again(client, factories, company, agent, as_supervisor):
+    policy = SlaPolicy.create(company=company, name="Prata", next_response_minutes=10)
+    ticket = opened_ago(factories, company, 90, user=agent, status="open")
+    factories.message(ticket, direction="out", user=agent, sent_at=ago(85), created_at=ago(85))
+    ticket.apply_sla(None, policy)
+    factories.message(ticket, created_at=ago(60))
+    record_sla_misses.fn()
+    record_sla_misses.fn()  # missed: due 50 minutes ago
+    factories.message(ticket, direction="out", user=agent, sent_at=ago(40), created_at=ago(40))
+    factories.message(ticket, created_at=ago(30))
+
+    record_sla_misses.fn()  # the new wait is seen
+    record_sla_misses.fn()  # and missed
+
+    misses = list(SlaMiss.select().where(SlaMiss.ticket == ticket.id).order_by(SlaMiss.due_at))
+    assert [(miss.kind, round((utcnow() - miss.due_at).total_seconds() / 60)) for miss in misses] == [
+        ("next_response", 50), ("next_response", 20)]
+    shown = client.get(f"/api/tickets/{ticket.id}", headers=as_supervisor).get_json()
+    assert shown["slaMisses"] == ["next_response"]
+    listed = client.get("/api/tickets?sort=nextResponseDueAt&slaMissed=true", headers=as_supervisor).get_json()
+    assert [t["id"] for t in listed["items"]] == [ticket.id]
 
 
 def test_the_soonest_due_ticket_comes_first(client, factories, company, policy, as_supervisor):
