@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from urllib.parse import urlparse
 
 import dramatiq
+from dramatiq.common import current_millis, dq_name
 from peewee import Case, fn
 
 from api.schemas import iso_utc
@@ -32,6 +33,7 @@ from wharf.media import MediaRejected, MediaUnavailable, media_link, media_store
 from wharf.metrics import MESSAGES_SENT
 from wharf.voice_notes import VOICE_NOTE_TYPE, is_voice_note
 from workers.ban_signals import report_send_error
+from workers.broker import enqueue_together
 from workers.events import Announcements, announcing
 from workers.jobs import job_for, sending_tracked
 from workers.remote_media import RemoteFile, remote_media
@@ -78,6 +80,7 @@ class Outbound:
     job_id: str
     broker_message: dramatiq.Message
     announcements: Announcements
+    typing_ms: int = 0  # `OutboundDraft.typing_ms`
 
 
 @dataclasses.dataclass(frozen=True)
@@ -97,6 +100,7 @@ class OutboundDraft:
     quoted_message_id: int | None = None
     forwarded: bool = False
     idempotency_key: str | None = None
+    typing_ms: int = 0  # the contact sees "typing…" ("recording audio…" for a voice note) this long before it goes
     # The request (or job) it was drafted in, whose id its send's logs carry: taken where it is drafted,
     # since another request's thread may write it (api/group_commit.py).
     request_id: str | None = dataclasses.field(default_factory=request_id_var.get)
@@ -149,7 +153,9 @@ def write_outbounds(drafts: Sequence[OutboundDraft]) -> list[Outbound]:
     for draft, message, (job, broker_message) in zip(drafts, messages, jobs, strict=True):
         announcements = Announcements()  # its webhooks commit with it
         announcements.add("message:new", message.company_id, message_event(message), ticket=draft.ticket)
-        outbounds.append(Outbound(message, draft.ticket, job.id, broker_message, announcements))
+        if draft.typing_ms:
+            broker_message = delayed_by(broker_message, draft.typing_ms)
+        outbounds.append(Outbound(message, draft.ticket, job.id, broker_message, announcements, draft.typing_ms))
     # Last, so the tickets' row locks (every send to a conversation takes its ticket's) are held only until
     # the commit; in the order of their ids, as two batches that share tickets must take them.
     # The ticket's last message moves only forward in time (`last_message_assignments`).
@@ -160,6 +166,22 @@ def write_outbounds(drafts: Sequence[OutboundDraft]) -> list[Outbound]:
                 'FROM (VALUES (%s, %s)) AS v WHERE "ticket"."id" = %s',
                 utcnow(), message.preview(), message.created_at, ticket_id)
     return outbounds
+
+
+def delayed_by(message: dramatiq.Message, ms: int) -> dramatiq.Message:
+    """The message on its queue's delay queue, due in `ms`, as `RedisBroker.enqueue(message, delay=ms)` sends it."""
+    return message.copy(queue_name=dq_name(message.queue_name), options={"eta": current_millis() + ms})
+
+
+def typing_shown(outbound: Outbound) -> dramatiq.Message:
+    """The contact's phone shows "typing…" (or "recording audio…" before a voice note) from now until the message,
+    which takes it away, as a phone's does; on the connection's send queue, ahead of the message's delayed send."""
+    from workers.chat_actions import show_typing  # it imports this module
+
+    chat = outbound.ticket.contact.phone.lstrip("+")
+    return show_typing.message(outbound.message.connection_id, chat, True, utcnow().isoformat(),
+                               is_voice_note(outbound.message.media_mimetype)).copy(
+        queue_name=gateway_queue(outbound.message.connection_id))
 
 
 def dispatch_outbound(outbound: Outbound) -> None:
@@ -173,6 +195,8 @@ def dispatch_outbounds(outbounds: Sequence[Outbound]) -> None:
 
     A crash before this leaves Jobs without their Redis markers, which `requeue_lost_jobs` sends, and
     deliveries without theirs, which `resend_lost_deliveries` sends."""
+    if typing := [typing_shown(outbound) for outbound in outbounds if outbound.typing_ms]:
+        enqueue_together(send_message.broker, typing)  # a moment's sign: lost without harm, never tracked
     with sending_tracked(send_message.broker, [outbound.broker_message for outbound in outbounds]) as pipeline:
         for outbound in outbounds:
             outbound.announcements.send(pipeline)

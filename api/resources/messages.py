@@ -177,6 +177,9 @@ class PollIn(Schema):
         return Poll(self.name, tuple(self.options), self.selectable_count)
 
 
+MOST_TYPING_MS = 20_000  # WhatsApp shows "typing…" for about 25 s unless it is told again
+
+
 class SendIn(Schema):
     connection_id: int | None = None
     ticket_id: int | None = None
@@ -192,6 +195,9 @@ class SendIn(Schema):
     quick_message_id: int | None = Field(None, description="send a quick message: its file, and its text filled in for "
                                                            "the ticket unless `body` (the text as edited) is given")
     quoted_message_id: int | None = None
+    typing_ms: int = Field(0, ge=0, le=MOST_TYPING_MS, description="the contact sees \"typing…\" (\"recording "
+                           "audio…\" before a voice note) for this many milliseconds, then the message, as a person "
+                           "would send it (Evolution API's `delay`); other messages to the chat meanwhile go first")
 
     @model_validator(mode="after")
     def one_recipient(self) -> SendIn:
@@ -353,7 +359,8 @@ def send(body: SendIn):
         content = {**content, "body": quick_message_text(quick[0], content, body.body, ticket)}
     outbound = sends.run(OutboundDraft(
         ticket, user_id=principal.user.id if principal.user else None,
-        quoted_message_id=body.quoted_message_id, **content,  # its Idempotency-Key is the caller's (api/idempotency.py)
+        quoted_message_id=body.quoted_message_id, typing_ms=body.typing_ms,
+        **content,  # its Idempotency-Key is the caller's (api/idempotency.py)
     ))
     return SendOut(id=outbound.message.id, status=outbound.message.status, job_id=outbound.job_id)
 

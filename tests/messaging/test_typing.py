@@ -1,5 +1,6 @@
 """Typing both ways: an agent's, shown on the contact's phone through the connection's session
-(workers/chat_actions.py), and a contact's, shown to the agents (workers/presence.py)."""
+(workers/chat_actions.py), a message sent after "typing…" for a while (`typingMs`), and a contact's typing, shown to
+the agents (workers/presence.py)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,11 @@ import datetime as dt
 import json
 import time
 
+import pytest
+
 from db.base import utcnow
 from db.connections import Connection
+from db.messages import Message
 from tests.waiting import wait_for
 from workers.chat_actions import enqueue_on_session, show_typing
 from workers.presence import handle_contact_typing
@@ -24,6 +28,37 @@ def test_a_typing_sign_that_waited_too_long_for_its_session_is_dropped(connectio
 
     assert wait_for(lambda: "5511900000000" in simulator.typing(redis_client, connection.id), timeout=20)
     assert "5511987654321" not in simulator.typing(redis_client, connection.id)  # the queue runs in order
+
+
+def test_a_message_sent_with_typing_shows_typing_then_arrives_and_takes_it_away(
+        client, admin_headers, factories, connection, redis_client, worker, gateway):
+    assert wait_for(lambda: Connection.get_by_id(connection.id).status == "connected", timeout=20)
+    ticket = factories.ticket(connection.company, connection=connection, status="open",
+                              contact=factories.contact(connection.company, phone="+5511987654321"))
+    sent_at = time.monotonic()
+
+    answer = client.post("/api/messages", headers=admin_headers,
+                         json={"ticketId": ticket.id, "body": "Deixa eu ver…", "typingMs": 1500})
+
+    assert answer.status_code == 202, answer.get_json()
+    assert wait_for(lambda: simulator.typing(redis_client, connection.id).get("5511987654321", {}).get("typing"),
+                    timeout=10)
+    outbox_then = simulator.outbox(redis_client, connection.id)[1]
+    assert wait_for(lambda: simulator.outbox(redis_client, connection.id)[1] == 1, timeout=10)
+    assert outbox_then == 0 and time.monotonic() - sent_at >= 1.5  # typing first, the message after it
+    assert "5511987654321" not in simulator.typing(redis_client, connection.id)  # the message took it away
+    assert wait_for(lambda: Message.get_by_id(answer.get_json()["id"]).status in ("sent", "delivered", "read"))
+
+
+@pytest.mark.parametrize("typing_ms", [-1, 20_001, "1500"])
+def test_typing_before_a_message_is_up_to_twenty_seconds(client, admin_headers, factories, connection, typing_ms):
+    ticket = factories.ticket(connection.company, connection=connection, status="open")
+
+    answer = client.post("/api/messages", headers=admin_headers,
+                         json={"ticketId": ticket.id, "body": "oi", "typingMs": typing_ms})
+
+    assert answer.status_code == 400 and list(answer.get_json()["details"]) == ["typingMs"]
+    assert Message.select().count() == 0
 
 
 def test_the_simulator_shows_what_each_contact_sees(client, admin_headers, connection, redis_client):

@@ -19,7 +19,8 @@ it, and a gateway crash loses nothing of it:
   as a phone downloads one, when it takes its message. A message with a file goes to the handler alone, its file
   inline in base64, as neonize's downloaded media do: one file per Dramatiq message, never a batch of them; the file
   leaves the network with its command.
-- `typing`: whether each contact's phone shows us typing (our agents' typing, `set_typing`); `watched`: the chats whose
+- `typing`: whether each contact's phone shows us typing (our agents' typing, `set_typing`), until our next message
+  reaches it; `watched`: the chats whose
   own typing the session asked for (`watch_presence`), until its next connect, as WhatsApp forgets them. A contact's
   typing (`inject_typing`) reaches the session only in a watched chat.
 - `groups`: the groups the session is in (those whose members wrote to us, and those it created), with their subjects

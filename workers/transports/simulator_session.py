@@ -249,7 +249,9 @@ class SimulatorTransport(SimulatorGroups):
                 entry = outbox_entry(message, now)
                 self.record_send(keys=keys, args=[message.wa_id, json.dumps(entry), int(now * 1000),
                                                   config["deliveredAfterMs"], config["readAfterMs"]], client=pipe)
-            recorded = pipe.execute()
+            if accepted:  # a message takes "typing…" away on the phone that gets it
+                pipe.hdel(key(self.connection_id, "typing"), *{message.to.lstrip("+") for message in accepted})
+            recorded = pipe.execute()[:len(accepted)]
         if config["autoReply"]:
             for message, new in zip(accepted, recorded, strict=True):
                 if new:
