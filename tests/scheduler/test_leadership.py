@@ -32,7 +32,7 @@ def test_two_schedulers_fire_every_job_once_and_a_standby_takes_over_from_a_kill
     try:
         # Given two schedulers started together
         assert wait_for(lambda: JOB_IDS <= set(last_runs()), timeout=30), (
-            f"never ran: {JOB_IDS - set(last_runs())}"
+            f"never ran: {JOB_IDS - set(last_runs())}; leader {leader()}; runs {recent_runs()}"
         )
         time.sleep(3)  # a few ticks of the one-second job
 
