@@ -8,13 +8,11 @@ import re
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-import peewee
 from flask import Response, stream_with_context
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 NUMBER_LIKE = re.compile(r"^[+-]?[\d\s().,-]*$")  # a phone or an amount stays as it is
 ROWS_PER_CHUNK = 500
-ROWS_PER_QUERY = 1000
 
 
 def safe_cell(value: Any) -> str:
@@ -46,13 +44,3 @@ def csv_download(filename: str, header: list[str], rows: Iterable[Iterable[Any]]
         mimetype="text/csv",
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )
-
-
-def in_id_batches(query: peewee.ModelSelect, batch_size: int = ROWS_PER_QUERY) -> Iterator[list[peewee.Model]]:
-    """The query's rows in batches in id order, each batch one query after the last id (no OFFSET), so an
-    export of any size holds one batch in memory and reads each row once."""
-    model = query.model
-    last_id = 0
-    while batch := list(query.where(model.id > last_id).order_by(model.id).limit(batch_size)):
-        yield batch
-        last_id = batch[-1].id

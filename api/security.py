@@ -81,6 +81,11 @@ class Principal:
     scopes: frozenset[str] | None = None
 
     @property
+    def user_id(self) -> int | None:
+        """The user behind the call, None for a program."""
+        return self.user.id if self.user is not None else None
+
+    @property
     def name(self) -> str:
         """Who did it, for logs: the user's name or the API key's."""
         return self.user.name if self.user is not None else f"API key {self.api_key.name!r} ({self.api_key.prefix})"

@@ -14,6 +14,7 @@ import json
 import operator
 import time
 import unicodedata
+from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 from zoneinfo import ZoneInfo
@@ -198,3 +199,13 @@ class TimestampedModel(BaseModel):
     def save(self, *args: Any, **kwargs: Any) -> int:
         self.updated_at = utcnow()
         return super().save(*args, **kwargs)
+
+
+def in_id_batches(query: peewee.ModelSelect, batch_size: int = 1000) -> Iterator[list[peewee.Model]]:
+    """The query's rows in batches in id order, each batch one query after the last id (no OFFSET), so a walk over any
+    number of rows (an export, a re-timing) holds one batch in memory and reads each row once."""
+    model = query.model
+    last_id = 0
+    while batch := list(query.where(model.id > last_id).order_by(model.id).limit(batch_size)):
+        yield batch
+        last_id = batch[-1].id

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import itertools
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 
 import dramatiq
 import peewee
@@ -24,7 +24,7 @@ from wharf.media import media_store
 from wharf.settings import settings
 from workers.closing import close_ticket
 from workers.csv_import import UPLOADS_DIR
-from workers.events import announcing
+from workers.events import Announcements, announcing
 
 TICKET_BATCH = 200
 CONNECTION_HISTORY = dt.timedelta(days=400)  # longer than the longest analytics period (366 days, api/periods.py)
@@ -93,6 +93,14 @@ def prune_orphan_media() -> int:
     return pruned
 
 
+def announce_updates(announcements: Announcements, tickets: Collection[Ticket], **announced_with: str) -> None:
+    """`ticket:update` for each of the tickets as they are in memory (with `announced_with`), in the change's
+    transaction."""
+    shapes = tickets_json(tickets)
+    for ticket in tickets:
+        announcements.add("ticket:update", ticket.company_id, {**shapes[ticket.id], **announced_with}, ticket=ticket)
+
+
 def change_in_batches(tickets: peewee.ModelSelect, change: Callable[[list[Ticket]], object],
                       **announced_with: str) -> int:
     """`change` the tickets the query finds, a batch at a time, each announced (`ticket:update`, with
@@ -103,10 +111,7 @@ def change_in_batches(tickets: peewee.ModelSelect, change: Callable[[list[Ticket
         with announcing() as announcements:  # the changes' webhooks commit with them
             batch = list(locked(tickets.order_by(Ticket.id).limit(TICKET_BATCH), skip_locked=True))
             change(batch)
-            shapes = tickets_json(batch)
-            for ticket in batch:
-                announcements.add("ticket:update", ticket.company_id, {**shapes[ticket.id], **announced_with},
-                                  ticket=ticket)
+            announce_updates(announcements, batch, **announced_with)
         changed += len(batch)
         if len(batch) < TICKET_BATCH:
             return changed

@@ -19,16 +19,15 @@ import peewee
 from peewee import fn
 
 from api.schemas import iso_utc
-from api.ticket_json import tickets_json
 from db.automations import AutomationRule, companies_with_rules
-from db.base import utcnow
+from db.base import in_id_batches, utcnow
 from db.messages import Message, contact_wrote_first
 from db.sla import SLA_KINDS, SlaPolicy, due_after
-from db.tickets import SlaMiss, Ticket
+from db.tickets import SLA_TIMES, SlaMiss, Ticket
 from db.users import User
 from workers.automations import active_rules, run_event_rules
 from workers.events import announcing
-from workers.maintenance import change_in_batches
+from workers.maintenance import announce_updates, change_in_batches
 from workers.notifications import notify
 
 DUE = {"first_response": Ticket.first_response_due_at, "next_response": Ticket.next_response_due_at,
@@ -100,10 +99,34 @@ def track_waits() -> int:
             for ticket_id in batch:
                 since, due = changes[ticket_id]
                 Ticket.update(waiting_since=since, next_response_due_at=due).where(Ticket.id == ticket_id).execute()
-            tickets = {ticket.id: ticket for ticket in Ticket.select().where(Ticket.id.in_(batch))}
-            for ticket_id, shape in tickets_json(tickets.values()).items():
-                announcements.add("ticket:update", tickets[ticket_id].company_id, shape, ticket=tickets[ticket_id])
+            announce_updates(announcements, list(Ticket.select().where(Ticket.id.in_(batch))))
     return len(changes)
+
+
+@dramatiq.actor(queue_name="maintenance", max_retries=5)
+def retime_sla_tickets(policy_id: int | None = None, queue_id: int | None = None) -> dict[str, int]:
+    """Re-time the live tickets of an SLA policy whose targets or clock changed (`policy_id`), or those of a queue
+    whose hours changed that a business-hours policy times (`queue_id`), as Chatwoot's policies apply as they are now;
+    each ticket whose due times moved is announced as `ticket:update`. A miss recorded before stays. Doing it again
+    changes nothing more."""
+    live = Ticket.select(Ticket, SlaPolicy).join(SlaPolicy).where(Ticket.status != "closed")
+    if policy_id is not None:
+        live = live.where(Ticket.sla_policy == policy_id)
+    if queue_id is not None:
+        live = live.where(Ticket.queue == queue_id, SlaPolicy.business_hours_only == True)  # noqa: E712
+    retimed = 0
+    for batch in in_id_batches(live, WAITS_BATCH):
+        with announcing() as announcements:
+            moved = []
+            for ticket in batch:
+                before = [getattr(ticket, field.name) for field in SLA_TIMES]
+                ticket.time_sla()
+                if [getattr(ticket, field.name) for field in SLA_TIMES] != before:
+                    ticket.save(only=SLA_TIMES)
+                    moved.append(ticket)
+            announce_updates(announcements, moved)
+        retimed += len(moved)
+    return {"retimed": retimed}
 
 
 def told_of_miss(ticket: Ticket) -> list[int]:

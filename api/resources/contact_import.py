@@ -22,13 +22,14 @@ from typing import Any
 from flask import Blueprint
 from pydantic import Field, Json
 
-from api.csv_export import csv_download, in_id_batches
+from api.csv_export import csv_download
 from api.csv_upload import UPLOAD_MEDIA_TYPES, accept_upload, upload_options
 from api.endpoint import endpoint
 from api.errors import Forbidden, NotFound
 from api.schemas import JobAccepted, QuerySchema
 from api.scoping import get_owned
 from api.security import current_principal
+from db.base import in_id_batches
 from db.contact_lists import ContactList
 from db.imports import ImportRowError
 from db.jobs import Job

@@ -20,7 +20,7 @@ from flask import Blueprint
 from pydantic import EmailStr, Field
 
 from api.contact_json import ContactOut, contact_json, tags_by_contact
-from api.csv_export import csv_download, in_id_batches
+from api.csv_export import csv_download
 from api.endpoint import endpoint
 from api.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from api.pagination import paginate
@@ -29,7 +29,7 @@ from api.resources.queues import owned_ids
 from api.schemas import PageQuery, Schema, iso_utc, page_of
 from api.scoping import get_owned, owned
 from api.security import current_principal
-from db.base import holds, utcnow
+from db.base import holds, in_id_batches, utcnow
 from db.companies import Company
 from db.contact_lists import ContactList, ContactListItem
 from db.contacts import Contact, ContactField, ContactTag, Tag

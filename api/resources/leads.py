@@ -16,7 +16,7 @@ from flask import Blueprint
 from pydantic import BeforeValidator, EmailStr, Field, PlainSerializer
 from pydantic.alias_generators import to_camel
 
-from api.csv_export import csv_download, in_id_batches
+from api.csv_export import csv_download
 from api.endpoint import endpoint
 from api.errors import Conflict, Forbidden, ValidationFailed
 from api.pagination import paginate
@@ -25,7 +25,7 @@ from api.resources.users import granted
 from api.schemas import OutSchema, PageQuery, Schema, UtcDateTime, UtcDateTimeIn, iso_utc, page_of
 from api.scoping import get_owned, owned
 from api.security import current_principal
-from db.base import holds, utcnow
+from db.base import holds, in_id_batches, utcnow
 from db.companies import Company
 from db.contacts import Contact
 from db.leads import LEAD_CATEGORIES, LEAD_SOURCES, LEAD_STATUSES, Lead

@@ -21,6 +21,8 @@ from db.companies import Company
 from db.queue_rules import is_open, validate_business_hours, validate_special_days
 from db.queues import Queue, UserQueue
 from db.users import User
+from workers.jobs import enqueue_job
+from workers.sla import retime_sla_tickets
 
 blueprint = Blueprint("queues", __name__, url_prefix="/api/queues")
 MANAGERS = ("super", "admin")
@@ -187,8 +189,12 @@ def show_queue(queue_id: int):
 def update_queue(queue_id: int, body: QueueFields):
     queue = get_owned(Queue, queue_id, "queue")
     before = snapshot(queue, user_ids=queue_members(queue.id))
+    hours = (queue.business_hours, queue.special_days)
     save_queue(queue, body)
     log_change("updated", queue, before, user_ids=queue_members(queue.id))
+    if (queue.business_hours, queue.special_days) != hours:  # its tickets' business-hours SLAs count other hours
+        enqueue_job(retime_sla_tickets, queue_id=queue.id, company_id=queue.company_id,
+                    user_id=current_principal().user_id)
     return queue_json(queue)
 
 

@@ -1,9 +1,10 @@
-"""SLA policies, as Chatwoot's (db/sla.py): how soon a ticket must get its first answer and be resolved.
+"""SLA policies, as Chatwoot's (db/sla.py): how soon a ticket must get its first answer, each next answer, and be
+resolved.
 
 Everyone reads them (an agent sees a ticket's targets); admins, supervisors and programs with `tickets:write` write
 them, every change audited. A policy is applied to a ticket by `PATCH /api/tickets/:id {slaPolicyId}` or by an
-automation rule's `apply_sla` action; a changed policy re-times no ticket it was applied to before, and a deleted one
-leaves its tickets without targets (their misses stay in their history).
+automation rule's `apply_sla` action; a policy whose targets or clock change re-times its live tickets (a job:
+`retime_sla_tickets`), and a deleted one leaves its tickets without targets (their misses stay in their history).
 """
 
 from __future__ import annotations
@@ -24,9 +25,12 @@ from api.security import current_principal
 from db.base import database
 from db.sla import SlaPolicy
 from db.tickets import SLA_TIMES, Ticket
+from workers.jobs import enqueue_job
+from workers.sla import retime_sla_tickets
 
 blueprint = Blueprint("sla_policies", __name__, url_prefix="/api/sla-policies")
 A_YEAR_OF_MINUTES = 366 * 24 * 60
+TIMING = ("first_response_minutes", "next_response_minutes", "resolution_minutes", "business_hours_only")
 
 
 class SlaPolicyFields(Schema):
@@ -106,15 +110,20 @@ def show_policy(policy_id: int):
 
 
 @blueprint.patch("/<int:policy_id>")
-@endpoint(summary="Change an SLA policy (the tickets it was applied to keep their due times)", tags=["sla"],
+@endpoint(summary="Change an SLA policy (new targets or clock re-time its live tickets within seconds)", tags=["sla"],
           body=SlaPolicyFields, response=SlaPolicyOut, errors=[404, 409], roles=MANAGERS, scope=WRITE_SCOPE)
 def update_policy(policy_id: int, body: SlaPolicyFields):
     policy = get_owned(SlaPolicy, policy_id, "SLA policy")
     before = snapshot(policy)
-    for field, value in body.changes(not_null={"name", "description", "business_hours_only"}).items():
+    changes = body.changes(not_null={"name", "description", "business_hours_only"})
+    timing = [field for field in TIMING if field in changes and changes[field] != getattr(policy, field)]
+    for field, value in changes.items():
         setattr(policy, field, value)
     saved(policy)
     log_change("updated", policy, before)
+    if timing:
+        enqueue_job(retime_sla_tickets, policy_id=policy.id, company_id=policy.company_id,
+                    user_id=current_principal().user_id)
     return policy_json(policy)
 
 

@@ -21,7 +21,7 @@ from flask import Blueprint
 from peewee import fn
 from pydantic import Field, field_validator, model_validator
 
-from api.csv_export import csv_download, in_id_batches
+from api.csv_export import csv_download
 from api.endpoint import endpoint
 from api.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from api.pagination import paginate
@@ -31,7 +31,7 @@ from api.schemas import OutSchema, PageQuery, Schema, UtcDateTime, UtcDateTimeIn
 from api.scoping import get_owned, owned, visible_ticket, visible_tickets
 from api.security import current_principal
 from api.ticket_json import NoteOut, Priority, TicketOut, announce_note, ticket_out
-from db.base import holds, utcnow
+from db.base import holds, in_id_batches, utcnow
 from db.company_settings import company_setting
 from db.connections import Connection
 from db.contacts import Contact, Tag
@@ -187,8 +187,7 @@ def announced(ticket: Ticket) -> Iterator[dict]:
 
 def acting_user_id() -> int | None:
     """The user behind the call, None for a program."""
-    user = current_principal().user
-    return user.id if user else None
+    return current_principal().user_id
 
 
 def assignee(body: AssignIn | None) -> User:

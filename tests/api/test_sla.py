@@ -16,11 +16,12 @@ import pytest
 
 from db.audit import AuditLog
 from db.base import utcnow
+from db.jobs import Job
 from db.notifications import Notification
 from db.sla import SlaPolicy
 from db.tickets import SlaMiss, Ticket, TicketEvent
 from workers.emails import email_notification
-from workers.sla import record_sla_misses
+from workers.sla import record_sla_misses, retime_sla_tickets
 
 
 @pytest.fixture
@@ -155,6 +156,44 @@ def test_a_wait_is_due_in_the_queue_s_open_time_and_re_timed_by_a_transfer(clien
     assert (waiting["waitingSince"], waiting["nextResponseDueAt"]) == (
         "2026-12-11T20:30:00.000Z", "2026-12-15T12:30:00.000Z")  # 30 minutes that Friday, 30 on Tuesday from 09:00
     assert moved["nextResponseDueAt"] == "2026-12-11T21:30:00.000Z"  # a queue without hours: calendar time
+
+
+def test_a_policy_given_new_targets_re_times_its_live_tickets_and_one_renamed_does_not(
+        client, factories, company, policy, as_supervisor, broker):
+    live, closed = (opened_ago(factories, company, 10, status=status) for status in ("open", "closed"))
+    for ticket in (live, closed):
+        ticket.apply_sla(None, policy)
+    closed_due = Ticket.get_by_id(closed.id).first_response_due_at
+
+    renamed = client.patch(f"/api/sla-policies/{policy.id}", json={"name": "Ouro+"}, headers=as_supervisor)
+    jobs_after_rename = Job.select().where(Job.kind == "retime_sla_tickets").count()
+    changed = client.patch(f"/api/sla-policies/{policy.id}", json={"firstResponseMinutes": 60}, headers=as_supervisor)
+    [job] = Job.select().where(Job.kind == "retime_sla_tickets")
+    first, again = retime_sla_tickets.fn(**job.message["kwargs"]), retime_sla_tickets.fn(**job.message["kwargs"])
+
+    assert (renamed.status_code, changed.status_code, jobs_after_rename) == (200, 200, 0)
+    assert (first, again) == ({"retimed": 1}, {"retimed": 0})
+    assert Ticket.get_by_id(live.id).first_response_due_at == live.created_at + dt.timedelta(minutes=60)
+    assert Ticket.get_by_id(closed.id).first_response_due_at == closed_due  # a closed ticket keeps what it had
+
+
+def test_a_queue_given_new_hours_re_times_the_tickets_a_business_hours_policy_times(
+        client, factories, company, as_admin, office_and_always, broker):
+    office, _ = office_and_always
+    hours = SlaPolicy.create(company=company, name="Comercial", first_response_minutes=120, business_hours_only=True)
+    calendar = SlaPolicy.create(company=company, name="Corrido", first_response_minutes=120)
+    timed, untimed = (factories.ticket(company, queue=office, created_at=dt.datetime(2026, 12, 11, 20, 30))
+                      for _ in range(2))
+    timed.apply_sla(None, hours)
+    untimed.apply_sla(None, calendar)
+
+    answer = client.patch(f"/api/queues/{office.id}", json={"specialDays": {}}, headers=as_admin)  # Monday open
+    assert answer.status_code == 200, answer.get_json()
+    [job] = Job.select().where(Job.kind == "retime_sla_tickets")
+
+    assert retime_sla_tickets.fn(**job.message["kwargs"]) == {"retimed": 1}
+    assert Ticket.get_by_id(timed.id).first_response_due_at == dt.datetime(2026, 12, 14, 13, 30)  # Monday 10:30
+    assert Ticket.get_by_id(untimed.id).first_response_due_at == dt.datetime(2026, 12, 11, 22, 30)
 
 
 def test_each_missed_target_is_recorded_once_and_told_to_the_agent_and_the_managers(
