@@ -104,16 +104,17 @@ def track_waits() -> int:
 
 
 @dramatiq.actor(queue_name="maintenance", max_retries=5)
-def retime_sla_tickets(policy_id: int | None = None, queue_id: int | None = None) -> dict[str, int]:
-    """Re-time the live tickets of an SLA policy whose targets or clock changed (`policy_id`), or those of a queue
-    whose hours changed that a business-hours policy times (`queue_id`), as Chatwoot's policies apply as they are now;
-    each ticket whose due times moved is announced as `ticket:update`. A miss recorded before stays. Doing it again
-    changes nothing more."""
+def retime_sla_tickets(scope: str, scope_id: int) -> dict[str, int]:
+    """Re-time the live tickets of an SLA policy whose targets or clock changed (`scope` "policy"), or those a
+    business-hours policy times in a queue whose hours changed ("queue") or in a company whose timezone changed
+    ("company"), as Chatwoot's policies apply as they are now; each ticket whose due times moved is announced as
+    `ticket:update`. A miss recorded before stays. Doing it again changes nothing more."""
     live = Ticket.select(Ticket, SlaPolicy).join(SlaPolicy).where(Ticket.status != "closed")
-    if policy_id is not None:
-        live = live.where(Ticket.sla_policy == policy_id)
-    if queue_id is not None:
-        live = live.where(Ticket.queue == queue_id, SlaPolicy.business_hours_only == True)  # noqa: E712
+    if scope == "policy":
+        live = live.where(Ticket.sla_policy == scope_id)
+    else:
+        by_hours = SlaPolicy.business_hours_only == True  # noqa: E712
+        live = live.where(by_hours, (Ticket.queue if scope == "queue" else Ticket.company) == scope_id)
     retimed = 0
     for batch in in_id_batches(live, WAITS_BATCH):
         with announcing() as announcements:

@@ -193,7 +193,7 @@ def update_queue(queue_id: int, body: QueueFields):
     save_queue(queue, body)
     log_change("updated", queue, before, user_ids=queue_members(queue.id))
     if (queue.business_hours, queue.special_days) != hours:  # its tickets' business-hours SLAs count other hours
-        enqueue_job(retime_sla_tickets, queue_id=queue.id, company_id=queue.company_id,
+        enqueue_job(retime_sla_tickets, "queue", queue.id, company_id=queue.company_id,
                     user_id=current_principal().user_id)
     return queue_json(queue)
 

@@ -19,6 +19,8 @@ from api.schemas import OutSchema, StrictSchema
 from api.security import current_principal
 from db.base import database
 from db.company_settings import REGISTRY, company_settings, save_company_settings, stored_form
+from workers.jobs import enqueue_job
+from workers.sla import retime_sla_tickets
 
 blueprint = Blueprint("settings", __name__, url_prefix="/api/settings")
 
@@ -66,6 +68,8 @@ def update_settings(body: SettingsPatch):
         save_company_settings(company_id, changes)
         after = company_settings(company_id)
         record("updated", "settings", None, company_id, before, after)
+    if after["timezone"] != before["timezone"]:  # business hours are read in it: business-hours SLAs count others
+        enqueue_job(retime_sla_tickets, "company", company_id, company_id=company_id, user_id=principal.user_id)
     return SettingsOut.model_validate(after).to_json()
 
 

@@ -122,7 +122,7 @@ def update_policy(policy_id: int, body: SlaPolicyFields):
     saved(policy)
     log_change("updated", policy, before)
     if timing:
-        enqueue_job(retime_sla_tickets, policy_id=policy.id, company_id=policy.company_id,
+        enqueue_job(retime_sla_tickets, "policy", policy.id, company_id=policy.company_id,
                     user_id=current_principal().user_id)
     return policy_json(policy)
 

@@ -169,7 +169,7 @@ def test_a_policy_given_new_targets_re_times_its_live_tickets_and_one_renamed_do
     jobs_after_rename = Job.select().where(Job.kind == "retime_sla_tickets").count()
     changed = client.patch(f"/api/sla-policies/{policy.id}", json={"firstResponseMinutes": 60}, headers=as_supervisor)
     [job] = Job.select().where(Job.kind == "retime_sla_tickets")
-    first, again = retime_sla_tickets.fn(**job.message["kwargs"]), retime_sla_tickets.fn(**job.message["kwargs"])
+    first, again = retime_sla_tickets.fn(*job.message["args"]), retime_sla_tickets.fn(*job.message["args"])
 
     assert (renamed.status_code, changed.status_code, jobs_after_rename) == (200, 200, 0)
     assert (first, again) == ({"retimed": 1}, {"retimed": 0})
@@ -191,9 +191,28 @@ def test_a_queue_given_new_hours_re_times_the_tickets_a_business_hours_policy_ti
     assert answer.status_code == 200, answer.get_json()
     [job] = Job.select().where(Job.kind == "retime_sla_tickets")
 
-    assert retime_sla_tickets.fn(**job.message["kwargs"]) == {"retimed": 1}
+    assert job.message["args"] == ["queue", office.id]
+    assert retime_sla_tickets.fn(*job.message["args"]) == {"retimed": 1}
     assert Ticket.get_by_id(timed.id).first_response_due_at == dt.datetime(2026, 12, 14, 13, 30)  # Monday 10:30
     assert Ticket.get_by_id(untimed.id).first_response_due_at == dt.datetime(2026, 12, 11, 22, 30)
+
+
+def test_a_company_in_another_timezone_re_times_the_tickets_a_business_hours_policy_times(
+        client, factories, company, as_admin, office_and_always, broker):
+    office, _ = office_and_always
+    hours = SlaPolicy.create(company=company, name="Comercial", first_response_minutes=120, business_hours_only=True)
+    ticket = factories.ticket(company, queue=office, created_at=dt.datetime(2026, 12, 11, 20, 30))
+    ticket.apply_sla(None, hours)
+
+    same = client.patch("/api/settings", json={"timezone": "America/Sao_Paulo"}, headers=as_admin)
+    jobs_after_same = Job.select().where(Job.kind == "retime_sla_tickets").count()
+    moved = client.patch("/api/settings", json={"timezone": "UTC"}, headers=as_admin)
+    [job] = Job.select().where(Job.kind == "retime_sla_tickets")
+
+    assert (same.status_code, moved.status_code, jobs_after_same) == (200, 200, 0)
+    assert job.message["args"] == ["company", company.id]
+    assert retime_sla_tickets.fn(*job.message["args"]) == {"retimed": 1}
+    assert Ticket.get_by_id(ticket.id).first_response_due_at == dt.datetime(2026, 12, 15, 11)  # Tuesday 11:00 UTC
 
 
 def test_each_missed_target_is_recorded_once_and_told_to_the_agent_and_the_managers(
