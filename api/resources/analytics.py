@@ -2,8 +2,9 @@
 last `days` local days (see api/periods.py), for its managers. Every figure is aggregated by the database.
 
 - tickets: opened (created in the period), closed (in the period), pending and open (now); the average
-  first-response time of the tickets opened and the average resolution time of those closed; per local
-  day, per agent (the ticket's agent now) and per queue.
+  first-response time of the tickets opened and the average resolution time of those closed; Chatwoot's reply time:
+  the average wait of a contact for an agent's answer, of the answers given in the period; per local day, per agent
+  (the ticket's agent now) and per queue.
 - messages: incoming and outgoing per local day (private notes aside), and the outgoing that failed.
 - campaigns: those that ran in the period, with delivery and read rates from receipts (sent ≥ delivered
   ≥ read, as the campaign report counts them).
@@ -23,6 +24,7 @@ from api.endpoint import endpoint
 from api.periods import Period, PeriodOut, PeriodQuery, company_period, per_local_day
 from api.schemas import OutSchema, UtcDateTime
 from api.scoping import owned
+from api.security import current_principal
 from db.base import seconds_between, utcnow
 from db.campaigns import Campaign, CampaignShipping
 from db.connection_events import uptime_by_connection
@@ -75,6 +77,10 @@ class TicketFigures(OutSchema):
     )
     ratings: int = Field(description="ratings the contacts gave in the period (the setting ratingEnabled)")
     avg_rating: float | None = Field(description="their average, 1 to 5")
+    replies: int = Field(description="agents' answers sent in the period to a contact who waited for one (the first "
+                                     "response too)")
+    avg_reply_seconds: float | None = Field(description="how long those contacts waited: from their first message "
+                                                        "since the answer before to this one")
 
 
 class AgentTickets(TicketFigures):
@@ -150,8 +156,31 @@ def ticket_figures(period: Period, group: peewee.Field | None = None) -> list[tu
     return list(owned(Ticket).select(group, *figures).where(opened | closed | rated | live).group_by(group).tuples())
 
 
-def figures_json(row: tuple) -> dict:
+def reply_figures(period: Period, group: peewee.Field | None = None) -> dict[int | None, tuple]:
+    """{the `group`'s value (None without one): (replies, average reply seconds)} of the agents' answers sent in the
+    period: each answer timed from the contact's first message since the answer before it; one that answered no one
+    waiting (an agent writing twice) is none."""
+    answer, earlier, asked = Message.alias(), Message.alias(), Message.alias()
+    answered = (answer.direction == "out") & answer.user.is_null(False) & answer.sent_at.is_null(False)
+    answer_before = earlier.select(fn.MAX(earlier.sent_at)).where(
+        earlier.ticket == answer.ticket, earlier.direction == "out", earlier.user.is_null(False),
+        earlier.sent_at < answer.sent_at)
+    waited_from = asked.select(fn.MIN(asked.created_at)).where(
+        asked.ticket == answer.ticket, asked.direction == "in", asked.created_at < answer.sent_at,
+        peewee.Expression(answer_before, "IS", None) | (asked.created_at > answer_before))
+    figures = (fn.COUNT(waited_from), fn.AVG(seconds_between(waited_from, answer.sent_at)))
+    rows = (answer.select(*([group] if group is not None else []), *figures)
+            .join(Ticket, on=answer.ticket == Ticket.id)
+            .where(answered, answer.sent_at >= period.since, answer.company == current_principal().company_id))
+    if group is None:
+        return {None: rows.tuples().get()}
+    return {value: (count, average) for value, count, average in rows.group_by(group).tuples()}
+
+
+def figures_json(row: tuple, replies: tuple | None) -> dict:
+    """TicketFigures of a `ticket_figures` row and its group's `reply_figures`."""
     opened, closed, pending, live, first_response, resolution, ratings, rating = row
+    answers, reply = replies or (0, None)
     return {
         "opened": opened or 0,
         "closed": closed or 0,
@@ -161,21 +190,23 @@ def figures_json(row: tuple) -> dict:
         "avg_resolution_seconds": seconds(resolution),
         "ratings": ratings or 0,
         "avg_rating": None if rating is None else round(float(rating), 2),
+        "replies": answers,
+        "avg_reply_seconds": seconds(reply),
     }
 
 
 def breakdown(period: Period, group: peewee.Field, model: type[peewee.Model], key: str) -> list[dict]:
     """The figures per `group` (a foreign key to `model`), named, busiest first."""
-    rows = ticket_figures(period, group)
+    rows, replies = ticket_figures(period, group), reply_figures(period, group)
     names = dict(model.select(model.id, model.name).where(model.id.in_([row[0] for row in rows])).tuples())
-    items = [{key: row[0], "name": names.get(row[0]), **figures_json(row[1:])} for row in rows]
+    items = [{key: row[0], "name": names.get(row[0]), **figures_json(row[1:], replies.get(row[0]))} for row in rows]
     return sorted(items, key=lambda item: (-item["opened"] - item["closed"], item["name"] or ""))
 
 
 @blueprint.get("/tickets")
 @analytics_view(
     TicketAnalyticsOut,
-    "Tickets over the last days: opened, closed, pending, first-response and resolution times, per day, "
+    "Tickets over the last days: opened, closed, pending, first-response, reply and resolution times, per day, "
     "agent and queue; how many of their SLA targets were met",
     scope="tickets:read",
 )
@@ -185,7 +216,7 @@ def ticket_analytics(query: PeriodQuery):
     closed = per_local_day(owned(Ticket), Ticket.closed_at, period)
     return TicketAnalyticsOut(
         **period.out(),
-        **figures_json(ticket_figures(period)[0]),
+        **figures_json(ticket_figures(period)[0], reply_figures(period).get(None)),
         per_day=[
             {"date": date, "opened": o, "closed": c}
             for date, o, c in zip(period.dates, opened, closed, strict=True)

@@ -109,6 +109,8 @@ def test_tickets_count_local_days_agents_and_queues(client, factories, company, 
             "avgResolutionSeconds": 6000.0,
             "ratings": 1,
             "avgRating": 4.0,
+            "replies": 0,
+            "avgReplySeconds": None,
         },
         {
             "userId": None,
@@ -121,6 +123,8 @@ def test_tickets_count_local_days_agents_and_queues(client, factories, company, 
             "avgResolutionSeconds": None,
             "ratings": 0,
             "avgRating": None,
+            "replies": 0,
+            "avgReplySeconds": None,
         },
     ]
     by_queue = {
@@ -128,6 +132,31 @@ def test_tickets_count_local_days_agents_and_queues(client, factories, company, 
         for item in body["byQueue"]
     }
     assert by_queue == {"Sales": (2, 1, 0, 1), "Support": (1, 0, 1, 0), None: (0, 0, 1, 0)}
+
+
+def test_reply_time_is_how_long_each_contact_waited_for_an_agents_answer(client, factories, company, headers):
+    today = local_midnight_utc(0)
+    agent = factories.user(company=company, role="agent", name="Ana")
+    ticket = factories.ticket(company, user=agent, status="open", created_at=today)
+
+    def said(minutes: int, direction: str = "in", by=None) -> None:
+        at = today + minutes * MINUTE
+        factories.message(ticket, direction=direction, user=by, created_at=at, sent_at=at if direction == "out" else None)
+
+    said(1), said(2), said(5, "out", agent)  # waited 4 minutes, from the first of the two
+    said(6, "out", agent)  # the agent again: no one waited
+    said(10), said(12, "out", agent)  # 2 minutes
+    said(15), said(20, "out"), said(25, "out", agent)  # a bot's message is no answer: 10 minutes
+    old = factories.ticket(company, user=agent, status="closed", created_at=today - dt.timedelta(days=5))
+    factories.message(old, created_at=today - dt.timedelta(days=5))
+    factories.message(old, direction="out", user=agent, sent_at=today - dt.timedelta(days=4),
+                      created_at=today - dt.timedelta(days=4))  # before the period
+
+    body = client.get("/api/analytics/tickets?days=1", headers=headers).get_json()
+
+    assert (body["replies"], body["avgReplySeconds"]) == (3, (240 + 120 + 600) / 3)
+    [ana] = [item for item in body["byAgent"] if item["userId"] == agent.id]
+    assert (ana["replies"], ana["avgReplySeconds"]) == (3, 320.0)
 
 
 def test_messages_in_and_out_per_local_day(client, factories, company, headers):
