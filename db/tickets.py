@@ -226,8 +226,30 @@ class TicketTag(BaseModel):
         indexes = ((("ticket", "tag"), True),)
 
 
-def change_ticket_tags(ticket_id: int, tag_ids: Collection[int], add: bool) -> None:
+def ticket_tag_ids(ticket_id: int) -> set[int]:
+    return {link.tag_id for link in TicketTag.select(TicketTag.tag).where(TicketTag.ticket == ticket_id)}
+
+
+def change_ticket_tags(ticket_id: int, tag_ids: Collection[int], add: bool, by_user_id: int | None = None) -> None:
+    """Add the tags to the ticket's, or take them off (`change_tag_links`), in its history as `tagged`."""
+    before = ticket_tag_ids(ticket_id)
     change_tag_links(TicketTag, TicketTag.ticket, ticket_id, tag_ids, add)
+    record_tagging(ticket_id, before, before | set(tag_ids) if add else before - set(tag_ids), by_user_id)
+
+
+def set_ticket_tags(ticket_id: int, tag_ids: Collection[int], by_user_id: int | None = None) -> None:
+    """The ticket's tags become `tag_ids`, in its history as `tagged`."""
+    before = ticket_tag_ids(ticket_id)
+    TicketTag.delete().where(TicketTag.ticket == ticket_id, TicketTag.tag.not_in(list(tag_ids))).execute()
+    change_tag_links(TicketTag, TicketTag.ticket, ticket_id, tag_ids, add=True)
+    record_tagging(ticket_id, before, set(tag_ids), by_user_id)
+
+
+def record_tagging(ticket_id: int, before: set[int], after: set[int], by_user_id: int | None) -> None:
+    """`tagged` {added, removed} (tag ids) in the ticket's history, when its tags changed."""
+    if before != after:
+        TicketEvent.create(ticket=ticket_id, kind="tagged", user=by_user_id,
+                           data={"added": sorted(after - before), "removed": sorted(before - after)})
 
 
 def sees_ticket(ticket: Ticket, user: User) -> bool:

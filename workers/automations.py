@@ -41,10 +41,10 @@ from db.tickets import (
     Ticket,
     TicketEvent,
     TicketNote,
-    TicketTag,
     change_ticket_tags,
     priority_name,
     sees_ticket,
+    ticket_tag_ids,
 )
 from db.users import User
 from db.webhooks import Webhook, WebhookDelivery
@@ -96,7 +96,7 @@ class Facts:
 
     @functools.cached_property
     def ticket_tag_ids(self) -> set[int]:
-        return {row.tag_id for row in TicketTag.select(TicketTag.tag).where(TicketTag.ticket == self.ticket.id)}
+        return ticket_tag_ids(self.ticket.id)
 
     def open_now(self) -> bool:
         """The ticket's queue takes tickets now, by its hours and special days (no queue: always open)."""

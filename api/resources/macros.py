@@ -39,6 +39,7 @@ from api.resources.tickets import (
     TicketWork,
     TransferIn,
     accepting,
+    acting_user_id,
     announced,
     closing,
     noting,
@@ -202,7 +203,7 @@ def tag_changing(action: TagsAction) -> TicketWork:
 
     def change(ticket: Ticket) -> dict:
         with announced(ticket) as state:
-            change_ticket_tags(ticket.id, tag_ids, add=action.type == "add_tags")
+            change_ticket_tags(ticket.id, tag_ids, add=action.type == "add_tags", by_user_id=acting_user_id())
         return state
 
     return change

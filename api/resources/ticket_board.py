@@ -14,12 +14,20 @@ from pydantic import Field
 
 from api.endpoint import endpoint
 from api.errors import NotFound
-from api.resources.tickets import READ_SCOPE, SORTS, WRITE_SCOPE, TicketQuery, announced, filtered_tickets
+from api.resources.tickets import (
+    READ_SCOPE,
+    SORTS,
+    WRITE_SCOPE,
+    TicketQuery,
+    acting_user_id,
+    announced,
+    filtered_tickets,
+)
 from api.schemas import OutSchema, Schema
 from api.scoping import owned, visible_ticket
 from api.ticket_json import TagBrief, TicketOut, tickets_out
 from db.contacts import Tag
-from db.tickets import Ticket, TicketTag, change_ticket_tags
+from db.tickets import Ticket, TicketTag, set_ticket_tags, ticket_tag_ids
 
 blueprint = Blueprint("ticket_board", __name__, url_prefix="/api/tickets")
 
@@ -83,8 +91,7 @@ def move_to_lane(ticket_id: int, body: LaneIn):
     lanes = {lane.id for lane in board_lanes()}
     if body.tag_id is not None and body.tag_id not in lanes:
         raise NotFound("lane")
+    others = ticket_tag_ids(ticket.id) - lanes
     with announced(ticket) as state:
-        change_ticket_tags(ticket.id, lanes - {body.tag_id}, add=False)
-        if body.tag_id is not None:
-            change_ticket_tags(ticket.id, [body.tag_id], add=True)
+        set_ticket_tags(ticket.id, others | ({body.tag_id} if body.tag_id is not None else set()), acting_user_id())
     return state

@@ -48,6 +48,7 @@ from db.tickets import (
     priority_name,
     priority_rank,
     sees_ticket,
+    set_ticket_tags,
     wake,
 )
 from db.users import User
@@ -557,8 +558,7 @@ def tagging(body: TagsIn) -> TicketWork:
 
     def tag(ticket: Ticket) -> dict:
         with announced(ticket) as state:
-            TicketTag.delete().where(TicketTag.ticket == ticket.id).execute()
-            TicketTag.insert_many([{"ticket": ticket.id, "tag": tag_id} for tag_id in tag_ids]).execute()
+            set_ticket_tags(ticket.id, tag_ids, acting_user_id())
         return state
 
     return tag

@@ -56,7 +56,7 @@ def test_an_agent_s_board_holds_only_the_tickets_they_see(app, client, factories
         (None, 0, []), ("Follow-up", 0, []), ("New lead", 1, [theirs.id])]
 
 
-def test_a_card_moves_between_lanes_keeping_its_other_tags(client, factories, company, as_admin, lanes):
+def test_a_card_moves_between_lanes_keeping_its_other_tags(client, factories, company, as_admin, admin, lanes):
     new_lead, follow_up, vip = lanes
     ticket = tagged(factories, company, new_lead, vip)
     foreign = tagged(factories, factories.company())
@@ -71,6 +71,27 @@ def test_a_card_moves_between_lanes_keeping_its_other_tags(client, factories, co
     assert kept == {follow_up.id, vip.id}
     assert (not_a_lane.status_code, elsewhere.status_code) == (404, 404)
     assert [t["name"] for t in out.get_json()["tags"]] == ["vip"]
+    history = client.get(f"/api/tickets/{ticket.id}/history", headers=as_admin).get_json()["events"]
+    assert [(e["kind"], e["data"], e["userId"]) for e in history] == [
+        ("tagged", {"added": [follow_up.id], "removed": [new_lead.id]}, admin.id),
+        ("tagged", {"added": [], "removed": [follow_up.id]}, admin.id)]  # the card in no lane; a refused move is none
+
+
+def test_tags_set_added_or_taken_off_are_in_the_ticket_s_history_once_they_change(
+        client, factories, company, as_admin, admin, lanes):
+    new_lead, follow_up, vip = lanes
+    ticket = tagged(factories, company, vip)
+
+    client.put(f"/api/tickets/{ticket.id}/tags", json={"tagIds": [vip.id, new_lead.id]}, headers=as_admin)
+    client.put(f"/api/tickets/{ticket.id}/tags", json={"tagIds": [new_lead.id, vip.id]}, headers=as_admin)  # the same
+    macro = client.post("/api/macros", json={"name": "m", "actions": [{"type": "remove_tags", "tagIds": [vip.id]}]},
+                        headers=as_admin).get_json()
+    client.post(f"/api/macros/{macro['id']}/run", json={"ticketIds": [ticket.id]}, headers=as_admin)
+
+    history = client.get(f"/api/tickets/{ticket.id}/history", headers=as_admin).get_json()["events"]
+    assert [(e["kind"], e["data"], e["userId"]) for e in history] == [
+        ("tagged", {"added": [new_lead.id], "removed": []}, admin.id),
+        ("tagged", {"added": [], "removed": [vip.id]}, admin.id)]
 
 
 def test_a_tag_becomes_a_lane_by_its_position_and_stops_being_one_with_null(client, company, as_admin):

@@ -139,7 +139,7 @@ def test_read_snooze_unsnooze_priority_and_tags(client, factories, company, conn
     assert all(Ticket.get_by_id(t.id).snoozed_at is None for t in tickets)
     assert {(link.ticket_id, link.tag_id) for link in TicketTag.select()} == {
         (t.id, tag.id) for t in tickets for tag in (vip, late)}
-    assert kinds(tickets[0]) == ["snoozed", "prioritised", "woke"]
+    assert kinds(tickets[0]) == ["snoozed", "prioritised", "tagged", "woke"]
 
 
 def test_a_snooze_of_a_ticket_not_open_fails_that_ticket_only(client, factories, company, connection, as_admin):
