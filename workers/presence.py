@@ -1,24 +1,36 @@
 """Contacts' typing, shown to the agents who have their ticket open, as WhatsApp Web shows "typing…" under a chat's name.
 
 An agent opening a ticket (`ticket:join`, api/realtime.py) has its session watch the contact's typing
-(`watch_contact_typing`, on the connection's send queue: WhatsApp tells it only to a session that asked, until the
-session ends); what the session then hears (a `ContactTyping` event) reaches the ticket's realtime clients as
-`contact:typing` (`handle_contact_typing`). It is a moment's sign: never stored, retried or sent to webhooks, and
-dropped when it waited too long to be still true.
+(`watch_typing`: `watch_contact_typing` on the connection's send queue, as WhatsApp tells it only to a session that
+asked, until the session ends; a new session of the number watches again the chats opened within the hour:
+`watch_again`); what the session then hears (a `ContactTyping` event) reaches the ticket's realtime clients as
+`contact:typing` (`show_contact_typing`). It is a moment's sign, never stored, retried or sent to webhooks: the gateway
+shows it itself, in the order the session heard them (a worker's threads could swap "typing" and "stopped"), and a
+crash loses it without harm.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import time
 
 import dramatiq
 
 from api.schemas import iso_utc
+from db.base import database
 from db.contacts import Contact
 from db.tickets import Ticket
-from workers.chat_actions import TYPING_STALE_AFTER, on_session
+from wharf.redis_client import redis_client
+from workers.chat_actions import TYPING_STALE_AFTER, enqueue_on_session, on_session
 from workers.events import emit
-from workers.transports.base import e164_or_id
+from workers.transports.base import ContactTyping, e164_or_id
+
+WATCHED_FOR = 3600  # seconds after an agent opened a chat that a new session watches it again
+
+
+def opened_chats_key(connection_id: int) -> str:
+    """A sorted set: the chats of the connection agents opened, by when they last did."""
+    return f"wharf:connection:{connection_id}:opened_chats"
 
 
 @dramatiq.actor(queue_name="gateway", max_retries=0, time_limit=10_000)
@@ -29,20 +41,39 @@ def watch_contact_typing(connection_id: int, chat: str) -> None:
         session.watch_presence(chat)
 
 
-@dramatiq.actor(queue_name="presence", max_retries=0, time_limit=10_000)
-def handle_contact_typing(event: dict) -> dict:
+def watch_typing(connection_id: int, chat: str) -> None:
+    """An agent opened the contact's chat: the session watches it now, and a new session does within the hour."""
+    now = time.time()
+    with redis_client().pipeline(transaction=False) as pipe:
+        pipe.zadd(opened_chats_key(connection_id), {chat: now})
+        pipe.zremrangebyscore(opened_chats_key(connection_id), 0, now - WATCHED_FOR)
+        pipe.execute()
+    enqueue_on_session(watch_contact_typing, connection_id, chat)
+
+
+def watch_again(connection_id: int) -> int:
+    """A new session of the number (`Connected`) knows nothing of what the last one watched: the chats agents opened
+    within the hour are watched again. Returns how many."""
+    chats = redis_client().zrangebyscore(opened_chats_key(connection_id), time.time() - WATCHED_FOR, "+inf")
+    for chat in chats:
+        enqueue_on_session(watch_contact_typing, connection_id, chat.decode())
+    return len(chats)
+
+
+def show_contact_typing(event: ContactTyping) -> dict:
     """`contact:typing` {ticketId, contactId, from, typing, recording, at} to those who may see the contact's live
-    ticket on the connection; nothing for a contact with none."""
-    heard_at = dt.datetime.fromtimestamp(event["timestamp"], dt.UTC)
+    ticket on the connection; nothing for a contact with none, or for a sign that waited too long to be still true."""
+    heard_at = dt.datetime.fromtimestamp(event.timestamp, dt.UTC)
     if dt.datetime.now(dt.UTC) - heard_at > TYPING_STALE_AFTER:
         return {"skipped": "stale"}
-    ticket = (Ticket.select(Ticket, Contact).join(Contact)
-              .where(Ticket.connection == event["connection_id"], Ticket.status != "closed",
-                     Contact.phone == e164_or_id(event["chat"])).first())
+    with database.connection_context():
+        ticket = (Ticket.select(Ticket, Contact).join(Contact)
+                  .where(Ticket.connection == event.connection_id, Ticket.status != "closed",
+                         Contact.phone == e164_or_id(event.chat)).first())
     if ticket is None:
         return {"skipped": "no live ticket"}
     emit("contact:typing", ticket.company_id, {
-        "ticketId": ticket.id, "contactId": ticket.contact_id, "from": e164_or_id(event["sender"]),
-        "typing": event["typing"], "recording": event["recording"], "at": iso_utc(heard_at),
+        "ticketId": ticket.id, "contactId": ticket.contact_id, "from": e164_or_id(event.sender),
+        "typing": event.typing, "recording": event.recording, "at": iso_utc(heard_at),
     }, ticket, None)
-    return {"ticketId": ticket.id, "typing": event["typing"]}
+    return {"ticketId": ticket.id, "typing": event.typing}

@@ -15,8 +15,9 @@ from db.connections import Connection
 from db.messages import Message
 from tests.waiting import wait_for
 from workers.chat_actions import enqueue_on_session, show_typing
-from workers.presence import handle_contact_typing
+from workers.presence import opened_chats_key, show_contact_typing, watch_typing
 from workers.transports import simulator
+from workers.transports.base import ContactTyping
 
 
 def test_a_typing_sign_that_waited_too_long_for_its_session_is_dropped(connection, redis_client, worker, gateway):
@@ -76,16 +77,31 @@ def test_the_simulator_shows_what_each_contact_sees(client, admin_headers, conne
 def test_a_contacts_typing_that_waited_too_long_or_has_no_live_ticket_reaches_no_one(factories, connection):
     contact = factories.contact(connection.company, phone="+5511987654321")
     factories.ticket(connection.company, connection=connection, contact=contact, status="closed")
-    typing = {"kind": "contact_typing", "connection_id": connection.id, "chat": "5511987654321",
-              "sender": "5511987654321", "typing": True, "recording": False}
 
-    stale = handle_contact_typing.fn({**typing, "timestamp": time.time() - 60})
-    closed = handle_contact_typing.fn({**typing, "timestamp": time.time()})
+    def typing(at: float) -> ContactTyping:
+        return ContactTyping(connection.id, chat="5511987654321", sender="5511987654321", typing=True, timestamp=at)
+
+    stale = show_contact_typing(typing(time.time() - 60))
+    closed = show_contact_typing(typing(time.time()))
     live = factories.ticket(connection.company, connection=connection, contact=contact, status="pending")
-    shown = handle_contact_typing.fn({**typing, "timestamp": time.time()})
+    shown = show_contact_typing(typing(time.time()))
 
     assert (stale, closed) == ({"skipped": "stale"}, {"skipped": "no live ticket"})
     assert shown == {"ticketId": live.id, "typing": True}
+
+
+def test_a_new_session_watches_again_the_chats_agents_opened_within_the_hour(connection, redis_client, worker,
+                                                                            gateway):
+    assert wait_for(lambda: Connection.get_by_id(connection.id).status == "connected", timeout=20)
+    watch_typing(connection.id, "5511987654321")
+    redis_client.zadd(opened_chats_key(connection.id), {"5511900000001": time.time() - 2 * 3600})  # long ago
+    assert wait_for(lambda: simulator.watches(redis_client, connection.id, "+5511987654321"), timeout=10)
+
+    simulator.push_command(redis_client, connection.id, "disconnect")  # a new session forgets what the last watched
+
+    assert wait_for(lambda: Connection.get_by_id(connection.id).reconnects == 1, timeout=20)
+    assert wait_for(lambda: simulator.watches(redis_client, connection.id, "+5511987654321"), timeout=20)
+    assert not simulator.watches(redis_client, connection.id, "+5511900000001")
 
 
 def test_a_simulated_contact_types_through_the_api(client, admin_headers, connection, redis_client):

@@ -340,7 +340,7 @@ def test_an_agent_who_opens_a_ticket_sees_its_contact_typing_on_whatsapp(realtim
 
         seen = agents.wait("contact:typing", count=3)
     assert not unheard
-    assert [(event["typing"], event["recording"]) for event in seen] == [(True, False), (True, True), (False, False)]
+    assert [(event["typing"], event["recording"]) for event in seen] == [(True, False), (True, True), (False, False)], seen
     assert {(event["ticketId"], event["contactId"], event["from"]) for event in seen} == {
         (ticket.id, contact.id, "+5511987654321")}
     assert all(event["at"].endswith("Z") for event in seen)

@@ -1,7 +1,9 @@
-"""Transport events become Dramatiq messages at once, so a gateway crash loses none of them."""
+"""Transport events become Dramatiq messages at once, so a gateway crash loses none of them; but for a contact's
+typing, a moment's sign the gateway shows itself, in the order the session heard it (workers/presence.py)."""
 
 from __future__ import annotations
 
+import logging
 import time
 
 from wharf.redis_client import redis_client
@@ -21,6 +23,8 @@ from workers.transports.base import (
     Receipt,
 )
 
+logger = logging.getLogger(__name__)
+
 LOGIN_CODE_SECONDS = 120
 
 
@@ -35,7 +39,7 @@ def dispatch_event(event) -> None:
     from workers.groups import handle_group_changed
     from workers.inbound import handle_inbound, handle_inbound_batch
     from workers.message_changes import handle_edit, handle_poll_vote, handle_reaction, handle_revoke
-    from workers.presence import handle_contact_typing
+    from workers.presence import show_contact_typing, watch_again
 
     if isinstance(event, InboundMessage):
         handle_inbound.send(event.to_dict())
@@ -54,7 +58,10 @@ def dispatch_event(event) -> None:
     elif isinstance(event, IncomingCall):
         handle_call.send(event.to_dict())
     elif isinstance(event, ContactTyping):
-        handle_contact_typing.send(event.to_dict())
+        try:
+            show_contact_typing(event)
+        except Exception:  # the database away: the sign is lost, the session goes on
+            logger.warning("connection %s: a contact's typing not shown", event.connection_id, exc_info=True)
     elif isinstance(event, GroupChanged):
         handle_group_changed.send(event.to_dict())
     else:
@@ -63,6 +70,7 @@ def dispatch_event(event) -> None:
             key = login_code_key(event.connection_id)
             redis_client().hset(key, field, event.code)
             redis_client().expire(key, LOGIN_CODE_SECONDS)
-        elif isinstance(event, Connected):  # logged in: the codes are spent
+        elif isinstance(event, Connected):  # logged in: the codes are spent; a new session watches nothing yet
             redis_client().delete(login_code_key(event.connection_id))
+            watch_again(event.connection_id)
         record_connection_event.send(event.to_dict(), time.time())
