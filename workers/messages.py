@@ -10,6 +10,7 @@ a crash (of a worker, the gateway, anything) sends the same id again and WhatsAp
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import logging
 import mimetypes
 import uuid
@@ -81,6 +82,7 @@ class Outbound:
     broker_message: dramatiq.Message
     announcements: Announcements
     typing_ms: int = 0  # `OutboundDraft.typing_ms`
+    typing_at_ms: int | None = None  # `OutboundDraft.typing_at_ms`
 
 
 @dataclasses.dataclass(frozen=True)
@@ -101,6 +103,7 @@ class OutboundDraft:
     forwarded: bool = False
     idempotency_key: str | None = None
     typing_ms: int = 0  # the contact sees "typing…" ("recording audio…" for a voice note) this long before it goes
+    typing_at_ms: int | None = None  # from then (Unix ms; a bot's message after the ones before it), not from now
     # The request (or job) it was drafted in, whose id its send's logs carry: taken where it is drafted,
     # since another request's thread may write it (api/group_commit.py).
     request_id: str | None = dataclasses.field(default_factory=request_id_var.get)
@@ -153,9 +156,12 @@ def write_outbounds(drafts: Sequence[OutboundDraft]) -> list[Outbound]:
     for draft, message, (job, broker_message) in zip(drafts, messages, jobs, strict=True):
         announcements = Announcements()  # its webhooks commit with it
         announcements.add("message:new", message.company_id, message_event(message), ticket=draft.ticket)
-        if draft.typing_ms:
-            broker_message = delayed_by(broker_message, draft.typing_ms)
-        outbounds.append(Outbound(message, draft.ticket, job.id, broker_message, announcements, draft.typing_ms))
+        if draft.typing_ms or draft.typing_at_ms:  # it goes once its typing is done
+            goes_at = (draft.typing_at_ms or current_millis()) + draft.typing_ms
+            if goes_at > current_millis():
+                broker_message = delayed_until(broker_message, goes_at)
+        outbounds.append(Outbound(message, draft.ticket, job.id, broker_message, announcements, draft.typing_ms,
+                                  draft.typing_at_ms))
     # Last, so the tickets' row locks (every send to a conversation takes its ticket's) are held only until
     # the commit; in the order of their ids, as two batches that share tickets must take them.
     # The ticket's last message moves only forward in time (`last_message_assignments`).
@@ -168,20 +174,25 @@ def write_outbounds(drafts: Sequence[OutboundDraft]) -> list[Outbound]:
     return outbounds
 
 
-def delayed_by(message: dramatiq.Message, ms: int) -> dramatiq.Message:
-    """The message on its queue's delay queue, due in `ms`, as `RedisBroker.enqueue(message, delay=ms)` sends it."""
-    return message.copy(queue_name=dq_name(message.queue_name), options={"eta": current_millis() + ms})
+def delayed_until(message: dramatiq.Message, eta_ms: int) -> dramatiq.Message:
+    """The message on its queue's delay queue, due at `eta_ms` (Unix ms), as `RedisBroker.enqueue(message, delay=)`
+    sends one."""
+    return message.copy(queue_name=dq_name(message.queue_name), options={"eta": eta_ms})
 
 
 def typing_shown(outbound: Outbound) -> dramatiq.Message:
-    """The contact's phone shows "typing…" (or "recording audio…" before a voice note) from now until the message,
-    which takes it away, as a phone's does; on the connection's send queue, ahead of the message's delayed send."""
+    """The contact's phone shows "typing…" (or "recording audio…" before a voice note) from now, or from
+    `typing_at_ms`, until the message, which takes it away, as a phone's does; on the connection's send queue, ahead
+    of the message's delayed send."""
     from workers.chat_actions import show_typing  # it imports this module
 
     chat = outbound.ticket.contact.phone.lstrip("+")
-    return show_typing.message(outbound.message.connection_id, chat, True, utcnow().isoformat(),
-                               is_voice_note(outbound.message.media_mimetype)).copy(
+    starts_at = max(outbound.typing_at_ms or 0, current_millis())
+    message = show_typing.message(outbound.message.connection_id, chat, True,
+                                  dt.datetime.fromtimestamp(starts_at / 1000, dt.UTC).replace(tzinfo=None).isoformat(),
+                                  is_voice_note(outbound.message.media_mimetype)).copy(
         queue_name=gateway_queue(outbound.message.connection_id))
+    return delayed_until(message, starts_at) if starts_at > current_millis() else message
 
 
 def dispatch_outbound(outbound: Outbound) -> None:

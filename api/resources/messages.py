@@ -48,7 +48,7 @@ from workers.messages import (
     write_outbounds,
 )
 from workers.templating import render_template, ticket_variables
-from workers.transports.base import ContactCard, Location, Poll, group_id
+from workers.transports.base import LONGEST_TYPING_MS, ContactCard, Location, Poll, group_id
 
 blueprint = Blueprint("messages", __name__, url_prefix="/api/messages")
 
@@ -177,9 +177,6 @@ class PollIn(Schema):
         return Poll(self.name, tuple(self.options), self.selectable_count)
 
 
-MOST_TYPING_MS = 20_000  # WhatsApp shows "typing…" for about 25 s unless it is told again
-
-
 class SendIn(Schema):
     connection_id: int | None = None
     ticket_id: int | None = None
@@ -195,7 +192,7 @@ class SendIn(Schema):
     quick_message_id: int | None = Field(None, description="send a quick message: its file, and its text filled in for "
                                                            "the ticket unless `body` (the text as edited) is given")
     quoted_message_id: int | None = None
-    typing_ms: int = Field(0, ge=0, le=MOST_TYPING_MS, description="the contact sees \"typing…\" (\"recording "
+    typing_ms: int = Field(0, ge=0, le=LONGEST_TYPING_MS, description="the contact sees \"typing…\" (\"recording "
                            "audio…\" before a voice note) for this many milliseconds, then the message, as a person "
                            "would send it (Evolution API's `delay`); other messages to the chat meanwhile go first")
 

@@ -130,6 +130,11 @@ def with_changes(nodes=None, edges=None, trigger=None) -> dict:
             "nodes.support.text",
             "required for a note node",
         ),
+        (
+            with_changes(nodes=[{**MENU["nodes"][0], "typingMs": 25_000}, *MENU["nodes"][1:]]),
+            "nodes.start.typingMs",
+            "a number from 0 to 20000",
+        ),
     ],
 )
 def test_an_invalid_flow_is_a_400_naming_the_node(client, headers, definition, where, says):

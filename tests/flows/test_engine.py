@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import time
 
+from db.connections import Connection
 from db.flows import FlowSession, FlowStep
 from db.opt_outs import opt_out
 from db.tickets import Ticket
@@ -15,6 +16,7 @@ from tests.waiting import wait_for
 from tests.webhook_receiver import allow_loopback, serving
 from workers.flows.engine import resume_due_sessions
 from workers.inbound import handle_inbound_batch
+from workers.transports import simulator
 from workers.transports.base import InboundMessage
 
 ASK_THEN_BYE = keyword_flow(
@@ -55,6 +57,31 @@ def test_a_delay_waits_until_the_scheduler_wakes_the_session(bot):
 
     assert bot.replies() == ["Um momento...", "Pronto!"]
     assert bot.session().end_reason == "completed"
+
+
+def test_a_node_s_typing_shows_before_each_message_and_the_step_s_messages_go_in_order(
+        bot, connection, redis_client, gateway, client, headers):
+    assert wait_for(lambda: Connection.get_by_id(connection.id).status == "connected", timeout=20)
+    flow_id = bot.deploy(keyword_flow(
+        [
+            {"id": "hi", "type": "message", "text": "Olá!", "typingMs": 800},
+            {"id": "info", "type": "message", "text": "Sou o assistente."},  # no typing: just after "Olá!"
+            {"id": "ask", "type": "question", "text": "Seu nome?", "variable": "who", "typingMs": 500},
+        ],
+        chain("hi", "info", "ask"),
+    ))
+    started = time.monotonic()
+
+    bot.say("oi")
+
+    assert wait_for(lambda: simulator.typing(redis_client, connection.id).get(PHONE, {}).get("typing"), timeout=10)
+    assert wait_for(lambda: simulator.outbox(redis_client, connection.id)[1] == 3, timeout=15)
+    assert time.monotonic() - started >= 1.3
+    assert [entry["body"] for entry in simulator.outbox(redis_client, connection.id)[0]] == [
+        "Olá!", "Sou o assistente.", "Seu nome?"]
+    transcript = client.post(f"/api/flows/{flow_id}/dry-run", json={}, headers=headers).get_json()["transcript"]
+    assert [(line.get("text"), line.get("typingMs")) for line in transcript if line["from"] == "bot"] == [
+        ("Olá!", 800), ("Sou o assistente.", None), ("Seu nome?", 500)]
 
 
 def test_what_the_contact_says_while_the_bot_is_busy_answers_its_next_question_once(bot):

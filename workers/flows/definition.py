@@ -19,6 +19,7 @@ from typing import Any
 from db.tickets import PRIORITIES
 from workers.flows.ai_reply import ai_node_errors
 from workers.flows.http_request import http_node_errors
+from workers.transports.base import LONGEST_TYPING_MS
 
 TRIGGER_TYPES = ("keyword", "regex", "new_ticket", "campaign_reply", "api")
 ANSWER_KINDS = ("text", "number", "email", "phone", "date", "option")
@@ -172,6 +173,8 @@ def check_node(node: Mapping[str, Any]) -> None:  # noqa: C901 (one branch per n
         raise InvalidFlow(f"{where}.mediaUrl", "an http(s) URL is required")
     if node.get("voiceNote") not in (None, False):
         _check_voice_note(node, where)
+    if node.get("typingMs") is not None:  # before each message the node sends
+        _check_number(f"{where}.typingMs", node["typingMs"], 0, LONGEST_TYPING_MS)
     if kind in ("question", "set_variable") and not _VARIABLE.match(str(node["variable"])):
         raise InvalidFlow(
             f"{where}.variable", "a variable name: letters, digits, _ and dots, starting with a letter"

@@ -33,11 +33,13 @@ class TranscriptEffects(ContactLookups):
     def line(self, **entry: Any) -> None:
         self.transcript.append({"node": self.node_id, **entry})
 
-    def send(self, text: str, attachment: Attachment | None = None) -> None:
-        self.line(**{"from": "bot", "text": text, **(attachment.described() if attachment else {})})
+    def send(self, text: str, attachment: Attachment | None = None, typing_ms: int = 0) -> None:
+        self.line(**{"from": "bot", "text": text, **(attachment.described() if attachment else {}),
+                     **({"typingMs": typing_ms} if typing_ms else {})})
 
-    def send_poll(self, poll: Poll) -> None:
-        self.line(**{"from": "bot", "text": poll.text(), "poll": {"name": poll.name, "options": list(poll.options)}})
+    def send_poll(self, poll: Poll, typing_ms: int = 0) -> None:
+        self.line(**{"from": "bot", "text": poll.text(), "poll": {"name": poll.name, "options": list(poll.options)},
+                     **({"typingMs": typing_ms} if typing_ms else {})})
 
     def save_contact_field(self, field: str, value: str) -> str | None:
         try:

@@ -17,6 +17,7 @@ or, past `wait_until`, on the scheduler's `resume_due_sessions`.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 import re
@@ -26,6 +27,7 @@ from typing import Any
 
 import dramatiq
 import peewee
+from dramatiq.common import current_millis
 
 from api.contact_json import contact_json
 from api.ticket_json import announce_note, ticket_out
@@ -150,26 +152,45 @@ def attachment_fields(attachment: Attachment | None) -> dict:
     return quick_message_media(QuickMessage.get_or_none(QuickMessage.id == attachment.quick_message_id))
 
 
+@dataclasses.dataclass
+class Pacing:
+    """When the last message the bot sent in this run of steps goes (Unix ms): a message with typing ("typing…" for
+    its node's `typingMs`) waits for it, so that the run's messages go in order, each after the one before."""
+
+    goes_at_ms: int = 0
+
+    def timing(self, typing_ms: int) -> dict[str, int]:
+        """OutboundDraft's typing of the bot's next message: its "typing…" starts when the one before it goes (one
+        without typing goes just after it), or now."""
+        now = current_millis()
+        start = now if self.goes_at_ms <= now else self.goes_at_ms + (0 if typing_ms else 1)
+        self.goes_at_ms = start + typing_ms
+        return {"typing_ms": typing_ms, "typing_at_ms": start}
+
+
 class SessionEffects(ContactLookups):
     """A step's effects on the real ticket, written in the step's transaction and logged with it."""
 
     def __init__(
-        self, session: FlowSession, ticket: Ticket, contact: Contact, external: ExternalOutcome | None
+        self, session: FlowSession, ticket: Ticket, contact: Contact, external: ExternalOutcome | None, pacing: Pacing
     ):
         super().__init__(Company.get_by_id(session.company_id), contact)
         self.ticket, self.external_outcome = ticket, external
         self.outbounds: list[Outbound] = []
+        self.pacing = pacing
         self.notes: list[TicketNote] = []
         self.log: list[dict] = []
         self.ticket_changed = self.contact_changed = False
 
-    def send(self, text: str, attachment: Attachment | None = None) -> None:
-        outbound = write_outbound(self.ticket, text, **attachment_fields(attachment))
+    def send(self, text: str, attachment: Attachment | None = None, typing_ms: int = 0) -> None:
+        outbound = write_outbound(self.ticket, text, **attachment_fields(attachment), **self.pacing.timing(typing_ms))
         self.outbounds.append(outbound)
-        self.log.append({"sent": text, "messageId": outbound.message.id, **(attachment.described() if attachment else {})})
+        self.log.append({"sent": text, "messageId": outbound.message.id, **(attachment.described() if attachment else {}),
+                         **({"typingMs": typing_ms} if typing_ms else {})})
 
-    def send_poll(self, poll: Poll) -> None:
-        outbound = write_outbound(self.ticket, poll.text(), message_type="poll", poll=poll)
+    def send_poll(self, poll: Poll, typing_ms: int = 0) -> None:
+        outbound = write_outbound(self.ticket, poll.text(), message_type="poll", poll=poll,
+                                **self.pacing.timing(typing_ms))
         self.outbounds.append(outbound)
         self.log.append({"sentPoll": poll.name, "options": list(poll.options), "messageId": outbound.message.id})
 
@@ -323,8 +344,9 @@ def peek_external(session_id: int) -> tuple[int, ExternalOutcome] | None:
     return session.step_seq, call_external(session, node)
 
 
-def run_one_step(session_id: int) -> bool:
-    """Run the session's next step; True while it has more to run now."""
+def run_one_step(session_id: int, pacing: Pacing) -> bool:
+    """Run the session's next step (its messages paced after the run's before them); True while it has more to run
+    now."""
     prefetched = peek_external(session_id)
     effects: SessionEffects | None = None
     announcements = Announcements()
@@ -341,7 +363,7 @@ def run_one_step(session_id: int) -> bool:
         if reason is not None:
             end_row(session, reason)
         else:
-            effects = SessionEffects(session, ticket, contact, prefetched[1] if prefetched else None)
+            effects = SessionEffects(session, ticket, contact, prefetched[1] if prefetched else None, pacing)
             state = FlowState(session.node, dict(session.variables or {}), retries=session.retries)
             event = session.pending_event
             node = run_step(version_definition(session.version_id), state, event, effects)
@@ -387,8 +409,8 @@ def announce_effects(announcements: Announcements, effects: SessionEffects) -> N
 )
 def advance_flow_session(session_id: int) -> dict:
     """Run a session's steps until it waits or ends; idempotent (a step already done is not run again)."""
-    steps = 0
-    while run_one_step(session_id):
+    steps, pacing = 0, Pacing()
+    while run_one_step(session_id, pacing):
         steps += 1
         if (
             steps > MAX_STEPS_PER_INPUT * 2

@@ -72,8 +72,8 @@ class Effects(Protocol):
 
     country: str
 
-    def send(self, text: str, attachment: Attachment | None = None) -> None: ...
-    def send_poll(self, poll: Poll) -> None: ...
+    def send(self, text: str, attachment: Attachment | None = None, typing_ms: int = 0) -> None: ...
+    def send_poll(self, poll: Poll, typing_ms: int = 0) -> None: ...
     def quick_message(self, quick_message_id: int) -> tuple[str, bool] | None: ...  # its text, and if it has a file
     def change_tag(self, name: str, add: bool) -> None: ...
     def save_contact_field(self, field: str, value: str) -> str | None: ...  # why not, when it is not saved
@@ -98,9 +98,14 @@ class Step:
     def render(self, text: Any) -> str:
         return render_template(str(text or ""), self.state.variables)
 
+    @property
+    def typing_ms(self) -> int:
+        """How long the contact sees "typing…" before each message the node sends (its `typingMs`)."""
+        return int(self.node.get("typingMs") or 0)
+
     def say(self, text: Any, attachment: Attachment | None = None) -> None:
         if text or attachment:
-            self.effects.send(self.render(text), attachment)
+            self.effects.send(self.render(text), attachment, self.typing_ms)
 
     def edge_to(self, branch: str | None) -> str | None:
         edges = [edge for edge in self.definition.get("edges", []) if edge["from"] == self.node["id"]]
@@ -272,7 +277,7 @@ def ask_poll(step: Step) -> None:
     question = step.render(step.node["text"])
     if len(question) > POLL_QUESTION_MAX:  # its variables made it longer
         question = question[: POLL_QUESTION_MAX - 1] + "…"
-    step.effects.send_poll(Poll(question, tuple(menu_options(step.node).values()), 1))
+    step.effects.send_poll(Poll(question, tuple(menu_options(step.node).values()), 1), step.typing_ms)
 
 
 def run_menu(step: Step) -> None:
@@ -359,7 +364,7 @@ def run_http(step: Step) -> None:
 def run_ai(step: Step) -> None:
     outcome = step.effects.external(step.node, dict(step.state.variables))
     if outcome.ok and outcome.text:
-        step.effects.send(outcome.text)
+        step.effects.send(outcome.text, None, step.typing_ms)
         if step.node.get("variable"):
             step.state.variables[step.node["variable"]] = outcome.text
     step.state.variables["aiError"] = outcome.error or ""

@@ -15,6 +15,8 @@ from typing import Any, ClassVar, Protocol
 
 from wharf.phones import with_ninth_digit
 
+LONGEST_TYPING_MS = 20_000  # the longest "typing…" before a message: WhatsApp shows it about 25 s unless told again
+
 
 @dataclasses.dataclass(frozen=True)
 class TransportEvent:
