@@ -27,6 +27,7 @@ from db.tickets import SLA_TIMES, SlaMiss, Ticket
 from db.users import User
 from workers.automations import active_rules, run_event_rules
 from workers.events import announcing
+from workers.jobs import enqueue_job
 from workers.maintenance import announce_updates, change_in_batches
 from workers.notifications import notify
 
@@ -128,6 +129,11 @@ def retime_sla_tickets(scope: str, scope_id: int) -> dict[str, int]:
             announce_updates(announcements, moved)
         retimed += len(moved)
     return {"retimed": retimed}
+
+
+def enqueue_retiming(scope: str, scope_id: int, company_id: int, user_id: int | None) -> None:
+    """`retime_sla_tickets(scope, scope_id)` as a tracked job: a crash before it ran loses none (`enqueue_job`)."""
+    enqueue_job(retime_sla_tickets, scope, scope_id, company_id=company_id, user_id=user_id)
 
 
 def told_of_miss(ticket: Ticket) -> list[int]:

@@ -17,6 +17,7 @@ from api.scoping import get_or_404
 from api.security import current_principal
 from db.companies import Company, Plan
 from db.company_settings import Timezone
+from workers.sla import enqueue_retiming
 
 blueprint = Blueprint("companies", __name__)
 SUPER = ("super",)
@@ -130,6 +131,8 @@ def update_company(company_id: int, body: CompanyUpdate):
         changes["plan"] = existing_plan(changes.pop("plan_id"))
     apply_changes(company, changes)
     log_change("updated", company, before)
+    if company.timezone != before["timezone"]:  # business hours are read in it: business-hours SLAs count others
+        enqueue_retiming("company", company.id, company.id, current_principal().user_id)
     return CompanyOut.model_validate(company)
 
 

@@ -21,8 +21,7 @@ from db.companies import Company
 from db.queue_rules import is_open, validate_business_hours, validate_special_days
 from db.queues import Queue, UserQueue
 from db.users import User
-from workers.jobs import enqueue_job
-from workers.sla import retime_sla_tickets
+from workers.sla import enqueue_retiming
 
 blueprint = Blueprint("queues", __name__, url_prefix="/api/queues")
 MANAGERS = ("super", "admin")
@@ -193,8 +192,7 @@ def update_queue(queue_id: int, body: QueueFields):
     save_queue(queue, body)
     log_change("updated", queue, before, user_ids=queue_members(queue.id))
     if (queue.business_hours, queue.special_days) != hours:  # its tickets' business-hours SLAs count other hours
-        enqueue_job(retime_sla_tickets, "queue", queue.id, company_id=queue.company_id,
-                    user_id=current_principal().user_id)
+        enqueue_retiming("queue", queue.id, queue.company_id, current_principal().user_id)
     return queue_json(queue)
 
 

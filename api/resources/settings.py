@@ -19,8 +19,7 @@ from api.schemas import OutSchema, StrictSchema
 from api.security import current_principal
 from db.base import database
 from db.company_settings import REGISTRY, company_settings, save_company_settings, stored_form
-from workers.jobs import enqueue_job
-from workers.sla import retime_sla_tickets
+from workers.sla import enqueue_retiming
 
 blueprint = Blueprint("settings", __name__, url_prefix="/api/settings")
 
@@ -69,7 +68,7 @@ def update_settings(body: SettingsPatch):
         after = company_settings(company_id)
         record("updated", "settings", None, company_id, before, after)
     if after["timezone"] != before["timezone"]:  # business hours are read in it: business-hours SLAs count others
-        enqueue_job(retime_sla_tickets, "company", company_id, company_id=company_id, user_id=principal.user_id)
+        enqueue_retiming("company", company_id, company_id, principal.user_id)
     return SettingsOut.model_validate(after).to_json()
 
 

@@ -25,8 +25,7 @@ from api.security import current_principal
 from db.base import database
 from db.sla import SlaPolicy
 from db.tickets import SLA_TIMES, Ticket
-from workers.jobs import enqueue_job
-from workers.sla import retime_sla_tickets
+from workers.sla import enqueue_retiming
 
 blueprint = Blueprint("sla_policies", __name__, url_prefix="/api/sla-policies")
 A_YEAR_OF_MINUTES = 366 * 24 * 60
@@ -122,8 +121,7 @@ def update_policy(policy_id: int, body: SlaPolicyFields):
     saved(policy)
     log_change("updated", policy, before)
     if timing:
-        enqueue_job(retime_sla_tickets, "policy", policy.id, company_id=policy.company_id,
-                    user_id=current_principal().user_id)
+        enqueue_retiming("policy", policy.id, policy.company_id, current_principal().user_id)
     return policy_json(policy)
 
 

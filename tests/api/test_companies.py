@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from db.companies import Company
+from db.jobs import Job
 
 
 def test_super_admin_creates_a_company_on_a_plan_and_changes_it(client, factories, app):
@@ -35,3 +36,16 @@ def test_a_duplicate_plan_name_is_409_and_an_unknown_plan_is_404(client, factori
 
     assert client.post("/api/plans", headers=headers, json={"name": "Pro"}).status_code == 409
     assert client.post("/api/companies", headers=headers, json={"name": "X", "planId": 999}).status_code == 404
+
+
+def test_a_company_moved_to_another_timezone_has_its_business_hours_slas_re_timed(client, factories, app, broker):
+    headers = factories.auth_headers(app, factories.user(role="super"))
+    company = factories.company(timezone="America/Sao_Paulo")
+
+    client.patch(f"/api/companies/{company.id}", headers=headers, json={"name": "Globex"})
+    after_rename = Job.select().where(Job.kind == "retime_sla_tickets").count()
+    moved = client.patch(f"/api/companies/{company.id}", headers=headers, json={"timezone": "Europe/Lisbon"})
+
+    assert (moved.status_code, after_rename) == (200, 0)
+    assert [job.message["args"] for job in Job.select().where(Job.kind == "retime_sla_tickets")] == [
+        ["company", company.id]]

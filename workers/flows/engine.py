@@ -192,7 +192,8 @@ class SessionEffects(ContactLookups):
         outbound = write_outbound(self.ticket, poll.text(), message_type="poll", poll=poll,
                                 **self.pacing.timing(typing_ms))
         self.outbounds.append(outbound)
-        self.log.append({"sentPoll": poll.name, "options": list(poll.options), "messageId": outbound.message.id})
+        self.log.append({"sentPoll": poll.name, "options": list(poll.options), "messageId": outbound.message.id,
+                         **({"typingMs": typing_ms} if typing_ms else {})})
 
     def save_contact_field(self, field: str, value: str) -> str | None:
         try:
