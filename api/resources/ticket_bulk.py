@@ -42,6 +42,7 @@ from api.resources.tickets import (
     snoozing,
     tagging,
     transferring,
+    unread_ticket,
     unsnooze,
 )
 from api.schemas import OutSchema, Schema
@@ -69,6 +70,7 @@ ACTIONS: dict[str, tuple[type[Schema], Callable[[Any], TicketWork]]] = {
     "close": (CloseIn, closing),
     "reopen": (AssignIn, reopening),
     "read": (NoFieldsIn, lambda _: read_ticket),
+    "unread": (NoFieldsIn, lambda _: unread_ticket),
     "snooze": (SnoozeIn, snoozing),
     "unsnooze": (NoFieldsIn, lambda _: unsnooze),
     "priority": (PriorityIn, lambda body: prioritising(body.priority)),

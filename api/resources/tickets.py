@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 import peewee
 from flask import Blueprint
-from peewee import fn
+from peewee import Case, fn
 from pydantic import Field, field_validator, model_validator
 
 from api.csv_export import csv_download
@@ -483,6 +483,21 @@ def read_ticket(ticket: Ticket) -> dict:
             Message.ticket == ticket.id, Message.direction == "in", Message.status == "delivered"
         ).returning(Message.wa_id, Message.direction, Message.sender_phone).execute()
         send_read_receipts_of(ticket, list(read))
+    return state
+
+
+@blueprint.post("/<int:ticket_id>/unread")
+@endpoint(summary="Mark the ticket unread, as Chatwoot's and WhatsApp's \"mark as unread\": it counts one unread "
+          "message at least until someone reads it (the contact's blue ticks stay as they were)", tags=["tickets"],
+          response=TicketOut, errors=[404], scope=WRITE_SCOPE)
+def mark_unread(ticket_id: int):
+    return unread_ticket(visible_ticket(ticket_id))
+
+
+def unread_ticket(ticket: Ticket) -> dict:
+    with announced(ticket) as state:
+        Ticket.update(unread_messages=Case(None, [(Ticket.unread_messages < 1, 1)], Ticket.unread_messages)).where(
+            Ticket.id == ticket.id).execute()
     return state
 
 

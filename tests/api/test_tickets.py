@@ -245,6 +245,22 @@ def test_read_notes_tags_and_messages(client, factories, company, connection, as
     assert [t["name"] for t in tagged["tags"]] == ["VIP"]
 
 
+def test_a_ticket_marked_unread_counts_one_unread_message_at_least_until_it_is_read(
+        client, factories, company, connection, as_admin):
+    read, waiting = (factories.ticket(company, connection=connection, unread_messages=unread) for unread in (0, 3))
+
+    marked = client.post(f"/api/tickets/{read.id}/unread", headers=as_admin)
+    kept = client.post(f"/api/tickets/{waiting.id}/unread", headers=as_admin).get_json()
+    again = client.post("/api/tickets/bulk", json={"ticketIds": [read.id, waiting.id], "action": "unread"},
+                        headers=as_admin).get_json()
+    read_again = client.post(f"/api/tickets/{read.id}/read", headers=as_admin).get_json()
+
+    assert (marked.status_code, marked.get_json()["unreadMessages"], kept["unreadMessages"]) == (200, 1, 3)
+    assert again == {"done": [read.id, waiting.id], "failed": []}
+    assert [Ticket.get_by_id(t.id).unread_messages for t in (read, waiting)] == [0, 3]  # the first read again
+    assert read_again["unreadMessages"] == 0
+
+
 def test_another_companys_ticket_is_a_404(client, factories, connection, as_admin):
     foreign = factories.ticket(factories.company())
 
