@@ -20,9 +20,8 @@ it, and a gateway crash loses nothing of it:
   inline in base64, as neonize's downloaded media do: one file per Dramatiq message, never a batch of them; the file
   leaves the network with its command.
 - `typing`: whether each contact's phone shows us typing (our agents' typing, `set_typing`), until our next message
-  reaches it; `watched`: the chats whose
-  own typing the session asked for (`watch_presence`), until its next connect, as WhatsApp forgets them. A contact's
-  typing (`inject_typing`) reaches the session only in a watched chat.
+  reaches it; `watched`: the chats whose own typing the session asked for (`watch_presence`), until its next
+  connect, as WhatsApp forgets them. A contact's typing (`inject_typing`) reaches the session only in a watched chat.
 - `groups`: the groups the session is in (those whose members wrote to us, and those it created), with their subjects
   (names) as last given (`group_subject`); `group_members`: their members we know of, each with its role
   ("member", "admin", "superadmin"), by `member_field`; `group_details`: the rest of what the session set
