@@ -70,7 +70,11 @@ def dispatch_event(event) -> None:
             key = login_code_key(event.connection_id)
             redis_client().hset(key, field, event.code)
             redis_client().expire(key, LOGIN_CODE_SECONDS)
-        elif isinstance(event, Connected):  # logged in: the codes are spent; a new session watches nothing yet
+        elif isinstance(event, Connected):  # logged in: the codes are spent
             redis_client().delete(login_code_key(event.connection_id))
-            watch_again(event.connection_id)
         record_connection_event.send(event.to_dict(), time.time())
+        if isinstance(event, Connected):  # a new session watches nothing yet: after the event, which matters more
+            try:
+                watch_again(event.connection_id)
+            except Exception:
+                logger.warning("connection %s: opened chats not watched again", event.connection_id, exc_info=True)
