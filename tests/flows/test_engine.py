@@ -84,6 +84,27 @@ def test_a_node_s_typing_shows_before_each_message_and_the_step_s_messages_go_in
         ("Olá!", 800), ("Sou o assistente.", None), ("Seu nome?", 500)]
 
 
+def test_a_message_after_a_short_delay_still_goes_after_the_typed_one_before_it(bot, connection, redis_client,
+                                                                                 gateway):
+    assert wait_for(lambda: Connection.get_by_id(connection.id).status == "connected", timeout=20)
+    bot.deploy(keyword_flow(
+        [
+            {"id": "hi", "type": "message", "text": "Um instante...", "typingMs": 3000},
+            {"id": "pause", "type": "delay", "seconds": 1},
+            {"id": "after", "type": "message", "text": "Pronto!"},
+        ],
+        chain("hi", "pause", "after"),
+    ))
+
+    bot.say("oi")
+    time.sleep(1.1)
+    wake_due_sessions(bot)  # the delay is over, another run; "Um instante..." still waits for its typing
+
+    assert wait_for(lambda: simulator.outbox(redis_client, connection.id)[1] == 2, timeout=15)
+    assert [entry["body"] for entry in simulator.outbox(redis_client, connection.id)[0]] == ["Um instante...",
+                                                                                            "Pronto!"]
+
+
 def test_what_the_contact_says_while_the_bot_is_busy_answers_its_next_question_once(bot):
     bot.deploy(
         keyword_flow(

@@ -42,6 +42,7 @@ from db.queue_rules import is_open
 from db.queues import Queue
 from db.tickets import Ticket, TicketNote
 from wharf.custom_fields import parse_text
+from wharf.redis_client import redis_client
 from workers.assignment import transfer
 from workers.closing import close_ticket
 from workers.csv_import import normal_email
@@ -152,12 +153,23 @@ def attachment_fields(attachment: Attachment | None) -> dict:
     return quick_message_media(QuickMessage.get_or_none(QuickMessage.id == attachment.quick_message_id))
 
 
+def pacing_key(session_id: int) -> str:
+    return f"wharf:flow_session:{session_id}:goes_at"
+
+
 @dataclasses.dataclass
 class Pacing:
-    """When the last message the bot sent in this run of steps goes (Unix ms): a message with typing ("typing…" for
-    its node's `typingMs`) waits for it, so that the run's messages go in order, each after the one before."""
+    """When the last message the session's bot sent goes (Unix ms): the next one (its "typing…" for its node's
+    `typingMs`) waits for it, so that the bot's messages go in order, each after the one before, across its runs too
+    (a short `delay` node, a quick answer). Kept in Redis while a message waits."""
 
+    session_id: int
     goes_at_ms: int = 0
+
+    @classmethod
+    def of(cls, session_id: int) -> Pacing:
+        stored = redis_client().get(pacing_key(session_id))
+        return cls(session_id, int(stored) if stored else 0)
 
     def timing(self, typing_ms: int) -> dict[str, int]:
         """OutboundDraft's typing of the bot's next message: its "typing…" starts when the one before it goes (one
@@ -165,6 +177,8 @@ class Pacing:
         now = current_millis()
         start = now if self.goes_at_ms <= now else self.goes_at_ms + (0 if typing_ms else 1)
         self.goes_at_ms = start + typing_ms
+        if self.goes_at_ms > now:
+            redis_client().set(pacing_key(self.session_id), self.goes_at_ms, px=self.goes_at_ms - now + 1000)
         return {"typing_ms": typing_ms, "typing_at_ms": start}
 
 
@@ -410,7 +424,7 @@ def announce_effects(announcements: Announcements, effects: SessionEffects) -> N
 )
 def advance_flow_session(session_id: int) -> dict:
     """Run a session's steps until it waits or ends; idempotent (a step already done is not run again)."""
-    steps, pacing = 0, Pacing()
+    steps, pacing = 0, Pacing.of(session_id)
     while run_one_step(session_id, pacing):
         steps += 1
         if (
