@@ -144,6 +144,24 @@ def test_simulate_call(redis_client):
     assert voice.output.strip().endswith(commands[0]["callId"])
 
 
+def test_simulate_typing_says_whether_the_session_hears_it(redis_client):
+    redis_client.flushdb()
+    redis_client.sadd(simulator.key(3, "watched"), "5511987654321")  # an agent has this contact's ticket open
+    runner = CliRunner()
+
+    typing = runner.invoke(main, ["simulate", "typing", "3", "--from", "+5511987654321"])
+    recording = runner.invoke(main, ["simulate", "typing", "3", "--from", "+5511987654321", "--recording"])
+    unheard = runner.invoke(main, ["simulate", "typing", "3", "--from", "+5511912345678", "--stop"])
+
+    assert (typing.exit_code, typing.output.strip()) == (0, "+5511987654321 is typing")
+    assert recording.output.strip() == "+5511987654321 is recording audio"
+    assert unheard.output.startswith("+5511912345678 stopped typing (unheard")
+    commands = [json.loads(raw) for raw in redis_client.lrange(simulator.key(3, "commands"), 0, -1)][::-1]
+    assert [(c["op"], c["phone"], c["typing"], c["recording"]) for c in commands] == [
+        ("contact_typing", "5511987654321", True, False), ("contact_typing", "5511987654321", True, True),
+        ("contact_typing", "5511912345678", False, False)]
+
+
 def test_simulate_edit_and_react(redis_client):
     redis_client.flushdb()
     runner = CliRunner()
