@@ -101,6 +101,29 @@ def contact_wrote_first() -> peewee.Expression:
     return first == "in"
 
 
+def is_agent_answer(message: type[Message]) -> peewee.Expression:
+    """An agent's message that went out (`message`: Message or an alias of it): what SLA targets and reply times count
+    as an answer (a bot's, a campaign's, a flow's or a program's are none)."""
+    return (message.direction == "out") & message.user.is_null(False) & message.sent_at.is_null(False)
+
+
+def last_answer(ticket: peewee.Node, before: peewee.Node | None = None) -> peewee.ModelSelect:
+    """When the ticket's (`ticket`: its id, in the outer query) last agent answer went out (before `before`), as a
+    subquery; NULL for none."""
+    answer = Message.alias()
+    query = answer.select(peewee.fn.MAX(answer.sent_at)).where(answer.ticket == ticket, is_agent_answer(answer))
+    return query.where(answer.sent_at < before) if before is not None else query
+
+
+def first_asked(ticket: peewee.Node, after: peewee.Node, before: peewee.Node | None = None) -> peewee.ModelSelect:
+    """When the contact first wrote in the ticket after `after` (NULL: from the start), and before `before`, as a
+    subquery: the start of their wait for an answer."""
+    asked = Message.alias()
+    query = asked.select(peewee.fn.MIN(asked.created_at)).where(
+        asked.ticket == ticket, asked.direction == "in", peewee.Expression(after, "IS", None) | (asked.created_at > after))
+    return query.where(asked.created_at < before) if before is not None else query
+
+
 def newest_by_ticket(messages: Iterable[Message]) -> dict[int, Message]:
     """{ticket id: its newest of `messages`} by `created_at` (WhatsApp's time for an inbound message: neither
     ids nor a batch's order follow it); of two of the same time, the later in `messages`."""

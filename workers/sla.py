@@ -21,7 +21,7 @@ from peewee import fn
 from api.schemas import iso_utc
 from db.automations import AutomationRule, companies_with_rules
 from db.base import in_id_batches, utcnow
-from db.messages import Message, contact_wrote_first
+from db.messages import Message, contact_wrote_first, first_asked, is_agent_answer, last_answer
 from db.sla import SLA_KINDS, SlaPolicy, due_after
 from db.tickets import SLA_TIMES, SlaMiss, Ticket
 from db.users import User
@@ -38,19 +38,6 @@ WAITS_BATCH = 500  # waits changed in one transaction
 WINDOW = dt.timedelta(days=1)  # a due time that passed longer ago was judged then (the job runs every minute)
 
 
-def answers(after: peewee.Node | None = None, until: peewee.Node | None = None) -> tuple[peewee.ModelSelect, peewee.Field]:
-    """The ticket's messages from our agents that went out (after `after`, until `until`: a bot's, a campaign's or a
-    flow's are none), and their `sent_at` to select."""
-    answer = Message.alias()
-    query = answer.select().where(answer.ticket == Ticket.id, answer.direction == "out", answer.user.is_null(False),
-                                  answer.sent_at.is_null(False))
-    if after is not None:
-        query = query.where(answer.sent_at > after)
-    if until is not None:
-        query = query.where(answer.sent_at <= until)
-    return query, answer.sent_at
-
-
 def overdue(kind: str) -> peewee.ModelSelect:
     """The tickets whose `kind` due time passed (lately) unmet, not recorded as missing it yet: not closed by then,
     and for a first response, a contact who wrote first not answered by then either; for a next response, the
@@ -62,7 +49,10 @@ def overdue(kind: str) -> peewee.ModelSelect:
     if kind == "first_response":
         unmet &= (Ticket.first_response_at.is_null() | (Ticket.first_response_at > due)) & contact_wrote_first()
     elif kind == "next_response":
-        unmet &= ~fn.EXISTS(answers(after=Ticket.waiting_since, until=due)[0])
+        answer = Message.alias()
+        in_time = answer.select().where(answer.ticket == Ticket.id, is_agent_answer(answer),
+                                        answer.sent_at > Ticket.waiting_since, answer.sent_at <= due)
+        unmet &= ~fn.EXISTS(in_time)
         recorded &= SlaMiss.due_at == due
     return Ticket.select().where(due.between(now - WINDOW, now), unmet, ~fn.EXISTS(SlaMiss.select().where(recorded)))
 
@@ -70,13 +60,11 @@ def overdue(kind: str) -> peewee.ModelSelect:
 def waits() -> peewee.ModelSelect:
     """The live tickets whose policy has a next-response target and that our agents answered, each with `waits_since`:
     the contact's first message since the last answer (None: the contact waits for none)."""
-    answered, sent_at = answers()
-    last_answer = answered.select(fn.MAX(sent_at))
-    asked = Message.alias()
-    first_unanswered = asked.select(fn.MIN(asked.created_at)).where(
-        asked.ticket == Ticket.id, asked.direction == "in", asked.created_at > last_answer)
-    return (Ticket.select(Ticket, SlaPolicy, first_unanswered.alias("waits_since")).join(SlaPolicy)
-            .where(SlaPolicy.next_response_minutes.is_null(False), Ticket.status != "closed", fn.EXISTS(answered)))
+    answered_at = last_answer(Ticket.id)
+    return (Ticket.select(Ticket, SlaPolicy, first_asked(Ticket.id, after=answered_at).alias("waits_since"))
+            .join(SlaPolicy)
+            .where(SlaPolicy.next_response_minutes.is_null(False), Ticket.status != "closed",
+                   peewee.Expression(answered_at, "IS NOT", None)))
 
 
 def track_waits() -> int:

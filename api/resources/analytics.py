@@ -29,7 +29,7 @@ from db.base import seconds_between, utcnow
 from db.campaigns import Campaign, CampaignShipping
 from db.connection_events import uptime_by_connection
 from db.connections import Connection
-from db.messages import Message, contact_wrote_first
+from db.messages import Message, contact_wrote_first, first_asked, is_agent_answer, last_answer
 from db.queues import Queue
 from db.tickets import SlaMiss, Ticket
 from db.users import User
@@ -160,18 +160,14 @@ def reply_figures(period: Period, group: peewee.Field | None = None) -> dict[int
     """{the `group`'s value (None without one): (replies, average reply seconds)} of the agents' answers sent in the
     period: each answer timed from the contact's first message since the answer before it; one that answered no one
     waiting (an agent writing twice) is none."""
-    answer, earlier, asked = Message.alias(), Message.alias(), Message.alias()
-    answered = (answer.direction == "out") & answer.user.is_null(False) & answer.sent_at.is_null(False)
-    answer_before = earlier.select(fn.MAX(earlier.sent_at)).where(
-        earlier.ticket == answer.ticket, earlier.direction == "out", earlier.user.is_null(False),
-        earlier.sent_at < answer.sent_at)
-    waited_from = asked.select(fn.MIN(asked.created_at)).where(
-        asked.ticket == answer.ticket, asked.direction == "in", asked.created_at < answer.sent_at,
-        peewee.Expression(answer_before, "IS", None) | (asked.created_at > answer_before))
+    answer = Message.alias()
+    waited_from = first_asked(answer.ticket, after=last_answer(answer.ticket, before=answer.sent_at),
+                              before=answer.sent_at)
     figures = (fn.COUNT(waited_from), fn.AVG(seconds_between(waited_from, answer.sent_at)))
     rows = (answer.select(*([group] if group is not None else []), *figures)
             .join(Ticket, on=answer.ticket == Ticket.id)
-            .where(answered, answer.sent_at >= period.since, answer.company == current_principal().company_id))
+            .where(is_agent_answer(answer), answer.sent_at >= period.since,
+                   answer.company == current_principal().company_id))
     if group is None:
         return {None: rows.tuples().get()}
     return {value: (count, average) for value, count, average in rows.group_by(group).tuples()}
