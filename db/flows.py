@@ -18,12 +18,15 @@ from db.base import BaseModel, JSONField, TimestampedModel, utcnow
 from db.companies import Company
 from db.connections import Connection
 from db.contacts import Contact
+from db.opt_outs import is_opted_out
 from db.tickets import Ticket
 from db.users import User
 
 SESSION_STATUSES = ("running", "waiting", "ended")
 LIVE_STATUSES = ("running", "waiting")
 WAIT_KINDS = ("input", "delay")
+# Why a session ends when the bot did not end it itself: someone took the conversation from it, or stopped it.
+LET_GO_REASONS = ("agent_took_over", "ticket_closed", "opted_out", "stopped", "flow_deleted")
 
 
 class Flow(TimestampedModel):
@@ -92,6 +95,28 @@ class FlowSession(TimestampedModel):
 FlowSession.add_index(
     FlowSession.index(FlowSession.ticket, unique=True, where=(FlowSession.status.in_(LIVE_STATUSES)))
 )
+
+
+def why_the_bot_lets_go(ticket: Ticket, contact: Contact) -> str | None:
+    """Why the bot must leave the conversation now (None: it carries on)."""
+    if ticket.status == "closed":
+        return "ticket_closed"
+    if ticket.user_id is not None:
+        return "agent_took_over"
+    if is_opted_out(contact):
+        return "opted_out"
+    return None
+
+
+def why_withdrawn(session: FlowSession, ticket: Ticket, contact: Contact) -> str | None:
+    """Why a message the session's bot wrote, not sent yet (its "typing…" not over, the session down), must not go:
+    the bot was let go of, or stopped, since (a message it wrote before it ended by itself, a hand-over's "passing you
+    to our team", still goes, but not to a contact who opted out)."""
+    if session.status != "ended":
+        return why_the_bot_lets_go(ticket, contact)
+    if session.end_reason in LET_GO_REASONS:
+        return session.end_reason
+    return "opted_out" if is_opted_out(contact) else None
 
 
 class FlowStep(BaseModel):

@@ -8,6 +8,7 @@ from db.base import BaseModel, JSONField, TimestampedModel, holds
 from db.companies import Company
 from db.connections import Connection
 from db.contacts import Contact
+from db.flows import FlowSession
 from db.tickets import Ticket
 from db.users import User
 
@@ -43,6 +44,7 @@ class Message(TimestampedModel):
     quoted_message = peewee.ForeignKeyField("self", null=True, on_delete="SET NULL")
     forwarded = peewee.BooleanField(default=False)  # WhatsApp shows it as forwarded (ours, or as the contact sent it)
     private = peewee.BooleanField(default=False)
+    flow_session = peewee.ForeignKeyField(FlowSession, null=True, on_delete="SET NULL")  # the bot's that wrote it
     sending_at = peewee.DateTimeField(null=True)  # the gateway's first attempt (workers/messages.py)
     sent_at = peewee.DateTimeField(null=True)
     delivered_at = peewee.DateTimeField(null=True)

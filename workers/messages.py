@@ -25,6 +25,7 @@ from api.schemas import iso_utc
 from db.base import database, locked_in_id_order, utcnow
 from db.bulk import insert_models
 from db.contacts import Contact
+from db.flows import FlowSession, why_withdrawn
 from db.jobs import Job
 from db.messages import Message, QuickMessage, contact_wrote_first, newest_by_ticket, polls_shown
 from db.raw import execute
@@ -104,6 +105,7 @@ class OutboundDraft:
     idempotency_key: str | None = None
     typing_ms: int = 0  # the contact sees "typing…" ("recording audio…" for a voice note) this long before it goes
     typing_at_ms: int | None = None  # from then (Unix ms; a bot's message after the ones before it), not from now
+    flow_session_id: int | None = None  # a bot's message: not sent if the bot is let go of first (`db.flows.why_withdrawn`)
     # The request (or job) it was drafted in, whose id its send's logs carry: taken where it is drafted,
     # since another request's thread may write it (api/group_commit.py).
     request_id: str | None = dataclasses.field(default_factory=request_id_var.get)
@@ -128,6 +130,7 @@ class OutboundDraft:
             quoted_message=self.quoted_message_id,
             forwarded=self.forwarded,
             idempotency_key=self.idempotency_key,
+            flow_session=self.flow_session_id,
             wa_id=deterministic_wa_id(ticket.connection_id, uuid.uuid4().hex),
         )
 
@@ -368,7 +371,7 @@ def send_messages(message_ids: list[int]) -> list[dict | Exception]:
     A failed attempt leaves its message `sending` (retrying) until it is sent or, after the last retry,
     `failed`; one whose file is not in yet stays `queued`. A message already sent, acknowledged, failed
     or deleted is skipped, so a batch redelivered after a crash sends nothing twice; one deleted for everyone
-    before it went out fails.
+    before it went out fails, as does a bot's whose bot was let go of before it went (`withdrawn_bot_messages`).
     """
     rows = {
         message.id: message
@@ -378,12 +381,15 @@ def send_messages(message_ids: list[int]) -> list[dict | Exception]:
     }
     outcomes: dict[int, dict | Exception] = {}
     unsent = []
+    withdrawn = withdrawn_bot_messages(list(rows.values()))
     for message_id in dict.fromkeys(message_ids):
         message = rows.get(message_id)
         if message is None or message.status not in UNSENT:
             outcomes[message_id] = {"messageId": message_id, "skipped": True}
         elif message.deleted_at is not None:  # deleted for everyone before it went out
             outcomes[message_id] = settled_failure(message, PermanentSendError("deleted before it was sent"))
+        elif message_id in withdrawn:
+            outcomes[message_id] = settled_failure(message, PermanentSendError(withdrawn[message_id]))
         else:
             unsent.append(message)
     sent: dict[int, str] = {}  # message id -> the WhatsApp id it went out with
@@ -395,6 +401,20 @@ def send_messages(message_ids: list[int]) -> list[dict | Exception]:
     if sent:
         outcomes.update(record_sent(rows, sent))
     return [outcomes[message_id] for message_id in message_ids]
+
+
+def withdrawn_bot_messages(messages: list[Message]) -> dict[int, str]:
+    """{id: why} of the bots' messages among `messages` that have not gone yet and must not go now, their bot let go
+    of since it wrote them (`db.flows.why_withdrawn`): an agent took the ticket while the bot was "typing…"."""
+    waiting = [message for message in messages if message.flow_session_id is not None and message.status == "queued"]
+    if not waiting:
+        return {}
+    sessions = {session.id: session for session in FlowSession.select().where(
+        FlowSession.id.in_({message.flow_session_id for message in waiting}))}
+    reasons = {message.id: why_withdrawn(sessions[message.flow_session_id], message.ticket, message.contact)
+               for message in waiting if message.flow_session_id in sessions}
+    return {message_id: f"withdrawn: the bot let go of the conversation before it went ({reason})"
+            for message_id, reason in reasons.items() if reason}
 
 
 def mark_sending(messages: list[Message]) -> None:

@@ -107,6 +107,9 @@ class MessageOut(OutSchema):
     error: str | None
     wa_id: str | None
     private: bool
+    user_id: int | None = Field(description="the agent who wrote it; null for the contact's, a bot's, a program's or "
+                                            "the platform's own (a greeting...)")
+    flow_session_id: int | None = Field(description="the flow session whose bot wrote it")
     media_mimetype: str | None
     media_name: str | None
     media_path: str | None = Field(exclude=True)

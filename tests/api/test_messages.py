@@ -41,6 +41,8 @@ def test_sends_to_one_phone_share_its_contact_and_ticket(client, headers, admin,
         job = Job.get_by_id(sent["jobId"])
         assert job.message["args"] == [message.id] and job.queue_name == f"gw.{connection.id}"
         assert redis_client.exists(enqueued_marker(job.id))
+        shown = client.get(f"/api/messages/{sent['id']}", headers=headers).get_json()
+        assert (shown["userId"], shown["flowSessionId"]) == (admin.id, None)
 
 
 def test_a_send_is_announced_with_its_job_marked_enqueued(client, headers, connection, redis_client, realtime):  # noqa: F811
@@ -201,7 +203,7 @@ def test_an_api_key_sends_with_its_rate_limit_headers(client, headers, connectio
 
     assert answer.status_code == 202, answer.get_json()
     assert "X-RateLimit-Remaining" in answer.headers
-    assert Message.get_by_id(answer.get_json()["id"]).user_id is None
+    assert client.get(f"/api/messages/{answer.get_json()['id']}", headers=headers).get_json()["userId"] is None
 
 
 def test_a_conversation_is_found_on_sqlite_too(tmp_path, factories):

@@ -7,7 +7,9 @@ import json
 import time
 
 from db.connections import Connection
+from db.contacts import Contact
 from db.flows import FlowSession, FlowStep
+from db.messages import Message
 from db.opt_outs import opt_out
 from db.tickets import Ticket
 from tests.flows.conftest import PHONE
@@ -103,6 +105,54 @@ def test_a_message_after_a_short_delay_still_goes_after_the_typed_one_before_it(
     assert wait_for(lambda: simulator.outbox(redis_client, connection.id)[1] == 2, timeout=15)
     assert [entry["body"] for entry in simulator.outbox(redis_client, connection.id)[0]] == ["Um instante...",
                                                                                             "Pronto!"]
+
+
+def test_what_the_bot_is_still_typing_when_an_agent_takes_the_ticket_is_not_sent(bot, connection, redis_client,
+                                                                                  gateway, company, factories, client,
+                                                                                  headers):
+    assert wait_for(lambda: Connection.get_by_id(connection.id).status == "connected", timeout=20)
+    bot.deploy(keyword_flow(
+        [
+            {"id": "hi", "type": "message", "text": "Olá!"},
+            {"id": "ask", "type": "question", "text": "Seu nome?", "variable": "who", "typingMs": 2000},
+        ],
+        chain("hi", "ask"),
+    ))
+    bot.say("oi")
+    assert wait_for(lambda: simulator.outbox(redis_client, connection.id)[1] == 1, timeout=15)
+
+    Ticket.get().accept(factories.user(company, role="agent").id)  # while "Seu nome?" is typed
+
+    asked = Message.get(Message.body == "Seu nome?")
+    assert wait_for(lambda: Message.get_by_id(asked.id).status == "failed", timeout=15)
+    assert Message.get_by_id(asked.id).error == ("withdrawn: the bot let go of the conversation before it went "
+                                                 "(agent_took_over)")
+    assert [entry["body"] for entry in simulator.outbox(redis_client, connection.id)[0]] == ["Olá!"]
+    shown = client.get(f"/api/messages/{asked.id}", headers=headers).get_json()
+    assert (shown["status"], shown["userId"], shown["flowSessionId"]) == ("failed", None, bot.session().id)
+    bot.say("Ana")
+    assert bot.session().end_reason == "agent_took_over"
+
+
+def test_a_hand_over_s_words_still_go_to_the_agent_s_ticket_but_not_to_a_contact_who_opted_out(
+        bot, connection, redis_client, gateway, company, factories):
+    assert wait_for(lambda: Connection.get_by_id(connection.id).status == "connected", timeout=20)
+    agent = factories.user(company, role="agent")
+    bot.deploy(keyword_flow(
+        [{"id": "human", "type": "transfer", "userId": agent.id, "text": "Passando para a Ana.", "typingMs": 1000}],
+        chain("human"),
+    ))
+    bot.say("oi")
+    assert bot.session().end_reason == "transferred" and Ticket.get().user_id == agent.id
+    assert wait_for(lambda: simulator.outbox(redis_client, connection.id)[1] == 1, timeout=15)
+
+    bot.say("oi", phone="5511912345678")  # another contact, who opts out while the bot types
+    opt_out(Contact.get(Contact.phone == "+5511912345678"), source="api")
+
+    told = Message.select().where(Message.direction == "out").order_by(Message.id.desc()).get()
+    assert wait_for(lambda: Message.get_by_id(told.id).status == "failed", timeout=15)
+    assert Message.get_by_id(told.id).error.endswith("(opted_out)")
+    assert [entry["to"] for entry in simulator.outbox(redis_client, connection.id)[0]] == [f"+{PHONE}"]
 
 
 def test_what_the_contact_says_while_the_bot_is_busy_answers_its_next_question_once(bot):

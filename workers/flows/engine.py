@@ -35,7 +35,7 @@ from db.base import database, locked, utcnow
 from db.campaigns import CampaignShipping
 from db.companies import Company
 from db.contacts import Contact, ContactField, ContactTag, Tag, change_contact_tags
-from db.flows import LIVE_STATUSES, Flow, FlowSession, FlowStep, FlowVersion
+from db.flows import LIVE_STATUSES, Flow, FlowSession, FlowStep, FlowVersion, why_the_bot_lets_go
 from db.messages import Message, PollVote, QuickMessage
 from db.opt_outs import is_opted_out
 from db.queue_rules import is_open
@@ -196,15 +196,19 @@ class SessionEffects(ContactLookups):
         self.log: list[dict] = []
         self.ticket_changed = self.contact_changed = False
 
+    def bots(self, typing_ms: int) -> dict:
+        """OutboundDraft's fields of a message of the bot's: its session (which withdraws it if the bot is let go of
+        before it goes) and its typing."""
+        return {"flow_session_id": self.pacing.session_id, **self.pacing.timing(typing_ms)}
+
     def send(self, text: str, attachment: Attachment | None = None, typing_ms: int = 0) -> None:
-        outbound = write_outbound(self.ticket, text, **attachment_fields(attachment), **self.pacing.timing(typing_ms))
+        outbound = write_outbound(self.ticket, text, **attachment_fields(attachment), **self.bots(typing_ms))
         self.outbounds.append(outbound)
         self.log.append({"sent": text, "messageId": outbound.message.id, **(attachment.described() if attachment else {}),
                          **({"typingMs": typing_ms} if typing_ms else {})})
 
     def send_poll(self, poll: Poll, typing_ms: int = 0) -> None:
-        outbound = write_outbound(self.ticket, poll.text(), message_type="poll", poll=poll,
-                                **self.pacing.timing(typing_ms))
+        outbound = write_outbound(self.ticket, poll.text(), message_type="poll", poll=poll, **self.bots(typing_ms))
         self.outbounds.append(outbound)
         self.log.append({"sentPoll": poll.name, "options": list(poll.options), "messageId": outbound.message.id,
                          **({"typingMs": typing_ms} if typing_ms else {})})
@@ -287,16 +291,6 @@ def call_external(session: FlowSession, node: Mapping[str, Any]) -> ExternalOutc
     history = ai_history(session.ticket_id, int(node.get("historyWindow", DEFAULT_HISTORY_WINDOW)))
     outcome = generate_ai_reply(session.company_id, dict(node), history, variables)
     return ExternalOutcome(ok=outcome.ok, error=outcome.error, text=outcome.text)
-
-
-def why_the_bot_lets_go(ticket: Ticket, contact: Contact) -> str | None:
-    if ticket.status == "closed":
-        return "ticket_closed"
-    if ticket.user_id is not None:
-        return "agent_took_over"
-    if is_opted_out(contact):
-        return "opted_out"
-    return None
 
 
 def end_row(session: FlowSession, reason: str) -> None:
