@@ -19,11 +19,12 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 import dramatiq
+from dramatiq.common import current_millis
 
 from db.base import utcnow
 from db.contacts import Contact
 from db.messages import OUR_REACTOR, Message, MessageReaction
-from workers.messages import SessionUnavailable, gateway_queue
+from workers.messages import SessionUnavailable, delayed_until, gateway_queue
 from workers.transports.base import TransportError
 
 if TYPE_CHECKING:
@@ -74,6 +75,15 @@ def show_typing(connection_id: int, chat: str, typing: bool, at: str, recording:
         return
     with on_session(connection_id) as session:
         session.set_typing(chat, typing, recording)
+
+
+def typing_sign(connection_id: int, chat: str, typing: bool, at_ms: int, recording: bool = False) -> dramatiq.Message:
+    """`show_typing` as of `at_ms` (Unix ms) on the connection's send queue, held on its delay queue until then when
+    that is to come."""
+    at = dt.datetime.fromtimestamp(at_ms / 1000, dt.UTC).replace(tzinfo=None)
+    message = show_typing.message(connection_id, chat, typing, at.isoformat(), recording).copy(
+        queue_name=gateway_queue(connection_id))
+    return delayed_until(message, at_ms) if at_ms > current_millis() else message
 
 
 class NotCommitted(Exception):

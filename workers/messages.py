@@ -10,7 +10,6 @@ a crash (of a worker, the gateway, anything) sends the same id again and WhatsAp
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 import logging
 import mimetypes
 import uuid
@@ -187,15 +186,10 @@ def typing_shown(outbound: Outbound) -> dramatiq.Message:
     """The contact's phone shows "typing…" (or "recording audio…" before a voice note) from now, or from
     `typing_at_ms`, until the message, which takes it away, as a phone's does; on the connection's send queue, ahead
     of the message's delayed send."""
-    from workers.chat_actions import show_typing  # it imports this module
+    from workers.chat_actions import typing_sign  # it imports this module
 
-    chat = outbound.ticket.contact.phone.lstrip("+")
-    starts_at = max(outbound.typing_at_ms or 0, current_millis())
-    message = show_typing.message(outbound.message.connection_id, chat, True,
-                                  dt.datetime.fromtimestamp(starts_at / 1000, dt.UTC).replace(tzinfo=None).isoformat(),
-                                  is_voice_note(outbound.message.media_mimetype)).copy(
-        queue_name=gateway_queue(outbound.message.connection_id))
-    return delayed_until(message, starts_at) if starts_at > current_millis() else message
+    return typing_sign(outbound.message.connection_id, outbound.ticket.contact.phone.lstrip("+"), True,
+                       max(outbound.typing_at_ms or 0, current_millis()), is_voice_note(outbound.message.media_mimetype))
 
 
 def dispatch_outbound(outbound: Outbound) -> None:

@@ -13,6 +13,7 @@ import pytest
 from db.base import utcnow
 from db.connections import Connection
 from db.messages import Message
+from tests.messaging.test_inbound_batch import realtime  # noqa: F401 (a fixture)
 from tests.waiting import wait_for
 from workers.chat_actions import enqueue_on_session, show_typing
 from workers.presence import opened_chats_key, show_contact_typing, watch_typing
@@ -121,3 +122,60 @@ def test_a_simulated_contact_types_through_the_api(client, admin_headers, connec
     commands = [json.loads(raw) for raw in redis_client.lrange(simulator.key(connection.id, "commands"), 0, -1)]
     assert [(command["op"], command["phone"]) for command in reversed(commands)] == [
         ("contact_typing", "5511987654321"), ("contact_typing", "5511912345678")]
+
+
+def test_a_program_shows_typing_for_a_while_and_the_agents_see_who(client, admin_headers, factories, connection,
+                                                                  redis_client, worker, gateway, realtime):  # noqa: F811
+    assert wait_for(lambda: Connection.get_by_id(connection.id).status == "connected", timeout=20)
+    ticket = factories.ticket(connection.company, connection=connection, status="open",
+                              contact=factories.contact(connection.company, phone="+5511987654321"))
+    key = client.post("/api/api-keys", json={"name": "bot", "scopes": ["messages:send"]},
+                      headers=admin_headers).get_json()
+    asked_at = time.monotonic()
+
+    answer = client.post(f"/api/tickets/{ticket.id}/typing", json={"durationMs": 1500},
+                         headers={"X-API-Key": key["key"]})
+
+    assert answer.status_code == 202, answer.get_json()
+    shown = answer.get_json()
+    assert (shown["ticketId"], shown["typing"], shown["recording"]) == (ticket.id, True, False)
+    seen = lambda: simulator.typing(redis_client, connection.id).get("5511987654321", {})  # noqa: E731
+    assert wait_for(lambda: seen().get("typing"), timeout=10)
+    assert wait_for(lambda: seen().get("typing") is False, timeout=10)
+    assert time.monotonic() - asked_at >= 1.5  # stopped by itself, when it said
+    typing_events = [data for event, data in realtime() if event == "typing"]
+    assert typing_events == [{"ticketId": ticket.id, "userId": None, "name": f"API key 'bot' ({key['prefix']})",
+                              "typing": True, "recording": False, "until": shown["until"]}]
+
+
+def test_an_agent_stops_typing_now_or_records_audio(client, admin_headers, factories, connection, redis_client,
+                                                     worker, gateway):
+    assert wait_for(lambda: Connection.get_by_id(connection.id).status == "connected", timeout=20)
+    ticket = factories.ticket(connection.company, connection=connection, status="open",
+                              contact=factories.contact(connection.company, phone="+5511987654321"))
+    seen = lambda: simulator.typing(redis_client, connection.id).get("5511987654321", {})  # noqa: E731
+
+    recording = client.post(f"/api/tickets/{ticket.id}/typing", json={"recording": True}, headers=admin_headers)
+    assert recording.status_code == 202 and recording.get_json()["until"] is None
+    assert wait_for(lambda: seen().get("recording"), timeout=10)
+
+    client.post(f"/api/tickets/{ticket.id}/typing", json={"typing": False}, headers=admin_headers)
+    assert wait_for(lambda: seen().get("typing") is False, timeout=10)
+
+
+def test_typing_is_refused_where_it_cannot_show(client, admin_headers, factories, connection, redis_client):
+    closed = factories.ticket(connection.company, connection=connection, status="closed")
+    group = factories.ticket(connection.company, connection=connection, status="open", is_group=True,
+                             contact=factories.contact(connection.company, phone="120363012345678901@g.us",
+                                                       is_group=True))
+    live = factories.ticket(connection.company, connection=connection, status="open")
+
+    assert client.post(f"/api/tickets/{closed.id}/typing", json={}, headers=admin_headers).status_code == 409
+    assert client.post(f"/api/tickets/{group.id}/typing", json={}, headers=admin_headers).status_code == 409
+    both = client.post(f"/api/tickets/{live.id}/typing", json={"typing": False, "durationMs": 100},
+                       headers=admin_headers)
+    assert both.status_code == 400 and "durationMs is for typing: true" in str(both.get_json()["details"])
+    too_long = client.post(f"/api/tickets/{live.id}/typing", json={"durationMs": 20_001}, headers=admin_headers)
+    assert too_long.status_code == 400 and list(too_long.get_json()["details"]) == ["durationMs"]
+    assert client.post("/api/tickets/999999/typing", json={}, headers=admin_headers).status_code == 404
+    assert redis_client.llen(f"dramatiq:gw.{connection.id}") == 0  # nothing was queued
