@@ -20,6 +20,7 @@ class Connection(TimestampedModel):
     default_queue = peewee.ForeignKeyField(Queue, null=True, on_delete="SET NULL")
     greeting_message = peewee.TextField(default="")
     ignore_groups = peewee.BooleanField(default=False)  # its groups' messages are dropped (Evolution's groupsIgnore)
+    read_messages = peewee.BooleanField(default=False)  # contacts' messages shown read at once (Evolution's readMessages)
     farewell_message = peewee.TextField(default="")
     last_seen_at = peewee.DateTimeField(null=True)
     # What the operator asked for; the gateway makes the session match it.

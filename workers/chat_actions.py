@@ -15,7 +15,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING
 
 import dramatiq
@@ -141,6 +141,17 @@ def react_on_whatsapp(connection_id: int, message_id: int, reacted_at: str) -> N
 def member_of(message: Message) -> str | None:
     """The group member who wrote the message, as a transport names a chat (None for any other message)."""
     return message.sender_phone.lstrip("+") if message.direction == "in" and message.sender_phone else None
+
+
+def read_receipts(connection_id: int, chat: str, is_group: bool, read: Iterable[Message]) -> list[dramatiq.Message]:
+    """`send_read_receipts` of the messages read in one chat, on the connection's send queue: in a group, one per
+    member who wrote, as WhatsApp wants (a group's message kept without its member gets none)."""
+    by_member: dict[str | None, list[str]] = {}
+    for message in read:
+        if message.wa_id and (member_of(message) or not is_group):
+            by_member.setdefault(member_of(message), []).append(message.wa_id)
+    return [send_read_receipts.message(connection_id, chat, wa_ids, member).copy(queue_name=gateway_queue(connection_id))
+            for member, wa_ids in by_member.items()]
 
 
 def enqueue_on_session(actor: dramatiq.Actor, connection_id: int, *args) -> None:

@@ -46,6 +46,8 @@ from wharf.metrics import MESSAGES_RECEIVED
 from wharf.realtime import emitted_together
 from workers.acks import receipt_time
 from workers.automations import active_rules, run_automations
+from workers.broker import enqueue_together
+from workers.chat_actions import read_receipts, send_read_receipts
 from workers.contact_details import check_details_of
 from workers.events import publish
 from workers.flows.engine import hand_to_flow, tickets_a_flow_may_take
@@ -149,14 +151,35 @@ def message_for(connection: Connection, event: dict, ticket_id: int, contact: Co
     return Message(
         company=connection.company_id, ticket=ticket_id, connection=connection.id, contact=contact.id,
         direction="out" if from_me else "in", type=kind if kind in MESSAGE_TYPES else "text",
-        body=event.get("body") or "", status="sent" if from_me else "delivered", wa_id=event["wa_id"],
+        body=event.get("body") or "", status=inbound_status(connection, from_me), wa_id=event["wa_id"],
         media_path=stored_media(connection.company_id, event.get("media")), media_mimetype=media.get("mimetype"),
         media_name=media.get("filename"), location=event.get("location"), contact_card=event.get("contact_card"),
         poll=event.get("poll"), forwarded=bool(event.get("forwarded")),
         sender_phone=e164_or_id(event["sender"]) if by_member else None,
         sender_name=(event.get("sender_name") or None) if by_member else None,
         created_at=at, sent_at=at, delivered_at=None if from_me else at,
+        read_at=utcnow() if not from_me and connection.read_messages else None,
     )
+
+
+def inbound_status(connection: Connection, from_me: bool) -> str:
+    """A message the number's phone sent is `sent`; a contact's is `delivered`, or `read` at once by a number that
+    reads them as they come (`Connection.read_messages`, `show_read`)."""
+    if from_me:
+        return "sent"
+    return "read" if connection.read_messages else "delivered"
+
+
+def show_read(connection: Connection, received: list[Received]) -> None:
+    """The contacts' blue ticks for their messages, on a number that reads them as they come: one receipt per chat (a
+    group's per member). Sent again for a redelivered message, which WhatsApp takes as the same."""
+    by_chat: dict[int, tuple[Contact, list[Message]]] = {}
+    for r in received:
+        if r.message.direction == "in":
+            by_chat.setdefault(r.contact.id, (r.contact, []))[1].append(r.message)
+    enqueue_together(send_read_receipts.broker, [
+        receipt for contact, messages in by_chat.values()
+        for receipt in read_receipts(connection.id, contact.phone.lstrip("+"), contact.is_group, messages)])
 
 
 def link_quoted(connection: Connection, quoting: list[tuple[Message, str]]) -> None:
@@ -363,6 +386,8 @@ def receive_inbound(events: list[dict]) -> list[dict]:
     MESSAGES_RECEIVED.inc(sum(r.message.direction == "in" for r in new))
     received = received_before(connection, pending) + new
     publish_received([r for r in received if not r.announced])
+    if connection.read_messages:
+        show_read(connection, received)
     failed = {r.message.id for r in follow_up_all(received, connection)}
     followed_up([r.message.id for r in received if r.message.id not in failed])
     check_details_of(connection.id, [r.contact for r in new])  # after the replies, which go first on the session

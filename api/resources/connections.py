@@ -41,12 +41,17 @@ class ConnectionOut(OutSchema):
     greeting_message: str
     farewell_message: str
     ignore_groups: bool
+    read_messages: bool
     enabled: bool
     reconnects: int
     last_error: str | None
     last_seen_at: UtcDateTime | None
     send_limits: dict | None = Field(None, description="this number's send limits; null: the safe defaults "
                                                        "(none for a simulator connection)")
+
+
+READ_MESSAGES = ("the contacts' messages are read as they come (Evolution API's readMessages): they see blue ticks at "
+                 "once, as a bot's number shows; agents' unread counts stay as they are")
 
 
 class ConnectionCreate(Schema):
@@ -58,6 +63,7 @@ class ConnectionCreate(Schema):
     farewell_message: str = Field("", max_length=4096)
     ignore_groups: bool = Field(False, description="messages in the WhatsApp groups the number is in open no ticket "
                                                    "and are not kept (sending to a group still works)")
+    read_messages: bool = Field(False, description=READ_MESSAGES)
     send_limits: SendLimits | None = None
 
 
@@ -68,6 +74,7 @@ class ConnectionUpdate(Schema):
     greeting_message: str | None = Field(None, max_length=4096)
     farewell_message: str | None = Field(None, max_length=4096)
     ignore_groups: bool | None = None
+    read_messages: bool | None = Field(None, description=READ_MESSAGES)
     send_limits: SendLimits | None = Field(None, description="replaces the number's limits; null: the defaults")
 
 
@@ -138,7 +145,8 @@ def show_connection(connection_id: int):
           roles=MANAGERS, errors=[404, 409])
 def update_connection(connection_id: int, body: ConnectionUpdate):
     connection = get_owned(Connection, connection_id, "connection")
-    changes = body.changes(not_null={"name", "is_default", "greeting_message", "farewell_message", "ignore_groups"})
+    changes = body.changes(not_null={"name", "is_default", "greeting_message", "farewell_message", "ignore_groups",
+                                       "read_messages"})
     return ConnectionOut.model_validate(save_connection(connection, changes))
 
 

@@ -53,7 +53,8 @@ from db.tickets import (
 )
 from db.users import User
 from workers.assignment import at_ticket_limit, transfer
-from workers.chat_actions import enqueue_on_session, member_of, send_read_receipts
+from workers.broker import enqueue_together
+from workers.chat_actions import read_receipts, send_read_receipts
 from workers.closing import close_with_farewell
 from workers.events import announcing
 from workers.messages import dispatch_outbounds
@@ -502,17 +503,11 @@ def unread_ticket(ticket: Ticket) -> dict:
 
 
 def send_read_receipts_of(ticket: Ticket, read: list[Message]) -> None:
-    """The contact's blue ticks for what was just read, unless the company keeps them off; in a group, one
-    receipt per member, as WhatsApp wants (a group's message kept without its member gets none)."""
+    """The contact's blue ticks for what was just read, unless the company keeps them off."""
     if not read or not ticket.connection_id or not company_setting(ticket.company_id, "send_read_receipts"):
         return
     chat = Contact.get_by_id(ticket.contact_id).phone.lstrip("+")
-    by_member: dict[str | None, list[str]] = {}
-    for message in read:
-        if message.wa_id and (member_of(message) or not ticket.is_group):
-            by_member.setdefault(member_of(message), []).append(message.wa_id)
-    for member, wa_ids in by_member.items():
-        enqueue_on_session(send_read_receipts, ticket.connection_id, chat, wa_ids, member)
+    enqueue_together(send_read_receipts.broker, read_receipts(ticket.connection_id, chat, ticket.is_group, read))
 
 
 @blueprint.post("/<int:ticket_id>/notes")

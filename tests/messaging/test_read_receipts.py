@@ -9,6 +9,7 @@ from db.tickets import Ticket
 from tests.waiting import wait_for
 from workers.contact_details import check_contact_details
 from workers.messages import gateway_queue
+from workers.transports import simulator
 
 CUSTOMER = "+5511987654321"
 
@@ -92,3 +93,27 @@ def test_a_groups_read_receipts_go_to_each_member_who_wrote(client, admin_header
     assert sorted(list(queued.args) for queued in queued_on_session(broker, connection)) == [
         [connection.id, "120363025555555555@g.us", ["3EB0ANA1", "3EB0ANA2"], "5511911111111"],
         [connection.id, "120363025555555555@g.us", ["3EB0HIDDEN"], "93847561029384@lid"]]
+
+
+def test_a_number_that_reads_messages_as_they_come_shows_blue_ticks_at_once(client, admin_headers, connection, worker,
+                                                                           gateway, redis_client):
+    answer = client.patch(f"/api/connections/{connection.id}", json={"readMessages": True}, headers=admin_headers)
+    assert answer.status_code == 200 and answer.get_json()["readMessages"] is True
+    client.post(f"/api/simulator/{connection.id}/inbound", json={"from": CUSTOMER, "body": "oi", "waId": "3EB0BOT"},
+                headers=admin_headers)
+    client.post(f"/api/simulator/{connection.id}/inbound", json={
+        "from": "+5511912345678", "body": "bom dia", "waId": "3EB0GROUP", "group": {"id": "120363012345678901"}},
+        headers=admin_headers)
+
+    assert wait_for(lambda: read_receipts(client, admin_headers, connection) == ["3EB0BOT"], timeout=20)
+    in_group = lambda: simulator.read_receipts(redis_client, connection.id, "120363012345678901@g.us")  # noqa: E731
+    assert wait_for(lambda: [(e["waId"], e["sender"]) for e in in_group()] == [("3EB0GROUP", "5511912345678")],
+                    timeout=20)
+    message = Message.get(Message.wa_id == "3EB0BOT")
+    assert message.status == "read" and message.read_at is not None
+    ticket = Ticket.get_by_id(message.ticket_id)
+    assert ticket.unread_messages == 1  # the agents have not read it
+
+    client.post(f"/api/tickets/{ticket.id}/read", headers=admin_headers)
+    assert Ticket.get_by_id(ticket.id).unread_messages == 0
+    assert read_receipts(client, admin_headers, connection) == ["3EB0BOT"]  # no second receipt
