@@ -206,6 +206,8 @@ def wake(tickets: list[Ticket], reason: str, by_user_id: int | None = None) -> N
 
 # What `time_sla` sets
 SLA_TIMES = (Ticket.first_response_due_at, Ticket.resolution_due_at, Ticket.waiting_since, Ticket.next_response_due_at)
+SLA_DUE = {"first_response": Ticket.first_response_due_at, "next_response": Ticket.next_response_due_at,
+           "resolution": Ticket.resolution_due_at}  # when each target of the ticket's SLA policy is due
 
 
 def record_woken(tickets: list[Ticket], reason: str, by_user_id: int | None = None) -> None:
@@ -270,6 +272,20 @@ class SlaMiss(BaseModel):
     class Meta:
         table_name = "sla_miss"
         indexes = ((("ticket", "kind", "due_at"), True),)
+
+
+class SlaWait(BaseModel):
+    """A contact's wait for our answer that ended (answered, or the ticket closed) on a ticket whose policy had a
+    next-response target, with when its answer was due, last: what the analytics count as due (a wait still going
+    is the ticket's `waiting_since`). Written by the scheduler's `track_waits` once the wait is over."""
+
+    ticket = peewee.ForeignKeyField(Ticket, backref="sla_waits", on_delete="CASCADE")
+    since = peewee.DateTimeField()
+    due_at = peewee.DateTimeField(index=True)
+
+    class Meta:
+        table_name = "sla_wait"
+        indexes = ((("ticket", "since"), True),)
 
 
 class TicketEvent(BaseModel):

@@ -23,7 +23,7 @@ from db.automations import AutomationRule, companies_with_rules
 from db.base import in_id_batches, utcnow
 from db.messages import Message, contact_wrote_first, first_asked, is_agent_answer, last_answer
 from db.sla import SLA_KINDS, SlaPolicy, due_after
-from db.tickets import SLA_TIMES, SlaMiss, Ticket
+from db.tickets import SLA_DUE, SLA_TIMES, SlaMiss, SlaWait, Ticket
 from db.users import User
 from workers.automations import active_rules, run_event_rules
 from workers.events import announcing
@@ -31,8 +31,6 @@ from workers.jobs import enqueue_job
 from workers.maintenance import announce_updates, change_in_batches
 from workers.notifications import notify
 
-DUE = {"first_response": Ticket.first_response_due_at, "next_response": Ticket.next_response_due_at,
-       "resolution": Ticket.resolution_due_at}
 RULES_BATCH = 500  # misses whose automation rules one run does
 WAITS_BATCH = 500  # waits changed in one transaction
 WINDOW = dt.timedelta(days=1)  # a due time that passed longer ago was judged then (the job runs every minute)
@@ -43,7 +41,7 @@ def overdue(kind: str) -> peewee.ModelSelect:
     and for a first response, a contact who wrote first not answered by then either; for a next response, the
     contact's wait not answered by then (each wait judged once: its due time). An answer or a close that came after
     the due time, before this job ran, does not undo the miss."""
-    due, now = DUE[kind], utcnow()
+    due, now = SLA_DUE[kind], utcnow()
     unmet = Ticket.closed_at.is_null() | (Ticket.closed_at > due)
     recorded = (SlaMiss.ticket == Ticket.id) & (SlaMiss.kind == kind)
     if kind == "first_response":
@@ -69,9 +67,10 @@ def waits() -> peewee.ModelSelect:
 
 def track_waits() -> int:
     """Keep each ticket's wait (`waiting_since`) and when its answer is due, as `waits` finds them now; a wait that
-    ended otherwise (the ticket closed, its policy changed) is cleared. Each change announced as `ticket:update`;
-    returns how many changed."""
+    ended otherwise (the ticket closed, its policy changed) is cleared. A wait that ended is kept as an `SlaWait`, with
+    when its answer was due, for the analytics. Each change announced as `ticket:update`; returns how many changed."""
     changes: dict[int, tuple[dt.datetime | None, dt.datetime | None]] = {}
+    ended: dict[int, tuple[dt.datetime, dt.datetime]] = {}  # ticket id: the wait that ended (since, due)
     tracked = set()
     for ticket in waits():
         tracked.add(ticket.id)
@@ -79,8 +78,12 @@ def track_waits() -> int:
         if since != ticket.waiting_since:
             minutes = ticket.sla_policy.next_response_minutes
             changes[ticket.id] = (since, due_after(since, minutes, *ticket.sla_hours()) if since else None)
-    ended = Ticket.select(Ticket.id).where(Ticket.waiting_since.is_null(False))
-    changes |= {row.id: (None, None) for row in ended if row.id not in tracked}
+            if ticket.waiting_since is not None:
+                ended[ticket.id] = (ticket.waiting_since, ticket.next_response_due_at)
+    for row in Ticket.select(Ticket.id, Ticket.waiting_since, Ticket.next_response_due_at).where(
+            Ticket.waiting_since.is_null(False)):
+        if row.id not in tracked:
+            changes[row.id], ended[row.id] = (None, None), (row.waiting_since, row.next_response_due_at)
     ticket_ids = sorted(changes)
     for start in range(0, len(ticket_ids), WAITS_BATCH):
         batch = ticket_ids[start:start + WAITS_BATCH]
@@ -88,6 +91,11 @@ def track_waits() -> int:
             for ticket_id in batch:
                 since, due = changes[ticket_id]
                 Ticket.update(waiting_since=since, next_response_due_at=due).where(Ticket.id == ticket_id).execute()
+            waits_over = [(ticket_id, *ended[ticket_id]) for ticket_id in batch
+                          if ticket_id in ended and ended[ticket_id][1] is not None]
+            if waits_over:
+                SlaWait.insert_many(waits_over, fields=[SlaWait.ticket, SlaWait.since, SlaWait.due_at]).on_conflict_ignore(
+                    ).execute()
             announce_updates(announcements, list(Ticket.select().where(Ticket.id.in_(batch))))
     return len(changes)
 
@@ -134,7 +142,7 @@ def told_of_miss(ticket: Ticket) -> list[int]:
 def record_misses(tickets: list[Ticket], kind: str) -> None:
     automated = companies_with_rules({ticket.company_id for ticket in tickets}, "sla_missed") if tickets else set()
     for ticket in tickets:
-        due_at = getattr(ticket, DUE[kind].name)
+        due_at = getattr(ticket, SLA_DUE[kind].name)
         SlaMiss.insert(ticket=ticket.id, kind=kind, due_at=due_at,
                        rules_pending=ticket.company_id in automated).execute()
         ticket.record("sla_missed", None, target=kind, dueAt=iso_utc(due_at))

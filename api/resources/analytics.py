@@ -31,7 +31,8 @@ from db.connection_events import uptime_by_connection
 from db.connections import Connection
 from db.messages import Message, contact_wrote_first, first_asked, is_agent_answer, last_answer
 from db.queues import Queue
-from db.tickets import SlaMiss, Ticket
+from db.sla import SLA_KINDS
+from db.tickets import SLA_DUE, SlaMiss, SlaWait, Ticket
 from db.users import User
 
 blueprint = Blueprint("analytics", __name__, url_prefix="/api/analytics")
@@ -107,6 +108,8 @@ class SlaTargetFigures(OutSchema):
 
 class SlaFigures(OutSchema):
     first_response: SlaTargetFigures
+    next_response: SlaTargetFigures = Field(description="each wait of a contact's for an answer counts once its answer "
+                                                        "fell due")
     resolution: SlaTargetFigures
 
 
@@ -119,15 +122,17 @@ class TicketAnalyticsOut(PeriodOut, TicketFigures):
 
 def sla_figures(period: Period) -> dict:
     """Per SLA target: how many fell due in the period and how many of those were missed (a first response is due
-    only where the contact wrote first)."""
+    only where the contact wrote first; a next response once per wait: those that ended, and those still going)."""
+    tickets, now = owned(Ticket).select(Ticket.id), utcnow()
     figures = {}
-    for kind, due_at in (("first_response", Ticket.first_response_due_at), ("resolution", Ticket.resolution_due_at)):
-        due = owned(Ticket).where(due_at.between(period.since, utcnow()),
-                                  *([contact_wrote_first()] if kind == "first_response" else []))
+    for kind in SLA_KINDS:
+        due = owned(Ticket).where(SLA_DUE[kind].between(period.since, now),
+                                  *([contact_wrote_first()] if kind == "first_response" else [])).count()
+        if kind == "next_response":
+            due += SlaWait.select().where(SlaWait.due_at.between(period.since, now), SlaWait.ticket.in_(tickets)).count()
         missed = SlaMiss.select().where(SlaMiss.kind == kind, SlaMiss.due_at >= period.since,
-                                        SlaMiss.ticket.in_(owned(Ticket).select(Ticket.id))).count()
-        count = due.count()
-        figures[kind] = {"due": count, "missed": missed, "met_rate": round(1 - missed / count, 3) if count else None}
+                                        SlaMiss.ticket.in_(tickets)).count()
+        figures[kind] = {"due": due, "missed": missed, "met_rate": round(1 - missed / due, 3) if due else None}
     return figures
 
 

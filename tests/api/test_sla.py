@@ -19,7 +19,7 @@ from db.base import utcnow
 from db.jobs import Job
 from db.notifications import Notification
 from db.sla import SlaPolicy
-from db.tickets import SlaMiss, Ticket, TicketEvent
+from db.tickets import SlaMiss, SlaWait, Ticket, TicketEvent
 from workers.emails import email_notification
 from workers.sla import record_sla_misses, retime_sla_tickets
 
@@ -292,6 +292,12 @@ def test_each_wait_for_a_next_answer_is_timed_and_one_answered_late_or_not_at_al
     assert shown["slaMisses"] == ["next_response"] and shown["nextResponseDueAt"].endswith("Z")
     ended = client.get(f"/api/tickets/{tickets['answered late'].id}", headers=as_supervisor).get_json()
     assert (ended["waitingSince"], ended["nextResponseDueAt"], ended["slaMisses"]) == (None, None, ["next_response"])
+    assert sorted((wait.ticket_id, wait.since, wait.due_at) for wait in SlaWait.select()) == sorted(
+        (tickets[name].id, asked[name], asked[name] + dt.timedelta(minutes=10))
+        for name in ("answered late", "answered in time", "closed"))  # kept once over
+    sla = client.get("/api/analytics/tickets?days=2", headers=as_supervisor).get_json()["sla"]
+    # due by now: the two that ended late or closed, and the one still waiting; "answered in time" is due later
+    assert sla["nextResponse"] == {"due": 3, "missed": 2, "metRate": 0.333}
 
 
 def test_a_new_wait_after_an_answer_is_timed_again_and_missed_again(client, factories, company, agent, as_supervisor):
@@ -373,6 +379,7 @@ def test_the_ticket_analytics_tell_how_many_targets_fell_due_and_were_missed(cli
     sla = client.get("/api/analytics/tickets?days=2", headers=as_supervisor).get_json()["sla"]
 
     assert sla == {"firstResponse": {"due": 2, "missed": 1, "metRate": 0.5},
+                   "nextResponse": {"due": 0, "missed": 0, "metRate": None},
                    "resolution": {"due": 3, "missed": 2, "metRate": 0.333}}
 
 
