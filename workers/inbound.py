@@ -53,6 +53,7 @@ from workers.events import publish
 from workers.flows.engine import hand_to_flow, tickets_a_flow_may_take
 from workers.messages import message_event
 from workers.opt_outs import handle_opt_out_message
+from workers.presence import watch_for_webhooks
 from workers.ratings import is_rating_answer, record_ratings, thank_for_rating, tickets_rated_by
 from workers.routing import answer_new_ticket, route_menu_answer
 from workers.transports.base import e164_or_id
@@ -388,6 +389,8 @@ def receive_inbound(events: list[dict]) -> list[dict]:
     publish_received([r for r in received if not r.announced])
     if connection.read_messages:
         show_read(connection, received)
+    watch_for_webhooks(connection.id, connection.company_id,
+                       {r.contact.phone.lstrip("+") for r in new if r.message.direction == "in" and not r.contact.is_group})
     failed = {r.message.id for r in follow_up_all(received, connection)}
     followed_up([r.message.id for r in received if r.message.id not in failed])
     check_details_of(connection.id, [r.contact for r in new])  # after the replies, which go first on the session

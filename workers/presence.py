@@ -4,15 +4,17 @@ An agent opening a ticket (`ticket:join`, api/realtime.py) has its session watch
 (`watch_typing`: `watch_contact_typing` on the connection's send queue, as WhatsApp tells it only to a session that
 asked, until the session ends; a new session of the number watches again the chats opened within the hour:
 `watch_again`); what the session then hears (a `ContactTyping` event) reaches the ticket's realtime clients as
-`contact:typing` (`show_contact_typing`). It is a moment's sign, never stored, retried or sent to webhooks: the gateway
-shows it itself, in the order the session heard them (a worker's threads could swap "typing" and "stopped"), and a
-crash loses it without harm.
+`contact:typing` (`show_contact_typing`), and the webhooks that name that event. The contacts who write to a number whose
+company has such a webhook are watched too (`watch_for_webhooks`), so that a bot behind it hears them type. It is a
+moment's sign, never stored or retried: the gateway shows it itself, in the order the session heard them (a worker's
+threads could swap "typing" and "stopped"), and a crash loses it without harm.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import time
+from collections.abc import Collection
 
 import dramatiq
 
@@ -22,10 +24,12 @@ from db.contacts import Contact
 from db.tickets import Ticket
 from wharf.redis_client import redis_client
 from workers.chat_actions import TYPING_STALE_AFTER, enqueue_on_session, on_session
-from workers.events import emit
+from workers.events import publish
 from workers.transports.base import ContactTyping, e164_or_id
+from workers.webhooks import subscriptions
 
 WATCHED_FOR = 3600  # seconds after an agent opened a chat that a new session watches it again
+TYPING_EVENT = "contact:typing"
 
 
 def opened_chats_key(connection_id: int) -> str:
@@ -51,6 +55,21 @@ def watch_typing(connection_id: int, chat: str) -> None:
     enqueue_on_session(watch_contact_typing, connection_id, chat)
 
 
+def watch_for_webhooks(connection_id: int, company_id: int, chats: Collection[str]) -> None:
+    """The contacts who wrote to the number (`chats`) are watched as an agent's open chat is, while the company has a
+    webhook that names `contact:typing` for the number; one watched within the half hour is not asked again."""
+    if not chats or not subscriptions.matching(company_id, TYPING_EVENT, (connection_id,)):
+        return
+    chats = list(chats)
+    with redis_client().pipeline(transaction=False) as pipe:
+        for chat in chats:
+            pipe.zscore(opened_chats_key(connection_id), chat)
+        watched_at = pipe.execute()
+    for chat, at in zip(chats, watched_at, strict=True):
+        if at is None or time.time() - at > WATCHED_FOR / 2:
+            watch_typing(connection_id, chat)
+
+
 def watch_again(connection_id: int) -> int:
     """A new session of the number (`Connected`) knows nothing of what the last one watched: the chats agents opened
     within the hour are watched again. Returns how many."""
@@ -70,10 +89,10 @@ def show_contact_typing(event: ContactTyping) -> dict:
         ticket = (Ticket.select(Ticket, Contact).join(Contact)
                   .where(Ticket.connection == event.connection_id, Ticket.status != "closed",
                          Contact.phone == e164_or_id(event.chat)).first())
-    if ticket is None:
-        return {"skipped": "no live ticket"}
-    emit("contact:typing", ticket.company_id, {
-        "ticketId": ticket.id, "contactId": ticket.contact_id, "from": e164_or_id(event.sender),
-        "typing": event.typing, "recording": event.recording, "at": iso_utc(heard_at),
-    }, ticket, None)
+        if ticket is None:
+            return {"skipped": "no live ticket"}
+        publish(TYPING_EVENT, ticket.company_id, {
+            "ticketId": ticket.id, "contactId": ticket.contact_id, "from": e164_or_id(event.sender),
+            "typing": event.typing, "recording": event.recording, "at": iso_utc(heard_at),
+        }, ticket=ticket)
     return {"ticketId": ticket.id, "typing": event.typing}

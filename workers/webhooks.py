@@ -84,6 +84,9 @@ EVENTS = {
     "contact:new": "a contact was created",
     "contact:update": "a contact was changed (opting out included)",
     "contact:delete": "a contact was deleted",
+    "contact:typing": "a contact is typing or recording a voice note in their chat with a number, or stopped "
+                      "(Evolution API's presence.update): only to a webhook that lists it by name, not by `*` or "
+                      "`contact:*`; each number watches the chats of the contacts who write to it while one does",
     "lead:new": "a lead was created",
     "lead:update": "a lead was changed",
     "lead:delete": "a lead was deleted",
@@ -104,6 +107,8 @@ EVENTS = {
                  "macro, the user who ran it (null: a program) and the ticket as the macro's actions before left it",
 }
 EVENT_FAMILIES = frozenset(event.partition(":")[0] for event in EVENTS)
+# A moment's sign, many a minute: delivered only to the webhooks that list it by name (`subscribes`).
+NAMED_ONLY = frozenset({"contact:typing"})
 # The number each family's events belong to, which a webhook with `connection_ids` receives them for; the events of
 # a family missing here (contact, lead) belong to none: only the webhooks without `connection_ids` receive them.
 CONNECTION_OF_FAMILY = {
@@ -117,6 +122,7 @@ CONNECTION_OF_FAMILY = {
     "automation": "none needed: it goes to the webhook the rule names, whatever its connectionIds",
     "macro": "none needed: it goes to the webhook the macro names, whatever its connectionIds",
 }
+CONNECTION_OF_EVENT = {"contact:typing": "the connection whose chat it is"}  # unlike the rest of its family
 MAX_ATTEMPTS = 8
 TIMEOUT_SECONDS = 10
 MIN_BACKOFF_MS = 30_000
@@ -150,13 +156,16 @@ def subscribable(name: str) -> bool:
 
 
 def connection_of(event: str) -> str | None:
-    """Which connection `event` belongs to, in words (`CONNECTION_OF_FAMILY`); None for none."""
-    return CONNECTION_OF_FAMILY.get(event.partition(":")[0])
+    """Which connection `event` belongs to, in words (`CONNECTION_OF_EVENT`, `CONNECTION_OF_FAMILY`); None for none."""
+    return CONNECTION_OF_EVENT.get(event) or CONNECTION_OF_FAMILY.get(event.partition(":")[0])
 
 
 def subscribes(events: frozenset[str] | list[str], event: str) -> bool:
-    """Whether a webhook's list names this event, its family ("ticket:*") or everything ("*")."""
-    return event in events or "*" in events or f"{event.partition(':')[0]}:*" in events
+    """Whether a webhook's list names this event, its family ("ticket:*") or everything ("*"); one of `NAMED_ONLY`
+    must be named."""
+    if event in events:
+        return True
+    return event not in NAMED_ONLY and ("*" in events or f"{event.partition(':')[0]}:*" in events)
 
 
 @dataclass(frozen=True)

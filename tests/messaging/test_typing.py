@@ -13,8 +13,11 @@ import pytest
 from db.base import utcnow
 from db.connections import Connection
 from db.messages import Message
+from db.tickets import Ticket
+from db.webhooks import WebhookDelivery
 from tests.messaging.test_inbound_batch import realtime  # noqa: F401 (a fixture)
 from tests.waiting import wait_for
+from tests.webhook_receiver import allow_loopback, serving
 from workers.chat_actions import enqueue_on_session, show_typing
 from workers.presence import opened_chats_key, show_contact_typing, watch_typing
 from workers.transports import simulator
@@ -179,3 +182,43 @@ def test_typing_is_refused_where_it_cannot_show(client, admin_headers, factories
     assert too_long.status_code == 400 and list(too_long.get_json()["details"]) == ["durationMs"]
     assert client.post("/api/tickets/999999/typing", json={}, headers=admin_headers).status_code == 404
     assert redis_client.llen(f"dramatiq:gw.{connection.id}") == 0  # nothing was queued
+
+
+def test_a_webhook_that_names_contact_typing_hears_the_contacts_who_write_type(
+        client, admin_headers, factories, connection, redis_client, worker, gateway, monkeypatch):
+    allow_loopback(monkeypatch)
+    assert wait_for(lambda: Connection.get_by_id(connection.id).status == "connected", timeout=20)
+    with serving() as receiver:
+        named = factories.webhook(connection.company, url=f"{receiver.url}/named", events=["contact:typing"],
+                                  connection_ids=[connection.id])
+        factories.webhook(connection.company, url=f"{receiver.url}/everything", events=["*", "contact:*"])
+        client.post(f"/api/simulator/{connection.id}/inbound", json={"from": "+5511987654321", "body": "oi"},
+                    headers=admin_headers)
+        assert wait_for(lambda: simulator.watches(redis_client, connection.id, "+5511987654321"), timeout=20)
+
+        client.post(f"/api/simulator/{connection.id}/contact-typing", headers=admin_headers,
+                    json={"from": "+5511987654321", "typing": True})
+
+        typing = lambda: [json.loads(r.body) for r in receiver.received if json.loads(r.body)["event"] == "contact:typing"]  # noqa: E501, E731
+        assert wait_for(lambda: typing(), timeout=20)
+        worker.join()
+        paths = {r.path for r in receiver.received if json.loads(r.body)["event"] == "contact:typing"}
+    [heard] = typing()
+    ticket = Ticket.get()
+    assert {path.rsplit("/", 1)[1] for path in paths} == {"named"}  # not to `*` nor `contact:*`
+    assert {key: heard["data"][key] for key in ("ticketId", "contactId", "from", "typing", "recording")} == {
+        "ticketId": ticket.id, "contactId": ticket.contact_id, "from": "+5511987654321", "typing": True,
+        "recording": False}
+    assert WebhookDelivery.get(WebhookDelivery.event == "contact:typing").webhook_id == named.id
+
+
+def test_with_no_webhook_naming_it_the_contacts_who_write_are_not_watched(client, admin_headers, factories, connection,
+                                                                         redis_client, worker, gateway):
+    assert wait_for(lambda: Connection.get_by_id(connection.id).status == "connected", timeout=20)
+    factories.webhook(connection.company, events=["*"])
+    client.post(f"/api/simulator/{connection.id}/inbound", json={"from": "+5511987654321", "body": "oi"},
+                headers=admin_headers)
+    assert wait_for(lambda: Ticket.select().exists(), timeout=20)
+    worker.join()
+
+    assert not simulator.watches(redis_client, connection.id, "+5511987654321")
