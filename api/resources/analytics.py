@@ -29,10 +29,11 @@ from db.base import seconds_between, utcnow
 from db.campaigns import Campaign, CampaignShipping
 from db.connection_events import uptime_by_connection
 from db.connections import Connection
+from db.contacts import Tag
 from db.messages import Message, contact_wrote_first, first_asked, is_agent_answer, last_answer
 from db.queues import Queue
 from db.sla import SLA_KINDS
-from db.tickets import SLA_DUE, SlaMiss, SlaWait, Ticket
+from db.tickets import SLA_DUE, SlaMiss, SlaWait, Ticket, TicketTag
 from db.users import User
 
 blueprint = Blueprint("analytics", __name__, url_prefix="/api/analytics")
@@ -94,6 +95,11 @@ class QueueTickets(TicketFigures):
     name: str | None
 
 
+class TagTickets(TicketFigures):
+    tag_id: int
+    name: str | None
+
+
 class TicketDay(OutSchema):
     date: dt.date
     opened: int
@@ -117,6 +123,8 @@ class TicketAnalyticsOut(PeriodOut, TicketFigures):
     per_day: list[TicketDay]
     by_agent: list[AgentTickets]
     by_queue: list[QueueTickets]
+    by_tag: list[TagTickets] = Field(description="per tag the tickets have now, as Chatwoot's label reports: a ticket "
+                                                 "with two tags counts in both; untagged tickets in none")
     sla: SlaFigures
 
 
@@ -158,7 +166,13 @@ def ticket_figures(period: Period, group: peewee.Field | None = None) -> list[tu
     live = Ticket.status != "closed"
     if group is None:
         return list(owned(Ticket).select(*figures).where(opened | closed | rated | live).tuples())
-    return list(owned(Ticket).select(group, *figures).where(opened | closed | rated | live).group_by(group).tuples())
+    rows = per_ticket_group(owned(Ticket).select(group, *figures), group)
+    return list(rows.where(opened | closed | rated | live).group_by(group).tuples())
+
+
+def per_ticket_group(query: peewee.ModelSelect, group: peewee.Field) -> peewee.ModelSelect:
+    """`query` (over tickets) joined to what `group` is a field of: a ticket's own field, or its tags'."""
+    return query.join(TicketTag, on=TicketTag.ticket == Ticket.id) if group.model is TicketTag else query
 
 
 def reply_figures(period: Period, group: peewee.Field | None = None) -> dict[int | None, tuple]:
@@ -175,7 +189,7 @@ def reply_figures(period: Period, group: peewee.Field | None = None) -> dict[int
                    answer.company == current_principal().company_id))
     if group is None:
         return {None: rows.tuples().get()}
-    return {value: (count, average) for value, count, average in rows.group_by(group).tuples()}
+    return {value: (count, average) for value, count, average in per_ticket_group(rows, group).group_by(group).tuples()}
 
 
 def figures_json(row: tuple, replies: tuple | None) -> dict:
@@ -208,7 +222,7 @@ def breakdown(period: Period, group: peewee.Field, model: type[peewee.Model], ke
 @analytics_view(
     TicketAnalyticsOut,
     "Tickets over the last days: opened, closed, pending, first-response, reply and resolution times, per day, "
-    "agent and queue; how many of their SLA targets were met",
+    "agent, queue and tag; how many of their SLA targets were met",
     scope="tickets:read",
 )
 def ticket_analytics(query: PeriodQuery):
@@ -224,6 +238,7 @@ def ticket_analytics(query: PeriodQuery):
         ],
         by_agent=breakdown(period, Ticket.user, User, "user_id"),
         by_queue=breakdown(period, Ticket.queue, Queue, "queue_id"),
+        by_tag=breakdown(period, TicketTag.tag, Tag, "tag_id"),
         sla=sla_figures(period),
     )
 

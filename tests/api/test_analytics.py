@@ -14,6 +14,7 @@ import pytest
 
 from db.base import utcnow
 from db.connection_events import ConnectionEvent, record_connection_status
+from db.tickets import TicketTag
 from workers.campaigns import campaign_report
 from workers.connection_events import record_connection_event
 
@@ -59,7 +60,7 @@ def test_tickets_count_local_days_agents_and_queues(client, factories, company, 
         rating=4,
         rated_at=today + 11 * MINUTE,
     )
-    factories.ticket(
+    answered = factories.ticket(
         company,
         user=agent,
         queue=sales,
@@ -67,7 +68,10 @@ def test_tickets_count_local_days_agents_and_queues(client, factories, company, 
         created_at=today + MINUTE,
         first_response_at=today + 3 * MINUTE,
     )
-    factories.ticket(company, queue=support, status="pending", created_at=today + 2 * MINUTE)
+    waiting = factories.ticket(company, queue=support, status="pending", created_at=today + 2 * MINUTE)
+    vip, billing = factories.tag(company, name="VIP"), factories.tag(company, name="Billing")
+    TicketTag.insert_many([(answered.id, vip.id), (answered.id, billing.id), (waiting.id, vip.id)],
+                          fields=[TicketTag.ticket, TicketTag.tag]).execute()
     factories.ticket(
         company, status="pending", created_at=yesterday - MINUTE
     )  # before the window, still waiting
@@ -132,12 +136,18 @@ def test_tickets_count_local_days_agents_and_queues(client, factories, company, 
         for item in body["byQueue"]
     }
     assert by_queue == {"Sales": (2, 1, 0, 1), "Support": (1, 0, 1, 0), None: (0, 0, 1, 0)}
+    by_tag = {item["name"]: (item["tagId"], item["opened"], item["pending"], item["open"], item["avgFirstResponseSeconds"])
+              for item in body["byTag"]}
+    assert by_tag == {"VIP": (vip.id, 2, 1, 1, 120.0), "Billing": (billing.id, 1, 0, 1, 120.0)}  # two tags: in both
+    assert [item["name"] for item in body["byTag"]] == ["VIP", "Billing"]  # the busiest first
 
 
 def test_reply_time_is_how_long_each_contact_waited_for_an_agents_answer(client, factories, company, headers):
     today = local_midnight_utc(0)
     agent = factories.user(company=company, role="agent", name="Ana")
     ticket = factories.ticket(company, user=agent, status="open", created_at=today)
+    urgent = factories.tag(company, name="Urgent")
+    TicketTag.create(ticket=ticket, tag=urgent)
 
     def said(minutes: int, direction: str = "in", by=None) -> None:
         at = today + minutes * MINUTE
@@ -157,6 +167,8 @@ def test_reply_time_is_how_long_each_contact_waited_for_an_agents_answer(client,
     assert (body["replies"], body["avgReplySeconds"]) == (3, (240 + 120 + 600) / 3)
     [ana] = [item for item in body["byAgent"] if item["userId"] == agent.id]
     assert (ana["replies"], ana["avgReplySeconds"]) == (3, 320.0)
+    [tagged] = body["byTag"]
+    assert (tagged["tagId"], tagged["replies"], tagged["avgReplySeconds"]) == (urgent.id, 3, 320.0)
 
 
 def test_messages_in_and_out_per_local_day(client, factories, company, headers):
