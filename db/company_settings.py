@@ -74,6 +74,11 @@ REGISTRY: dict[str, SettingSpec] = {
     "greeting_enabled": SettingSpec(bool, True, "send the queue's greeting when a ticket opens"),
     "out_of_hours_enabled": SettingSpec(bool, True, "answer with the queue's out-of-hours message when closed"),
     "sign_messages": SettingSpec(bool, False, "prefix agents' messages with their name"),
+    "accepted_message": SettingSpec(Text, "", "sent to the contact when an agent takes their ticket, as Whaticket's "
+                                              "greeting on acceptance (\"I'm {{agent}}, I'll take it from here\"); "
+                                              "empty sends nothing"),
+    "transferred_message": SettingSpec(Text, "", "sent to the contact when their ticket is transferred (to "
+                                                 "{{queue}}, or {{agent}}); empty sends nothing"),
     "send_read_receipts": SettingSpec(bool, True, "show contacts blue ticks when an agent marks their ticket read"),
     "agents_see_unqueued_tickets": SettingSpec(bool, True, "agents see pending tickets that have no queue"),
     "rating_enabled": SettingSpec(bool, False, "ask the contact to rate the service (1 to 5) when an agent closes "

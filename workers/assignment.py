@@ -20,12 +20,15 @@ from peewee import fn
 
 from api.ticket_json import tickets_json
 from db.base import database, locked, utcnow
+from db.company_settings import company_setting
 from db.contacts import Contact
 from db.queues import Queue, UserQueue
 from db.tickets import Ticket
 from db.users import User
 from workers.events import publish
+from workers.messages import Outbound, write_outbound
 from workers.notifications import notify
+from workers.templating import render_template, ticket_variables
 
 
 def available_agent(queue_id: int) -> int | None:
@@ -80,6 +83,19 @@ def transfer(ticket: Ticket, by_user_id: int | None, queue_id: int | None, user_
         notify([user_id], "assigned", ticket, by_user_id, reason="transfer")
     else:
         assign_waiting_ticket(ticket)
+
+
+def handover_notice(ticket_id: int, setting: str) -> Outbound | None:
+    """In the caller's transaction: the company's `accepted_message` or `transferred_message` (Whaticket's greeting on
+    acceptance, and its message on a transfer) for the ticket's contact, filled in for the ticket as it is now
+    (`{{agent}}` its agent, `{{queue}}` its queue), to dispatch once it commits; none where the company set none, or
+    in a group. The platform's words, not the agent's: no answer to the contact for the SLA and the reply times."""
+    ticket = Ticket.select(Ticket, Contact).join(Contact).where(Ticket.id == ticket_id).get()
+    text = company_setting(ticket.company_id, setting)
+    if not text or ticket.is_group or ticket.connection_id is None:
+        return None
+    agent = User.get_by_id(ticket.user_id).name if ticket.user_id else ""
+    return write_outbound(ticket, render_template(text, ticket_variables(ticket, agent)))
 
 
 def assign_to_owner(ticket: Ticket, contact: Contact) -> bool:

@@ -52,12 +52,12 @@ from db.tickets import (
     wake,
 )
 from db.users import User
-from workers.assignment import at_ticket_limit, transfer
+from workers.assignment import at_ticket_limit, handover_notice, transfer
 from workers.broker import enqueue_together
 from workers.chat_actions import read_receipts, send_read_receipts
 from workers.closing import close_with_farewell
 from workers.events import announcing
-from workers.messages import dispatch_outbounds
+from workers.messages import dispatch_outbound, dispatch_outbounds
 from workers.notifications import notify
 
 blueprint = Blueprint("tickets", __name__, url_prefix="/api/tickets")
@@ -349,6 +349,9 @@ def accepting(body: AssignIn | None) -> TicketWork:
         check_ticket_limit(user)
         with announced(ticket) as state:
             ticket.accept(user.id)
+            notice = handover_notice(ticket.id, "accepted_message")
+        if notice is not None:
+            dispatch_outbound(notice)
         return state
 
     return accept
@@ -379,6 +382,9 @@ def transferring(body: TransferIn) -> TicketWork:
             transfer(ticket, by_user_id, body.queue_id, body.user_id)
             if body.note:
                 TicketNote.create(ticket=ticket, user=by_user_id, body=body.note)
+            notice = handover_notice(ticket.id, "transferred_message")
+        if notice is not None:
+            dispatch_outbound(notice)
         return state
 
     return move

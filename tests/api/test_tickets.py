@@ -165,6 +165,33 @@ def test_transfer_to_a_queue_with_a_note_goes_back_to_pending_there(client, fact
     assert history["events"][-1]["kind"] == "transferred"
 
 
+def test_the_contact_is_told_who_took_their_ticket_and_where_it_went_when_the_company_says_so(
+        app, client, factories, company, connection, as_admin, broker):
+    agent = factories.user(company, role="agent", name="Bruno Costa")
+    as_agent = factories.auth_headers(app, agent)
+    ticket = factories.ticket(company, connection=connection, contact=factories.contact(company, name="Ana Lima"))
+    billing = factories.queue(company, name="Financeiro")
+    UserQueue.create(user=agent, queue=billing)
+    client.post(f"/api/tickets/{ticket.id}/accept", headers=as_agent)
+    assert not Message.select().exists()  # no words set: nothing said
+    answer = client.patch("/api/settings", headers=as_admin, json={
+        "acceptedMessage": "Olá {{firstName}}, sou {{agent}} e vou te atender.",
+        "transferredMessage": "Seu atendimento foi para {{queue}}."})
+    assert answer.status_code == 200, answer.get_json()
+
+    client.post(f"/api/tickets/{ticket.id}/transfer", json={"queueId": billing.id}, headers=as_admin)
+    client.post(f"/api/tickets/{ticket.id}/accept", headers=as_agent)
+    client.post(f"/api/tickets/{ticket.id}/accept", headers=as_agent)  # theirs already: nothing more
+
+    said = [(message.body, message.user_id, message.status) for message in Message.select().order_by(Message.id)]
+    assert said == [("Seu atendimento foi para Financeiro.", None, "queued"),
+                    ("Olá Ana, sou Bruno Costa e vou te atender.", None, "queued")]
+    group = factories.ticket(company, connection=connection, is_group=True,
+                             contact=factories.contact(company, phone="120363012345678901@g.us", is_group=True))
+    client.post(f"/api/tickets/{group.id}/accept", headers=as_agent)
+    assert not Message.select().where(Message.ticket == group.id).exists()  # not to a group
+
+
 def test_transfer_to_another_company_queue_is_a_404(client, factories, company, connection, as_admin):
     ticket = factories.ticket(company, connection=connection)
     foreign = factories.queue(factories.company())
