@@ -111,6 +111,7 @@ class Settings:
     api_key_rate_limit_per_minute: int
     job_retention_days: int
     public_url: str
+    ticket_link: str
     http_allow_private_networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]
     metrics_token: str
     scheduler_lease_seconds: int
@@ -152,6 +153,7 @@ def load_settings() -> Settings:
         api_key_rate_limit_per_minute=env_int("API_KEY_RATE_LIMIT_PER_MINUTE", 600, minimum=1),
         job_retention_days=env_int("JOB_RETENTION_DAYS", 30, minimum=1),
         public_url=env_str("PUBLIC_URL", "http://localhost:8080"),
+        ticket_link=env_str("TICKET_LINK"),  # the agents' client's page of a ticket, with {ticketId}; empty: none
         http_allow_private_networks=env_networks("HTTP_ALLOW_PRIVATE_NETWORKS"),
         metrics_token=env_str("METRICS_TOKEN"),
         # A standby scheduler takes the lead within this long of the leader dying.

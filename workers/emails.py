@@ -73,8 +73,15 @@ def wants_email(user: User, kind: str) -> bool:
 
 
 def notification_email(notification: Notification) -> tuple[str, str]:
-    """The subject and text of a notification's e-mail: who did what, on which ticket and contact. No link: the
-    platform's public address (PUBLIC_URL) is the API's, and agents open tickets in their own client."""
+    """The subject and text of a notification's e-mail: who did what, on which ticket and contact, and the link to the
+    ticket in the agents' client where `TICKET_LINK` says where that is (the platform's own address is the API's)."""
+    subject, text = notification_words(notification)
+    if settings.ticket_link:
+        text += f"\nOpen it: {settings.ticket_link.replace('{ticketId}', str(notification.ticket_id))}\n"
+    return subject, text
+
+
+def notification_words(notification: Notification) -> tuple[str, str]:
     ticket = notification.ticket
     who = notification.actor.name if notification.actor_id else "Wharf"
     about = f"ticket #{ticket.id} with {ticket.contact.name or ticket.contact.phone}"

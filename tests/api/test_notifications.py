@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 
 import pytest
 
+import workers.emails
 from db.base import database
 from db.notifications import Notification
 from db.queues import UserQueue
@@ -211,3 +213,19 @@ def test_an_assignment_e_mail_says_who_gave_which_ticket(app, client, factories,
 
     [sent] = smtp_server.messages
     assert f"You were assigned ticket #{ticket.id} with Marta Reis: Ana transferred it to you." in sent.content.decode()
+    assert "Open it" not in sent.content.decode()  # no TICKET_LINK: no link
+
+
+def test_a_notification_e_mail_links_to_the_ticket_in_the_agents_client(app, client, factories, company, queue, broker,
+                                                                       smtp_server, monkeypatch):
+    monkeypatch.setattr(workers.emails, "settings", dataclasses.replace(
+        workers.emails.settings, ticket_link="https://desk.example.com/tickets/{ticketId}"))
+    ana, bruno = agent_in(factories, company, queue, "Ana"), agent_in(factories, company, queue, "Bruno")
+    ticket = factories.ticket(company, queue=queue)
+
+    client.post(f"/api/tickets/{ticket.id}/transfer", json={"userId": bruno.id},
+                headers=factories.auth_headers(app, ana))
+    email_notification.fn(Notification.get().id)
+
+    [sent] = smtp_server.messages
+    assert f"Open it: https://desk.example.com/tickets/{ticket.id}" in sent.content.decode()
