@@ -19,7 +19,6 @@ import dataclasses
 import datetime as dt
 import functools
 import logging
-import re
 from collections.abc import Callable
 from typing import Any
 
@@ -48,6 +47,7 @@ from db.tickets import (
 )
 from db.users import User
 from db.webhooks import Webhook, WebhookDelivery
+from wharf.patterns import found_in
 from workers.assignment import at_ticket_limit, give, transfer
 from workers.closing import close_with_farewell
 from workers.events import Announcements
@@ -138,7 +138,7 @@ OPERATORS: dict[str, Callable[[Any, list], bool]] = {
     "does_not_contain": lambda text, values: not any(value in text for value in folded(values)),
     "equals": lambda text, values: text in folded(values),
     "starts_with": lambda text, values: any(text.startswith(value) for value in folded(values)),
-    "matches": lambda text, values: any(re.search(value, text, re.IGNORECASE) for value in values),
+    "matches": lambda text, values: any(found_in(value, text) for value in values),
     "in": lambda subject, values: bool(subject & set(values)) if isinstance(subject, set) else subject in values,
     "not_in": lambda subject, values: not OPERATORS["in"](subject, values),
     "is": lambda subject, values: subject == values[0],

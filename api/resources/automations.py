@@ -50,6 +50,7 @@ from db.sla import SLA_KINDS, SlaPolicy
 from db.tickets import PRIORITIES, TICKET_STATUSES, SlaMiss
 from db.users import User
 from db.webhooks import Webhook
+from wharf.patterns import pattern_error
 
 blueprint = Blueprint("automations", __name__, url_prefix="/api/automations")
 Event = Literal[AUTOMATION_EVENTS]  # type: ignore[valid-type]
@@ -112,10 +113,8 @@ class AutomationCondition(Schema):
             raise ValueError("a value is not empty")
         if self.operator == "matches":
             for value in self.values:
-                try:
-                    re.compile(value)
-                except re.error as error:
-                    raise ValueError(f"{value!r} is not a regular expression: {error}") from None
+                if (error := pattern_error(value)) is not None:
+                    raise ValueError(f"{value!r} is not a regular expression: {error}")
         if self.attribute == "phone":
             if not all(PHONE_PREFIX.match(value) for value in self.values):
                 raise ValueError("a phone, or its first digits, with the country code: +5511, +1")

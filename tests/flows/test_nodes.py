@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 from zoneinfo import ZoneInfo
 
 from db.contacts import Contact, ContactTag, Tag
@@ -285,6 +286,18 @@ def test_conditions_on_variables_regex_tags_fields_and_business_hours(bot, compa
     bot.say("pedido 42")
 
     assert bot.replies() == ["fechado"]
+
+
+def test_a_regex_trigger_that_would_backtrack_for_ever_gives_up_as_no_match(bot):
+    bot.deploy({"trigger": {"type": "regex", "value": "(a|aa)+$"},
+                "nodes": [{"id": "hi", "type": "message", "text": "oi"}], "edges": []})
+    started = time.monotonic()
+
+    bot.say("a" * 5000 + "!")
+
+    assert time.monotonic() - started < 10 and bot.replies() == []
+    bot.say("aaa")
+    assert bot.replies() == ["oi"]
 
 
 def test_tags_are_added_and_removed(bot, company, factories):

@@ -5,6 +5,8 @@ there, and the run says why."""
 
 from __future__ import annotations
 
+import time
+
 import datetime as dt
 import json
 
@@ -159,6 +161,19 @@ def test_a_rule_that_closes_the_ticket_leaves_nothing_to_greet(factories, compan
 
     assert Ticket.get().status == "closed"
     assert replies() == []
+
+
+def test_a_pattern_that_would_backtrack_for_ever_gives_up_as_no_match(factories, company, connection, broker):
+    rule(company, "message_received", [{"type": "close", "sendFarewell": False}],
+         [{"attribute": "body", "operator": "matches", "values": [r"(a|aa)+$"]}])
+    started = time.monotonic()
+
+    inbound(connection, "a" * 5000 + "!", "3EB0A")  # `re` would take longer than the universe has left
+
+    assert time.monotonic() - started < 10
+    assert Ticket.get().status == "pending"  # no match: the rule did nothing
+    inbound(connection, "aaa", "3EB0B")
+    assert Ticket.get().status == "closed"  # the same pattern still matches what it should
 
 
 def test_any_of_the_conditions_may_hold_and_an_audio_gets_its_own_reply(factories, company, connection, broker):

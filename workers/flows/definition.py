@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from db.tickets import PRIORITIES
+from wharf.patterns import pattern_error
 from workers.flows.ai_reply import ai_node_errors
 from workers.flows.http_request import http_node_errors
 from workers.transports.base import LONGEST_TYPING_MS
@@ -94,10 +95,8 @@ def menu_options(node: Mapping[str, Any]) -> dict[str, str]:
 def _check_regex(where: str, pattern: Any) -> None:
     if not isinstance(pattern, str) or not pattern:
         raise InvalidFlow(where, "a regular expression is required")
-    try:
-        re.compile(pattern)
-    except re.error as error:
-        raise InvalidFlow(where, f"not a valid regular expression: {error}") from None
+    if (error := pattern_error(pattern)) is not None:
+        raise InvalidFlow(where, f"not a valid regular expression: {error}")
 
 
 def _check_number(where: str, value: Any, low: float, high: float) -> None:

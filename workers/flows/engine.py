@@ -20,7 +20,6 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import logging
-import re
 from collections.abc import Mapping
 from types import SimpleNamespace
 from typing import Any
@@ -42,6 +41,7 @@ from db.queue_rules import is_open
 from db.queues import Queue
 from db.tickets import Ticket, TicketNote
 from wharf.custom_fields import parse_text
+from wharf.patterns import found_in
 from wharf.redis_client import redis_client
 from workers.assignment import transfer
 from workers.closing import close_ticket
@@ -510,7 +510,7 @@ def trigger_matches(trigger: Mapping[str, Any], text: str) -> bool:
     if trigger["type"] == "keyword":
         return text.strip().casefold() in keywords_of(trigger)
     if trigger["type"] == "regex":
-        return re.search(trigger["value"], text, re.IGNORECASE) is not None
+        return found_in(trigger["value"], text)
     return True
 
 

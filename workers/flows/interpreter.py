@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from wharf.patterns import found_in
 from wharf.phones import InvalidPhone, to_e164
 from workers.flows.definition import POLL_QUESTION_MAX, menu_options, nodes_by_id
 from workers.templating import render_template
@@ -217,9 +218,7 @@ def rule_holds(step: Step, rule: Mapping[str, Any]) -> bool:
             variables.get(rule["variable"]), rule.get("operator", "equals"), step.render(rule.get("value"))
         )
     elif kind == "regex":
-        result = (
-            re.search(rule["pattern"], str(variables.get(rule["variable"], "")), re.IGNORECASE) is not None
-        )
+        result = found_in(rule["pattern"], str(variables.get(rule["variable"], "")))
     elif kind == "business_hours":
         result = step.effects.is_open(rule)
     elif kind == "tag":
