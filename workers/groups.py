@@ -100,9 +100,14 @@ def change_participants(connection_id: int, company_id: int, group_id: str, acti
 
 @dramatiq.actor(**OPTIONS)
 def change_group(connection_id: int, company_id: int, group_id: str, subject: str | None,
-                 description: str | None) -> dict:
-    """A new subject, description or both; the group kept as it is after."""
+                 description: str | None, announce: bool | None = None, locked: bool | None = None) -> dict:
+    """A new subject, description, who sends (`announce`) or who edits (`locked`), each given; the group kept as it
+    is after. The settings first: a group being locked is changed by its admins only from then on anyway."""
     with group_session(connection_id) as session:
+        if announce is not None:
+            session.set_group_announce(group_id, announce)
+        if locked is not None:
+            session.set_group_locked(group_id, locked)
         if subject is not None:
             session.set_group_subject(group_id, subject)
         if description is not None:

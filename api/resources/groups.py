@@ -44,11 +44,15 @@ class ParticipantsChange(Schema):
 class GroupUpdate(Schema):
     subject: str | None = Field(None, min_length=1, max_length=100)
     description: str | None = Field(None, max_length=2048, description="empty: none")
+    announce: bool | None = Field(None, description="only admins send messages (true), or everyone (false); the number "
+                                                    "must be an admin")
+    locked: bool | None = Field(None, description="only admins change the subject, description and picture (true), or "
+                                                  "everyone (false); the number must be an admin")
 
     @model_validator(mode="after")
     def something_to_change(self) -> GroupUpdate:
-        if self.subject is None and self.description is None:
-            raise ValueError("send the subject, the description or both")
+        if self.model_dump(exclude_none=True) == {}:
+            raise ValueError("send the subject, the description, announce, locked, or several")
         return self
 
 
@@ -84,11 +88,12 @@ def create_group(connection_id: int, body: GroupCreate):
 
 
 @blueprint.patch("/<int:connection_id>/groups/<group>")
-@endpoint(summary="Change a group's subject or description: 202 with a job whose result has the group",
-          body=GroupUpdate, **JOB)
+@endpoint(summary="Change a group's subject, description, or who sends in it and who edits it (Evolution API's "
+          "updateSetting): 202 with a job whose result has the group", body=GroupUpdate, **JOB)
 def update_group(connection_id: int, group: str, body: GroupUpdate):
     group = group_named(group)
-    return session_job(connection_to_ask(connection_id), groups.change_group, group, body.subject, body.description)
+    return session_job(connection_to_ask(connection_id), groups.change_group, group, body.subject, body.description,
+                       body.announce, body.locked)
 
 
 @blueprint.post("/<int:connection_id>/groups/<group>/participants")

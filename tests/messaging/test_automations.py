@@ -5,10 +5,9 @@ there, and the run says why."""
 
 from __future__ import annotations
 
-import time
-
 import datetime as dt
 import json
+import time
 
 import pytest
 

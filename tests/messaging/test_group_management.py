@@ -38,6 +38,9 @@ def test_a_group_made_changed_and_synced_shows_with_the_contacts_and_its_partici
                      json={"action": "add", "participants": [CARLA, "+5511900000004", ANA]})
     renamed = job_of(client, admin_headers, "PATCH", f"{groups}/{group['id']}",
                      json={"subject": "Clientes VIP 2025", "description": "Ofertas da semana"})
+    announcing = job_of(client, admin_headers, "PATCH", f"{groups}/{group['id']}", json={"announce": True,
+                                                                                         "locked": True})
+    nothing = client.patch(f"{groups}/{group['id']}", json={}, headers=admin_headers)
     link = job_of(client, admin_headers, "GET", f"{groups}/{group['id']}/invite-link?reset=true")
     synced = job_of(client, admin_headers, "POST", f"{groups}/sync")
 
@@ -50,6 +53,8 @@ def test_a_group_made_changed_and_synced_shows_with_the_contacts_and_its_partici
                                               {"phone": ANA, "result": "already_in_group"}]
     assert (renamed.result["group"]["subject"], renamed.result["group"]["description"]) == (
         "Clientes VIP 2025", "Ofertas da semana")
+    assert (announcing.result["group"]["announce"], announcing.result["group"]["locked"]) == (True, True)
+    assert nothing.status_code == 400
     assert link.result["inviteLink"].startswith("https://chat.whatsapp.com/")
     assert synced.result["count"] == 1 and synced.result["groups"][0]["contactId"] == group["contactId"]
     shown = client.get("/api/contacts?isGroup=true", headers=admin_headers).get_json()["items"]

@@ -53,8 +53,13 @@ def test_subject_description_and_invite_link_of_our_group(transport, events, net
     again = transport.group_invite_link(group.id)
     reset = transport.group_invite_link(group.id, reset=True)
 
+    transport.set_group_announce(group.id, True)
+    transport.set_group_locked(group.id, True)
+    transport.set_group_locked(group.id, False)
+
     shown = transport.group_info(group.id)
     assert (shown.subject, shown.description) == ("Equipe 2025", "Só avisos")
+    assert (shown.announce, shown.locked) == (True, False)
     assert transport.group_subject(group.id) == "Equipe 2025"
     assert link.startswith("https://chat.whatsapp.com/") and again == link and reset != link
 
@@ -68,7 +73,9 @@ def test_a_group_a_member_wrote_in_is_ours_as_a_member_not_an_admin(transport, e
     assert (group.id, group.subject) == ("120363012345678901@g.us", "Vendas")
     assert set(group.participants) == {GroupParticipant(ME), GroupParticipant(ANA)}
     for admins_only in (lambda: transport.update_participants(group.id, [BRUNO], "add"),
-                        lambda: transport.group_invite_link(group.id)):
+                        lambda: transport.group_invite_link(group.id),
+                        lambda: transport.set_group_announce(group.id, True),
+                        lambda: transport.set_group_locked(group.id, True)):
         with pytest.raises(TransportError) as refused:
             admins_only()
         assert (refused.value.permanent, refused.value.reason_code) == (True, "not_admin")

@@ -111,6 +111,12 @@ class GroupClient(RecordingClient):
     def set_group_topic(self, group, previous_id, new_id, topic):
         self.record("topic", group, previous_id, new_id, topic)
 
+    def set_group_announce(self, group, announce):
+        self.record("announce", group, announce)
+
+    def set_group_locked(self, group, locked):
+        self.record("locked", group, locked)
+
     def leave_group(self, group):
         self.record("leave", group)
 
@@ -154,11 +160,14 @@ def test_invite_link_subject_description_and_leaving_reach_neonizes_client(sessi
     link = session.group_invite_link(f"{GROUP}@g.us", reset=True)
     session.set_group_subject(f"{GROUP}@g.us", "Vendas 2025")
     session.set_group_description(f"{GROUP}@g.us", "Só avisos")
+    session.set_group_announce(f"{GROUP}@g.us", True)
+    session.set_group_locked(f"{GROUP}@g.us", False)
     session.leave_group(f"{GROUP}@g.us")
 
     assert link == "https://chat.whatsapp.com/AbCdEf123"
     assert [(call[0], *call[2:]) for call in session.client.calls] == [
-        ("invite", True), ("name", "Vendas 2025"), ("topic", "", "", "Só avisos"), ("leave",)]
+        ("invite", True), ("name", "Vendas 2025"), ("topic", "", "", "Só avisos"), ("announce", True),
+        ("locked", False), ("leave",)]
     assert all(call[1].User == GROUP and call[1].Server == "g.us" for call in session.client.calls)
 
 

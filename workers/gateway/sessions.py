@@ -147,6 +147,12 @@ class ManagedSession:
     def set_group_description(self, group: str, description: str) -> None:
         self.transport.set_group_description(group, description)
 
+    def set_group_announce(self, group: str, announce: bool) -> None:
+        self.transport.set_group_announce(group, announce)
+
+    def set_group_locked(self, group: str, locked: bool) -> None:
+        self.transport.set_group_locked(group, locked)
+
     def leave_group(self, group: str) -> None:
         self.transport.leave_group(group)
 

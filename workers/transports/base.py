@@ -454,6 +454,13 @@ class Transport(Protocol):
     def set_group_description(self, group: str, description: str) -> None:
         """Change the group's description (empty: none)."""
 
+    def set_group_announce(self, group: str, announce: bool) -> None:
+        """Only admins send messages in the group (`announce`), or everyone; an admin's change."""
+
+    def set_group_locked(self, group: str, locked: bool) -> None:
+        """Only admins change the group's subject, description and picture (`locked`), or everyone; an admin's
+        change."""
+
     def leave_group(self, group: str) -> None:
         """Leave the group: its messages no longer come."""
 

@@ -537,6 +537,13 @@ class NeonizeTransport:
         self.on_group(group, "change the group's description", lambda client, jid: client.set_group_topic(
             jid, "", "", description))
 
+    def set_group_announce(self, group: str, announce: bool) -> None:
+        self.on_group(group, "change who sends in the group", lambda client, jid: client.set_group_announce(
+            jid, announce))
+
+    def set_group_locked(self, group: str, locked: bool) -> None:
+        self.on_group(group, "change who edits the group", lambda client, jid: client.set_group_locked(jid, locked))
+
     def leave_group(self, group: str) -> None:
         self.on_group(group, "leave the group", lambda client, jid: client.leave_group(jid))
 

@@ -99,6 +99,17 @@ class SimulatorGroups:
         self.redis.hset(self.network_key("group_details"), group, json.dumps({**self.details(group),
                                                                       "description": description}))
 
+    def set_group_announce(self, group: str, announce: bool) -> None:
+        self.change_details(group, announce=announce)
+
+    def set_group_locked(self, group: str, locked: bool) -> None:
+        self.change_details(group, locked=locked)
+
+    def change_details(self, group: str, **changes: Any) -> None:
+        """A setting of the group that only its admins change."""
+        self.require_role(group, ADMINS)
+        self.redis.hset(self.network_key("group_details"), group, json.dumps({**self.details(group), **changes}))
+
     def leave_group(self, group: str) -> None:
         self.require_role(group)
         with self.redis.pipeline() as pipe:
