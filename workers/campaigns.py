@@ -211,18 +211,23 @@ def write_sends(campaign: Campaign, claimed: list[tuple[int, int]], slots: list[
     """A message per claimed row on its slot's number, linked to the row, in the caller's transaction."""
     rng = rng or random
     contacts = {contact.id: contact for contact in Contact.select().where(Contact.id.in_([c for _, c in claimed]))}
-    shared = campaign_content(campaign)
-    fixed_text = shared.pop("body", "")
     outbounds = []
     for (shipping_id, contact_id), number in zip(claimed, slots, strict=False):
         variant = rng.randrange(len(campaign.messages)) if campaign.messages else None  # a voice note, a poll: none
-        contact = contacts[contact_id]
-        text = personalised(campaign.messages[variant], contact) if variant is not None else fixed_text
-        outbound = write_outbound(sending_ticket(contact, number.id), text, **shared)
+        outbound = write_campaign_message(campaign, contacts[contact_id], number.id, variant)
         CampaignShipping.update(message=outbound.message.id, variant=variant).where(
             CampaignShipping.id == shipping_id).execute()
         outbounds.append(outbound)
     return outbounds
+
+
+def write_campaign_message(campaign: Campaign, contact: Contact, connection_id: int, variant: int | None) -> Outbound:
+    """In the caller's transaction: the campaign's message to the contact on that number, its `variant` (None: a
+    voice note or a poll, which have none) personalised for them."""
+    shared = campaign_content(campaign)
+    fixed_text = shared.pop("body", "")
+    text = personalised(campaign.messages[variant], contact) if variant is not None else fixed_text
+    return write_outbound(sending_ticket(contact, connection_id), text, **shared)
 
 
 def campaign_content(campaign: Campaign) -> dict:

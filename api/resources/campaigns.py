@@ -23,7 +23,7 @@ from api.endpoint import endpoint
 from api.errors import Conflict, ValidationFailed
 from api.pagination import paginate
 from api.plan_limits import enforce_plan_limit
-from api.resources.messages import PollIn
+from api.resources.messages import PollIn, SendOut, contact_blocked, recipient_phone
 from api.resources.queues import owned_ids
 from api.schemas import Int32, OutSchema, PageQuery, QuerySchema, Schema, UtcDateTime, UtcDateTimeIn, page_of
 from api.scoping import get_owned, owned
@@ -35,6 +35,7 @@ from db.campaigns import (
     SHIPPING_STATUSES,
     Campaign,
     CampaignShipping,
+    rotation_of,
 )
 from db.company_settings import CampaignThrottle, Timezone, company_setting
 from db.connections import Connection
@@ -52,8 +53,11 @@ from workers.campaigns import (
     replied_after,
     resume_campaign,
     start_campaign,
+    write_campaign_message,
 )
+from workers.inbound import upsert_contact
 from workers.jobs import enqueue_job
+from workers.messages import dispatch_outbound
 
 blueprint = Blueprint("campaigns", __name__, url_prefix="/api/campaigns")
 MANAGERS = ("super", "admin", "supervisor")
@@ -360,6 +364,36 @@ def start(campaign_id: int):
         principal = current_principal()
         job_id = start_campaign(campaign, principal.user.id if principal.user else None)
     return campaign_json(Campaign.get_by_id(campaign_id), job_id)
+
+
+class CampaignTestIn(Schema):
+    to: str = Field(max_length=64, description="the phone to send it to (yours, say); the company's default country "
+                                               "applies")
+    variant: int | None = Field(None, ge=0, lt=MAX_VARIANTS, description="which of its messages (0: the first, the "
+                                "default)")
+
+
+@blueprint.post("/<int:campaign_id>/test")
+@endpoint(summary="Send the campaign's message to one phone as a recipient gets it (filled in for that number's "
+          "contact, with its file or poll), on its first number, to look at it before starting; no part of any run "
+          "or report", tags=["campaigns"], body=CampaignTestIn, response=SendOut, status=202, roles=MANAGERS,
+          errors=[404, 409], enqueues=True, scope=SCOPE)
+def test_campaign(campaign_id: int, body: CampaignTestIn):
+    campaign = get_owned(Campaign, campaign_id, "campaign")
+    variant = (body.variant or 0) if campaign.messages else None
+    if variant is not None and variant >= len(campaign.messages):
+        raise ValidationFailed("the campaign has no such message", {"variant": f"0 to {len(campaign.messages) - 1}"})
+    if not rotation_of(campaign):
+        raise Conflict("the campaign has no number to send from", {"connectionId": "none"})
+    company_id = current_principal().company_id
+    phone = recipient_phone(body.to, company_id)
+    with database.atomic():
+        contact = upsert_contact(company_id, phone, None, is_group=phone.endswith("@g.us"))
+        if contact.blocked:
+            raise contact_blocked()
+        outbound = write_campaign_message(campaign, contact, rotation_of(campaign)[0], variant)
+    dispatch_outbound(outbound)
+    return SendOut(id=outbound.message.id, status=outbound.message.status, job_id=outbound.job_id)
 
 
 def change_status(campaign_id: int, to: str, transition: Callable[[int], bool]) -> Campaign:

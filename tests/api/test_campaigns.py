@@ -257,3 +257,26 @@ def test_the_recipients_who_replied_are_listed_and_exported_apart(client, header
     assert [row["name"] for row in replied["items"]] == ["Ana"]
     assert [row["name"] for row in not_replied["items"]] == ["Bia"]
     assert [row["name"] for row in csv.DictReader(io.StringIO(export.get_data(as_text=True)))] == ["Ana"]
+
+
+def test_a_test_send_goes_to_one_phone_as_a_recipient_gets_it_and_counts_nowhere(client, headers, factories, admin,
+                                                                                connection, broker):
+    factories.contact(admin.company, phone="+5511987654321", name="Ana Lima", custom_fields={"city": "Recife"})
+    campaign = create(client, headers, name="Black Friday", connectionId=connection.id, contactIds=audience(
+        factories, admin.company), messages=["Hi {{firstName}}", "Olá {{firstName}}, de {{city}}!"],
+                      mediaUrl="https://example.com/promo.jpg").get_json()
+
+    answer = client.post(f"/api/campaigns/{campaign['id']}/test", headers=headers,
+                         json={"to": "11 98765-4321", "variant": 1})
+    first = client.post(f"/api/campaigns/{campaign['id']}/test", headers=headers, json={"to": "+5511912345678"})
+    no_such = client.post(f"/api/campaigns/{campaign['id']}/test", headers=headers, json={"to": "+5511912345678",
+                                                                                          "variant": 2})
+
+    assert answer.status_code == 202, answer.get_json()
+    sent = Message.get_by_id(answer.get_json()["id"])
+    assert (sent.body, sent.type, sent.media_path) == ("Olá Ana, de Recife!", "image", "https://example.com/promo.jpg")
+    assert (sent.ticket.status, sent.connection_id) == ("closed", connection.id)  # no agent's queue fills up
+    assert Message.get_by_id(first.get_json()["id"]).body == "Hi"
+    assert (no_such.status_code, list(no_such.get_json()["details"])) == (400, ["variant"])
+    assert CampaignShipping.select().count() == 0
+    assert client.get(f"/api/campaigns/{campaign['id']}", headers=headers).get_json()["status"] == "draft"
