@@ -87,6 +87,8 @@ REGISTRY: dict[str, SettingSpec] = {
                                         "5 (excellent).", "the question sent when a ticket closes"),
     "rating_thanks_message": SettingSpec(Text, "Thank you for your rating!", "answered to a rating; empty sends "
                                                                              "nothing"),
+    "rating_as_poll": SettingSpec(bool, False, "ask the rating as a WhatsApp poll the contact taps (1 to 5 stars, the "
+                                               "question its first 255 characters); a written number still counts"),
     "reject_calls": SettingSpec(bool, False, "reject WhatsApp calls to the company's numbers"),
     "call_rejected_message": SettingSpec(Text, "", "sent after a rejected call; empty sends nothing"),
     "campaign_throttle": SettingSpec(CampaignThrottle, CampaignThrottle().model_dump(by_alias=True),

@@ -32,6 +32,7 @@ from workers.acks import receipt_time
 from workers.events import Announcements, announcing
 from workers.flows.engine import answer_with_vote
 from workers.messages import message_event
+from workers.ratings import rate_by_vote
 from workers.transports.base import e164_or_id, option_hash
 
 WAITING_RETRIES = 10  # with this backoff, about five minutes for a change's message to be stored
@@ -183,5 +184,7 @@ def handle_poll_vote(event: dict) -> dict:
     voter, options = person_of(event), chosen_options(message.poll, event["option_hashes"])
     with announcing() as announcements:
         changed = record_vote(message, voter, options, receipt_time(event.get("timestamp")), announcements)
-    answered = voter != OUR_REACTOR and message.direction == "out" and answer_with_vote(message, voter)
-    return {"messageId": message.id, "changed": changed, "answeredBot": answered}
+    by_contact = voter != OUR_REACTOR and message.direction == "out"
+    answered = by_contact and answer_with_vote(message, voter)
+    rated = by_contact and not answered and rate_by_vote(message, voter)
+    return {"messageId": message.id, "changed": changed, "answeredBot": answered, "rated": rated}

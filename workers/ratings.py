@@ -5,6 +5,9 @@ The contact's next message on that number, if it is such a number and comes with
 while they have no live ticket there, rates the closed ticket: it joins that ticket instead of opening
 a new one, and is answered with `rating_thanks_message`. Anything else starts a conversation as usual,
 and the question lapses. A ticket is rated once; a redelivered message rates nothing twice.
+
+With `rating_as_poll`, the question is a WhatsApp poll of the five ratings the contact taps (`RATING_OPTIONS`): their
+vote rates the ticket as a written number does (`rate_by_vote`), and a written number still counts.
 """
 
 from __future__ import annotations
@@ -13,15 +16,20 @@ import datetime as dt
 
 from peewee import fn
 
+from api.ticket_json import ticket_out
 from db.base import utcnow
 from db.company_settings import company_setting
 from db.connections import Connection
-from db.messages import Message
+from db.messages import Message, PollVote
 from db.tickets import Ticket
-from workers.messages import Outbound, auto_reply_key, queue_outbound_text, write_outbound
+from workers.events import announcing
+from workers.messages import Outbound, auto_reply_key, dispatch_outbound, queue_outbound_text, write_outbound
+from workers.transports.base import Poll
 
 RATING_WINDOW = dt.timedelta(hours=24)
 RATINGS = range(1, 6)
+RATING_OPTIONS = ("1 ⭐", "2 ⭐⭐", "3 ⭐⭐⭐", "4 ⭐⭐⭐⭐", "5 ⭐⭐⭐⭐⭐")  # a rating poll's, in order
+POLL_QUESTION_LENGTH = 255  # WhatsApp's longest poll question
 
 
 def rating_in(text: str | None) -> int | None:
@@ -39,6 +47,9 @@ def ask_for_rating(ticket: Ticket) -> Outbound | None:
     if not question:
         return None
     Ticket.update(rating_requested_at=utcnow()).where(Ticket.id == ticket.id).execute()
+    if company_setting(ticket.company_id, "rating_as_poll"):
+        poll = Poll(question[:POLL_QUESTION_LENGTH], RATING_OPTIONS)
+        return write_outbound(ticket, poll.text(), message_type="poll", poll=poll)
     return write_outbound(ticket, question)
 
 
@@ -79,6 +90,31 @@ def record_ratings(messages: list[Message], tickets: dict[int, Ticket]) -> None:
 def is_rating_answer(message: Message, ticket: Ticket) -> bool:
     """Whether a stored message rated its (closed) ticket: for a redelivery, which knows no more than the rows."""
     return ticket.status == "closed" and ticket.rating is not None and rating_in(message.body) == ticket.rating
+
+
+def rate_by_vote(poll: Message, voter: str) -> bool:
+    """A contact's vote (their latest, as kept) on the rating poll of their closed ticket rates it, as a written number
+    does: once, within `RATING_WINDOW` of the question, thanked; announced as `ticket:update`. True when it rated."""
+    ticket = Ticket.get_by_id(poll.ticket_id)
+    asked_at = ticket.rating_requested_at
+    if (tuple(poll.poll["options"]) != RATING_OPTIONS or ticket.status != "closed" or ticket.rating is not None
+            or asked_at is None or poll.created_at < asked_at or utcnow() - asked_at > RATING_WINDOW):
+        return False
+    options = PollVote.get(PollVote.message == poll.id, PollVote.voter == voter).options
+    if not options:  # withdrawn
+        return False
+    now, thanks = utcnow(), company_setting(ticket.company_id, "rating_thanks_message")
+    with announcing() as announcements:
+        rated = Ticket.update(rating=RATING_OPTIONS.index(options[0]) + 1, rated_at=now, updated_at=now).where(
+            Ticket.id == ticket.id, Ticket.rating.is_null()).execute()
+        if not rated:
+            return False
+        answer = write_outbound(ticket, thanks, idempotency_key=f"rating-thanks:{ticket.id}") if thanks else None
+        rated_ticket = Ticket.get_by_id(ticket.id)
+        announcements.add("ticket:update", ticket.company_id, ticket_out(rated_ticket).to_json(), ticket=rated_ticket)
+    if answer is not None:
+        dispatch_outbound(answer)
+    return True
 
 
 def thank_for_rating(ticket: Ticket, answer: Message) -> None:

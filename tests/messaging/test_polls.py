@@ -95,8 +95,8 @@ def test_a_vote_is_kept_on_the_poll_once_and_is_no_message(poll, connection, bro
     first = handle_poll_vote.fn(vote(connection, "Sushi"))
     again = handle_poll_vote.fn(vote(connection, "Sushi"))
 
-    assert first == {"messageId": poll.id, "changed": True, "answeredBot": False}
-    assert again == {"messageId": poll.id, "changed": False, "answeredBot": False}
+    assert first == {"messageId": poll.id, "changed": True, "answeredBot": False, "rated": False}
+    assert again == {"messageId": poll.id, "changed": False, "answeredBot": False, "rated": False}
     assert votes(poll) == {f"+{CUSTOMER}": ["Sushi"]}
     assert Message.select().count() == 1 and PendingFollowUp.select().count() == 0
     ticket = Ticket.get()

@@ -4,6 +4,7 @@ ticket instead of opening a new one (workers/ratings.py)."""
 from __future__ import annotations
 
 import datetime as dt
+import time
 
 import pytest
 
@@ -12,7 +13,9 @@ from db.company_settings import save_company_settings
 from db.messages import Message
 from db.tickets import Ticket
 from workers.inbound import handle_inbound, handle_inbound_batch
-from workers.transports.base import InboundMessage
+from workers.message_changes import handle_poll_vote
+from workers.ratings import RATING_OPTIONS
+from workers.transports.base import InboundMessage, PollVoted, option_hash
 
 QUESTION = "Dê uma nota de 1 a 5"
 
@@ -92,3 +95,25 @@ def test_in_one_batch_the_first_message_rates_and_the_next_one_opens_a_ticket(cl
 
     assert (rating["ticketId"], rating["rating"]) == (closed.id, 3)
     assert message["ticketCreated"] and message["ticketId"] != closed.id
+
+
+def test_a_rating_asked_as_a_poll_is_given_once_by_the_contact_s_vote(client, admin_headers, company, connection,
+                                                                       broker):
+    save_company_settings(company.id, {"rating_as_poll": True})
+    ticket_id = inbound(connection, "oi", "IN1")["ticketId"]
+    client.post(f"/api/tickets/{ticket_id}/close", headers=admin_headers)
+    question = Message.get(Message.type == "poll")
+
+    def vote(option: str) -> dict:
+        return handle_poll_vote.fn(PollVoted(connection.id, wa_id=question.wa_id, chat="5511987654321",
+                                             sender="5511987654321", option_hashes=(option_hash(option),),
+                                             timestamp=time.time()).to_dict())
+
+    first, changed = vote(RATING_OPTIONS[3]), vote(RATING_OPTIONS[0])
+
+    assert (question.poll["name"], question.poll["options"]) == (QUESTION, list(RATING_OPTIONS))
+    assert (first["rated"], changed["rated"]) == (True, False)  # rated once: a changed vote changes nothing
+    rated = Ticket.get_by_id(ticket_id)
+    assert (rated.status, rated.rating) == ("closed", 4)
+    assert replies() == ["Tchau!", question.body, "Obrigado!"]
+    assert client.get(f"/api/tickets/{ticket_id}", headers=admin_headers).get_json()["rating"] == 4
