@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import dramatiq
 import peewee
-from peewee import Case, Value, fn
+from peewee import SQL, Case, Value, fn
 
 from db.base import database, locked, utcnow
 from db.campaigns import Campaign, CampaignShipping, rotation_of
@@ -103,6 +103,26 @@ def skip_rules() -> list[tuple[peewee.Expression, str]]:
         (~Contact.phone.startswith("+"), "invalid_number"),
         (Contact.on_whatsapp == False, "not_on_whatsapp"),  # noqa: E712 (never checked: null, sent to)
     ]
+
+
+def audience_reach(campaign: Campaign) -> dict:
+    """Whom the campaign would reach were it started now: its audience (`total`), those it would skip and why (as
+    its ledger would record them: `skip_rules`), those it would send to (`reachable`) and of those, how many were
+    never checked on WhatsApp (`unchecked`: sent to, and skipped from then on if WhatsApp refuses them)."""
+    rules = skip_rules()
+    reason = Case(None, rules, None)
+    counts = (Contact.select(reason, Contact.on_whatsapp.is_null(), fn.COUNT(Contact.id))
+              .where(Contact.company == campaign.company_id, audience_of(campaign))
+              .group_by(SQL("1"), SQL("2")).tuples())
+    reach = {"total": 0, "reachable": 0, "unchecked": 0, "skipped": dict.fromkeys((why for _, why in rules), 0)}
+    for why, unchecked, count in counts:
+        reach["total"] += count
+        if why is not None:
+            reach["skipped"][why] += count
+        else:
+            reach["reachable"] += count
+            reach["unchecked"] += count if unchecked else 0
+    return reach
 
 
 def write_ledger(campaign: Campaign) -> int:

@@ -45,6 +45,7 @@ from db.messages import Message
 from db.schedules import is_valid_cron, next_cron_time
 from workers.campaigns import (
     REPORT_FIELDS,
+    audience_reach,
     campaign_report,
     cancel_campaign,
     cancel_queued_shippings,
@@ -364,6 +365,28 @@ def start(campaign_id: int):
         principal = current_principal()
         job_id = start_campaign(campaign, principal.user.id if principal.user else None)
     return campaign_json(Campaign.get_by_id(campaign_id), job_id)
+
+
+class SkippedOut(OutSchema):
+    opted_out: int = Field(description="on the company's opt-out list")
+    blocked: int
+    invalid_number: int = Field(description="a group, or no phone number")
+    not_on_whatsapp: int = Field(description="found not on WhatsApp by a check or a send")
+
+
+class AudienceOut(OutSchema):
+    total: int = Field(description="the contacts of its list, its tag and its ids, together")
+    reachable: int = Field(description="those it would send to")
+    unchecked: int = Field(description="of those, the ones never checked on WhatsApp (POST /api/contacts/"
+                                       "check-whatsapp): sent to, and skipped from then on if WhatsApp refuses them")
+    skipped: SkippedOut = Field(description="those it would skip, by why")
+
+
+@blueprint.get("/<int:campaign_id>/audience")
+@endpoint(summary="Whom the campaign would reach were it started now: its audience, those it would skip and why, and "
+          "those it would send to", tags=["campaigns"], response=AudienceOut, roles=MANAGERS, errors=[404], scope=SCOPE)
+def campaign_audience(campaign_id: int):
+    return AudienceOut.model_validate(audience_reach(get_owned(Campaign, campaign_id, "campaign"))).to_json()
 
 
 class CampaignTestIn(Schema):

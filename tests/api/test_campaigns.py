@@ -280,3 +280,24 @@ def test_a_test_send_goes_to_one_phone_as_a_recipient_gets_it_and_counts_nowhere
     assert (no_such.status_code, list(no_such.get_json()["details"])) == (400, ["variant"])
     assert CampaignShipping.select().count() == 0
     assert client.get(f"/api/campaigns/{campaign['id']}", headers=headers).get_json()["status"] == "draft"
+
+
+def test_the_audience_says_whom_a_campaign_would_reach_and_whom_it_would_skip_as_its_ledger_does(
+        client, headers, factories, admin, connection):
+    company = admin.company
+    people = [factories.contact(company, on_whatsapp=True), factories.contact(company),
+              factories.contact(company, blocked=True), factories.contact(company, on_whatsapp=False),
+              factories.contact(company, opted_out_at=utcnow()), factories.contact(company, blocked=True)]
+    factories.contact(company)  # not in its audience
+    campaign = factories.campaign(company, connection=connection, contact_ids=[person.id for person in people])
+
+    reach = client.get(f"/api/campaigns/{campaign.id}/audience", headers=headers).get_json()
+
+    assert reach == {"total": 6, "reachable": 2, "unchecked": 1,
+                     "skipped": {"optedOut": 1, "blocked": 2, "invalidNumber": 0, "notOnWhatsapp": 1}}
+    write_ledger(campaign)  # what starting it would record
+    ledger = CampaignShipping.select(CampaignShipping.status, CampaignShipping.reason)
+    assert sorted((row.status, row.reason) for row in ledger) == sorted(
+        [("queued", None)] * 2 + [("skipped", "blocked")] * 2 + [("skipped", "not_on_whatsapp"),
+                                                                 ("skipped", "opted_out")])
+    assert client.get("/api/campaigns/999999/audience", headers=headers).status_code == 404
