@@ -87,6 +87,7 @@ def make_database(url: str, pool_size: int = 10, wait_seconds: int = 30) -> peew
             lock_type="IMMEDIATE",  # a transaction takes the write lock as it begins: see `locked`
         )
         sqlite.register_function(sqlite_local_date, "wharf_local_date", 2, deterministic=True)
+        sqlite.register_function(sqlite_local_week_hour, "wharf_local_week_hour", 2, deterministic=True)
         sqlite.register_function(sqlite_folded, "wharf_folded", 1, deterministic=True)
         return sqlite
     raise ValueError(f"unsupported DATABASE_URL scheme {parsed.scheme!r}")
@@ -131,6 +132,23 @@ def sqlite_local_date(utc: str | None, timezone: str) -> str | None:
         return None
     local = dt.datetime.fromisoformat(utc).replace(tzinfo=dt.UTC).astimezone(ZoneInfo(timezone))
     return local.date().isoformat()
+
+
+def sqlite_local_week_hour(utc: str | None, timezone: str) -> int | None:
+    """SQLite's `wharf_local_week_hour(column, zone)` (`local_week_hour`)."""
+    if utc is None:
+        return None
+    local = dt.datetime.fromisoformat(utc).replace(tzinfo=dt.UTC).astimezone(ZoneInfo(timezone))
+    return local.weekday() * 24 + local.hour
+
+
+def local_week_hour(column: peewee.Node, timezone: str) -> peewee.Node:
+    """The hour of the week in `timezone` of a naive-UTC column, 0 (Monday, 00:00–00:59) to 167 (Sunday, 23:00–23:59),
+    computed by the database (for GROUP BY)."""
+    if is_postgres():
+        local = peewee.fn.timezone(timezone, peewee.fn.timezone("UTC", column))
+        return peewee.Cast((peewee.fn.date_part("isodow", local) - 1) * 24 + peewee.fn.date_part("hour", local), "int")
+    return peewee.fn.wharf_local_week_hour(column, timezone)
 
 
 def local_date(column: peewee.Node, timezone: str) -> peewee.Node:

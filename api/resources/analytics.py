@@ -17,7 +17,7 @@ import datetime as dt
 
 import peewee
 from flask import Blueprint
-from peewee import Case, fn
+from peewee import SQL, Case, fn
 from pydantic import Field
 
 from api.endpoint import endpoint
@@ -25,12 +25,13 @@ from api.periods import Period, PeriodOut, PeriodQuery, company_period, per_loca
 from api.schemas import OutSchema, UtcDateTime
 from api.scoping import owned
 from api.security import current_principal
-from db.base import seconds_between, utcnow
+from db.base import local_week_hour, seconds_between, utcnow
 from db.campaigns import Campaign, CampaignShipping
 from db.connection_events import uptime_by_connection
 from db.connections import Connection
 from db.contacts import Tag
 from db.messages import Message, contact_wrote_first, first_asked, is_agent_answer, last_answer
+from db.queue_rules import WEEKDAYS
 from db.queues import Queue
 from db.sla import SLA_KINDS
 from db.tickets import SLA_DUE, SlaMiss, SlaWait, Ticket, TicketTag
@@ -252,11 +253,18 @@ class MessageDay(OutSchema):
     outgoing: int
 
 
+class TrafficDay(OutSchema):
+    weekday: str = Field(description="mon to sun")
+    hours: list[int] = Field(description="the contacts' messages in each local hour of that weekday, 00:00 first")
+
+
 class MessageAnalyticsOut(PeriodOut):
     incoming: int
     outgoing: int
     failed: int = Field(description="outgoing messages of the period that failed")
     per_day: list[MessageDay]
+    traffic: list[TrafficDay] = Field(description="when the contacts write, as Chatwoot's conversation traffic: their "
+                                                  "messages of the period by weekday and local hour, to staff by")
 
 
 @blueprint.get("/messages")
@@ -269,6 +277,9 @@ def message_analytics(query: PeriodQuery):
     failed = messages.where(
         Message.direction == "out", Message.status == "failed", Message.created_at >= period.since
     ).count()
+    hour = local_week_hour(Message.created_at, period.timezone)
+    by_hour = dict(messages.select(hour, fn.COUNT(Message.id)).where(
+        Message.direction == "in", Message.created_at >= period.since).group_by(SQL("1")).tuples())
     return MessageAnalyticsOut(
         **period.out(),
         incoming=sum(incoming),
@@ -278,6 +289,8 @@ def message_analytics(query: PeriodQuery):
             {"date": date, "incoming": i, "outgoing": o}
             for date, i, o in zip(period.dates, incoming, outgoing, strict=True)
         ],
+        traffic=[{"weekday": weekday, "hours": [by_hour.get(day * 24 + h, 0) for h in range(24)]}
+                 for day, weekday in enumerate(WEEKDAYS)],
     )
 
 

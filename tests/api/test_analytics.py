@@ -12,9 +12,12 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from db.base import utcnow
+from db.base import local_week_hour, utcnow
 from db.connection_events import ConnectionEvent, record_connection_status
+from db.messages import Message
+from db.queue_rules import WEEKDAYS
 from db.tickets import TicketTag
+from tests.workers.import_helpers import on_sqlite
 from workers.campaigns import campaign_report
 from workers.connection_events import record_connection_event
 
@@ -190,6 +193,11 @@ def test_messages_in_and_out_per_local_day(client, factories, company, headers):
     ]
     assert (body["incoming"], body["outgoing"], body["failed"]) == (1, 2, 1)
     assert len(client.get("/api/analytics/messages", headers=headers).get_json()["perDay"]) == 7
+    # the contact's message at 22:30 yesterday, São Paulo time, in that weekday's 22nd hour
+    traffic = {day["weekday"]: day["hours"] for day in body["traffic"]}
+    yesterday_weekday = WEEKDAYS[dt.date.fromisoformat(yesterday_date).weekday()]
+    assert list(traffic) == list(WEEKDAYS) and all(len(hours) == 24 for hours in traffic.values())
+    assert traffic[yesterday_weekday][22] == 1 and sum(map(sum, traffic.values())) == 1
 
 
 def test_campaign_rates_come_from_receipts_like_the_report(client, factories, company, headers):
@@ -292,3 +300,15 @@ def test_a_key_with_the_scope_reads_ticket_analytics(client, factories, company)
 
     assert client.get("/api/analytics/tickets", headers={"X-API-Key": key}).status_code == 200
     assert client.get("/api/analytics/messages", headers={"X-API-Key": key}).status_code == 403
+
+
+def test_the_hour_of_the_week_is_the_same_on_postgresql_and_sqlite(tmp_path, factories):
+    def week_hour() -> int:
+        company = factories.company()
+        factories.message(factories.ticket(company), created_at=dt.datetime(2026, 12, 7, 1, 30))  # a Monday, in UTC
+        hour = local_week_hour(Message.created_at, "America/Sao_Paulo")
+        return Message.select(hour).where(Message.company == company.id).scalar()
+
+    on_postgresql = week_hour()
+    with on_sqlite(tmp_path):
+        assert week_hour() == on_postgresql == 6 * 24 + 22  # Sunday, 22:30 in São Paulo
