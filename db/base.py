@@ -89,6 +89,7 @@ def make_database(url: str, pool_size: int = 10, wait_seconds: int = 30) -> peew
         sqlite.register_function(sqlite_local_date, "wharf_local_date", 2, deterministic=True)
         sqlite.register_function(sqlite_local_week_hour, "wharf_local_week_hour", 2, deterministic=True)
         sqlite.register_function(sqlite_folded, "wharf_folded", 1, deterministic=True)
+        sqlite.register_function(sqlite_json_text, "wharf_json_text", 2, deterministic=True)
         return sqlite
     raise ValueError(f"unsupported DATABASE_URL scheme {parsed.scheme!r}")
 
@@ -192,6 +193,28 @@ def holds(text: str, *columns: peewee.Node) -> peewee.Expression:
     pattern = peewee.NodeList((peewee.Value("%").concat(escaped).concat("%"), peewee.SQL("ESCAPE '\\'")))
     return functools.reduce(operator.or_, (peewee.Expression(fold(column), peewee.OP.ILIKE, pattern)
                                            for column in columns))
+
+
+def same_text(column: peewee.Node, text: str) -> peewee.Expression:
+    """`column` is `text`, ignoring case and accents, as `holds` compares."""
+    fold = peewee.fn.f_unaccent if is_postgres() else peewee.fn.wharf_folded
+    return peewee.fn.lower(fold(column)) == peewee.fn.lower(fold(text))
+
+
+def json_text(column: peewee.Node, key: str) -> peewee.Node:
+    """The value of `key` in a JSON object kept as text (`JSONField`), as text: a string as it is, a boolean `true` or
+    `false`, a number as JSON writes it; NULL when it is absent or null."""
+    if is_postgres():
+        return peewee.Expression(peewee.Cast(column, "jsonb"), "->>", key)
+    return peewee.fn.wharf_json_text(column, key)
+
+
+def sqlite_json_text(text: str | None, key: str) -> str | None:
+    """SQLite's `wharf_json_text(column, key)` (`json_text`): SQLite's own ->> gives a boolean as 1 or 0."""
+    value = json.loads(text).get(key) if text else None
+    if value is None or isinstance(value, str):
+        return value
+    return json.dumps(value)
 
 
 class JSONField(peewee.TextField):

@@ -29,10 +29,12 @@ class Campaign(TimestampedModel):
     name = peewee.CharField(max_length=200)
     connection = peewee.ForeignKeyField(Connection, null=True, on_delete="SET NULL")
     connection_ids = JSONField(null=True)  # a rotation over several numbers, instead of `connection` alone
-    # The audience: every contact of the list, of the tag, and the ids given (any of them).
+    # The audience: every contact of the list, of the tag, and the ids given (any of them), of those whose contact
+    # field `audience_field` {key, values} holds one of its values, when it is set (alone: any contact whose does).
     contact_list = peewee.ForeignKeyField(ContactList, null=True, on_delete="SET NULL")
     tag = peewee.ForeignKeyField(Tag, null=True, on_delete="SET NULL")
     contact_ids = JSONField(null=True)
+    audience_field = JSONField(null=True)
     messages = JSONField(default=list)  # up to MAX_VARIANTS texts, one picked at random per recipient
     media_url = peewee.TextField(null=True)
     voice_note = peewee.BooleanField(default=False)  # the media URL's audio goes as a voice note, with no text

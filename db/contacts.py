@@ -1,10 +1,12 @@
 """Contacts (the company's customers on WhatsApp), their tags, and the custom fields a company defines."""
 
+import functools
+import operator
 from collections.abc import Collection
 
 import peewee
 
-from db.base import BaseModel, JSONField, TimestampedModel
+from db.base import BaseModel, JSONField, TimestampedModel, json_text, same_text
 from db.companies import Company
 from db.users import User
 
@@ -70,6 +72,19 @@ class ContactField(TimestampedModel):
 
     class Meta:
         indexes = ((("company", "key"), True),)
+
+
+def field_is(key: str, values: Collection[str]) -> peewee.Expression:
+    """Contacts whose custom field `key` holds one of `values`, ignoring case and accents (a boolean reads `true` or
+    `false`, as automation rules read it)."""
+    value = json_text(Contact.custom_fields, key)
+    return functools.reduce(operator.or_, (same_text(value, text) for text in values))
+
+
+def field_set(key: str) -> peewee.Expression:
+    """Contacts whose custom field `key` holds a value."""
+    value = json_text(Contact.custom_fields, key)
+    return value.is_null(False) & (value != "")
 
 
 class ContactTag(BaseModel):

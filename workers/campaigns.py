@@ -28,7 +28,7 @@ from db.base import database, locked, utcnow
 from db.campaigns import Campaign, CampaignShipping, rotation_of
 from db.connections import Connection
 from db.contact_lists import ContactListItem
-from db.contacts import Contact, ContactTag
+from db.contacts import Contact, ContactTag, field_is
 from db.messages import OUR_REACTOR, Message, PollVote
 from db.opt_outs import listed
 from db.schedules import next_cron_time
@@ -77,7 +77,9 @@ def plan_tick(throttle: dict, dispatched: int, rng: random.Random | None = None)
 
 
 def audience_of(campaign: Campaign) -> peewee.Expression:
-    """The campaign's recipients among the company's contacts: its list, its tag and its ids, together."""
+    """The campaign's recipients among the company's contacts: its list, its tag and its ids, together, narrowed to
+    those whose contact field holds one of the values its `audience_field` names (alone: every such contact)."""
+    by_field = campaign.audience_field
     parts = []
     if campaign.contact_list_id:
         parts.append(Contact.id.in_(ContactListItem.select(ContactListItem.contact)
@@ -86,7 +88,11 @@ def audience_of(campaign: Campaign) -> peewee.Expression:
         parts.append(Contact.id.in_(ContactTag.select(ContactTag.contact).where(ContactTag.tag == campaign.tag_id)))
     if campaign.contact_ids:
         parts.append(Contact.id.in_(campaign.contact_ids))
-    return functools.reduce(operator.or_, parts) if parts else Value(False)
+    together = functools.reduce(operator.or_, parts) if parts else None
+    if by_field:
+        narrowed = field_is(by_field["key"], by_field["values"])
+        return narrowed if together is None else together & narrowed
+    return Value(False) if together is None else together
 
 
 def on_opt_out_list() -> peewee.Expression:

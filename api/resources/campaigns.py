@@ -10,11 +10,11 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 from collections.abc import Callable
-from typing import Literal
+from typing import Annotated, Literal
 
 import peewee
 from flask import Blueprint
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, StringConstraints, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
 from api.audit import log_change, snapshot
@@ -23,6 +23,7 @@ from api.endpoint import endpoint
 from api.errors import Conflict, ValidationFailed
 from api.pagination import paginate
 from api.plan_limits import enforce_plan_limit
+from api.resources.contacts import known_field
 from api.resources.messages import PollIn, SendOut, contact_blocked, recipient_phone
 from api.resources.queues import owned_ids
 from api.schemas import Int32, OutSchema, PageQuery, QuerySchema, Schema, UtcDateTime, UtcDateTimeIn, page_of
@@ -74,6 +75,12 @@ def valid_cron(cron: str | None) -> str | None:
     return cron
 
 
+class AudienceField(Schema):
+    key: str = Field(max_length=50, description="a contact field's key")
+    values: list[Annotated[str, StringConstraints(min_length=1, max_length=200)]] = Field(
+        min_length=1, max_length=20, description="any of these, ignoring case and accents (a boolean: true or false)")
+
+
 class CampaignFields(Schema):
     name: str | None = Field(None, min_length=1, max_length=200)
     connection_id: int | None = None
@@ -83,6 +90,9 @@ class CampaignFields(Schema):
     contact_list_id: int | None = None
     tag_id: int | None = None
     contact_ids: list[int] | None = Field(None, max_length=MAX_CONTACT_IDS)
+    audience_field: AudienceField | None = Field(None, description="narrows the audience to the contacts whose "
+                                                 "contact field holds one of its values (alone: every such contact "
+                                                 "of the company), as Chatwoot's segments")
     messages: list[str] | None = Field(None, max_length=MAX_VARIANTS,
                                        description="1 to 5 variants, one picked at random per recipient; none for a "
                                                    "voice note")
@@ -125,6 +135,7 @@ class CampaignOut(OutSchema):
     contact_list_id: int | None
     tag_id: int | None
     contact_ids: list[int] | None
+    audience_field: AudienceField | None
     messages: list[str]
     media_url: str | None
     voice_note: bool
@@ -249,6 +260,8 @@ def save_campaign(campaign: Campaign, body: CampaignFields) -> None:
         changes.setdefault("connection_id", changes["connection_ids"][0])
     if changes.get("contact_ids"):
         changes["contact_ids"] = owned_ids(Contact, changes["contact_ids"], "contactIds")
+    if changes.get("audience_field"):
+        known_field(changes["audience_field"]["key"], "audienceField.key")
     if changes.get("poll") is not None:  # whole, as a message's poll is kept
         changes["poll"] = dataclasses.asdict(body.poll.poll())
     if "throttle" in changes or not campaign.throttle:
@@ -353,8 +366,9 @@ def start(campaign_id: int):
     campaign = get_owned(Campaign, campaign_id, "campaign")
     if campaign.status not in ("draft", "scheduled", "failed"):
         raise Conflict(f"a {campaign.status} campaign cannot be started", {"status": campaign.status})
-    if not (campaign.contact_list_id or campaign.tag_id or campaign.contact_ids):
-        raise Conflict("the campaign has no audience", {"audience": "set contactListId, tagId or contactIds"})
+    if not (campaign.contact_list_id or campaign.tag_id or campaign.contact_ids or campaign.audience_field):
+        raise Conflict("the campaign has no audience",
+                       {"audience": "set contactListId, tagId, contactIds or audienceField"})
     now = utcnow()
     run_at = first_run_at(campaign, now) if campaign.status != "scheduled" else None
     job_id = None

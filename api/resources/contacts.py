@@ -32,7 +32,7 @@ from api.security import current_principal
 from db.base import holds, in_id_batches, utcnow
 from db.companies import Company
 from db.contact_lists import ContactList, ContactListItem
-from db.contacts import Contact, ContactField, ContactTag, Tag
+from db.contacts import Contact, ContactField, ContactTag, Tag, field_is, field_set
 from db.users import User
 from wharf.phones import InvalidPhone, to_e164
 from workers.contact_blocks import block_on_whatsapp
@@ -80,6 +80,9 @@ class ContactFilters(PageQuery):
     owner_id: int | None = Field(None, description="the contacts of this owner (a user id)")
     on_whatsapp: Literal["true", "false", "unknown"] | None = Field(None, description="on WhatsApp, not on it, or "
                                                                     "never checked")
+    field: str | None = Field(None, max_length=50, description="a contact field's key: the contacts with a value in it")
+    value: str | None = Field(None, max_length=200, description="with `field`: the contacts whose value in it is this, "
+                                                                 "ignoring case and accents (a boolean: true or false)")
     sort: Sort = Field("name", description="a field, with - for descending")
 
 
@@ -109,6 +112,11 @@ def filtered(query: ContactFilters) -> peewee.ModelSelect:
     if query.on_whatsapp is not None:
         known = {"true": True, "false": False}.get(query.on_whatsapp)
         contacts = contacts.where(Contact.on_whatsapp.is_null() if known is None else Contact.on_whatsapp == known)
+    if query.value is not None and query.field is None:
+        raise ValidationFailed("name the contact field the value is of", {"field": "missing"})
+    if query.field is not None:
+        known_field(query.field, "field")
+        contacts = contacts.where(field_set(query.field) if query.value is None else field_is(query.field, [query.value]))
     if query.search:
         text = query.search
         matches = holds(text, Contact.name, Contact.email, Contact.phone)
@@ -117,6 +125,12 @@ def filtered(query: ContactFilters) -> peewee.ModelSelect:
             matches |= holds(digits, Contact.phone)
         contacts = contacts.where(matches)
     return contacts
+
+
+def known_field(key: str, where: str) -> None:
+    """A 400 naming `where` for a key that is none of the company's contact fields."""
+    if not owned(ContactField).where(ContactField.key == key).exists():
+        raise ValidationFailed("no contact field has that key", {where: f"{key!r} is no contact field's key"})
 
 
 def sorted_by(contacts: peewee.ModelSelect, sort: str) -> peewee.ModelSelect:

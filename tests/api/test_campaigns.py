@@ -10,6 +10,7 @@ import pytest
 
 from db.base import utcnow
 from db.campaigns import Campaign, CampaignShipping
+from db.contacts import ContactTag
 from db.jobs import Job
 from db.messages import Message
 from workers.campaigns import write_ledger
@@ -176,7 +177,7 @@ def test_a_campaign_without_an_audience_is_not_started(client, headers, factorie
     answer = client.post(f"/api/campaigns/{campaign.id}/start", headers=headers)
 
     assert answer.status_code == 409
-    assert answer.get_json()["details"] == {"audience": "set contactListId, tagId or contactIds"}
+    assert answer.get_json()["details"] == {"audience": "set contactListId, tagId, contactIds or audienceField"}
     assert Campaign.get_by_id(campaign.id).status == "draft" and Job.select().count() == 0
 
 
@@ -301,3 +302,29 @@ def test_the_audience_says_whom_a_campaign_would_reach_and_whom_it_would_skip_as
         [("queued", None)] * 2 + [("skipped", "blocked")] * 2 + [("skipped", "not_on_whatsapp"),
                                                                  ("skipped", "opted_out")])
     assert client.get("/api/campaigns/999999/audience", headers=headers).status_code == 404
+
+
+def test_a_campaign_s_audience_is_narrowed_by_a_contact_field_or_is_every_contact_whose_field_holds_a_value(
+        client, headers, factories, admin, connection):
+    company = admin.company
+    factories.contact_field(company, "plan")
+    customers = factories.tag(company)
+    gold, silver, gold_untagged = (factories.contact(company, custom_fields={"plan": plan}) for plan in
+                                   ("Ouro", "Prata", "ouro"))
+    for contact in (gold, silver):
+        ContactTag.create(contact=contact, tag=customers)
+
+    narrowed = create(client, headers, name="Gold customers", connectionId=connection.id, tagId=customers.id,
+                      audienceField={"key": "plan", "values": ["OURO"]}, messages=["Oi"]).get_json()
+    by_field = create(client, headers, name="Gold", connectionId=connection.id, messages=["Oi"],
+                      audienceField={"key": "plan", "values": ["ouro", "platina"]}).get_json()
+    unknown = create(client, headers, name="?", connectionId=connection.id, messages=["Oi"],
+                     audienceField={"key": "shoe", "values": ["42"]})
+
+    assert narrowed["audienceField"] == {"key": "plan", "values": ["OURO"]}
+    assert client.get(f"/api/campaigns/{narrowed['id']}/audience", headers=headers).get_json()["total"] == 1
+    assert client.get(f"/api/campaigns/{by_field['id']}/audience", headers=headers).get_json()["total"] == 2
+    assert (unknown.status_code, list(unknown.get_json()["details"])) == (400, ["audienceField.key"])
+    assert client.post(f"/api/campaigns/{by_field['id']}/start", headers=headers).status_code == 202
+    write_ledger(Campaign.get_by_id(by_field["id"]))
+    assert {row.contact_id for row in CampaignShipping.select()} == {gold.id, gold_untagged.id}

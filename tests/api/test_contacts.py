@@ -3,6 +3,7 @@ sort, pages, export; every role edits, admins and supervisors delete and export.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 
@@ -11,6 +12,7 @@ import pytest
 from db.contact_lists import ContactListItem
 from db.contacts import Contact, ContactField, ContactTag
 from db.webhooks import WebhookDelivery
+from tests.workers.import_helpers import on_sqlite
 
 
 def post_contact(client, factories, app, user, **payload):
@@ -86,6 +88,29 @@ def test_custom_fields_are_checked_against_their_definitions(client, factories, 
                                               "customFields.shoe"}
     assert "no such custom field" in bad.get_json()["details"]["customFields.shoe"]
     assert Contact.select().count() == 1
+
+
+@pytest.mark.parametrize("where", ["postgresql", "sqlite"])
+def test_contacts_are_found_by_a_custom_field_ignoring_case_and_accents(client, factories, app, tmp_path, where):
+    with on_sqlite(tmp_path) if where == "sqlite" else contextlib.nullcontext():
+        admin = factories.user()
+        for key, kind in (("plan", "text"), ("score", "number"), ("vip", "boolean")):
+            factories.contact_field(admin.company, key, kind)
+        for name, fields in (("Ana", {"plan": "Ouro", "score": 9.5, "vip": True}), ("Bia", {"plan": "ouro", "vip": False}),
+                             ("Caio", {"plan": "Básico"}), ("Davi", {}), ("Eva", {"plan": ""})):
+            factories.contact(admin.company, name=name, custom_fields=fields)
+        factories.contact(factories.company(), custom_fields={"plan": "ouro"})  # another company's
+
+        def names(**query) -> list[str] | int:
+            answer = client.get("/api/contacts", query_string={"sort": "name", **query},
+                                headers=factories.auth_headers(app, admin))
+            return [c["name"] for c in answer.get_json()["items"]] if answer.status_code == 200 else answer.status_code
+
+        assert names(field="plan", value="OURO") == ["Ana", "Bia"]
+        assert names(field="plan", value="basico") == ["Caio"]
+        assert names(field="plan") == ["Ana", "Bia", "Caio"]  # any value; an empty one is none
+        assert (names(field="vip", value="true"), names(field="score", value="9.5")) == (["Ana"], ["Ana"])
+        assert names(field="shoe", value="42") == names(value="ouro") == 400
 
 
 def test_patch_merges_custom_fields_null_removes_one_and_tag_ids_replace_the_tags(client, factories, app):
