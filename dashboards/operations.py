@@ -1,4 +1,4 @@
-"""What the operations page shows: connections and their health, campaigns in progress, gateways.
+"""What the operations page shows: connections and their health, campaigns in progress, webhooks' deliveries, gateways.
 
 A super admin sees every company's; a company admin (`company_id` given) only their own.
 """
@@ -12,15 +12,18 @@ from dataclasses import dataclass
 
 import peewee
 import redis
+from peewee import fn
 
 from db.base import utcnow
 from db.campaigns import Campaign, CampaignShipping
 from db.connections import Connection
+from db.webhooks import Webhook, WebhookDelivery
 from workers.gateway import HEARTBEAT_PREFIX as GATEWAY_HEARTBEAT_PREFIX
 from workers.gateway.process import lease_key
 from workers.number_limits import limit_state
 
 RATE_WINDOW = dt.timedelta(minutes=5)  # a campaign's actual rate is its sends over this long
+DELIVERY_WINDOW = dt.timedelta(hours=1)  # a webhook's deliveries shown are those of the last hour
 
 
 @dataclass(frozen=True)
@@ -108,6 +111,40 @@ def campaigns_in_progress(company_id: int | None, now: dt.datetime | None = None
         )
         for c in campaigns
     ]
+
+
+@dataclass(frozen=True)
+class WebhookHealth:
+    webhook: Webhook
+    delivered: int  # of its deliveries written in the last DELIVERY_WINDOW
+    retrying: int
+    failed: int
+    last_error: str | None  # of its latest failed or retrying delivery in the window
+
+    @property
+    def failing(self) -> bool:
+        return bool(self.failed or self.retrying)
+
+
+def webhook_health(company_id: int | None, now: dt.datetime | None = None) -> list[WebhookHealth]:
+    """Each enabled webhook with what became of its deliveries of the last hour, failing ones first: which
+    integration stopped taking the events, and why."""
+    since = (now or utcnow()) - DELIVERY_WINDOW
+    webhooks = list(scoped(Webhook.select(), Webhook, company_id).where(Webhook.enabled).order_by(Webhook.id))
+    counts = {(webhook_id, status): count for webhook_id, status, count in (
+        WebhookDelivery.select(WebhookDelivery.webhook, WebhookDelivery.status, fn.COUNT(WebhookDelivery.id))
+        .where(WebhookDelivery.webhook.in_([w.id for w in webhooks]), WebhookDelivery.created_at >= since)
+        .group_by(WebhookDelivery.webhook, WebhookDelivery.status).tuples())}
+    rows = [WebhookHealth(w, counts.get((w.id, "delivered"), 0), counts.get((w.id, "pending"), 0),
+                          counts.get((w.id, "failed"), 0), latest_error(w.id, since)) for w in webhooks]
+    return sorted(rows, key=lambda row: not row.failing)
+
+
+def latest_error(webhook_id: int, since: dt.datetime) -> str | None:
+    return (WebhookDelivery.select(WebhookDelivery.last_error)
+            .where(WebhookDelivery.webhook == webhook_id, WebhookDelivery.created_at >= since,
+                   WebhookDelivery.last_error.is_null(False))
+            .order_by(WebhookDelivery.id.desc()).limit(1).scalar())
 
 
 def gateways(client: redis.Redis) -> dict[str, str]:

@@ -228,6 +228,7 @@ def operations_page(operator: User):
     context = {
         "connections": operations.connection_health(client, company_id),
         "campaigns": operations.campaigns_in_progress(company_id),
+        "webhooks": operations.webhook_health(company_id),
     }
     if is_super:
         context.update(

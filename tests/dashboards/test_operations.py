@@ -3,12 +3,14 @@ the scheduler and the health of the database and Redis."""
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import time
 
 from db.audit import AuditLog
 from db.base import utcnow
 from db.campaigns import Campaign, CampaignShipping
+from db.webhooks import WebhookDelivery
 from scheduler.status import LEADER_KEY, record_run
 from tests.dashboards.conftest import log_in, post_form
 from wharf.leases import Lease
@@ -110,3 +112,22 @@ def test_another_companys_admin_neither_sees_nor_pauses_our_campaigns(client, fa
 
     assert "Our secret launch" not in page and "Our line" not in page
     assert response.status_code == 404 and Campaign.get_by_id(campaign.id).status == "running"
+
+
+def test_webhooks_show_their_last_hour_of_deliveries_the_failing_first(client, factories, root):
+    quiet = factories.webhook(root.company, url="https://crm.example.com/hooks")
+    failing = factories.webhook(root.company, url="https://n8n.example.com/hooks")
+    factories.webhook(root.company, url="https://off.example.com/hooks", enabled=False)
+    for status, error in (("delivered", None), ("failed", "HTTP 500"), ("pending", "timed out")):
+        WebhookDelivery.create(webhook=failing, event="message:new", payload={}, status=status, last_error=error)
+    WebhookDelivery.create(webhook=quiet, event="message:new", payload={}, status="delivered")
+    WebhookDelivery.create(webhook=quiet, event="message:new", payload={}, status="failed", last_error="long ago",
+                           created_at=utcnow() - dt.timedelta(hours=2))
+
+    webhooks = table(client.get("/dashboard/operations").get_data(as_text=True), "webhooks")
+
+    rows = re.findall(r"<tr>(.*?)</tr>", webhooks, re.S)[1:]
+    cells = [re.findall(r"<td[^>]*>(.*?)</td>", row, re.S) for row in rows]
+    assert [(c[1].split(" <")[0], c[2], c[3], c[4], c[5]) for c in cells] == [
+        ("https://n8n.example.com/hooks", "1", "1", "1", "timed out"),
+        ("https://crm.example.com/hooks", "1", "0", "0", "")]
