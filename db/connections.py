@@ -21,6 +21,7 @@ class Connection(TimestampedModel):
     greeting_message = peewee.TextField(default="")
     ignore_groups = peewee.BooleanField(default=False)  # its groups' messages are dropped (Evolution's groupsIgnore)
     read_messages = peewee.BooleanField(default=False)  # contacts' messages shown read at once (Evolution's readMessages)
+    always_online = peewee.BooleanField(default=False)  # shows "online" while its session is up (Evolution's alwaysOnline)
     farewell_message = peewee.TextField(default="")
     last_seen_at = peewee.DateTimeField(null=True)
     # What the operator asked for; the gateway makes the session match it.

@@ -20,6 +20,7 @@ import dramatiq
 
 from api.schemas import iso_utc
 from db.base import database
+from db.connections import Connection
 from db.contacts import Contact
 from db.tickets import Ticket
 from wharf.redis_client import redis_client
@@ -43,6 +44,18 @@ def watch_contact_typing(connection_id: int, chat: str) -> None:
     time an agent opens the ticket asks again)."""
     with on_session(connection_id) as session:
         session.watch_presence(chat)
+
+
+@dramatiq.actor(queue_name="gateway", max_retries=3, time_limit=10_000)
+def show_online(connection_id: int) -> None:
+    """The number shows "online", or not, as its connection says now (`Connection.always_online`): when a session
+    connects, and when the setting changes."""
+    with database.connection_context():
+        online = Connection.select(Connection.always_online).where(Connection.id == connection_id).scalar()
+    if online is None:  # deleted since
+        return
+    with on_session(connection_id) as session:
+        session.set_online(online)
 
 
 def watch_typing(connection_id: int, chat: str) -> None:

@@ -20,10 +20,12 @@ from db.connections import Connection
 from db.queues import Queue
 from wharf.redis_client import redis_client
 from workers.broker import broker
+from workers.chat_actions import enqueue_on_session
 from workers.events import announcing
 from workers.gateway.dispatch import login_code_key
 from workers.messages import fail_unsent_of, gateway_queue
 from workers.number_limits import SendLimits, limit_state
+from workers.presence import show_online
 from workers.transports import simulator
 
 blueprint = Blueprint("connections", __name__, url_prefix="/api/connections")
@@ -42,6 +44,7 @@ class ConnectionOut(OutSchema):
     farewell_message: str
     ignore_groups: bool
     read_messages: bool
+    always_online: bool
     enabled: bool
     reconnects: int
     last_error: str | None
@@ -54,6 +57,11 @@ READ_MESSAGES = ("the contacts' messages are read as they come (Evolution API's 
                  "once, as a bot's number shows; agents' unread counts stay as they are")
 
 
+ALWAYS_ONLINE = ("the number shows \"online\" to its contacts while its session is up (Evolution API's alwaysOnline); "
+                 "otherwise \"last seen\", and the phone's own app keeps its notifications, until an agent opens a "
+                 "chat or a webhook wants contacts' typing (WhatsApp tells typing only to a session that is online)")
+
+
 class ConnectionCreate(Schema):
     name: str = Field(min_length=1, max_length=100)
     transport: Literal["simulator", "neonize"] = "simulator"
@@ -64,6 +72,7 @@ class ConnectionCreate(Schema):
     ignore_groups: bool = Field(False, description="messages in the WhatsApp groups the number is in open no ticket "
                                                    "and are not kept (sending to a group still works)")
     read_messages: bool = Field(False, description=READ_MESSAGES)
+    always_online: bool = Field(False, description=ALWAYS_ONLINE)
     send_limits: SendLimits | None = None
 
 
@@ -75,6 +84,7 @@ class ConnectionUpdate(Schema):
     farewell_message: str | None = Field(None, max_length=4096)
     ignore_groups: bool | None = None
     read_messages: bool | None = Field(None, description=READ_MESSAGES)
+    always_online: bool | None = Field(None, description=ALWAYS_ONLINE)
     send_limits: SendLimits | None = Field(None, description="replaces the number's limits; null: the defaults")
 
 
@@ -146,8 +156,12 @@ def show_connection(connection_id: int):
 def update_connection(connection_id: int, body: ConnectionUpdate):
     connection = get_owned(Connection, connection_id, "connection")
     changes = body.changes(not_null={"name", "is_default", "greeting_message", "farewell_message", "ignore_groups",
-                                       "read_messages"})
-    return ConnectionOut.model_validate(save_connection(connection, changes))
+                                       "read_messages", "always_online"})
+    shown_online = connection.always_online
+    saved = save_connection(connection, changes)
+    if saved.always_online != shown_online and saved.status == "connected":
+        enqueue_on_session(show_online, saved.id)
+    return ConnectionOut.model_validate(saved)
 
 
 @blueprint.delete("/<int:connection_id>")

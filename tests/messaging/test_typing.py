@@ -212,6 +212,18 @@ def test_a_webhook_that_names_contact_typing_hears_the_contacts_who_write_type(
     assert WebhookDelivery.get(WebhookDelivery.event == "contact:typing").webhook_id == named.id
 
 
+def test_a_number_always_online_shows_so_from_its_session_s_start_and_a_change_shows_at_once(
+        client, admin_headers, connection, redis_client, worker, gateway):
+    answer = client.patch(f"/api/connections/{connection.id}", json={"alwaysOnline": True}, headers=admin_headers)
+    assert answer.status_code == 200 and answer.get_json()["alwaysOnline"] is True
+    assert wait_for(lambda: Connection.get_by_id(connection.id).status == "connected", timeout=20)
+    assert wait_for(lambda: simulator.shows_online(redis_client, connection.id), timeout=20)
+
+    client.patch(f"/api/connections/{connection.id}", json={"alwaysOnline": False}, headers=admin_headers)
+
+    assert wait_for(lambda: not simulator.shows_online(redis_client, connection.id), timeout=20)
+
+
 def test_with_no_webhook_naming_it_the_contacts_who_write_are_not_watched(client, admin_headers, factories, connection,
                                                                          redis_client, worker, gateway):
     assert wait_for(lambda: Connection.get_by_id(connection.id).status == "connected", timeout=20)

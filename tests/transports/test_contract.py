@@ -209,6 +209,20 @@ def test_a_contacts_typing_reaches_the_session_only_in_a_chat_it_watches_and_unt
     assert not simulator.watches(network, CONNECTION_ID, "+5511987654321")  # a new session watches nothing yet
 
 
+def test_the_number_shows_online_when_told_or_watching_and_a_new_session_starts_offline(transport, events, network):
+    offline = simulator.shows_online(network, CONNECTION_ID)
+    transport.set_online(True)
+    told = simulator.shows_online(network, CONNECTION_ID)
+    transport.set_online(False)
+    transport.watch_presence("5511987654321")  # WhatsApp tells typing only to a session that is online
+    watching = simulator.shows_online(network, CONNECTION_ID)
+    transport.disconnect()
+    transport.connect(events)
+    events.next(Connected)
+
+    assert (offline, told, watching, simulator.shows_online(network, CONNECTION_ID)) == (False, True, True, False)
+
+
 def test_a_message_deleted_for_everyone_leaves_the_contacts_phone(transport, events, network):
     message = outgoing()
     transport.send(message)
@@ -279,11 +293,12 @@ def test_a_call_arrives_as_an_event_and_rejecting_it_stops_the_ringing_once(tran
     lambda transport: transport.react("5511987654321", "3EB0THEIRS", "👍", from_me=False),
     lambda transport: transport.set_typing("5511987654321", True),
     lambda transport: transport.watch_presence("5511987654321"),
+    lambda transport: transport.set_online(True),
     lambda transport: transport.on_whatsapp(["5511987654321"]),
     lambda transport: transport.profile_picture("5511987654321"),
     lambda transport: transport.group_subject("120363012345678901@g.us"),
 ], ids=["read receipts", "rejecting a call", "deleting", "editing", "reacting", "typing", "watching typing",
-        "checking numbers", "profile pictures", "group subjects"])
+        "showing online", "checking numbers", "profile pictures", "group subjects"])
 def test_session_actions_need_a_connected_session(transport, events, act):
     transport.disconnect()
 

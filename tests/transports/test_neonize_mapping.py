@@ -943,6 +943,17 @@ def test_watching_a_contacts_typing_puts_the_session_online_then_subscribes_to_t
     assert not refused.value.permanent
 
 
+def test_the_number_shows_online_or_offline_by_its_presence(session):
+    session.set_online(True)
+    session.set_online(False)
+    session.client.refusal = "websocket not connected"
+    with pytest.raises(TransportError) as refused:
+        session.set_online(True)
+
+    assert session.client.presences == [Presence.AVAILABLE, Presence.UNAVAILABLE]
+    assert not refused.value.permanent
+
+
 def test_a_read_receipt_whatsapp_refuses_or_an_offline_session_is_a_transient_error(session):
     session.client.refusal = "websocket not connected"
     with pytest.raises(TransportError) as refused:

@@ -35,11 +35,12 @@ def login_code_key(connection_id: int) -> str:
 def dispatch_event(event) -> None:
     from workers.acks import apply_receipts
     from workers.calls import handle_call
+    from workers.chat_actions import enqueue_on_session
     from workers.connection_events import record_connection_event
     from workers.groups import handle_group_changed
     from workers.inbound import handle_inbound, handle_inbound_batch
     from workers.message_changes import handle_edit, handle_poll_vote, handle_reaction, handle_revoke
-    from workers.presence import show_contact_typing, watch_again
+    from workers.presence import show_contact_typing, show_online, watch_again
 
     if isinstance(event, InboundMessage):
         handle_inbound.send(event.to_dict())
@@ -75,6 +76,7 @@ def dispatch_event(event) -> None:
         record_connection_event.send(event.to_dict(), time.time())
         if isinstance(event, Connected):  # a new session watches nothing yet: after the event, which matters more
             try:
+                enqueue_on_session(show_online, event.connection_id)  # before the watches, which go online
                 watch_again(event.connection_id)
             except Exception:
                 logger.warning("connection %s: opened chats not watched again", event.connection_id, exc_info=True)

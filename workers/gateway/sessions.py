@@ -114,6 +114,9 @@ class ManagedSession:
     def watch_presence(self, chat: str) -> None:
         self.transport.watch_presence(chat)
 
+    def set_online(self, online: bool) -> None:
+        self.transport.set_online(online)
+
     def on_whatsapp(self, numbers: list[str]) -> dict[str, bool]:
         return self.transport.on_whatsapp(numbers)
 

@@ -385,8 +385,14 @@ class Transport(Protocol):
 
     def watch_presence(self, chat: str) -> None:
         """Ask WhatsApp for a contact's typing (`chat`, the number in digits), as WhatsApp Web does when a chat is
-        opened: `ContactTyping` events come for them until the session ends. Asked again, it changes nothing. Raise
+        opened: `ContactTyping` events come for them until the session ends. Asked again, it changes nothing. WhatsApp
+        tells it only to a session that is online: the number shows "online" from then on (`set_online`). Raise
         TransportError when the session cannot."""
+
+    def set_online(self, online: bool) -> None:
+        """The number shows "online" to its contacts, as an open WhatsApp Web makes it, or not ("last seen"): while a
+        linked session is online, the phone's own app gets no notifications. Raise TransportError when the session
+        cannot."""
 
     def on_whatsapp(self, numbers: list[str]) -> dict[str, bool]:
         """{number: whether it is on WhatsApp} for numbers in digits (no "+"); a number WhatsApp did not answer for

@@ -398,6 +398,13 @@ class NeonizeTransport:
 
         self.send_to_chat(chat, "watch the contact's typing", watch)
 
+    def set_online(self, online: bool) -> None:
+        client = self.online_client()
+        try:
+            client.send_presence(Presence.AVAILABLE if online else Presence.UNAVAILABLE)
+        except NeonizeError as error:
+            raise TransportError(f"could not show the number {'online' if online else 'offline'}: {error}") from error
+
     def send_to_chat(self, chat: str, doing: str, send: Callable[[NewClient, neonize_proto.JID], object]) -> None:
         """`send(client, jid)` on the connected client, for the JID WhatsApp knows the contact's chat by."""
         client, jid = self.online_chat(chat)

@@ -234,6 +234,11 @@ def inject_typing(client: redis.Redis, connection_id: int, phone: str, typing: b
     return watches(client, connection_id, phone)
 
 
+def shows_online(client: redis.Redis, connection_id: int) -> bool:
+    """Whether the number shows "online" to its contacts now (`set_online`, `watch_presence`)."""
+    return client.get(key(connection_id, "online")) == b"1"
+
+
 def watches(client: redis.Redis, connection_id: int, phone: str) -> bool:
     """Whether the session asked for the typing of the contact `phone` since it connected (`watch_presence`)."""
     return bool(client.sismember(key(connection_id, "watched"), phone.lstrip("+")))
@@ -317,6 +322,6 @@ def profile(client: redis.Redis, connection_id: int) -> dict[str, Any]:
 
 def reset(client: redis.Redis, connection_id: int) -> None:
     names = ("config", "commands", "processing", "outbox", "seen", "receipts", "paired", "read_by_us", "read_receipts",
-             "revoked", "edited", "reactions", "calls", "rejected_calls", "typing", "watched", "media", "groups", "blocklist",
+             "revoked", "edited", "reactions", "calls", "rejected_calls", "typing", "watched", "online", "media", "groups", "blocklist",
              "profile", "group_members", "group_details", "statuses")
     client.delete(*(key(connection_id, name) for name in names))

@@ -186,7 +186,8 @@ class SimulatorTransport(SimulatorGroups):
             self.pump.join(timeout=5)  # the previous session's pump has finished what it was doing
         self.on_event = on_event
         self.stopping.clear()
-        self.redis.delete(key(self.connection_id, "watched"))  # a new session: WhatsApp forgot what the last watched
+        # A new session: WhatsApp forgot what the last one watched, and shows the number offline until told.
+        self.redis.delete(key(self.connection_id, "watched"), key(self.connection_id, "online"))
         config = read_config(self.redis, self.connection_id)
         if config["banned"]:
             self.emit(LoggedOut(self.connection_id, reason="banned"))
@@ -312,9 +313,14 @@ class SimulatorTransport(SimulatorGroups):
         self.redis.hset(key(self.connection_id, "typing"), chat, json.dumps(state))
 
     def watch_presence(self, chat: str) -> None:
-        """The contact's typing reaches the session from now on (`watched`)."""
+        """The contact's typing reaches the session from now on (`watched`), online as WhatsApp wants it."""
         self.require_connected()
         self.redis.sadd(key(self.connection_id, "watched"), chat)
+        self.redis.set(key(self.connection_id, "online"), 1)
+
+    def set_online(self, online: bool) -> None:
+        self.require_connected()
+        self.redis.set(key(self.connection_id, "online"), int(online))
 
     def on_whatsapp(self, numbers: list[str]) -> dict[str, bool]:
         """Every number is on the simulated network but those configured `notOnWhatsapp`."""
