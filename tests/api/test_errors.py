@@ -57,6 +57,18 @@ def test_unknown_fields_are_refused(client):
     assert User.select().count() == 0
 
 
+def test_an_empty_json_body_where_a_body_is_optional_is_none_and_where_required_is_invalid(client, factories, app):
+    admin = factories.user(role="admin")
+    ticket, headers = factories.ticket(admin.company), factories.auth_headers(app, admin)
+
+    optional = client.post(f"/api/tickets/{ticket.id}/accept", data=b"", content_type="application/json",
+                           headers=headers)
+    required = client.post("/api/auth/signup", data=b"", content_type="application/json")
+
+    assert optional.status_code == 200, optional.get_json()
+    assert_error(required, 400, "invalid_json")
+
+
 def test_a_body_that_is_not_json_is_415(client):
     response = client.post("/api/auth/login", data="email=a", content_type="application/x-www-form-urlencoded")
 
