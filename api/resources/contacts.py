@@ -112,11 +112,8 @@ def filtered(query: ContactFilters) -> peewee.ModelSelect:
     if query.on_whatsapp is not None:
         known = {"true": True, "false": False}.get(query.on_whatsapp)
         contacts = contacts.where(Contact.on_whatsapp.is_null() if known is None else Contact.on_whatsapp == known)
-    if query.value is not None and query.field is None:
-        raise ValidationFailed("name the contact field the value is of", {"field": "missing"})
-    if query.field is not None:
-        known_field(query.field, "field")
-        contacts = contacts.where(field_set(query.field) if query.value is None else field_is(query.field, [query.value]))
+    if (by_field := custom_field_filter(query.field, query.value, ("field", "value"))) is not None:
+        contacts = contacts.where(by_field)
     if query.search:
         text = query.search
         matches = holds(text, Contact.name, Contact.email, Contact.phone)
@@ -125,6 +122,18 @@ def filtered(query: ContactFilters) -> peewee.ModelSelect:
             matches |= holds(digits, Contact.phone)
         contacts = contacts.where(matches)
     return contacts
+
+
+def custom_field_filter(key: str | None, value: str | None, names: tuple[str, str]) -> peewee.Expression | None:
+    """The contacts a list's custom-field filter keeps (`names`: its parameters, the key's and the value's): those
+    with a value in the field, or with that value; None when not asked. A 400 for a value without its field, or a key
+    that is no contact field's."""
+    if value is not None and key is None:
+        raise ValidationFailed("name the contact field the value is of", {names[0]: "missing"})
+    if key is None:
+        return None
+    known_field(key, names[0])
+    return field_set(key) if value is None else field_is(key, [value])
 
 
 def known_field(key: str, where: str) -> None:

@@ -25,6 +25,7 @@ from api.csv_export import csv_download
 from api.endpoint import endpoint
 from api.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from api.pagination import paginate
+from api.resources.contacts import custom_field_filter
 from api.resources.messages import MessageOut, message_json
 from api.resources.queues import owned_ids
 from api.schemas import OutSchema, PageQuery, Schema, UtcDateTime, UtcDateTimeIn, iso_utc, page_of
@@ -95,6 +96,11 @@ class TicketQuery(PageQuery):
                                  "open tab's); not given: both")
     sla_missed: bool | None = Field(None, description="true: the tickets that missed a target of their SLA policy; "
                                     "false: the others")
+    contact_field: str | None = Field(None, max_length=50, description="a contact field's key: the tickets of the "
+                                      "contacts with a value in it")
+    contact_field_value: str | None = Field(None, max_length=200, description="with `contactField`: of the contacts "
+                                            "whose value is this, ignoring case and accents (\"the gold customers' "
+                                            "tickets\")")
     sort: Literal[tuple(SORTS)] = Field(  # type: ignore[valid-type]
         "-updatedAt", description="newest activity first; `-priority`: the most urgent first, then the newest; "
                                   "`firstResponseDueAt`, `nextResponseDueAt`, `resolutionDueAt`: the soonest due first, "
@@ -239,6 +245,9 @@ def filtered_tickets(query: TicketQuery) -> peewee.ModelSelect:
     if query.sla_missed is not None:
         missed = fn.EXISTS(SlaMiss.select().where(SlaMiss.ticket == Ticket.id))
         tickets = tickets.where(missed if query.sla_missed else ~missed)
+    by_field = custom_field_filter(query.contact_field, query.contact_field_value, ("contactField", "contactFieldValue"))
+    if by_field is not None:
+        tickets = tickets.where(by_field)  # on the contact, joined
     if query.search:
         text = query.search
         matches = holds(text, Contact.name, Contact.phone)

@@ -192,6 +192,21 @@ def test_the_contact_is_told_who_took_their_ticket_and_where_it_went_when_the_co
     assert not Message.select().where(Message.ticket == group.id).exists()  # not to a group
 
 
+def test_tickets_are_found_by_their_contact_s_custom_field(client, factories, company, connection, as_admin):
+    factories.contact_field(company, "plan")
+    gold, silver, none = (factories.ticket(company, connection=connection, contact=factories.contact(
+        company, custom_fields=fields)) for fields in ({"plan": "Ouro"}, {"plan": "Prata"}, {}))
+
+    def ids(**query) -> list[int] | int:
+        answer = client.get("/api/tickets", query_string={"sort": "createdAt", **query}, headers=as_admin)
+        return [t["id"] for t in answer.get_json()["items"]] if answer.status_code == 200 else answer.status_code
+
+    assert ids(contactField="plan", contactFieldValue="ouro") == [gold.id]
+    assert ids(contactField="plan") == [gold.id, silver.id]
+    assert ids(contactFieldValue="ouro") == ids(contactField="shoe") == 400
+    assert none.id in ids()
+
+
 def test_transfer_to_another_company_queue_is_a_404(client, factories, company, connection, as_admin):
     ticket = factories.ticket(company, connection=connection)
     foreign = factories.queue(factories.company())
