@@ -41,6 +41,18 @@ def check_value(kind: str, value: Any) -> Any:
     raise InvalidValue(f"must be {expected[kind]}")
 
 
+def ordered(left: str, right: str) -> int | None:
+    """How a value compares with another, both as text: -1, 0 or 1 as numbers when both are (1,5 and 1.5 alike), else
+    as dates when both are (YYYY-MM-DD); None when they are neither."""
+    for read in (lambda text: float(text.strip().replace(",", ".")), lambda text: dt.date.fromisoformat(text.strip())):
+        try:
+            a, b = read(left), read(right)
+        except ValueError:
+            continue
+        return (a > b) - (a < b)
+    return None
+
+
 def parse_text(kind: str, raw: str) -> Any:
     """A spreadsheet cell for a field of type `kind`, in its stored form; None for an empty cell."""
     text = raw.strip()

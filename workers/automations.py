@@ -47,6 +47,7 @@ from db.tickets import (
 )
 from db.users import User
 from db.webhooks import Webhook, WebhookDelivery
+from wharf.custom_fields import ordered
 from wharf.patterns import found_in
 from workers.assignment import at_ticket_limit, give, transfer
 from workers.closing import close_with_farewell
@@ -142,6 +143,8 @@ OPERATORS: dict[str, Callable[[Any, list], bool]] = {
     "in": lambda subject, values: bool(subject & set(values)) if isinstance(subject, set) else subject in values,
     "not_in": lambda subject, values: not OPERATORS["in"](subject, values),
     "is": lambda subject, values: subject == values[0],
+    "greater_than": lambda text, values: any(ordered(text, value) == 1 for value in values),
+    "less_than": lambda text, values: any(ordered(text, value) == -1 for value in values),
 }
 
 

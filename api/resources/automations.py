@@ -50,12 +50,14 @@ from db.sla import SLA_KINDS, SlaPolicy
 from db.tickets import PRIORITIES, TICKET_STATUSES, SlaMiss
 from db.users import User
 from db.webhooks import Webhook
+from wharf.custom_fields import ordered
 from wharf.patterns import pattern_error
 
 blueprint = Blueprint("automations", __name__, url_prefix="/api/automations")
 Event = Literal[AUTOMATION_EVENTS]  # type: ignore[valid-type]
 TEXT_OPERATORS = ("contains", "does_not_contain", "equals", "starts_with", "matches")
 SET_OPERATORS = ("in", "not_in")
+ORDER_OPERATORS = ("greater_than", "less_than")  # a contact field's number or date
 # Each attribute: the operators it takes, the type of its values, and for ids the records they name
 ATTRIBUTES: dict[str, tuple[tuple[str, ...], type, type[peewee.Model] | None]] = {
     "body": (TEXT_OPERATORS, str, None),
@@ -68,7 +70,7 @@ ATTRIBUTES: dict[str, tuple[tuple[str, ...], type, type[peewee.Model] | None]] =
     "assigned": (("is",), bool, None),
     "open_now": (("is",), bool, None),
     "sla_target": (SET_OPERATORS, str, None),
-    "contact_field": (("equals", "contains", "does_not_contain", "starts_with"), str, None),
+    "contact_field": (("equals", "contains", "does_not_contain", "starts_with", *ORDER_OPERATORS), str, None),
     "status": (SET_OPERATORS, str, None),
     "priority": (SET_OPERATORS, str, None),
 }
@@ -92,10 +94,11 @@ class AutomationCondition(Schema):
                     "contact_field (the contact's custom field `key`, as text: a number as written, a boolean true "
                     "or false, none empty), status (the ticket's: pending, open, closed), priority (low, medium, high, urgent, "
                     "none); body and message_type on a message's events only")
-    operator: Literal[TEXT_OPERATORS + SET_OPERATORS + ("is",)] = Field(  # type: ignore[valid-type]
+    operator: Literal[TEXT_OPERATORS + SET_OPERATORS + ORDER_OPERATORS + ("is",)] = Field(  # type: ignore[valid-type]
         description="body: contains, does_not_contain, equals, starts_with (without case or accents), matches (a "
                     "regular expression, without case); contact_field: equals, contains, does_not_contain, "
-                    "starts_with (without case or accents); phone: equals, starts_with; message_type, sla_target, "
+                    "starts_with (without case or accents), greater_than, less_than (a number, or a date as "
+                    "YYYY-MM-DD: \"score greater than 8\", \"renewal before 2027-01-01\"); phone: equals, starts_with; message_type, sla_target, "
                     "status, priority and the ids: in, not_in; assigned, open_now: is")
     values: list[Annotated[str, Field(max_length=200)] | int | bool] = Field(
         min_length=1, max_length=50, description="any of them (is: one boolean); texts up to 200 characters")
@@ -111,6 +114,8 @@ class AutomationCondition(Schema):
             raise ValueError(f"{self.attribute} is true or false: one value")
         if kind is str and any(not value for value in self.values):
             raise ValueError("a value is not empty")
+        if self.operator in ORDER_OPERATORS and any(ordered(value, value) is None for value in self.values):
+            raise ValueError(f"{self.operator} compares a number, or a date as YYYY-MM-DD")
         if self.operator == "matches":
             for value in self.values:
                 if (error := pattern_error(value)) is not None:

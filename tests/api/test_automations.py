@@ -82,9 +82,13 @@ def test_a_rule_is_paused_changed_and_deleted_with_its_runs_each_change_audited(
     ({"conditions": [{"attribute": "body", "key": "plan", "operator": "equals", "values": ["ouro"]}]}, "conditions.0"),
     ({"conditions": [{"attribute": "priority", "operator": "in", "values": ["critical"]}]}, "conditions.0"),
     ({"conditions": [{"attribute": "status", "operator": "is", "values": ["open"]}]}, "conditions.0"),
+    ({"conditions": [{"attribute": "contact_field", "key": "plan", "operator": "greater_than", "values": ["ouro"]}]},
+     "conditions.0"),
+    ({"conditions": [{"attribute": "body", "operator": "less_than", "values": ["5"]}]}, "conditions.0"),
 ], ids=["operator", "id as text", "regex", "two booleans", "phone", "type", "long text", "unknown queue", "unknown tag",
         "unknown agent", "read", "no actions", "event", "body on a miss", "target on a message", "unknown target",
-        "field without key", "unknown field", "key elsewhere", "unknown priority", "status operator"])
+        "field without key", "unknown field", "key elsewhere", "unknown priority", "status operator",
+        "greater than a word", "a body less than"])
 def test_a_rule_that_could_not_work_is_a_400_naming_the_part_and_nothing_is_saved(client, factories, company,
                                                                                   as_supervisor, change, field):
     factories.contact_field(company, "plan")

@@ -361,6 +361,23 @@ def test_a_gold_plan_contact_s_new_ticket_goes_to_the_vip_queue(factories, compa
         vip.id, connection.default_queue_id, connection.default_queue_id]
 
 
+def test_a_contact_field_is_compared_as_a_number_or_a_date(factories, company, connection, broker):
+    vip, renewals = factories.queue(company, name="VIP"), factories.queue(company, name="Renewals")
+    factories.contact_field(company, "score", "number")
+    factories.contact_field(company, "renewal", "date")
+    rule(company, "ticket_created", [{"type": "transfer", "queueId": vip.id}],
+         [{"attribute": "contact_field", "key": "score", "operator": "greater_than", "values": ["8,5"]}])
+    rule(company, "ticket_created", [{"type": "transfer", "queueId": renewals.id}],
+         [{"attribute": "contact_field", "key": "renewal", "operator": "less_than", "values": ["2027-01-01"]}])
+    for phone, fields in (("5511900000001", {"score": 9}), ("5511900000002", {"score": 8.5}),
+                          ("5511900000003", {"renewal": "2026-12-31"}), ("5511900000004", {"renewal": "2027-03-01"})):
+        factories.contact(company, phone=f"+{phone}", custom_fields=fields)
+        inbound(connection, "oi", f"3EB0{phone[-1]}", phone=phone)
+
+    assert [ticket.queue_id for ticket in Ticket.select().order_by(Ticket.id)] == [
+        vip.id, connection.default_queue_id, renewals.id, connection.default_queue_id]
+
+
 def test_a_message_on_an_urgent_ticket_still_waiting_is_tagged(factories, company, connection, broker):
     waiting = factories.tag(company, name="urgent-waiting")
     rule(company, "message_received", [{"type": "add_tags", "tagIds": [waiting.id]}],

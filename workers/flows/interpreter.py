@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from wharf.custom_fields import ordered
 from wharf.patterns import found_in
 from wharf.phones import InvalidPhone, to_e164
 from workers.flows.definition import POLL_QUESTION_MAX, menu_options, nodes_by_id
@@ -193,11 +194,8 @@ def compare(left: Any, operator: str, right: Any) -> bool:
         str(right if right is not None else ""),
     )
     if operator in ("greater_than", "less_than"):
-        try:
-            a, b = float(left_text.replace(",", ".")), float(right_text.replace(",", "."))
-        except ValueError:
-            return False
-        return a > b if operator == "greater_than" else a < b
+        order = ordered(left_text, right_text)
+        return order is not None and order == (1 if operator == "greater_than" else -1)
     a, b = left_text.casefold(), right_text.strip().casefold()
     return {
         "equals": a == b,
