@@ -223,7 +223,7 @@ def attach_realtime(app: Flask) -> SocketIO:
             raise EventRefused("forbidden", "the ticket is neither in your queues nor yours")
         socketio_server.server.enter_room(request.sid, ticket_room(ticket_id))
         if on_whatsapp(ticket):  # its contact's typing comes to the room (`contact:typing`, workers/presence.py)
-            watch_typing(ticket.connection_id, ticket.contact.phone.lstrip("+"))
+            watch_typing(ticket.connection_id, [ticket.contact.phone.lstrip("+")])
         return {"ok": True, "ticketId": ticket_id}
 
     @socketio_server.on("ticket:leave")

@@ -24,8 +24,10 @@ from db.connections import Connection
 from db.contacts import Contact
 from db.tickets import Ticket
 from wharf.redis_client import redis_client
-from workers.chat_actions import TYPING_STALE_AFTER, enqueue_on_session, on_session
+from workers.broker import enqueue_together
+from workers.chat_actions import TYPING_STALE_AFTER, on_session
 from workers.events import publish
+from workers.messages import gateway_queue
 from workers.transports.base import ContactTyping, e164_or_id
 from workers.webhooks import subscriptions
 
@@ -58,14 +60,21 @@ def show_online(connection_id: int) -> None:
         session.set_online(online)
 
 
-def watch_typing(connection_id: int, chat: str) -> None:
-    """An agent opened the contact's chat: the session watches it now, and a new session does within the hour."""
+def watch_typing(connection_id: int, chats: Collection[str]) -> None:
+    """An agent opened the contacts' chats (or they wrote to a number a webhook hears typing on): the session watches
+    them now, and a new session does within the hour."""
     now = time.time()
     with redis_client().pipeline(transaction=False) as pipe:
-        pipe.zadd(opened_chats_key(connection_id), {chat: now})
+        pipe.zadd(opened_chats_key(connection_id), dict.fromkeys(chats, now))
         pipe.zremrangebyscore(opened_chats_key(connection_id), 0, now - WATCHED_FOR)
         pipe.execute()
-    enqueue_on_session(watch_contact_typing, connection_id, chat)
+    watch_on_session(connection_id, chats)
+
+
+def watch_on_session(connection_id: int, chats: Collection[str]) -> None:
+    """`watch_contact_typing` of each chat on the connection's send queue, in one round trip."""
+    enqueue_together(watch_contact_typing.broker, [watch_contact_typing.message(connection_id, chat).copy(
+        queue_name=gateway_queue(connection_id)) for chat in chats])
 
 
 def watch_for_webhooks(connection_id: int, company_id: int, chats: Collection[str]) -> None:
@@ -78,17 +87,16 @@ def watch_for_webhooks(connection_id: int, company_id: int, chats: Collection[st
         for chat in chats:
             pipe.zscore(opened_chats_key(connection_id), chat)
         watched_at = pipe.execute()
-    for chat, at in zip(chats, watched_at, strict=True):
-        if at is None or time.time() - at > WATCHED_FOR / 2:
-            watch_typing(connection_id, chat)
+    due = [chat for chat, at in zip(chats, watched_at, strict=True) if at is None or time.time() - at > WATCHED_FOR / 2]
+    if due:
+        watch_typing(connection_id, due)
 
 
 def watch_again(connection_id: int) -> int:
     """A new session of the number (`Connected`) knows nothing of what the last one watched: the chats agents opened
     within the hour are watched again. Returns how many."""
     chats = redis_client().zrangebyscore(opened_chats_key(connection_id), time.time() - WATCHED_FOR, "+inf")
-    for chat in chats:
-        enqueue_on_session(watch_contact_typing, connection_id, chat.decode())
+    watch_on_session(connection_id, [chat.decode() for chat in chats])
     return len(chats)
 
 

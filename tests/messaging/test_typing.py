@@ -97,7 +97,7 @@ def test_a_contacts_typing_that_waited_too_long_or_has_no_live_ticket_reaches_no
 def test_a_new_session_watches_again_the_chats_agents_opened_within_the_hour(connection, redis_client, worker,
                                                                             gateway):
     assert wait_for(lambda: Connection.get_by_id(connection.id).status == "connected", timeout=20)
-    watch_typing(connection.id, "5511987654321")
+    watch_typing(connection.id, ["5511987654321"])
     redis_client.zadd(opened_chats_key(connection.id), {"5511900000001": time.time() - 2 * 3600})  # long ago
     assert wait_for(lambda: simulator.watches(redis_client, connection.id, "+5511987654321"), timeout=10)
 
