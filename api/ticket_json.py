@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Collection, Mapping
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field, computed_field, field_validator
 
@@ -80,6 +80,8 @@ class TicketOut(OutSchema):
     sla_misses: list[Literal[SLA_KINDS]] = Field(  # type: ignore[valid-type]
         description="the targets of its policy it missed, each once: first_response, next_response (one wait or "
                     "more), resolution")
+    custom_fields: dict[str, Any] = Field(description="the conversation's own attributes, by the keys of "
+                                                      "/api/ticket-fields")
     created_at: UtcDateTime
     updated_at: UtcDateTime
 
@@ -87,6 +89,11 @@ class TicketOut(OutSchema):
     @classmethod
     def named(cls, rank: int | str | None) -> str | None:
         return priority_name(rank) if isinstance(rank, int) else rank
+
+    @field_validator("custom_fields", mode="before")
+    @classmethod
+    def none_set(cls, values: dict | None) -> dict:
+        return values or {}
 
 
 def tickets_out(tickets: Collection[Ticket], contacts: Mapping[int, Contact] | None = None) -> dict[int, TicketOut]:

@@ -26,7 +26,7 @@ from db.opt_outs import OptOut
 from db.queues import Queue, UserQueue
 from db.schedules import Schedule, ScheduleRun
 from db.sla import SlaPolicy
-from db.tickets import SlaMiss, SlaWait, Ticket, TicketEvent, TicketNote, TicketTag
+from db.tickets import SlaMiss, SlaWait, Ticket, TicketEvent, TicketField, TicketNote, TicketTag
 from db.users import PasswordReset, User
 from db.webhooks import Webhook, WebhookDelivery
 
@@ -51,6 +51,7 @@ ALL_MODELS: list[type[BaseModel]] = [
     Ticket,
     SlaMiss,
     SlaWait,
+    TicketField,
     TicketTag,
     TicketEvent,
     TicketNote,

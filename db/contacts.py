@@ -61,29 +61,32 @@ class ContactNote(TimestampedModel):
 CUSTOM_FIELD_TYPES = ("text", "number", "date", "boolean")
 
 
-class ContactField(TimestampedModel):
-    """A custom field of the company's contacts: its values live in `Contact.custom_fields[key]`,
-    checked against `type` (wharf.custom_fields)."""
+class CustomFieldDefinition(TimestampedModel):
+    """A custom field of the company's records (contacts, tickets): its values live in the record's
+    `custom_fields[key]`, checked against `type` (wharf.custom_fields)."""
 
-    company = peewee.ForeignKeyField(Company, backref="contact_fields", on_delete="CASCADE")
     key = peewee.CharField(max_length=50)
     label = peewee.CharField(max_length=100)
     type = peewee.CharField(max_length=10, default="text")
+
+
+class ContactField(CustomFieldDefinition):
+    company = peewee.ForeignKeyField(Company, backref="contact_fields", on_delete="CASCADE")
 
     class Meta:
         indexes = ((("company", "key"), True),)
 
 
-def field_is(key: str, values: Collection[str]) -> peewee.Expression:
-    """Contacts whose custom field `key` holds one of `values`, ignoring case and accents (a boolean reads `true` or
-    `false`, as automation rules read it)."""
-    value = json_text(Contact.custom_fields, key)
+def field_is(key: str, values: Collection[str], custom_fields: peewee.Field = Contact.custom_fields) -> peewee.Expression:
+    """Records (contacts, or tickets by their `custom_fields`) whose custom field `key` holds one of `values`, ignoring
+    case and accents (a boolean reads `true` or `false`, as automation rules read it)."""
+    value = json_text(custom_fields, key)
     return functools.reduce(operator.or_, (same_text(value, text) for text in values))
 
 
-def field_set(key: str) -> peewee.Expression:
-    """Contacts whose custom field `key` holds a value."""
-    value = json_text(Contact.custom_fields, key)
+def field_set(key: str, custom_fields: peewee.Field = Contact.custom_fields) -> peewee.Expression:
+    """Records whose custom field `key` holds a value."""
+    value = json_text(custom_fields, key)
     return value.is_null(False) & (value != "")
 
 

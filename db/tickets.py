@@ -10,7 +10,7 @@ from db.base import BaseModel, JSONField, TimestampedModel, database, utcnow
 from db.bulk import insert_models
 from db.companies import Company
 from db.connections import Connection
-from db.contacts import Contact, Tag, change_tag_links
+from db.contacts import Contact, CustomFieldDefinition, Tag, change_tag_links
 from db.queue_rules import HasRules
 from db.queues import Queue
 from db.raw import Prepared, select_one
@@ -53,6 +53,7 @@ class Ticket(TimestampedModel):
     resolution_due_at = peewee.DateTimeField(null=True, index=True)
     waiting_since = peewee.DateTimeField(null=True)  # the contact's first message since our last answer (workers/sla.py)
     next_response_due_at = peewee.DateTimeField(null=True, index=True)  # the answer to it, by its SLA policy
+    custom_fields = JSONField(null=True)  # the conversation's own attributes (`TicketField`), as Chatwoot's
 
     def record(self, kind: str, user_id: int | None = None, **data) -> "TicketEvent":
         return TicketEvent.create(ticket=self, kind=kind, user=user_id, data=data)
@@ -272,6 +273,16 @@ class SlaMiss(BaseModel):
     class Meta:
         table_name = "sla_miss"
         indexes = ((("ticket", "kind", "due_at"), True),)
+
+
+class TicketField(CustomFieldDefinition):
+    """A custom field of the company's tickets (Chatwoot's conversation attributes: an order number, a reason...)."""
+
+    company = peewee.ForeignKeyField(Company, backref="ticket_fields", on_delete="CASCADE")
+
+    class Meta:
+        table_name = "ticket_field"
+        indexes = ((("company", "key"), True),)
 
 
 class SlaWait(BaseModel):

@@ -23,7 +23,7 @@ from api.endpoint import endpoint
 from api.errors import Conflict, ValidationFailed
 from api.pagination import paginate
 from api.plan_limits import enforce_plan_limit
-from api.resources.contacts import known_field
+from api.resources.contact_fields import CONTACT_FIELDS
 from api.resources.messages import PollIn, SendOut, contact_blocked, recipient_phone
 from api.resources.queues import owned_ids
 from api.schemas import Int32, OutSchema, PageQuery, QuerySchema, Schema, UtcDateTime, UtcDateTimeIn, page_of
@@ -261,7 +261,7 @@ def save_campaign(campaign: Campaign, body: CampaignFields) -> None:
     if changes.get("contact_ids"):
         changes["contact_ids"] = owned_ids(Contact, changes["contact_ids"], "contactIds")
     if changes.get("audience_field"):
-        known_field(changes["audience_field"]["key"], "audienceField.key")
+        CONTACT_FIELDS.known(changes["audience_field"]["key"], "audienceField.key")
     if changes.get("poll") is not None:  # whole, as a message's poll is kept
         changes["poll"] = dataclasses.asdict(body.poll.poll())
     if "throttle" in changes or not campaign.throttle:

@@ -24,7 +24,7 @@ from api.csv_export import csv_download
 from api.endpoint import endpoint
 from api.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from api.pagination import paginate
-from api.resources.contact_fields import checked_custom_fields
+from api.resources.contact_fields import CONTACT_FIELDS
 from api.resources.queues import owned_ids
 from api.schemas import PageQuery, Schema, iso_utc, page_of
 from api.scoping import get_owned, owned
@@ -32,7 +32,7 @@ from api.security import current_principal
 from db.base import holds, in_id_batches, utcnow
 from db.companies import Company
 from db.contact_lists import ContactList, ContactListItem
-from db.contacts import Contact, ContactField, ContactTag, Tag, field_is, field_set
+from db.contacts import Contact, ContactField, ContactTag, Tag
 from db.users import User
 from wharf.phones import InvalidPhone, to_e164
 from workers.contact_blocks import block_on_whatsapp
@@ -112,7 +112,7 @@ def filtered(query: ContactFilters) -> peewee.ModelSelect:
     if query.on_whatsapp is not None:
         known = {"true": True, "false": False}.get(query.on_whatsapp)
         contacts = contacts.where(Contact.on_whatsapp.is_null() if known is None else Contact.on_whatsapp == known)
-    if (by_field := custom_field_filter(query.field, query.value, ("field", "value"))) is not None:
+    if (by_field := CONTACT_FIELDS.filter(query.field, query.value, ("field", "value"))) is not None:
         contacts = contacts.where(by_field)
     if query.search:
         text = query.search
@@ -122,24 +122,6 @@ def filtered(query: ContactFilters) -> peewee.ModelSelect:
             matches |= holds(digits, Contact.phone)
         contacts = contacts.where(matches)
     return contacts
-
-
-def custom_field_filter(key: str | None, value: str | None, names: tuple[str, str]) -> peewee.Expression | None:
-    """The contacts a list's custom-field filter keeps (`names`: its parameters, the key's and the value's): those
-    with a value in the field, or with that value; None when not asked. A 400 for a value without its field, or a key
-    that is no contact field's."""
-    if value is not None and key is None:
-        raise ValidationFailed("name the contact field the value is of", {names[0]: "missing"})
-    if key is None:
-        return None
-    known_field(key, names[0])
-    return field_set(key) if value is None else field_is(key, [value])
-
-
-def known_field(key: str, where: str) -> None:
-    """A 400 naming `where` for a key that is none of the company's contact fields."""
-    if not owned(ContactField).where(ContactField.key == key).exists():
-        raise ValidationFailed("no contact field has that key", {where: f"{key!r} is no contact field's key"})
 
 
 def sorted_by(contacts: peewee.ModelSelect, sort: str) -> peewee.ModelSelect:
@@ -177,8 +159,7 @@ def apply_changes(contact: Contact, body: ContactFields) -> list[int] | None:
             owned_ids(User, [changes["owner_id"]], "ownerId")
         contact.owner = changes["owner_id"]
     if changes.get("custom_fields"):
-        values = {**(contact.custom_fields or {}), **checked_custom_fields(contact.company_id, changes["custom_fields"])}
-        contact.custom_fields = {key: value for key, value in values.items() if value is not None}
+        contact.custom_fields = CONTACT_FIELDS.merged(contact.company_id, contact.custom_fields, changes["custom_fields"])
     tag_ids = changes.get("tag_ids")
     if tag_ids is not None:
         tag_ids = list(dict.fromkeys(tag_ids))

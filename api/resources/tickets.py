@@ -25,9 +25,10 @@ from api.csv_export import csv_download
 from api.endpoint import endpoint
 from api.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from api.pagination import paginate
-from api.resources.contacts import custom_field_filter
+from api.resources.contact_fields import CONTACT_FIELDS
 from api.resources.messages import MessageOut, message_json
 from api.resources.queues import owned_ids
+from api.resources.ticket_fields import TICKET_FIELDS
 from api.schemas import OutSchema, PageQuery, Schema, UtcDateTime, UtcDateTimeIn, iso_utc, page_of
 from api.scoping import get_owned, owned, visible_ticket, visible_tickets
 from api.security import current_principal
@@ -96,6 +97,9 @@ class TicketQuery(PageQuery):
                                  "open tab's); not given: both")
     sla_missed: bool | None = Field(None, description="true: the tickets that missed a target of their SLA policy; "
                                     "false: the others")
+    field: str | None = Field(None, max_length=50, description="a ticket field's key: the tickets with a value in it")
+    value: str | None = Field(None, max_length=200, description="with `field`: the tickets whose value in it is this, "
+                                                                 "ignoring case and accents (a boolean: true or false)")
     contact_field: str | None = Field(None, max_length=50, description="a contact field's key: the tickets of the "
                                       "contacts with a value in it")
     contact_field_value: str | None = Field(None, max_length=200, description="with `contactField`: of the contacts "
@@ -114,6 +118,9 @@ SLA_POLICY_ID = ("the SLA policy whose targets the ticket must meet, counted fro
 class TicketChange(Schema):
     priority: Priority | None = Field(None, description="null clears it")
     sla_policy_id: int | None = Field(None, description=SLA_POLICY_ID)
+    custom_fields: dict[str, Any] | None = Field(None, description="the conversation's attributes to set, by the keys "
+                                                 "of /api/ticket-fields, each checked against its type; the others "
+                                                 "stay; null takes one away")
 
 
 class SlaIn(Schema):
@@ -245,9 +252,12 @@ def filtered_tickets(query: TicketQuery) -> peewee.ModelSelect:
     if query.sla_missed is not None:
         missed = fn.EXISTS(SlaMiss.select().where(SlaMiss.ticket == Ticket.id))
         tickets = tickets.where(missed if query.sla_missed else ~missed)
-    by_field = custom_field_filter(query.contact_field, query.contact_field_value, ("contactField", "contactFieldValue"))
-    if by_field is not None:
-        tickets = tickets.where(by_field)  # on the contact, joined
+    of_contact = CONTACT_FIELDS.filter(query.contact_field, query.contact_field_value,
+                                       ("contactField", "contactFieldValue"))
+    if of_contact is not None:
+        tickets = tickets.where(of_contact)  # on the contact, joined
+    if (own := TICKET_FIELDS.filter(query.field, query.value, ("field", "value"))) is not None:
+        tickets = tickets.where(own)
     if query.search:
         text = query.search
         matches = holds(text, Contact.name, Contact.phone)
@@ -290,12 +300,14 @@ def show_ticket(ticket_id: int):
 
 
 @blueprint.patch("/<int:ticket_id>")
-@endpoint(summary="Change the ticket's priority or SLA policy (recorded in its history)", tags=["tickets"],
-          body=TicketChange, response=TicketOut, errors=[403, 404], scope=WRITE_SCOPE)
+@endpoint(summary="Change the ticket's priority or SLA policy (recorded in its history), or its custom fields",
+          tags=["tickets"], body=TicketChange, response=TicketOut, errors=[403, 404], scope=WRITE_SCOPE)
 def change_ticket(ticket_id: int, body: TicketChange):
     ticket = visible_ticket(ticket_id)
     changes = body.changes()
     works = []
+    if changes.get("custom_fields"):
+        works.append(fields_setting(changes["custom_fields"]))
     if "sla_policy_id" in changes:
         works.append(sla_applying(SlaIn(sla_policy_id=changes["sla_policy_id"])))
     if "priority" in changes:
@@ -319,6 +331,16 @@ def sla_applying(body: SlaIn) -> TicketWork:
         return state
 
     return apply
+
+
+def fields_setting(values: dict[str, Any]) -> TicketWork:
+    def set_fields(ticket: Ticket) -> dict:
+        merged = TICKET_FIELDS.merged(ticket.company_id, ticket.custom_fields, values)  # a 400 before any change
+        with announced(ticket) as state:
+            Ticket.update(custom_fields=merged, updated_at=utcnow()).where(Ticket.id == ticket.id).execute()
+        return state
+
+    return set_fields
 
 
 def prioritising(priority: str | None) -> TicketWork:

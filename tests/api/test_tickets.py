@@ -325,3 +325,33 @@ def test_the_export_is_the_list_s_tickets_as_csv_for_supervisors_only(app, clien
     assert export.mimetype == "text/csv" and refused.status_code == 403
     assert [(row["id"], row["contactName"], row["phone"], row["queue"], row["agent"], row["rating"])
             for row in rows] == [(str(rated.id), "'=HYPERLINK(1)", "+5511911112222", "Vendas", "Ana", "5")]
+
+
+def test_a_ticket_s_own_custom_fields_are_defined_set_checked_found_and_removed_with_their_definition(
+        client, factories, company, connection, as_admin):
+    for key, kind in (("order", "text"), ("amount", "number"), ("refund", "boolean")):
+        created = client.post("/api/ticket-fields", json={"key": key, "label": key.title(), "type": kind},
+                              headers=as_admin)
+        assert created.status_code == 201, created.get_json()
+    taken = client.post("/api/ticket-fields", json={"key": "status", "label": "Status"}, headers=as_admin)
+    ticket, other = (factories.ticket(company, connection=connection) for _ in range(2))
+
+    set_ = client.patch(f"/api/tickets/{ticket.id}", headers=as_admin,
+                        json={"customFields": {"order": "PED-1042", "amount": 99.9, "refund": True}})
+    changed = client.patch(f"/api/tickets/{ticket.id}", headers=as_admin,
+                           json={"customFields": {"amount": None, "refund": False}})
+    bad = client.patch(f"/api/tickets/{other.id}", headers=as_admin,
+                       json={"customFields": {"amount": "99", "shoe": 42}})
+    found = client.get("/api/tickets", query_string={"field": "order", "value": "ped-1042"}, headers=as_admin)
+    of_contact = client.get("/api/tickets", query_string={"field": "plan"}, headers=as_admin)
+
+    assert taken.status_code == 400 and list(taken.get_json()["details"]) == ["key"]
+    assert set_.get_json()["customFields"] == {"order": "PED-1042", "amount": 99.9, "refund": True}
+    assert changed.get_json()["customFields"] == {"order": "PED-1042", "refund": False}  # the others stay
+    assert bad.status_code == 400 and set(bad.get_json()["details"]) == {"customFields.amount", "customFields.shoe"}
+    assert Ticket.get_by_id(other.id).custom_fields is None  # nothing written
+    assert [t["id"] for t in found.get_json()["items"]] == [ticket.id]
+    assert of_contact.status_code == 400  # a ticket field's key, not a contact's
+    order = next(f for f in client.get("/api/ticket-fields", headers=as_admin).get_json()["items"] if f["key"] == "order")
+    assert client.delete(f"/api/ticket-fields/{order['id']}", headers=as_admin).status_code == 204
+    assert Ticket.get_by_id(ticket.id).custom_fields == {"refund": False}
