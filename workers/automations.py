@@ -149,8 +149,9 @@ OPERATORS: dict[str, Callable[[Any, list], bool]] = {
 
 
 def condition_holds(condition: dict, facts: Facts) -> bool:
-    if condition["attribute"] == "contact_field":
-        subject = field_text((facts.contact.custom_fields or {}).get(condition["key"]))
+    if condition["attribute"] in ("contact_field", "ticket_field"):
+        record = facts.contact if condition["attribute"] == "contact_field" else facts.ticket
+        subject = field_text((record.custom_fields or {}).get(condition["key"]))
     else:
         subject = SUBJECTS[condition["attribute"]](facts)
     if condition["operator"] == "matches":  # a pattern reads the text as written

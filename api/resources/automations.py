@@ -26,6 +26,7 @@ from api.endpoint import endpoint
 from api.errors import ValidationFailed
 from api.pagination import paginate
 from api.resources.campaigns import MANAGERS
+from api.resources.contact_fields import CONTACT_FIELDS
 from api.resources.macros import (
     CloseAction,
     NoteAction,
@@ -36,6 +37,7 @@ from api.resources.macros import (
     TransferAction,
 )
 from api.resources.queues import owned_ids
+from api.resources.ticket_fields import TICKET_FIELDS
 from api.resources.tickets import WRITE_SCOPE
 from api.schemas import OutSchema, PageQuery, Schema, UtcDateTime, page_of
 from api.scoping import get_owned, owned
@@ -43,7 +45,7 @@ from api.security import current_principal
 from db.automations import AUTOMATION_EVENTS, MESSAGE_EVENTS, RUN_STATUSES, AutomationRule, AutomationRun
 from db.base import holds
 from db.connections import Connection
-from db.contacts import ContactField, Tag
+from db.contacts import Tag
 from db.messages import MESSAGE_TYPES, QuickMessage
 from db.queues import Queue
 from db.sla import SLA_KINDS, SlaPolicy
@@ -57,7 +59,9 @@ blueprint = Blueprint("automations", __name__, url_prefix="/api/automations")
 Event = Literal[AUTOMATION_EVENTS]  # type: ignore[valid-type]
 TEXT_OPERATORS = ("contains", "does_not_contain", "equals", "starts_with", "matches")
 SET_OPERATORS = ("in", "not_in")
-ORDER_OPERATORS = ("greater_than", "less_than")  # a contact field's number or date
+ORDER_OPERATORS = ("greater_than", "less_than")  # a custom field's number or date
+FIELD_OPERATORS = ("equals", "contains", "does_not_contain", "starts_with", *ORDER_OPERATORS)
+FIELDS = {"contact_field": CONTACT_FIELDS, "ticket_field": TICKET_FIELDS}  # the attributes that name a custom field
 # Each attribute: the operators it takes, the type of its values, and for ids the records they name
 ATTRIBUTES: dict[str, tuple[tuple[str, ...], type, type[peewee.Model] | None]] = {
     "body": (TEXT_OPERATORS, str, None),
@@ -70,7 +74,8 @@ ATTRIBUTES: dict[str, tuple[tuple[str, ...], type, type[peewee.Model] | None]] =
     "assigned": (("is",), bool, None),
     "open_now": (("is",), bool, None),
     "sla_target": (SET_OPERATORS, str, None),
-    "contact_field": (("equals", "contains", "does_not_contain", "starts_with", *ORDER_OPERATORS), str, None),
+    "contact_field": (FIELD_OPERATORS, str, None),
+    "ticket_field": (FIELD_OPERATORS, str, None),
     "status": (SET_OPERATORS, str, None),
     "priority": (SET_OPERATORS, str, None),
 }
@@ -83,8 +88,8 @@ PHONE_PREFIX = re.compile(r"^\+?\d{1,15}$")
 
 
 class AutomationCondition(Schema):
-    key: str | None = Field(None, max_length=50, description="contact_field: the custom field's key (one of the "
-                                                           "company's contact fields)")
+    key: str | None = Field(None, max_length=50, description="contact_field, ticket_field: the custom field's key (one "
+                                                           "of the company's contact fields, or ticket fields)")
     attribute: Literal[tuple(ATTRIBUTES)] = Field(  # type: ignore[valid-type]
         description="body (the message's text or caption), phone (the contact's, E.164), message_type, "
                     "connection_id, queue_id (the ticket's), contact_tag (the contact's tags), ticket_tag (the "
@@ -92,11 +97,11 @@ class AutomationCondition(Schema):
                     "has the ticket), open_now (the ticket's queue takes tickets now, by its hours; no queue: open), "
                     "sla_target (sla_missed: the target missed, first_response, next_response or resolution), "
                     "contact_field (the contact's custom field `key`, as text: a number as written, a boolean true "
-                    "or false, none empty), status (the ticket's: pending, open, closed), priority (low, medium, high, urgent, "
+                    "or false, none empty), ticket_field (the ticket's, likewise), status (the ticket's: pending, open, closed), priority (low, medium, high, urgent, "
                     "none); body and message_type on a message's events only")
     operator: Literal[TEXT_OPERATORS + SET_OPERATORS + ORDER_OPERATORS + ("is",)] = Field(  # type: ignore[valid-type]
         description="body: contains, does_not_contain, equals, starts_with (without case or accents), matches (a "
-                    "regular expression, without case); contact_field: equals, contains, does_not_contain, "
+                    "regular expression, without case); contact_field, ticket_field: equals, contains, does_not_contain, "
                     "starts_with (without case or accents), greater_than, less_than (a number, or a date as "
                     "YYYY-MM-DD: \"score greater than 8\", \"renewal before 2027-01-01\"); phone: equals, starts_with; message_type, sla_target, "
                     "status, priority and the ids: in, not_in; assigned, open_now: is")
@@ -126,8 +131,8 @@ class AutomationCondition(Schema):
             self.values = ["+" + value.lstrip("+") for value in self.values]
         if self.attribute in WORDS and (unknown := set(self.values) - set(WORDS[self.attribute])):
             raise ValueError(f"unknown {self.attribute} values {sorted(unknown)}: {', '.join(WORDS[self.attribute])}")
-        if (self.key is not None) != (self.attribute == "contact_field"):
-            raise ValueError("contact_field names its field's `key`; other attributes take none")
+        if (self.key is not None) != (self.attribute in FIELDS):
+            raise ValueError("contact_field and ticket_field name their field's `key`; other attributes take none")
         return self
 
 
@@ -271,8 +276,8 @@ def stored_conditions(conditions: list[AutomationCondition]) -> list[dict]:
     for index, condition in enumerate(conditions):
         if model := ATTRIBUTES[condition.attribute][2]:
             owned_ids(model, condition.values, f"conditions[{index}].values")
-        if condition.key is not None and not owned(ContactField).where(ContactField.key == condition.key).exists():
-            raise ValidationFailed("no such contact field", {f"conditions[{index}].key": f"unknown: {condition.key}"})
+        if condition.key is not None:
+            FIELDS[condition.attribute].known(condition.key, f"conditions[{index}].key")
     return [condition.model_dump(mode="json", exclude_none=True) for condition in conditions]
 
 

@@ -18,7 +18,7 @@ from db.jobs import Job
 from db.messages import Message, PendingFollowUp
 from db.notifications import Notification
 from db.sla import SlaPolicy
-from db.tickets import SlaMiss, Ticket, TicketEvent, TicketNote, TicketTag, priority_name
+from db.tickets import SlaMiss, Ticket, TicketEvent, TicketField, TicketNote, TicketTag, priority_name
 from tests.waiting import wait_for
 from tests.webhook_receiver import allow_loopback, serving
 from workers.automations import run_closing_rules
@@ -376,6 +376,21 @@ def test_a_contact_field_is_compared_as_a_number_or_a_date(factories, company, c
 
     assert [ticket.queue_id for ticket in Ticket.select().order_by(Ticket.id)] == [
         vip.id, connection.default_queue_id, renewals.id, connection.default_queue_id]
+
+
+def test_a_ticket_field_is_read_as_the_ticket_has_it(factories, company, connection, broker):
+    refunds = factories.queue(company, name="Refunds")
+    TicketField.create(company=company, key="reason", label="Reason")
+    rule(company, "message_received", [{"type": "transfer", "queueId": refunds.id}],
+         [{"attribute": "ticket_field", "key": "reason", "operator": "equals", "values": ["reembolso"]}])
+    inbound(connection, "oi", "3EB0A")
+    ticket = Ticket.get()
+    assert ticket.queue_id != refunds.id
+    Ticket.update(custom_fields={"reason": "Reembolso"}).where(Ticket.id == ticket.id).execute()
+
+    inbound(connection, "e aí?", "3EB0B")
+
+    assert Ticket.get_by_id(ticket.id).queue_id == refunds.id
 
 
 def test_a_message_on_an_urgent_ticket_still_waiting_is_tagged(factories, company, connection, broker):
