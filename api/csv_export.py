@@ -23,6 +23,11 @@ def safe_cell(value: Any) -> str:
     return text
 
 
+def csv_text(value: Any) -> Any:
+    """Booleans as the imports read them back."""
+    return ("true" if value else "false") if isinstance(value, bool) else value
+
+
 def csv_lines(header: list[str], rows: Iterable[Iterable[Any]]) -> Iterator[str]:
     """The header, then the rows in chunks of text."""
     buffer = io.StringIO()

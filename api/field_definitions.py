@@ -86,6 +86,11 @@ class FieldDefinitions:
             raise ValidationFailed("some custom fields are not valid", problems)
         return checked
 
+    def keys(self) -> list[str]:
+        """The keys of the caller's company's fields, in the order they were made (an export's columns)."""
+        return [key for (key,) in owned(self.definition).select(self.definition.key).order_by(
+            self.definition.id).tuples()]
+
     def merged(self, company_id: int, current: dict | None, values: dict[str, Any]) -> dict[str, Any]:
         """A record's custom fields after a change of some (`values`, checked; null removes one)."""
         merged = {**(current or {}), **self.checked(company_id, values)}

@@ -20,7 +20,7 @@ from flask import Blueprint
 from pydantic import EmailStr, Field
 
 from api.contact_json import ContactOut, contact_json, tags_by_contact
-from api.csv_export import csv_download
+from api.csv_export import csv_download, csv_text
 from api.endpoint import endpoint
 from api.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from api.pagination import paginate
@@ -32,7 +32,7 @@ from api.security import current_principal
 from db.base import holds, in_id_batches, utcnow
 from db.companies import Company
 from db.contact_lists import ContactList, ContactListItem
-from db.contacts import Contact, ContactField, ContactTag, Tag
+from db.contacts import Contact, ContactTag, Tag
 from db.users import User
 from wharf.phones import InvalidPhone, to_e164
 from workers.contact_blocks import block_on_whatsapp
@@ -207,7 +207,7 @@ def list_contacts(query: ContactFilters):
           "columns import again as they are", tags=["contacts"], query=ContactFilters, roles=BULK_ROLES,
           errors=[404], scope="contacts:read")
 def export_contacts(query: ContactFilters):
-    keys = [key for (key,) in owned(ContactField).select(ContactField.key).order_by(ContactField.id).tuples()]
+    keys = CONTACT_FIELDS.keys()
     header = ["id", "name", "phone", "email", "tags", "blocked", "createdAt", "updatedAt", *keys]
     contacts = filtered(query)
 
@@ -221,11 +221,6 @@ def export_contacts(query: ContactFilters):
                        iso_utc(contact.created_at), iso_utc(contact.updated_at), *values]
 
     return csv_download(f"contacts-{iso_utc(utcnow())[:10]}.csv", header, (map(csv_text, row) for row in rows()))
-
-
-def csv_text(value: Any) -> Any:
-    """Booleans as the import reads them back."""
-    return ("true" if value else "false") if isinstance(value, bool) else value
 
 
 @blueprint.post("")

@@ -21,7 +21,7 @@ from flask import Blueprint
 from peewee import Case, fn
 from pydantic import Field, field_validator, model_validator
 
-from api.csv_export import csv_download
+from api.csv_export import csv_download, csv_text
 from api.endpoint import endpoint
 from api.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from api.pagination import paginate
@@ -276,7 +276,7 @@ def export_tickets(query: TicketQuery):
     names = {model: dict(owned(model).select(model.id, model.name).tuples()) for model in (Connection, Queue, User, SlaPolicy)}
     header = ["id", "status", "priority", "contactName", "phone", "connection", "queue", "agent", "createdAt",
               "firstResponseAt", "closedAt", "rating", "snoozedAt", "snoozedUntil", "lastMessage", "slaPolicy",
-              "firstResponseDueAt", "nextResponseDueAt", "resolutionDueAt"]
+              "firstResponseDueAt", "nextResponseDueAt", "resolutionDueAt", *(keys := TICKET_FIELDS.keys())]
     tickets = filtered_tickets(query)
 
     def rows() -> Iterator[list[Any]]:
@@ -288,7 +288,8 @@ def export_tickets(query: TicketQuery):
                        iso_utc(ticket.closed_at), ticket.rating, iso_utc(ticket.snoozed_at),
                        iso_utc(ticket.snoozed_until), ticket.last_message, names[SlaPolicy].get(ticket.sla_policy_id),
                        iso_utc(ticket.first_response_due_at), iso_utc(ticket.next_response_due_at),
-                       iso_utc(ticket.resolution_due_at)]
+                       iso_utc(ticket.resolution_due_at),
+                       *(csv_text((ticket.custom_fields or {}).get(key)) for key in keys)]
 
     return csv_download(f"tickets-{iso_utc(utcnow())[:10]}.csv", header, rows())
 

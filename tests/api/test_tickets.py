@@ -11,7 +11,7 @@ from db.base import utcnow
 from db.contacts import Tag
 from db.messages import Message
 from db.queues import UserQueue
-from db.tickets import Ticket, TicketNote
+from db.tickets import Ticket, TicketField, TicketNote
 from tests.workers.import_helpers import on_sqlite
 
 
@@ -314,8 +314,10 @@ def test_the_export_is_the_list_s_tickets_as_csv_for_supervisors_only(app, clien
                                                                       as_admin):
     agent = factories.user(company, role="agent", name="Ana")
     queue = factories.queue(company, name="Vendas")
+    TicketField.create(company=company, key="refund", label="Refund", type="boolean")
     rated = factories.ticket(company, connection=connection, queue=queue, user=agent, status="closed", rating=5,
-                             contact=factories.contact(company, name="=HYPERLINK(1)", phone="+5511911112222"))
+                             contact=factories.contact(company, name="=HYPERLINK(1)", phone="+5511911112222"),
+                             custom_fields={"refund": True})
     factories.ticket(company, connection=connection, status="pending")
 
     export = client.get("/api/tickets/export?status=closed", headers=as_admin)
@@ -323,8 +325,8 @@ def test_the_export_is_the_list_s_tickets_as_csv_for_supervisors_only(app, clien
 
     rows = list(csv.DictReader(io.StringIO(export.get_data(as_text=True))))
     assert export.mimetype == "text/csv" and refused.status_code == 403
-    assert [(row["id"], row["contactName"], row["phone"], row["queue"], row["agent"], row["rating"])
-            for row in rows] == [(str(rated.id), "'=HYPERLINK(1)", "+5511911112222", "Vendas", "Ana", "5")]
+    assert [(row["id"], row["contactName"], row["phone"], row["queue"], row["agent"], row["rating"], row["refund"])
+            for row in rows] == [(str(rated.id), "'=HYPERLINK(1)", "+5511911112222", "Vendas", "Ana", "5", "true")]
 
 
 def test_a_ticket_s_own_custom_fields_are_defined_set_checked_found_and_removed_with_their_definition(
