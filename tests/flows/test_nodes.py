@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 from db.contacts import Contact, ContactTag, Tag
 from db.flows import FlowSession, FlowStep
 from db.notifications import Notification
-from db.tickets import Ticket, TicketEvent, TicketNote
+from db.tickets import Ticket, TicketEvent, TicketField, TicketNote
 from tests.messaging.test_inbound_batch import realtime  # noqa: F401 (a fixture)
 from workers.flows.engine import unread_input
 
@@ -423,6 +423,35 @@ def test_an_ai_node_answers_from_the_conversation_and_its_error_branch_catches_f
         "Como posso ajudar?",
         "Vou chamar um atendente.",
     ]
+
+
+def test_an_answer_saved_on_the_ticket_for_the_agent_and_one_that_does_not_fit_goes_the_invalid_way(
+        bot, company, factories, client, headers):
+    TicketField.create(company=company, key="order", label="Order")
+    TicketField.create(company=company, key="amount", label="Amount", type="number")
+    flow = keyword_flow(
+        [{"id": "ask", "type": "question", "text": "Número do pedido?", "variable": "order"},
+         {"id": "save", "type": "save_ticket", "field": "order", "value": "{{order}}"},
+         {"id": "amount", "type": "save_ticket", "field": "amount", "value": "muito"},
+         {"id": "oops", "type": "message", "text": "Sem valor ({{ticketFieldError}})."},
+         {"id": "bye", "type": "end", "text": "Um atendente já vem."}],
+        [*chain("ask", "save", "amount", "bye"), {"from": "amount", "to": "oops", "when": "invalid"},
+         {"from": "oops", "to": "bye"}])
+    flow_id = bot.deploy(flow)
+
+    bot.say("oi")
+    bot.say("PED-1042")
+
+    assert Ticket.get().custom_fields == {"order": "PED-1042"}
+    assert bot.replies()[-2:] == ["Sem valor ('muito' is not a number).", "Um atendente já vem."]
+    transcript = client.post(f"/api/flows/{flow_id}/dry-run", json={"answers": ["PED-7"]},
+                             headers=headers).get_json()["transcript"]
+    assert [(line["field"], line.get("value"), line.get("refused")) for line in transcript
+            if line.get("action") == "save_ticket"] == [("order", "PED-7", None),
+                                                         ("amount", None, "'muito' is not a number")]
+    unknown = client.post("/api/flows", headers=headers, json={"name": "x", **keyword_flow(
+        [{"id": "save", "type": "save_ticket", "field": "Order", "value": "1"}], [])})
+    assert unknown.status_code == 400 and "nodes.save.field" in unknown.get_json()["details"]
 
 
 def test_answers_saved_on_the_contact_a_note_and_a_priority_for_the_agent_who_takes_over(

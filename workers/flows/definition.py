@@ -59,6 +59,7 @@ NODE_TYPES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "transfer": ((), ()),
     "ai": ((), ("ok", "error")),
     "save_contact": (("field",), ("invalid",)),
+    "save_ticket": (("field",), ("invalid",)),
     "note": (("text",), ()),
     "priority": ((), ()),
     "close": ((), ()),
@@ -213,6 +214,8 @@ def check_node(node: Mapping[str, Any]) -> None:  # noqa: C901 (one branch per n
         raise InvalidFlow(where, "; ".join(errors))
     if kind == "save_contact" and not _CONTACT_FIELD.match(str(node["field"])):
         raise InvalidFlow(f"{where}.field", "name, email or a contact field's key")
+    if kind == "save_ticket" and not _CONTACT_FIELD.match(str(node["field"])):
+        raise InvalidFlow(f"{where}.field", "a ticket field's key")
     if kind == "priority" and ("priority" not in node or node["priority"] not in (*PRIORITIES, None)):
         raise InvalidFlow(f"{where}.priority", f"one of {', '.join(PRIORITIES)}, or null for none")
 

@@ -27,6 +27,7 @@ class TranscriptEffects(ContactLookups):
     ) -> None:
         super().__init__(company, contact)
         self.outcomes = outcomes
+        self.ticket_fields: dict[str, Any] = {}  # what the run's `save_ticket` nodes set
         self.transcript: list[dict] = []
         self.node_id: str | None = None
 
@@ -48,6 +49,15 @@ class TranscriptEffects(ContactLookups):
             self.line(**{"from": "system", "action": "save_contact", "field": field, "refused": str(error)})
             return str(error)
         self.line(**{"from": "system", "action": "save_contact", "field": field, "value": value.strip()})
+        return None
+
+    def save_ticket_field(self, field: str, value: str) -> str | None:
+        try:
+            self.ticket_fields = self.ticket_fields_with(self.ticket_fields, field, value)
+        except ValueError as error:
+            self.line(**{"from": "system", "action": "save_ticket", "field": field, "refused": str(error)})
+            return str(error)
+        self.line(**{"from": "system", "action": "save_ticket", "field": field, "value": value.strip()})
         return None
 
     def add_note(self, text: str) -> None:

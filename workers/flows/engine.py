@@ -39,7 +39,7 @@ from db.messages import Message, PollVote, QuickMessage
 from db.opt_outs import is_opted_out
 from db.queue_rules import is_open
 from db.queues import Queue
-from db.tickets import Ticket, TicketNote
+from db.tickets import Ticket, TicketField, TicketNote
 from wharf.custom_fields import parse_text
 from wharf.patterns import found_in
 from wharf.redis_client import redis_client
@@ -135,6 +135,16 @@ class ContactLookups:
         custom[field] = parse_text(kind, text)
         return {Contact.custom_fields: {key: kept for key, kept in custom.items() if kept is not None}}
 
+    def ticket_fields_with(self, current: dict | None, field: str, value: str) -> dict[str, Any]:
+        """A ticket's custom fields (`current`) with `value` as its field `field`, checked as the API checks it; a
+        ValueError saying why not. An empty value takes the field away."""
+        kind = TicketField.select(TicketField.type).where(TicketField.company == self.company.id,
+                                                          TicketField.key == field).scalar()
+        if kind is None:
+            raise ValueError(f"the company has no ticket field {field!r}")
+        fields = {**(current or {}), field: parse_text(kind, value)}
+        return {key: kept for key, kept in fields.items() if kept is not None}
+
     def is_open(self, rule: Mapping[str, Any]) -> bool:
         """By the queue the rule names (its special days too), or by the rule's own `hours`."""
         rules = SimpleNamespace(business_hours=rule.get("hours") or {}, special_days={})
@@ -222,6 +232,17 @@ class SessionEffects(ContactLookups):
         Contact.update({**changes, Contact.updated_at: utcnow()}).where(Contact.id == self.contact.id).execute()
         self.contact_changed = self.ticket_changed = True  # the ticket shows its contact
         self.log.append({"contactField": field, "value": value.strip()})
+        return None
+
+    def save_ticket_field(self, field: str, value: str) -> str | None:
+        try:
+            fields = self.ticket_fields_with(self.ticket.custom_fields, field, value)
+        except ValueError as error:
+            self.log.append({"ticketField": field, "refused": str(error)})
+            return str(error)
+        Ticket.update(custom_fields=fields, updated_at=utcnow()).where(Ticket.id == self.ticket.id).execute()
+        self.ticket.custom_fields, self.ticket_changed = fields, True
+        self.log.append({"ticketField": field, "value": value.strip()})
         return None
 
     def add_note(self, text: str) -> None:

@@ -79,6 +79,7 @@ class Effects(Protocol):
     def quick_message(self, quick_message_id: int) -> tuple[str, bool] | None: ...  # its text, and if it has a file
     def change_tag(self, name: str, add: bool) -> None: ...
     def save_contact_field(self, field: str, value: str) -> str | None: ...  # why not, when it is not saved
+    def save_ticket_field(self, field: str, value: str) -> str | None: ...  # likewise
     def add_note(self, text: str) -> None: ...
     def set_priority(self, priority: str | None) -> None: ...
     def has_tag(self, name: str) -> bool: ...
@@ -325,11 +326,15 @@ def run_tag(step: Step) -> None:
     step.go()
 
 
-def run_save_contact(step: Step) -> None:
-    """The contact's name, e-mail or a contact field takes the value (an answer, say); one it does not take (not an
-    e-mail, not a number for a number field...) goes the `invalid` way, and is in `contactFieldError`."""
-    problem = step.effects.save_contact_field(step.node["field"], step.render(step.node.get("value")))
-    step.state.variables["contactFieldError"] = problem or ""
+def run_save(step: Step) -> None:
+    """The contact's name, e-mail or a contact field (`save_contact`), or a field of the ticket (`save_ticket`: what
+    the agent who takes over reads, an order number say), takes the value (an answer); one it does not take (not an
+    e-mail, not a number for a number field...) goes the `invalid` way, and is in `contactFieldError` (or
+    `ticketFieldError`)."""
+    on_ticket = step.node["type"] == "save_ticket"
+    save = step.effects.save_ticket_field if on_ticket else step.effects.save_contact_field
+    problem = save(step.node["field"], step.render(step.node.get("value")))
+    step.state.variables["ticketFieldError" if on_ticket else "contactFieldError"] = problem or ""
     step.go("invalid" if problem else None)
 
 
@@ -397,7 +402,8 @@ HANDLERS: dict[str, Callable[[Step], None]] = {
     "delay": run_delay,
     "http": run_http,
     "transfer": run_transfer,
-    "save_contact": run_save_contact,
+    "save_contact": run_save,
+    "save_ticket": run_save,
     "note": run_note,
     "priority": run_priority,
     "ai": run_ai,
