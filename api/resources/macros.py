@@ -42,6 +42,7 @@ from api.resources.tickets import (
     acting_user_id,
     announced,
     closing,
+    fields_setting,
     noting,
     prioritising,
     read_ticket,
@@ -116,6 +117,12 @@ class ReadAction(Schema):
     type: Literal["read"]
 
 
+class FieldsAction(Schema):
+    type: Literal["custom_fields"]
+    custom_fields: dict[str, Any] = Field(min_length=1, description="ticket fields to set, by the keys of "
+                                                                     "/api/ticket-fields; null takes one away")
+
+
 class WebhookAction(Schema):
     type: Literal["webhook"]
     webhook_id: int = Field(description="one of the company's webhooks (enabled when the macro runs), sent "
@@ -125,7 +132,7 @@ class WebhookAction(Schema):
 
 MacroAction = Annotated[
     SendMessageAction | NoteAction | AcceptAction | TransferAction | TagsAction | PriorityAction | SnoozeAction
-    | CloseAction | ReadAction | WebhookAction,
+    | CloseAction | ReadAction | FieldsAction | WebhookAction,
     Field(discriminator="type"),
 ]
 
@@ -246,6 +253,7 @@ WORK: dict[str, Callable[[Any, Macro], TicketWork]] = {
     "snooze": lambda action, _: snoozing_for(action),
     "close": lambda action, _: closing(action),
     "read": lambda _, __: read_ticket,
+    "custom_fields": lambda action, _: fields_setting(action.custom_fields),
     "webhook": calling_webhook,
 }
 

@@ -335,8 +335,11 @@ def sla_applying(body: SlaIn) -> TicketWork:
 
 
 def fields_setting(values: dict[str, Any]) -> TicketWork:
+    """The ticket's custom fields changed by `values` (checked now: a 400 before any ticket changes)."""
+    TICKET_FIELDS.checked(current_principal().company_id, values)
+
     def set_fields(ticket: Ticket) -> dict:
-        merged = TICKET_FIELDS.merged(ticket.company_id, ticket.custom_fields, values)  # a 400 before any change
+        merged = TICKET_FIELDS.merged(ticket.company_id, ticket.custom_fields, values)
         with announced(ticket) as state:
             Ticket.update(custom_fields=merged, updated_at=utcnow()).where(Ticket.id == ticket.id).execute()
         return state

@@ -11,7 +11,7 @@ import pytest
 from db.base import utcnow
 from db.macros import Macro
 from db.messages import Message, QuickMessage
-from db.tickets import Ticket, TicketEvent, TicketNote, TicketTag
+from db.tickets import Ticket, TicketEvent, TicketField, TicketNote, TicketTag
 from db.webhooks import WebhookDelivery
 from tests.waiting import wait_for
 from tests.webhook_receiver import allow_loopback, serving
@@ -119,6 +119,17 @@ def test_personal_macros_are_their_authors_and_company_ones_are_everyones_writte
     assert Macro.select().count() == 1
 
 
+def test_a_macro_sets_the_tickets_own_fields(client, factories, company, connection, agent, as_agent):
+    TicketField.create(company=company, key="reason", label="Reason")
+    TicketField.create(company=company, key="refund", label="Refund", type="boolean")
+    tickets = [factories.ticket(company, connection=connection, user=agent, status="open", custom_fields=fields)
+               for fields in ({"refund": False}, None)]
+    macro = saved(client, as_agent, [{"type": "custom_fields", "customFields": {"reason": "Reembolso", "refund": True}}])
+
+    assert run(client, as_agent, macro, tickets).get_json() == {"done": [t.id for t in tickets], "failed": []}
+    assert [Ticket.get_by_id(t.id).custom_fields for t in tickets] == [{"refund": True, "reason": "Reembolso"}] * 2
+
+
 @pytest.mark.parametrize("actions, field", [
     ([], "actions"),
     ([{"type": "shout"}], "actions.0"),
@@ -126,7 +137,8 @@ def test_personal_macros_are_their_authors_and_company_ones_are_everyones_writte
     ([{"type": "add_tags", "tagIds": [999]}], "actions[0]"),
     ([{"type": "read"}, {"type": "transfer", "queueId": 999}], "actions[1]"),
     ([{"type": "snooze", "minutes": 0}], "actions.0.snooze.minutes"),
-], ids=["none", "unknown type", "empty reply", "unknown tag", "unknown queue", "no time"])
+    ([{"type": "custom_fields", "customFields": {"shoe": 42}}], "actions[0]"),
+], ids=["none", "unknown type", "empty reply", "unknown tag", "unknown queue", "no time", "unknown ticket field"])
 def test_a_macro_that_could_not_run_is_a_400_naming_the_action(client, as_agent, actions, field):
     answer = client.post("/api/macros", json={"name": "m", "actions": actions}, headers=as_agent)
 
