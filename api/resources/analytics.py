@@ -141,6 +141,7 @@ def sla_figures(period: Period) -> dict:
             due += SlaWait.select().where(SlaWait.due_at.between(period.since, now), SlaWait.ticket.in_(tickets)).count()
         missed = SlaMiss.select().where(SlaMiss.kind == kind, SlaMiss.due_at >= period.since,
                                         SlaMiss.ticket.in_(tickets)).count()
+        due = max(due, missed)  # a target missed fell due, also when its ticket's policy was taken away since
         figures[kind] = {"due": due, "missed": missed, "met_rate": round(1 - missed / due, 3) if due else None}
     return figures
 
