@@ -255,6 +255,20 @@ def record_tagging(ticket_id: int, before: set[int], after: set[int], by_user_id
                            data={"added": sorted(after - before), "removed": sorted(before - after)})
 
 
+def set_ticket_fields(ticket: Ticket, fields: dict, by_user_id: int | None = None) -> None:
+    """The ticket's custom fields become `fields`, in its history as `fields_changed` {before, after} (of the keys
+    that changed), when they did."""
+    before = ticket.custom_fields or {}
+    changed = sorted(key for key in {*before, *fields} if before.get(key) != fields.get(key))
+    if not changed:
+        return
+    Ticket.update(custom_fields=fields, updated_at=utcnow()).where(Ticket.id == ticket.id).execute()
+    ticket.custom_fields = fields
+    TicketEvent.create(ticket=ticket.id, kind="fields_changed", user=by_user_id,
+                       data={"before": {key: before.get(key) for key in changed},
+                             "after": {key: fields.get(key) for key in changed}})
+
+
 def sees_ticket(ticket: Ticket, user: User) -> bool:
     """The user may see the ticket (`visible_to`)."""
     return Ticket.select().where(Ticket.id == ticket.id, visible_to(ticket.company_id, user.id, user.role)).exists()

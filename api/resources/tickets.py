@@ -50,6 +50,7 @@ from db.tickets import (
     priority_name,
     priority_rank,
     sees_ticket,
+    set_ticket_fields,
     set_ticket_tags,
     wake,
 )
@@ -341,7 +342,7 @@ def fields_setting(values: dict[str, Any]) -> TicketWork:
     def set_fields(ticket: Ticket) -> dict:
         merged = TICKET_FIELDS.merged(ticket.company_id, ticket.custom_fields, values)
         with announced(ticket) as state:
-            Ticket.update(custom_fields=merged, updated_at=utcnow()).where(Ticket.id == ticket.id).execute()
+            set_ticket_fields(ticket, merged, acting_user_id())
         return state
 
     return set_fields

@@ -352,6 +352,11 @@ def test_a_ticket_s_own_custom_fields_are_defined_set_checked_found_and_removed_
     assert changed.get_json()["customFields"] == {"order": "PED-1042", "refund": False}  # the others stay
     assert bad.status_code == 400 and set(bad.get_json()["details"]) == {"customFields.amount", "customFields.shoe"}
     assert Ticket.get_by_id(other.id).custom_fields is None  # nothing written
+    history = client.get(f"/api/tickets/{ticket.id}/history", headers=as_admin).get_json()["events"]
+    assert [event["data"] for event in history if event["kind"] == "fields_changed"] == [
+        {"before": {"amount": None, "order": None, "refund": None}, "after": {"amount": 99.9, "order": "PED-1042",
+                                                                             "refund": True}},
+        {"before": {"amount": 99.9, "refund": True}, "after": {"amount": None, "refund": False}}]
     assert [t["id"] for t in found.get_json()["items"]] == [ticket.id]
     assert of_contact.status_code == 400  # a ticket field's key, not a contact's
     order = next(f for f in client.get("/api/ticket-fields", headers=as_admin).get_json()["items"] if f["key"] == "order")

@@ -39,7 +39,7 @@ from db.messages import Message, PollVote, QuickMessage
 from db.opt_outs import is_opted_out
 from db.queue_rules import is_open
 from db.queues import Queue
-from db.tickets import Ticket, TicketField, TicketNote
+from db.tickets import Ticket, TicketField, TicketNote, set_ticket_fields
 from wharf.custom_fields import parse_text
 from wharf.patterns import found_in
 from wharf.redis_client import redis_client
@@ -240,8 +240,8 @@ class SessionEffects(ContactLookups):
         except ValueError as error:
             self.log.append({"ticketField": field, "refused": str(error)})
             return str(error)
-        Ticket.update(custom_fields=fields, updated_at=utcnow()).where(Ticket.id == self.ticket.id).execute()
-        self.ticket.custom_fields, self.ticket_changed = fields, True
+        set_ticket_fields(self.ticket, fields)
+        self.ticket_changed = True
         self.log.append({"ticketField": field, "value": value.strip()})
         return None
 
