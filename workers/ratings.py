@@ -95,10 +95,12 @@ def is_rating_answer(message: Message, ticket: Ticket) -> bool:
 def rate_by_vote(poll: Message, voter: str) -> bool:
     """A contact's vote (their latest, as kept) on the rating poll of their closed ticket rates it, as a written number
     does: once, within `RATING_WINDOW` of the question, thanked; announced as `ticket:update`. True when it rated."""
+    if tuple(poll.poll["options"]) != RATING_OPTIONS or poll.ticket_id is None:
+        return False
     ticket = Ticket.get_by_id(poll.ticket_id)
     asked_at = ticket.rating_requested_at
-    if (tuple(poll.poll["options"]) != RATING_OPTIONS or ticket.status != "closed" or ticket.rating is not None
-            or asked_at is None or poll.created_at < asked_at or utcnow() - asked_at > RATING_WINDOW):
+    if (ticket.status != "closed" or ticket.rating is not None or asked_at is None or poll.created_at < asked_at
+            or utcnow() - asked_at > RATING_WINDOW):
         return False
     options = PollVote.get(PollVote.message == poll.id, PollVote.voter == voter).options
     if not options:  # withdrawn
