@@ -23,8 +23,8 @@ from api.schemas import OutSchema, PageQuery, Schema, UtcDateTime, page_of
 from api.scoping import get_owned, owned
 from api.security import current_principal
 from db.base import database, is_postgres
-from db.contacts import CUSTOM_FIELD_TYPES, CustomFieldDefinition, field_is, field_set
-from wharf.custom_fields import InvalidValue, check_value
+from db.contacts import CUSTOM_FIELD_TYPES, CustomFieldDefinition, field_is, field_set, field_types
+from wharf.custom_fields import checked_values, without_removed
 
 MANAGERS = ("super", "admin")
 
@@ -68,22 +68,11 @@ class FieldDefinitions:
 
     def checked(self, company_id: int, values: dict[str, Any]) -> dict[str, Any]:
         """`values` in their stored forms, null meaning "remove"; 400 naming each unknown key or misfit value."""
-        types = dict(self.definition.select(self.definition.key, self.definition.type)
-                     .where(self.definition.company == company_id, self.definition.key.in_(list(values))).tuples())
-        checked: dict[str, Any] = {}
-        problems: dict[str, str] = {}
-        for key, value in values.items():
-            if key not in types:
-                problems[f"customFields.{key}"] = f"no such custom field (see /api/{self.noun}-fields)"
-            elif value is None:
-                checked[key] = None
-            else:
-                try:
-                    checked[key] = check_value(types[key], value)
-                except InvalidValue as error:
-                    problems[f"customFields.{key}"] = str(error)
+        checked, problems = checked_values(field_types(self.definition, company_id, values), values)
         if problems:
-            raise ValidationFailed("some custom fields are not valid", problems)
+            raise ValidationFailed("some custom fields are not valid", {
+                f"customFields.{key}": f"{why} (see /api/{self.noun}-fields)" if why == "no such custom field" else why
+                for key, why in problems.items()})
         return checked
 
     def keys(self) -> list[str]:
@@ -93,8 +82,7 @@ class FieldDefinitions:
 
     def merged(self, company_id: int, current: dict | None, values: dict[str, Any]) -> dict[str, Any]:
         """A record's custom fields after a change of some (`values`, checked; null removes one)."""
-        merged = {**(current or {}), **self.checked(company_id, values)}
-        return {key: value for key, value in merged.items() if value is not None}
+        return without_removed(current, self.checked(company_id, values))
 
     def filter(self, key: str | None, value: str | None, names: tuple[str, str]) -> peewee.Expression | None:
         """The records a list's custom-field filter keeps (`names`: its parameters, the key's and the value's): those

@@ -70,6 +70,12 @@ class CustomFieldDefinition(TimestampedModel):
     type = peewee.CharField(max_length=10, default="text")
 
 
+def field_types(definition: type[CustomFieldDefinition], company_id: int, keys: Collection[str]) -> dict[str, str]:
+    """{key: type} of the company's fields of that kind among `keys`."""
+    return dict(definition.select(definition.key, definition.type)
+                .where(definition.company == company_id, definition.key.in_(list(keys))).tuples())
+
+
 class ContactField(CustomFieldDefinition):
     company = peewee.ForeignKeyField(Company, backref="contact_fields", on_delete="CASCADE")
 

@@ -41,6 +41,30 @@ def check_value(kind: str, value: Any) -> Any:
     raise InvalidValue(f"must be {expected[kind]}")
 
 
+def checked_values(types: dict[str, str], values: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+    """`values` in their stored forms by their fields' `types` ({key: type}), null meaning "remove"; and what is wrong
+    with the others ({key: why}): an unknown key, a misfit value."""
+    checked: dict[str, Any] = {}
+    problems: dict[str, str] = {}
+    for key, value in values.items():
+        if key not in types:
+            problems[key] = "no such custom field"
+        elif value is None:
+            checked[key] = None
+        else:
+            try:
+                checked[key] = check_value(types[key], value)
+            except InvalidValue as error:
+                problems[key] = str(error)
+    return checked, problems
+
+
+def without_removed(current: dict[str, Any] | None, checked: dict[str, Any]) -> dict[str, Any]:
+    """A record's custom fields (`current`) after a checked change: null takes a field away, the others stay."""
+    merged = {**(current or {}), **checked}
+    return {key: value for key, value in merged.items() if value is not None}
+
+
 def ordered(left: str, right: str) -> int | None:
     """How a value compares with another, both as text: -1, 0 or 1 as numbers when both are (1,5 and 1.5 alike), else
     as dates when both are (YYYY-MM-DD); None when they are neither."""

@@ -30,7 +30,7 @@ from api.ticket_json import announce_note, ticket_out
 from db.automations import MESSAGE_EVENTS, AutomationRule, AutomationRun
 from db.base import database, sqlite_folded, utcnow
 from db.company_settings import company_setting
-from db.contacts import Contact, ContactTag, Tag, change_contact_tags
+from db.contacts import Contact, ContactTag, Tag, change_contact_tags, field_types
 from db.messages import Message, QuickMessage
 from db.queue_rules import is_open
 from db.queues import Queue
@@ -39,15 +39,17 @@ from db.tickets import (
     SlaMiss,
     Ticket,
     TicketEvent,
+    TicketField,
     TicketNote,
     change_ticket_tags,
     priority_name,
     sees_ticket,
+    set_ticket_fields,
     ticket_tag_ids,
 )
 from db.users import User
 from db.webhooks import Webhook, WebhookDelivery
-from wharf.custom_fields import ordered
+from wharf.custom_fields import checked_values, ordered, without_removed
 from wharf.patterns import found_in
 from workers.assignment import at_ticket_limit, give, transfer
 from workers.closing import close_with_farewell
@@ -303,6 +305,15 @@ class RuleWork:
         self.deliveries.append(WebhookDelivery.create(webhook=hook.id, event=RULE_EVENT, payload=payload).id)
         return []
 
+    def set_fields(self, action: dict) -> list[Outbound]:
+        """The ticket's own custom fields, checked as the API checks them (a field deleted since fails the run)."""
+        values = action["customFields"]
+        checked, problems = checked_values(field_types(TicketField, self.ticket.company_id, values), values)
+        if problems:
+            raise ActionRefused("; ".join(f"{key}: {why}" for key, why in sorted(problems.items())))
+        set_ticket_fields(self.ticket, without_removed(self.ticket.custom_fields, checked))
+        return []
+
     def close(self, action: dict) -> list[Outbound]:
         if self.ticket.status == "closed":
             return []
@@ -336,6 +347,7 @@ ACTIONS: dict[str, Callable[[RuleWork, dict], list[Outbound]]] = {
     "close": RuleWork.close,
     "apply_sla": RuleWork.apply_sla,
     "webhook": RuleWork.webhook,
+    "custom_fields": RuleWork.set_fields,
 }
 
 

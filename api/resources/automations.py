@@ -29,6 +29,7 @@ from api.resources.campaigns import MANAGERS
 from api.resources.contact_fields import CONTACT_FIELDS
 from api.resources.macros import (
     CloseAction,
+    FieldsAction,
     NoteAction,
     PriorityAction,
     SendMessageAction,
@@ -161,7 +162,7 @@ class ApplySlaAction(Schema):
 
 AutomationAction = Annotated[
     SendMessageAction | NoteAction | AssignAction | TransferAction | TagsAction | ContactTagsAction | PriorityAction
-    | SnoozeAction | CloseAction | ApplySlaAction | WebhookAction,
+    | SnoozeAction | CloseAction | ApplySlaAction | WebhookAction | FieldsAction,
     Field(discriminator="type"),
 ]
 
@@ -295,6 +296,12 @@ def stored_actions(actions: list[Any]) -> list[dict]:
             if value is not None:
                 owned_ids(model, value if isinstance(value, list) else [value],
                           f"actions[{index}].{to_camel(field)}")
+        if action.type == "custom_fields":
+            try:
+                TICKET_FIELDS.checked(current_principal().company_id, action.custom_fields)
+            except ValidationFailed as error:
+                raise ValidationFailed(error.message, {f"actions[{index}].{key}": why
+                                                       for key, why in error.details.items()}) from None
     return [action.model_dump(mode="json", by_alias=True, exclude_unset=True) for action in actions]
 
 

@@ -85,10 +85,11 @@ def test_a_rule_is_paused_changed_and_deleted_with_its_runs_each_change_audited(
     ({"conditions": [{"attribute": "contact_field", "key": "plan", "operator": "greater_than", "values": ["ouro"]}]},
      "conditions.0"),
     ({"conditions": [{"attribute": "body", "operator": "less_than", "values": ["5"]}]}, "conditions.0"),
+    ({"actions": [{"type": "custom_fields", "customFields": {"shoe": 42}}]}, "actions[0].customFields.shoe"),
 ], ids=["operator", "id as text", "regex", "two booleans", "phone", "type", "long text", "unknown queue", "unknown tag",
         "unknown agent", "read", "no actions", "event", "body on a miss", "target on a message", "unknown target",
         "field without key", "unknown field", "key elsewhere", "unknown priority", "status operator",
-        "greater than a word", "a body less than"])
+        "greater than a word", "a body less than", "unknown ticket field"])
 def test_a_rule_that_could_not_work_is_a_400_naming_the_part_and_nothing_is_saved(client, factories, company,
                                                                                   as_supervisor, change, field):
     factories.contact_field(company, "plan")

@@ -393,6 +393,23 @@ def test_a_ticket_field_is_read_as_the_ticket_has_it(factories, company, connect
     assert Ticket.get_by_id(ticket.id).queue_id == refunds.id
 
 
+def test_a_rule_sets_the_ticket_s_own_fields_and_one_deleted_since_fails_its_run(factories, company, connection,
+                                                                                  broker):
+    reason = TicketField.create(company=company, key="reason", label="Reason")
+    TicketField.create(company=company, key="refund", label="Refund", type="boolean")
+    refund = rule(company, "message_received", [{"type": "custom_fields",
+                                                 "customFields": {"reason": "Reembolso", "refund": True}}],
+                  [{"attribute": "body", "operator": "contains", "values": ["reembolso"]}])
+
+    inbound(connection, "quero reembolso", "3EB0A")
+    reason.delete_instance()
+    inbound(connection, "reembolso já!", "3EB0B")
+
+    assert Ticket.get().custom_fields == {"reason": "Reembolso", "refund": True}
+    runs = AutomationRun.select().where(AutomationRun.rule == refund.id).order_by(AutomationRun.id)
+    assert [(run.status, run.error) for run in runs] == [("done", None), ("failed", "reason: no such custom field")]
+
+
 def test_a_message_on_an_urgent_ticket_still_waiting_is_tagged(factories, company, connection, broker):
     waiting = factories.tag(company, name="urgent-waiting")
     rule(company, "message_received", [{"type": "add_tags", "tagIds": [waiting.id]}],
