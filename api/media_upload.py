@@ -8,6 +8,7 @@ from werkzeug.datastructures import FileStorage
 
 from api.errors import ValidationFailed
 from wharf.media import MediaRejected, check_media_url, media_store
+from wharf.profile_photos import profile_photo
 from wharf.voice_notes import sendable_audio
 
 
@@ -17,6 +18,19 @@ def uploaded_file() -> FileStorage | None:
     if len(uploads) > 1:
         raise ValidationFailed("send one file per message", {"file": "more than one file"})
     return uploads[0] if uploads else None
+
+
+def stored_picture(company_id: int) -> str:
+    """The request's multipart `file` made a WhatsApp picture (a square JPEG: `profile_photo`) and kept in the media
+    store: its key; a 400 naming `file` for none, or for a file that is no JPEG or PNG."""
+    upload = uploaded_file()
+    if upload is None:
+        raise ValidationFailed("send the picture as the multipart field `file`", {"file": "missing"})
+    try:
+        jpeg = profile_photo(upload.read(), upload.mimetype)
+    except MediaRejected as error:
+        raise ValidationFailed("the file is no picture WhatsApp takes", {"file": str(error)}) from None
+    return media_store().save(company_id, jpeg, "image/jpeg")
 
 
 def store_file(company_id: int, upload: FileStorage, as_voice_note: bool) -> tuple[str, str, str]:

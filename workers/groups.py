@@ -23,9 +23,11 @@ from api.schemas import iso_utc
 from db.base import database, utcnow
 from db.connections import Connection
 from db.contacts import Contact
+from wharf.media import media_store
 from workers.chat_actions import enqueue_on_session, live_session
 from workers.contact_events import announce_contact_change
 from workers.jobs import asked_before
+from workers.profile_pictures import keep_picture
 from workers.transports.base import GroupInfo, TransportError, e164_or_id
 
 if TYPE_CHECKING:
@@ -115,6 +117,26 @@ def change_group(connection_id: int, company_id: int, group_id: str, subject: st
         group = session.group_info(group_id)
     contact_ids = keep_groups(company_id, [group])
     return {"connectionId": connection_id, "group": group_json(group, contact_ids[group.id])}
+
+
+@dramatiq.actor(**OPTIONS)
+def set_group_picture(connection_id: int, company_id: int, group_id: str, key: str) -> dict:
+    """The picture stored under `key` (a square JPEG) shown as the group's, and kept as its contact's picture. A run
+    that finds the file gone (another picture replaced it since) sets nothing; one WhatsApp refuses deletes it."""
+    try:
+        jpeg = media_store().read(key)
+    except FileNotFoundError:
+        return {"connectionId": connection_id, "groupId": group_id, "pictureId": None, "replaced": True}
+    try:
+        with group_session(connection_id) as session:
+            picture_id = session.set_group_picture(group_id, jpeg)
+    except GroupRefused:
+        media_store().delete(key)
+        raise
+    group = Contact.get_or_none(Contact.company == company_id, Contact.phone == group_id)
+    if group is None or not keep_picture(group.id, key, picture_id, utcnow()):
+        media_store().delete(key)
+    return {"connectionId": connection_id, "groupId": group_id, "pictureId": picture_id}
 
 
 @dramatiq.actor(**OPTIONS)

@@ -14,14 +14,13 @@ from pydantic import Field
 
 from api.endpoint import endpoint
 from api.errors import ValidationFailed
-from api.media_upload import uploaded_file
+from api.media_upload import stored_picture
 from api.resources.connections import MANAGERS
 from api.resources.number_check import connection_job, connection_to_ask
 from api.schemas import JobAccepted, OutSchema, Schema
 from api.scoping import get_owned
 from db.connections import Connection
-from wharf.media import MediaRejected, media_store, signed_link
-from wharf.profile_photos import profile_photo
+from wharf.media import media_store, signed_link
 from workers.own_profile import apply_profile
 
 blueprint = Blueprint("connection_profile", __name__, url_prefix="/api/connections")
@@ -86,15 +85,8 @@ def update_profile(connection_id: int, body: NumberProfileIn):
           "with a job whose result has WhatsApp's `pictureId`", tags=["connections"], response=JobAccepted,
           status=202, roles=MANAGERS, errors=[404, 409], enqueues=True, upload_media_types=("multipart/form-data",))
 def set_profile_picture(connection_id: int):
-    upload = uploaded_file()
-    if upload is None:
-        raise ValidationFailed("send the picture as the multipart field `file`", {"file": "missing"})
     connection = connection_to_ask(connection_id)
-    try:
-        jpeg = profile_photo(upload.read(), upload.mimetype)
-    except MediaRejected as error:
-        raise ValidationFailed("the file is no picture WhatsApp takes", {"file": str(error)}) from None
-    replace_picture(connection, media_store().save(connection.company_id, jpeg, "image/jpeg"))
+    replace_picture(connection, stored_picture(connection.company_id))
     return set_on_whatsapp(connection, ["picture"])
 
 

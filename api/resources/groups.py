@@ -17,6 +17,7 @@ from pydantic import Field, model_validator
 
 from api.endpoint import endpoint
 from api.errors import ValidationFailed
+from api.media_upload import stored_picture
 from api.resources.number_check import connection_to_ask, e164_phones, session_job
 from api.schemas import JobAccepted, QuerySchema, Schema
 from api.security import current_principal
@@ -103,6 +104,15 @@ def update_group(connection_id: int, group: str, body: GroupUpdate):
 def change_participants(connection_id: int, group: str, body: ParticipantsChange):
     group, participants = group_named(group), phones(body.participants)
     return session_job(connection_to_ask(connection_id), groups.change_participants, group, body.action, participants)
+
+
+@blueprint.put("/<int:connection_id>/groups/<group>/picture")
+@endpoint(summary="Set a group's picture (multipart `file`, a JPEG or PNG, cut square to 640×640), as Evolution API's "
+          "updateGroupPicture: 202 with a job whose result has WhatsApp's `pictureId`; the group's contact shows it",
+          upload_media_types=("multipart/form-data",), **JOB)
+def set_group_picture(connection_id: int, group: str):
+    group, connection = group_named(group), connection_to_ask(connection_id)
+    return session_job(connection, groups.set_group_picture, group, stored_picture(connection.company_id))
 
 
 @blueprint.get("/<int:connection_id>/groups/<group>/invite-link")

@@ -4,7 +4,10 @@ with their participants, and a send reaches a group by its id."""
 
 from __future__ import annotations
 
+from io import BytesIO
+
 from dramatiq.middleware import CurrentMessage
+from PIL import Image
 
 from db.connections import Connection
 from db.contacts import Contact
@@ -62,6 +65,26 @@ def test_a_group_made_changed_and_synced_shows_with_the_contacts_and_its_partici
     assert sorted((p["phone"], p["admin"], p["superAdmin"]) for p in shown[0]["participants"]) == sorted([
         (me, True, True), (ANA, False, False), ("+5511900000004", False, False)])
     assert client.get("/api/contacts?isGroup=false", headers=admin_headers).get_json()["items"] == []
+
+
+def test_a_group_s_picture_is_set_on_whatsapp_and_shown_on_its_contact(client, admin_headers, connection,
+                                                                       redis_client, worker, gateway):
+    connected(connection)
+    groups = f"/api/connections/{connection.id}/groups"
+    group = job_of(client, admin_headers, "POST", groups, json={"subject": "Equipe", "participants": [ANA]}).result[
+        "group"]
+    picture = BytesIO()
+    Image.new("RGB", (800, 600), "navy").save(picture, format="PNG")
+
+    set_ = job_of(client, admin_headers, "PUT", f"{groups}/{group['id']}/picture",
+                  data={"file": (BytesIO(picture.getvalue()), "logo.png", "image/png")})
+    no_file = client.put(f"{groups}/{group['id']}/picture", data={}, headers=admin_headers)
+
+    assert set_.status == "done" and set_.result["pictureId"], set_.error
+    shown = simulator.group_picture(redis_client, connection.id, group["id"])
+    assert Image.open(BytesIO(shown)).size == (640, 640)  # cut square, as WhatsApp's apps do
+    assert client.get(f"/api/contacts/{group['contactId']}", headers=admin_headers).get_json()["profilePicUrl"]
+    assert (no_file.status_code, list(no_file.get_json()["details"])) == (400, ["file"])
 
 
 def test_a_message_goes_to_a_group_by_its_id(client, admin_headers, connection, redis_client, worker, gateway):

@@ -56,10 +56,12 @@ def test_subject_description_and_invite_link_of_our_group(transport, events, net
     transport.set_group_announce(group.id, True)
     transport.set_group_locked(group.id, True)
     transport.set_group_locked(group.id, False)
+    picture_id = transport.set_group_picture(group.id, b"\xff\xd8 a square JPEG")
 
     shown = transport.group_info(group.id)
     assert (shown.subject, shown.description) == ("Equipe 2025", "Só avisos")
     assert (shown.announce, shown.locked) == (True, False)
+    assert picture_id and simulator.group_picture(network, CONNECTION_ID, group.id) == b"\xff\xd8 a square JPEG"
     assert transport.group_subject(group.id) == "Equipe 2025"
     assert link.startswith("https://chat.whatsapp.com/") and again == link and reset != link
 

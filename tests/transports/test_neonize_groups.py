@@ -111,6 +111,10 @@ class GroupClient(RecordingClient):
     def set_group_topic(self, group, previous_id, new_id, topic):
         self.record("topic", group, previous_id, new_id, topic)
 
+    def set_group_photo(self, group, jpeg):
+        self.record("photo", group, jpeg)
+        return "1700000000"
+
     def set_group_announce(self, group, announce):
         self.record("announce", group, announce)
 
@@ -162,12 +166,14 @@ def test_invite_link_subject_description_and_leaving_reach_neonizes_client(sessi
     session.set_group_description(f"{GROUP}@g.us", "Só avisos")
     session.set_group_announce(f"{GROUP}@g.us", True)
     session.set_group_locked(f"{GROUP}@g.us", False)
+    picture_id = session.set_group_picture(f"{GROUP}@g.us", b"jpeg")
     session.leave_group(f"{GROUP}@g.us")
 
     assert link == "https://chat.whatsapp.com/AbCdEf123"
     assert [(call[0], *call[2:]) for call in session.client.calls] == [
         ("invite", True), ("name", "Vendas 2025"), ("topic", "", "", "Só avisos"), ("announce", True),
-        ("locked", False), ("leave",)]
+        ("locked", False), ("photo", b"jpeg"), ("leave",)]
+    assert picture_id == "1700000000"
     assert all(call[1].User == GROUP and call[1].Server == "g.us" for call in session.client.calls)
 
 

@@ -150,6 +150,9 @@ class ManagedSession:
     def set_group_description(self, group: str, description: str) -> None:
         self.transport.set_group_description(group, description)
 
+    def set_group_picture(self, group: str, jpeg: bytes) -> str | None:
+        return self.transport.set_group_picture(group, jpeg)
+
     def set_group_announce(self, group: str, announce: bool) -> None:
         self.transport.set_group_announce(group, announce)
 

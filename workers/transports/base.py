@@ -460,6 +460,10 @@ class Transport(Protocol):
     def set_group_description(self, group: str, description: str) -> None:
         """Change the group's description (empty: none)."""
 
+    def set_group_picture(self, group: str, jpeg: bytes) -> str | None:
+        """Show `jpeg` (a square JPEG) as the group's picture; WhatsApp's id of it. Anyone in the group, but only
+        admins of a locked one."""
+
     def set_group_announce(self, group: str, announce: bool) -> None:
         """Only admins send messages in the group (`announce`), or everyone; an admin's change."""
 

@@ -544,6 +544,10 @@ class NeonizeTransport:
         self.on_group(group, "change the group's description", lambda client, jid: client.set_group_topic(
             jid, "", "", description))
 
+    def set_group_picture(self, group: str, jpeg: bytes) -> str | None:
+        return self.on_group(group, "change the group's picture", lambda client, jid: client.set_group_photo(
+            jid, jpeg)) or None
+
     def set_group_announce(self, group: str, announce: bool) -> None:
         self.on_group(group, "change who sends in the group", lambda client, jid: client.set_group_announce(
             jid, announce))

@@ -146,6 +146,7 @@ def forget_group(pipe: redis.client.Pipeline, client: redis.Redis, connection_id
     it brings it back)."""
     pipe.hdel(key(connection_id, "groups"), group)
     pipe.hdel(key(connection_id, "group_details"), group)
+    pipe.hdel(key(connection_id, "group_pictures"), group)
     fields = [member_field(group, address) for address in group_roles(client, connection_id, group)]
     if fields:
         pipe.hdel(key(connection_id, "group_members"), *fields)
@@ -320,8 +321,13 @@ def profile(client: redis.Redis, connection_id: int) -> dict[str, Any]:
             "picture": stored.get(b"picture")}
 
 
+def group_picture(client: redis.Redis, connection_id: int, group: str) -> bytes | None:
+    """The picture the session set for the group (`set_group_picture`), as the network shows it."""
+    return client.hget(key(connection_id, "group_pictures"), group)
+
+
 def reset(client: redis.Redis, connection_id: int) -> None:
     names = ("config", "commands", "processing", "outbox", "seen", "receipts", "paired", "read_by_us", "read_receipts",
              "revoked", "edited", "reactions", "calls", "rejected_calls", "typing", "watched", "online", "media", "groups", "blocklist",
-             "profile", "group_members", "group_details", "statuses")
+             "profile", "group_members", "group_details", "group_pictures", "statuses")
     client.delete(*(key(connection_id, name) for name in names))

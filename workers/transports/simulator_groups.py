@@ -7,6 +7,7 @@ in a `locked` group, the subject and description; a number not on WhatsApp, or w
 
 from __future__ import annotations
 
+import hashlib
 import json
 import secrets
 import time
@@ -98,6 +99,14 @@ class SimulatorGroups:
         self.require_editor(group)
         self.redis.hset(self.network_key("group_details"), group, json.dumps({**self.details(group),
                                                                       "description": description}))
+
+    def set_group_picture(self, group: str, jpeg: bytes) -> str | None:
+        """The network shows the picture (`group_picture`), its id drawn from its bytes."""
+        self.require_editor(group)
+        shown = hashlib.sha256(jpeg).hexdigest()[:16]
+        self.redis.hset(self.network_key("group_pictures"), group, jpeg)
+        self.redis.hset(self.network_key("group_details"), group, json.dumps({**self.details(group), "pictureId": shown}))
+        return shown
 
     def set_group_announce(self, group: str, announce: bool) -> None:
         self.change_details(group, announce=announce)
