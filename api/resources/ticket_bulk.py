@@ -35,6 +35,7 @@ from api.resources.tickets import (
     TransferIn,
     accepting,
     closing,
+    fields_setting,
     prioritising,
     read_ticket,
     reopening,
@@ -63,6 +64,10 @@ class PriorityIn(Schema):
     priority: Priority | None = Field(description="null clears it")  # required: the action is to set it
 
 
+class FieldsIn(Schema):
+    custom_fields: dict[str, Any] = Field(min_length=1)  # required: the action is to set them
+
+
 # Each action: the fields it takes, as its endpoint takes them, and the TicketWork it makes of them
 ACTIONS: dict[str, tuple[type[Schema], Callable[[Any], TicketWork]]] = {
     "accept": (AssignIn, accepting),
@@ -76,6 +81,7 @@ ACTIONS: dict[str, tuple[type[Schema], Callable[[Any], TicketWork]]] = {
     "priority": (PriorityIn, lambda body: prioritising(body.priority)),
     "tags": (TagsIn, tagging),
     "sla": (SlaIn, sla_applying),
+    "custom_fields": (FieldsIn, lambda body: fields_setting(body.custom_fields)),
 }
 
 
@@ -95,6 +101,8 @@ class TicketBulkIn(Schema):
     tag_ids: list[int] | None = Field(None, description="tags (required): the tickets' tags, replacing theirs")
     sla_policy_id: int | None = Field(None, description="sla (required; admins, supervisors, programs): the SLA "
                                                         "policy the tickets must meet, null for none")
+    custom_fields: dict[str, Any] | None = Field(None, description="custom_fields (required): the tickets' own fields "
+                                                 "to set, as PATCH /api/tickets/:id sets them")
 
     def action_body(self) -> Schema:
         """The fields sent for the action, as its endpoint takes them: a 400 names one it needs, refuses or does

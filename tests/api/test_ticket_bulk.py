@@ -12,7 +12,7 @@ from api.schemas import iso_utc
 from db.base import utcnow
 from db.messages import Message
 from db.queues import UserQueue
-from db.tickets import Ticket, TicketEvent, TicketNote, TicketTag
+from db.tickets import Ticket, TicketEvent, TicketField, TicketNote, TicketTag
 from tests.messaging.test_inbound_batch import realtime  # noqa: F401 (a fixture)
 
 
@@ -140,6 +140,21 @@ def test_read_snooze_unsnooze_priority_and_tags(client, factories, company, conn
     assert {(link.ticket_id, link.tag_id) for link in TicketTag.select()} == {
         (t.id, tag.id) for t in tickets for tag in (vip, late)}
     assert kinds(tickets[0]) == ["snoozed", "prioritised", "tagged", "woke"]
+
+
+def test_custom_fields_set_on_many_tickets_and_a_bad_value_changes_none(client, factories, company, connection,
+                                                                        as_admin):
+    TicketField.create(company=company, key="campaign", label="Campaign")
+    tickets = [factories.ticket(company, connection=connection, status="open") for _ in range(2)]
+
+    done = bulk(client, as_admin, "custom_fields", tickets, customFields={"campaign": "Black Friday"})
+    bad = bulk(client, as_admin, "custom_fields", tickets, customFields={"shoe": 42})
+    missing = bulk(client, as_admin, "custom_fields", tickets)
+
+    assert done.get_json() == {"done": [t.id for t in tickets], "failed": []}
+    assert [Ticket.get_by_id(t.id).custom_fields for t in tickets] == [{"campaign": "Black Friday"}] * 2
+    assert (bad.status_code, list(bad.get_json()["details"])) == (400, ["customFields.shoe"])
+    assert (missing.status_code, list(missing.get_json()["details"])) == (400, ["customFields"])
 
 
 def test_a_snooze_of_a_ticket_not_open_fails_that_ticket_only(client, factories, company, connection, as_admin):
