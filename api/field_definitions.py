@@ -68,11 +68,11 @@ class FieldDefinitions:
 
     def checked(self, company_id: int, values: dict[str, Any]) -> dict[str, Any]:
         """`values` in their stored forms, null meaning "remove"; 400 naming each unknown key or misfit value."""
-        checked, problems = checked_values(field_types(self.definition, company_id, values), values)
+        checked, problems = checked_values(field_types(self.definition, company_id, values), values,
+                                           f"no such custom field (see /api/{self.noun}-fields)")
         if problems:
-            raise ValidationFailed("some custom fields are not valid", {
-                f"customFields.{key}": f"{why} (see /api/{self.noun}-fields)" if why == "no such custom field" else why
-                for key, why in problems.items()})
+            raise ValidationFailed("some custom fields are not valid",
+                                   {f"customFields.{key}": why for key, why in problems.items()})
         return checked
 
     def keys(self) -> list[str]:

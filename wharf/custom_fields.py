@@ -41,14 +41,15 @@ def check_value(kind: str, value: Any) -> Any:
     raise InvalidValue(f"must be {expected[kind]}")
 
 
-def checked_values(types: dict[str, str], values: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+def checked_values(types: dict[str, str], values: dict[str, Any],
+                   unknown: str = "no such custom field") -> tuple[dict[str, Any], dict[str, str]]:
     """`values` in their stored forms by their fields' `types` ({key: type}), null meaning "remove"; and what is wrong
-    with the others ({key: why}): an unknown key, a misfit value."""
+    with the others ({key: why}): an unknown key (`unknown` says so), a misfit value."""
     checked: dict[str, Any] = {}
     problems: dict[str, str] = {}
     for key, value in values.items():
         if key not in types:
-            problems[key] = "no such custom field"
+            problems[key] = unknown
         elif value is None:
             checked[key] = None
         else:

@@ -13,6 +13,7 @@ from typing import Any
 
 from db.companies import Company
 from db.contacts import Contact
+from db.tickets import TicketField
 from workers.flows.definition import entry_node
 from workers.flows.engine import MAX_STEPS_PER_INPUT, ContactLookups
 from workers.flows.interpreter import Attachment, ExternalOutcome, FlowState, run_step
@@ -53,7 +54,7 @@ class TranscriptEffects(ContactLookups):
 
     def save_ticket_field(self, field: str, value: str) -> str | None:
         try:
-            self.ticket_fields = self.ticket_fields_with(self.ticket_fields, field, value)
+            self.ticket_fields = self.fields_with(TicketField, self.ticket_fields, field, value)
         except ValueError as error:
             self.line(**{"from": "system", "action": "save_ticket", "field": field, "refused": str(error)})
             return str(error)

@@ -33,14 +33,22 @@ from api.ticket_json import announce_note, ticket_out
 from db.base import database, locked, utcnow
 from db.campaigns import CampaignShipping
 from db.companies import Company
-from db.contacts import Contact, ContactField, ContactTag, Tag, change_contact_tags
+from db.contacts import (
+    Contact,
+    ContactField,
+    ContactTag,
+    CustomFieldDefinition,
+    Tag,
+    change_contact_tags,
+    field_types,
+)
 from db.flows import LIVE_STATUSES, Flow, FlowSession, FlowStep, FlowVersion, why_the_bot_lets_go
 from db.messages import Message, PollVote, QuickMessage
 from db.opt_outs import is_opted_out
 from db.queue_rules import is_open
 from db.queues import Queue
 from db.tickets import Ticket, TicketField, TicketNote, set_ticket_fields
-from wharf.custom_fields import parse_text
+from wharf.custom_fields import parse_text, without_removed
 from wharf.patterns import found_in
 from wharf.redis_client import redis_client
 from workers.assignment import transfer
@@ -127,23 +135,18 @@ class ContactLookups:
             return {Contact.name: text}
         if field == "email":
             return {Contact.email: normal_email(text)}
-        kind = ContactField.select(ContactField.type).where(ContactField.company == self.company.id,
-                                                            ContactField.key == field).scalar()
-        if kind is None:
-            raise ValueError(f"the company has no contact field {field!r}")
-        custom = dict((self.contact.custom_fields if self.contact else None) or {})
-        custom[field] = parse_text(kind, text)
-        return {Contact.custom_fields: {key: kept for key, kept in custom.items() if kept is not None}}
+        current = self.contact.custom_fields if self.contact else None
+        return {Contact.custom_fields: self.fields_with(ContactField, current, field, text)}
 
-    def ticket_fields_with(self, current: dict | None, field: str, value: str) -> dict[str, Any]:
-        """A ticket's custom fields (`current`) with `value` as its field `field`, checked as the API checks it; a
-        ValueError saying why not. An empty value takes the field away."""
-        kind = TicketField.select(TicketField.type).where(TicketField.company == self.company.id,
-                                                          TicketField.key == field).scalar()
+    def fields_with(self, definition: type[CustomFieldDefinition], current: dict | None, field: str,
+                    value: str) -> dict[str, Any]:
+        """A contact's or a ticket's custom fields (`current`) with `value` as its field `field` (of `definition`'s,
+        ContactField or TicketField), read as an import reads a cell; a ValueError saying why not. An empty value
+        takes the field away."""
+        kind = field_types(definition, self.company.id, [field]).get(field)
         if kind is None:
-            raise ValueError(f"the company has no ticket field {field!r}")
-        fields = {**(current or {}), field: parse_text(kind, value)}
-        return {key: kept for key, kept in fields.items() if kept is not None}
+            raise ValueError(f"the company has no {definition._meta.table_name.replace('_', ' ')} {field!r}")
+        return without_removed(current, {field: parse_text(kind, value)})
 
     def is_open(self, rule: Mapping[str, Any]) -> bool:
         """By the queue the rule names (its special days too), or by the rule's own `hours`."""
@@ -236,7 +239,7 @@ class SessionEffects(ContactLookups):
 
     def save_ticket_field(self, field: str, value: str) -> str | None:
         try:
-            fields = self.ticket_fields_with(self.ticket.custom_fields, field, value)
+            fields = self.fields_with(TicketField, self.ticket.custom_fields, field, value)
         except ValueError as error:
             self.log.append({"ticketField": field, "refused": str(error)})
             return str(error)
